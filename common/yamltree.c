@@ -319,7 +319,7 @@ int yt_get_str(const yt_node_t *n, const char **out, char *err, size_t errlen)
 int yt_get_u32(const yt_node_t *n, uint32_t min, uint32_t max, uint32_t *out, char *err,
                size_t errlen)
 {
-    const char *s;
+    const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     char *end;
@@ -336,7 +336,7 @@ int yt_get_u32(const yt_node_t *n, uint32_t min, uint32_t max, uint32_t *out, ch
 int yt_get_double(const yt_node_t *n, double min, double max, double *out, char *err,
                   size_t errlen)
 {
-    const char *s;
+    const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     char *end;
@@ -350,7 +350,7 @@ int yt_get_double(const yt_node_t *n, double min, double max, double *out, char 
 
 int yt_get_bool(const yt_node_t *n, bool *out, char *err, size_t errlen)
 {
-    const char *s;
+    const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
@@ -372,7 +372,7 @@ int yt_get_bool(const yt_node_t *n, bool *out, char *err, size_t errlen)
 
 int yt_get_size(const yt_node_t *n, uint64_t *out, char *err, size_t errlen)
 {
-    const char *s;
+    const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     char *end;
@@ -397,7 +397,7 @@ int yt_get_size(const yt_node_t *n, uint64_t *out, char *err, size_t errlen)
 
 int yt_get_duration_ms(const yt_node_t *n, uint64_t *out, char *err, size_t errlen)
 {
-    const char *s;
+    const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     char *end;
