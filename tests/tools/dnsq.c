@@ -269,6 +269,9 @@ static size_t build_query(const dnsq_args_t *a, uint16_t id, uint8_t *p)
     return n;
 }
 
+/* Bytes that name compression saved in the reply being walked (uncompressed size - size). */
+static long g_saved;
+
 /* Walks a wire name at off. Counts compression pointers; a pointer that does not point strictly
  * backwards, or points into the header, counts as bad. Returns the offset after the name in the
  * message (not following pointers), or -1. Appends the presentation form to txt if given. */
@@ -303,6 +306,7 @@ static long wire_name(const uint8_t *m, size_t len, size_t off, int *ptrs, int *
         if (l == 0) {
             if (!jumped)
                 end = pos + 1;
+            g_saved += (long)(total + 1) - (long)(end - off);
             if (txt && tl == 0)
                 snprintf(txt, txtmax, ".");
             return (long)end;
@@ -346,7 +350,7 @@ typedef struct wire_info {
 static void wire_walk(const uint8_t *m, size_t len, wire_info_t *w)
 {
     memset(w, 0, sizeof *w);
-    w->ok = 0;
+    g_saved = 0;
     snprintf(w->qname, sizeof w->qname, "-");
     if (len < 12)
         return;
@@ -593,9 +597,9 @@ static int report(const uint8_t *m, size_t len, const uint16_t *ids, int nids, i
     if (w.ok && w.nopt > 0)
         print_opt(m, w.opt_off);
     printf("WIRE size=%zu walk=%s opts=%d opt_owner_root=%d opt_overrun=%d ptrs=%d badptrs=%d "
-           "trailing=%ld\n",
+           "trailing=%ld uncompressed=%ld\n",
            len, w.ok ? "ok" : "bad", w.nopt, w.nopt ? w.opt_owner_root : 1, w.opt_overrun, w.ptrs,
-           w.badptrs, w.trailing);
+           w.badptrs, w.trailing, (long)len + g_saved);
     if (!w.ok || w.trailing != 0 || w.badptrs || w.opt_overrun || w.nopt > 1)
         rc = EXIT_BADREPLY;
     return rc;

@@ -1,0 +1,319 @@
+# dns-lib.sh: shared helpers for tests/integration/dns_*.sh: start/stop geodnsd on a free
+# loopback port, query it with dnsq/dig/kdig, assertions with pass/fail counters.
+#
+# Usage in a test:   . "$SRC/tests/lib/dns-lib.sh"; dns_init; dns_start "$DATA/geodnsd.yaml"
+#                    q www.example.test --type A; expect "www A" rcode=NOERROR +aa an=2
+#                    ...; dns_finish
+# Environment: BIN (build's bin folder, with geodnsd and dnsq), SRC (source root).
+
+set -u
+
+DNS_PASS=0
+DNS_FAIL=0
+DNS_FAILED_NAMES=()
+SERVER_PID=""
+PORT=""
+R=""
+RC=0
+DNS_BG_PIDS=()
+
+: "${SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${BIN:=$SRC/build/bin}"
+# Under ASan/UBSan the server is slower: scale the bounded waits (never assert on time).
+DNS_SLOW=${DNS_SLOW:-1}
+if [ -n "${GEODNS_SANITIZE:-}" ] || nm -an "$BIN/geodnsd" 2>/dev/null | grep -q __asan_init; then
+    DNS_SLOW=3
+fi
+
+pass() {
+    DNS_PASS=$((DNS_PASS + 1))
+    printf 'ok   - %s\n' "$1"
+}
+
+fail() {
+    DNS_FAIL=$((DNS_FAIL + 1))
+    DNS_FAILED_NAMES+=("$1")
+    printf 'FAIL - %s\n' "$1"
+    if [ -n "${2:-}" ]; then
+        printf '%s\n' "$2" | sed 's/^/       | /'
+    fi
+}
+
+# skip DESC REASON: a check that cannot run here; says why, counts as neither.
+skip() {
+    printf 'skip - %s (%s)\n' "$1" "$2"
+}
+
+dns_cleanup() {
+    local p
+    for p in "${DNS_BG_PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=""
+    fi
+    if [ "$DNS_FAIL" -gt 0 ] && [ -f "${LOG:-/nonexistent}" ]; then
+        echo "--- last lines of the server log ($LOG)"
+        tail -n 25 "$LOG"
+    fi
+    if [ -n "${TMP:-}" ] && [ -d "$TMP" ] && [ -z "${DNS_KEEP:-}" ]; then
+        rm -rf "$TMP"
+    fi
+}
+
+# dns_init: temp dir, trap, tools. Copies tests/data/dns to $DATA (tests may modify the copy).
+dns_init() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/geodns-test.XXXXXX")
+    trap dns_cleanup EXIT
+    trap 'exit 130' INT TERM
+    DATA=$TMP/data
+    cp -r "$SRC/tests/data/dns" "$DATA"
+    LOG=$TMP/server.log
+    GEODNSD=$BIN/geodnsd
+    if [ ! -x "$GEODNSD" ]; then
+        echo "FAIL - geodnsd binary not found at $GEODNSD (build it first)"
+        exit 1
+    fi
+    DNSQ=$BIN/dnsq
+    if [ ! -x "$DNSQ" ]; then
+        # tests/tools is not part of this build: compile dnsq here so the test still runs.
+        DNSQ=$TMP/dnsq
+        if ! cc -std=c11 -D_GNU_SOURCE -O1 -o "$DNSQ" "$SRC/tests/tools/dnsq.c" \
+            $(pkg-config --cflags --libs ldns) 2>"$TMP/dnsq-build.log"; then
+            cat "$TMP/dnsq-build.log"
+            echo "FAIL - cannot build dnsq (add_subdirectory(tools) missing in tests/CMakeLists.txt?)"
+            exit 1
+        fi
+    fi
+}
+
+# free_port: prints a random port free for UDP and TCP on 127.0.0.1 and ::1.
+free_port() {
+    python3 - <<'EOF'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 60999)
+    socks = []
+    try:
+        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(fam, typ)
+                socks.append(s)
+                s.bind((host, p))
+        print(p)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+EOF
+}
+
+# wait_log PATTERN [SECONDS] [FROM_LINE]: waits (bounded) until the server log, from line
+# FROM_LINE on, has a line matching PATTERN (grep -E). Returns 1 on timeout or server exit.
+wait_log() {
+    local pat=$1 secs=${2:-10} from=${3:-1} i
+    local tries=$((secs * 10 * DNS_SLOW))
+    for ((i = 0; i < tries; i++)); do
+        if tail -n +"$from" "$LOG" 2>/dev/null | grep -Eq -- "$pat"; then
+            return 0
+        fi
+        if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -n +"$from" "$LOG" 2>/dev/null | grep -Eq -- "$pat"
+            return
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+log_lines() {
+    wc -l <"$LOG" 2>/dev/null || echo 0
+}
+
+# dns_start CONFIG [ARGS...]: starts geodnsd on a free port (127.0.0.1 and ::1), waits for
+# "geodnsd ready". Sets SERVER_PID and PORT. Returns 1 (after a FAIL line) if it never got ready.
+dns_start() {
+    local conf=$1 attempt
+    shift
+    for attempt in 1 2 3; do
+        PORT=$(free_port)
+        : >"$LOG"
+        "$GEODNSD" -c "$conf" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" "$@" \
+            2>>"$LOG" >>"$TMP/server.stdout" &
+        SERVER_PID=$!
+        if wait_log 'geodnsd ready' 10; then
+            return 0
+        fi
+        kill "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=""
+        # Someone may have taken the port between the check and the bind: try another one.
+        grep -qi 'in use' "$LOG" || break
+    done
+    fail "geodnsd starts and logs 'geodnsd ready' (config $conf)" "$(tail -n 20 "$LOG")"
+    return 1
+}
+
+# dns_stop: SIGTERM, bounded wait. Sets STOP_STATUS (exit status, or "timeout").
+dns_stop() {
+    local i
+    STOP_STATUS=none
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for ((i = 0; i < 100 * DNS_SLOW; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        STOP_STATUS=timeout
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    wait "$SERVER_PID" 2>/dev/null
+    local st=$?
+    [ "$STOP_STATUS" = timeout ] || STOP_STATUS=$st
+    SERVER_PID=""
+}
+
+# q ARGS...: dnsq against the running server (127.0.0.1 unless --server given). Output in $R,
+# exit status in $RC (0 ok, 2 no reply, 3 reply failed the ldns/wire checks).
+q() {
+    R=$("$DNSQ" --port "$PORT" "$@" 2>&1)
+    RC=$?
+}
+
+# dg ARGS...: dig against the server (bounded). Output in $R, status in $RC.
+dg() {
+    R=$(dig -p "$PORT" +time=2 +tries=1 +norecurse "$@" 2>&1)
+    RC=$?
+}
+
+# kd ARGS...: kdig against the server (bounded). Output in $R, status in $RC.
+kd() {
+    R=$(kdig -p "$PORT" +time=2 +retry=0 +norecurse "$@" 2>&1)
+    RC=$?
+}
+
+# sum KEY: the value of KEY in the first dnsq summary line of $R.
+sum() {
+    printf '%s\n' "$R" | grep -m1 '^rcode=' | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# expect DESC TOKEN...: one check on the dnsq reply in $R. Tokens: key=value (summary field,
+# e.g. rcode=NXDOMAIN an=2 id_match=1), +flag / -flag (header flag set / clear: qr aa tc rd ra
+# z ad cd), ok (the reply parsed with ldns and passed the wire checks: dnsq exit 0).
+expect() {
+    local desc=$1 t k v got bad="" flags
+    shift
+    if ! printf '%s\n' "$R" | grep -q '^rcode='; then
+        fail "$desc" "no reply / no summary (dnsq rc=$RC): $(printf '%s\n' "$R" | head -n 5)"
+        return 1
+    fi
+    flags=",$(sum flags),"
+    for t in "$@"; do
+        case $t in
+        ok) [ "$RC" = 0 ] || bad="$bad dnsq-rc=$RC(wire/ldns check failed)" ;;
+        +*) case $flags in *",${t#+},"*) ;; *) bad="$bad ${t#+}-not-set" ;; esac ;;
+        -*) case $flags in *",${t#-},"*) bad="$bad ${t#-}-set" ;; esac ;;
+        *=*)
+            k=${t%%=*}
+            v=${t#*=}
+            got=$(sum "$k")
+            [ "$got" = "$v" ] || bad="$bad $k=$got(want $v)"
+            ;;
+        esac
+    done
+    if [ -z "$bad" ]; then
+        pass "$desc"
+    else
+        fail "$desc" "got:$bad
+$(printf '%s\n' "$R" | head -n 12)"
+        return 1
+    fi
+}
+
+# has DESC REGEX: some line of $R matches (grep -E). hasnt: no line matches.
+has() {
+    if printf '%s\n' "$R" | grep -Eq -- "$2"; then
+        pass "$1"
+    else
+        fail "$1" "no line matches /$2/ in:
+$(printf '%s\n' "$R" | head -n 15)"
+        return 1
+    fi
+}
+
+hasnt() {
+    if printf '%s\n' "$R" | grep -Eq -- "$2"; then
+        fail "$1" "unexpected line /$2/: $(printf '%s\n' "$R" | grep -E -m3 -- "$2")"
+        return 1
+    else
+        pass "$1"
+    fi
+}
+
+# nlines REGEX: how many lines of $R match.
+nlines() {
+    printf '%s\n' "$R" | grep -Ec -- "$1"
+}
+
+# count DESC REGEX N: exactly N lines of $R match.
+count() {
+    local n
+    n=$(nlines "$2")
+    if [ "$n" = "$3" ]; then
+        pass "$1"
+    else
+        fail "$1" "$n lines match /$2/, want $3:
+$(printf '%s\n' "$R" | head -n 15)"
+        return 1
+    fi
+}
+
+# check DESC CMD...: passes if CMD succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then
+        pass "$desc"
+    else
+        fail "$desc" "command failed: $*"
+        return 1
+    fi
+}
+
+# eq DESC GOT WANT
+eq() {
+    if [ "$2" = "$3" ]; then
+        pass "$1"
+    else
+        fail "$1" "got '$2', want '$3'"
+        return 1
+    fi
+}
+
+# alive DESC: the server is still running (no crash).
+alive() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        pass "$1"
+    else
+        fail "$1" "server is not running: $(tail -n 10 "$LOG" 2>/dev/null)"
+        return 1
+    fi
+}
+
+# soa_neg_ttl: the negative SOA TTL expected for example.test: min(SOA ttl 3600, minimum 60).
+NEG_TTL=60
+
+dns_finish() {
+    echo "== $(basename "$0" .sh): $DNS_PASS passed, $DNS_FAIL failed"
+    if [ "$DNS_FAIL" -gt 0 ]; then
+        printf '   failed: %s\n' "${DNS_FAILED_NAMES[@]}"
+        exit 1
+    fi
+    exit 0
+}
