@@ -56,9 +56,8 @@ void log_msg(log_level_t level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: %s\n",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, log_ident, (int)getpid(),
-                     level_names[level], msg);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, log_ident, (int)getpid(), level_names[level], msg);
     if (n > (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 1;
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);

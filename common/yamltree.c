@@ -189,8 +189,8 @@ static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth,
     return 0;
 }
 
-static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_t **out,
-                char *err, size_t errlen)
+static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_t **out, char *err,
+                size_t errlen)
 {
     *out = NULL;
     yt_doc_t *d = calloc(1, sizeof(*d));
@@ -215,8 +215,8 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
     if (!yaml_parser_load(&parser, &ydoc)) {
         rc = pos_error(err, errlen, d->file, (unsigned)parser.problem_mark.line + 1,
                        (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s%s%s",
-                       parser.problem ? parser.problem : "error",
-                       parser.context ? " " : "", parser.context ? parser.context : "");
+                       parser.problem ? parser.problem : "error", parser.context ? " " : "",
+                       parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         yt_doc_free(d);
         return rc;
@@ -272,8 +272,8 @@ static const char *kind_name(const yt_node_t *n)
     return n->kind == YT_MAP ? "a mapping" : n->kind == YT_SEQ ? "a list" : "a value";
 }
 
-int yt_map_check_keys(const yt_node_t *map, const char *const *allowed, const char *what,
-                      char *err, size_t errlen)
+int yt_map_check_keys(const yt_node_t *map, const char *const *allowed, const char *what, char *err,
+                      size_t errlen)
 {
     if (!map || map->kind != YT_MAP)
         return yt_fail(err, errlen, map, "%s must be a mapping, not %s", what,
@@ -287,8 +287,8 @@ int yt_map_check_keys(const yt_node_t *map, const char *const *allowed, const ch
             char list[512] = "";
             size_t off = 0;
             for (const char *const *a = allowed; *a && off < sizeof(list) - 2; a++) {
-                int w = snprintf(list + off, sizeof(list) - off, "%s%s", a == allowed ? "" : ", ",
-                                 *a);
+                int w =
+                    snprintf(list + off, sizeof(list) - off, "%s%s", a == allowed ? "" : ", ", *a);
                 if (w < 0)
                     break;
                 off += (size_t)w;
@@ -333,8 +333,7 @@ int yt_get_u32(const yt_node_t *n, uint32_t min, uint32_t max, uint32_t *out, ch
     return 0;
 }
 
-int yt_get_double(const yt_node_t *n, double min, double max, double *out, char *err,
-                  size_t errlen)
+int yt_get_double(const yt_node_t *n, double min, double max, double *out, char *err, size_t errlen)
 {
     const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
@@ -353,10 +352,10 @@ int yt_get_bool(const yt_node_t *n, bool *out, char *err, size_t errlen)
     const char *s = NULL;
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
-                                      "ON", NULL};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
-                                     "OFF", NULL};
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON",  NULL};
+    static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
+                                     "NO",    "off",   "Off",   "OFF", NULL};
     for (int i = 0; yes[i]; i++)
         if (!strcmp(s, yes[i])) {
             *out = true;

@@ -1,4 +1,5 @@
-/* yamltree.h: a YAML file loaded into an immutable tree whose every node knows its file:line:col. */
+/* yamltree.h: a YAML file loaded into an immutable tree whose every node knows its file:line:col.
+ */
 #ifndef COMMON_YAMLTREE_H
 #define COMMON_YAMLTREE_H
 
@@ -49,8 +50,8 @@ int yt_fail(char *err, size_t errlen, const yt_node_t *at, const char *fmt, ...)
 
 /* Every key of map must be one of the NULL-terminated allowed names, else an error naming the
  * unknown key. Also fails when map is not a map (naming what was expected in what). */
-int yt_map_check_keys(const yt_node_t *map, const char *const *allowed, const char *what,
-                      char *err, size_t errlen);
+int yt_map_check_keys(const yt_node_t *map, const char *const *allowed, const char *what, char *err,
+                      size_t errlen);
 
 /* Typed scalar readers: 0 on success, -EINVAL with a positioned message otherwise. */
 int yt_get_str(const yt_node_t *n, const char **out, char *err, size_t errlen);

@@ -1,0 +1,269 @@
+/* main.c: geodnsd command line, start-up, signals, reload on SIGHUP or file change, shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "server.h"
+#include "snapshot.h"
+
+#define GEODNSD_VERSION    "0.1.0"
+#define WATCH_INTERVAL_MS  1000
+#define RELOAD_DEBOUNCE_MS 300
+
+typedef struct daemon {
+    uv_loop_t *loop;
+    const char *config_path;
+    gd_overrides_t ov;
+    gd_snapshot_t *snap;
+    gd_server_t *srv;
+    uint64_t generation;
+    uv_signal_t sig_hup, sig_term, sig_int;
+    uv_timer_t reload_timer;
+    uv_fs_poll_t *watches;
+    size_t nwatches;
+} daemon_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: geodnsd -c CONFIG [--listen ADDR:PORT]... [--check]\n"
+               "\n"
+               "  -c, --config FILE      server config (YAML); zones are named in it\n"
+               "  -l, --listen ADDR:PORT listen here instead of the config's 'listen'\n"
+               "                         (repeatable; IPv6 as [::1]:5353)\n"
+               "      --check            validate the config and every zone, print a summary\n"
+               "                         per zone, exit 0 if all is well and 1 otherwise\n"
+               "  -V, --version          print the version\n"
+               "  -h, --help             this text\n"
+               "\n"
+               "Signals: SIGHUP reloads (so does any change to a config or zone file);\n"
+               "SIGTERM and SIGINT stop.\n");
+}
+
+static void print_summary(const gd_snapshot_t *s)
+{
+    for (size_t i = 0; i < s->zones.nzones; i++) {
+        const zone_t *z = s->zones.zones[i];
+        char name[1100];
+        dns_name_to_str(z->apex, name, sizeof(name));
+        printf("zone %s: serial %u, %zu names, %zu records (%s)\n", name, z->serial, z->nnodes,
+               z->nrecords, z->file);
+    }
+}
+
+static void on_reload_timer(uv_timer_t *t);
+
+static void watch_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void unwatch(daemon_t *d)
+{
+    for (size_t i = 0; i < d->nwatches; i++)
+        uv_close((uv_handle_t *)&d->watches[i], watch_closed);
+}
+
+static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+                           const uv_stat_t *curr)
+{
+    (void)status;
+    (void)prev;
+    (void)curr;
+    daemon_t *d = h->data;
+    /* Debounce: editors and `cp` write in several steps. */
+    uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
+}
+
+static void watch(daemon_t *d)
+{
+    /* The previous array is released once its handles have closed; keep it simple by leaking
+     * nothing: handles are closed first and the array freed on the next loop turn. */
+    const gd_config_t *c = &d->snap->cfg;
+    size_t n = c->nfiles + (c->zone_dir ? 1 : 0);
+    uv_fs_poll_t *w = calloc(n, sizeof(*w));
+    if (!w) {
+        log_warn("cannot watch config files: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *path = i < c->nfiles ? c->files[i] : c->zone_dir;
+        uv_fs_poll_init(d->loop, &w[i]);
+        w[i].data = d;
+        uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
+    }
+    d->watches = w;
+    d->nwatches = n;
+}
+
+static void free_old_watches(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void reload(daemon_t *d, const char *why)
+{
+    char err[1024] = "";
+    gd_snapshot_t *s = NULL;
+    int rc = gd_snapshot_load(d->config_path, &d->ov, d->generation + 1, &s, err, sizeof(err));
+    if (rc) {
+        log_error("reload failed (%s), still serving generation %llu: %s", why,
+                  (unsigned long long)d->generation, err);
+        return;
+    }
+    d->generation++;
+    const gd_config_t *oc = &d->snap->cfg, *nc = &s->cfg;
+    bool listen_changed = oc->nlisten != nc->nlisten;
+    for (size_t i = 0; !listen_changed && i < nc->nlisten; i++)
+        listen_changed = strcmp(oc->listen[i].text, nc->listen[i].text) != 0;
+    if (listen_changed || oc->workers != nc->workers || oc->tcp_max_conns != nc->tcp_max_conns ||
+        oc->tcp_idle_ms != nc->tcp_idle_ms)
+        log_warn("listen, workers and tcp settings change only on restart");
+    log_setup(nc->log_level, nc->syslog, "geodnsd");
+    gd_server_publish(d->srv, s);
+    gd_snapshot_t *old = d->snap;
+    d->snap = s;
+    gd_snapshot_unref(old);
+    size_t records = 0;
+    for (size_t i = 0; i < s->zones.nzones; i++)
+        records += s->zones.zones[i]->nrecords;
+    log_info("reload ok (%s): generation %llu, %zu zones, %zu records", why,
+             (unsigned long long)d->generation, s->zones.nzones, records);
+    /* Re-arm the file watches for the new set of files. */
+    uv_fs_poll_t *oldw = d->watches;
+    size_t oldn = d->nwatches;
+    d->watches = NULL;
+    d->nwatches = 0;
+    for (size_t i = 0; i < oldn; i++) {
+        uv_fs_poll_stop(&oldw[i]);
+        oldw[i].data = (i == oldn - 1) ? (void *)oldw : NULL;
+        uv_close((uv_handle_t *)&oldw[i], i == oldn - 1 ? free_old_watches : watch_closed);
+    }
+    watch(d);
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    reload(t->data, "file changed");
+}
+
+static void on_sighup(uv_signal_t *h, int sig)
+{
+    (void)sig;
+    reload(h->data, "SIGHUP");
+}
+
+static void on_sigterm(uv_signal_t *h, int sig)
+{
+    daemon_t *d = h->data;
+    log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+    daemon_t d = {0};
+    bool check = false;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+        {"check", no_argument, NULL, 'C'},        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 'l':
+            if (d.ov.nlisten == GD_MAX_LISTEN) {
+                fprintf(stderr, "geodnsd: at most %d --listen\n", GD_MAX_LISTEN);
+                return 2;
+            }
+            d.ov.listen[d.ov.nlisten++] = optarg;
+            break;
+        case 'C':
+            check = true;
+            break;
+        case 'V':
+            printf("geodnsd %s\n", GEODNSD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!d.config_path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_setup(LOG_LEVEL_INFO, false, "geodnsd");
+
+    char err[1024] = "";
+    if (gd_snapshot_load(d.config_path, &d.ov, 1, &d.snap, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    d.generation = 1;
+    if (check) {
+        print_summary(d.snap);
+        printf("%s: OK\n", d.config_path);
+        gd_snapshot_unref(d.snap);
+        return 0;
+    }
+    log_setup(d.snap->cfg.log_level, d.snap->cfg.syslog, "geodnsd");
+    signal(SIGPIPE, SIG_IGN);
+
+    unsigned workers = d.snap->cfg.workers;
+    if (!workers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = n > 0 ? (unsigned)n : 1;
+    }
+    if (gd_server_start(&d.srv, d.snap, workers, err, sizeof(err))) {
+        log_error("cannot listen on %s", err);
+        gd_snapshot_unref(d.snap);
+        return 1;
+    }
+    d.loop = uv_default_loop();
+    uv_signal_init(d.loop, &d.sig_hup);
+    uv_signal_init(d.loop, &d.sig_term);
+    uv_signal_init(d.loop, &d.sig_int);
+    d.sig_hup.data = d.sig_term.data = d.sig_int.data = &d;
+    uv_signal_start(&d.sig_hup, on_sighup, SIGHUP);
+    uv_signal_start(&d.sig_term, on_sigterm, SIGTERM);
+    uv_signal_start(&d.sig_int, on_sigterm, SIGINT);
+    uv_timer_init(d.loop, &d.reload_timer);
+    d.reload_timer.data = &d;
+    watch(&d);
+
+    for (size_t i = 0; i < d.snap->cfg.nlisten; i++)
+        log_info("listening on %s (udp, tcp)", d.snap->cfg.listen[i].text);
+    size_t records = 0;
+    for (size_t i = 0; i < d.snap->zones.nzones; i++)
+        records += d.snap->zones.zones[i]->nrecords;
+    log_info("geodnsd ready: %zu zones, %zu records, %u workers", d.snap->zones.nzones, records,
+             workers);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    gd_server_stop(d.srv);
+    unwatch(&d);
+    uv_close((uv_handle_t *)&d.sig_hup, NULL);
+    uv_close((uv_handle_t *)&d.sig_term, NULL);
+    uv_close((uv_handle_t *)&d.sig_int, NULL);
+    uv_close((uv_handle_t *)&d.reload_timer, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    free(d.watches);
+    uv_loop_close(d.loop);
+    gd_snapshot_unref(d.snap);
+    log_info("stopped");
+    return 0;
+}

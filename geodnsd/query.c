@@ -1,0 +1,305 @@
+/* query.c: authoritative answers: zone selection, CNAME chains, wildcards, referrals, negative
+ * answers, EDNS (OPT, ECS, NSID, keepalive), ANY and truncation. No allocation, lock or log. */
+#include "query.h"
+
+#include <string.h>
+
+#include "wire.h"
+
+#define MAX_CNAME_CHAIN 8
+
+typedef struct answer_ctx {
+    const query_env_t *env;
+    const dns_query_t *q;
+    dns_writer_t *w;
+    bool tcp;
+    const struct sockaddr *src;
+    bool aa;
+    bool tc;
+    uint8_t rcode;
+    uint8_t ecs_scope;
+} answer_ctx_t;
+
+static int write_rrset(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, size_t ownerlen,
+                       const zone_rrset_t *rs, uint32_t ttl)
+{
+    for (unsigned i = 0; i < rs->count; i++)
+        if (dns_writer_rr(w, sec, owner, ownerlen, rs->type, ttl, &rs->rdata[i]))
+            return -1;
+    return 0;
+}
+
+static int write_negative_soa(answer_ctx_t *a, const zone_t *z)
+{
+    return write_rrset(a->w, DNS_SEC_NS, z->apex, z->apexlen, z->soa, z->neg_ttl);
+}
+
+/* Is wire name `name` equal to or below wire name `parent`? (both lower-case) */
+static bool name_under(const uint8_t *name, size_t len, const uint8_t *parent, size_t plen)
+{
+    if (len < plen || memcmp(name + len - plen, parent, plen))
+        return false;
+    size_t i = 0;
+    while (i < len - plen)
+        i += (size_t)name[i] + 1;
+    return i == len - plen;
+}
+
+/* Referral: NS of the cut in authority, glue for its in-zone name servers in additional. */
+static int write_referral(answer_ctx_t *a, const zone_t *z, const zone_node_t *cut)
+{
+    const zone_rrset_t *ns = zone_node_rrset(cut, DNS_TYPE_NS);
+    if (!ns || write_rrset(a->w, DNS_SEC_NS, cut->name, cut->namelen, ns, ns->ttl))
+        return -1;
+    /* DS at the cut goes with the referral when the zone has it (signed delegations). */
+    const zone_rrset_t *ds = zone_node_rrset(cut, DNS_TYPE_DS);
+    if (ds && a->q->edns_do && write_rrset(a->w, DNS_SEC_NS, cut->name, cut->namelen, ds, ds->ttl))
+        return -1;
+    for (unsigned i = 0; i < ns->count; i++) {
+        const dns_rdata_t *rd = &ns->rdata[i];
+        uint8_t target[DNS_MAX_NAME];
+        int tl = dns_name_len(rd->data, rd->len);
+        if (tl < 0)
+            continue;
+        memcpy(target, rd->data, (size_t)tl);
+        dns_name_lower(target, (size_t)tl);
+        if (!name_under(target, (size_t)tl, z->apex, z->apexlen))
+            continue;
+        const zone_node_t *g = zone_node_find(z, target, (size_t)tl);
+        if (!g)
+            continue;
+        /* In-domain glue (below this cut) is required: if it doesn't fit, TC (RFC 9471).
+         * Sibling glue is optional and is left out when there is no room. */
+        bool required = name_under(target, (size_t)tl, cut->name, cut->namelen);
+        static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+        for (int t = 0; t < 2; t++) {
+            const zone_rrset_t *rs = zone_node_rrset(g, types[t]);
+            if (!rs)
+                continue;
+            size_t save = a->w->len;
+            uint16_t counts[4];
+            memcpy(counts, a->w->counts, sizeof(counts));
+            if (write_rrset(a->w, DNS_SEC_AR, g->name, g->namelen, rs, rs->ttl)) {
+                if (required)
+                    return -1;
+                dns_writer_rewind(a->w, save, counts);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ANY (RFC 8482): over UDP one RRset, over TCP all of them. */
+static int write_any(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner, size_t olen)
+{
+    for (unsigned i = 0; i < n->nrrsets; i++) {
+        const zone_rrset_t *rs = &n->rrsets[i];
+        if (rs->type == DNS_TYPE_NS && (n->flags & ZONE_NODE_CUT))
+            continue;
+        if (write_rrset(a->w, DNS_SEC_AN, owner, olen, rs, rs->ttl))
+            return -1;
+        if (!a->tcp)
+            break;
+    }
+    return 0;
+}
+
+static int answer_zone(answer_ctx_t *a, const zone_t *z)
+{
+    const dns_query_t *q = a->q;
+    uint8_t name[DNS_MAX_NAME];
+    uint8_t offs[DNS_MAX_LABELS];
+    size_t namelen = q->qname_len;
+    unsigned nlabels = q->qname_labels;
+    memcpy(name, q->qname, namelen);
+    memcpy(offs, q->label_off, nlabels);
+    const zone_node_t *seen[MAX_CNAME_CHAIN + 1];
+    unsigned nseen = 0;
+
+    a->aa = true;
+    for (unsigned hop = 0;; hop++) {
+        const zone_node_t *n;
+        zone_match_t m = zone_lookup(z, name, namelen, offs, nlabels, q->qtype, &n);
+        switch (m) {
+        case ZONE_MATCH_CUT:
+            if (hop == 0) {
+                a->aa = false;
+                return write_referral(a, z, n);
+            }
+            return 0; /* a chain into a delegation ends at the last CNAME */
+        case ZONE_MATCH_NXDOMAIN:
+            a->rcode = DNS_RCODE_NXDOMAIN;
+            return write_negative_soa(a, z);
+        case ZONE_MATCH_EXACT:
+        case ZONE_MATCH_WILDCARD:
+            break;
+        }
+        for (unsigned i = 0; i < nseen; i++)
+            if (seen[i] == n)
+                return 0; /* CNAME loop: stop with what we have */
+        seen[nseen++] = n;
+
+        if (q->qtype == DNS_TYPE_ANY) {
+            if (n->nrrsets == 0)
+                return write_negative_soa(a, z);
+            return write_any(a, n, name, namelen);
+        }
+        const zone_rrset_t *rs = zone_node_rrset(n, q->qtype);
+        if (rs)
+            return write_rrset(a->w, DNS_SEC_AN, name, namelen, rs, rs->ttl);
+        const zone_rrset_t *cn = zone_node_rrset(n, DNS_TYPE_CNAME);
+        if (!cn)
+            return write_negative_soa(a, z); /* NODATA */
+        if (write_rrset(a->w, DNS_SEC_AN, name, namelen, cn, cn->ttl))
+            return -1;
+        if (hop + 1 >= MAX_CNAME_CHAIN)
+            return 0;
+        /* Follow the target when it is inside this zone (RFC 1034 4.3.2 step 3a). */
+        const dns_rdata_t *rd = &cn->rdata[0];
+        int tl = dns_name_len(rd->data, rd->len);
+        if (tl < 0)
+            return 0;
+        memcpy(name, rd->data, (size_t)tl);
+        namelen = (size_t)tl;
+        dns_name_lower(name, namelen);
+        if (!name_under(name, namelen, z->apex, z->apexlen))
+            return 0;
+        nlabels = zone_name_labels(name, offs);
+    }
+}
+
+static size_t encode_options(const answer_ctx_t *a, uint8_t *buf)
+{
+    const dns_query_t *q = a->q;
+    size_t o = 0;
+    if (q->has_ecs) {
+        size_t alen = ((size_t)q->ecs_source + 7) / 8;
+        buf[o++] = 0;
+        buf[o++] = DNS_OPT_ECS;
+        buf[o++] = 0;
+        buf[o++] = (uint8_t)(4 + alen);
+        buf[o++] = 0;
+        buf[o++] = q->ecs_family;
+        buf[o++] = q->ecs_source;
+        buf[o++] = a->ecs_scope;
+        memcpy(buf + o, q->ecs_addr, alen);
+        o += alen;
+    }
+    if (q->nsid_req && a->env->nsid_len) {
+        buf[o++] = 0;
+        buf[o++] = DNS_OPT_NSID;
+        buf[o++] = (uint8_t)(a->env->nsid_len >> 8);
+        buf[o++] = (uint8_t)a->env->nsid_len;
+        memcpy(buf + o, a->env->nsid, a->env->nsid_len);
+        o += a->env->nsid_len;
+    }
+    if (q->keepalive_req && a->tcp) {
+        buf[o++] = 0;
+        buf[o++] = DNS_OPT_KEEPALIVE;
+        buf[o++] = 0;
+        buf[o++] = 2;
+        buf[o++] = (uint8_t)(a->env->keepalive >> 8);
+        buf[o++] = (uint8_t)a->env->keepalive;
+    }
+    return o;
+}
+
+/* Upper bound of encode_options() before the answer is known. */
+static size_t options_size(const query_env_t *env, const dns_query_t *q, bool tcp)
+{
+    size_t n = 0;
+    if (q->has_ecs)
+        n += 8 + ((size_t)q->ecs_source + 7) / 8;
+    if (q->nsid_req && env->nsid_len)
+        n += 4 + env->nsid_len;
+    if (q->keepalive_req && tcp)
+        n += 6;
+    return n;
+}
+
+static size_t reply_formerr(const uint8_t *pkt, uint8_t *out)
+{
+    /* Only the header is trusted: id, opcode and RD are echoed, nothing else. */
+    uint16_t flags = (uint16_t)(((pkt[2] << 8) | pkt[3]) & (0x7800 | DNS_FLAG_RD));
+    dns_writer_t w;
+    dns_writer_init(&w, out, DNS_HDR_LEN, (uint16_t)((pkt[0] << 8) | pkt[1]),
+                    (uint16_t)(flags | DNS_FLAG_QR));
+    return dns_writer_finish(&w, 0, DNS_RCODE_FORMERR);
+}
+
+size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
+                     size_t outcap, unsigned flags, const struct sockaddr *src)
+{
+    dns_query_t q;
+    dns_parse_result_t pr = dns_query_parse(pkt, len, &q);
+    if (pr == DNS_PARSE_DROP)
+        return 0;
+    if (pr == DNS_PARSE_FORMERR)
+        return reply_formerr(pkt, out);
+
+    bool tcp = flags & QUERY_TCP;
+    size_t limit;
+    if (tcp)
+        limit = 65535;
+    else if (q.has_opt)
+        limit = q.udp_size < 512 ? 512 : q.udp_size > env->udp_size ? env->udp_size : q.udp_size;
+    else
+        limit = 512;
+    if (limit > outcap)
+        limit = outcap;
+
+    uint16_t hflags = (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)));
+    dns_writer_t w;
+    size_t optmax = q.has_opt ? 11 + options_size(env, &q, tcp) : 0;
+    dns_writer_init(&w, out, limit - optmax, q.id, hflags);
+    answer_ctx_t a = {.env = env, .q = &q, .w = &w, .tcp = tcp, .src = src};
+
+    if (q.opcode != 0) {
+        a.rcode = DNS_RCODE_NOTIMP;
+        dns_writer_question(&w, &q);
+    } else if (q.has_opt && q.edns_version > 0) {
+        a.rcode = DNS_RCODE_BADVERS;
+        dns_writer_question(&w, &q);
+    } else if (dns_writer_question(&w, &q)) {
+        a.rcode = DNS_RCODE_FORMERR; /* cannot happen: the question fits in 512 */
+    } else if (q.qclass != DNS_CLASS_IN) {
+        a.rcode = DNS_RCODE_REFUSED;
+    } else {
+        const zone_t *z =
+            zone_set_find(env->zones, q.qname, q.qname_len, q.label_off, q.qname_labels);
+        /* DS at a zone apex is the parent's data: answer it from the parent if we have it. */
+        if (z && q.qtype == DNS_TYPE_DS && z->apexlen == q.qname_len && q.qname_labels > 0) {
+            uint8_t offs[DNS_MAX_LABELS];
+            const uint8_t *pn = q.qname + q.qname[0] + 1;
+            unsigned pl = zone_name_labels(pn, offs);
+            const zone_t *parent =
+                zone_set_find(env->zones, pn, q.qname_len - q.qname[0] - 1u, offs, pl);
+            if (parent)
+                z = parent;
+        }
+        if (!z) {
+            a.rcode = DNS_RCODE_REFUSED;
+        } else if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR) {
+            a.rcode = DNS_RCODE_REFUSED; /* zone transfers are not offered */
+        } else {
+            size_t qend = w.len;
+            uint16_t qcounts[4];
+            memcpy(qcounts, w.counts, sizeof(qcounts));
+            if (answer_zone(&a, z)) {
+                /* Did not fit: header, question and OPT only, with TC (RFC 2181 9). */
+                dns_writer_rewind(&w, qend, qcounts);
+                a.tc = true;
+            }
+        }
+    }
+
+    w.limit = limit;
+    if (q.has_opt) {
+        uint8_t opts[512];
+        size_t olen = encode_options(&a, opts);
+        dns_writer_opt(&w, env->udp_size, (uint8_t)(a.rcode >> 4), q.edns_do, opts, olen);
+    }
+    uint16_t fl = (uint16_t)((a.aa && a.rcode <= DNS_RCODE_NXDOMAIN ? DNS_FLAG_AA : 0) |
+                             (a.tc ? DNS_FLAG_TC : 0));
+    return dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
+}

@@ -1,0 +1,33 @@
+/* query.h: the whole DNS logic of geodnsd as one function: query bytes in, response bytes out. */
+#ifndef GEODNSD_QUERY_H
+#define GEODNSD_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "zone.h"
+
+struct geo_runtime;
+struct route_memo;
+
+/* Everything a worker needs to answer: borrowed from the current snapshot. */
+typedef struct query_env {
+    const zone_set_t *zones;
+    uint16_t udp_size;   /* our EDNS UDP payload size (advertised and the upper limit) */
+    const uint8_t *nsid; /* NSID payload, or NULL */
+    uint16_t nsid_len;
+    uint16_t keepalive;            /* edns-tcp-keepalive TIMEOUT in 100 ms units */
+    const struct geo_runtime *geo; /* geo routing data, or NULL */
+    struct route_memo *memo;       /* the worker's route memo, or NULL */
+} query_env_t;
+
+#define QUERY_TCP 0x1u
+
+/* Answer one query. out must hold 65535 bytes for TCP or at least 4096 for UDP. Returns the
+ * response length, or 0 when the packet gets no reply. Never allocates, locks or logs. */
+size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
+                     size_t outcap, unsigned flags, const struct sockaddr *src);
+
+#endif

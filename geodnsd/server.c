@@ -1,0 +1,580 @@
+/* server.c: per-worker libuv loops: batched UDP (recvmmsg/sendmmsg under a uv_poll_t) and
+ * RFC 7766 TCP (framing, pipelining, idle timeout, bounded connections), snapshot swaps. */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "query.h"
+
+#define UDP_BATCH   64
+#define UDP_BUFSZ   4096
+#define TCP_INBUF   4096
+#define TCP_MAXRESP 65535
+
+typedef struct worker worker_t;
+
+typedef struct udp_sock {
+    uv_poll_t poll;
+    int fd;
+    int family;
+    bool pktinfo; /* bound to a wildcard address: reply from the address the query came to */
+    worker_t *w;
+} udp_sock_t;
+
+typedef struct tcp_listener {
+    uv_tcp_t h;
+    worker_t *w;
+} tcp_listener_t;
+
+typedef struct conn conn_t;
+struct conn {
+    uv_tcp_t h;
+    uv_timer_t timer;
+    worker_t *w;
+    conn_t *prev, *next; /* LRU list of open connections, oldest first; free list when unused */
+    struct sockaddr_storage peer;
+    size_t inlen;
+    uint8_t *out; /* pending write (allocated once per connection on the first backpressure) */
+    uv_write_t wreq;
+    bool writing;
+    bool closing;
+    bool in_use;
+    int open_handles;
+    uint8_t in[TCP_INBUF];
+};
+
+struct worker {
+    unsigned id;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t async;
+    _Atomic(gd_snapshot_t *) pending;
+    atomic_bool stop;
+    gd_snapshot_t *snap;
+    query_env_t env;
+    udp_sock_t udp[GD_MAX_LISTEN];
+    tcp_listener_t tcp[GD_MAX_LISTEN];
+    int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
+    size_t nlisten;
+    uint64_t idle_ms;
+    conn_t *conns;
+    size_t nconns;
+    conn_t *free_list;
+    conn_t *lru_head, *lru_tail;
+    size_t open_conns;
+    /* UDP batch state */
+    struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+    struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+    struct sockaddr_storage raddr[UDP_BATCH];
+    uint8_t rctl[UDP_BATCH][64], sctl[UDP_BATCH][64];
+    uint8_t rbuf[UDP_BATCH][UDP_BUFSZ];
+    uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
+    uint8_t tcp_out[TCP_MAXRESP + 2];
+};
+
+struct gd_server {
+    worker_t **workers;
+    unsigned nworkers;
+};
+
+/* ---- sockets ---- */
+
+static bool addr_is_any(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
+{
+    int fd = socket(l->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+        goto fail;
+    if (l->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+        goto fail;
+    if (type == SOCK_DGRAM) {
+        int sz = 4 << 20;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        if (addr_is_any(&l->ss)) {
+            if (l->ss.ss_family == AF_INET)
+                (void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+            else
+                (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+        }
+    }
+    if (bind(fd, (const struct sockaddr *)&l->ss, l->len))
+        goto fail;
+    if (type == SOCK_STREAM && listen(fd, 1024))
+        goto fail;
+    return fd;
+fail:
+    snprintf(err, errlen, "%s (%s): %s", l->text, type == SOCK_DGRAM ? "udp" : "tcp",
+             strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* ---- snapshot swap ---- */
+
+static void worker_take_snapshot(worker_t *w, gd_snapshot_t *s)
+{
+    gd_snapshot_t *old = w->snap;
+    w->snap = s;
+    w->env = s->env;
+    if (old)
+        gd_snapshot_unref(old);
+}
+
+/* ---- UDP ---- */
+
+static void udp_on_readable(uv_poll_t *h, int status, int events)
+{
+    udp_sock_t *u = h->data;
+    worker_t *w = u->w;
+    if (status < 0 || !(events & UV_READABLE))
+        return;
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            w->riov[i].iov_base = w->rbuf[i];
+            w->riov[i].iov_len = UDP_BUFSZ;
+            struct msghdr *m = &w->rmsg[i].msg_hdr;
+            m->msg_name = &w->raddr[i];
+            m->msg_namelen = sizeof(w->raddr[i]);
+            m->msg_iov = &w->riov[i];
+            m->msg_iovlen = 1;
+            m->msg_control = u->pktinfo ? w->rctl[i] : NULL;
+            m->msg_controllen = u->pktinfo ? sizeof(w->rctl[i]) : 0;
+            m->msg_flags = 0;
+        }
+        int n = recvmmsg(u->fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        int ns = 0;
+        for (int i = 0; i < n; i++) {
+            struct msghdr *m = &w->rmsg[i].msg_hdr;
+            if (m->msg_flags & MSG_TRUNC)
+                continue; /* a query larger than any we accept */
+            size_t len = query_process(&w->env, w->rbuf[i], w->rmsg[i].msg_len, w->sbuf[ns],
+                                       UDP_BUFSZ, 0, (const struct sockaddr *)&w->raddr[i]);
+            if (!len)
+                continue;
+            w->siov[ns].iov_base = w->sbuf[ns];
+            w->siov[ns].iov_len = len;
+            struct msghdr *s = &w->smsg[ns].msg_hdr;
+            s->msg_name = &w->raddr[i];
+            s->msg_namelen = m->msg_namelen;
+            s->msg_iov = &w->siov[ns];
+            s->msg_iovlen = 1;
+            s->msg_flags = 0;
+            s->msg_control = NULL;
+            s->msg_controllen = 0;
+            if (u->pktinfo && m->msg_controllen) {
+                /* Reply from the address the query was sent to. */
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+                    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+                        (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+                        memcpy(w->sctl[ns], c, c->cmsg_len);
+                        struct cmsghdr *sc = (struct cmsghdr *)w->sctl[ns];
+                        if (c->cmsg_level == IPPROTO_IP) {
+                            struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(sc);
+                            pi->ipi_spec_dst = pi->ipi_addr;
+                            pi->ipi_ifindex = 0;
+                        }
+                        s->msg_control = w->sctl[ns];
+                        s->msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+                        break;
+                    }
+                }
+            }
+            ns++;
+        }
+        int sent = 0;
+        while (sent < ns) {
+            int r = sendmmsg(u->fd, w->smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR)
+                    continue;
+                /* Send buffer full or a per-destination error: skip that datagram. */
+                sent++;
+                continue;
+            }
+            sent += r;
+        }
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+/* ---- TCP ---- */
+
+static void lru_unlink(worker_t *w, conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->lru_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->lru_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void lru_push(worker_t *w, conn_t *c)
+{
+    c->prev = w->lru_tail;
+    c->next = NULL;
+    if (w->lru_tail)
+        w->lru_tail->next = c;
+    else
+        w->lru_head = c;
+    w->lru_tail = c;
+}
+
+static void conn_on_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    worker_t *w = c->w;
+    c->in_use = false;
+    c->next = w->free_list;
+    w->free_list = c;
+    w->open_conns--;
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    lru_unlink(c->w, c);
+    c->open_handles = 2;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, conn_on_closed);
+    uv_close((uv_handle_t *)&c->h, conn_on_closed);
+}
+
+static void conn_on_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn_t *c = h->data;
+    buf->base = (char *)c->in + c->inlen;
+    buf->len = TCP_INBUF - c->inlen;
+}
+
+static void conn_process(conn_t *c);
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_on_written(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+    c->writing = false;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_process(c);
+    if (!c->writing && !c->closing)
+        uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
+}
+
+/* Answer every complete frame in the input buffer; stop when a write has to wait. */
+static void conn_process(conn_t *c)
+{
+    worker_t *w = c->w;
+    size_t off = 0;
+    while (!c->writing && !c->closing && c->inlen - off >= 2) {
+        size_t flen = ((size_t)c->in[off] << 8) | c->in[off + 1];
+        if (flen == 0 || flen > TCP_INBUF - 2) {
+            conn_close(c); /* an empty frame or one larger than any query we accept */
+            return;
+        }
+        if (c->inlen - off < 2 + flen)
+            break;
+        size_t rlen = query_process(&w->env, c->in + off + 2, flen, w->tcp_out + 2, TCP_MAXRESP,
+                                    QUERY_TCP, (const struct sockaddr *)&c->peer);
+        off += 2 + flen;
+        uv_timer_again(&c->timer);
+        lru_unlink(w, c);
+        lru_push(w, c);
+        if (!rlen)
+            continue;
+        w->tcp_out[0] = (uint8_t)(rlen >> 8);
+        w->tcp_out[1] = (uint8_t)rlen;
+        uv_buf_t b = uv_buf_init((char *)w->tcp_out, (unsigned)(rlen + 2));
+        int r = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+        if (r == (int)(rlen + 2))
+            continue;
+        if (r < 0 && r != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        size_t done = r > 0 ? (size_t)r : 0;
+        if (!c->out && !(c->out = malloc(TCP_MAXRESP + 2))) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->out, w->tcp_out + done, rlen + 2 - done);
+        uv_buf_t rest = uv_buf_init((char *)c->out, (unsigned)(rlen + 2 - done));
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &rest, 1, conn_on_written)) {
+            conn_close(c);
+            return;
+        }
+        c->writing = true;
+        uv_read_stop((uv_stream_t *)&c->h); /* backpressure: read more when this is out */
+    }
+    if (off && !c->closing) {
+        memmove(c->in, c->in + off, c->inlen - off);
+        c->inlen -= off;
+    }
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn_t *c = s->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->inlen += (size_t)nread;
+    conn_process(c);
+    if (!c->closing && c->inlen == TCP_INBUF)
+        conn_close(c); /* a full buffer without a complete frame */
+}
+
+static void tcp_on_connection(uv_stream_t *server, int status)
+{
+    tcp_listener_t *l = server->data;
+    worker_t *w = l->w;
+    if (status < 0)
+        return;
+    if (!w->free_list && w->lru_head)
+        conn_close(w->lru_head); /* make room: the connection idle the longest goes first */
+    conn_t *c = w->free_list;
+    if (!c) {
+        /* Every slot is still closing: accept and drop, so the backlog does not stall. */
+        int fd = -1;
+        uv_os_fd_t lfd;
+        if (uv_fileno((uv_handle_t *)server, &lfd) == 0)
+            fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    w->free_list = c->next;
+    memset(c, 0, offsetof(conn_t, in));
+    c->w = w;
+    c->in_use = true;
+    w->open_conns++;
+    uv_tcp_init(&w->loop, &c->h);
+    uv_timer_init(&w->loop, &c->timer);
+    c->h.data = c;
+    c->timer.data = c;
+    lru_push(w, c);
+    if (uv_accept(server, (uv_stream_t *)&c->h)) {
+        conn_close(c);
+        return;
+    }
+    int len = sizeof(c->peer);
+    uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &len);
+    uv_tcp_nodelay(&c->h, 1);
+    uv_timer_start(&c->timer, conn_on_timeout, w->idle_ms, w->idle_ms);
+    uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
+}
+
+/* ---- worker lifecycle ---- */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    worker_t *w = arg;
+    if (uv_is_closing(h))
+        return;
+    conn_t *c = h->data;
+    if (h->type == UV_TCP && c >= w->conns && c < w->conns + w->nconns) {
+        conn_close(c);
+        return;
+    }
+    if (h->type == UV_TIMER)
+        return; /* connection timers close with their connection */
+    uv_close(h, NULL);
+}
+
+static void worker_on_async(uv_async_t *a)
+{
+    worker_t *w = a->data;
+    gd_snapshot_t *s = atomic_exchange(&w->pending, NULL);
+    if (s)
+        worker_take_snapshot(w, s);
+    if (atomic_load(&w->stop))
+        uv_walk(&w->loop, close_walk, w);
+}
+
+static void worker_main(void *arg)
+{
+    worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static void worker_free(worker_t *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->nconns; i++)
+        free(w->conns[i].out);
+    free(w->conns);
+    if (w->snap)
+        gd_snapshot_unref(w->snap);
+    gd_snapshot_t *p = atomic_exchange(&w->pending, NULL);
+    if (p)
+        gd_snapshot_unref(p);
+    free(w);
+}
+
+int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, char *err,
+                    size_t errlen)
+{
+    const gd_config_t *cfg = &snap->cfg;
+    gd_server_t *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->workers = calloc(nworkers, sizeof(*srv->workers));
+    if (!srv->workers) {
+        free(srv);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < nworkers; i++) {
+        worker_t *w = calloc(1, sizeof(*w));
+        if (!w) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        srv->workers[srv->nworkers++] = w;
+        w->id = i;
+        w->idle_ms = cfg->tcp_idle_ms;
+        w->nlisten = cfg->nlisten;
+        for (size_t j = 0; j < GD_MAX_LISTEN; j++)
+            w->udp_fd[j] = w->tcp_fd[j] = -1;
+        for (size_t j = 0; j < cfg->nlisten; j++) {
+            if ((w->udp_fd[j] = open_socket(&cfg->listen[j], SOCK_DGRAM, err, errlen)) < 0 ||
+                (w->tcp_fd[j] = open_socket(&cfg->listen[j], SOCK_STREAM, err, errlen)) < 0) {
+                rc = -EADDRINUSE;
+                goto fail;
+            }
+        }
+        w->nconns = cfg->tcp_max_conns;
+        w->conns = calloc(w->nconns, sizeof(conn_t));
+        if (!w->conns) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        for (size_t j = w->nconns; j-- > 0;) {
+            w->conns[j].next = w->free_list;
+            w->free_list = &w->conns[j];
+        }
+        gd_snapshot_ref(snap);
+        worker_take_snapshot(w, snap);
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        uv_loop_init(&w->loop);
+        uv_async_init(&w->loop, &w->async, worker_on_async);
+        w->async.data = w;
+        for (size_t j = 0; j < w->nlisten; j++) {
+            udp_sock_t *u = &w->udp[j];
+            u->fd = w->udp_fd[j];
+            u->w = w;
+            u->family = cfg->listen[j].ss.ss_family;
+            u->pktinfo = addr_is_any(&cfg->listen[j].ss);
+            uv_poll_init(&w->loop, &u->poll, u->fd);
+            u->poll.data = u;
+            uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);
+            tcp_listener_t *t = &w->tcp[j];
+            t->w = w;
+            uv_tcp_init(&w->loop, &t->h);
+            t->h.data = t;
+            uv_tcp_open(&t->h, w->tcp_fd[j]);
+            uv_listen((uv_stream_t *)&t->h, 1024, tcp_on_connection);
+        }
+        if (uv_thread_create(&w->thread, worker_main, w)) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            rc = -EAGAIN;
+            goto fail; /* not reached in practice; earlier workers keep running until exit */
+        }
+    }
+    *out = srv;
+    return 0;
+fail:
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        for (size_t j = 0; j < GD_MAX_LISTEN; j++) {
+            if (w->udp_fd[j] >= 0)
+                close(w->udp_fd[j]);
+            if (w->tcp_fd[j] >= 0)
+                close(w->tcp_fd[j]);
+        }
+        worker_free(w);
+    }
+    free(srv->workers);
+    free(srv);
+    return rc;
+}
+
+void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        gd_snapshot_ref(snap);
+        gd_snapshot_t *old = atomic_exchange(&w->pending, snap);
+        if (old)
+            gd_snapshot_unref(old);
+        uv_async_send(&w->async);
+    }
+}
+
+void gd_server_stop(gd_server_t *srv)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        atomic_store(&srv->workers[i]->stop, true);
+        uv_async_send(&srv->workers[i]->async);
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        uv_thread_join(&w->thread);
+        uv_loop_close(&w->loop);
+        for (size_t j = 0; j < w->nlisten; j++)
+            close(w->udp_fd[j]); /* uv_poll_t does not own its fd */
+        worker_free(w);
+    }
+    free(srv->workers);
+    free(srv);
+}

@@ -1,0 +1,22 @@
+/* server.h: worker threads, each with its own libuv loop and SO_REUSEPORT UDP and TCP sockets. */
+#ifndef GEODNSD_SERVER_H
+#define GEODNSD_SERVER_H
+
+#include <stddef.h>
+
+#include "snapshot.h"
+
+typedef struct gd_server gd_server_t;
+
+/* Bind every listener once per worker (so bind errors surface here), then start the workers
+ * serving snap (each takes its own reference). Returns 0 or a negative code with err set. */
+int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned workers, char *err,
+                    size_t errlen);
+
+/* Hand a new snapshot to every worker; each swaps between two queries and drops the old one. */
+void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap);
+
+/* Stop the workers, close every socket and free the server. */
+void gd_server_stop(gd_server_t *srv);
+
+#endif

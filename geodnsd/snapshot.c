@@ -1,0 +1,306 @@
+/* snapshot.c: server config file and zone files -> one immutable snapshot; refcounting. */
+#include "snapshot.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamltree.h"
+#include "zoneload.h"
+
+int gd_listen_parse(const char *s, gd_listen_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    char host[64];
+    const char *port;
+    if (s[0] == '[') {
+        const char *e = strchr(s, ']');
+        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, s + 1, (size_t)(e - s - 1));
+        host[e - s - 1] = 0;
+        port = e + 2;
+    } else {
+        const char *c = strrchr(s, ':');
+        if (!c || (size_t)(c - s) >= sizeof(host) || strchr(s, ':') != c)
+            return -EINVAL;
+        memcpy(host, s, (size_t)(c - s));
+        host[c - s] = 0;
+        port = c + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 1 || p > 65535)
+        return -EINVAL;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        out->len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        out->len = sizeof(*v6);
+    } else {
+        return -EINVAL;
+    }
+    snprintf(out->text, sizeof(out->text), "%s", s);
+    return 0;
+}
+
+void gd_snapshot_ref(gd_snapshot_t *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void gd_snapshot_unref(gd_snapshot_t *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        arena_deinit(&s->arena);
+        free(s);
+    }
+}
+
+/* Resolve a path relative to the directory of the config file. */
+static char *rel_path(arena_t *a, const char *base_dir, const char *p)
+{
+    if (p[0] == '/')
+        return arena_strdup(a, p);
+    size_t n = strlen(base_dir) + strlen(p) + 2;
+    char *r = arena_alloc(a, n);
+    if (r)
+        snprintf(r, n, "%s/%s", base_dir, p);
+    return r;
+}
+
+typedef struct file_list {
+    const char **v;
+    size_t n, cap;
+} file_list_t;
+
+static int list_add(arena_t *a, file_list_t *l, const char *f)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        const char **nv = arena_alloc(a, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof(*nv));
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = f;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir,
+                        const gd_overrides_t *ov, file_list_t *zone_files, char *err, size_t errlen)
+{
+    gd_config_t *c = &s->cfg;
+    arena_t *a = &s->arena;
+    static const char *const keys[] = {"listen", "workers", "zones", "zone_dir", "log", "tcp",
+                                       "edns",   "nsid",    "pops",  "geoip",    NULL};
+    int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
+    if (rc)
+        return rc;
+    c->workers = 0;
+    c->log_level = LOG_LEVEL_INFO;
+    c->tcp_idle_ms = 10000;
+    c->tcp_max_conns = 256;
+    c->udp_size = 1232;
+
+    const yt_node_t *n;
+    if (ov && ov->nlisten) {
+        for (size_t i = 0; i < ov->nlisten; i++) {
+            if (gd_listen_parse(ov->listen[i], &c->listen[c->nlisten]))
+                return snprintf(err, errlen, "--listen %s: expected ADDR:PORT or [ADDR6]:PORT",
+                                ov->listen[i]),
+                       -EINVAL;
+            c->nlisten++;
+        }
+    } else if ((n = yt_map_get(root, "listen"))) {
+        if (n->kind == YT_SCALAR) {
+            if (gd_listen_parse(n->str, &c->listen[0]))
+                return yt_fail(err, errlen, n, "'%s' is not ADDR:PORT or [ADDR6]:PORT", n->str);
+            c->nlisten = 1;
+        } else if (n->kind == YT_SEQ) {
+            if (n->n > GD_MAX_LISTEN)
+                return yt_fail(err, errlen, n, "at most %d listeners", GD_MAX_LISTEN);
+            for (size_t i = 0; i < n->n; i++) {
+                const char *v;
+                if ((rc = yt_get_str(n->items[i], &v, err, errlen)))
+                    return rc;
+                if (gd_listen_parse(v, &c->listen[c->nlisten]))
+                    return yt_fail(err, errlen, n->items[i],
+                                   "'%s' is not ADDR:PORT or [ADDR6]:PORT", v);
+                c->nlisten++;
+            }
+        } else {
+            return yt_fail(err, errlen, n, "'listen' must be a list of ADDR:PORT");
+        }
+    }
+    uint32_t v32;
+    if ((n = yt_map_get(root, "workers"))) {
+        if ((rc = yt_get_u32(n, 0, 64, &v32, err, errlen)))
+            return rc;
+        c->workers = v32;
+    }
+    if ((n = yt_map_get(root, "log"))) {
+        static const char *const lk[] = {"level", "syslog", NULL};
+        if ((rc = yt_map_check_keys(n, lk, "log", err, errlen)))
+            return rc;
+        const yt_node_t *l = yt_map_get(n, "level");
+        if (l && l->kind == YT_SCALAR && log_level_parse(l->str, &c->log_level))
+            return yt_fail(err, errlen, l, "log level must be error, warn, info or debug");
+        if (l && l->kind != YT_SCALAR)
+            return yt_fail(err, errlen, l, "log level must be error, warn, info or debug");
+        const yt_node_t *sl = yt_map_get(n, "syslog");
+        if (sl && (rc = yt_get_bool(sl, &c->syslog, err, errlen)))
+            return rc;
+    }
+    if ((n = yt_map_get(root, "tcp"))) {
+        static const char *const tk[] = {"idle_timeout", "max_connections", NULL};
+        if ((rc = yt_map_check_keys(n, tk, "tcp", err, errlen)))
+            return rc;
+        const yt_node_t *t = yt_map_get(n, "idle_timeout");
+        if (t && (rc = yt_get_duration_ms(t, &c->tcp_idle_ms, err, errlen)))
+            return rc;
+        if (t && (c->tcp_idle_ms < 100 || c->tcp_idle_ms > 3600000))
+            return yt_fail(err, errlen, t, "idle_timeout must be between 100ms and 1h");
+        t = yt_map_get(n, "max_connections");
+        if (t && (rc = yt_get_u32(t, 1, 65536, &c->tcp_max_conns, err, errlen)))
+            return rc;
+    }
+    if ((n = yt_map_get(root, "edns"))) {
+        static const char *const ek[] = {"udp_size", NULL};
+        if ((rc = yt_map_check_keys(n, ek, "edns", err, errlen)))
+            return rc;
+        const yt_node_t *t = yt_map_get(n, "udp_size");
+        if (t && (rc = yt_get_u32(t, 512, 4096, &v32, err, errlen)))
+            return rc;
+        if (t)
+            c->udp_size = (uint16_t)v32;
+    }
+    if ((n = yt_map_get(root, "nsid"))) {
+        const char *v;
+        if ((rc = yt_get_str(n, &v, err, errlen)))
+            return rc;
+        if (strlen(v) > 128)
+            return yt_fail(err, errlen, n, "nsid longer than 128 bytes");
+        c->nsid = (const uint8_t *)arena_strdup(a, v);
+        c->nsid_len = (uint16_t)strlen(v);
+    }
+    if ((n = yt_map_get(root, "zones"))) {
+        if (n->kind != YT_SEQ)
+            return yt_fail(err, errlen, n, "'zones' must be a list of zone files");
+        for (size_t i = 0; i < n->n; i++) {
+            const char *v;
+            if ((rc = yt_get_str(n->items[i], &v, err, errlen)))
+                return rc;
+            if ((rc = list_add(a, zone_files, rel_path(a, dir, v))))
+                return rc;
+        }
+    }
+    if ((n = yt_map_get(root, "zone_dir"))) {
+        const char *v;
+        if ((rc = yt_get_str(n, &v, err, errlen)))
+            return rc;
+        const char *zd = rel_path(a, dir, v);
+        c->zone_dir = zd;
+        DIR *d = opendir(zd);
+        if (!d)
+            return yt_fail(err, errlen, n, "zone_dir %s: %s", zd, strerror(errno));
+        size_t first = zone_files->n;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t l = strlen(de->d_name);
+            if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+                continue;
+            if ((rc = list_add(a, zone_files, rel_path(a, zd, de->d_name)))) {
+                closedir(d);
+                return rc;
+            }
+        }
+        closedir(d);
+        qsort(zone_files->v + first, zone_files->n - first, sizeof(char *), cmp_str);
+    }
+    if (yt_map_get(root, "pops") || yt_map_get(root, "geoip"))
+        return yt_fail(err, errlen,
+                       yt_map_get(root, "pops") ? yt_map_get(root, "pops")
+                                                : yt_map_get(root, "geoip"),
+                       "geo routing is not available in this build");
+    if (c->nlisten == 0)
+        return yt_fail(err, errlen, root, "no 'listen' addresses (or give --listen ADDR:PORT)");
+    if (zone_files->n == 0)
+        return yt_fail(err, errlen, root, "no zones: give 'zones' or 'zone_dir'");
+    return 0;
+}
+
+int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t generation,
+                     gd_snapshot_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    gd_snapshot_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    atomic_init(&s->refs, 1);
+    s->generation = generation;
+    arena_init(&s->arena);
+    yt_doc_t *doc = NULL;
+    file_list_t files = {0}, zone_files = {0};
+    int rc = yt_doc_load_file(config_path, &doc, err, errlen);
+    if (rc)
+        goto fail;
+    char *tmp = strdup(config_path);
+    if (!tmp) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    char *dir = arena_strdup(&s->arena, dirname(tmp));
+    free(tmp);
+    s->cfg.path = arena_strdup(&s->arena, config_path);
+    if ((rc = list_add(&s->arena, &files, s->cfg.path)))
+        goto fail;
+    if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, err, errlen)))
+        goto fail;
+    zone_t **zones = arena_alloc(&s->arena, zone_files.n * sizeof(*zones));
+    if (!zones) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < zone_files.n; i++) {
+        if ((rc = zone_load_file(zone_files.v[i], &s->arena, NULL, &zones[i], err, errlen)))
+            goto fail;
+        if ((rc = list_add(&s->arena, &files, zone_files.v[i])))
+            goto fail;
+    }
+    if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen)))
+        goto fail;
+    s->cfg.files = files.v;
+    s->cfg.nfiles = files.n;
+    s->env.zones = &s->zones;
+    s->env.udp_size = s->cfg.udp_size;
+    s->env.nsid = s->cfg.nsid;
+    s->env.nsid_len = s->cfg.nsid_len;
+    uint64_t ka = s->cfg.tcp_idle_ms / 100;
+    s->env.keepalive = (uint16_t)(ka > 65535 ? 65535 : ka);
+    yt_doc_free(doc);
+    *out = s;
+    return 0;
+fail:
+    yt_doc_free(doc);
+    arena_deinit(&s->arena);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,68 @@
+/* snapshot.h: one immutable, reference-counted configuration: server settings and zones. */
+#ifndef GEODNSD_SNAPSHOT_H
+#define GEODNSD_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "arena.h"
+#include "log.h"
+#include "query.h"
+#include "zone.h"
+
+#define GD_MAX_LISTEN 32
+
+typedef struct gd_listen {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[80];
+} gd_listen_t;
+
+typedef struct gd_config {
+    const char *path;
+    gd_listen_t listen[GD_MAX_LISTEN];
+    size_t nlisten;
+    unsigned workers; /* 0 = one per core */
+    log_level_t log_level;
+    bool syslog;
+    uint64_t tcp_idle_ms;
+    uint32_t tcp_max_conns; /* per worker */
+    uint16_t udp_size;
+    const uint8_t *nsid;
+    uint16_t nsid_len;
+    const char **files; /* every file this snapshot was built from (watched for changes) */
+    size_t nfiles;
+    const char *zone_dir; /* watched too: files appearing in it */
+} gd_config_t;
+
+/* Command-line settings that override the file. */
+typedef struct gd_overrides {
+    const char *listen[GD_MAX_LISTEN];
+    size_t nlisten;
+} gd_overrides_t;
+
+typedef struct gd_snapshot {
+    atomic_uint refs;
+    uint64_t generation;
+    arena_t arena;
+    gd_config_t cfg;
+    zone_set_t zones;
+    query_env_t env; /* template for workers (memo filled per worker) */
+} gd_snapshot_t;
+
+/* Build a snapshot from the server config file and everything it names. On failure returns a
+ * negative code with "file:line:col: reason" in err and nothing allocated. */
+int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t generation,
+                     gd_snapshot_t **out, char *err, size_t errlen);
+
+void gd_snapshot_ref(gd_snapshot_t *s);
+/* Drop a reference; the last one frees the snapshot. */
+void gd_snapshot_unref(gd_snapshot_t *s);
+
+/* Parse "ADDR:PORT" or "[V6ADDR]:PORT". */
+int gd_listen_parse(const char *s, gd_listen_t *out);
+
+#endif

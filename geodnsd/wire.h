@@ -1,0 +1,164 @@
+/* wire.h: DNS wire format: query parsing into a stack struct and a compressing response writer. */
+#ifndef GEODNSD_WIRE_H
+#define GEODNSD_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_HDR_LEN    12
+#define DNS_MAX_NAME   255
+#define DNS_MAX_LABELS 128
+
+/* Header flag bits in the 16-bit flags word. */
+#define DNS_FLAG_QR 0x8000
+#define DNS_FLAG_AA 0x0400
+#define DNS_FLAG_TC 0x0200
+#define DNS_FLAG_RD 0x0100
+#define DNS_FLAG_RA 0x0080
+#define DNS_FLAG_AD 0x0020
+#define DNS_FLAG_CD 0x0010
+
+enum dns_rcode {
+    DNS_RCODE_NOERROR = 0,
+    DNS_RCODE_FORMERR = 1,
+    DNS_RCODE_SERVFAIL = 2,
+    DNS_RCODE_NXDOMAIN = 3,
+    DNS_RCODE_NOTIMP = 4,
+    DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_BADVERS = 16,
+};
+
+enum dns_type {
+    DNS_TYPE_A = 1,
+    DNS_TYPE_NS = 2,
+    DNS_TYPE_CNAME = 5,
+    DNS_TYPE_SOA = 6,
+    DNS_TYPE_PTR = 12,
+    DNS_TYPE_MX = 15,
+    DNS_TYPE_TXT = 16,
+    DNS_TYPE_AAAA = 28,
+    DNS_TYPE_SRV = 33,
+    DNS_TYPE_DNAME = 39,
+    DNS_TYPE_OPT = 41,
+    DNS_TYPE_DS = 43,
+    DNS_TYPE_RRSIG = 46,
+    DNS_TYPE_IXFR = 251,
+    DNS_TYPE_AXFR = 252,
+    DNS_TYPE_ANY = 255,
+    DNS_TYPE_CAA = 257,
+};
+
+#define DNS_CLASS_IN 1
+
+enum dns_edns_opt {
+    DNS_OPT_NSID = 3,
+    DNS_OPT_ECS = 8,
+    DNS_OPT_COOKIE = 10,
+    DNS_OPT_KEEPALIVE = 11,
+};
+
+/* What the parser concluded about a packet. */
+typedef enum dns_parse_result {
+    DNS_PARSE_OK = 0,      /* a well-formed message; check opcode and EDNS version */
+    DNS_PARSE_DROP = -1,   /* no reply at all: shorter than a header, or QR=1 */
+    DNS_PARSE_FORMERR = -2 /* reply FORMERR (header fields id/opcode/rd are valid) */
+} dns_parse_result_t;
+
+/* A parsed query. Lives on the stack; points into the packet it came from. */
+typedef struct dns_query {
+    uint16_t id;
+    uint16_t flags; /* the raw header flags word */
+    uint8_t opcode;
+    bool has_question;
+    const uint8_t *qname_wire;   /* original letter case, inside the packet */
+    uint8_t qname_len;           /* wire length including the root label */
+    uint8_t qname_labels;        /* number of labels, root excluded */
+    uint8_t qname[DNS_MAX_NAME]; /* lower-cased copy */
+    uint8_t label_off[DNS_MAX_LABELS];
+    uint16_t qtype, qclass;
+    size_t question_end; /* offset just past the question */
+
+    bool has_opt;
+    uint16_t udp_size; /* as sent by the client */
+    uint8_t edns_version;
+    bool edns_do;
+    bool has_ecs;
+    uint8_t ecs_family; /* 1 = IPv4, 2 = IPv6 (the IANA address family numbers) */
+    uint8_t ecs_source;
+    uint8_t ecs_scope;
+    uint8_t ecs_addr[16]; /* zero-padded */
+    bool nsid_req;
+    bool keepalive_req;
+    bool has_cookie;
+    uint8_t cookie_len;
+    uint8_t cookie[40];
+} dns_query_t;
+
+/* Parse a packet. Never reads outside [pkt, pkt+len). Rejects names with compression loops or
+ * forward pointers, labels > 63, names > 255, truncated records, QDCOUNT != 1, a second OPT,
+ * an OPT not owned by the root, options overrunning the OPT RDATA and malformed ECS/COOKIE. */
+dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *q);
+
+/* Read a (possibly compressed) name at *off from a message into out as uncompressed lower-case
+ * wire. Returns its length, or -1 when malformed. *off is advanced past the name's encoding. */
+int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t out[DNS_MAX_NAME]);
+
+/* Length of an uncompressed wire name, or -1 when malformed or longer than max. */
+int dns_name_len(const uint8_t *name, size_t max);
+
+/* Lower-case a wire name in place (ASCII letters only, label lengths untouched). */
+void dns_name_lower(uint8_t *name, size_t len);
+
+/* Presentation form ("www.example.test.") of a wire name into buf. */
+void dns_name_to_str(const uint8_t *name, char *buf, size_t buflen);
+
+/* Record data prepared at load time: uncompressed wire bytes plus the offsets of the names that
+ * RFC 3597 allows to be compressed (NS, CNAME, PTR, MX, SOA...). */
+typedef struct dns_rdata {
+    const uint8_t *data;
+    uint16_t len;
+    uint8_t nnames;
+    uint16_t name_off[2];
+} dns_rdata_t;
+
+#define DNS_COMP_MAX 64
+
+/* Response writer over a caller buffer. Writes stop at limit; every write returns 0 or -1 when
+ * the record would pass the limit, leaving the buffer as it was before that write. */
+typedef struct dns_writer {
+    uint8_t *buf;
+    size_t len;
+    size_t limit;
+    uint16_t counts[4]; /* QD, AN, NS, AR */
+    unsigned ncomp;
+    uint16_t comp[DNS_COMP_MAX]; /* offsets of label starts usable as compression targets */
+} dns_writer_t;
+
+enum dns_section { DNS_SEC_QD = 0, DNS_SEC_AN = 1, DNS_SEC_NS = 2, DNS_SEC_AR = 3 };
+
+/* Start a response: header with id and flags, counts zero, nothing else. */
+void dns_writer_init(dns_writer_t *w, uint8_t *buf, size_t limit, uint16_t id, uint16_t flags);
+
+/* Copy the question of q byte for byte (original case) and remember its labels for
+ * compression. */
+int dns_writer_question(dns_writer_t *w, const dns_query_t *q);
+
+/* Write a name with compression against names already in the message. */
+int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen);
+
+/* Write one RR: owner (uncompressed wire), type, class IN, ttl, rdata. */
+int dns_writer_rr(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, size_t ownerlen,
+                  uint16_t type, uint32_t ttl, const dns_rdata_t *rd);
+
+/* Append an OPT RR with raw option bytes (already encoded). */
+int dns_writer_opt(dns_writer_t *w, uint16_t udp_size, uint8_t ext_rcode, bool do_bit,
+                   const uint8_t *opts, size_t optlen);
+
+/* Patch rcode, flags and counts into the header and return the message length. */
+size_t dns_writer_finish(dns_writer_t *w, uint16_t flags_or, uint8_t rcode);
+
+/* Truncate back to just past the question (all RR counts zero). */
+void dns_writer_rewind(dns_writer_t *w, size_t len, const uint16_t counts[4]);
+
+#endif

@@ -1,0 +1,23 @@
+/* zoneload.h: build one zone from its YAML file (record data parsed by ldns). */
+#ifndef GEODNSD_ZONELOAD_H
+#define GEODNSD_ZONELOAD_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "zone.h"
+
+struct geo_ctx;
+
+/* Load the zone file at path into memory owned by arena. geo (may be NULL) resolves `geo:`
+ * names; without it a geo name is an error. On failure returns a negative code and writes
+ * "file:line:col: reason" into err. */
+int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo, zone_t **out, char *err,
+                   size_t errlen);
+
+/* Build the lookup table of a zone set from an array of zones (allocated in arena). Fails when
+ * two files define the same zone. */
+int zone_set_build(zone_set_t *zs, zone_t **zones, size_t n, arena_t *arena, char *err,
+                   size_t errlen);
+
+#endif
