@@ -317,3 +317,20 @@ dns_finish() {
     fi
     exit 0
 }
+
+# an_list: the answer section of $R as "owner type rdata" lines, in order (TTL and class cut).
+an_list() {
+    printf '%s\n' "$R" | sed -n 's/^AN \([^ ]*\) [0-9]* IN \(.*\)$/\1 \2/p'
+}
+
+# nodup DESC: no RR appears twice in any section of the reply in $R.
+nodup() {
+    local d
+    d=$(printf '%s\n' "$R" | grep -E '^(AN|NS|AR) ' | sort | uniq -d)
+    if [ -z "$d" ]; then
+        pass "$1"
+    else
+        fail "$1" "duplicated: $d"
+        return 1
+    fi
+}
