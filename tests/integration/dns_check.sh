@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# dns_check: `geodnsd --check`: a valid config exits 0 with one line per zone; broken zone and
+# server files exit 1 with `file:line:col: reason` on stderr naming the right file and line.
+. "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
+dns_init
+
+out=$("$GEODNSD" --check -c "$DATA/geodnsd.yaml" 2>"$TMP/check.err")
+st=$?
+eq "--check on the valid test config: exit 0" "$st" 0
+R="$out"
+for z in example.test sub2.example.test other.test; do
+    count "--check: one summary line for zone $z" "^zone ${z//./\\.}\.?[: ]" 1
+done
+eq "--check: no error output for a valid config" "$(grep -ci 'error' "$TMP/check.err")" 0
+
+# broken FILE: checks a config whose only zone is broken/FILE (or FILE itself if it is a server
+# config) and expects exit 1 and FILE:LINE:COL: on stderr, LINE being the ERROR-HERE line.
+broken() {
+    local f=$1 desc=$2 conf line err st
+    if [ "$f" = bad-server.yaml ]; then
+        conf=$DATA/broken/$f
+    else
+        conf=$DATA/check-$f
+        printf 'listen: ["127.0.0.1:5353"]\nzones: [broken/%s]\n' "$f" >"$conf"
+    fi
+    line=$(grep -n 'ERROR-HERE$' "$DATA/broken/$f" | cut -d: -f1)
+    "$GEODNSD" --check -c "$conf" >"$TMP/out" 2>"$TMP/err"
+    st=$?
+    err=$(cat "$TMP/err")
+    eq "$desc: --check exits 1" "$st" 1
+    R=$err
+    if [ -n "$line" ]; then
+        has "$desc: stderr names $f, line $line (file:line:col: reason)" "${f//./\\.}:$line:[0-9]+: [^ ]"
+    else
+        has "$desc: stderr names $f with file:line:col: reason" "${f//./\\.}:[0-9]+:[0-9]+: [^ ]"
+    fi
+}
+
+broken bad-rdata.yaml "bad record data (A 300.1.2.3)"
+broken bad-yaml.yaml "bad YAML (tab indentation)"
+broken unknown-key.yaml "unknown key in a zone file"
+broken unknown-type.yaml "unknown record type"
+broken cname-other.yaml "CNAME next to other data"
+broken outside.yaml "record outside the zone"
+broken missing-soa.yaml "missing SOA"
+R=$(cat "$TMP/err")
+has "missing SOA: the reason mentions the SOA" '[Ss][Oo][Aa]'
+broken bad-server.yaml "unknown key in the server config"
+
+printf 'listen: ["127.0.0.1:5353"]\nzones: [does-not-exist.yaml]\n' >"$DATA/check-missing.yaml"
+"$GEODNSD" --check -c "$DATA/check-missing.yaml" >/dev/null 2>"$TMP/err"
+eq "config naming a missing zone file: exit 1" "$?" 1
+R=$(cat "$TMP/err")
+has "missing zone file: named in the error" 'does-not-exist\.yaml'
+
+"$GEODNSD" --check -c "$DATA/nothere.yaml" >/dev/null 2>"$TMP/err"
+eq "missing config file: exit 1" "$?" 1
+
+echo "# a broken zone does not start a server"
+PORT=$(free_port)
+timeout $((20 * DNS_SLOW)) "$GEODNSD" -c "$DATA/check-bad-rdata.yaml" --listen "127.0.0.1:$PORT" \
+    >/dev/null 2>"$TMP/err"
+st=$?
+if [ "$st" != 0 ] && [ "$st" != 124 ]; then
+    pass "server with a broken zone at startup exits non-zero ($st)"
+else
+    fail "server with a broken zone at startup exits non-zero" "status $st"
+fi
+R=$(cat "$TMP/err")
+has "server with a broken zone: file:line in the log" 'bad-rdata\.yaml:[0-9]+:[0-9]+: '
+hasnt "server with a broken zone: never ready" 'geodnsd ready'
+dns_finish
