@@ -509,6 +509,9 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
     return 0;
 }
 
+static int zone_load_doc(yt_doc_t *doc, const char *path, arena_t *arena, struct geo_ctx *geo,
+                         zone_t **out, char *err, size_t errlen);
+
 static void loader_free(loader_t *L)
 {
     for (size_t i = 0; i < L->nnodes; i++) {
@@ -528,6 +531,24 @@ int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo, zone_t
     int rc = yt_doc_load_file(path, &doc, err, errlen);
     if (rc)
         return rc;
+    return zone_load_doc(doc, path, arena, geo, out, err, errlen);
+}
+
+int zone_load_buffer(const char *name, const char *buf, size_t len, arena_t *arena,
+                     struct geo_ctx *geo, zone_t **out, char *err, size_t errlen)
+{
+    yt_doc_t *doc = NULL;
+    int rc = yt_doc_load_buffer(name, buf, len, &doc, err, errlen);
+    if (rc)
+        return rc;
+    return zone_load_doc(doc, name, arena, geo, out, err, errlen);
+}
+
+/* Takes ownership of doc. */
+static int zone_load_doc(yt_doc_t *doc, const char *path, arena_t *arena, struct geo_ctx *geo,
+                         zone_t **out, char *err, size_t errlen)
+{
+    int rc;
     loader_t L = {.arena = arena, .path = path, .err = err, .errlen = errlen};
     const yt_node_t *root = yt_doc_root(doc);
     static const char *const keys[] = {"zone", "ttl", "soa", "ns", "records", NULL};

@@ -15,6 +15,11 @@ struct geo_ctx;
 int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo, zone_t **out, char *err,
                    size_t errlen);
 
+/* The same from memory (tests, fuzzing); name stands for the file in messages. The document
+ * takes its serial default from name's mtime only when name is a file. */
+int zone_load_buffer(const char *name, const char *buf, size_t len, arena_t *arena,
+                     struct geo_ctx *geo, zone_t **out, char *err, size_t errlen);
+
 /* Build the lookup table of a zone set from an array of zones (allocated in arena). Fails when
  * two files define the same zone. */
 int zone_set_build(zone_set_t *zs, zone_t **zones, size_t n, arena_t *arena, char *err,

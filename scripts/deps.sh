@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install the Debian packages the build, the tests and the demo need (only the missing ones).
+# Usage: scripts/deps.sh [--bench]   (--bench adds the peer servers used by bench/)
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libuv1-dev libyaml-dev libldns-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
+      libmaxmind-db-writer-perl bind9-dnsutils knot-dnsutils dnsperf curl ffmpeg nginx
+      python3 procps iproute2 util-linux)
+if [ "${1:-}" = "--bench" ]; then
+    PKGS+=(nsd gdnsd wrk)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep package scripts from starting daemons (nginx, nsd, gdnsd) on install.
+policy_created=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_created=1
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
+exit 0
