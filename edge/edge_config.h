@@ -1,0 +1,114 @@
+/* edge_config.h: segment-edge configuration: defaults, command line and YAML file. */
+#ifndef EDGE_CONFIG_H
+#define EDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_MAX_LISTEN  8
+#define EDGE_MAX_ORIGINS 8
+#define EDGE_MAX_KEEP    24
+#define EDGE_MAX_CIDRS   16
+
+typedef struct edge_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    unsigned bits;
+} edge_cidr_t;
+
+typedef struct edge_origin_cfg {
+    char url[512];
+    char host[256]; /* connect to */
+    char port[8];
+    char authority[272]; /* Host header */
+    char prefix[256];    /* path prefix without trailing slash, "" for none */
+} edge_origin_cfg_t;
+
+typedef enum edge_load_unit {
+    EDGE_LOAD_EGRESS_MBPS = 0,
+    EDGE_LOAD_REQUESTS_PER_S,
+    EDGE_LOAD_CONNECTIONS,
+} edge_load_unit_t;
+
+typedef struct edge_config {
+    char listen[EDGE_MAX_LISTEN][128];
+    size_t n_listen;
+    uint32_t workers;
+    char root[1024]; /* origin mode when set */
+    edge_origin_cfg_t origins[EDGE_MAX_ORIGINS];
+    size_t n_origins;
+    uint64_t cache_mem;
+    uint64_t max_object;
+    /* Freshness (milliseconds). live_playlist_max 0 means "half the target duration". */
+    uint64_t ttl_segment;
+    uint64_t ttl_vod_playlist;
+    uint64_t ttl_live_playlist_max;
+    uint64_t ttl_other;
+    uint64_t ttl_error;
+    uint64_t stale_while_revalidate;
+    uint64_t stale_if_error;
+    uint64_t live_stale_max;
+    /* Query parameters kept in the cache key (NULL-terminated; LL-HLS ones always). */
+    char keep_params_buf[EDGE_MAX_KEEP][64];
+    const char *keep_params[EDGE_MAX_KEEP + 1];
+    /* Timeouts (milliseconds). */
+    uint64_t connect_timeout;
+    uint64_t first_byte_timeout;
+    uint64_t between_bytes_timeout;
+    uint64_t header_read_timeout;
+    uint64_t idle_timeout;
+    uint64_t send_timeout;
+    uint64_t drain_timeout;
+    uint64_t drain_grace;
+    uint64_t origin_probe_interval;
+    /* Limits. */
+    uint32_t max_connections;
+    uint32_t max_header_bytes;
+    uint32_t max_uri;
+    uint64_t max_upload;
+    edge_cidr_t upload_allow[EDGE_MAX_CIDRS];
+    size_t n_upload_allow;
+    char cors_allow_origin[256];
+    edge_load_unit_t load_unit;
+    double capacity;
+    bool access_log;
+    char log_level[16];
+    uint64_t throttle; /* origin mode, bytes/s per response; 0 = off (a test aid) */
+} edge_config_t;
+
+/* Fill cfg with the defaults. */
+void edge_config_defaults(edge_config_t *cfg);
+
+/* Apply a YAML file over cfg. Returns 0 or a negative code with "file:line:col: reason" in err. */
+int edge_config_load_file(edge_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Same from a buffer (name used in positions); used by the unit tests. */
+int edge_config_load_buffer(edge_config_t *cfg, const char *name, const char *buf, size_t len,
+                            char *err, size_t errlen);
+
+/* Apply the command line (after -c FILE, which it loads first). Returns 0, 1 when the program
+ * should exit successfully (--help), or a negative code with a message in err. */
+int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Final checks (exactly one of root/origin, at least one listen address). */
+int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen);
+
+/* Parse "http://host[:port][/prefix]" into o. Returns 0 or -EINVAL. */
+int edge_origin_parse(const char *url, edge_origin_cfg_t *o);
+
+/* Parse "a.b.c.d/n", "x::y/n" or a bare address into c. Returns 0 or -EINVAL. */
+int edge_cidr_parse(const char *s, edge_cidr_t *c);
+
+/* Does the socket address (struct sockaddr *) fall in one of the ranges? */
+bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr);
+
+/* Split "host:port" or "[v6]:port" into its parts. Returns 0 or -EINVAL. */
+int edge_hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t portlen);
+
+/* Parse a size with optional k/M/G suffix (powers of 1024). Returns 0 or -EINVAL. */
+int edge_size_parse(const char *s, uint64_t *out);
+
+const char *edge_load_unit_name(edge_load_unit_t u);
+
+#endif

@@ -1,0 +1,150 @@
+/* edge_http.h: HTTP/1.1 message parsing (an llhttp wrapper) and the pure HTTP helpers of
+ * segment-edge. */
+#ifndef EDGE_HTTP_H
+#define EDGE_HTTP_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define EDGE_HTTP_MAX_HEADERS 64
+
+typedef struct edge_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} edge_http_header_t;
+
+/* One parsed message head. Strings point into the parser's arena and stay valid until the
+ * next edge_http_parser_next(). */
+typedef struct edge_http_msg {
+    int method; /* llhttp_method_t, requests only */
+    int status; /* responses only */
+    int http_major;
+    int http_minor;
+    const char *url;
+    size_t url_len;
+    edge_http_header_t headers[EDGE_HTTP_MAX_HEADERS];
+    size_t n_headers;
+    int64_t content_length; /* -1 when absent */
+    bool chunked;
+    bool keep_alive;
+    bool expect_continue;
+} edge_http_msg_t;
+
+/* Called from inside the parser: once when the head is complete (may reject with an HTTP status
+ * by returning it, e.g. 405; 0 accepts), and for each decoded body piece (non-zero aborts). */
+typedef int (*edge_http_head_cb)(void *ctx, edge_http_msg_t *msg);
+typedef int (*edge_http_body_cb)(void *ctx, const char *at, size_t len);
+
+typedef struct edge_http_parser {
+    llhttp_t ll;
+    llhttp_settings_t settings;
+    edge_http_msg_t msg;
+    char *arena;
+    size_t arena_cap;
+    size_t arena_used;
+    size_t max_url;
+    size_t piece_start; /* arena offset of the field/value being collected */
+    int host_count;
+    int cl_count;
+    bool te_seen;
+    bool in_head;
+    bool head_done;
+    bool response;
+    int status_hint; /* HTTP status to answer a failed request with (400, 413, 414, 431, ...) */
+    const char *reason;
+    edge_http_head_cb head_cb;
+    edge_http_body_cb body_cb;
+    void *cb_ctx;
+} edge_http_parser_t;
+
+enum {
+    EDGE_HTTP_NEED_MORE = 0,    /* all input consumed, message not complete */
+    EDGE_HTTP_MESSAGE_DONE = 1, /* one message complete; *used says how much input it took */
+};
+
+/* Initialise a parser for requests (response=false) or responses. arena (caller storage) bounds
+ * the head size: a head that does not fit fails with status_hint 431 (414 for a long URL). */
+void edge_http_parser_init(edge_http_parser_t *p, bool response, char *arena, size_t arena_cap,
+                           size_t max_url);
+
+/* Prepare for the next message on the same connection (after EDGE_HTTP_MESSAGE_DONE). */
+void edge_http_parser_next(edge_http_parser_t *p);
+
+/* Feed bytes. Returns EDGE_HTTP_NEED_MORE, EDGE_HTTP_MESSAGE_DONE (stops right after the message;
+ * *used is the number of bytes consumed), or a negative code on a malformed message, with
+ * p->status_hint and p->reason set. */
+int edge_http_parser_feed(edge_http_parser_t *p, const char *data, size_t len, size_t *used);
+
+/* End of input (connection closed): completes a response delimited by close. Returns
+ * EDGE_HTTP_MESSAGE_DONE, EDGE_HTTP_NEED_MORE (nothing pending) or a negative code. */
+int edge_http_parser_finish(edge_http_parser_t *p);
+
+/* First header named name (case-insensitive), or NULL. *len receives the value length. */
+const char *edge_http_msg_header(const edge_http_msg_t *m, const char *name, size_t *len);
+
+/* Case-insensitive comparison of a counted string with a C string. */
+bool edge_str_ieq(const char *a, size_t alen, const char *b);
+
+/* Split a request target into a normalized path and a raw query. Percent-decodes the path,
+ * removes "." and empty segments, resolves ".." and fails when it would climb above "/".
+ * Returns the path length, -EINVAL (400) for a bad target, -ENAMETOOLONG when out is too small.
+ * query and qlen receive the raw query inside url (no '?'), NULL/0 when absent. */
+int edge_path_normalize(const char *url, size_t len, char *out, size_t cap, const char **query,
+                        size_t *qlen);
+
+/* Cache key: path plus, in request order, only the query parameters whose names are in keep
+ * (NULL-terminated). Returns the key length or -ENAMETOOLONG. */
+int edge_cache_key_build(const char *path, size_t plen, const char *query, size_t qlen,
+                         const char *const *keep, char *out, size_t cap);
+
+/* Range header against a representation of size bytes. Returns 1 with [*first, *last] for one
+ * satisfiable range, 0 when the header is to be ignored (bad syntax, several ranges: serve 200),
+ * -1 when unsatisfiable (416). */
+int edge_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last);
+
+typedef struct edge_cc {
+    int64_t max_age; /* seconds, -1 when absent */
+    int64_t s_maxage;
+    int64_t swr;
+    int64_t sie;
+    bool no_store;
+    bool no_cache;
+    bool private_;
+    bool must_revalidate;
+} edge_cc_t;
+
+/* Parse a Cache-Control value (unknown directives ignored, bad numbers ignored). */
+void edge_cc_parse(const char *v, size_t len, edge_cc_t *cc);
+
+/* IMF-fixdate formatting into buf (at least 32 bytes) and parsing (also RFC 850 and asctime).
+ * parse returns 0 or -EINVAL. */
+void edge_http_date_format(time_t t, char *buf);
+int edge_http_date_parse(const char *s, size_t len, time_t *out);
+
+/* Does an If-None-Match list (weak comparison, "*") match etag? */
+bool edge_etag_list_match(const char *list, size_t len, const char *etag, size_t elen);
+
+typedef enum edge_media_kind {
+    EDGE_MEDIA_OTHER = 0,
+    EDGE_MEDIA_SEGMENT,  /* ts, m4s, mp4, aac, vtt, init segments, ... */
+    EDGE_MEDIA_PLAYLIST, /* m3u8 */
+    EDGE_MEDIA_MANIFEST, /* mpd */
+} edge_media_kind_t;
+
+/* Content-Type and media kind from the path's extension. */
+const char *edge_content_type(const char *path, size_t len);
+edge_media_kind_t edge_media_kind(const char *path, size_t len);
+
+/* Scan an HLS media playlist: *endlist when EXT-X-ENDLIST is present, *target_ms from
+ * EXT-X-TARGETDURATION (0 when absent). */
+void edge_hls_scan(const char *body, size_t len, bool *endlist, uint64_t *target_ms);
+
+/* Is a DASH manifest dynamic (live)? */
+bool edge_mpd_is_dynamic(const char *body, size_t len);
+
+#endif

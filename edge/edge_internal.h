@@ -1,0 +1,236 @@
+/* edge_internal.h: segment-edge's shared internals: cache objects, workers, origin fetches, stats.
+ */
+#ifndef EDGE_INTERNAL_H
+#define EDGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "edge_config.h"
+#include "edge_http.h"
+
+#define EDGE_MAX_WORKERS 64
+
+/* Relaxed single-writer counters: the owning worker adds, anyone may read. */
+#define STAT_ADD(field, n) \
+    __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+typedef struct edge_list {
+    struct edge_list *prev;
+    struct edge_list *next;
+} edge_list_t;
+
+void edge_list_init(edge_list_t *l);
+void edge_list_add(edge_list_t *head, edge_list_t *n);
+void edge_list_del(edge_list_t *n);
+bool edge_list_linked(const edge_list_t *n);
+
+#define EDGE_CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- cache objects ---- */
+
+typedef struct edge_chunk edge_chunk_t;
+struct edge_chunk {
+    edge_chunk_t *next; /* published with release, read with acquire */
+    size_t cap;
+    char data[];
+};
+
+enum { EDGE_OBJ_PENDING = 0, EDGE_OBJ_STREAMING, EDGE_OBJ_COMPLETE, EDGE_OBJ_FAILED };
+enum {
+    EDGE_REFRESH_NONE = 0,
+    EDGE_REFRESH_REVALIDATED,
+    EDGE_REFRESH_REPLACED,
+    EDGE_REFRESH_FAILED
+};
+
+typedef struct edge_obj edge_obj_t;
+struct edge_obj {
+    char *key;
+    size_t key_len;
+    uint64_t hash;
+    int refs;        /* atomic */
+    int state;       /* atomic, EDGE_OBJ_* */
+    uint64_t filled; /* atomic: body bytes available */
+    /* Head: written by the filler before state leaves PENDING, immutable afterwards. */
+    int status;
+    int64_t clen; /* -1 unknown */
+    char *ctype;
+    char *etag;
+    char *last_modified;
+    char *cache_control;
+    char *content_encoding;
+    edge_media_kind_t kind;
+    edge_chunk_t *head;
+    edge_chunk_t *tail; /* filler only */
+    uint64_t tail_base; /* filler only: body offset of tail */
+    char *gz;           /* gzip copy of a complete playlist, set before COMPLETE */
+    size_t gz_len;
+    int fail_status; /* 502/504 when FAILED */
+    double origin_ms;
+    uint32_t waiter_mask; /* atomic: workers with connections waiting on this object */
+    /* Below: under the cache lock. */
+    uint64_t resp_ms;   /* monotonic time of the origin response */
+    int64_t origin_age; /* seconds, from the origin's Age */
+    uint64_t ttl_ms;
+    uint64_t swr_ms;
+    uint64_t sie_ms;
+    bool store; /* may be kept in the table */
+    bool in_table;
+    bool refreshing;
+    unsigned refresh_gen;
+    int refresh_result;
+    int refresh_status;      /* origin status or 502/504 of the last failed refresh */
+    edge_obj_t *replaced_by; /* referenced */
+    edge_obj_t *hnext;
+    edge_list_t lru;
+    uint64_t mem;
+};
+
+typedef struct edge_cache {
+    pthread_mutex_t lock;
+    edge_obj_t **buckets;
+    size_t n_buckets;
+    size_t n_objects;
+    edge_list_t lru; /* most recent first */
+    uint64_t bytes;  /* accounted bytes of objects in the table */
+    uint64_t budget;
+    uint64_t evictions; /* under lock */
+    int fills_inflight; /* atomic */
+} edge_cache_t;
+
+int edge_cache_init(edge_cache_t *c, uint64_t budget);
+void edge_cache_deinit(edge_cache_t *c);
+void edge_cache_lock(edge_cache_t *c);
+void edge_cache_unlock(edge_cache_t *c);
+edge_obj_t *edge_cache_find_locked(edge_cache_t *c, const char *key, size_t len);
+void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o);
+void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o);
+void edge_cache_touch_locked(edge_cache_t *c, edge_obj_t *o);
+void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes);
+
+edge_obj_t *edge_obj_new(const char *key, size_t len);
+edge_obj_t *edge_obj_ref(edge_obj_t *o);
+void edge_obj_unref(edge_obj_t *o);
+int edge_obj_state(const edge_obj_t *o);
+uint64_t edge_obj_filled(const edge_obj_t *o);
+/* Append body bytes (filler only). Returns 0 or -ENOMEM. */
+int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len);
+/* Up to max buffers covering [off, end) of the body; returns the count. */
+unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t *bufs,
+                       unsigned max);
+/* Copy [off, off+len) of the body into dst (len must be available). */
+void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
+
+/* ---- server, workers ---- */
+
+typedef struct edge_stats {
+    uint64_t requests;
+    uint64_t bytes_out;
+    uint64_t body_bytes_cache; /* body bytes served from cache (hit, stale, collapsed) */
+    uint64_t body_bytes_total;
+    uint64_t lookups;
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t collapsed;
+    uint64_t stale;
+    uint64_t revalidated;
+    uint64_t origin_fetches;
+    uint64_t origin_errors;
+    uint64_t origin_bytes;
+    uint64_t conns_total;
+    uint64_t conns_active;
+    uint64_t conns_rejected;
+    uint64_t bad_requests;
+    uint64_t status[6]; /* 1xx..5xx by first digit */
+} edge_stats_t;
+
+typedef struct edge_origin_state {
+    int up;                 /* atomic: 1 up, 0 down */
+    uint64_t errors;        /* atomic */
+    uint64_t fetches;       /* atomic */
+    int consecutive_errors; /* atomic */
+    uint64_t last_ok_ms;    /* atomic */
+} edge_origin_state_t;
+
+typedef struct edge_server edge_server_t;
+
+typedef struct edge_worker {
+    edge_server_t *srv;
+    unsigned id;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listeners[EDGE_MAX_LISTEN];
+    size_t n_listeners;
+    uv_async_t wake; /* an object this worker waits on made progress */
+    uv_async_t ctl;  /* drain/stop from the main thread */
+    uv_timer_t tick;
+    edge_list_t conns;   /* every client connection */
+    edge_list_t waiting; /* client connections blocked on an object */
+    edge_list_t idle_origin[EDGE_MAX_ORIGINS];
+    size_t n_conns;
+    unsigned n_fetches;
+    bool closing;
+    bool stopped;
+    time_t date_t;
+    char date[32];
+    edge_stats_t st;
+} edge_worker_t;
+
+struct edge_server {
+    edge_config_t *cfg;
+    bool origin_mode;
+    edge_cache_t cache;
+    edge_worker_t *workers;
+    unsigned n_workers;
+    int draining;     /* atomic */
+    int force_close;  /* atomic */
+    int workers_done; /* atomic */
+    edge_origin_state_t origins[EDGE_MAX_ORIGINS];
+    struct sockaddr_storage origin_addr[EDGE_MAX_ORIGINS];
+    uint64_t start_ms;
+    /* Rates computed by the main loop once a second (under rate_lock). */
+    pthread_mutex_t rate_lock;
+    double rps;
+    double egress_bps;
+    uv_async_t *main_wake;
+};
+
+uint64_t edge_now_ms(void);
+void edge_worker_wake_obj(edge_server_t *srv, edge_obj_t *o);
+const char *edge_worker_date(edge_worker_t *w);
+
+/* ---- origin client ---- */
+
+/* Start fetching path (already with the origin prefix removed: the cache key form) for obj
+ * (a new PENDING object, cold miss) or to revalidate old (which has refreshing set). Exactly
+ * one of obj/old is non-NULL; the fetch takes its own references. */
+void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old);
+/* Close idle pooled origin connections (drain). */
+void edge_origin_pool_close(edge_worker_t *w);
+/* Freshness of o from its head (and body for complete playlists); caller holds the cache lock. */
+void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o);
+
+/* ---- status ---- */
+
+/* Render /status (JSON) or /metrics (Prometheus text) into a malloc'd buffer. */
+char *edge_status_json(edge_server_t *srv, size_t *len);
+char *edge_status_metrics(edge_server_t *srv, size_t *len);
+/* Called once a second on the main loop to update the rates. */
+void edge_status_tick(edge_server_t *srv);
+double edge_status_load(edge_server_t *srv);
+
+/* ---- server ---- */
+
+/* Set up worker id on its own loop with its own SO_REUSEPORT listeners (main thread). */
+int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id);
+/* Run the worker's loop on a new thread; join waits for it and closes the loop. */
+int edge_worker_start(edge_worker_t *w);
+void edge_worker_join(edge_worker_t *w);
+
+#endif

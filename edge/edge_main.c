@@ -1,0 +1,242 @@
+/* edge_main.c: segment-edge entry point: configuration, workers, signals, drain, origin probes. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "edge_internal.h"
+#include "log.h"
+
+typedef struct edge_probe {
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    edge_server_t *srv;
+    unsigned origin;
+} edge_probe_t;
+
+typedef struct edge_main {
+    edge_server_t srv;
+    uv_loop_t *loop;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t stats;
+    uv_timer_t drain;
+    uv_timer_t probe;
+    uv_async_t wake;
+    int signals;
+} edge_main_t;
+
+static void probe_on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void probe_on_connect(uv_connect_t *req, int status)
+{
+    edge_probe_t *p = req->data;
+    edge_origin_state_t *s = &p->srv->origins[p->origin];
+    int was = __atomic_load_n(&s->up, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->up, status == 0 ? 1 : 0, __ATOMIC_RELAXED);
+    if (was != (status == 0)) {
+        log_info("origin %s is %s", p->srv->cfg->origins[p->origin].url,
+                 status == 0 ? "up" : "down");
+    }
+    uv_close((uv_handle_t *)&p->tcp, probe_on_close);
+}
+
+static void main_on_probe(uv_timer_t *t)
+{
+    edge_main_t *m = t->data;
+    edge_server_t *srv = &m->srv;
+    for (unsigned i = 0; i < srv->cfg->n_origins; i++) {
+        edge_probe_t *p = calloc(1, sizeof(*p));
+        if (!p) {
+            return;
+        }
+        p->srv = srv;
+        p->origin = i;
+        uv_tcp_init(m->loop, &p->tcp);
+        p->tcp.data = p;
+        p->req.data = p;
+        if (uv_tcp_connect(&p->req, &p->tcp, (const struct sockaddr *)&srv->origin_addr[i],
+                           probe_on_connect) != 0) {
+            uv_close((uv_handle_t *)&p->tcp, probe_on_close);
+        }
+    }
+}
+
+static void main_on_stats(uv_timer_t *t)
+{
+    edge_main_t *m = t->data;
+    edge_status_tick(&m->srv);
+}
+
+static void main_ctl_all(edge_main_t *m)
+{
+    for (unsigned i = 0; i < m->srv.n_workers; i++) {
+        uv_async_send(&m->srv.workers[i].ctl);
+    }
+}
+
+static void main_on_drain_timeout(uv_timer_t *t)
+{
+    edge_main_t *m = t->data;
+    log_warn("drain timeout: closing remaining connections");
+    __atomic_store_n(&m->srv.force_close, 1, __ATOMIC_SEQ_CST);
+    main_ctl_all(m);
+}
+
+static void main_on_grace(uv_timer_t *t)
+{
+    edge_main_t *m = t->data;
+    __atomic_store_n(&m->srv.draining, 2, __ATOMIC_SEQ_CST);
+    log_info("draining: listeners closed, finishing in-flight responses");
+    main_ctl_all(m);
+    uv_timer_start(&m->drain, main_on_drain_timeout, m->srv.cfg->drain_timeout, 0);
+}
+
+static void main_on_signal(uv_signal_t *s, int signum)
+{
+    edge_main_t *m = s->data;
+    if (++m->signals > 1) {
+        log_warn("second signal: stopping now");
+        __atomic_store_n(&m->srv.draining, 2, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&m->srv.force_close, 1, __ATOMIC_SEQ_CST);
+        main_ctl_all(m);
+        return;
+    }
+    log_info("signal %d: draining (readiness off)", signum);
+    __atomic_store_n(&m->srv.draining, 1, __ATOMIC_SEQ_CST);
+    uv_timer_start(&m->drain, main_on_grace, m->srv.cfg->drain_grace, 0);
+}
+
+static void main_on_wake(uv_async_t *a)
+{
+    edge_main_t *m = a->data;
+    if ((unsigned)__atomic_load_n(&m->srv.workers_done, __ATOMIC_SEQ_CST) < m->srv.n_workers) {
+        return;
+    }
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->stats, NULL);
+    uv_close((uv_handle_t *)&m->drain, NULL);
+    uv_close((uv_handle_t *)&m->probe, NULL);
+    uv_close((uv_handle_t *)&m->wake, NULL);
+}
+
+static int origin_resolve(const edge_origin_cfg_t *o, struct sockaddr_storage *out)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc != 0 || !res) {
+        log_error("origin %s: cannot resolve %s: %s", o->url, o->host, gai_strerror(rc));
+        return -EINVAL;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int edge_run(edge_config_t *cfg)
+{
+    static edge_main_t m;
+    edge_server_t *srv = &m.srv;
+    int rc = 0;
+    srv->cfg = cfg;
+    srv->origin_mode = cfg->root[0] != '\0';
+    srv->start_ms = edge_now_ms();
+    pthread_mutex_init(&srv->rate_lock, NULL);
+    if (edge_cache_init(&srv->cache, cfg->cache_mem) != 0) {
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < cfg->n_origins; i++) {
+        if (origin_resolve(&cfg->origins[i], &srv->origin_addr[i]) != 0) {
+            return -EINVAL;
+        }
+        srv->origins[i].up = 1; /* until shown otherwise */
+    }
+    m.loop = uv_default_loop();
+    uv_async_init(m.loop, &m.wake, main_on_wake);
+    m.wake.data = &m;
+    srv->main_wake = &m.wake;
+    srv->n_workers = cfg->workers;
+    srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
+    if (!srv->workers) {
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        rc = edge_worker_init(srv, &srv->workers[i], i);
+        if (rc) {
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        rc = edge_worker_start(&srv->workers[i]);
+        if (rc) {
+            log_error("cannot start worker %u: %s", i, uv_strerror(rc));
+            return rc;
+        }
+    }
+    uv_signal_init(m.loop, &m.sigterm);
+    uv_signal_init(m.loop, &m.sigint);
+    m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sigterm, main_on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, main_on_signal, SIGINT);
+    uv_timer_init(m.loop, &m.stats);
+    uv_timer_init(m.loop, &m.drain);
+    uv_timer_init(m.loop, &m.probe);
+    m.stats.data = m.drain.data = m.probe.data = &m;
+    uv_timer_start(&m.stats, main_on_stats, 1000, 1000);
+    if (!srv->origin_mode) {
+        uv_timer_start(&m.probe, main_on_probe, 0, cfg->origin_probe_interval);
+    }
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        log_info("listening on %s (%s mode, %u workers)", cfg->listen[i],
+                 srv->origin_mode ? "origin" : "edge", srv->n_workers);
+    }
+    uv_run(m.loop, UV_RUN_DEFAULT);
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        edge_worker_join(&srv->workers[i]);
+    }
+    uv_loop_close(m.loop);
+    free(srv->workers);
+    edge_cache_deinit(&srv->cache);
+    pthread_mutex_destroy(&srv->rate_lock);
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static edge_config_t cfg;
+    char err[1024] = "";
+    signal(SIGPIPE, SIG_IGN);
+    log_setup(LOG_LEVEL_INFO, false, "segment-edge");
+    edge_config_defaults(&cfg);
+    int rc = edge_config_args(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1) {
+        return 0;
+    }
+    if (rc == 0) {
+        rc = edge_config_validate(&cfg, err, sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "segment-edge: %s\n", err);
+        return 2;
+    }
+    log_level_t level;
+    if (log_level_parse(cfg.log_level, &level) != 0) {
+        fprintf(stderr, "segment-edge: unknown log level %s\n", cfg.log_level);
+        return 2;
+    }
+    log_setup(level, false, "segment-edge");
+    rc = edge_run(&cfg);
+    return rc == 0 ? 0 : 1;
+}
