@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "georesp.h"
 #include "wire.h"
 
 #define MAX_CNAME_CHAIN 8
@@ -139,6 +140,26 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
                 return 0; /* CNAME loop: stop with what we have */
         seen[nseen++] = n;
 
+        /* Geo names: per-client answers, unless static data of the asked type is there. */
+        if (n->geo && !zone_node_rrset(n, q->qtype) && a->env->geo) {
+            const uint8_t *target = NULL;
+            size_t targetlen = 0;
+            int r = georesp_answer(a->env, q, a->src, n, name, namelen, a->w, &a->rcode,
+                                   &a->ecs_scope, &target, &targetlen);
+            if (r < 0)
+                return -1;
+            if (r == GEORESP_NODATA)
+                return write_negative_soa(a, z);
+            if (r == GEORESP_DONE || hop + 1 >= MAX_CNAME_CHAIN)
+                return 0;
+            memcpy(name, target, targetlen);
+            namelen = targetlen;
+            dns_name_lower(name, namelen);
+            if (!name_under(name, namelen, z->apex, z->apexlen))
+                return 0;
+            nlabels = zone_name_labels(name, offs);
+            continue;
+        }
         if (q->qtype == DNS_TYPE_ANY) {
             if (n->nrrsets == 0)
                 return write_negative_soa(a, z);

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "query.h"
+#include "route.h"
 
 #define UDP_BATCH   64
 #define UDP_BUFSZ   4096
@@ -62,6 +63,7 @@ struct worker {
     atomic_bool stop;
     gd_snapshot_t *snap;
     query_env_t env;
+    route_memo_t *memo; /* this worker's route decisions, keyed by snapshot generation */
     udp_sock_t udp[GD_MAX_LISTEN];
     tcp_listener_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
@@ -138,6 +140,7 @@ static void worker_take_snapshot(worker_t *w, gd_snapshot_t *s)
     gd_snapshot_t *old = w->snap;
     w->snap = s;
     w->env = s->env;
+    w->env.memo = w->memo;
     if (old)
         gd_snapshot_unref(old);
 }
@@ -451,6 +454,7 @@ static void worker_free(worker_t *w)
     for (size_t i = 0; i < w->nconns; i++)
         free(w->conns[i].out);
     free(w->conns);
+    route_memo_free(w->memo);
     if (w->snap)
         gd_snapshot_unref(w->snap);
     gd_snapshot_t *p = atomic_exchange(&w->pending, NULL);
@@ -500,6 +504,10 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
         for (size_t j = w->nconns; j-- > 0;) {
             w->conns[j].next = w->free_list;
             w->free_list = &w->conns[j];
+        }
+        if (!(w->memo = route_memo_new(1 << 16))) {
+            rc = -ENOMEM;
+            goto fail;
         }
         gd_snapshot_ref(snap);
         worker_take_snapshot(w, snap);

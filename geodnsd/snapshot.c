@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "georesp.h"
 #include "yamltree.h"
 #include "zoneload.h"
 
@@ -61,6 +62,7 @@ void gd_snapshot_ref(gd_snapshot_t *s)
 void gd_snapshot_unref(gd_snapshot_t *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        geo_runtime_free(s->geo);
         arena_deinit(&s->arena);
         free(s);
     }
@@ -97,6 +99,18 @@ static int list_add(arena_t *a, file_list_t *l, const char *f)
     }
     l->v[l->n++] = f;
     return 0;
+}
+
+struct add_ctx {
+    arena_t *a;
+    file_list_t *l;
+};
+
+static int add_file_cb(void *ctx, const char *path)
+{
+    struct add_ctx *ac = ctx;
+    char *p = arena_strdup(ac->a, path);
+    return p ? list_add(ac->a, ac->l, p) : -ENOMEM;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -235,11 +249,6 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
         closedir(d);
         qsort(zone_files->v + first, zone_files->n - first, sizeof(char *), cmp_str);
     }
-    if (yt_map_get(root, "pops") || yt_map_get(root, "geoip"))
-        return yt_fail(err, errlen,
-                       yt_map_get(root, "pops") ? yt_map_get(root, "pops")
-                                                : yt_map_get(root, "geoip"),
-                       "geo routing is not available in this build");
     if (c->nlisten == 0)
         return yt_fail(err, errlen, root, "no 'listen' addresses (or give --listen ADDR:PORT)");
     if (zone_files->n == 0)
@@ -274,13 +283,22 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
         goto fail;
     if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, err, errlen)))
         goto fail;
+    const yt_node_t *pops_node = yt_map_get(yt_doc_root(doc), "pops");
+    const yt_node_t *geoip_node = yt_map_get(yt_doc_root(doc), "geoip");
+    if (pops_node || geoip_node) {
+        struct add_ctx ac = {&s->arena, &files};
+        if ((rc = geo_runtime_load(pops_node, geoip_node, dir, (uint32_t)generation, add_file_cb,
+                                   &ac, &s->geo, err, errlen)))
+            goto fail;
+    }
     zone_t **zones = arena_alloc(&s->arena, zone_files.n * sizeof(*zones));
     if (!zones) {
         rc = -ENOMEM;
         goto fail;
     }
     for (size_t i = 0; i < zone_files.n; i++) {
-        if ((rc = zone_load_file(zone_files.v[i], &s->arena, NULL, &zones[i], err, errlen)))
+        if ((rc = zone_load_file(zone_files.v[i], &s->arena, s->geo ? &s->geo->ctx : NULL,
+                                 &zones[i], err, errlen)))
             goto fail;
         if ((rc = list_add(&s->arena, &files, zone_files.v[i])))
             goto fail;
@@ -290,6 +308,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     s->cfg.files = files.v;
     s->cfg.nfiles = files.n;
     s->env.zones = &s->zones;
+    s->env.geo = s->geo;
     s->env.udp_size = s->cfg.udp_size;
     s->env.nsid = s->cfg.nsid;
     s->env.nsid_len = s->cfg.nsid_len;
@@ -300,6 +319,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     return 0;
 fail:
     yt_doc_free(doc);
+    geo_runtime_free(s->geo);
     arena_deinit(&s->arena);
     free(s);
     return rc;

@@ -50,7 +50,8 @@ typedef struct gd_snapshot {
     arena_t arena;
     gd_config_t cfg;
     zone_set_t zones;
-    query_env_t env; /* template for workers (memo filled per worker) */
+    query_env_t env;         /* template for workers (memo filled per worker) */
+    struct geo_runtime *geo; /* PoPs, mmdb, nets, policies; NULL without 'pops:' */
 } gd_snapshot_t;
 
 /* Build a snapshot from the server config file and everything it names. On failure returns a

@@ -1,0 +1,383 @@
+/* georesp.c: geo names: load PoPs/mmdb/nets into a snapshot, locate the client, rank (with the
+ * per-worker memo), and write A/AAAA or CNAME answers with the ECS scope. */
+#include "georesp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
+{
+    ldns_rdf *d = NULL;
+    if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK || !d)
+        return -EINVAL;
+    size_t n = ldns_rdf_size(d);
+    if (n > DNS_MAX_NAME) {
+        ldns_rdf_deep_free(d);
+        return -EINVAL;
+    }
+    memcpy(out, ldns_rdf_data(d), n);
+    *len = (uint8_t)n;
+    ldns_rdf_deep_free(d);
+    return 0;
+}
+
+static int policy_parse_cb(geo_ctx_t *ctx, const yt_node_t *geo, zone_node_t *node, char *err,
+                           size_t errlen)
+{
+    geo_runtime_t *rt = ctx->opaque;
+    if (rt->npol == rt->cappol) {
+        size_t cap = rt->cappol ? rt->cappol * 2 : 16;
+        route_policy_t **p = realloc(rt->pol, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        rt->pol = p;
+        uint8_t(*c)[DNS_MAX_NAME] = realloc(rt->pol_cname, cap * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        rt->pol_cname = c;
+        uint8_t *cl = realloc(rt->pol_cnamelen, cap);
+        if (!cl)
+            return -ENOMEM;
+        rt->pol_cnamelen = cl;
+        rt->cappol = cap;
+    }
+    route_policy_t *pol = NULL;
+    int rc = route_policy_parse(geo, rt->pops, &pol, err, errlen);
+    if (rc)
+        return rc;
+    size_t i = rt->npol++;
+    rt->pol[i] = pol;
+    pol->id = (uint32_t)(i + 1);
+    rt->pol_cnamelen[i] = 0;
+    if (pol->cname[0] && text_to_wire(pol->cname, rt->pol_cname[i], &rt->pol_cnamelen[i]))
+        return yt_fail(err, errlen, geo, "fallback cname '%s' is not a valid name", pol->cname);
+    node->geo = pol;
+    node->geo_id = pol->id;
+    return 0;
+}
+
+void geo_runtime_free(geo_runtime_t *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->npol; i++)
+        route_policy_free(rt->pol[i]);
+    free(rt->pol);
+    free(rt->pol_cname);
+    free(rt->pol_cnamelen);
+    free(rt->net_fixed);
+    free(rt->net_nfixed);
+    free(rt->pop_host);
+    free(rt->pop_hostlen);
+    pops_free(rt->pops);
+    geoip_nets_free(rt->nets);
+    geoip_db_close(rt->db);
+    free(rt);
+}
+
+static char *join(const char *dir, const char *p)
+{
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%s%s%s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/", p);
+    return r;
+}
+
+static int load_path(const yt_node_t *n, const char *dir, char **out, char *err, size_t errlen)
+{
+    const char *v;
+    if (yt_get_str(n, &v, err, errlen))
+        return -EINVAL;
+    if (!*v)
+        return yt_fail(err, errlen, n, "empty path");
+    *out = join(dir, v);
+    return *out ? 0 : -ENOMEM;
+}
+
+int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, const char *dir,
+                     uint32_t generation, int (*add_file)(void *ctx, const char *path),
+                     void *add_ctx, geo_runtime_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    geo_runtime_t *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return -ENOMEM;
+    rt->generation = generation;
+    rt->ctx.policy_parse = policy_parse_cb;
+    rt->ctx.opaque = rt;
+    char *path = NULL;
+    int rc;
+    if (!pops_node) {
+        rc = yt_fail(err, errlen, geoip_node, "'geoip' needs a PoP file: add 'pops: FILE'");
+        goto fail;
+    }
+    if ((rc = load_path(pops_node, dir, &path, err, errlen)) ||
+        (rc = pops_load(path, &rt->pops, err, errlen)) || (rc = add_file(add_ctx, path)))
+        goto fail;
+    free(path);
+    path = NULL;
+
+    if (geoip_node) {
+        static const char *const keys[] = {"mmdb", "schema", "nets", NULL};
+        if ((rc = yt_map_check_keys(geoip_node, keys, "geoip", err, errlen)))
+            goto fail;
+        const yt_node_t *m = yt_map_get(geoip_node, "mmdb");
+        const yt_node_t *s = yt_map_get(geoip_node, "schema");
+        const yt_node_t *nn = yt_map_get(geoip_node, "nets");
+        geoip_schema_t schema;
+        geoip_schema_preset("geoip2-city", &schema);
+        if (s && s->kind == YT_SCALAR) {
+            if (geoip_schema_preset(s->str, &schema)) {
+                rc = yt_fail(err, errlen, s,
+                             "unknown schema '%s' (geoip2-city, dbip-city-lite, or a mapping of "
+                             "field paths)",
+                             s->str);
+                goto fail;
+            }
+        } else if (s) {
+            static const char *const fk[] = {"latitude",  "longitude",   "country",
+                                             "continent", "subdivision", NULL};
+            if ((rc = yt_map_check_keys(s, fk, "schema", err, errlen)))
+                goto fail;
+            const char **fields[] = {&schema.latitude, &schema.longitude, &schema.country,
+                                     &schema.continent, &schema.subdivision};
+            for (size_t i = 0; fk[i]; i++) {
+                const yt_node_t *f = yt_map_get(s, fk[i]);
+                if (f && (rc = yt_get_str(f, fields[i], err, errlen)))
+                    goto fail;
+            }
+        }
+        if (m) {
+            if ((rc = load_path(m, dir, &path, err, errlen)))
+                goto fail;
+            char e2[768];
+            if ((rc = geoip_db_open(path, &schema, &rt->db, e2, sizeof(e2)))) {
+                rc = yt_fail(err, errlen, m, "%s", e2);
+                goto fail;
+            }
+            if ((rc = add_file(add_ctx, path)))
+                goto fail;
+            free(path);
+            path = NULL;
+        }
+        if (nn) {
+            if ((rc = load_path(nn, dir, &path, err, errlen)) ||
+                (rc = geoip_nets_load(path, &rt->nets, err, errlen)) ||
+                (rc = add_file(add_ctx, path)))
+                goto fail;
+            free(path);
+            path = NULL;
+            rt->nnets = geoip_nets_count(rt->nets);
+            rt->net_fixed = calloc(rt->nnets ? rt->nnets : 1, sizeof(*rt->net_fixed));
+            rt->net_nfixed = calloc(rt->nnets ? rt->nnets : 1, 1);
+            if (!rt->net_fixed || !rt->net_nfixed) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            for (size_t i = 0; i < rt->nnets; i++) {
+                const geoip_net_t *e = geoip_nets_entry(rt->nets, i);
+                if (!e->npops)
+                    continue;
+                int k = pops_resolve_net(rt->pops, e, rt->net_fixed[i], err, errlen);
+                if (k < 0) {
+                    rc = k;
+                    goto fail;
+                }
+                rt->net_nfixed[i] = (uint8_t)k;
+            }
+        }
+    }
+    size_t np = rt->pops->npops;
+    rt->pop_host = calloc(np ? np : 1, sizeof(*rt->pop_host));
+    rt->pop_hostlen = calloc(np ? np : 1, 1);
+    if (!rt->pop_host || !rt->pop_hostlen) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < np; i++) {
+        const pops_pop_t *p = &rt->pops->pop[i];
+        if (p->hostname[0] && text_to_wire(p->hostname, rt->pop_host[i], &rt->pop_hostlen[i])) {
+            snprintf(err, errlen, "PoP %s: hostname '%s' is not a valid name", p->name,
+                     p->hostname);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
+    *out = rt;
+    return 0;
+fail:
+    free(path);
+    geo_runtime_free(rt);
+    return rc;
+}
+
+/* ---- query path ---- */
+
+static bool v4_global(const uint8_t *a)
+{
+    /* Not usable as a client location: this-network, private, loopback, link-local,
+     * multicast and reserved. Documentation and shared (100.64/10) ranges are accepted so that
+     * test and example databases can place them. */
+    if (a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224)
+        return false;
+    if (a[0] == 169 && a[1] == 254)
+        return false;
+    if (a[0] == 172 && (a[1] & 0xF0) == 16)
+        return false;
+    if (a[0] == 192 && a[1] == 168)
+        return false;
+    return true;
+}
+
+static bool v6_global(const uint8_t *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!memcmp(a, mapped, 12))
+        return v4_global(a + 12);
+    static const uint8_t zero[15] = {0};
+    if (!memcmp(a, zero, 15) && a[15] <= 1)
+        return false; /* :: and ::1 */
+    if (a[0] == 0xff || (a[0] & 0xFE) == 0xFC || (a[0] == 0xFE && (a[1] & 0xC0) == 0x80))
+        return false; /* multicast, unique local, link-local */
+    return true;
+}
+
+void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->ecs_present = q->has_ecs;
+    if (q->has_ecs && q->ecs_source > 0) {
+        int fam = q->ecs_family == 1 ? AF_INET : AF_INET6;
+        bool global = fam == AF_INET ? v4_global(q->ecs_addr) : v6_global(q->ecs_addr);
+        if (global) {
+            c->family = fam;
+            memcpy(c->addr, q->ecs_addr, fam == AF_INET ? 4 : 16);
+            c->source_prefix = q->ecs_source;
+            c->from_ecs = true;
+            return;
+        }
+    }
+    if (src && src->sa_family == AF_INET) {
+        c->family = AF_INET;
+        memcpy(c->addr, &((const struct sockaddr_in *)src)->sin_addr, 4);
+        c->source_prefix = 32;
+    } else if (src && src->sa_family == AF_INET6) {
+        c->family = AF_INET6;
+        memcpy(c->addr, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
+        c->source_prefix = 128;
+    }
+}
+
+int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_policy_t *pol,
+                   uint32_t policy_id, const geo_client_t *c, int family, route_decision_t *dec,
+                   geoip_loc_t *loc, const geoip_net_t **net)
+{
+    memset(loc, 0, sizeof(*loc));
+    *net = NULL;
+    if (c->family)
+        (void)geoip_locate(rt->db, rt->nets, c->family, c->addr, loc, net);
+    route_client_t rc;
+    route_client_from_loc(&rc, loc);
+    if (*net && rt->net_nfixed[(*net)->id]) {
+        rc.fixed = rt->net_fixed[(*net)->id];
+        rc.nfixed = rt->net_nfixed[(*net)->id];
+    }
+    if (c->family)
+        rc.hash = route_client_hash(c->family, c->addr, c->source_prefix);
+    route_memo_key_t key = {
+        .loc = *net ? (1ull << 63) | (*net)->id : (loc->found ? loc->key : 0),
+        .policy = policy_id,
+        .generation = rt->generation,
+        .family = (uint8_t)(family == AF_INET    ? 4
+                            : family == AF_INET6 ? 6
+                                                 : 0),
+    };
+    if (memo && route_memo_get(memo, &key, rc.hash, dec))
+        return 0;
+    int r = route_rank(pol, rt->pops, &rc, NULL, family, dec, NULL);
+    if (r)
+        return r;
+    if (memo)
+        route_memo_put(memo, &key, dec);
+    return 0;
+}
+
+int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
+                   const zone_node_t *n, const uint8_t *owner, size_t ownerlen, dns_writer_t *w,
+                   uint8_t *rcode, uint8_t *scope, const uint8_t **target, size_t *targetlen)
+{
+    const geo_runtime_t *rt = env->geo;
+    const route_policy_t *pol = n->geo;
+    bool cname_mode = pol->mode == ROUTE_MODE_CNAME;
+    int family = 0;
+    if (!cname_mode) {
+        if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY)
+            family = AF_INET;
+        else if (q->qtype == DNS_TYPE_AAAA)
+            family = AF_INET6;
+        else
+            return GEORESP_NODATA; /* the answer does not depend on the client: scope 0 */
+    }
+    geo_client_t c;
+    georesp_client(q, src, &c);
+    route_decision_t dec;
+    geoip_loc_t loc;
+    const geoip_net_t *net;
+    if (georesp_decide(rt, env->memo, pol, n->geo_id, &c, family, &dec, &loc, &net)) {
+        *rcode = DNS_RCODE_SERVFAIL;
+        return GEORESP_DONE;
+    }
+    if (c.from_ecs)
+        *scope = route_scope(c.source_prefix, loc.prefix);
+
+    const uint8_t *cn = NULL;
+    size_t cnlen = 0;
+    switch (dec.outcome) {
+    case ROUTE_OUT_NODATA:
+        return GEORESP_NODATA;
+    case ROUTE_OUT_SERVFAIL:
+        *rcode = DNS_RCODE_SERVFAIL;
+        return GEORESP_DONE;
+    case ROUTE_OUT_CNAME:
+        cn = rt->pol_cname[pol->id - 1];
+        cnlen = rt->pol_cnamelen[pol->id - 1];
+        break;
+    case ROUTE_OUT_POOL:
+    case ROUTE_OUT_FALLBACK_POOL:
+        if (cname_mode && dec.n) {
+            cn = rt->pop_host[dec.pop[0]];
+            cnlen = rt->pop_hostlen[dec.pop[0]];
+            break;
+        }
+        for (unsigned i = 0; i < dec.n; i++) {
+            const pops_pop_t *p = &rt->pops->pop[dec.pop[i]];
+            size_t cnt = family == AF_INET ? p->n4 : p->n6;
+            if (pol->addresses && cnt > pol->addresses)
+                cnt = pol->addresses;
+            for (size_t j = 0; j < cnt; j++) {
+                dns_rdata_t rd = {.data = family == AF_INET ? p->v4[j] : p->v6[j],
+                                  .len = (uint16_t)(family == AF_INET ? 4 : 16)};
+                if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen,
+                                  family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA, pol->ttl, &rd))
+                    return -1;
+            }
+        }
+        return dec.n ? GEORESP_DONE : GEORESP_NODATA;
+    }
+    if (!cnlen)
+        return GEORESP_NODATA;
+    dns_rdata_t rd = {.data = cn, .len = (uint16_t)cnlen, .nnames = 1, .name_off = {0}};
+    if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen, DNS_TYPE_CNAME, pol->ttl, &rd))
+        return -1;
+    if (q->qtype == DNS_TYPE_CNAME)
+        return GEORESP_DONE;
+    *target = cn;
+    *targetlen = cnlen;
+    return GEORESP_CNAME;
+}
