@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include "explain.h"
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
@@ -170,6 +171,11 @@ int main(int argc, char **argv)
 {
     daemon_t d = {0};
     bool check = false;
+    bool explain = argc > 1 && !strcmp(argv[1], "explain");
+    if (explain) {
+        argv++;
+        argc--;
+    }
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"check", no_argument, NULL, 'C'},        {"version", no_argument, NULL, 'V'},
@@ -200,6 +206,14 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (explain) {
+        if (!d.config_path || argc - optind < 2 || argc - optind > 3) {
+            usage(stderr);
+            return 2;
+        }
+        return explain_run(d.config_path, argv[optind], argv[optind + 1],
+                           argc - optind == 3 ? argv[optind + 2] : NULL);
     }
     if (!d.config_path || optind != argc) {
         usage(stderr);

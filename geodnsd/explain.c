@@ -1,0 +1,222 @@
+/* explain.c: `geodnsd explain`: why a client gets the answer it gets for a name. */
+#include "explain.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "georesp.h"
+#include "snapshot.h"
+#include "wire.h"
+
+static int name_to_wire(const char *s, uint8_t *out, size_t *len)
+{
+    ldns_rdf *d = NULL;
+    char abs[1100];
+    size_t l = strlen(s);
+    snprintf(abs, sizeof(abs), "%s%s", s, l && s[l - 1] == '.' ? "" : ".");
+    if (ldns_str2rdf_dname(&d, abs) != LDNS_STATUS_OK || !d)
+        return -EINVAL;
+    *len = ldns_rdf_size(d);
+    memcpy(out, ldns_rdf_data(d), *len);
+    ldns_rdf_deep_free(d);
+    return 0;
+}
+
+/* Build a query for name/type, with an ECS option when ecs is set. */
+static size_t build_query(uint8_t *buf, const uint8_t *qname, size_t qlen, uint16_t qtype,
+                          const geo_client_t *c)
+{
+    memset(buf, 0, 12);
+    buf[0] = 0x4e;
+    buf[1] = 0x58;
+    buf[5] = 1;
+    buf[11] = 1;
+    size_t n = 12;
+    memcpy(buf + n, qname, qlen);
+    n += qlen;
+    buf[n++] = (uint8_t)(qtype >> 8);
+    buf[n++] = (uint8_t)qtype;
+    buf[n++] = 0;
+    buf[n++] = 1;
+    size_t alen = c->from_ecs ? ((size_t)c->source_prefix + 7) / 8 : 0;
+    size_t optlen = c->from_ecs ? 8 + alen : 0;
+    static const uint8_t opt_head[] = {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0};
+    memcpy(buf + n, opt_head, sizeof(opt_head));
+    n += sizeof(opt_head);
+    buf[n++] = (uint8_t)(optlen >> 8);
+    buf[n++] = (uint8_t)optlen;
+    if (c->from_ecs) {
+        buf[n++] = 0;
+        buf[n++] = 8;
+        buf[n++] = 0;
+        buf[n++] = (uint8_t)(4 + alen);
+        buf[n++] = 0;
+        buf[n++] = c->family == AF_INET ? 1 : 2;
+        buf[n++] = c->source_prefix;
+        buf[n++] = 0;
+        memcpy(buf + n, c->addr, alen);
+        n += alen;
+    }
+    return n;
+}
+
+int explain_run(const char *config, const char *name, const char *client, const char *type)
+{
+    char err[1024];
+    gd_snapshot_t *s = NULL;
+    if (gd_snapshot_load(config, NULL, 1, &s, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int ret = 1;
+    uint8_t qname[DNS_MAX_NAME], offs[DNS_MAX_LABELS];
+    size_t qlen;
+    uint16_t qtype = type ? (uint16_t)ldns_get_rr_type_by_name(type) : DNS_TYPE_A;
+    if (!qtype) {
+        fprintf(stderr, "explain: unknown type '%s'\n", type);
+        goto out;
+    }
+    if (name_to_wire(name, qname, &qlen)) {
+        fprintf(stderr, "explain: '%s' is not a domain name\n", name);
+        goto out;
+    }
+    dns_name_lower(qname, qlen);
+
+    /* CLIENT_IP/PREFIX stands for an ECS option; a bare address for the packet source. */
+    char addr_s[80];
+    snprintf(addr_s, sizeof(addr_s), "%s", client);
+    char *slash = strchr(addr_s, '/');
+    long prefix = -1;
+    if (slash) {
+        *slash = 0;
+        char *end;
+        prefix = strtol(slash + 1, &end, 10);
+        if (*end || prefix < 0) {
+            fprintf(stderr, "explain: bad prefix in '%s'\n", client);
+            goto out;
+        }
+    }
+    geo_client_t c = {0};
+    struct sockaddr_storage ss = {0};
+    if (inet_pton(AF_INET, addr_s, c.addr) == 1) {
+        c.family = AF_INET;
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+        v4->sin_family = AF_INET;
+        memcpy(&v4->sin_addr, c.addr, 4);
+    } else if (inet_pton(AF_INET6, addr_s, c.addr) == 1) {
+        c.family = AF_INET6;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+        v6->sin6_family = AF_INET6;
+        memcpy(&v6->sin6_addr, c.addr, 16);
+    } else {
+        fprintf(stderr, "explain: '%s' is not an IPv4 or IPv6 address\n", addr_s);
+        goto out;
+    }
+    unsigned maxp = c.family == AF_INET ? 32 : 128;
+    if (prefix > (long)maxp) {
+        fprintf(stderr, "explain: prefix /%ld is longer than %u\n", prefix, maxp);
+        goto out;
+    }
+    if (prefix >= 0) {
+        /* Clear host bits the way a resolver does before sending ECS. */
+        for (unsigned b = (unsigned)prefix; b < maxp; b++)
+            c.addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
+    }
+
+    printf("query: %s %s\n", name, type ? type : "A");
+    char pbuf[INET6_ADDRSTRLEN];
+    inet_ntop(c.family, c.addr, pbuf, sizeof(pbuf));
+    if (prefix >= 0)
+        printf("client: %s/%ld from EDNS Client Subnet\n", pbuf, prefix);
+    else
+        printf("client: %s, the query's source address (no ECS)\n", pbuf);
+
+    const zone_t *z = zone_set_find(&s->zones, qname, qlen, offs, zone_name_labels(qname, offs));
+    const zone_node_t *node = NULL;
+    if (!z) {
+        printf("zone: none of the served zones contains %s (REFUSED)\n", name);
+    } else {
+        zone_match_t m =
+            zone_lookup(z, qname, qlen, offs, zone_name_labels(qname, offs), qtype, &node);
+        char zn[1100];
+        dns_name_to_str(z->apex, zn, sizeof(zn));
+        printf("zone: %s (%s)\n", zn, z->file);
+        if ((m == ZONE_MATCH_EXACT || m == ZONE_MATCH_WILDCARD) && node->geo && s->geo) {
+            geo_client_t gc = c;
+            dns_query_t q = {.has_ecs = prefix > 0,
+                             .ecs_source = (uint8_t)(prefix > 0 ? prefix : 0),
+                             .ecs_family = c.family == AF_INET ? 1 : 2};
+            memcpy(q.ecs_addr, c.addr, 16);
+            georesp_client(&q, (struct sockaddr *)&ss, &gc);
+            if (prefix > 0 && !gc.from_ecs)
+                printf("note: the ECS address is not global: the source address is used\n");
+            if (prefix == 0)
+                printf("note: ECS source prefix 0: the client opted out; the source address "
+                       "is used and the scope is 0\n");
+            geoip_loc_t loc;
+            const geoip_net_t *net = NULL;
+            route_decision_t dec;
+            int fam = node->geo->mode == ROUTE_MODE_CNAME ? 0
+                      : qtype == DNS_TYPE_AAAA            ? AF_INET6
+                                                          : AF_INET;
+            georesp_decide(s->geo, NULL, node->geo, node->geo_id, &gc, fam, &dec, &loc, &net);
+            if (net)
+                printf("located by: nets entry %s:%u (prefix /%u)\n", net->file, net->line,
+                       net->prefix);
+            else if (loc.found)
+                printf("located by: mmdb, network /%u: %s%s%s, %s %s\n", loc.prefix,
+                       loc.country[0] ? loc.country : "-", loc.subdivision[0] ? "-" : "",
+                       loc.subdivision, loc.continent[0] ? "continent" : "",
+                       loc.continent[0] ? loc.continent : "");
+            else
+                printf("located by: nothing (not in the mmdb%s): default location or pool "
+                       "order\n",
+                       s->geo->nets ? " nor the nets file" : "");
+            route_client_t rc;
+            route_client_from_loc(&rc, &loc);
+            if (net && s->geo->net_nfixed[net->id]) {
+                rc.fixed = s->geo->net_fixed[net->id];
+                rc.nfixed = s->geo->net_nfixed[net->id];
+            }
+            rc.hash = route_client_hash(gc.family, gc.addr, gc.source_prefix);
+            char text[16384];
+            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, NULL, fam,
+                              gc.from_ecs ? gc.source_prefix : 0, loc.prefix) >= 0)
+                fputs(text, stdout);
+        } else if (node && node->geo) {
+            printf("%s is a geo name but no PoP file is configured\n", name);
+        } else {
+            printf("%s is not a geo name: the answer is the same for every client (scope 0)\n",
+                   name);
+        }
+    }
+
+    /* The answer itself, from the same code the server runs. */
+    uint8_t qbuf[600], rbuf[4096];
+    size_t ql = build_query(qbuf, qname, qlen, qtype,
+                            &(geo_client_t){.from_ecs = prefix >= 0,
+                                            .family = c.family,
+                                            .source_prefix = (uint8_t)(prefix > 0 ? prefix : 0)});
+    if (prefix >= 0) {
+        size_t alen = ((size_t)prefix + 7) / 8;
+        memcpy(qbuf + ql - alen, c.addr, alen);
+    }
+    size_t rl = query_process(&s->env, qbuf, ql, rbuf, sizeof(rbuf), 0, (struct sockaddr *)&ss);
+    ldns_pkt *p = NULL;
+    if (rl && ldns_wire2pkt(&p, rbuf, rl) == LDNS_STATUS_OK) {
+        printf("\nanswer (as sent over UDP):\n");
+        ldns_pkt_print(stdout, p);
+        ldns_pkt_free(p);
+        ret = 0;
+    } else {
+        printf("no answer\n");
+    }
+out:
+    gd_snapshot_unref(s);
+    return ret;
+}

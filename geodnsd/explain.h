@@ -1,0 +1,10 @@
+/* explain.h: the `geodnsd explain` subcommand. */
+#ifndef GEODNSD_EXPLAIN_H
+#define GEODNSD_EXPLAIN_H
+
+/* Print the client's location and its source, every PoP with distance and eligibility, and the
+ * answer the server would send (from query_process). client is "IP" (the query's source) or
+ * "IP/PREFIX" (an ECS option). type may be NULL (A). Returns the exit status. */
+int explain_run(const char *config, const char *name, const char *client, const char *type);
+
+#endif
