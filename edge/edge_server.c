@@ -60,6 +60,8 @@ typedef struct conn {
     int method;
     char path[PATH_CAP];
     size_t path_len;
+    const char *query; /* raw, inside the parser arena; for the access log */
+    size_t qlen;
     char key[PATH_CAP + 512];
     size_t key_len;
     uint64_t t_start;
@@ -394,9 +396,10 @@ static void conn_access_log(conn_t *c)
         return;
     }
     double dur = (double)(uv_hrtime() - c->t_start) / 1e6;
-    log_info("access %s \"%s %s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
-             llhttp_method_name((llhttp_method_t)c->method), c->path[0] ? c->path : "-", c->status,
-             (unsigned long long)c->bytes_out, dur, cs_words[c->cs], c->origin_ms);
+    log_info("access %s \"%s %s%s%.*s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
+             llhttp_method_name((llhttp_method_t)c->method), c->path[0] ? c->path : "-",
+             c->qlen ? "?" : "", c->qlen < 512 ? (int)c->qlen : 512, c->query ? c->query : "",
+             c->status, (unsigned long long)c->bytes_out, dur, cs_words[c->cs], c->origin_ms);
 }
 
 static void conn_reset_request(conn_t *c)
@@ -420,6 +423,8 @@ static void conn_reset_request(conn_t *c)
     c->origin_ms = 0;
     c->path[0] = '\0';
     c->path_len = 0;
+    c->query = NULL;
+    c->qlen = 0;
     c->req_started = false;
     c->put_bytes = 0;
     c->put_err = 0;
@@ -1285,6 +1290,8 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
         return pl == -ENAMETOOLONG ? 414 : 400;
     }
     c->path_len = (size_t)pl;
+    c->query = q;
+    c->qlen = ql;
     switch (m->method) {
     case HTTP_GET:
     case HTTP_HEAD:
