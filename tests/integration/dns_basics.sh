@@ -216,7 +216,27 @@ has "kdig over TCP: www AAAA" "AAAA[[:space:]]+2001:db8::1"
 R=$(timeout 10 drill -p "$PORT" @127.0.0.1 www.$Z A 2>&1)
 has "drill www A" "192\.0\.2\.1"
 
+echo "# the test tool only talks to loopback"
+R=$("$DNSQ" --server 192.0.2.1 --port "$PORT" www.$Z 2>&1)
+RC=$?
+if [ "$RC" = 1 ] && printf '%s\n' "$R" | grep -q 'refusing non-loopback'; then
+    pass "dnsq refuses a non-loopback server (nothing sent)"
+else
+    fail "dnsq refuses a non-loopback server" "rc=$RC $R"
+fi
+
 alive "server alive at the end"
 dns_stop
 eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+
+echo "# workers: 0 (one per core)"
+sed 's/^workers: .*/workers: 0/' "$DATA/geodnsd.yaml" >"$DATA/workers0.yaml"
+if dns_start "$DATA/workers0.yaml"; then
+    q www.$Z
+    expect "workers 0: UDP answered" ok rcode=NOERROR +aa an=2
+    q --tcp www.$Z
+    expect "workers 0: TCP answered" ok rcode=NOERROR +aa an=2
+    dns_stop
+    eq "workers 0: SIGTERM exit status 0" "$STOP_STATUS" 0
+fi
 dns_finish

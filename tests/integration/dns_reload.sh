@@ -86,7 +86,7 @@ has "before reload: www A 192.0.2.1" ' IN A 192\.0\.2\.1$'
 echo "# (1) SIGHUP and file changes under dnsperf at 2000 q/s"
 printf '%s\n' "www.$Z A" "mail.$Z A" "nx.$Z A" "alias.$Z A" "www.other.test A" \
     "x.sub.$Z A" "www.sub2.$Z A" "$Z MX" >"$TMP/queries"
-dnsperf -s 127.0.0.1 -p "$PORT" -d "$TMP/queries" -Q 2000 -l 6 -t 3 >"$TMP/dnsperf.out" 2>&1 &
+dnsperf -s 127.0.0.1 -p "$PORT" -d "$TMP/queries" -Q 2000 -l 6 -t 5 >"$TMP/dnsperf.out" 2>&1 &
 PERF_PID=$!
 DNS_BG_PIDS+=("$PERF_PID")
 sleep 1

@@ -436,7 +436,7 @@ static const char *rcode_name(unsigned r)
     static const char *names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
                                   "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
                                   "NXRRSET", "NOTAUTH", "NOTZONE"};
-    static char buf[16];
+    static char buf[32];
     if (r < sizeof names / sizeof names[0])
         return names[r];
     snprintf(buf, sizeof buf, "RCODE%u", r);
@@ -446,7 +446,7 @@ static const char *rcode_name(unsigned r)
 static const char *opcode_name(unsigned o)
 {
     static const char *names[] = {"QUERY", "IQUERY", "STATUS", "OPCODE3", "NOTIFY", "UPDATE"};
-    static char buf[16];
+    static char buf[32];
     if (o < 6)
         return names[o];
     snprintf(buf, sizeof buf, "OPCODE%u", o);
