@@ -238,6 +238,9 @@ void edge_http_parser_next(edge_http_parser_t *p)
     p->head_done = false;
     p->status_hint = 0;
     p->reason = NULL;
+    p->scan_done = false;
+    p->scan_line_len = 0;
+    p->scan_lines = 0;
     if (llhttp_get_errno(&p->ll) == HPE_PAUSED) {
         llhttp_resume(&p->ll);
     }
@@ -254,10 +257,36 @@ static int parser_error(edge_http_parser_t *p, llhttp_errno_t e)
     return -EINVAL;
 }
 
+/* llhttp accepts obs-fold (a header line starting with SP/HTAB); a classic smuggling vector,
+ * so the head is pre-scanned and such lines are refused. */
+static int parser_scan_head(edge_http_parser_t *p, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len && !p->scan_done; i++) {
+        char c = data[i];
+        if (c == '\n') {
+            if (p->scan_line_len == 0 && p->scan_lines > 0) {
+                p->scan_done = true; /* blank line: end of the head */
+            } else if (p->scan_line_len > 0) {
+                p->scan_lines++;
+            }
+            p->scan_line_len = 0;
+        } else if (c != '\r') {
+            if (p->scan_line_len == 0 && p->scan_lines > 0 && (c == ' ' || c == '\t')) {
+                return parser_fail(p, 400, "obsolete line folding");
+            }
+            p->scan_line_len++;
+        }
+    }
+    return 0;
+}
+
 int edge_http_parser_feed(edge_http_parser_t *p, const char *data, size_t len, size_t *used)
 {
     *used = 0;
     if (p->status_hint != 0) {
+        return -EINVAL;
+    }
+    if (!p->scan_done && parser_scan_head(p, data, len) != 0) {
         return -EINVAL;
     }
     llhttp_errno_t e = llhttp_execute(&p->ll, data, len);

@@ -55,6 +55,9 @@ typedef struct edge_http_parser {
     bool in_head;
     bool head_done;
     bool response;
+    bool scan_done;       /* head pre-scan (folding) reached the blank line */
+    size_t scan_line_len; /* bytes in the current head line */
+    unsigned scan_lines;  /* head lines seen */
     int status_hint; /* HTTP status to answer a failed request with (400, 413, 414, 431, ...) */
     const char *reason;
     edge_http_head_cb head_cb;

@@ -71,11 +71,11 @@ start_edge() {
     die "$name did not start"
 }
 
-# stop_pid PID: SIGTERM and wait; prints the exit status.
+# stop_pid PID: SIGTERM and wait (not in a subshell); exit status in STOP_RC.
 stop_pid() {
     kill -TERM "$1" 2>/dev/null
     wait "$1" 2>/dev/null
-    echo $?
+    STOP_RC=$?
 }
 
 # status_field URL KEYPATH: read a number from /status JSON (e.g. cache.bytes).
