@@ -255,10 +255,19 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
     dns_parse_result_t pr = dns_query_parse(pkt, len, &q);
     if (pr == DNS_PARSE_DROP)
         return 0;
-    if (pr == DNS_PARSE_FORMERR)
-        return reply_formerr(pkt, out);
-
     bool tcp = flags & QUERY_TCP;
+    if (pr == DNS_PARSE_FORMERR && !q.opt_formerr)
+        return reply_formerr(pkt, out);
+    if (pr == DNS_PARSE_FORMERR || (tcp && q.keepalive_bad)) {
+        /* A bad option in a good OPT: FORMERR with the question and an OPT, so the client
+         * does not take it for a server without EDNS (RFC 6891 7). */
+        dns_writer_t fw;
+        dns_writer_init(&fw, out, outcap < 512 ? outcap : 512, q.id,
+                        (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD))));
+        dns_writer_question(&fw, &q);
+        dns_writer_opt(&fw, env->udp_size, 0, q.edns_do, NULL, 0);
+        return dns_writer_finish(&fw, 0, DNS_RCODE_FORMERR);
+    }
     size_t limit;
     if (tcp)
         limit = 65535;

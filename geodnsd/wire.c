@@ -185,10 +185,12 @@ static int parse_opt(dns_query_t *q, const uint8_t *pkt, size_t rdoff, size_t rd
             q->nsid_req = true;
             break;
         case DNS_OPT_KEEPALIVE:
-            /* RFC 7828 3.2.1: clients send it empty; a TIMEOUT in a query is malformed. */
+            /* RFC 7828 3.2.1: clients send it empty; a TIMEOUT in a query is malformed
+             * (over TCP; over UDP the option is ignored, 3.3.1). */
             if (olen != 0)
-                return -1;
-            q->keepalive_req = true;
+                q->keepalive_bad = true;
+            else
+                q->keepalive_req = true;
             break;
         case DNS_OPT_COOKIE:
             /* RFC 7873 5.2.2: client cookie 8 bytes, plus server cookie of 8 to 32. */
@@ -220,6 +222,8 @@ dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *
     q->has_ecs = false;
     q->nsid_req = false;
     q->keepalive_req = false;
+    q->keepalive_bad = false;
+    q->opt_formerr = false;
     q->has_cookie = false;
     q->edns_version = 0;
     q->edns_do = false;
@@ -278,8 +282,11 @@ dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *
         /* RFC 6891 6.1.1: one OPT, owned by the root. */
         if (q->has_opt || ownerlen != 1 || pkt[start] != 0)
             return DNS_PARSE_FORMERR;
-        if (parse_opt(q, pkt, rdoff, rdlen, pkt + start + 1))
+        if (parse_opt(q, pkt, rdoff, rdlen, pkt + start + 1)) {
+            /* The OPT itself is well placed: the FORMERR reply can carry one. */
+            q->opt_formerr = true;
             return DNS_PARSE_FORMERR;
+        }
     }
     return DNS_PARSE_OK;
 }

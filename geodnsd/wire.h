@@ -90,6 +90,8 @@ typedef struct dns_query {
     uint8_t ecs_addr[16]; /* zero-padded */
     bool nsid_req;
     bool keepalive_req;
+    bool keepalive_bad; /* carried a TIMEOUT: FORMERR over TCP, ignored over UDP (RFC 7828) */
+    bool opt_formerr;   /* FORMERR caused by an option's content: the reply may carry an OPT */
     bool has_cookie;
     uint8_t cookie_len;
     uint8_t cookie[40];

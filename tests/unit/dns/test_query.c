@@ -456,7 +456,8 @@ static void test_edns(void)
     for (size_t i = 0; i < 5; i++) {
         qopt_t b = {.edns = true, .opts = bad_ecs[i], .optlen = bad_len[i], .qdcount = -1};
         p = ask("www.example.test", LDNS_RR_TYPE_A, &b);
-        CHECK(p && RC(p) == LDNS_RCODE_FORMERR, "malformed ECS %zu FORMERR", i);
+        CHECK(p && RC(p) == LDNS_RCODE_FORMERR && ldns_pkt_edns(p) && ldns_pkt_qdcount(p) == 1,
+              "malformed ECS %zu FORMERR, with question and OPT", i);
         ldns_pkt_free(p);
     }
     static const uint8_t cookie_bad[] = {0, 10, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -491,7 +492,13 @@ static void test_edns(void)
     qopt_t kb = {.edns = true, .opts = ka_bad, .optlen = sizeof(ka_bad), .qdcount = -1,
                  .tcp = true};
     p = ask("www.example.test", LDNS_RR_TYPE_A, &kb);
-    CHECK(p && RC(p) == LDNS_RCODE_FORMERR, "keepalive with a TIMEOUT in a query FORMERR");
+    CHECK(p && RC(p) == LDNS_RCODE_FORMERR && ldns_pkt_edns(p),
+          "keepalive with a TIMEOUT in a TCP query FORMERR");
+    ldns_pkt_free(p);
+    qopt_t kbu = {.edns = true, .opts = ka_bad, .optlen = sizeof(ka_bad), .qdcount = -1};
+    p = ask("www.example.test", LDNS_RR_TYPE_A, &kbu);
+    CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 2 && out[outlen - 1] == 0,
+          "keepalive with a TIMEOUT over UDP is ignored (RFC 7828 3.3.1)");
     ldns_pkt_free(p);
 }
 
