@@ -78,7 +78,8 @@ static size_t build(uint8_t *buf, const char *name, uint16_t type, const qopt_t 
         buf[n++] = 0;
         buf[n++] = (uint8_t)(o->optlen >> 8);
         buf[n++] = (uint8_t)o->optlen;
-        memcpy(buf + n, o->opts, o->optlen);
+        if (o->optlen)
+            memcpy(buf + n, o->opts, o->optlen);
         n += o->optlen;
     }
     return n;
