@@ -3,7 +3,9 @@
 #include "query.h"
 
 #include <string.h>
+#include <time.h>
 
+#include "cookie.h"
 #include "georesp.h"
 #include "wire.h"
 
@@ -214,6 +216,25 @@ static size_t encode_options(const answer_ctx_t *a, uint8_t *buf)
         memcpy(buf + o, a->env->nsid, a->env->nsid_len);
         o += a->env->nsid_len;
     }
+    if (q->has_cookie && a->env->cookie_secret) {
+        /* RFC 7873 5.2: the client cookie and our server cookie; a valid, recent server
+         * cookie is echoed as it came, anything else gets a fresh one. */
+        uint32_t now = (uint32_t)time(NULL);
+        bool refresh = false;
+        buf[o++] = 0;
+        buf[o++] = DNS_OPT_COOKIE;
+        buf[o++] = 0;
+        buf[o++] = 8 + COOKIE_SERVER_LEN;
+        memcpy(buf + o, q->cookie, 8);
+        if (q->cookie_len == 8 + COOKIE_SERVER_LEN &&
+            cookie_check(a->env->cookie_secret, q->cookie, q->cookie + 8, COOKIE_SERVER_LEN, a->src,
+                         now, &refresh) &&
+            !refresh)
+            memcpy(buf + o + 8, q->cookie + 8, COOKIE_SERVER_LEN);
+        else
+            cookie_make(a->env->cookie_secret, q->cookie, a->src, now, buf + o + 8);
+        o += 8 + COOKIE_SERVER_LEN;
+    }
     if (q->keepalive_req && a->tcp) {
         buf[o++] = 0;
         buf[o++] = DNS_OPT_KEEPALIVE;
@@ -235,6 +256,8 @@ static size_t options_size(const query_env_t *env, const dns_query_t *q, bool tc
         n += 4 + env->nsid_len;
     if (q->keepalive_req && tcp)
         n += 6;
+    if (q->has_cookie && env->cookie_secret)
+        n += 4 + 8 + COOKIE_SERVER_LEN;
     return n;
 }
 

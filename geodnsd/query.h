@@ -19,6 +19,7 @@ typedef struct query_env {
     const uint8_t *nsid; /* NSID payload, or NULL */
     uint16_t nsid_len;
     uint16_t keepalive;            /* edns-tcp-keepalive TIMEOUT in 100 ms units */
+    const uint8_t *cookie_secret;  /* 16 bytes: server cookies (RFC 7873, 9018) */
     const struct geo_runtime *geo; /* geo routing data, or NULL */
     struct route_memo *memo;       /* the worker's route memo, or NULL */
 } query_env_t;

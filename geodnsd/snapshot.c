@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "georesp.h"
 #include "yamltree.h"
@@ -123,8 +124,9 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
-    static const char *const keys[] = {"listen", "workers", "zones", "zone_dir", "log", "tcp",
-                                       "edns",   "nsid",    "pops",  "geoip",    NULL};
+    static const char *const keys[] = {"listen", "workers", "zones",         "zone_dir",
+                                       "log",    "tcp",     "edns",          "nsid",
+                                       "pops",   "geoip",   "cookie_secret", NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -214,6 +216,31 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             return yt_fail(err, errlen, n, "nsid longer than 128 bytes");
         c->nsid = (const uint8_t *)arena_strdup(a, v);
         c->nsid_len = (uint16_t)strlen(v);
+    }
+    if ((n = yt_map_get(root, "cookie_secret"))) {
+        /* Shared by the servers of one anycast name so each accepts the others' cookies. */
+        const char *v;
+        if ((rc = yt_get_str(n, &v, err, errlen)))
+            return rc;
+        bool ok = strlen(v) == 32;
+        for (size_t i = 0; ok && i < 16; i++) {
+            unsigned b;
+            ok = sscanf(v + 2 * i, "%2x", &b) == 1 && strchr("0123456789abcdefABCDEF", v[2 * i]) &&
+                 strchr("0123456789abcdefABCDEF", v[2 * i + 1]);
+            c->cookie_secret[i] = (uint8_t)b;
+        }
+        if (!ok)
+            return yt_fail(err, errlen, n, "cookie_secret must be 32 hex digits (16 bytes)");
+    } else {
+        static uint8_t process_secret[16];
+        static bool have_secret;
+        if (!have_secret) {
+            if (getrandom(process_secret, sizeof(process_secret), 0) !=
+                (ssize_t)sizeof(process_secret))
+                return snprintf(err, errlen, "getrandom: cannot make a cookie secret"), -EIO;
+            have_secret = true;
+        }
+        memcpy(c->cookie_secret, process_secret, 16);
     }
     if ((n = yt_map_get(root, "zones"))) {
         if (n->kind != YT_SEQ)
@@ -309,6 +336,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     s->cfg.nfiles = files.n;
     s->env.zones = &s->zones;
     s->env.geo = s->geo;
+    s->env.cookie_secret = s->cfg.cookie_secret;
     s->env.udp_size = s->cfg.udp_size;
     s->env.nsid = s->cfg.nsid;
     s->env.nsid_len = s->cfg.nsid_len;

@@ -8,6 +8,7 @@
 #include <ldns/ldns.h>
 
 #include "check.h"
+#include "cookie.h"
 #include "query.h"
 #include "snapshot.h"
 
@@ -142,7 +143,10 @@ static void test_basics(void)
     /* 0x20: the question comes back byte for byte; matching ignores case. */
     p = ask("wWw.ExAmPlE.tEsT", LDNS_RR_TYPE_A, NULL);
     CHECK(p && ldns_pkt_ancount(p) == 2, "mixed case matches");
-    CHECK(outlen > 30 && !memcmp(out + 12, "\x03wWw\x07" "ExAmPlE\x04tEsT", 18),
+    CHECK(outlen > 30 && !memcmp(out + 12,
+                                 "\x03wWw\x07"
+                                 "ExAmPlE\x04tEsT",
+                                 18),
           "question echoed with its case");
     ldns_pkt_free(p);
 
@@ -184,8 +188,8 @@ static void test_basics(void)
     static const uint16_t meta[] = {0, 41, 46, 253, 254, 666, 65280};
     for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
         p = ask("www.example.test", meta[i], NULL);
-        CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 0 && soa_ttl(p) == 60,
-              "type %u is NODATA", meta[i]);
+        CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 0 && soa_ttl(p) == 60, "type %u is NODATA",
+              meta[i]);
         ldns_pkt_free(p);
     }
 }
@@ -335,7 +339,8 @@ static void test_cname_wildcard(void)
     CHECK(p && ldns_pkt_ancount(p) == 1, "literal * matches");
     ldns_pkt_free(p);
     p = ask("q.wc.example.test", LDNS_RR_TYPE_A, NULL);
-    CHECK(p && ldns_pkt_ancount(p) == 3 && has_rr(ldns_pkt_answer(p), "q.wc.example.test.", "CNAME"),
+    CHECK(p && ldns_pkt_ancount(p) == 3 &&
+              has_rr(ldns_pkt_answer(p), "q.wc.example.test.", "CNAME"),
           "wildcard CNAME synthesized and followed");
     ldns_pkt_free(p);
 }
@@ -470,8 +475,23 @@ static void test_edns(void)
     qopt_t co = {.edns = true, .opts = cookie_ok, .optlen = sizeof(cookie_ok), .qdcount = -1};
     p = ask("www.example.test", LDNS_RR_TYPE_A, &co);
     CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 2, "client COOKIE answered");
-    ldns_pkt_free(p);
 
+    /* The client cookie comes back with a 16-byte server cookie; sent back, it is accepted
+     * and echoed; a forged one is replaced. */
+    CHECK(p && outlen > 28 && !memcmp(out + outlen - 28, "\x00\x0a\x00\x18\x01\x02\x03\x04", 8),
+          "client cookie answered with client + server cookie");
+    uint8_t full[28];
+    memcpy(full, out + outlen - 28, 28);
+    ldns_pkt_free(p);
+    qopt_t cf = {.edns = true, .opts = full, .optlen = 28, .qdcount = -1};
+    p = ask("www.example.test", LDNS_RR_TYPE_A, &cf);
+    CHECK(p && !memcmp(out + outlen - 28, full, 28), "valid server cookie echoed");
+    ldns_pkt_free(p);
+    full[27] ^= 1;
+    p = ask("www.example.test", LDNS_RR_TYPE_A, &cf);
+    CHECK(p && RC(p) == 0 && memcmp(out + outlen - 16, full + 12, 16) &&
+              !memcmp(out + outlen - 24, full + 4, 8),
+          "forged server cookie replaced, client cookie kept");
     static const uint8_t nsid[] = {0, 3, 0, 0};
     qopt_t ns = {.edns = true, .opts = nsid, .optlen = sizeof(nsid), .qdcount = -1};
     p = ask("www.example.test", LDNS_RR_TYPE_A, &ns);
@@ -490,8 +510,8 @@ static void test_edns(void)
     CHECK(p && out[outlen - 1] == 0 && out[outlen - 2] == 0, "no keepalive over UDP");
     ldns_pkt_free(p);
     static const uint8_t ka_bad[] = {0, 11, 0, 2, 0, 5};
-    qopt_t kb = {.edns = true, .opts = ka_bad, .optlen = sizeof(ka_bad), .qdcount = -1,
-                 .tcp = true};
+    qopt_t kb = {
+        .edns = true, .opts = ka_bad, .optlen = sizeof(ka_bad), .qdcount = -1, .tcp = true};
     p = ask("www.example.test", LDNS_RR_TYPE_A, &kb);
     CHECK(p && RC(p) == LDNS_RCODE_FORMERR && ldns_pkt_edns(p),
           "keepalive with a TIMEOUT in a TCP query FORMERR");
@@ -607,9 +627,9 @@ static void test_compression(void)
     size_t q_end = 12 + 14 + 4;
     CHECK(out[q_end] == 0xC0 && out[q_end + 1] == 12, "answer owner points at the question");
     ldns_pkt_free(p);
-    static const char *const names[] = {"www.example.test", "alias2.example.test",
+    static const char *const names[] = {"www.example.test",     "alias2.example.test",
                                         "nothere.example.test", "www.sub.example.test",
-                                        "q.wc.example.test", "example.test"};
+                                        "q.wc.example.test",    "example.test"};
     static const uint16_t types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_MX, LDNS_RR_TYPE_SOA,
                                      LDNS_RR_TYPE_NS, LDNS_RR_TYPE_ANY};
     for (size_t i = 0; i < 6; i++)
@@ -622,8 +642,43 @@ static void test_compression(void)
         }
 }
 
+static void test_cookie_vectors(void)
+{
+    /* RFC 9018 appendix A.1: client 2464c4abcf10c957, 198.51.100.100, the secret below, at
+     * 1559731985 -> server cookie 010000005cf79f111f8130c3eee29480. */
+    static const uint8_t secret[16] = {0xe5, 0xe9, 0x73, 0xe5, 0xa6, 0xb2, 0xa4, 0x3f,
+                                       0x48, 0xe7, 0xdc, 0x84, 0x9e, 0x37, 0xbf, 0xcf};
+    static const uint8_t client[8] = {0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57};
+    static const uint8_t expect[16] = {0x01, 0x00, 0x00, 0x00, 0x5c, 0xf7, 0x9f, 0x11,
+                                       0x1f, 0x81, 0x30, 0xc3, 0xee, 0xe2, 0x94, 0x80};
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0xC6336464)};
+    uint8_t sc[16];
+    cookie_make(secret, client, (struct sockaddr *)&src, 1559731985, sc);
+    CHECK(!memcmp(sc, expect, 16), "RFC 9018 A.1 server cookie");
+    bool refresh;
+    CHECK(cookie_check(secret, client, expect, 16, (struct sockaddr *)&src, 1559731985 + 10,
+                       &refresh) &&
+              !refresh,
+          "RFC 9018 cookie accepted 10 s later");
+    CHECK(cookie_check(secret, client, expect, 16, (struct sockaddr *)&src, 1559731985 + 2000,
+                       &refresh) &&
+              refresh,
+          "after 30 min: valid, to be refreshed");
+    CHECK(!cookie_check(secret, client, expect, 16, (struct sockaddr *)&src, 1559731985 + 3601,
+                        &refresh),
+          "after an hour: expired");
+    CHECK(!cookie_check(secret, client, expect, 16, (struct sockaddr *)&src, 1559731985 - 301,
+                        &refresh),
+          "more than 5 minutes in the future: refused");
+    struct sockaddr_in other = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0xC6336465)};
+    CHECK(
+        !cookie_check(secret, client, expect, 16, (struct sockaddr *)&other, 1559731985, &refresh),
+        "another client address: refused");
+}
+
 int main(void)
 {
+    test_cookie_vectors();
     char err[1024];
     if (gd_snapshot_load(TEST_DATA "/server.yaml", NULL, 1, &snap, err, sizeof(err))) {
         fprintf(stderr, "cannot load test config: %s\n", err);
