@@ -380,8 +380,6 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     worker_t *w = l->w;
     if (status < 0)
         return;
-    if (!w->free_list && w->lru_head)
-        conn_close(w->lru_head); /* make room: the connection idle the longest goes first */
     conn_t *c = w->free_list;
     if (!c) {
         /* Every slot is still closing: accept and drop, so the backlog does not stall. */
@@ -403,6 +401,10 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     c->h.data = c;
     c->timer.data = c;
     lru_push(w, c);
+    /* The pool has one spare slot: when the last free one is taken, the connection idle the
+     * longest is closed, so a new connection always finds room. */
+    if (!w->free_list && w->lru_head != c)
+        conn_close(w->lru_head);
     if (uv_accept(server, (uv_stream_t *)&c->h)) {
         conn_close(c);
         return;
@@ -495,7 +497,7 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
                 goto fail;
             }
         }
-        w->nconns = cfg->tcp_max_conns;
+        w->nconns = (size_t)cfg->tcp_max_conns + 1;
         w->conns = calloc(w->nconns, sizeof(conn_t));
         if (!w->conns) {
             rc = -ENOMEM;
