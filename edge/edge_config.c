@@ -626,6 +626,13 @@ int edge_config_load_buffer(edge_config_t *cfg, const char *name, const char *bu
                             char *err, size_t errlen)
 {
     yt_doc_t *doc = NULL;
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) {
+        i++;
+    }
+    if (i == len) {
+        return 0; /* an empty configuration changes nothing */
+    }
     int rc = yt_doc_load_buffer(name, buf, len, &doc, err, errlen);
     if (rc) {
         return rc;

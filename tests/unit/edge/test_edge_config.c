@@ -1,0 +1,153 @@
+/* test_edge_config.c: unit tests of segment-edge's YAML configuration and command line. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "edge_config.h"
+#include "edge_test.h"
+
+static int load(edge_config_t *cfg, const char *yaml, char *err, size_t errlen)
+{
+    edge_config_defaults(cfg);
+    err[0] = '\0';
+    return edge_config_load_buffer(cfg, "edge.yaml", yaml, strlen(yaml), err, errlen);
+}
+
+static void test_good(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    const char *y = "listen: [\"127.0.0.1:8080\", \"[::1]:8080\"]\n"
+                    "workers: 2\n"
+                    "origin: [http://127.0.0.1:8000, \"http://origin.example:81/live/\"]\n"
+                    "cache_memory: 64M\n"
+                    "freshness: {segment: 10m, live_playlist_max: 500ms, stale_if_error: 30s}\n"
+                    "cache_key_params: [token]\n"
+                    "timeouts: {connect: 1s, drain_grace: 0s}\n"
+                    "limits: {max_connections: 100, max_header_bytes: 8k}\n"
+                    "upload_allow: [10.0.0.0/8]\n"
+                    "load: {unit: requests_per_s, capacity: 5000}\n"
+                    "access_log: false\n";
+    CHECK(load(&cfg, y, err, sizeof(err)) == 0);
+    CHECK(cfg.n_listen == 2 && cfg.workers == 2 && cfg.n_origins == 2);
+    CHECK(strcmp(cfg.origins[1].host, "origin.example") == 0 &&
+          strcmp(cfg.origins[1].port, "81") == 0 && strcmp(cfg.origins[1].prefix, "/live") == 0);
+    CHECK(strcmp(cfg.origins[0].port, "8000") == 0 && cfg.origins[0].prefix[0] == '\0');
+    CHECK(cfg.cache_mem == 64ull << 20);
+    CHECK(cfg.ttl_segment == 600000 && cfg.ttl_live_playlist_max == 500 &&
+          cfg.stale_if_error == 30000);
+    CHECK(strcmp(cfg.keep_params[3], "token") == 0 && cfg.keep_params[4] == NULL);
+    CHECK(cfg.connect_timeout == 1000 && cfg.max_connections == 100 &&
+          cfg.max_header_bytes == 8192);
+    CHECK(cfg.load_unit == EDGE_LOAD_REQUESTS_PER_S && cfg.capacity == 5000);
+    CHECK(!cfg.access_log && cfg.n_upload_allow == 1);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
+    CHECK(load(&cfg, "", err, sizeof(err)) == 0);
+    CHECK(load(&cfg, "~\n", err, sizeof(err)) == 0);
+}
+
+static void test_bad(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    struct {
+        const char *yaml;
+        const char *msg; /* expected in the error, with its position */
+    } cases[] = {
+        {"listen: 8080\n", "edge.yaml:1:9"},
+        {"lisen: 127.0.0.1:1\n", "lisen"},
+        {"workers: 0\n", "edge.yaml:1:10"},
+        {"workers: many\n", "edge.yaml:1:10"},
+        {"origin: ftp://x\n", "edge.yaml:1:9"},
+        {"origin: http://\n", "edge.yaml:1:9"},
+        {"origin: {a: 1}\n", "edge.yaml:1:9"},
+        {"cache_memory: 10\n", "at least 1M"},
+        {"cache_memory: lots\n", "edge.yaml:1:15"},
+        {"freshness: {segment: forever}\n", "edge.yaml:1:22"},
+        {"freshness: {segmnet: 1s}\n", "segmnet"},
+        {"freshness: [1, 2]\n", "edge.yaml:1:12"},
+        {"timeouts: {connect: 0s}\n", "positive"},
+        {"limits: {max_header_bytes: 10}\n", "max_header_bytes"},
+        {"limits: {max_uri: 10G}\n", "max_uri"},
+        {"upload_allow: [300.1.1.1/8]\n", "edge.yaml:1:16"},
+        {"upload_allow: [10.0.0.0/33]\n", "edge.yaml:1:16"},
+        {"load: {unit: furlongs}\n", "edge.yaml:1:14"},
+        {"load: {capacity: -1}\n", "edge.yaml:1:18"},
+        {"access_log: maybe\n", "edge.yaml:1:13"},
+        {"cache_key_params: [\"\"]\n", "edge.yaml:1:20"},
+        {"listen: [\"1.2.3.4:99999\"]\n", "edge.yaml:1:10"},
+        {"listen: \"a\n", "edge.yaml"},
+        {"- a\n- b\n", "edge.yaml:1:1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = load(&cfg, cases[i].yaml, err, sizeof(err));
+        if (rc == 0 || !strstr(err, cases[i].msg)) {
+            fprintf(stderr, "case %zu (%s): rc=%d err=%s\n", i, cases[i].yaml, rc, err);
+            test_failures++;
+        }
+    }
+}
+
+static void test_args(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    char *a1[] = {"segment-edge",          "--listen",    "127.0.1.1:8080", "--origin",
+                  "http://127.0.0.1:8000", "--cache-mem", "256M",           NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 7, a1, err, sizeof(err)) == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
+    CHECK(cfg.cache_mem == 256ull << 20 && cfg.n_origins == 1);
+    char *a2[] = {"segment-edge", "--listen", "127.0.0.1:8000", "--root", "/tmp", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 5, a2, err, sizeof(err)) == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0 && cfg.root[0] == '/');
+    char *a3[] = {"segment-edge", "--listen", "nonsense", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a3, err, sizeof(err)) < 0);
+    char *a4[] = {"segment-edge", "--cache-mem", "12Q", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a4, err, sizeof(err)) < 0);
+    char *a5[] = {"segment-edge", "--bogus", "1", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a5, err, sizeof(err)) < 0);
+    char *a6[] = {"segment-edge", "--listen", "127.0.0.1:1", "--root",
+                  "/a",           "--origin", "http://b:1",  NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 7, a6, err, sizeof(err)) == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) < 0);
+    char *a7[] = {"segment-edge", "--listen", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 2, a7, err, sizeof(err)) < 0);
+}
+
+static void test_cidr(void)
+{
+    edge_cidr_t c[2];
+    CHECK(edge_cidr_parse("127.0.0.0/8", &c[0]) == 0);
+    CHECK(edge_cidr_parse("::1", &c[1]) == 0 && c[1].bits == 128);
+    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f010203)};
+    struct sockaddr_in b4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001)};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+    a6.sin6_addr.s6_addr[15] = 1;
+    CHECK(edge_cidr_match(c, 2, &a4));
+    CHECK(!edge_cidr_match(c, 2, &b4));
+    CHECK(edge_cidr_match(c, 2, &a6));
+    CHECK(edge_cidr_parse("1.2.3.4/", &c[0]) < 0);
+    CHECK(edge_cidr_parse("1.2.3.4/x", &c[0]) < 0);
+    CHECK(edge_cidr_parse("::/129", &c[0]) < 0);
+    uint64_t v = 0;
+    CHECK(edge_size_parse("1k", &v) == 0 && v == 1024);
+    CHECK(edge_size_parse("-1", &v) < 0);
+    CHECK(edge_size_parse("99999999999999G", &v) < 0);
+}
+
+int main(void)
+{
+    test_good();
+    test_bad();
+    test_args();
+    test_cidr();
+    TEST_DONE();
+}

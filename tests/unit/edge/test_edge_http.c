@@ -1,0 +1,293 @@
+/* test_edge_http.c: unit tests of the HTTP request/response parser and the HTTP helpers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_http.h"
+#include "edge_test.h"
+
+static char arena[16384];
+static char body[65536];
+static size_t body_len;
+
+static int sink(void *ctx, const char *at, size_t len)
+{
+    (void)ctx;
+    if (body_len + len <= sizeof(body)) {
+        memcpy(body + body_len, at, len);
+    }
+    body_len += len;
+    return 0;
+}
+
+/* Feed a message in pieces of step bytes; returns the final feed result and the status hint. */
+static int parse(bool response, const char *msg, size_t step, int *hint, edge_http_parser_t *p)
+{
+    edge_http_parser_init(p, response, arena, sizeof(arena), 1024);
+    p->body_cb = sink;
+    body_len = 0;
+    size_t len = strlen(msg);
+    size_t off = 0;
+    int rc = EDGE_HTTP_NEED_MORE;
+    while (off < len) {
+        size_t n = len - off < step ? len - off : step;
+        size_t used = 0;
+        rc = edge_http_parser_feed(p, msg + off, n, &used);
+        if (rc < 0) {
+            break;
+        }
+        off += used;
+        if (rc == EDGE_HTTP_MESSAGE_DONE) {
+            break;
+        }
+    }
+    *hint = p->status_hint;
+    return rc;
+}
+
+static int req_status(const char *msg)
+{
+    edge_http_parser_t p;
+    int hint = 0;
+    /* The same answer whether the bytes come at once or one by one. */
+    int rc1 = parse(false, msg, 1u << 20, &hint, &p);
+    int hint1 = hint;
+    int rc2 = parse(false, msg, 1, &hint, &p);
+    if (rc1 != rc2 || hint1 != hint) {
+        fprintf(stderr, "split-dependent result for %s\n", msg);
+        return -1;
+    }
+    return rc1 == EDGE_HTTP_MESSAGE_DONE ? 200 : rc1 < 0 ? hint : 0;
+}
+
+static void test_requests(void)
+{
+    edge_http_parser_t p;
+    int hint = 0;
+    CHECK(req_status("GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\n") == 200);
+    CHECK(parse(false, "GET /a.ts?x=1 HTTP/1.1\r\nHost: x\r\nRange:  bytes=0-1 \r\n\r\n", 3, &hint,
+                &p) == EDGE_HTTP_MESSAGE_DONE);
+    size_t l = 0;
+    const char *v = edge_http_msg_header(&p.msg, "range", &l);
+    CHECK(v && l == 9 && memcmp(v, "bytes=0-1", 9) == 0);
+    CHECK(p.msg.url_len == 9 && memcmp(p.msg.url, "/a.ts?x=1", 9) == 0);
+    CHECK(p.msg.keep_alive);
+    /* HTTP/1.0 defaults to close and needs no Host. */
+    CHECK(parse(false, "GET / HTTP/1.0\r\n\r\n", 100, &hint, &p) == EDGE_HTTP_MESSAGE_DONE);
+    CHECK(!p.msg.keep_alive);
+    /* A PUT body (chunked) reaches the sink decoded. */
+    CHECK(parse(false,
+                "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+                2, &hint, &p) == EDGE_HTTP_MESSAGE_DONE);
+    CHECK(body_len == 5 && memcmp(body, "abcde", 5) == 0);
+
+    /* Smuggling and malformed heads. */
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n0\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+                     "1\r\n\r\n0\r\n\r\n") == 400);
+    CHECK(
+        req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n") ==
+        400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost : x\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\n Host: x\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nX: a\x01"
+                     "b\r\n\r\n") == 400);
+    CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n") == 417);
+    CHECK(req_status("NOPE\r\n\r\n") == 400);
+    /* Limits: URL (max_url 1024) and head size (arena). */
+    char *big = malloc(40000);
+    strcpy(big, "GET /");
+    memset(big + 5, 'a', 2000);
+    strcpy(big + 2005, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(req_status(big) == 414);
+    strcpy(big, "GET / HTTP/1.1\r\nHost: x\r\nX: ");
+    size_t o = strlen(big);
+    memset(big + o, 'b', 20000);
+    strcpy(big + o + 20000, "\r\n\r\n");
+    CHECK(req_status(big) == 431);
+    strcpy(big, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 70; i++) {
+        strcat(big, "X-A: 1\r\n");
+    }
+    strcat(big, "\r\n");
+    CHECK(req_status(big) == 431);
+    free(big);
+
+    /* Pipelining: the parser stops after each message. */
+    const char *two = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+    edge_http_parser_init(&p, false, arena, sizeof(arena), 1024);
+    size_t used = 0;
+    CHECK(edge_http_parser_feed(&p, two, strlen(two), &used) == EDGE_HTTP_MESSAGE_DONE);
+    CHECK(used == strlen(two) / 2);
+    edge_http_parser_next(&p);
+    size_t used2 = 0;
+    CHECK(edge_http_parser_feed(&p, two + used, strlen(two) - used, &used2) ==
+          EDGE_HTTP_MESSAGE_DONE);
+    CHECK(p.msg.url_len == 2 && p.msg.url[1] == '2');
+}
+
+static void test_responses(void)
+{
+    edge_http_parser_t p;
+    int hint = 0;
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nETag: \"x\"\r\n\r\nabc", 1, &hint,
+                &p) == EDGE_HTTP_MESSAGE_DONE);
+    CHECK(p.msg.status == 200 && body_len == 3 && p.msg.content_length == 3);
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n", 4,
+                &hint, &p) == EDGE_HTTP_MESSAGE_DONE);
+    CHECK(p.msg.chunked && body_len == 1);
+    CHECK(parse(true, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", 5, &hint, &p) ==
+          EDGE_HTTP_MESSAGE_DONE);
+    /* Close-delimited body completes at end of input. */
+    CHECK(parse(true, "HTTP/1.0 200 OK\r\n\r\nxyz", 100, &hint, &p) == EDGE_HTTP_NEED_MORE);
+    CHECK(edge_http_parser_finish(&p) == EDGE_HTTP_MESSAGE_DONE && body_len == 3);
+    /* Malformed origin responses. */
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 100,
+                &hint, &p) < 0);
+    CHECK(
+        parse(true,
+              "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+              100, &hint, &p) < 0);
+    CHECK(parse(true, "HTTP/1.1 abc OK\r\n\r\n", 100, &hint, &p) < 0);
+    CHECK(parse(true, "HTTX/1.1 200 OK\r\n\r\n", 100, &hint, &p) < 0);
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 0\r\n\r\n", 100, &hint,
+                &p) < 0);
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100, &hint,
+                &p) < 0);
+    /* Truncated body: not complete at end of input. */
+    CHECK(parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 100, &hint, &p) ==
+          EDGE_HTTP_NEED_MORE);
+    CHECK(edge_http_parser_finish(&p) < 0);
+}
+
+static void test_paths(void)
+{
+    char out[256];
+    const char *q = NULL;
+    size_t ql = 0;
+#define NORM(in) edge_path_normalize(in, strlen(in), out, sizeof(out), &q, &ql)
+    CHECK(NORM("/a/b.ts") == 7 && strcmp(out, "/a/b.ts") == 0 && q == NULL);
+    CHECK(NORM("/a//./b/../c.ts?x=1#f") > 0 && strcmp(out, "/a/c.ts") == 0 && ql == 3);
+    CHECK(NORM("/a%20b") > 0 && strcmp(out, "/a b") == 0);
+    CHECK(NORM("/dir/") > 0 && strcmp(out, "/dir/") == 0);
+    CHECK(NORM("/") == 1);
+    CHECK(NORM("http://host:1/x.ts") > 0 && strcmp(out, "/x.ts") == 0);
+    CHECK(NORM("/..") == -EINVAL);
+    CHECK(NORM("/a/../../b") == -EINVAL);
+    CHECK(NORM("/%2e%2e/x") == -EINVAL);
+    CHECK(NORM("/a%2fb") == -EINVAL);
+    CHECK(NORM("/a%00") == -EINVAL);
+    CHECK(NORM("/a%5c..") == -EINVAL);
+    CHECK(NORM("/a%") == -EINVAL);
+    CHECK(NORM("/a%4") == -EINVAL);
+    CHECK(NORM("/a%zz") == -EINVAL);
+    CHECK(NORM("a/b") == -EINVAL);
+    CHECK(NORM("") == -EINVAL);
+    CHECK(NORM("/a\x01") == -EINVAL);
+    char lng[400];
+    memset(lng, 'a', sizeof(lng));
+    lng[0] = '/';
+    CHECK(edge_path_normalize(lng, sizeof(lng), out, sizeof(out), &q, &ql) == -ENAMETOOLONG);
+#undef NORM
+}
+
+static void test_cache_key(void)
+{
+    static const char *const keep[] = {"_HLS_msn", "_HLS_part", "_HLS_skip", NULL};
+    char k[128];
+    const char *qs = "token=abc&_HLS_msn=5&x=&_HLS_part=2&&_HLS_msnx=1";
+    CHECK(edge_cache_key_build("/p.m3u8", 7, qs, strlen(qs), keep, k, sizeof(k)) > 0);
+    CHECK(strcmp(k, "/p.m3u8?_HLS_msn=5&_HLS_part=2") == 0);
+    CHECK(edge_cache_key_build("/s.ts", 5, "a=1", 3, keep, k, sizeof(k)) == 5 &&
+          strcmp(k, "/s.ts") == 0);
+    CHECK(edge_cache_key_build("/s.ts", 5, NULL, 0, keep, k, sizeof(k)) == 5);
+    CHECK(edge_cache_key_build("/s.ts", 5, "_HLS_skip=YES", 13, keep, k, 10) == -ENAMETOOLONG);
+}
+
+static void test_ranges(void)
+{
+    uint64_t a = 0;
+    uint64_t b = 0;
+#define R(s, size) edge_range_parse(s, strlen(s), size, &a, &b)
+    CHECK(R("bytes=0-9", 100) == 1 && a == 0 && b == 9);
+    CHECK(R("bytes=90-", 100) == 1 && a == 90 && b == 99);
+    CHECK(R("bytes=-10", 100) == 1 && a == 90 && b == 99);
+    CHECK(R("bytes=-1000", 100) == 1 && a == 0 && b == 99);
+    CHECK(R("bytes=50-1000", 100) == 1 && b == 99);
+    CHECK(R("bytes=100-", 100) == -1);
+    CHECK(R("bytes=-0", 100) == -1);
+    CHECK(R("bytes=0-0", 0) == -1);
+    CHECK(R("bytes=5-1", 100) == 0);
+    CHECK(R("bytes=0-1,3-4", 100) == 0);
+    CHECK(R("items=0-1", 100) == 0);
+    CHECK(R("bytes=a-b", 100) == 0);
+    CHECK(R("bytes=", 100) == 0);
+    CHECK(R("bytes=-", 100) == 0);
+    CHECK(R("bytes=99999999999999999999999-", 100) == 0);
+#undef R
+}
+
+static void test_cache_control(void)
+{
+    edge_cc_t cc;
+    const char *s = "public, max-age=60, s-maxage=\"30\", stale-while-revalidate=5, no-cache";
+    edge_cc_parse(s, strlen(s), &cc);
+    CHECK(cc.max_age == 60 && cc.s_maxage == 30 && cc.swr == 5 && cc.no_cache && !cc.no_store);
+    s = "private,no-store, max-age=abc, stale-if-error";
+    edge_cc_parse(s, strlen(s), &cc);
+    CHECK(cc.private_ && cc.no_store && cc.max_age == -1 && cc.sie == -1);
+    edge_cc_parse("", 0, &cc);
+    CHECK(cc.max_age == -1 && !cc.no_store);
+}
+
+static void test_dates_etags_media(void)
+{
+    char buf[32];
+    time_t t = 0;
+    edge_http_date_format(784111777, buf);
+    CHECK(strcmp(buf, "Sun, 06 Nov 1994 08:49:37 GMT") == 0);
+    CHECK(edge_http_date_parse(buf, strlen(buf), &t) == 0 && t == 784111777);
+    const char *rfc850 = "Sunday, 06-Nov-94 08:49:37 GMT";
+    CHECK(edge_http_date_parse(rfc850, strlen(rfc850), &t) == 0 && t == 784111777);
+    const char *asc = "Sun Nov  6 08:49:37 1994";
+    CHECK(edge_http_date_parse(asc, strlen(asc), &t) == 0 && t == 784111777);
+    CHECK(edge_http_date_parse("yesterday", 9, &t) < 0);
+    CHECK(edge_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", 29, &t) < 0);
+    CHECK(edge_etag_list_match("\"a\", W/\"b\"", 10, "\"b\"", 3));
+    CHECK(edge_etag_list_match("*", 1, "\"b\"", 3));
+    CHECK(!edge_etag_list_match("\"a\"", 3, "\"b\"", 3));
+    CHECK(strcmp(edge_content_type("/x/a.m3u8", 9), "application/vnd.apple.mpegurl") == 0);
+    CHECK(edge_media_kind("/a.m4s", 6) == EDGE_MEDIA_SEGMENT);
+    CHECK(edge_media_kind("/a.mpd", 6) == EDGE_MEDIA_MANIFEST);
+    CHECK(edge_media_kind("/a", 2) == EDGE_MEDIA_OTHER);
+    CHECK(edge_media_kind("/a.b/c", 6) == EDGE_MEDIA_OTHER);
+    bool endlist = false;
+    uint64_t target = 0;
+    const char *pl =
+        "#EXTM3U\r\n#EXT-X-TARGETDURATION:6\r\n#EXTINF:6,\r\na.ts\r\n#EXT-X-ENDLIST\r\n";
+    edge_hls_scan(pl, strlen(pl), &endlist, &target);
+    CHECK(endlist && target == 6000);
+    edge_hls_scan("#EXT-X-TARGETDURATION:x\n", 25, &endlist, &target);
+    CHECK(!endlist && target == 0);
+    CHECK(edge_mpd_is_dynamic("<MPD type=\"dynamic\">", 20));
+    CHECK(!edge_mpd_is_dynamic("<MPD type=\"static\">", 19));
+}
+
+int main(void)
+{
+    test_requests();
+    test_responses();
+    test_paths();
+    test_cache_key();
+    test_ranges();
+    test_cache_control();
+    test_dates_etags_media();
+    TEST_DONE();
+}
