@@ -280,26 +280,38 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
 {
     memset(loc, 0, sizeof(*loc));
     *net = NULL;
-    if (c->family)
-        (void)geoip_locate(rt->db, rt->nets, c->family, c->addr, loc, net);
-    route_client_t rc;
-    route_client_from_loc(&rc, loc);
-    if (*net && rt->net_nfixed[(*net)->id]) {
-        rc.fixed = rt->net_fixed[(*net)->id];
-        rc.nfixed = rt->net_nfixed[(*net)->id];
+    /* Nets entries first (longest prefix wins), else the mmdb: only the tree walk now; the
+     * record's fields are read on a memo miss only. */
+    geoip_ref_t ref = {0};
+    if (c->family) {
+        *net = rt->nets ? geoip_nets_lookup(rt->nets, c->family, c->addr) : NULL;
+        if (*net)
+            *loc = (*net)->loc;
+        else if (rt->db)
+            (void)geoip_db_find(rt->db, c->family, c->addr, &ref);
     }
-    if (c->family)
-        rc.hash = route_client_hash(c->family, c->addr, c->source_prefix);
+    if (!*net)
+        loc->prefix = ref.prefix;
+    uint32_t hash = c->family ? route_client_hash(c->family, c->addr, c->source_prefix) : 0;
     route_memo_key_t key = {
-        .loc = *net ? (1ull << 63) | (*net)->id : (loc->found ? loc->key : 0),
+        .loc = *net ? (1ull << 63) | (*net)->id : (ref.found ? ref.key : 0),
         .policy = policy_id,
         .generation = rt->generation,
         .family = (uint8_t)(family == AF_INET    ? 4
                             : family == AF_INET6 ? 6
                                                  : 0),
     };
-    if (memo && route_memo_get(memo, &key, rc.hash, dec))
+    if (memo && route_memo_get(memo, &key, hash, dec))
         return 0;
+    if (!*net && ref.found)
+        geoip_db_fill(rt->db, &ref, loc);
+    route_client_t rc;
+    route_client_from_loc(&rc, loc);
+    if (*net && rt->net_nfixed[(*net)->id]) {
+        rc.fixed = rt->net_fixed[(*net)->id];
+        rc.nfixed = rt->net_nfixed[(*net)->id];
+    }
+    rc.hash = hash;
     int r = route_rank(pol, rt->pops, &rc, NULL, family, dec, NULL);
     if (r)
         return r;

@@ -212,9 +212,9 @@ static bool is_v4_mapped(const uint8_t *a)
     return !memcmp(a, pfx, 12);
 }
 
-int geoip_db_lookup(const geoip_db_t *db, int family, const uint8_t *addr, geoip_loc_t *out)
+int geoip_db_find(const geoip_db_t *db, int family, const uint8_t *addr, geoip_ref_t *ref)
 {
-    memset(out, 0, sizeof(*out));
+    memset(ref, 0, sizeof(*ref));
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     const struct sockaddr *sa;
@@ -246,12 +246,24 @@ int geoip_db_lookup(const geoip_db_t *db, int family, const uint8_t *addr, geoip
         prefix = prefix >= 96 ? prefix - 96 : 0;
     if (prefix > (family == AF_INET ? 32u : 128u))
         prefix = family == AF_INET ? 32u : 128u;
-    out->prefix = (uint8_t)prefix;
+    ref->prefix = (uint8_t)prefix;
     if (!r.found_entry)
         return 0;
+    ref->found = true;
+    ref->offset = r.entry.offset;
+    ref->key = (uint64_t)r.entry.offset + 1;
+    return 0;
+}
+
+void geoip_db_fill(const geoip_db_t *db, const geoip_ref_t *ref, geoip_loc_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->prefix = ref->prefix;
+    if (!ref->found)
+        return;
     out->found = true;
-    out->key = (uint64_t)r.entry.offset + 1;
-    MMDB_entry_s e = r.entry;
+    out->key = ref->key;
+    MMDB_entry_s e = {.mmdb = &db->mmdb, .offset = ref->offset};
     double lat, lon;
     if (get_number(&e, db->path[F_LAT], &lat) && get_number(&e, db->path[F_LON], &lon) &&
         lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
@@ -269,6 +281,17 @@ int geoip_db_lookup(const geoip_db_t *db, int family, const uint8_t *addr, geoip
     }
     if (db->has[F_SUBDIV])
         get_string(&e, db->path[F_SUBDIV], out->subdivision, sizeof(out->subdivision));
+}
+
+int geoip_db_lookup(const geoip_db_t *db, int family, const uint8_t *addr, geoip_loc_t *out)
+{
+    geoip_ref_t ref;
+    int rc = geoip_db_find(db, family, addr, &ref);
+    if (rc) {
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    geoip_db_fill(db, &ref, out);
     return 0;
 }
 

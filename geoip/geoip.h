@@ -65,6 +65,18 @@ void geoip_db_close(geoip_db_t *db);
  * in an IPv4-only database, -EIO for a corrupt database. */
 int geoip_db_lookup(const geoip_db_t *db, int family, const uint8_t *addr, geoip_loc_t *out);
 
+/* The same in two steps, so that a caller with a cache keyed by the record can skip reading
+ * the record's fields on a hit: find walks the tree only (key and prefix), fill reads the
+ * fields. Neither allocates. */
+typedef struct geoip_ref {
+    bool found;
+    uint8_t prefix;  /* as geoip_loc_t.prefix */
+    uint64_t key;    /* as geoip_loc_t.key */
+    uint32_t offset; /* the record inside the database */
+} geoip_ref_t;
+int geoip_db_find(const geoip_db_t *db, int family, const uint8_t *addr, geoip_ref_t *ref);
+void geoip_db_fill(const geoip_db_t *db, const geoip_ref_t *ref, geoip_loc_t *out);
+
 /* The database_type string of the metadata ("GeoIP2-City"); owned by db. */
 const char *geoip_db_type(const geoip_db_t *db);
 
