@@ -115,6 +115,16 @@ static void lookup(const geoip_db_t *db, const char *ip, geoip_loc_t *loc)
         fprintf(stderr, "lookup %s: %d\n", ip, rc);
         failures++;
     }
+    /* The two-step form (tree walk, then fields) gives the same result. */
+    geoip_ref_t ref;
+    geoip_loc_t two;
+    CHECK(geoip_db_find(db, fam, a, &ref) == rc);
+    if (!rc) {
+        geoip_db_fill(db, &ref, &two);
+        CHECK(two.found == loc->found && two.prefix == loc->prefix && two.key == loc->key &&
+              two.located == loc->located && two.lat == loc->lat && two.lon == loc->lon &&
+              !strcmp(two.country, loc->country) && !strcmp(two.continent, loc->continent));
+    }
 }
 
 static void test_geoip2_city(void)
