@@ -292,6 +292,11 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
     }
     if (!*net)
         loc->prefix = ref.prefix;
+    /* An IPv4-mapped IPv6 client is located as IPv4; its prefix goes back into IPv6 terms, so
+     * the ECS scope of a family-2 option counts the 96 mapped bits. */
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (c->family == AF_INET6 && !memcmp(c->addr, mapped, 12) && loc->prefix <= 32)
+        loc->prefix = (uint8_t)(loc->prefix + 96);
     uint32_t hash = c->family ? route_client_hash(c->family, c->addr, c->source_prefix) : 0;
     route_memo_key_t key = {
         .loc = *net ? (1ull << 63) | (*net)->id : (ref.found ? ref.key : 0),
@@ -303,8 +308,11 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
     };
     if (memo && route_memo_get(memo, &key, hash, dec))
         return 0;
-    if (!*net && ref.found)
+    if (!*net && ref.found) {
+        uint8_t prefix = loc->prefix;
         geoip_db_fill(rt->db, &ref, loc);
+        loc->prefix = prefix;
+    }
     route_client_t rc;
     route_client_from_loc(&rc, loc);
     if (*net && rt->net_nfixed[(*net)->id]) {
