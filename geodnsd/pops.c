@@ -92,9 +92,7 @@ static int get_location(const yt_node_t *n, double *lat, double *lon, char *err,
     return 0;
 }
 
-/* A DNS name: labels of 1..63 bytes of letters, digits, '-' and '_', at most 253 bytes without
- * the final dot. Stored absolute (with the trailing dot). */
-static int get_hostname(const yt_node_t *n, char *out, char *err, size_t errlen)
+int pops_hostname_parse(const yt_node_t *n, char *out, char *err, size_t errlen)
 {
     const char *s;
     if (yt_get_str(n, &s, err, errlen))
@@ -225,7 +223,7 @@ static int parse_pop(const yt_node_t *k, const yt_node_t *v, pops_pop_t *p, char
     }
     if ((n = yt_map_get(v, "capacity")) && yt_get_u32(n, 1, UINT32_MAX, &p->capacity, err, errlen))
         return -EINVAL;
-    if ((n = yt_map_get(v, "hostname")) && get_hostname(n, p->hostname, err, errlen))
+    if ((n = yt_map_get(v, "hostname")) && pops_hostname_parse(n, p->hostname, err, errlen))
         return -EINVAL;
     if ((n = yt_map_get(v, "probe")) && parse_probe(n, p, err, errlen))
         return -EINVAL;

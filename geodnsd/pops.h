@@ -63,6 +63,11 @@ void pops_free(pops_t *pops);
 int pops_find(const pops_t *pops, const char *name);
 int pops_pool_find(const pops_t *pops, const char *name);
 
+/* A host name value: labels of 1..63 letters, digits, '-' and '_', at most 253 bytes without the
+ * final dot; written to out (POPS_HOST_MAX) absolute, with the trailing dot. Returns 0 or -EINVAL
+ * with "file:line:col: reason". Used for PoP hostnames and fallback CNAME targets. */
+int pops_hostname_parse(const yt_node_t *n, char *out, char *err, size_t errlen);
+
 /* Resolve a nets entry's fixed PoP order to indices (idx has room for GEOIP_NET_POPS_MAX).
  * Returns the count (>= 1), or -EINVAL with "file:line:col: unknown PoP 'x'" in err. */
 int pops_resolve_net(const pops_t *pops, const geoip_net_t *net, uint16_t *idx, char *err,

@@ -131,35 +131,6 @@ static int parse_fences(const yt_node_t *n, const pops_t *pops, route_policy_t *
     return 0;
 }
 
-static int get_hostname(const yt_node_t *n, char *out, char *err, size_t errlen)
-{
-    const char *s;
-    if (yt_get_str(n, &s, err, errlen))
-        return -EINVAL;
-    size_t len = strlen(s);
-    if (len && s[len - 1] == '.')
-        len--;
-    bool ok = len > 0 && len <= 253;
-    size_t label = 0;
-    for (size_t i = 0; ok && i < len; i++) {
-        char c = s[i];
-        if (c == '.') {
-            ok = label > 0;
-            label = 0;
-        } else {
-            ok = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_') &&
-                 ++label <= 63;
-        }
-    }
-    if (!ok || label == 0)
-        return yt_fail(err, errlen, n, "'%s' is not a valid host name", s);
-    memcpy(out, s, len);
-    out[len] = '.';
-    out[len + 1] = '\0';
-    return 0;
-}
-
 static int get_pool(const yt_node_t *n, const pops_t *pops, int *out, char *err, size_t errlen)
 {
     const char *s;
@@ -184,7 +155,7 @@ static int parse_fallback(const yt_node_t *n, const pops_t *pops, route_policy_t
         if (pol->fallback_pool == pol->pool)
             return yt_fail(err, errlen, v, "the fallback pool is the policy's own pool");
     }
-    if ((v = yt_map_get(n, "cname")) && get_hostname(v, pol->cname, err, errlen))
+    if ((v = yt_map_get(n, "cname")) && pops_hostname_parse(v, pol->cname, err, errlen))
         return -EINVAL;
     if ((v = yt_map_get(n, "then"))) {
         const char *s;
