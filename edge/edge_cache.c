@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "edge_internal.h"
 
 #define CHUNK_SIZE      (64 * 1024)
 #define CHUNK_EXACT_MAX (4u << 20)
+#define FILE_BODY_MIN   (64 * 1024) /* known-length bodies from here on live in a memfd */
 
 void edge_list_init(edge_list_t *l)
 {
@@ -201,6 +204,7 @@ edge_obj_t *edge_obj_new(const char *key, size_t len)
     o->hash = key_hash(key, len);
     o->refs = 1;
     o->clen = -1;
+    o->fd = -1;
     o->mem = sizeof(*o) + len + 1;
     return o;
 }
@@ -221,6 +225,12 @@ void edge_obj_unref(edge_obj_t *o)
         edge_chunk_t *next = ch->next;
         free(ch);
         ch = next;
+    }
+    if (o->map) {
+        munmap(o->map, o->map_len);
+    }
+    if (o->fd >= 0) {
+        close(o->fd);
     }
     if (o->replaced_by) {
         edge_obj_unref(o->replaced_by);
@@ -245,6 +255,34 @@ uint64_t edge_obj_filled(const edge_obj_t *o)
     return __atomic_load_n(&o->filled, __ATOMIC_SEQ_CST);
 }
 
+/* A body of known length goes into a memfd so that clients get it with sendfile (page
+ * references, no copy); the filler writes through a shared mapping. NULL when unavailable. */
+static edge_chunk_t *obj_file_chunk(edge_obj_t *o, size_t cap)
+{
+    int fd = memfd_create("segment-edge-object", MFD_CLOEXEC);
+    if (fd < 0) {
+        return NULL;
+    }
+    void *map = MAP_FAILED;
+    if (ftruncate(fd, (off_t)cap) == 0) {
+        map = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
+    edge_chunk_t *n = malloc(sizeof(*n));
+    if (map == MAP_FAILED || !n) {
+        if (map != MAP_FAILED) {
+            munmap(map, cap);
+        }
+        free(n);
+        close(fd);
+        return NULL;
+    }
+    n->data = map;
+    o->fd = fd;
+    o->map = map;
+    o->map_len = cap;
+    return n;
+}
+
 int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len)
 {
     uint64_t filled = o->filled; /* only this thread writes it */
@@ -256,16 +294,26 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
         }
         if (!t || used == t->cap) {
             size_t cap = CHUNK_SIZE;
-            if (o->clen > 0 && (uint64_t)o->clen > filled &&
+            edge_chunk_t *n = NULL;
+            if (!t && o->clen >= FILE_BODY_MIN) {
+                cap = (size_t)o->clen;
+                n = obj_file_chunk(o, cap);
+            }
+            if (!n && o->clen > 0 && (uint64_t)o->clen > filled &&
                 (uint64_t)o->clen - filled <= CHUNK_EXACT_MAX) {
                 cap = (size_t)((uint64_t)o->clen - filled);
+            } else if (!n) {
+                cap = CHUNK_SIZE;
             }
-            if (cap < len && cap < CHUNK_SIZE) {
+            if (!n && cap < len && cap < CHUNK_SIZE) {
                 cap = len < CHUNK_SIZE ? CHUNK_SIZE : len; /* origin sends more than it said */
             }
-            edge_chunk_t *n = malloc(sizeof(*n) + cap);
             if (!n) {
-                return -ENOMEM;
+                n = malloc(sizeof(*n) + cap);
+                if (!n) {
+                    return -ENOMEM;
+                }
+                n->data = n->inline_data;
             }
             n->next = NULL;
             n->cap = cap;

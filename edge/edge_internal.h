@@ -38,7 +38,8 @@ typedef struct edge_chunk edge_chunk_t;
 struct edge_chunk {
     edge_chunk_t *next; /* published with release, read with acquire */
     size_t cap;
-    char data[];
+    char *data; /* inline storage below, or the object's file mapping */
+    char inline_data[];
 };
 
 enum { EDGE_OBJ_PENDING = 0, EDGE_OBJ_STREAMING, EDGE_OBJ_COMPLETE, EDGE_OBJ_FAILED };
@@ -69,7 +70,10 @@ struct edge_obj {
     edge_chunk_t *head;
     edge_chunk_t *tail; /* filler only */
     uint64_t tail_base; /* filler only: body offset of tail */
-    char *gz;           /* gzip copy of a complete playlist, set before COMPLETE */
+    int fd;             /* memfd holding a large body (sent with sendfile), -1 otherwise */
+    void *map;          /* its shared mapping (the only chunk points into it) */
+    size_t map_len;
+    char *gz; /* gzip copy of a complete playlist, set before COMPLETE */
     size_t gz_len;
     int fail_status; /* 502/504 when FAILED */
     double origin_ms;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ typedef struct conn {
     bool sbuf_free;
     void *map;
     size_t map_len;
+    int file_fd; /* the mapped file, for sendfile */
     /* SRC_OBJ */
     edge_obj_t *obj;
     bool wait_refresh;
@@ -256,6 +258,10 @@ static void conn_static_free(conn_t *c)
     }
     if (c->map) {
         munmap(c->map, c->map_len);
+    }
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
     }
     c->sbuf = NULL;
     c->sbuf_free = false;
@@ -812,6 +818,63 @@ static void conn_wait(conn_t *c)
     }
 }
 
+/* Body bytes [c->off or c->soff, end) from a file (memfd of a cached object, or the served file)
+ * with sendfile: page references instead of copies. The head goes first with MSG_MORE. When the
+ * socket is full, one copied piece is queued with uv_write so that its callback says when to go
+ * on. Returns 0 to continue in conn_pump, 1 when a write is queued, -1 when closed. Only called
+ * with libuv's write queue empty, so the order of bytes is kept. */
+static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off, uint64_t end)
+{
+    uv_os_fd_t sock;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0) {
+        return 0;
+    }
+    while (c->hdr_sent < c->hdr_len) {
+        ssize_t n = send(sock, c->hdr + c->hdr_sent, c->hdr_len - c->hdr_sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL | (*off < end ? MSG_MORE : 0));
+        if (n > 0) {
+            c->hdr_sent += (size_t)n;
+            c->bytes_out += (uint64_t)n;
+            STAT_ADD(c->w->st.bytes_out, (uint64_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            uv_buf_t b = uv_buf_init(c->hdr + c->hdr_sent, (unsigned)(c->hdr_len - c->hdr_sent));
+            c->hdr_sent = c->hdr_len;
+            return conn_write(c, &b, 1) == 0 ? 1 : -1;
+        }
+        conn_close(c);
+        return -1;
+    }
+    while (*off < end) {
+        off_t fo = (off_t)*off;
+        ssize_t n = sendfile(sock, file_fd, &fo, (size_t)(end - *off));
+        if (n > 0) {
+            *off += (uint64_t)n;
+            c->body_out += (uint64_t)n;
+            c->bytes_out += (uint64_t)n;
+            STAT_ADD(c->w->st.bytes_out, (uint64_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            uint64_t piece = end - *off < 16384 ? end - *off : 16384;
+            uv_buf_t b = uv_buf_init((char *)base + *off, (unsigned)piece);
+            *off += piece;
+            c->body_out += piece;
+            return conn_write(c, &b, 1) == 0 ? 1 : -1;
+        }
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
 static void conn_pump(conn_t *c)
 {
     bool registered = false;
@@ -823,6 +886,22 @@ static void conn_pump(conn_t *c)
                     registered = true;
                     continue; /* re-check once after registering: no lost wake-up */
                 }
+                return;
+            }
+        }
+        if (c->src == SRC_OBJ && c->obj->fd >= 0 && !c->use_gz && !c->chunked_out &&
+            !c->head_only) {
+            uint64_t filled = edge_obj_filled(c->obj);
+            uint64_t end = c->end >= 0 && (uint64_t)c->end < filled ? (uint64_t)c->end : filled;
+            if (c->off < end && conn_sendfile(c, c->obj->fd, c->obj->map, &c->off, end) != 0) {
+                return;
+            }
+        } else if (c->src == SRC_STATIC && c->file_fd >= 0 && !c->w->srv->cfg->throttle &&
+                   !c->head_only && c->status != 304 && c->soff < c->slen) {
+            uint64_t off = c->soff;
+            int r = conn_sendfile(c, c->file_fd, c->sbuf, &off, c->slen);
+            c->soff = (size_t)off;
+            if (r != 0) {
                 return;
             }
         }
@@ -990,7 +1069,6 @@ static void origin_get(conn_t *c)
             return;
         }
     }
-    close(fd);
     size_t rl = 0;
     bool gz = playlist && size > 0 && size <= (1u << 20) && accepts_gzip(c) &&
               !req_header(c, "range", &rl);
@@ -1010,6 +1088,7 @@ static void origin_get(conn_t *c)
             deflateEnd(&zs);
         }
         munmap(map, size);
+        close(fd);
         if (!ok) {
             free(dst);
             respond_error(c, 500);
@@ -1023,6 +1102,7 @@ static void origin_get(conn_t *c)
         c->map_len = size;
         c->sbuf = map;
         c->slen = size;
+        c->file_fd = fd;
     }
     hdr_representation(c, (int64_t)c->slen, !gz, etag, lm, sb.st_mtim.tv_sec, ctype, NULL, gz);
     if (c->status == 200 || c->status == 206 || c->status == 304) {
@@ -1476,6 +1556,7 @@ static void worker_on_accept(uv_stream_t *server, int status)
     c->w = w;
     c->arena = arena;
     c->put_fd = -1;
+    c->file_fd = -1;
     uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);
     c->tcp.data = c;
