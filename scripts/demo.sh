@@ -63,10 +63,34 @@ show dig @127.0.0.1 -p "$PORT" +norec nothere.cdn.example.test
 show kdig @127.0.0.1 -p "$PORT" +tcp static.cdn.example.test AAAA
 show dig @::1 -p "$PORT" +norec _http._tcp.cdn.example.test SRV
 
+EPORT=${EDGE_PORT:-8080}
+edges_up=0
 if [ -x scripts/demo-edge.sh ] && [ -x build/bin/segment-edge ]; then
     echo
-    echo "== segment edge: origin + two edges serving an HLS VOD set =="
-    DEMO_WAIT=0 scripts/demo-edge.sh build
+    echo "== segment edge: origin + edges fra (127.0.1.1) and nyc (127.0.2.1) serving HLS =="
+    if [ "$ONCE" = 1 ]; then
+        DEMO_WAIT=0 EDGE_PORT=$EPORT scripts/demo-edge.sh build
+    else
+        EDGE_LOG=$(mktemp -t segment-edge-demo.XXXXXX.log)
+        DEMO_WAIT=1 EDGE_PORT=$EPORT scripts/demo-edge.sh build >"$EDGE_LOG" 2>&1 &
+        pids+=($!)
+        for _ in $(seq 600); do
+            grep -q "== running" "$EDGE_LOG" && break
+            kill -0 "${pids[-1]}" 2>/dev/null || break
+            sleep 0.2
+        done
+        cat "$EDGE_LOG"
+        grep -q "== running" "$EDGE_LOG" && edges_up=1
+    fi
+fi
+if [ "$edges_up" = 1 ]; then
+    echo
+    echo "== the whole path: a Chicago viewer resolves the name, then plays from that edge =="
+    addr=$(dig @127.0.0.1 -p "$PORT" +short video.cdn.example.test +subnet=198.51.100.0/24)
+    echo "  video.cdn.example.test -> $addr"
+    echo "  \$ curl --resolve video.cdn.example.test:$EPORT:$addr http://video.cdn.example.test:$EPORT/master.m3u8"
+    curl -sf --resolve "video.cdn.example.test:$EPORT:$addr" \
+        "http://video.cdn.example.test:$EPORT/master.m3u8" | sed 's/^/    /'
 fi
 
 cat <<EOT
@@ -77,6 +101,12 @@ geodnsd is serving zones/ on 127.0.0.1:$PORT and [::1]:$PORT (log: $LOG). Try:
   dig @127.0.0.1 -p $PORT cdn.example.test ANY
 Edit zones/cdn.example.test.yaml: geodnsd reloads it by itself (or: kill -HUP ${pids[0]}).
 EOT
+if [ "$edges_up" = 1 ]; then
+    cat <<EOT
+Edges: http://127.0.1.1:$EPORT/master.m3u8 (fra), http://127.0.2.1:$EPORT/master.m3u8 (nyc),
+status at /status, /metrics; play with: ffplay http://127.0.1.1:$EPORT/master.m3u8
+EOT
+fi
 if [ "$ONCE" = 1 ]; then
     exit 0
 fi
