@@ -1,0 +1,319 @@
+#!/bin/bash
+# bench/dns-geo.sh: geodnsd vs gdnsd, geo routing with EDNS Client Subnet, UDP.
+# A benchmark, not a test: it prints figures and ratios and never fails on them.
+#
+#   bench/dns-geo.sh                         # DURATION=10 s per run, ROUNDS=3
+#   DURATION=5 ROUNDS=1 bench/dns-geo.sh     # quick look
+#
+# What it does
+#   - installs missing Debian packages (gdnsd, dnsperf, libmaxmind-db-writer-perl,
+#     util-linux, dig, ss, python3; plus the build dependencies if geodnsd has to be built)
+#     with apt-get as root, under a policy-rc.d that stops the packages from starting
+#     daemons (bench/lib-dns.sh); builds $BUILD/bin/geodnsd if missing;
+#   - one scenario for both servers: zone cdn.example.test, geo name video (A, TTL 30)
+#     routed to the nearest of 4 PoPs by coordinates (fra 50.11,8.68 127.0.1.1; nyc
+#     40.71,-74.01 127.0.2.1; sin 1.35,103.82 127.0.3.1; gru -23.55,-46.63 127.0.4.1),
+#     static www A/AAAA, static CNAME, MX, TXT, NS, SOA; data in bench/data/geo/.
+#     The same GeoIP2-City-schema mmdb for both (bench/data/geo/make-geodb.pl: 60 cities,
+#     480 IPv4 /24s + 60 IPv6 /48s);
+#   - gdnsd 3.x (Debian) with plugin_geoip in city auto mode (auto_dc_coords), udp_threads
+#     GDNSD_UDP_THREADS (1); geodnsd with pops + geoip.mmdb, workers GEODNSD_WORKERS (1);
+#     both on free ports of 127.0.0.1 from their own temp dirs, stopped by PID from a trap;
+#   - queries (bench/data/geo/geo-tool.py, dnsperf -B wire format): 70 % the geo name, each
+#     with its own ECS subnet drawn from the database's networks (a few unknown, a few
+#     without ECS), 30 % static names + NXDOMAIN (half with ECS);
+#   - cross-check before the runs: for CHECK_N (200) ECS subnets both servers' answers
+#     for video must name the same PoP: prints the agreement count and each disagreement
+#     (subnet, city, both answers, distances to the PoPs); compares the static answers too;
+#   - optionally the "ceiling": a bare recvmmsg/sendmmsg echo that does no DNS work
+#     (../shared/peers/ceiling/udp-ceiling.c next to the repo, or CEILING_SRC=file.c;
+#     skipped with a note when absent);
+#   - ROUNDS rounds; in each, for each mode, dnsperf against each server in turn (the
+#     order alternates between rounds).  Modes: "max" (dnsperf -c CLIENTS -q OUTSTANDING,
+#     as fast as the server answers) and "rate" (the same with -Q RATE offered qps).
+#     dnsperf pinned to CLIENT_CPU (taskset -c), every thread of the server to SERVER_CPU;
+#   - per run: qps, average latency, lost, and the server's CPU time per completed query
+#     (utime+stime from /proc/PID/stat before/after, all threads; includes the kernel's
+#     UDP work done in the server's context); "other" = busy CPU time of the machine not
+#     used by the server or dnsperf (noise from other work);
+#   - prints one table per mode (each round and the median) and the ratios geodnsd/gdnsd;
+#     writes results.tsv, summary.txt, crosscheck.txt, the dnsperf logs to RESULTS
+#     (default: a new temp dir, printed).
+#
+# Knobs (environment): DURATION=10 ROUNDS=3 RATE=20000 CLIENTS=4 OUTSTANDING=100
+#   QUERIES=10000 (query file size) CHECK_N=200 WARMUP=2 (s per server, not recorded)
+#   WAIT_IDLE=5 IDLE_PCT=10 (before each run wait up to WAIT_IDLE s for the machine to be
+#     less than IDLE_PCT % busy; 0 = don't wait)
+#   CLIENT_CPU=0 SERVER_CPU=1  BUILD=<repo>/build  RESULTS=<dir>
+#   CEILING=1 (0: skip)  CEILING_SRC=<path to udp-ceiling.c>
+#   GEODNSD_WORKERS=1 GDNSD_UDP_THREADS=1
+#   TIE_BAND= (geodnsd geo policy tie_band in %; empty = geodnsd's default, 5)
+#   KEEP=1 (start, cross-check, print the ports and PIDs, then wait for ^C: for profiling)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+DATA="$HERE/data/geo"
+. "$HERE/lib-dns.sh"
+
+DURATION="${DURATION:-10}"; ROUNDS="${ROUNDS:-3}"; RATE="${RATE:-20000}"
+CLIENTS="${CLIENTS:-4}"; OUTSTANDING="${OUTSTANDING:-100}"; QUERIES="${QUERIES:-10000}"
+CHECK_N="${CHECK_N:-200}"; WARMUP="${WARMUP:-2}"; WAIT_IDLE="${WAIT_IDLE:-5}"; IDLE_PCT="${IDLE_PCT:-10}"
+CLIENT_CPU="${CLIENT_CPU:-0}"; SERVER_CPU="${SERVER_CPU:-1}"
+BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
+CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
+GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
+TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"
+ZONE=cdn.example.test
+for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
+         CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || bd_die "$v must be a non-negative integer (got '${!v}')"
+done
+[ -z "$TIE_BAND" ] || [[ "$TIE_BAND" =~ ^[0-9]+$ ]] || bd_die "TIE_BAND must be empty or 0..100"
+{ [ "$ROUNDS" -ge 1 ] && [ "$DURATION" -ge 1 ]; } || bd_die "ROUNDS and DURATION must be >= 1"
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+GEODNSD="$BUILD/bin/geodnsd"
+
+# ---- packages and build ------------------------------------------------------------
+pkgs=(gdnsd dnsperf libmaxmind-db-writer-perl util-linux bind9-dnsutils iproute2 procps python3)
+if [ ! -x "$GEODNSD" ]; then
+    pkgs+=(build-essential cmake pkg-config libuv1-dev libyaml-dev libldns-dev libmaxminddb-dev)
+fi
+bd_need_pkgs "${pkgs[@]}"
+GDNSD_BIN="$(command -v gdnsd || echo /usr/sbin/gdnsd)"
+[ -x "$GDNSD_BIN" ] || bd_die "gdnsd not found"
+if [ ! -x "$GEODNSD" ]; then
+    bd_say "building geodnsd in $BUILD"
+    { cmake -S "$REPO" -B "$BUILD" >/dev/null && cmake --build "$BUILD" -j2 >/dev/null; } ||
+        bd_die "geodnsd build failed (cmake -S $REPO -B $BUILD && cmake --build $BUILD -j2)"
+fi
+NCPU="$(nproc)"
+if [ "$CLIENT_CPU" -ge "$NCPU" ] || [ "$SERVER_CPU" -ge "$NCPU" ]; then
+    bd_say "note: only $NCPU CPU(s): dnsperf and the server both on CPU 0 (figures are not comparable with a 2-CPU run)"
+    CLIENT_CPU=0; SERVER_CPU=0
+fi
+
+# ---- dirs, cleanup -----------------------------------------------------------------
+if [ -z "${RESULTS:-}" ]; then RESULTS="$(mktemp -d /tmp/dns-geo.XXXXXX)"; fi
+mkdir -p "$RESULTS/logs"
+WORK="$(mktemp -d /tmp/dns-geo-work.XXXXXX)"
+declare -A SPID=() SPORT=()
+cleanup() {
+    local s
+    for s in "${!SPID[@]}"; do bd_stop "${SPID[$s]}"; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- GeoIP database and queries ----------------------------------------------------
+MMDB="$RESULTS/geo.mmdb"
+perl "$DATA/make-geodb.pl" "$MMDB" >/dev/null || bd_die "make-geodb.pl failed"
+QNOTE="$(python3 "$DATA/geo-tool.py" queries "$MMDB.nets" "$RESULTS" "$QUERIES")" || bd_die "geo-tool.py queries failed"
+QFILE="$RESULTS/queries.bin"
+
+# ---- servers -----------------------------------------------------------------------
+ports_used=()
+pick_port() { local p; p="$(bd_free_port "${ports_used[@]}")"; ports_used+=("$p"); echo "$p"; }
+
+start_gdnsd() {
+    local d="$WORK/gdnsd" port; port="$(pick_port)"
+    mkdir -p "$d/etc/zones" "$d/etc/geoip" "$d/run" "$d/state"
+    sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$port|g" -e "s|@UDP_THREADS@|$GDNSD_UDP_THREADS|g" \
+        "$DATA/gdnsd.conf.in" > "$d/etc/config"
+    cp "$DATA/$ZONE.zone" "$d/etc/zones/$ZONE"
+    cp "$MMDB" "$d/etc/geoip/geo.mmdb"
+    "$GDNSD_BIN" -c "$d/etc" checkconf > "$d/checkconf.log" 2>&1 ||
+        { cat "$d/checkconf.log" >&2; bd_die "gdnsd checkconf failed ($d/etc)"; }
+    "$GDNSD_BIN" -c "$d/etc" start > "$d/gdnsd.log" 2>&1 < /dev/null &
+    SPID[gdnsd]=$!; SPORT[gdnsd]=$port
+    bd_wait_dns gdnsd "$port" "${SPID[gdnsd]}" "$ZONE" "$d/gdnsd.log" || bd_die "gdnsd did not start"
+}
+
+start_geodnsd() {
+    local d="$WORK/geodnsd" port tb=""; port="$(pick_port)"; mkdir -p "$d"
+    [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
+    sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
+    cp "$DATA/pops.yaml" "$d/pops.yaml"
+    cp "$MMDB" "$d/geo.mmdb"
+    cat > "$d/geodnsd.yaml" <<EOF
+listen: ["127.0.0.1:$port"]
+workers: $GEODNSD_WORKERS
+zones: [$ZONE.yaml]
+pops: pops.yaml
+geoip: {mmdb: geo.mmdb, schema: geoip2-city}
+log: {level: warn}
+EOF
+    "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
+        { cat "$d/check.log" >&2; bd_die "geodnsd --check failed ($d/geodnsd.yaml)"; }
+    "$GEODNSD" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
+    SPID[geodnsd]=$!; SPORT[geodnsd]=$port
+    bd_wait_dns geodnsd "$port" "${SPID[geodnsd]}" "$ZONE" "$d/geodnsd.log" || bd_die "geodnsd did not start"
+}
+
+CEILING_NOTE=""
+start_ceiling() {
+    if [ "$CEILING" = 0 ]; then CEILING_NOTE="ceiling: skipped (CEILING=0)"; return 0; fi
+    if [ ! -r "$CEILING_SRC" ]; then CEILING_NOTE="ceiling: skipped ($CEILING_SRC not found)"; return 0; fi
+    if ! command -v gcc >/dev/null; then CEILING_NOTE="ceiling: skipped (no gcc)"; return 0; fi
+    local d="$WORK/ceiling" port; mkdir -p "$d"
+    gcc -O2 -o "$d/udp-ceiling" "$CEILING_SRC" -lpthread ||
+        { CEILING_NOTE="ceiling: skipped (compile failed)"; return 0; }
+    port="$(pick_port)"
+    "$d/udp-ceiling" "$port" 1 > "$d/ceiling.log" 2>&1 < /dev/null &
+    SPID[ceiling]=$!; SPORT[ceiling]=$port
+    for _ in $(seq 1 50); do ss -Hlnu "( sport = :$port )" | grep -q . && break; sleep 0.1; done
+    bd_alive "${SPID[ceiling]}" || { unset 'SPID[ceiling]'; CEILING_NOTE="ceiling: failed to start"; return 0; }
+    CEILING_NOTE="ceiling: udp-ceiling.c (1 thread, echo with QR set, no DNS work), from $CEILING_SRC"
+}
+
+start_gdnsd
+start_geodnsd
+start_ceiling
+SERVERS=(gdnsd geodnsd); [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
+for s in "${SERVERS[@]}"; do
+    # shellcheck disable=SC2046
+    bd_pin "$SERVER_CPU" $(bd_tree "${SPID[$s]}")
+done
+
+# ---- header and cross-check ----------------------------------------------------------
+NS=${#SERVERS[@]}
+est=$(( ROUNDS * 2 * NS * (DURATION + 1) + NS * WARMUP ))
+{
+    echo "geodnsd vs gdnsd, geo routing with ECS, zone $ZONE: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $NCPU CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)), workers $GEODNSD_WORKERS, tie_band ${TIE_BAND:-default}, pid ${SPID[geodnsd]}, port ${SPORT[geodnsd]}"
+    echo "gdnsd:   $("$GDNSD_BIN" -V 2>&1 | grep -m1 -o 'gdnsd version [0-9.]*' || echo gdnsd), plugin_geoip auto_dc_coords, udp_threads $GDNSD_UDP_THREADS, pid ${SPID[gdnsd]}, port ${SPORT[gdnsd]}"
+    echo "$CEILING_NOTE"
+    echo "mmdb: $MMDB ($(grep -vc '^#' "$MMDB.nets") networks, GeoIP2-City schema, bench/data/geo/make-geodb.pl)"
+    echo "queries: $QNOTE"
+    echo "dnsperf: $(dnsperf -h 2>&1 | grep -m1 -io 'version [0-9.]*' || echo present) -B, pinned to CPU $CLIENT_CPU; servers pinned to CPU $SERVER_CPU"
+    echo "runs: $ROUNDS rounds x modes {max: -c $CLIENTS -q $OUTSTANDING; rate: same + -Q $RATE} x {${SERVERS[*]}}, $DURATION s each (~${est} s total)"
+} | tee "$RESULTS/summary.txt"
+python3 "$DATA/geo-tool.py" check "$MMDB.nets" "$CHECK_N" gdnsd "${SPORT[gdnsd]}" geodnsd "${SPORT[geodnsd]}" \
+    > "$RESULTS/crosscheck.txt" 2>&1 || bd_say "cross-check failed to run, see $RESULTS/crosscheck.txt"
+tee -a "$RESULTS/summary.txt" < "$RESULTS/crosscheck.txt"
+
+if [ "$KEEP" = 1 ]; then
+    for s in "${SERVERS[@]}"; do bd_say "$s: pid ${SPID[$s]}, 127.0.0.1:${SPORT[$s]}"; done
+    bd_say "queries: $QFILE; KEEP=1: servers stay up until ^C"
+    while :; do sleep 3600; done
+fi
+
+# ---- one dnsperf run ---------------------------------------------------------------
+TSV="$RESULTS/results.tsv"
+printf 'mode\tround\tserver\tport\toffered_qps\tsecs\tsent\tcompleted\tlost\tqps\tavg_ms\tmax_ms\tsrv_cpu_s\tus_per_q\tdnsperf_cpu_s\tother_cpu_s\tsrv_cpu_pct\tbusy_before_pct\trcodes\tlog\n' > "$TSV"
+HZ="$(getconf CLK_TCK)"
+declare -A R=()   # R[mode,round,server,field]
+
+run_one() {  # MODE ROUND SERVER SECS [record]
+    local mode="$1" round="$2" s="$3" secs="$4" record="${5:-1}"
+    local port="${SPORT[$s]}" pid="${SPID[$s]}" log pids c0 c1 b0 b1 rate=() rc=0 busy0=-
+    bd_alive "$pid" || bd_die "$s (pid $pid) is not running any more"
+    log="$RESULTS/logs/$mode-r$round-$s.log"; [ "$record" = 1 ] || log="$WORK/warmup-$s.log"
+    [ "$mode" = rate ] && rate=(-Q "$RATE")
+    mapfile -t pids < <(bd_tree "$pid")
+    bd_pin "$SERVER_CPU" "${pids[@]}"
+    [ "$record" = 1 ] && busy0="$(bd_wait_idle "$WAIT_IDLE" "$IDLE_PCT")"
+    c0="$(bd_cpu_ticks "${pids[@]}")"; b0="$(bd_busy_ticks)"
+    (
+        timeout -k 5 $((secs + 30)) taskset -c "$CLIENT_CPU" \
+            dnsperf -s 127.0.0.1 -p "$port" -B -d "$QFILE" -l "$secs" -c "$CLIENTS" -q "$OUTSTANDING" \
+            "${rate[@]}" -O suppress=timeouts,unexpected > "$log" 2>&1
+        r=$?; times > "$log.times"; exit $r
+    ) || rc=$?
+    c1="$(bd_cpu_ticks "${pids[@]}")"; b1="$(bd_busy_ticks)"
+    [ "$record" = 1 ] || return 0
+    if [ "$rc" != 0 ]; then bd_say "dnsperf against $s failed (rc $rc), see $log"; tail -5 "$log" >&2; fi
+    local sent done_q lost qps avg maxl rcodes srv dp other usq pct
+    sent=$(awk '/Queries sent:/{print $3}' "$log"); sent="${sent:--}"
+    done_q=$(awk '/Queries completed:/{print $3}' "$log"); done_q="${done_q:-0}"
+    lost=$(awk '/Queries lost:/{print $3}' "$log"); lost="${lost:--}"
+    qps=$(awk '/Queries per second:/{printf "%.0f", $4}' "$log"); qps="${qps:--}"
+    avg=$(awk '/Average Latency \(s\):/{printf "%.3f", $4 * 1000}' "$log"); avg="${avg:--}"
+    maxl=$(awk '/Average Latency \(s\):/{gsub(/\)/, "", $8); printf "%.2f", $8 * 1000}' "$log"); maxl="${maxl:--}"
+    rcodes=$(sed -n 's/^ *Response codes: *//p' "$log")
+    srv=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')
+    dp=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, x, "m"); sub(/s$/, "", x[2]); t += x[1] * 60 + x[2] }
+                        printf "%.2f", t }' "$log.times" 2>/dev/null); dp="${dp:-0}"
+    other=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v s="$srv" -v d="$dp" \
+        'BEGIN{o = (b - a) / hz - s - d; if (o < 0) o = 0; printf "%.2f", o}')
+    pct=$(awk -v s="$srv" -v t="$secs" 'BEGIN{printf "%.0f", 100 * s / t}')
+    usq=$(awk -v c="$done_q" -v s="$srv" 'BEGIN{ if (c > 0) printf "%.2f", s * 1e6 / c; else print "-" }')
+    R[$mode,$round,$s,qps]=$qps; R[$mode,$round,$s,avg]=$avg; R[$mode,$round,$s,lost]=$lost
+    R[$mode,$round,$s,usq]=$usq; R[$mode,$round,$s,other]=$other; R[$mode,$round,$s,pct]=$pct
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$mode" "$round" "$s" "$port" "$([ "$mode" = rate ] && echo "$RATE" || echo max)" "$secs" \
+        "$sent" "$done_q" "$lost" "$qps" "$avg" "$maxl" "$srv" "$usq" "$dp" "$other" "$pct" "$busy0" "$rcodes" "$log" >> "$TSV"
+    printf '  %-5s round %s %-8s qps=%-7s avg=%sms lost=%s/%s cpu=%ss=%s%% (%s us/q) dnsperf=%ss other=%ss busy_before=%s%%\n' \
+        "$mode" "$round" "$s" "$qps" "$avg" "$lost" "$sent" "$srv" "$pct" "$usq" "$dp" "$other" "$busy0" >&2
+}
+
+# ---- run ---------------------------------------------------------------------------
+MODES=(max rate)
+for s in "${SERVERS[@]}"; do [ "$WARMUP" -gt 0 ] && run_one max 0 "$s" "$WARMUP" 0; done
+for round in $(seq 1 "$ROUNDS"); do
+    order=("${SERVERS[@]}")
+    if [ $((round % 2)) = 0 ]; then  # alternate who goes first
+        order=(); for ((i = NS - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done
+    fi
+    for mode in "${MODES[@]}"; do
+        for s in "${order[@]}"; do run_one "$mode" "$round" "$s" "$DURATION"; done
+    done
+done
+
+# ---- tables ------------------------------------------------------------------------
+med() {  # MODE SERVER FIELD
+    local r; for r in $(seq 1 "$ROUNDS"); do echo "${R[$1,$r,$2,$3]:--}"; done | bd_median
+}
+print_table() {  # MODE
+    local mode="$1" s r
+    echo
+    if [ "$mode" = max ]; then
+        echo "mode max: dnsperf -B -c $CLIENTS -q $OUTSTANDING (full load), $DURATION s per run"
+    else
+        echo "mode rate: dnsperf -B -c $CLIENTS -q $OUTSTANDING -Q $RATE (fixed offered load), $DURATION s per run"
+    fi
+    printf '%-7s' ""
+    for s in "${SERVERS[@]}"; do printf ' | %-35s' "$s"; done
+    printf ' |\n%-7s' round
+    for s in "${SERVERS[@]}"; do printf ' | %7s %7s %6s %4s %6s' qps avg_ms lost cpu% us/q; done
+    printf ' | other_s\n'
+    for r in $(seq 1 "$ROUNDS") median; do
+        printf '%-7s' "$r"
+        for s in "${SERVERS[@]}"; do
+            if [ "$r" = median ]; then
+                printf ' | %7.0f %7.3f %6.0f %4.0f %6.2f' "$(med "$mode" "$s" qps)" "$(med "$mode" "$s" avg)" \
+                    "$(med "$mode" "$s" lost)" "$(med "$mode" "$s" pct)" "$(med "$mode" "$s" usq)"
+            else
+                printf ' | %7s %7s %6s %4s %6s' "${R[$mode,$r,$s,qps]}" "${R[$mode,$r,$s,avg]}" \
+                    "${R[$mode,$r,$s,lost]}" "${R[$mode,$r,$s,pct]}" "${R[$mode,$r,$s,usq]}"
+            fi
+        done
+        if [ "$r" = median ]; then printf ' |\n'; else
+            printf ' | %s\n' "$(for s in "${SERVERS[@]}"; do echo "${R[$mode,$r,$s,other]}"; done | paste -sd/)"
+        fi
+    done
+    printf 'ratio geodnsd/gdnsd (medians): qps %s, CPU per query %s, avg latency %s' \
+        "$(bd_ratio "$(med "$mode" geodnsd qps)" "$(med "$mode" gdnsd qps)")" \
+        "$(bd_ratio "$(med "$mode" geodnsd usq)" "$(med "$mode" gdnsd usq)")" \
+        "$(bd_ratio "$(med "$mode" geodnsd avg)" "$(med "$mode" gdnsd avg)")"
+    if [ -n "${SPID[ceiling]:-}" ]; then
+        printf '\nvs ceiling (medians): geodnsd/ceiling qps %s, CPU per query %s; gdnsd/ceiling qps %s, CPU per query %s' \
+            "$(bd_ratio "$(med "$mode" geodnsd qps)" "$(med "$mode" ceiling qps)")" \
+            "$(bd_ratio "$(med "$mode" geodnsd usq)" "$(med "$mode" ceiling usq)")" \
+            "$(bd_ratio "$(med "$mode" gdnsd qps)" "$(med "$mode" ceiling qps)")" \
+            "$(bd_ratio "$(med "$mode" gdnsd usq)" "$(med "$mode" ceiling usq)")"
+    fi
+    echo
+}
+{
+    for mode in "${MODES[@]}"; do print_table "$mode"; done
+    echo
+    echo "cpu% = server CPU time / run time; us/q = server CPU time (user+sys, /proc/PID/stat, all"
+    echo "threads) per completed query; other_s = busy CPU seconds on the machine not used by the"
+    echo "server or dnsperf during the run (noise from other work), per server."
+    echo "$CEILING_NOTE"
+    echo "results: $RESULTS (results.tsv, summary.txt, crosscheck.txt, logs/)"
+} | tee -a "$RESULTS/summary.txt"
