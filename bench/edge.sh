@@ -2,7 +2,8 @@
 # bench/edge.sh: segment-edge vs nginx (static, and proxy_cache in front of an origin) on loopback.
 # Warm hits of a ~1 MB segment and a playlist with wrk (alternating, ROUNDS rounds), then a cold
 # stampede (32 clients, slow origin): time to first byte of the waiters. Not a test: prints figures.
-# usage: bench/edge.sh [BUILD_DIR]; env: ROUNDS (3), DURATION (5s), CONNS (64), CPU_SERVER (0), CPU_WRK (1)
+# usage: bench/edge.sh [BUILD_DIR]; env: ROUNDS (3), DURATION (5s), CONNS (64), CPU_SERVER (0),
+#   CPU_WRK (1), PARTS=cold to skip the warm part
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -46,7 +47,7 @@ NG
 cat >"$RUN/nginx/origin.conf" <<NG
 $common pid $RUN/nginx/origin.pid;
 http { $types server { listen 127.0.0.1:$P_NO backlog=4096; root $RUN/hls;
-  location /slow/ { alias $RUN/hls/; limit_rate 1m; limit_rate_after 0; } } }
+  location /slow/ { alias $RUN/hls/; limit_rate 350k; } } }
 NG
 cat >"$RUN/nginx/edge.conf" <<NG
 $common pid $RUN/nginx/edge.pid;
@@ -70,6 +71,7 @@ declare -A URL=(
 )
 for u in "${URL[@]}"; do curl -s -o /dev/null "$u"; curl -s -o /dev/null "$u"; done # warm
 
+if [ "${PARTS:-warm,cold}" != cold ]; then
 echo "# warm hits: wrk -t1 -c$CONNS -d$DURATION, server on CPU $CS, wrk on CPU $CW, $ROUNDS rounds"
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do
@@ -90,7 +92,9 @@ for kind in seg pl; do
         "$kind" "$e" "$em" "$s" "$sm" "$(echo "$e / $s" | bc -l)" "$c" "$cm" "$(echo "$e / $c" | bc -l)"
 done
 
-echo "# cold stampede: 32 concurrent GETs of a new 1 MB segment, origin sending at ~1 MB/s"
+fi
+echo "# cold stampede: 32 concurrent GETs of a new 1 MB segment; origins send slowly (fill ~2 s):"
+echo "# segment-edge origin --throttle 512k, nginx origin limit_rate 350k (nginx sends the first second at once)"
 stampede() { # name url
     seq 32 | xargs -P 32 -I{} curl -s -o /dev/null -w '%{time_starttransfer} %{time_total} %{http_code}\n' "$2" >"$RUN/st.txt"
     local t tt
@@ -102,7 +106,7 @@ for r in $(seq "$ROUNDS"); do
     cp "$RUN/hls/v/seg.ts" "$RUN/hls/v/cold_$r.ts"; chmod a+r "$RUN/hls/v/cold_$r.ts"
     # segment-edge: an origin in throttle mode (1 MB/s) behind a fresh edge
     P_TO=$(port); P_TE=$(port)
-    run "$EDGE" --listen 127.0.0.1:$P_TO --root "$RUN/hls" --throttle 1M --no-access-log 2>/dev/null; TO=$!
+    run "$EDGE" --listen 127.0.0.1:$P_TO --root "$RUN/hls" --throttle 512k --no-access-log 2>/dev/null; TO=$!
     run "$EDGE" --listen 127.0.0.1:$P_TE --origin http://127.0.0.1:$P_TO --no-access-log 2>/dev/null; TE=$!
     wait_port 127.0.0.1:$P_TO; wait_port 127.0.0.1:$P_TE
     stampede "segment-edge round $r" "http://127.0.0.1:$P_TE/v/cold_$r.ts"
