@@ -80,6 +80,9 @@ if [ "${DEMO_WAIT:-0}" = 1 ]; then
     echo "== running: origin http://$ORIGIN/master.m3u8, edges:"
     for e in $EDGES; do echo "   http://$e/master.m3u8   (status: http://$e/status)"; done
     echo "   Ctrl-C to stop"
-    while true; do sleep 3600; done
+    # wait, not a foreground sleep: bash runs the TERM trap only between commands
+    sleep infinity &
+    PIDS="$PIDS $!"
+    wait $!
 fi
 echo "== demo done, stopping"
