@@ -117,8 +117,8 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
         rc = yt_fail(err, errlen, geoip_node, "'geoip' needs a PoP file: add 'pops: FILE'");
         goto fail;
     }
-    if ((rc = load_path(pops_node, dir, &path, err, errlen)) ||
-        (rc = pops_load(path, &rt->pops, err, errlen)) || (rc = add_file(add_ctx, path)))
+    if ((rc = load_path(pops_node, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
+        (rc = pops_load(path, &rt->pops, err, errlen)))
         goto fail;
     free(path);
     path = NULL;
@@ -154,22 +154,19 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
             }
         }
         if (m) {
-            if ((rc = load_path(m, dir, &path, err, errlen)))
+            if ((rc = load_path(m, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)))
                 goto fail;
             char e2[768];
             if ((rc = geoip_db_open(path, &schema, &rt->db, e2, sizeof(e2)))) {
                 rc = yt_fail(err, errlen, m, "%s", e2);
                 goto fail;
             }
-            if ((rc = add_file(add_ctx, path)))
-                goto fail;
             free(path);
             path = NULL;
         }
         if (nn) {
-            if ((rc = load_path(nn, dir, &path, err, errlen)) ||
-                (rc = geoip_nets_load(path, &rt->nets, err, errlen)) ||
-                (rc = add_file(add_ctx, path)))
+            if ((rc = load_path(nn, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
+                (rc = geoip_nets_load(path, &rt->nets, err, errlen)))
                 goto fail;
             free(path);
             path = NULL;

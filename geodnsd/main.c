@@ -29,7 +29,30 @@ typedef struct daemon {
     uv_timer_t reload_timer;
     uv_fs_poll_t *watches;
     size_t nwatches;
+    /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
+    char **seen;
+    size_t nseen;
 } daemon_t;
+
+static void seen_clear(daemon_t *d)
+{
+    for (size_t i = 0; i < d->nseen; i++)
+        free(d->seen[i]);
+    free(d->seen);
+    d->seen = NULL;
+    d->nseen = 0;
+}
+
+static void on_file_seen(void *ctx, const char *path)
+{
+    daemon_t *d = ctx;
+    char **n = realloc(d->seen, (d->nseen + 1) * sizeof(*n));
+    if (!n)
+        return;
+    d->seen = n;
+    if ((d->seen[d->nseen] = strdup(path)))
+        d->nseen++;
+}
 
 static void usage(FILE *f)
 {
@@ -87,14 +110,16 @@ static void watch(daemon_t *d)
     /* The previous array is released once its handles have closed; keep it simple by leaking
      * nothing: handles are closed first and the array freed on the next loop turn. */
     const gd_config_t *c = &d->snap->cfg;
-    size_t n = c->nfiles + (c->zone_dir ? 1 : 0);
-    uv_fs_poll_t *w = calloc(n, sizeof(*w));
+    size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + d->nseen;
+    uv_fs_poll_t *w = calloc(n ? n : 1, sizeof(*w));
     if (!w) {
         log_warn("cannot watch config files: out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *path = i < c->nfiles ? c->files[i] : c->zone_dir;
+        const char *path = i < c->nfiles                     ? c->files[i]
+                           : (c->zone_dir && i == c->nfiles) ? c->zone_dir
+                                                             : d->seen[n - 1 - i];
         uv_fs_poll_init(d->loop, &w[i]);
         w[i].data = d;
         uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
@@ -103,21 +128,37 @@ static void watch(daemon_t *d)
     d->nwatches = n;
 }
 
-static void free_old_watches(uv_handle_t *h)
+typedef struct watch_batch {
+    uv_fs_poll_t *array;
+    size_t left;
+} watch_batch_t;
+
+static void watch_batch_closed(uv_handle_t *h)
 {
-    free(h->data);
+    watch_batch_t *b = h->data;
+    if (--b->left == 0) {
+        free(b->array);
+        free(b);
+    }
 }
+
+static void rewatch(daemon_t *d);
 
 static void reload(daemon_t *d, const char *why)
 {
     char err[1024] = "";
     gd_snapshot_t *s = NULL;
+    seen_clear(d);
+    d->ov.file_seen = on_file_seen;
+    d->ov.file_seen_ctx = d;
     int rc = gd_snapshot_load(d->config_path, &d->ov, d->generation + 1, &s, err, sizeof(err));
     if (rc) {
         log_error("reload failed (%s), still serving generation %llu: %s", why,
                   (unsigned long long)d->generation, err);
+        rewatch(d);
         return;
     }
+    seen_clear(d);
     d->generation++;
     const gd_config_t *oc = &d->snap->cfg, *nc = &s->cfg;
     bool listen_changed = oc->nlisten != nc->nlisten;
@@ -136,15 +177,30 @@ static void reload(daemon_t *d, const char *why)
         records += s->zones.zones[i]->nrecords;
     log_info("reload ok (%s): generation %llu, %zu zones, %zu records", why,
              (unsigned long long)d->generation, s->zones.nzones, records);
-    /* Re-arm the file watches for the new set of files. */
+    rewatch(d);
+}
+
+/* Re-arm the file watches for the current snapshot's files (and those of a failed reload). */
+static void rewatch(daemon_t *d)
+{
     uv_fs_poll_t *oldw = d->watches;
     size_t oldn = d->nwatches;
     d->watches = NULL;
     d->nwatches = 0;
-    for (size_t i = 0; i < oldn; i++) {
-        uv_fs_poll_stop(&oldw[i]);
-        oldw[i].data = (i == oldn - 1) ? (void *)oldw : NULL;
-        uv_close((uv_handle_t *)&oldw[i], i == oldn - 1 ? free_old_watches : watch_closed);
+    if (oldn) {
+        /* libuv runs close callbacks in no promised order: the array goes with the last one. */
+        watch_batch_t *b = malloc(sizeof(*b));
+        if (b) {
+            b->array = oldw;
+            b->left = oldn;
+        }
+        for (size_t i = 0; i < oldn; i++) {
+            uv_fs_poll_stop(&oldw[i]);
+            oldw[i].data = b;
+            uv_close((uv_handle_t *)&oldw[i], b ? watch_batch_closed : watch_closed);
+        }
+    } else {
+        free(oldw);
     }
     watch(d);
 }
@@ -276,6 +332,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&d.reload_timer, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
+    seen_clear(&d);
     uv_loop_close(d.loop);
     gd_snapshot_unref(d.snap);
     log_info("stopped");

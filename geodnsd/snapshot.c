@@ -105,11 +105,14 @@ static int list_add(arena_t *a, file_list_t *l, const char *f)
 struct add_ctx {
     arena_t *a;
     file_list_t *l;
+    const gd_overrides_t *ov;
 };
 
 static int add_file_cb(void *ctx, const char *path)
 {
     struct add_ctx *ac = ctx;
+    if (ac->ov && ac->ov->file_seen)
+        ac->ov->file_seen(ac->ov->file_seen_ctx, path);
     char *p = arena_strdup(ac->a, path);
     return p ? list_add(ac->a, ac->l, p) : -ENOMEM;
 }
@@ -306,14 +309,14 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     char *dir = arena_strdup(&s->arena, dirname(tmp));
     free(tmp);
     s->cfg.path = arena_strdup(&s->arena, config_path);
-    if ((rc = list_add(&s->arena, &files, s->cfg.path)))
+    struct add_ctx ac = {&s->arena, &files, ov};
+    if ((rc = add_file_cb(&ac, s->cfg.path)))
         goto fail;
     if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, err, errlen)))
         goto fail;
     const yt_node_t *pops_node = yt_map_get(yt_doc_root(doc), "pops");
     const yt_node_t *geoip_node = yt_map_get(yt_doc_root(doc), "geoip");
     if (pops_node || geoip_node) {
-        struct add_ctx ac = {&s->arena, &files};
         if ((rc = geo_runtime_load(pops_node, geoip_node, dir, (uint32_t)generation, add_file_cb,
                                    &ac, &s->geo, err, errlen)))
             goto fail;
@@ -324,10 +327,10 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
         goto fail;
     }
     for (size_t i = 0; i < zone_files.n; i++) {
+        if ((rc = add_file_cb(&ac, zone_files.v[i])))
+            goto fail;
         if ((rc = zone_load_file(zone_files.v[i], &s->arena, s->geo ? &s->geo->ctx : NULL,
                                  &zones[i], err, errlen)))
-            goto fail;
-        if ((rc = list_add(&s->arena, &files, zone_files.v[i])))
             goto fail;
     }
     if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen)))

@@ -34,15 +34,18 @@ typedef struct gd_config {
     const uint8_t *nsid;
     uint16_t nsid_len;
     uint8_t cookie_secret[16]; /* configured, or random once per process */
-    const char **files; /* every file this snapshot was built from (watched for changes) */
+    const char **files;        /* every file this snapshot was built from (watched for changes) */
     size_t nfiles;
     const char *zone_dir; /* watched too: files appearing in it */
 } gd_config_t;
 
-/* Command-line settings that override the file. */
+/* Command-line settings that override the file, and an optional observer of every file a load
+ * reads (called before reading it, so a failed load still names the file that failed). */
 typedef struct gd_overrides {
     const char *listen[GD_MAX_LISTEN];
     size_t nlisten;
+    void (*file_seen)(void *ctx, const char *path);
+    void *file_seen_ctx;
 } gd_overrides_t;
 
 typedef struct gd_snapshot {
