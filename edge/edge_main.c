@@ -40,6 +40,10 @@ static void probe_on_connect(uv_connect_t *req, int status)
     edge_origin_state_t *s = &p->srv->origins[p->origin];
     int was = __atomic_load_n(&s->up, __ATOMIC_RELAXED);
     __atomic_store_n(&s->up, status == 0 ? 1 : 0, __ATOMIC_RELAXED);
+    if (status != 0) {
+        __atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->consecutive_errors, 1, __ATOMIC_RELAXED);
+    }
     if (was != (status == 0)) {
         log_info("origin %s is %s", p->srv->cfg->origins[p->origin].url,
                  status == 0 ? "up" : "down");
