@@ -130,6 +130,10 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep)
             continue;
         }
         c->evictions++;
+        if (c->disk && st == EDGE_OBJ_COMPLETE && o->status == 200 && o->store && !o->from_disk &&
+            edge_obj_filled(o) > 0) {
+            edge_disk_demote_locked(c->disk, o);
+        }
         edge_cache_remove_locked(c, o);
     }
 }

@@ -49,6 +49,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->workers = 1;
     cfg->cache_mem = 256ull << 20;
     cfg->max_object = 0; /* 0: an eighth of the memory budget */
+    cfg->cache_disk_size = 1ull << 30;
     cfg->ttl_segment = 86400000;
     cfg->ttl_vod_playlist = 86400000;
     cfg->ttl_live_playlist_max = 0;
@@ -486,6 +487,7 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
                                        "origin",
                                        "cache_memory",
                                        "max_object",
+                                       "cache_disk",
                                        "freshness",
                                        "cache_key_params",
                                        "timeouts",
@@ -533,6 +535,27 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     if ((n = yt_map_get(root, "max_object")) &&
         (rc = yt_get_size(n, &cfg->max_object, err, errlen))) {
         return rc;
+    }
+    if ((n = yt_map_get(root, "cache_disk"))) {
+        static const char *const dkeys[] = {"path", "size", NULL};
+        if ((rc = yt_map_check_keys(n, dkeys, "cache_disk", err, errlen))) {
+            return rc;
+        }
+        const yt_node_t *v = yt_map_get(n, "path");
+        if (!v) {
+            return yt_fail(err, errlen, n, "cache_disk needs a path");
+        }
+        if ((rc = str_copy(v, cfg->cache_disk_path, sizeof(cfg->cache_disk_path), err, errlen))) {
+            return rc;
+        }
+        if ((v = yt_map_get(n, "size"))) {
+            if ((rc = yt_get_size(v, &cfg->cache_disk_size, err, errlen))) {
+                return rc;
+            }
+            if (cfg->cache_disk_size < (1u << 20)) {
+                return yt_fail(err, errlen, v, "cache_disk size must be at least 1M");
+            }
+        }
     }
     if ((n = yt_map_get(root, "freshness")) && (rc = load_freshness(cfg, n, err, errlen))) {
         return rc;
@@ -659,6 +682,8 @@ static const char usage[] =
     "  --root DIR             origin mode: serve DIR, accept PUT/DELETE from upload_allow\n"
     "  --origin URL           edge mode: pull-through cache of URL (repeatable, failover order)\n"
     "  --cache-mem SIZE       memory cache budget (default 256M)\n"
+    "  --cache-disk DIR       disk tier for objects evicted from memory (files removed at start)\n"
+    "  --cache-disk-size SIZE disk tier budget (default 1G)\n"
     "  --workers N            worker threads, one loop each (default 1)\n"
     "  --throttle BYTES/S     origin mode: send bodies at this rate (test aid)\n"
     "  --log-level LEVEL      error, warn, info, debug\n"
@@ -725,6 +750,16 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         } else if (strcmp(a, "--cache-mem") == 0) {
             if (edge_size_parse(v, &cfg->cache_mem) != 0 || cfg->cache_mem < (1u << 20)) {
                 return arg_fail(err, errlen, "--cache-mem %s: expected a size of at least 1M", v);
+            }
+        } else if (strcmp(a, "--cache-disk") == 0) {
+            if (strlen(v) >= sizeof(cfg->cache_disk_path) || !*v) {
+                return arg_fail(err, errlen, "--cache-disk: bad path");
+            }
+            snprintf(cfg->cache_disk_path, sizeof(cfg->cache_disk_path), "%s", v);
+        } else if (strcmp(a, "--cache-disk-size") == 0) {
+            if (edge_size_parse(v, &cfg->cache_disk_size) != 0 ||
+                cfg->cache_disk_size < (1u << 20)) {
+                return arg_fail(err, errlen, "--cache-disk-size %s: expected at least 1M", v);
             }
         } else if (strcmp(a, "--workers") == 0) {
             char *end = NULL;

@@ -40,6 +40,8 @@ typedef struct edge_config {
     size_t n_origins;
     uint64_t cache_mem;
     uint64_t max_object;
+    char cache_disk_path[1024]; /* optional disk tier; "" = none */
+    uint64_t cache_disk_size;
     /* Freshness (milliseconds). live_playlist_max 0 means "half the target duration". */
     uint64_t ttl_segment;
     uint64_t ttl_vod_playlist;

@@ -84,7 +84,8 @@ struct edge_obj {
     uint64_t ttl_ms;
     uint64_t swr_ms;
     uint64_t sie_ms;
-    bool store; /* may be kept in the table */
+    bool store;     /* may be kept in the table */
+    bool from_disk; /* promoted from the disk tier (its file is already there) */
     bool in_table;
     bool refreshing;
     unsigned refresh_gen;
@@ -96,6 +97,8 @@ struct edge_obj {
     uint64_t mem;
 };
 
+typedef struct edge_disk edge_disk_t;
+
 typedef struct edge_cache {
     pthread_mutex_t lock;
     edge_obj_t **buckets;
@@ -106,6 +109,7 @@ typedef struct edge_cache {
     uint64_t budget;
     uint64_t evictions; /* under lock */
     int fills_inflight; /* atomic */
+    edge_disk_t *disk;  /* optional disk tier */
 } edge_cache_t;
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);
@@ -130,6 +134,30 @@ unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t
                        unsigned max);
 /* Copy [off, off+len) of the body into dst (len must be available). */
 void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
+
+/* ---- disk tier ---- */
+
+typedef struct edge_disk_stats {
+    uint64_t budget;
+    uint64_t bytes;
+    uint64_t objects;
+    uint64_t writes;
+    uint64_t hits;
+    uint64_t evictions;
+    uint64_t dropped;
+} edge_disk_stats_t;
+
+/* Open the disk tier in dir (created; earlier files removed), bounded to budget bytes, with its
+ * writer thread. Returns 0 or a negative errno. */
+int edge_disk_open(edge_disk_t **out, const char *dir, uint64_t budget);
+void edge_disk_close(edge_disk_t *d);
+/* Queue a complete object evicted from memory for writing (takes a reference; no I/O here, so
+ * it may be called under the cache lock). Dropped when the queue is full. */
+void edge_disk_demote_locked(edge_disk_t *d, edge_obj_t *o);
+/* A new COMPLETE object backed by its disk file (sent with sendfile), or NULL. Blocking open
+ * and mmap: call without the cache lock. */
+edge_obj_t *edge_disk_promote(edge_disk_t *d, const char *key, size_t len);
+void edge_disk_stats(edge_disk_t *d, edge_disk_stats_t *s);
 
 /* ---- server, workers ---- */
 

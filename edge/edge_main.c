@@ -160,6 +160,13 @@ static int edge_run(edge_config_t *cfg)
     if (edge_cache_init(&srv->cache, cfg->cache_mem) != 0) {
         return -ENOMEM;
     }
+    if (cfg->cache_disk_path[0] && !srv->origin_mode) {
+        rc = edge_disk_open(&srv->cache.disk, cfg->cache_disk_path, cfg->cache_disk_size);
+        if (rc != 0) {
+            log_error("cache_disk %s: %s", cfg->cache_disk_path, strerror(-rc));
+            return rc;
+        }
+    }
     for (unsigned i = 0; i < cfg->n_origins; i++) {
         if (origin_resolve(&cfg->origins[i], &srv->origin_addr[i]) != 0) {
             return -EINVAL;
@@ -211,7 +218,9 @@ static int edge_run(edge_config_t *cfg)
     }
     uv_loop_close(m.loop);
     free(srv->workers);
+    edge_disk_t *disk = srv->cache.disk;
     edge_cache_deinit(&srv->cache);
+    edge_disk_close(disk);
     pthread_mutex_destroy(&srv->rate_lock);
     log_info("stopped");
     return 0;

@@ -89,6 +89,7 @@ typedef struct conn {
     /* SRC_OBJ */
     edge_obj_t *obj;
     bool wait_refresh;
+    bool from_disk;
     unsigned gen_seen;
     bool use_gz;
     bool chunked_out;
@@ -424,6 +425,7 @@ static void conn_reset_request(conn_t *c)
     c->hdr_len = c->hdr_sent = 0;
     c->head_ready = c->head_only = false;
     c->wait_refresh = c->use_gz = c->chunked_out = c->last_chunk_sent = false;
+    c->from_disk = false;
     c->off = 0;
     c->end = 0;
     c->origin_ms = 0;
@@ -766,7 +768,8 @@ static int conn_obj_prepare(conn_t *c)
         hdr_add(c, "Age: %llu\r\n", (unsigned long long)(age_ms / 1000));
         switch (c->cs) {
         case CS_HIT:
-            hdr_add(c, "Cache-Status: segment-edge; hit; ttl=%lld\r\n", ttl);
+            hdr_add(c, "Cache-Status: segment-edge; hit; ttl=%lld%s\r\n", ttl,
+                    c->from_disk ? "; detail=disk" : "");
             break;
         case CS_STALE:
             hdr_add(c,
@@ -1248,6 +1251,19 @@ static void edge_get(conn_t *c)
     c->src = SRC_OBJ;
     edge_cache_lock(cache);
     edge_obj_t *o = edge_cache_find_locked(cache, c->key, c->key_len);
+    if (!o && cache->disk) {
+        /* Memory miss: promote from the disk tier (file I/O outside the lock). */
+        edge_cache_unlock(cache);
+        edge_obj_t *d = edge_disk_promote(cache->disk, c->key, c->key_len);
+        edge_cache_lock(cache);
+        o = edge_cache_find_locked(cache, c->key, c->key_len);
+        if (!o && d) {
+            edge_cache_insert_locked(cache, d);
+            o = d;
+            c->from_disk = true;
+        }
+        edge_obj_unref(d); /* the table holds it now, or it lost the race */
+    }
     if (o) {
         edge_cache_touch_locked(cache, o);
         int st = edge_obj_state(o);

@@ -28,7 +28,8 @@ static void test_good(void)
                     "limits: {max_connections: 100, max_header_bytes: 8k}\n"
                     "upload_allow: [10.0.0.0/8]\n"
                     "load: {unit: requests_per_s, capacity: 5000}\n"
-                    "access_log: false\n";
+                    "access_log: false\n"
+                    "cache_disk: {path: /var/cache/edge, size: 2G}\n";
     CHECK(load(&cfg, y, err, sizeof(err)) == 0);
     CHECK(cfg.n_listen == 2 && cfg.workers == 2 && cfg.n_origins == 2);
     CHECK(strcmp(cfg.origins[1].host, "origin.example") == 0 &&
@@ -42,6 +43,7 @@ static void test_good(void)
           cfg.max_header_bytes == 8192);
     CHECK(cfg.load_unit == EDGE_LOAD_REQUESTS_PER_S && cfg.capacity == 5000);
     CHECK(!cfg.access_log && cfg.n_upload_allow == 1);
+    CHECK(strcmp(cfg.cache_disk_path, "/var/cache/edge") == 0 && cfg.cache_disk_size == 2ull << 30);
     CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
     CHECK(load(&cfg, "", err, sizeof(err)) == 0);
     CHECK(load(&cfg, "~\n", err, sizeof(err)) == 0);
@@ -79,6 +81,9 @@ static void test_bad(void)
         {"listen: [\"1.2.3.4:99999\"]\n", "edge.yaml:1:10"},
         {"listen: \"a\n", "edge.yaml"},
         {"- a\n- b\n", "edge.yaml:1:1"},
+        {"cache_disk: {size: 1G}\n", "needs a path"},
+        {"cache_disk: {path: /x, size: 1k}\n", "at least 1M"},
+        {"cache_disk: {path: /x, sise: 1G}\n", "sise"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = load(&cfg, cases[i].yaml, err, sizeof(err));

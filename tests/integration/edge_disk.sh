@@ -1,0 +1,46 @@
+#!/bin/bash
+# edge_disk: objects evicted from the memory cache go to the disk tier (bounded in bytes) and are
+# served from it (sendfile) with the origin stopped; memory and disk both stay within budget.
+. "$(dirname "$0")/../lib/edge-lib.sh"
+
+mkdir -p "$T/root"
+for i in $(seq 0 39); do head -c 300000 /dev/urandom >"$T/root/d$i.ts"; done
+PO=$(free_port)
+start_edge origin --listen 127.0.0.1:$PO --root "$T/root"
+ORIGIN_PID=$LAST_PID
+cat >"$T/edge.yaml" <<YAML
+cache_memory: 2M
+max_object: 1M
+cache_disk: {path: "$T/disk", size: 6M}
+freshness: {stale_if_error: 1h}
+YAML
+PE=$(free_port)
+start_edge edge -c "$T/edge.yaml" --listen 127.0.1.1:$PE --origin http://127.0.0.1:$PO
+E=http://127.0.1.1:$PE
+mem=$((2 * 1048576)); disk=$((6 * 1048576))
+
+for i in $(seq 0 39); do curl -s -o /dev/null "$E/d$i.ts"; done
+for _ in $(seq 50); do
+    [ "$(status_field $E disk.writes)" -ge 20 ] && break
+    sleep 0.1
+done
+check "evicted objects were written to disk" test "$(status_field $E disk.writes)" -ge 20
+check "disk bytes within the disk budget" test "$(status_field $E disk.bytes)" -le $disk
+check "the disk tier evicted too" test "$(status_field $E disk.evictions)" -gt 0
+check "memory bytes within the memory budget" test "$(status_field $E cache.bytes)" -le $mem
+n=$(ls "$T/disk" | grep -c '^segment-edge-.*\.obj$')
+expect_eq "one file per disk object" "$n" "$(status_field $E disk.objects)"
+
+stop_pid $ORIGIN_PID
+# d22 was evicted from memory (2 MiB hold ~6 objects) but is still on disk (6 MiB hold ~20,
+# the most recently evicted: d14..d33).
+h=$(curl -s -D- -o "$T/got" "$E/d22.ts")
+expect_match "origin down: an object from disk is a hit" "$h" 'Cache-Status: segment-edge; hit; .*detail=disk'
+check "the disk copy is byte-identical" cmp -s "$T/got" "$T/root/d22.ts"
+h=$(curl -s -D- -o "$T/got" -r 1000-1999 "$E/d23.ts")
+expect_match "a range from a disk object" "$h" '^HTTP/1.1 206'
+check "the range bytes are right" cmp -s "$T/got" <(tail -c +1001 "$T/root/d23.ts" | head -c 1000)
+check "disk hits counted" test "$(status_field $E disk.hits)" -ge 2
+h=$(curl -s -D- -o /dev/null "$E/d0.ts")
+expect_match "an object evicted from disk too is gone (origin down: 502)" "$h" '^HTTP/1.1 502'
+finish
