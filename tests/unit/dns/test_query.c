@@ -492,6 +492,7 @@ static void test_edns(void)
     CHECK(p && RC(p) == 0 && memcmp(out + outlen - 16, full + 12, 16) &&
               !memcmp(out + outlen - 24, full + 4, 8),
           "forged server cookie replaced, client cookie kept");
+    ldns_pkt_free(p);
     static const uint8_t nsid[] = {0, 3, 0, 0};
     qopt_t ns = {.edns = true, .opts = nsid, .optlen = sizeof(nsid), .qdcount = -1};
     p = ask("www.example.test", LDNS_RR_TYPE_A, &ns);
