@@ -318,13 +318,9 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
         edge_obj_t *old = f->old;
         if (m->status == 304) {
             edge_cache_lock(&srv->cache);
+            /* The stored head stays as it is: other workers read it without the lock. */
             old->resp_ms = now;
             old->origin_age = 0;
-            char *cc = dup_header(m, "cache-control");
-            if (cc) {
-                free(old->cache_control);
-                old->cache_control = cc;
-            }
             edge_obj_freshness_locked(srv->cfg, old);
             old->refreshing = false;
             old->refresh_result = EDGE_REFRESH_REVALIDATED;
