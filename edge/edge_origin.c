@@ -160,6 +160,11 @@ void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o)
         o->swr_ms = 0;
         o->sie_ms = 0;
     }
+    if (cc.no_cache) {
+        /* never used without a successful validation, unless stale-if-error says so */
+        o->swr_ms = 0;
+        o->sie_ms = cc.sie >= 0 ? (uint64_t)cc.sie * 1000 : 0;
+    }
 }
 
 static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m, const edge_config_t *cfg)

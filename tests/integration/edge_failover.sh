@@ -30,7 +30,10 @@ def serve(c):
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n" + b"x" * 1000)
         if good or not path.startswith(("/hang/", "/503/", "/trunc/")):
             body = ("ok %s\n" % path).encode()
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            cc = b""
+            if path.startswith("/cc/"):  # /cc/<Cache-Control value, '_' for ' '>/file
+                cc = b"Cache-Control: " + path.split("/")[2].replace("_", " ").encode() + b"\r\n"
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%sConnection: close\r\n\r\n%s" % (len(body), cc, body))
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port))
@@ -90,5 +93,22 @@ check "truncated origin body: never a complete 200 (curl exit $rc, status $code)
     test "$rc" -ne 0 -o "$code" = 502
 curl -s -o /dev/null "http://127.0.1.1:$P3/trunc/v.ts"
 expect_eq "truncated object is not cached (fetched again)" "$(grep -c '/trunc/v.ts' "$T/originA.requests")" 2
+# Origin Cache-Control is honoured over the type defaults.
+B=http://127.0.1.1:$P1
+for cc in no-store private; do
+    curl -s -o /dev/null "$B/cc/$cc/a.ts"
+    h=$(curl -s -D- -o /dev/null "$B/cc/$cc/a.ts")
+    expect_match "Cache-Control: $cc is not stored (a miss again)" "$h" 'Cache-Status: segment-edge; fwd=miss'
+    expect_eq "Cache-Control: $cc: two origin fetches" "$(grep -c "/cc/$cc/a.ts" "$T/originB.requests")" 2
+done
+curl -s -o /dev/null "$B/cc/max-age=100/live.m3u8"
+h=$(curl -s -D- -o /dev/null "$B/cc/max-age=100/live.m3u8")
+expect_match "max-age=100 on a playlist: cached for 100 s" "$h" 'Cache-Status: segment-edge; hit; ttl=(99|100)'
+curl -s -o /dev/null "$B/cc/s-maxage=5,_max-age=100/s.ts"
+h=$(curl -s -D- -o /dev/null "$B/cc/s-maxage=5,_max-age=100/s.ts")
+expect_match "s-maxage wins over max-age" "$h" 'Cache-Status: segment-edge; hit; ttl=[45]\b'
+curl -s -o /dev/null "$B/cc/no-cache/n.ts"
+h=$(curl -s -D- -o /dev/null "$B/cc/no-cache/n.ts")
+expect_match "no-cache: stored but revalidated every time" "$h" 'fwd=stale'
 check "edge still healthy" test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.1.1:$P3/healthz)" = 200
 finish

@@ -5,6 +5,7 @@
 mkdir -p "$T/root/v"
 head -c 100000 /dev/urandom >"$T/root/v/seg.ts"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n#EXT-X-ENDLIST\n' >"$T/root/v/index.m3u8"
+printf '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:6,\nseg.ts\n' >"$T/root/v/live.m3u8"
 for e in mpd m4s mp4 aac vtt; do echo x >"$T/root/v/f.$e"; done
 PO=$(free_port)
 start_edge origin --listen 127.0.0.1:$PO --root "$T/root"
@@ -100,6 +101,13 @@ U=http://127.0.1.1:$PE
 h=$(curl -s -D- -o /dev/null "$U/v/seg.ts")
 expect_match "edge: Age header" "$h" '^Age: [0-9]+'
 expect_match "edge: Cache-Status hit" "$h" 'Cache-Status: segment-edge; hit'
+curl -s -o /dev/null "$U/v/live.m3u8"
+h=$(curl -s -D- -o /dev/null "$U/v/live.m3u8")
+expect_match "edge: live playlist fresh for at most half its target duration (3 s)" "$h" 'Cache-Status: segment-edge; hit; ttl=[0-2]\b'
+h=$(curl -s -D- -o /dev/null "$U/v/index.m3u8")
+expect_match "edge: VOD playlist (EXT-X-ENDLIST) fresh for long" "$h" 'Cache-Status: segment-edge; hit; ttl=[0-9]{4,}'
+h=$(curl -s -D- -o /dev/null "$U/v/seg.ts")
+expect_match "edge: segment fresh for long" "$h" 'Cache-Status: segment-edge; hit; ttl=[0-9]{4,}'
 h=$(curl -s -D- -o /dev/null "$U/v/f.m4s?token=abc&x=1")
 expect_match "edge: unknown query parameters are dropped from the key (hit)" "$h" 'Cache-Status: segment-edge; hit'
 n0=$(origin_hits "$T/origin.log" '/v/index.m3u8?_HLS_msn=5')
