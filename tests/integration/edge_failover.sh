@@ -46,7 +46,7 @@ PY
 start_py() { # name port mode
     python3 "$T/origin.py" "$2" "$T/$1.requests" "$3" >"$T/$1.log" 2>&1 &
     EDGE_PIDS+=("$!")
-    for _ in $(seq 100); do grep -q listening "$T/$1.log" && return 0; sleep 0.1; done
+    for _ in $(seq 100); do grep -q listening "$T/$1.log" 2>/dev/null && return 0; sleep 0.1; done
     die "$1 did not start"
 }
 PA=$(free_port); PB=$(free_port); DEAD=$(free_port)
