@@ -51,6 +51,10 @@ void edge_status_tick(edge_server_t *srv)
     edge_stats_t t;
     stats_sum(srv, &t);
     sample_t now = {edge_now_ms(), t.requests, t.bytes_out};
+    if (n_samples == 0) {
+        /* The start counts as a sample of zeros, so the first second has a rate too. */
+        samples[n_samples++] = (sample_t){srv->start_ms, 0, 0};
+    }
     if (n_samples == RATE_WINDOW + 1) {
         memmove(samples, samples + 1, sizeof(sample_t) * RATE_WINDOW);
         n_samples--;
