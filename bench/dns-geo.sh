@@ -183,8 +183,8 @@ est=$(( ROUNDS * 2 * NS * (DURATION + 1) + NS * WARMUP ))
 {
     echo "geodnsd vs gdnsd, geo routing with ECS, zone $ZONE: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $NCPU CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
-    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)), workers $GEODNSD_WORKERS, tie_band ${TIE_BAND:-default}, pid ${SPID[geodnsd]}, port ${SPORT[geodnsd]}"
-    echo "gdnsd:   $("$GDNSD_BIN" -V 2>&1 | grep -m1 -o 'gdnsd version [0-9.]*' || echo gdnsd), plugin_geoip auto_dc_coords, udp_threads $GDNSD_UDP_THREADS, pid ${SPID[gdnsd]}, port ${SPORT[gdnsd]}"
+    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1), repository at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')), workers $GEODNSD_WORKERS, tie_band ${TIE_BAND:-default}, pid ${SPID[geodnsd]}, port ${SPORT[geodnsd]}"
+    echo "gdnsd:   $({ "$GDNSD_BIN" -V 2>&1 || true; } | grep -m1 -o 'gdnsd version [0-9.]*' || echo gdnsd), plugin_geoip auto_dc_coords, udp_threads $GDNSD_UDP_THREADS, pid ${SPID[gdnsd]}, port ${SPORT[gdnsd]}"
     echo "$CEILING_NOTE"
     echo "mmdb: $MMDB ($(grep -vc '^#' "$MMDB.nets") networks, GeoIP2-City schema, bench/data/geo/make-geodb.pl)"
     echo "queries: $QNOTE"
@@ -198,7 +198,7 @@ tee -a "$RESULTS/summary.txt" < "$RESULTS/crosscheck.txt"
 if [ "$KEEP" = 1 ]; then
     for s in "${SERVERS[@]}"; do bd_say "$s: pid ${SPID[$s]}, 127.0.0.1:${SPORT[$s]}"; done
     bd_say "queries: $QFILE; KEEP=1: servers stay up until ^C"
-    while :; do sleep 3600; done
+    while :; do sleep 1; done   # short sleeps: a SIGTERM/^C is handled within a second
 fi
 
 # ---- one dnsperf run ---------------------------------------------------------------
