@@ -89,7 +89,7 @@ for kind in seg pl; do
     e=$(med ${RPS[edge_$kind]}); s=$(med ${RPS[nginx_static_$kind]}); c=$(med ${RPS[nginx_cache_$kind]})
     em=$(med ${MBS[edge_$kind]}); sm=$(med ${MBS[nginx_static_$kind]}); cm=$(med ${MBS[nginx_cache_$kind]})
     printf '%-4s segment-edge %8.0f req/s %8.1f MB/s | nginx static %8.0f req/s %8.1f MB/s (x%.2f) | nginx proxy_cache %8.0f req/s %8.1f MB/s (x%.2f)\n' \
-        "$kind" "$e" "$em" "$s" "$sm" "$(echo "$e / $s" | bc -l)" "$c" "$cm" "$(echo "$e / $c" | bc -l)"
+        "$kind" "$e" "$em" "$s" "$sm" "$(awk -v a="$e" -v b="$s" 'BEGIN {print a / b}')" "$c" "$cm" "$(awk -v a="$e" -v b="$c" 'BEGIN {print a / b}')"
 done
 
 fi
