@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [--bench]   (--bench adds the peer servers used by bench/)
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libuv1-dev libyaml-dev libldns-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
+      zlib1g-dev libuv1-dev libyaml-dev libldns-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
       libmaxmind-db-writer-perl bind9-dnsutils knot-dnsutils dnsperf curl ffmpeg nginx
       python3 procps iproute2 util-linux)
 if [ "${1:-}" = "--bench" ]; then
