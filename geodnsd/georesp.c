@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,74 @@ fail:
     return rc;
 }
 
+/* ---- answer cache ---- */
+
+typedef struct geo_cache_entry {
+    uint8_t addr[16]; /* client address, masked to the source prefix */
+    uint32_t policy;
+    uint32_t generation;
+    uint8_t family; /* AF_INET / AF_INET6 of the client, 0 = empty slot */
+    uint8_t source; /* source prefix */
+    uint8_t qfam;   /* 0, 4 or 6: the address family asked for */
+    uint8_t outcome;
+    uint8_t n;
+    uint8_t prefix; /* the matched network's prefix (ECS scope) */
+    uint16_t pop[ROUTE_ANSWERS_MAX];
+} geo_cache_entry_t;
+
+struct geo_cache {
+    size_t mask;
+    geo_cache_entry_t slot[];
+};
+
+geo_cache_t *geo_cache_new(size_t slots)
+{
+    size_t n = 16;
+    while (n < slots)
+        n <<= 1;
+    geo_cache_t *c = calloc(1, sizeof(*c) + n * sizeof(geo_cache_entry_t));
+    if (c)
+        c->mask = n - 1;
+    return c;
+}
+
+void geo_cache_free(geo_cache_t *cache)
+{
+    free(cache);
+}
+
+static void cache_key(const geo_client_t *c, uint32_t policy, uint32_t generation, uint8_t qfam,
+                      geo_cache_entry_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    unsigned bytes = c->family == AF_INET ? 4 : 16;
+    memcpy(k->addr, c->addr, bytes);
+    unsigned bits = c->source_prefix;
+    for (unsigned b = bits; b < bytes * 8; b++)
+        k->addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    k->policy = policy;
+    k->generation = generation;
+    k->family = (uint8_t)c->family;
+    k->source = c->source_prefix;
+    k->qfam = qfam;
+}
+
+static geo_cache_entry_t *cache_slot(geo_cache_t *cache, const geo_cache_entry_t *k)
+{
+    uint32_t h = 2166136261u;
+    const uint8_t *p = (const uint8_t *)k;
+    for (size_t i = 0; i < offsetof(geo_cache_entry_t, outcome); i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return &cache->slot[h & cache->mask];
+}
+
+static bool cache_match(const geo_cache_entry_t *e, const geo_cache_entry_t *k)
+{
+    return e->family && !memcmp(e, k, offsetof(geo_cache_entry_t, outcome));
+}
+
 /* ---- query path ---- */
 
 static bool v4_global(const uint8_t *a)
@@ -344,14 +413,36 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     geo_client_t c;
     georesp_client(q, src, &c);
     route_decision_t dec;
-    geoip_loc_t loc;
-    const geoip_net_t *net;
-    if (georesp_decide(rt, env->memo, pol, n->geo_id, &c, family, &dec, &loc, &net)) {
-        *rcode = DNS_RCODE_SERVFAIL;
-        return GEORESP_DONE;
+    uint8_t matched = 0;
+    geo_cache_entry_t key, *slot = NULL;
+    uint8_t qfam = (uint8_t)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
+    if (env->cache && c.family) {
+        cache_key(&c, n->geo_id, rt->generation, qfam, &key);
+        slot = cache_slot(env->cache, &key);
+    }
+    if (slot && cache_match(slot, &key)) {
+        dec.outcome = (route_outcome_t)slot->outcome;
+        dec.n = slot->n;
+        memcpy(dec.pop, slot->pop, sizeof(dec.pop));
+        matched = slot->prefix;
+    } else {
+        geoip_loc_t loc;
+        const geoip_net_t *net;
+        if (georesp_decide(rt, env->memo, pol, n->geo_id, &c, family, &dec, &loc, &net)) {
+            *rcode = DNS_RCODE_SERVFAIL;
+            return GEORESP_DONE;
+        }
+        matched = loc.prefix;
+        if (slot) {
+            *slot = key;
+            slot->outcome = (uint8_t)dec.outcome;
+            slot->n = dec.n;
+            memcpy(slot->pop, dec.pop, sizeof(slot->pop));
+            slot->prefix = matched;
+        }
     }
     if (c.from_ecs)
-        *scope = route_scope(c.source_prefix, loc.prefix);
+        *scope = route_scope(c.source_prefix, matched);
 
     const uint8_t *cn = NULL;
     size_t cnlen = 0;

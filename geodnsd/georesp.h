@@ -63,6 +63,14 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
                    const zone_node_t *n, const uint8_t *owner, size_t ownerlen, dns_writer_t *w,
                    uint8_t *rcode, uint8_t *scope, const uint8_t **target, size_t *targetlen);
 
+/* Per-worker cache of final geo answers keyed by what decides them: the client prefix (ECS
+ * address and source prefix, or the source address), policy, query family and snapshot
+ * generation. A hit skips the mmdb walk and the ranking entirely. Direct-mapped, fixed size,
+ * no allocation after creation. */
+typedef struct geo_cache geo_cache_t;
+geo_cache_t *geo_cache_new(size_t slots);
+void geo_cache_free(geo_cache_t *cache);
+
 /* Routing decision for a client (used by the answer and by `geodnsd explain`). */
 int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_policy_t *pol,
                    uint32_t policy_id, const geo_client_t *c, int family, route_decision_t *dec,

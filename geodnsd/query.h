@@ -11,6 +11,7 @@
 
 struct geo_runtime;
 struct route_memo;
+struct geo_cache;
 
 /* Everything a worker needs to answer: borrowed from the current snapshot. */
 typedef struct query_env {
@@ -22,6 +23,7 @@ typedef struct query_env {
     const uint8_t *cookie_secret;  /* 16 bytes: server cookies (RFC 7873, 9018) */
     const struct geo_runtime *geo; /* geo routing data, or NULL */
     struct route_memo *memo;       /* the worker's route memo, or NULL */
+    struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */
 } query_env_t;
 
 #define QUERY_TCP 0x1u

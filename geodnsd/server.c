@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "georesp.h"
 #include "log.h"
 #include "query.h"
 #include "route.h"
@@ -64,6 +65,7 @@ struct worker {
     gd_snapshot_t *snap;
     query_env_t env;
     route_memo_t *memo; /* this worker's route decisions, keyed by snapshot generation */
+    geo_cache_t *cache; /* this worker's final geo answers, keyed by client prefix */
     udp_sock_t udp[GD_MAX_LISTEN];
     tcp_listener_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
@@ -141,6 +143,7 @@ static void worker_take_snapshot(worker_t *w, gd_snapshot_t *s)
     w->snap = s;
     w->env = s->env;
     w->env.memo = w->memo;
+    w->env.cache = w->cache;
     if (old)
         gd_snapshot_unref(old);
 }
@@ -457,6 +460,7 @@ static void worker_free(worker_t *w)
         free(w->conns[i].out);
     free(w->conns);
     route_memo_free(w->memo);
+    geo_cache_free(w->cache);
     if (w->snap)
         gd_snapshot_unref(w->snap);
     gd_snapshot_t *p = atomic_exchange(&w->pending, NULL);
@@ -507,7 +511,8 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             w->conns[j].next = w->free_list;
             w->free_list = &w->conns[j];
         }
-        if (!(w->memo = route_memo_new(1 << 16))) {
+        /* Small enough to stay in cache: 4096 decisions, 8192 answers of 48 bytes. */
+        if (!(w->memo = route_memo_new(1 << 12)) || !(w->cache = geo_cache_new(1 << 13))) {
             rc = -ENOMEM;
             goto fail;
         }
