@@ -1,5 +1,6 @@
-/* server.c: per-worker libuv loops: batched UDP (recvmmsg/sendmmsg under a uv_poll_t) and
- * RFC 7766 TCP (framing, pipelining, idle timeout, bounded connections), snapshot swaps. */
+/* server.c: the network side: per listener and worker a UDP thread blocking in recvmmsg and
+ * answering with sendmmsg, and per worker a libuv loop for RFC 7766 TCP (framing, pipelining,
+ * idle timeout, bounded connections); snapshot swaps for both. */
 #include "server.h"
 
 #include <errno.h>
@@ -25,13 +26,27 @@
 
 typedef struct worker worker_t;
 
-typedef struct udp_sock {
-    uv_poll_t poll;
+/* One thread per UDP socket: it blocks in recvmmsg, answers the batch and sends it with one
+ * sendmmsg, like gdnsd's UDP threads and the bare echo "ceiling": no event loop, no epoll_wait
+ * or clock read per wake-up. It takes new snapshots between two batches. */
+typedef struct udp_thread {
+    uv_thread_t thread;
+    bool started;
     int fd;
-    int family;
     bool pktinfo; /* bound to a wildcard address: reply from the address the query came to */
-    worker_t *w;
-} udp_sock_t;
+    const atomic_bool *stop;
+    _Atomic(gd_snapshot_t *) pending;
+    gd_snapshot_t *snap;
+    query_env_t env;
+    route_memo_t *memo;
+    geo_cache_t *cache;
+    struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+    struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+    struct sockaddr_storage raddr[UDP_BATCH];
+    uint8_t rctl[UDP_BATCH][64], sctl[UDP_BATCH][64];
+    uint8_t rbuf[UDP_BATCH][UDP_BUFSZ];
+    uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
+} udp_thread_t;
 
 typedef struct tcp_listener {
     uv_tcp_t h;
@@ -66,7 +81,7 @@ struct worker {
     query_env_t env;
     route_memo_t *memo; /* this worker's route decisions, keyed by snapshot generation */
     geo_cache_t *cache; /* this worker's final geo answers, keyed by client prefix */
-    udp_sock_t udp[GD_MAX_LISTEN];
+    udp_thread_t *udp[GD_MAX_LISTEN];
     tcp_listener_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
     size_t nlisten;
@@ -76,19 +91,13 @@ struct worker {
     conn_t *free_list;
     conn_t *lru_head, *lru_tail;
     size_t open_conns;
-    /* UDP batch state */
-    struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
-    struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
-    struct sockaddr_storage raddr[UDP_BATCH];
-    uint8_t rctl[UDP_BATCH][64], sctl[UDP_BATCH][64];
-    uint8_t rbuf[UDP_BATCH][UDP_BUFSZ];
-    uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
     uint8_t tcp_out[TCP_MAXRESP + 2];
 };
 
 struct gd_server {
     worker_t **workers;
     unsigned nworkers;
+    atomic_bool udp_stop;
 };
 
 /* ---- sockets ---- */
@@ -102,7 +111,9 @@ static bool addr_is_any(const struct sockaddr_storage *ss)
 
 static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
 {
-    int fd = socket(l->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* UDP sockets block (their thread waits in recvmmsg); TCP ones belong to libuv. */
+    int fd =
+        socket(l->ss.ss_family, type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
     int one = 1;
@@ -113,6 +124,9 @@ static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
         goto fail;
     if (type == SOCK_DGRAM) {
         int sz = 4 << 20;
+        /* Wake up now and then even when idle: to take a new snapshot and to see a stop. */
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
         if (addr_is_any(&l->ss)) {
@@ -150,82 +164,114 @@ static void worker_take_snapshot(worker_t *w, gd_snapshot_t *s)
 
 /* ---- UDP ---- */
 
-static void udp_on_readable(uv_poll_t *h, int status, int events)
+static void udp_take_snapshot(udp_thread_t *u, gd_snapshot_t *s)
 {
-    udp_sock_t *u = h->data;
-    worker_t *w = u->w;
-    if (status < 0 || !(events & UV_READABLE))
-        return;
-    for (int round = 0; round < 8; round++) {
-        for (int i = 0; i < UDP_BATCH; i++) {
-            w->riov[i].iov_base = w->rbuf[i];
-            w->riov[i].iov_len = UDP_BUFSZ;
-            struct msghdr *m = &w->rmsg[i].msg_hdr;
-            m->msg_name = &w->raddr[i];
-            m->msg_namelen = sizeof(w->raddr[i]);
-            m->msg_iov = &w->riov[i];
-            m->msg_iovlen = 1;
-            m->msg_control = u->pktinfo ? w->rctl[i] : NULL;
-            m->msg_controllen = u->pktinfo ? sizeof(w->rctl[i]) : 0;
-            m->msg_flags = 0;
-        }
-        int n = recvmmsg(u->fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return;
-        int ns = 0;
-        for (int i = 0; i < n; i++) {
-            struct msghdr *m = &w->rmsg[i].msg_hdr;
-            if (m->msg_flags & MSG_TRUNC)
-                continue; /* a query larger than any we accept */
-            size_t len = query_process(&w->env, w->rbuf[i], w->rmsg[i].msg_len, w->sbuf[ns],
-                                       UDP_BUFSZ, 0, (const struct sockaddr *)&w->raddr[i]);
-            if (!len)
-                continue;
-            w->siov[ns].iov_base = w->sbuf[ns];
-            w->siov[ns].iov_len = len;
-            struct msghdr *s = &w->smsg[ns].msg_hdr;
-            s->msg_name = &w->raddr[i];
-            s->msg_namelen = m->msg_namelen;
-            s->msg_iov = &w->siov[ns];
-            s->msg_iovlen = 1;
-            s->msg_flags = 0;
-            s->msg_control = NULL;
-            s->msg_controllen = 0;
-            if (u->pktinfo && m->msg_controllen) {
-                /* Reply from the address the query was sent to. */
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-                    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
-                        (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
-                        memcpy(w->sctl[ns], c, c->cmsg_len);
-                        struct cmsghdr *sc = (struct cmsghdr *)w->sctl[ns];
-                        if (c->cmsg_level == IPPROTO_IP) {
-                            struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(sc);
-                            pi->ipi_spec_dst = pi->ipi_addr;
-                            pi->ipi_ifindex = 0;
-                        }
-                        s->msg_control = w->sctl[ns];
-                        s->msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
-                        break;
+    gd_snapshot_t *old = u->snap;
+    u->snap = s;
+    u->env = s->env;
+    u->env.memo = u->memo;
+    u->env.cache = u->cache;
+    if (old)
+        gd_snapshot_unref(old);
+}
+
+/* Answer one received batch and send the replies with as few sendmmsg calls as possible. */
+static void udp_answer_batch(udp_thread_t *u, int n)
+{
+    int ns = 0;
+    for (int i = 0; i < n; i++) {
+        struct msghdr *m = &u->rmsg[i].msg_hdr;
+        if (m->msg_flags & MSG_TRUNC)
+            continue; /* a query larger than any we accept */
+        size_t len = query_process(&u->env, u->rbuf[i], u->rmsg[i].msg_len, u->sbuf[ns], UDP_BUFSZ,
+                                   0, (const struct sockaddr *)&u->raddr[i]);
+        if (!len)
+            continue;
+        u->siov[ns].iov_base = u->sbuf[ns];
+        u->siov[ns].iov_len = len;
+        struct msghdr *s = &u->smsg[ns].msg_hdr;
+        s->msg_name = &u->raddr[i];
+        s->msg_namelen = m->msg_namelen;
+        s->msg_iov = &u->siov[ns];
+        s->msg_iovlen = 1;
+        s->msg_flags = 0;
+        s->msg_control = NULL;
+        s->msg_controllen = 0;
+        if (u->pktinfo && m->msg_controllen) {
+            /* Reply from the address the query was sent to. */
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+                if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+                    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+                    memcpy(u->sctl[ns], c, c->cmsg_len);
+                    struct cmsghdr *sc = (struct cmsghdr *)u->sctl[ns];
+                    if (c->cmsg_level == IPPROTO_IP) {
+                        struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(sc);
+                        pi->ipi_spec_dst = pi->ipi_addr;
+                        pi->ipi_ifindex = 0;
                     }
+                    s->msg_control = u->sctl[ns];
+                    s->msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+                    break;
                 }
             }
-            ns++;
         }
-        int sent = 0;
-        while (sent < ns) {
-            int r = sendmmsg(u->fd, w->smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR)
-                    continue;
-                /* Send buffer full or a per-destination error: skip that datagram. */
-                sent++;
-                continue;
-            }
-            sent += r;
-        }
-        if (n < UDP_BATCH)
-            return;
+        ns++;
     }
+    int sent = 0;
+    while (sent < ns) {
+        int r = sendmmsg(u->fd, u->smsg + sent, (unsigned)(ns - sent), 0);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            sent++; /* a per-destination error: skip that datagram */
+            continue;
+        }
+        sent += r;
+    }
+}
+
+static void udp_thread_main(void *arg)
+{
+    udp_thread_t *u = arg;
+    while (!atomic_load_explicit(u->stop, memory_order_acquire)) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            u->riov[i].iov_base = u->rbuf[i];
+            u->riov[i].iov_len = UDP_BUFSZ;
+            struct msghdr *m = &u->rmsg[i].msg_hdr;
+            m->msg_name = &u->raddr[i];
+            m->msg_namelen = sizeof(u->raddr[i]);
+            m->msg_iov = &u->riov[i];
+            m->msg_iovlen = 1;
+            m->msg_control = u->pktinfo ? u->rctl[i] : NULL;
+            m->msg_controllen = u->pktinfo ? sizeof(u->rctl[i]) : 0;
+            m->msg_flags = 0;
+        }
+        /* Block for the first datagram, then take whatever else is queued. */
+        int n = recvmmsg(u->fd, u->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
+        /* A snapshot published while we waited applies to this batch already (and an idle
+         * thread lets go of the old one within the receive timeout). */
+        if (atomic_load_explicit(&u->pending, memory_order_acquire)) {
+            gd_snapshot_t *s = atomic_exchange(&u->pending, NULL);
+            if (s)
+                udp_take_snapshot(u, s);
+        }
+        if (n > 0)
+            udp_answer_batch(u, n);
+    }
+}
+
+static void udp_thread_free(udp_thread_t *u)
+{
+    if (!u)
+        return;
+    route_memo_free(u->memo);
+    geo_cache_free(u->cache);
+    if (u->snap)
+        gd_snapshot_unref(u->snap);
+    gd_snapshot_t *p = atomic_exchange(&u->pending, NULL);
+    if (p)
+        gd_snapshot_unref(p);
+    free(u);
 }
 
 /* ---- TCP ---- */
@@ -461,6 +507,8 @@ static void worker_free(worker_t *w)
     free(w->conns);
     route_memo_free(w->memo);
     geo_cache_free(w->cache);
+    for (size_t j = 0; j < GD_MAX_LISTEN; j++)
+        udp_thread_free(w->udp[j]);
     if (w->snap)
         gd_snapshot_unref(w->snap);
     gd_snapshot_t *p = atomic_exchange(&w->pending, NULL);
@@ -518,6 +566,21 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
         }
         gd_snapshot_ref(snap);
         worker_take_snapshot(w, snap);
+        for (size_t j = 0; j < cfg->nlisten; j++) {
+            udp_thread_t *u = calloc(1, sizeof(*u));
+            if (!u || !(u->memo = route_memo_new(1 << 12)) ||
+                !(u->cache = geo_cache_new(1 << 13))) {
+                udp_thread_free(u);
+                rc = -ENOMEM;
+                goto fail;
+            }
+            w->udp[j] = u;
+            u->fd = w->udp_fd[j];
+            u->pktinfo = addr_is_any(&cfg->listen[j].ss);
+            u->stop = &srv->udp_stop;
+            gd_snapshot_ref(snap);
+            udp_take_snapshot(u, snap);
+        }
     }
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
@@ -525,14 +588,13 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
         uv_async_init(&w->loop, &w->async, worker_on_async);
         w->async.data = w;
         for (size_t j = 0; j < w->nlisten; j++) {
-            udp_sock_t *u = &w->udp[j];
-            u->fd = w->udp_fd[j];
-            u->w = w;
-            u->family = cfg->listen[j].ss.ss_family;
-            u->pktinfo = addr_is_any(&cfg->listen[j].ss);
-            uv_poll_init(&w->loop, &u->poll, u->fd);
-            u->poll.data = u;
-            uv_poll_start(&u->poll, UV_READABLE, udp_on_readable);
+            udp_thread_t *u = w->udp[j];
+            if (uv_thread_create(&u->thread, udp_thread_main, u)) {
+                snprintf(err, errlen, "cannot start a UDP thread");
+                rc = -EAGAIN;
+                goto fail; /* not reached in practice; the process exits */
+            }
+            u->started = true;
             tcp_listener_t *t = &w->tcp[j];
             t->w = w;
             uv_tcp_init(&w->loop, &t->h);
@@ -564,20 +626,36 @@ fail:
     return rc;
 }
 
+static void publish_slot(_Atomic(gd_snapshot_t *) *slot, gd_snapshot_t *snap)
+{
+    gd_snapshot_ref(snap);
+    gd_snapshot_t *old = atomic_exchange(slot, snap);
+    if (old)
+        gd_snapshot_unref(old);
+}
+
 void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap)
 {
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
-        gd_snapshot_ref(snap);
-        gd_snapshot_t *old = atomic_exchange(&w->pending, snap);
-        if (old)
-            gd_snapshot_unref(old);
+        publish_slot(&w->pending, snap);
         uv_async_send(&w->async);
+        for (size_t j = 0; j < w->nlisten; j++)
+            publish_slot(&w->udp[j]->pending, snap); /* taken before its next batch */
     }
 }
 
 void gd_server_stop(gd_server_t *srv)
 {
+    /* UDP threads: the flag, then wake every one blocked in recvmmsg. */
+    atomic_store(&srv->udp_stop, true);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        for (size_t j = 0; j < srv->workers[i]->nlisten; j++)
+            shutdown(srv->workers[i]->udp_fd[j], SHUT_RDWR);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        for (size_t j = 0; j < srv->workers[i]->nlisten; j++)
+            if (srv->workers[i]->udp[j]->started)
+                uv_thread_join(&srv->workers[i]->udp[j]->thread);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         atomic_store(&srv->workers[i]->stop, true);
         uv_async_send(&srv->workers[i]->async);
@@ -587,7 +665,7 @@ void gd_server_stop(gd_server_t *srv)
         uv_thread_join(&w->thread);
         uv_loop_close(&w->loop);
         for (size_t j = 0; j < w->nlisten; j++)
-            close(w->udp_fd[j]); /* uv_poll_t does not own its fd */
+            close(w->udp_fd[j]);
         worker_free(w);
     }
     free(srv->workers);
