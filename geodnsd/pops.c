@@ -66,7 +66,7 @@ static int get_name(const yt_node_t *n, char *out, const char *what, char *err, 
     return 0;
 }
 
-static int get_code(const yt_node_t *n, char out[3], const char *what, char *err, size_t errlen)
+int pops_code_parse(const yt_node_t *n, char out[3], const char *what, char *err, size_t errlen)
 {
     const char *s;
     if (yt_get_str(n, &s, err, errlen))
@@ -204,9 +204,10 @@ static int parse_pop(const yt_node_t *k, const yt_node_t *v, pops_pop_t *p, char
         return yt_fail(err, errlen, k, "PoP '%s' needs a location: [latitude, longitude]", p->name);
     if (get_location(n, &p->lat, &p->lon, err, errlen))
         return -EINVAL;
-    if ((n = yt_map_get(v, "country")) && get_code(n, p->country, "country", err, errlen))
+    if ((n = yt_map_get(v, "country")) && pops_code_parse(n, p->country, "country", err, errlen))
         return -EINVAL;
-    if ((n = yt_map_get(v, "continent")) && get_code(n, p->continent, "continent", err, errlen))
+    if ((n = yt_map_get(v, "continent")) &&
+        pops_code_parse(n, p->continent, "continent", err, errlen))
         return -EINVAL;
     if (!p->continent[0] && p->country[0]) {
         const char *c = geoip_country_continent(p->country);

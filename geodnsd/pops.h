@@ -63,6 +63,10 @@ void pops_free(pops_t *pops);
 int pops_find(const pops_t *pops, const char *name);
 int pops_pool_find(const pops_t *pops, const char *name);
 
+/* A two-letter code (country or continent), upper-cased into out. what names it in errors.
+ * Returns 0 or -EINVAL with "file:line:col: reason". */
+int pops_code_parse(const yt_node_t *n, char out[3], const char *what, char *err, size_t errlen);
+
 /* A host name value: labels of 1..63 letters, digits, '-' and '_', at most 253 bytes without the
  * final dot; written to out (POPS_HOST_MAX) absolute, with the trailing dot. Returns 0 or -EINVAL
  * with "file:line:col: reason". Used for PoP hostnames and fallback CNAME targets. */

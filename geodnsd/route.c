@@ -11,22 +11,6 @@
 
 /* ---------------------------------------------------------------- policy parsing */
 
-static int get_code(const yt_node_t *n, char out[3], const char *what, char *err, size_t errlen)
-{
-    const char *s;
-    if (yt_get_str(n, &s, err, errlen))
-        return -EINVAL;
-    bool ok = strlen(s) == 2;
-    for (size_t i = 0; ok && i < 2; i++)
-        ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z');
-    if (!ok)
-        return yt_fail(err, errlen, n, "%s must be a 2-letter code, not '%s'", what, s);
-    for (size_t i = 0; i < 2; i++)
-        out[i] = (char)(s[i] >= 'a' ? s[i] - 'a' + 'A' : s[i]);
-    out[2] = '\0';
-    return 0;
-}
-
 /* A scalar or a list of scalars: call back for each item. */
 static int for_each_item(const yt_node_t *n, const char *what, char *err, size_t errlen,
                          int (*fn)(const yt_node_t *item, void *ctx, char *err, size_t errlen),
@@ -52,7 +36,7 @@ typedef struct sel_ctx {
 static int add_country(const yt_node_t *item, void *ctx, char *err, size_t errlen)
 {
     route_sel_t *s = ((sel_ctx_t *)ctx)->sel;
-    return get_code(item, s->country[s->ncountry++], "country", err, errlen);
+    return pops_code_parse(item, s->country[s->ncountry++], "country", err, errlen);
 }
 
 static int add_continent(const yt_node_t *item, void *ctx, char *err, size_t errlen)
@@ -60,7 +44,7 @@ static int add_continent(const yt_node_t *item, void *ctx, char *err, size_t err
     route_sel_t *s = ((sel_ctx_t *)ctx)->sel;
     static const char *const known[] = {"AF", "AN", "AS", "EU", "NA", "OC", "SA", NULL};
     char *c = s->continent[s->ncontinent];
-    if (get_code(item, c, "continent", err, errlen))
+    if (pops_code_parse(item, c, "continent", err, errlen))
         return -EINVAL;
     for (const char *const *k = known; *k; k++)
         if (!strcmp(*k, c)) {

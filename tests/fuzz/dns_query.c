@@ -1,11 +1,10 @@
 /* dns_query.c: fuzz target for the whole query path (parse, lookup, write) over UDP and TCP.
  * Checks that a reply never exceeds its limit and that its counts agree with its content. */
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <netinet/in.h>
 
 #include "query.h"
 #include "snapshot.h"

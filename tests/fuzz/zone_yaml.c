@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arena_init(&a);
     zone_t *z = NULL;
     char err[1024];
-    int rc = zone_load_buffer("fuzz.yaml", (const char *)data, size, &a, NULL, &z, err,
-                             sizeof(err));
+    int rc =
+        zone_load_buffer("fuzz.yaml", (const char *)data, size, &a, NULL, &z, err, sizeof(err));
     if (rc == 0 && (!z || !z->soa || !z->apex_node))
         abort();
     if (rc != 0 && !strstr(err, "fuzz.yaml"))

@@ -28,8 +28,8 @@ int main(void)
     const yt_node_t *r = yt_doc_root(d);
     CHECK(d && r->kind == YT_MAP && r->n == 3, "map of three");
     const yt_node_t *b = yt_map_get(r, "b");
-    CHECK(b && b->kind == YT_SEQ && b->n == 2 && b->line == 3 && b->col == 3,
-          "list at 3:3 (%u:%u)", b ? b->line : 0, b ? b->col : 0);
+    CHECK(b && b->kind == YT_SEQ && b->n == 2 && b->line == 3 && b->col == 3, "list at 3:3 (%u:%u)",
+          b ? b->line : 0, b ? b->col : 0);
     CHECK(b && b->items[0]->plain && !b->items[1]->plain, "plain vs quoted");
     uint32_t u;
     double dd;
