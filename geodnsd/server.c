@@ -26,6 +26,51 @@
 
 typedef struct worker worker_t;
 
+/* What a thread that answers queries owns: its reference to the current snapshot, the query
+ * environment taken from it, and its own route memo and geo answer cache. */
+typedef struct answerer {
+    gd_snapshot_t *snap;
+    query_env_t env;
+    route_memo_t *memo;
+    geo_cache_t *cache;
+} answerer_t;
+
+/* Small enough to stay in the CPU caches: 4096 decisions, 8192 answers of 48 bytes. */
+static int answerer_init(answerer_t *a, gd_snapshot_t *s)
+{
+    if (!(a->memo = route_memo_new(1 << 12)) || !(a->cache = geo_cache_new(1 << 13)))
+        return -ENOMEM;
+    gd_snapshot_ref(s);
+    a->snap = s;
+    a->env = s->env;
+    a->env.memo = a->memo;
+    a->env.cache = a->cache;
+    return 0;
+}
+
+/* Swap to a new snapshot (whose reference the caller hands over); drop the old one. */
+static void answerer_take(answerer_t *a, gd_snapshot_t *s)
+{
+    gd_snapshot_t *old = a->snap;
+    a->snap = s;
+    a->env = s->env;
+    a->env.memo = a->memo;
+    a->env.cache = a->cache;
+    if (old)
+        gd_snapshot_unref(old);
+}
+
+static void answerer_deinit(answerer_t *a, _Atomic(gd_snapshot_t *) *pending)
+{
+    route_memo_free(a->memo);
+    geo_cache_free(a->cache);
+    if (a->snap)
+        gd_snapshot_unref(a->snap);
+    gd_snapshot_t *p = atomic_exchange(pending, NULL);
+    if (p)
+        gd_snapshot_unref(p);
+}
+
 /* One thread per UDP socket: it blocks in recvmmsg, answers the batch and sends it with one
  * sendmmsg, like gdnsd's UDP threads and the bare echo "ceiling": no event loop, no epoll_wait
  * or clock read per wake-up. It takes new snapshots between two batches. */
@@ -36,10 +81,7 @@ typedef struct udp_thread {
     bool pktinfo; /* bound to a wildcard address: reply from the address the query came to */
     const atomic_bool *stop;
     _Atomic(gd_snapshot_t *) pending;
-    gd_snapshot_t *snap;
-    query_env_t env;
-    route_memo_t *memo;
-    geo_cache_t *cache;
+    answerer_t ans;
     struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
     struct sockaddr_storage raddr[UDP_BATCH];
@@ -77,10 +119,7 @@ struct worker {
     uv_async_t async;
     _Atomic(gd_snapshot_t *) pending;
     atomic_bool stop;
-    gd_snapshot_t *snap;
-    query_env_t env;
-    route_memo_t *memo; /* this worker's route decisions, keyed by snapshot generation */
-    geo_cache_t *cache; /* this worker's final geo answers, keyed by client prefix */
+    answerer_t ans; /* for TCP */
     udp_thread_t *udp[GD_MAX_LISTEN];
     tcp_listener_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
@@ -151,29 +190,7 @@ fail:
 
 /* ---- snapshot swap ---- */
 
-static void worker_take_snapshot(worker_t *w, gd_snapshot_t *s)
-{
-    gd_snapshot_t *old = w->snap;
-    w->snap = s;
-    w->env = s->env;
-    w->env.memo = w->memo;
-    w->env.cache = w->cache;
-    if (old)
-        gd_snapshot_unref(old);
-}
-
 /* ---- UDP ---- */
-
-static void udp_take_snapshot(udp_thread_t *u, gd_snapshot_t *s)
-{
-    gd_snapshot_t *old = u->snap;
-    u->snap = s;
-    u->env = s->env;
-    u->env.memo = u->memo;
-    u->env.cache = u->cache;
-    if (old)
-        gd_snapshot_unref(old);
-}
 
 /* Answer one received batch and send the replies with as few sendmmsg calls as possible. */
 static void udp_answer_batch(udp_thread_t *u, int n)
@@ -183,8 +200,8 @@ static void udp_answer_batch(udp_thread_t *u, int n)
         struct msghdr *m = &u->rmsg[i].msg_hdr;
         if (m->msg_flags & MSG_TRUNC)
             continue; /* a query larger than any we accept */
-        size_t len = query_process(&u->env, u->rbuf[i], u->rmsg[i].msg_len, u->sbuf[ns], UDP_BUFSZ,
-                                   0, (const struct sockaddr *)&u->raddr[i]);
+        size_t len = query_process(&u->ans.env, u->rbuf[i], u->rmsg[i].msg_len, u->sbuf[ns],
+                                   UDP_BUFSZ, 0, (const struct sockaddr *)&u->raddr[i]);
         if (!len)
             continue;
         u->siov[ns].iov_base = u->sbuf[ns];
@@ -253,7 +270,7 @@ static void udp_thread_main(void *arg)
         if (atomic_load_explicit(&u->pending, memory_order_acquire)) {
             gd_snapshot_t *s = atomic_exchange(&u->pending, NULL);
             if (s)
-                udp_take_snapshot(u, s);
+                answerer_take(&u->ans, s);
         }
         if (n > 0)
             udp_answer_batch(u, n);
@@ -264,13 +281,7 @@ static void udp_thread_free(udp_thread_t *u)
 {
     if (!u)
         return;
-    route_memo_free(u->memo);
-    geo_cache_free(u->cache);
-    if (u->snap)
-        gd_snapshot_unref(u->snap);
-    gd_snapshot_t *p = atomic_exchange(&u->pending, NULL);
-    if (p)
-        gd_snapshot_unref(p);
+    answerer_deinit(&u->ans, &u->pending);
     free(u);
 }
 
@@ -368,7 +379,7 @@ static void conn_process(conn_t *c)
         }
         if (c->inlen - off < 2 + flen)
             break;
-        size_t rlen = query_process(&w->env, c->in + off + 2, flen, w->tcp_out + 2, TCP_MAXRESP,
+        size_t rlen = query_process(&w->ans.env, c->in + off + 2, flen, w->tcp_out + 2, TCP_MAXRESP,
                                     QUERY_TCP, (const struct sockaddr *)&c->peer);
         off += 2 + flen;
         uv_timer_again(&c->timer);
@@ -487,7 +498,7 @@ static void worker_on_async(uv_async_t *a)
     worker_t *w = a->data;
     gd_snapshot_t *s = atomic_exchange(&w->pending, NULL);
     if (s)
-        worker_take_snapshot(w, s);
+        answerer_take(&w->ans, s);
     if (atomic_load(&w->stop))
         uv_walk(&w->loop, close_walk, w);
 }
@@ -505,15 +516,9 @@ static void worker_free(worker_t *w)
     for (size_t i = 0; i < w->nconns; i++)
         free(w->conns[i].out);
     free(w->conns);
-    route_memo_free(w->memo);
-    geo_cache_free(w->cache);
     for (size_t j = 0; j < GD_MAX_LISTEN; j++)
         udp_thread_free(w->udp[j]);
-    if (w->snap)
-        gd_snapshot_unref(w->snap);
-    gd_snapshot_t *p = atomic_exchange(&w->pending, NULL);
-    if (p)
-        gd_snapshot_unref(p);
+    answerer_deinit(&w->ans, &w->pending);
     free(w);
 }
 
@@ -559,27 +564,20 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             w->conns[j].next = w->free_list;
             w->free_list = &w->conns[j];
         }
-        /* Small enough to stay in cache: 4096 decisions, 8192 answers of 48 bytes. */
-        if (!(w->memo = route_memo_new(1 << 12)) || !(w->cache = geo_cache_new(1 << 13))) {
+        if (answerer_init(&w->ans, snap)) {
             rc = -ENOMEM;
             goto fail;
         }
-        gd_snapshot_ref(snap);
-        worker_take_snapshot(w, snap);
         for (size_t j = 0; j < cfg->nlisten; j++) {
             udp_thread_t *u = calloc(1, sizeof(*u));
-            if (!u || !(u->memo = route_memo_new(1 << 12)) ||
-                !(u->cache = geo_cache_new(1 << 13))) {
-                udp_thread_free(u);
-                rc = -ENOMEM;
-                goto fail;
-            }
+            if (!u)
+                goto nomem;
             w->udp[j] = u;
             u->fd = w->udp_fd[j];
             u->pktinfo = addr_is_any(&cfg->listen[j].ss);
             u->stop = &srv->udp_stop;
-            gd_snapshot_ref(snap);
-            udp_take_snapshot(u, snap);
+            if (answerer_init(&u->ans, snap))
+                goto nomem;
         }
     }
     for (unsigned i = 0; i < srv->nworkers; i++) {
@@ -610,6 +608,8 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
     }
     *out = srv;
     return 0;
+nomem:
+    rc = -ENOMEM;
 fail:
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
