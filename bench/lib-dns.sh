@@ -140,3 +140,117 @@ bd_wait_idle() {
     done
     echo "$busy"
 }
+
+# bd_run_one MODE ROUND SERVER SECS [record]: one dnsperf run against SERVER (pinned), its
+# figures into R[...] and a line of $TSV. Uses the caller's SPORT, SPID, QFILE, CLIENTS,
+# OUTSTANDING, RATE, RESULTS, WORK, SERVER_CPU, CLIENT_CPU, WAIT_IDLE, IDLE_PCT, HZ, TSV and
+# BD_DNSPERF_FLAGS (e.g. -B for wire-format query files).
+bd_run_one() {
+    local mode="$1" round="$2" s="$3" secs="$4" record="${5:-1}"
+    local port="${SPORT[$s]}" pid="${SPID[$s]}" log pids c0 c1 b0 b1 rate=() rc=0 busy0=-
+    bd_alive "$pid" || bd_die "$s (pid $pid) is not running any more"
+    log="$RESULTS/logs/$mode-r$round-$s.log"; [ "$record" = 1 ] || log="$WORK/warmup-$s.log"
+    [ "$mode" = rate ] && rate=(-Q "$RATE")
+    mapfile -t pids < <(bd_tree "$pid")
+    bd_pin "$SERVER_CPU" "${pids[@]}"
+    [ "$record" = 1 ] && busy0="$(bd_wait_idle "$WAIT_IDLE" "$IDLE_PCT")"
+    c0="$(bd_cpu_ticks "${pids[@]}")"; b0="$(bd_busy_ticks)"
+    # shellcheck disable=SC2086
+    (
+        timeout -k 5 $((secs + 30)) taskset -c "$CLIENT_CPU" \
+            dnsperf -s 127.0.0.1 -p "$port" ${BD_DNSPERF_FLAGS:-} -d "$QFILE" -l "$secs" -c "$CLIENTS" -q "$OUTSTANDING" \
+            "${rate[@]}" -O suppress=timeouts,unexpected > "$log" 2>&1
+        r=$?; times > "$log.times"; exit $r
+    ) || rc=$?
+    c1="$(bd_cpu_ticks "${pids[@]}")"; b1="$(bd_busy_ticks)"
+    [ "$record" = 1 ] || return 0
+    if [ "$rc" != 0 ]; then bd_say "dnsperf against $s failed (rc $rc), see $log"; tail -5 "$log" >&2; fi
+    local sent done_q lost qps avg maxl rcodes srv dp other usq pct
+    sent=$(awk '/Queries sent:/{print $3}' "$log"); sent="${sent:--}"
+    done_q=$(awk '/Queries completed:/{print $3}' "$log"); done_q="${done_q:-0}"
+    lost=$(awk '/Queries lost:/{print $3}' "$log"); lost="${lost:--}"
+    qps=$(awk '/Queries per second:/{printf "%.0f", $4}' "$log"); qps="${qps:--}"
+    avg=$(awk '/Average Latency \(s\):/{printf "%.3f", $4 * 1000}' "$log"); avg="${avg:--}"
+    maxl=$(awk '/Average Latency \(s\):/{gsub(/\)/, "", $8); printf "%.2f", $8 * 1000}' "$log"); maxl="${maxl:--}"
+    rcodes=$(sed -n 's/^ *Response codes: *//p' "$log")
+    srv=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')
+    dp=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, x, "m"); sub(/s$/, "", x[2]); t += x[1] * 60 + x[2] }
+                        printf "%.2f", t }' "$log.times" 2>/dev/null); dp="${dp:-0}"
+    other=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v s="$srv" -v d="$dp" \
+        'BEGIN{o = (b - a) / hz - s - d; if (o < 0) o = 0; printf "%.2f", o}')
+    pct=$(awk -v s="$srv" -v t="$secs" 'BEGIN{printf "%.0f", 100 * s / t}')
+    usq=$(awk -v c="$done_q" -v s="$srv" 'BEGIN{ if (c > 0) printf "%.2f", s * 1e6 / c; else print "-" }')
+    R[$mode,$round,$s,qps]=$qps; R[$mode,$round,$s,avg]=$avg; R[$mode,$round,$s,lost]=$lost
+    R[$mode,$round,$s,usq]=$usq; R[$mode,$round,$s,other]=$other; R[$mode,$round,$s,pct]=$pct
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$mode" "$round" "$s" "$port" "$([ "$mode" = rate ] && echo "$RATE" || echo max)" "$secs" \
+        "$sent" "$done_q" "$lost" "$qps" "$avg" "$maxl" "$srv" "$usq" "$dp" "$other" "$pct" "$busy0" "$rcodes" "$log" >> "$TSV"
+    printf '  %-5s round %s %-8s qps=%-7s avg=%sms lost=%s/%s cpu=%ss=%s%% (%s us/q) dnsperf=%ss other=%ss busy_before=%s%%\n' \
+        "$mode" "$round" "$s" "$qps" "$avg" "$lost" "$sent" "$srv" "$pct" "$usq" "$dp" "$other" "$busy0" >&2
+}
+
+# bd_run_rounds: WARMUP s per server, then ROUNDS rounds of MODES x SERVERS (the order of the
+# servers alternates between rounds), each DURATION s.
+bd_run_rounds() {
+    local s round mode i n=${#SERVERS[@]} order
+    for s in "${SERVERS[@]}"; do [ "$WARMUP" -gt 0 ] && bd_run_one max 0 "$s" "$WARMUP" 0; done
+    for round in $(seq 1 "$ROUNDS"); do
+        order=("${SERVERS[@]}")
+        if [ $((round % 2)) = 0 ]; then # alternate who goes first
+            order=()
+            for ((i = n - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done
+        fi
+        for mode in "${MODES[@]}"; do
+            for s in "${order[@]}"; do bd_run_one "$mode" "$round" "$s" "$DURATION"; done
+        done
+    done
+}
+
+# bd_med MODE SERVER FIELD: the median over the rounds.
+bd_med() {
+    local r; for r in $(seq 1 "$ROUNDS"); do echo "${R[$1,$r,$2,$3]:--}"; done | bd_median
+}
+
+# bd_print_table MODE PEER PEER_LABEL: per-round figures and medians of every server, and the
+# ratios geodnsd/PEER (and against the ceiling when it ran).
+bd_print_table() {
+    local mode="$1" peer="$2" label="$3" s r
+    echo
+    if [ "$mode" = max ]; then
+        echo "mode max: dnsperf ${BD_DNSPERF_FLAGS:+$BD_DNSPERF_FLAGS }-c $CLIENTS -q $OUTSTANDING (full load), $DURATION s per run"
+    else
+        echo "mode rate: dnsperf ${BD_DNSPERF_FLAGS:+$BD_DNSPERF_FLAGS }-c $CLIENTS -q $OUTSTANDING -Q $RATE (fixed offered load), $DURATION s per run"
+    fi
+    printf '%-7s' ""
+    for s in "${SERVERS[@]}"; do printf ' | %-35s' "$s"; done
+    printf ' |\n%-7s' round
+    for s in "${SERVERS[@]}"; do printf ' | %7s %7s %6s %4s %6s' qps avg_ms lost cpu% us/q; done
+    printf ' | other_s\n'
+    for r in $(seq 1 "$ROUNDS") median; do
+        printf '%-7s' "$r"
+        for s in "${SERVERS[@]}"; do
+            if [ "$r" = median ]; then
+                printf ' | %7.0f %7.3f %6.0f %4.0f %6.2f' "$(bd_med "$mode" "$s" qps)" "$(bd_med "$mode" "$s" avg)" \
+                    "$(bd_med "$mode" "$s" lost)" "$(bd_med "$mode" "$s" pct)" "$(bd_med "$mode" "$s" usq)"
+            else
+                printf ' | %7s %7s %6s %4s %6s' "${R[$mode,$r,$s,qps]}" "${R[$mode,$r,$s,avg]}" \
+                    "${R[$mode,$r,$s,lost]}" "${R[$mode,$r,$s,pct]}" "${R[$mode,$r,$s,usq]}"
+            fi
+        done
+        if [ "$r" = median ]; then printf ' |\n'; else
+            printf ' | %s\n' "$(for s in "${SERVERS[@]}"; do echo "${R[$mode,$r,$s,other]}"; done | paste -sd/)"
+        fi
+    done
+    printf "ratio geodnsd/%s (medians): qps %s, CPU per query %s, avg latency %s" "$label" \
+        "$(bd_ratio "$(bd_med "$mode" geodnsd qps)" "$(bd_med "$mode" "$peer" qps)")" \
+        "$(bd_ratio "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" "$peer" usq)")" \
+        "$(bd_ratio "$(bd_med "$mode" geodnsd avg)" "$(bd_med "$mode" "$peer" avg)")"
+    if [ -n "${SPID[ceiling]:-}" ]; then
+        printf '\nvs ceiling (medians): geodnsd/ceiling qps %s, CPU per query %s; %s/ceiling qps %s, CPU per query %s' \
+            "$(bd_ratio "$(bd_med "$mode" geodnsd qps)" "$(bd_med "$mode" ceiling qps)")" \
+            "$(bd_ratio "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" ceiling usq)")" \
+            "$label" "$(bd_ratio "$(bd_med "$mode" "$peer" qps)" "$(bd_med "$mode" ceiling qps)")" \
+            "$(bd_ratio "$(bd_med "$mode" "$peer" usq)" "$(bd_med "$mode" ceiling usq)")"
+    fi
+    echo
+}
