@@ -142,18 +142,33 @@ static double ratio(uint64_t a, uint64_t b)
     return b ? (double)a / (double)b : 0.0;
 }
 
+/* The figures both reports print, gathered once: summed worker stats, rates, cache sizes. */
+typedef struct status_view {
+    edge_stats_t t;
+    double rps, bps;
+    size_t objects;
+    uint64_t bytes, evictions;
+} status_view_t;
+
+static void status_collect(edge_server_t *srv, status_view_t *v)
+{
+    stats_sum(srv, &v->t);
+    rates(srv, &v->rps, &v->bps);
+    edge_cache_lock(&srv->cache);
+    v->objects = srv->cache.n_objects;
+    v->bytes = srv->cache.bytes;
+    v->evictions = srv->cache.evictions;
+    edge_cache_unlock(&srv->cache);
+}
+
 char *edge_status_json(edge_server_t *srv, size_t *len)
 {
-    edge_stats_t t;
-    double rps;
-    double bps;
-    stats_sum(srv, &t);
-    rates(srv, &rps, &bps);
-    edge_cache_lock(&srv->cache);
-    size_t objects = srv->cache.n_objects;
-    uint64_t bytes = srv->cache.bytes;
-    uint64_t evictions = srv->cache.evictions;
-    edge_cache_unlock(&srv->cache);
+    status_view_t v;
+    status_collect(srv, &v);
+    const edge_stats_t t = v.t;
+    double rps = v.rps, bps = v.bps;
+    size_t objects = v.objects;
+    uint64_t bytes = v.bytes, evictions = v.evictions;
     int inflight = __atomic_load_n(&srv->cache.fills_inflight, __ATOMIC_RELAXED);
     uint64_t served = t.hits + t.stale + t.collapsed + t.revalidated;
     uint64_t lookups = served + t.misses;
@@ -221,16 +236,12 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
 
 char *edge_status_metrics(edge_server_t *srv, size_t *len)
 {
-    edge_stats_t t;
-    double rps;
-    double bps;
-    stats_sum(srv, &t);
-    rates(srv, &rps, &bps);
-    edge_cache_lock(&srv->cache);
-    size_t objects = srv->cache.n_objects;
-    uint64_t bytes = srv->cache.bytes;
-    uint64_t evictions = srv->cache.evictions;
-    edge_cache_unlock(&srv->cache);
+    status_view_t v;
+    status_collect(srv, &v);
+    const edge_stats_t t = v.t;
+    double rps = v.rps, bps = v.bps;
+    size_t objects = v.objects;
+    uint64_t bytes = v.bytes, evictions = v.evictions;
     sbuf_t b = {malloc(4096), 0, 4096};
     struct {
         const char *name;
