@@ -489,3 +489,57 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     *targetlen = cnlen;
     return GEORESP_CNAME;
 }
+
+int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
+                        const zone_node_t *n, const uint8_t *owner, size_t ownerlen,
+                        dns_writer_t *w, uint8_t *scope)
+{
+    const geo_runtime_t *rt = env->geo;
+    const route_policy_t *pol = n->geo;
+    int family = pol->mode == ROUTE_MODE_CNAME ? 0 : AF_INET;
+    geo_client_t c;
+    georesp_client(q, src, &c);
+    route_decision_t dec;
+    geoip_loc_t loc;
+    const geoip_net_t *net;
+    if (georesp_decide(rt, NULL, pol, n->geo_id, &c, family, &dec, &loc, &net))
+        return 0;
+    route_client_t rc;
+    route_client_from_loc(&rc, &loc);
+    if (net && rt->net_nfixed[net->id]) {
+        rc.fixed = rt->net_fixed[net->id];
+        rc.nfixed = rt->net_nfixed[net->id];
+    }
+    if (c.family)
+        rc.hash = route_client_hash(c.family, c.addr, c.source_prefix);
+    char text[8192];
+    int len = snprintf(text, sizeof(text), "located by: %s\n",
+                       net         ? "nets entry"
+                       : loc.found ? "mmdb"
+                       : c.family  ? "nothing (default location or pool order)"
+                                   : "no client address");
+    if (len < 0 || route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, NULL,
+                                 family, c.from_ecs ? c.source_prefix : 0, loc.prefix) < 0)
+        return 0;
+    /* The answer is for this client only: scope = the whole source prefix. */
+    if (c.from_ecs)
+        *scope = c.source_prefix;
+    uint8_t rdata[256];
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t l = nl ? (size_t)(nl - line) : strlen(line);
+        if (l > 255)
+            l = 255;
+        if (l) {
+            rdata[0] = (uint8_t)l;
+            memcpy(rdata + 1, line, l);
+            dns_rdata_t rd = {.data = rdata, .len = (uint16_t)(l + 1)};
+            if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen, DNS_TYPE_TXT, 0, &rd))
+                return -1;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return 0;
+}

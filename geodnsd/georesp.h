@@ -71,6 +71,13 @@ typedef struct geo_cache geo_cache_t;
 geo_cache_t *geo_cache_new(size_t slots);
 void geo_cache_free(geo_cache_t *cache);
 
+/* Debugging over DNS: TXT records, one per line of route_explain(), telling why this client
+ * gets what it gets at geo node n (TTL 0). Only called for loopback clients when the server
+ * config has `explain: true`. Returns 0, or -1 when the records do not fit. */
+int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
+                        const zone_node_t *n, const uint8_t *owner, size_t ownerlen,
+                        dns_writer_t *w, uint8_t *scope);
+
 /* Routing decision for a client (used by the answer and by `geodnsd explain`). */
 int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_policy_t *pol,
                    uint32_t policy_id, const geo_client_t *c, int family, route_decision_t *dec,

@@ -2,6 +2,7 @@
  * answers, EDNS (OPT, ECS, NSID, keepalive), ANY and truncation. No allocation, lock or log. */
 #include "query.h"
 
+#include <netinet/in.h>
 #include <string.h>
 #include <time.h>
 
@@ -107,6 +108,19 @@ static int write_any(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner
     return 0;
 }
 
+static bool src_is_loopback(const struct sockaddr *src)
+{
+    if (src && src->sa_family == AF_INET)
+        return ((const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr)[0] == 127;
+    if (src && src->sa_family == AF_INET6) {
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in6 *)src)->sin6_addr;
+        static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        return !memcmp(a, one, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
+    }
+    return false;
+}
+
 static int answer_zone(answer_ctx_t *a, const zone_t *z)
 {
     const dns_query_t *q = a->q;
@@ -120,6 +134,17 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
     unsigned nseen = 0;
 
     a->aa = true;
+    /* Debugging over DNS: TXT _explain.<geo name>, for loopback clients, when enabled. */
+    if (a->env->explain && a->env->geo && q->qtype == DNS_TYPE_TXT && nlabels > 1 && name[0] == 8 &&
+        !memcmp(name + 1, "_explain", 8) && src_is_loopback(a->src)) {
+        const uint8_t *rest = name + 9;
+        uint8_t roffs[DNS_MAX_LABELS];
+        unsigned rl = zone_name_labels(rest, roffs);
+        const zone_node_t *n;
+        zone_match_t m = zone_lookup(z, rest, namelen - 9, roffs, rl, DNS_TYPE_A, &n);
+        if ((m == ZONE_MATCH_EXACT || m == ZONE_MATCH_WILDCARD) && n->geo)
+            return georesp_explain_txt(a->env, q, a->src, n, name, namelen, a->w, &a->ecs_scope);
+    }
     for (unsigned hop = 0;; hop++) {
         const zone_node_t *n;
         zone_match_t m = zone_lookup(z, name, namelen, offs, nlabels, q->qtype, &n);

@@ -22,6 +22,7 @@ typedef struct query_env {
     uint16_t keepalive;            /* edns-tcp-keepalive TIMEOUT in 100 ms units */
     const uint8_t *cookie_secret;  /* 16 bytes: server cookies (RFC 7873, 9018) */
     const struct geo_runtime *geo; /* geo routing data, or NULL */
+    bool explain;                  /* answer TXT _explain.<geo name> to loopback clients */
     struct route_memo *memo;       /* the worker's route memo, or NULL */
     struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */
 } query_env_t;

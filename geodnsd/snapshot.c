@@ -127,9 +127,9 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
-    static const char *const keys[] = {"listen", "workers", "zones",         "zone_dir",
-                                       "log",    "tcp",     "edns",          "nsid",
-                                       "pops",   "geoip",   "cookie_secret", NULL};
+    static const char *const keys[] = {"listen",        "workers", "zones", "zone_dir", "log",
+                                       "tcp",           "edns",    "nsid",  "pops",     "geoip",
+                                       "cookie_secret", "explain", NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -245,6 +245,8 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
         }
         memcpy(c->cookie_secret, process_secret, 16);
     }
+    if ((n = yt_map_get(root, "explain")) && (rc = yt_get_bool(n, &c->explain, err, errlen)))
+        return rc;
     if ((n = yt_map_get(root, "zones"))) {
         if (n->kind != YT_SEQ)
             return yt_fail(err, errlen, n, "'zones' must be a list of zone files");
@@ -340,6 +342,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     s->env.zones = &s->zones;
     s->env.geo = s->geo;
     s->env.cookie_secret = s->cfg.cookie_secret;
+    s->env.explain = s->cfg.explain;
     s->env.udp_size = s->cfg.udp_size;
     s->env.nsid = s->cfg.nsid;
     s->env.nsid_len = s->cfg.nsid_len;

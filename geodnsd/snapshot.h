@@ -34,6 +34,7 @@ typedef struct gd_config {
     const uint8_t *nsid;
     uint16_t nsid_len;
     uint8_t cookie_secret[16]; /* configured, or random once per process */
+    bool explain;              /* TXT _explain.<geo name> answered to loopback clients */
     const char **files;        /* every file this snapshot was built from (watched for changes) */
     size_t nfiles;
     const char *zone_dir; /* watched too: files appearing in it */
