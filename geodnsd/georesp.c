@@ -317,7 +317,6 @@ static bool v6_global(const uint8_t *a)
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *c)
 {
     memset(c, 0, sizeof(*c));
-    c->ecs_present = q->has_ecs;
     if (q->has_ecs && q->ecs_source > 0) {
         int fam = q->ecs_family == 1 ? AF_INET : AF_INET6;
         bool global = fam == AF_INET ? v4_global(q->ecs_addr) : v6_global(q->ecs_addr);

@@ -51,7 +51,6 @@ typedef struct geo_client {
     uint8_t addr[16];
     uint8_t source_prefix; /* ECS source prefix, or the full length for the packet source */
     bool from_ecs;
-    bool ecs_present;
 } geo_client_t;
 
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *out);
