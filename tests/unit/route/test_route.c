@@ -118,7 +118,10 @@ static void test_pops_parse(void)
     const pops_pop_t *f = &p->pop[FRA];
     CHECK(f->n4 == 1 && f->n6 == 1 && f->capacity == 1000 && f->factor == 1.0);
     CHECK(!strcmp(f->continent, "EU") && !strcmp(f->hostname, "fra.edge.example.test."));
-    CHECK(!strcmp(f->probe_url, "http://127.0.1.1:8080/healthz"));
+    CHECK(!strcmp(f->probe.url, "http://127.0.1.1:8080/healthz"));
+    CHECK(f->probe.kind == POPS_PROBE_HTTP && f->probe.port == 8080);
+    CHECK(!strcmp(f->probe.path, "/healthz") && !strcmp(f->probe.host, "127.0.1.1:8080"));
+    CHECK(!strcmp(f->probe.status_path, "/status") && f->probe.status_port == 8080);
     CHECK(f->line == 2 && f->col == 3);
     CHECK(!strcmp(p->pop[PAR].hostname, "par.edge.example.test."));
     CHECK(p->pop[PAR].n4 == 2 && p->pop[PAR].n6 == 0);

@@ -1,7 +1,7 @@
 /* route.h: geo routing: policy parsing, ranking PoPs for a client, fallback chain, memo, explain.
  */
-#ifndef GEODNSD_ROUTE_H
-#define GEODNSD_ROUTE_H
+#ifndef GEODNS_ROUTE_H
+#define GEODNS_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +15,25 @@
 #define ROUTE_CAND_MAX    32 /* ranked candidates kept in a decision (tie group + the rest) */
 #define ROUTE_FENCES_MAX  16 /* fence rules per policy */
 #define ROUTE_SEL_MAX     32 /* codes or names per fence selector list */
+
+/* Shares are fixed point: ROUTE_SHARE_ONE keeps every client. */
+#define ROUTE_SHARE_ONE 65535u
+
+/* What health and capacity say about each PoP, built off the query path (health snapshot) and
+ * read by route_rank and route_decision_pick. Indexed by PoP. A NULL view means every PoP up
+ * with every address, keeping all its clients. */
+typedef struct route_health {
+    uint8_t up[POPS_MAX];      /* nonzero: the PoP may answer (health, overrides, not drained) */
+    uint16_t keep[POPS_MAX];   /* share of its own clients the PoP keeps, 0..ROUTE_SHARE_ONE */
+    uint32_t weight[POPS_MAX]; /* share of other PoPs' shed clients it takes (its headroom);
+                                  0 = none */
+    uint16_t load[POPS_MAX];   /* load ratio in 1/1000 of capacity (least-loaded overflow) */
+    uint16_t addr4[POPS_MAX];  /* bit i: IPv4 address i is up (answers withdraw the others) */
+    uint16_t addr6[POPS_MAX];  /* bit i: IPv6 address i is up */
+    uint8_t short_ttl[POPS_MAX]; /* nonzero: answers naming this PoP use ttl_short */
+    uint32_t ttl_short;          /* the shortened TTL (a floor: policies with less keep theirs) */
+    unsigned spill;              /* shed clients spread over this many next PoPs (default 3) */
+} route_health_t;
 
 typedef enum route_mode {
     ROUTE_MODE_A,     /* answer A/AAAA with the chosen PoPs' addresses */
@@ -74,14 +93,22 @@ typedef struct route_client {
     char continent[3];     /* "" when unknown */
     const uint16_t *fixed; /* fixed PoP order from a nets entry (borrowed) or NULL */
     size_t nfixed;
-    uint32_t hash; /* stable hash of the client prefix (route_client_hash) */
+    uint32_t hash; /* stable hash of the client's /24 or /48 (route_client_hash) */
 } route_client_t;
 
 /* Fill c from a geoip_loc_t (fixed order and hash are left NULL/0). */
 void route_client_from_loc(route_client_t *c, const geoip_loc_t *loc);
 
-/* FNV-1a of the first `prefix` bits of addr (IPv4-mapped IPv6 hashes as IPv4), so every client
- * of one ECS prefix gets the same hash. */
+/* The prefix a client's hash covers: the first ROUTE_HASH_V4 / ROUTE_HASH_V6 bits, or fewer when
+ * the client (ECS source prefix) gave fewer. Answers that depend on the hash (tie band, capacity
+ * shedding) carry this as their ECS scope. prefix is in the family's terms (IPv4-mapped IPv6
+ * counts the 96 mapped bits). */
+#define ROUTE_HASH_V4 24
+#define ROUTE_HASH_V6 48
+uint8_t route_hash_prefix(int family, const uint8_t *addr, unsigned prefix);
+
+/* FNV-1a of the first route_hash_prefix() bits of addr (IPv4-mapped IPv6 hashes as IPv4), so
+ * every client of one /24 (/48) gets the same hash and keeps its PoP. */
 uint32_t route_client_hash(int family, const uint8_t *addr, unsigned prefix);
 
 typedef enum route_outcome {
@@ -101,6 +128,10 @@ typedef struct route_decision {
      * cand[0..ntie) are the equally-near PoPs (in PoP index order), then the rest by distance. */
     uint8_t ncand, ntie, answers;
     uint16_t cand[ROUTE_CAND_MAX];
+    bool full;      /* every PoP of the step was past its high watermark: overflow answer */
+    bool hashed;    /* the pick depended on the client hash (tie band, shedding, spill) */
+    bool shed;      /* the nearest PoP shed this client to another */
+    bool short_ttl; /* an answered PoP asks for the short TTL */
 } route_decision_t;
 
 typedef enum route_reason {
@@ -110,6 +141,8 @@ typedef enum route_reason {
     ROUTE_WHY_DOWN,
     ROUTE_WHY_NO_ADDRESS, /* no address of the query's family */
     ROUTE_WHY_FARTHER,    /* eligible but not among the chosen */
+    ROUTE_WHY_FULL,       /* past its high watermark (or shares 0): takes no new clients */
+    ROUTE_WHY_SHED,       /* nearest, but shed this client (share kept, client hash) */
 } route_reason_t;
 
 /* Per-PoP details for explain; optional (NULL on the query path). */
@@ -124,16 +157,20 @@ typedef struct route_trace {
                                 "none (pool order)", "nets fixed order" */
 } route_trace_t;
 
-/* Rank and choose. up: per-PoP flags (npops entries, nonzero = up), NULL = all up. family:
+/* Rank and choose. health: per-PoP state, NULL = all up and keeping all. family:
  * AF_INET (A), AF_INET6 (AAAA) or 0 (CNAME mode, or any type that does not need addresses).
  * The step (pool, then fallback pool, then CNAME, then policy->then) is chosen by health and
  * fences alone; within it, PoPs without an address of `family` are skipped, and if none has one
  * the outcome is NODATA. Never allocates. Returns 0, or -EINVAL for a policy/pops mismatch. */
 int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client_t *client,
-               const uint8_t *up, int family, route_decision_t *out, route_trace_t *trace);
+               const route_health_t *health, int family, route_decision_t *out,
+               route_trace_t *trace);
 
-/* Re-choose dec->pop for another client hash from the kept ranking (used on memo hits). */
-void route_decision_pick(route_decision_t *dec, uint32_t hash);
+/* Re-choose dec->pop for another client hash from the kept ranking (used on memo hits), with
+ * the same health view the ranking used. Within a step: the nearest PoP (tie band rotated by
+ * hash) keeps the client when the client's hash falls inside its kept share; otherwise the
+ * client is spread over the next health->spill candidates in proportion to their weight. */
+void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_health_t *health);
 
 /* ECS scope prefix to return: min(source prefix, matched network prefix). */
 uint8_t route_scope(uint8_t source_prefix, uint8_t matched_prefix);
@@ -166,7 +203,7 @@ void route_memo_stats(const route_memo_t *memo, uint64_t *hits, uint64_t *misses
  * reason, the outcome and answer, the ECS scope and TTL. Returns the length written (truncated
  * to buflen - 1) or a negative code from route_rank. */
 int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pops_t *pops,
-                  const route_client_t *client, const uint8_t *up, int family,
+                  const route_client_t *client, const route_health_t *health, int family,
                   uint8_t source_prefix, uint8_t matched_prefix);
 
 /* "pool", "fallback-pool", "cname", "nodata", "servfail"; and reason names. */

@@ -1,0 +1,253 @@
+/* health.h: the health library shared by healthcheck and geodnsd: the probe state file (format,
+ * reader, writer), the anti-flap state machine, admin overrides, and the combiner that turns
+ * vantages' state files, overrides and capacity into the route_health_t view the router reads.
+ * No libuv, no logging: errors go back to the caller as "file:line:col: reason". */
+#ifndef GEODNS_HEALTH_H
+#define GEODNS_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pops.h"
+#include "route.h"
+
+#define HEALTH_FORMAT       "geodns-health" /* the state file's "format" value */
+#define HEALTH_VERSION      1               /* the state file's "version" value */
+#define HEALTH_VANTAGE_MAX  64   /* vantage name with the NUL: [A-Za-z0-9_.-]{1,63} */
+#define HEALTH_REASON_MAX   128  /* reason text with the NUL */
+#define HEALTH_ADDRS_MAX    (2 * POPS_ADDRS_MAX)
+#define HEALTH_FILE_MAX     (16u << 20) /* state files larger than this are refused */
+#define HEALTH_VANTAGES_MAX 32   /* state files geodnsd reads from one directory */
+
+typedef enum health_state {
+    HEALTH_UNKNOWN = 0, /* not probed yet (no history) */
+    HEALTH_UP,
+    HEALTH_DOWN,
+} health_state_t;
+
+/* ------------------------------------------------------------------ state file */
+
+/* One probed address of a PoP, with its anti-flap history. */
+typedef struct health_addr {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* 4 or 16 bytes used */
+    health_state_t state;
+    char reason[HEALTH_REASON_MAX]; /* last probe: "http 200", "connect: refused", "timeout" */
+    double rtt_ms;                  /* last successful probe's round trip, or -1 */
+    uint32_t history;               /* last nhistory results, bit 0 the newest, 1 = success */
+    uint8_t nhistory;               /* 0..32 */
+    uint32_t ok_streak;             /* consecutive successes, newest backwards */
+    uint64_t probes, failures;      /* counters since the state file was first written */
+    int64_t since;                  /* unix seconds of the last state change (0 = never) */
+} health_addr_t;
+
+typedef struct health_pop {
+    char name[POPS_NAME_MAX];
+    health_state_t state; /* up when any address is up; down when all are down */
+    bool has_load;
+    double load;                         /* in the unit of the PoP's capacity */
+    char load_reason[HEALTH_REASON_MAX]; /* why has_load is false, or "" */
+    size_t naddrs;
+    health_addr_t addrs[HEALTH_ADDRS_MAX];
+} health_pop_t;
+
+/* One vantage's state file, DIR/VANTAGE.json:
+ *
+ *   {"format": "geodns-health", "version": 1, "vantage": "ams", "time": 1764470000,
+ *    "round_ms": 412,
+ *    "pops": {"fra": {"state": "up", "load": 512.5, "load_reason": "",
+ *                     "addresses": {"127.0.1.1": {"state": "up", "reason": "http 200",
+ *                        "rtt_ms": 0.8, "history": "11111", "ok_streak": 12,
+ *                        "probes": 40, "failures": 1, "since": 1764469000}}}}}
+ *
+ * "history" is newest first, "1" success, "0" failure. "load" is null when unknown. Unknown
+ * keys are ignored (newer writers); a higher "version" is refused. */
+typedef struct health_file {
+    unsigned version;
+    char vantage[HEALTH_VANTAGE_MAX];
+    int64_t time;      /* unix seconds when the round finished */
+    uint32_t round_ms; /* how long the round took */
+    size_t npops;
+    health_pop_t *pops; /* [npops] */
+} health_file_t;
+
+/* Parse a state file held in memory. name is used in errors ("file:line:col: reason"). On
+ * success *out is allocated and owned by the caller (health_file_free). Returns 0, -EINVAL
+ * (malformed, wrong format or version, limits), or -ENOMEM. Never reads past len. */
+int health_file_parse(const char *name, const char *buf, size_t len, health_file_t **out,
+                      char *err, size_t errlen);
+
+/* Read and parse path (at most HEALTH_FILE_MAX bytes). Returns as health_file_parse, or -errno
+ * from open/read with the reason in err. */
+int health_file_load(const char *path, health_file_t **out, char *err, size_t errlen);
+
+/* Write hf as JSON to f. Returns 0 or -EIO. */
+int health_file_write(FILE *f, const health_file_t *hf);
+
+/* Write hf to path atomically: a temporary file in the same directory, fsync, rename, fsync of
+ * the directory. A reader never sees a partial file. Returns 0 or -errno with err set. */
+int health_file_save(const char *path, const health_file_t *hf, char *err, size_t errlen);
+
+void health_file_free(health_file_t *hf);
+
+/* The PoP called name, or NULL. */
+const health_pop_t *health_file_pop(const health_file_t *hf, const char *name);
+
+const char *health_state_name(health_state_t s); /* "unknown", "up", "down" */
+
+/* ------------------------------------------------------------------ anti-flap */
+
+/* Record one probe result for a: shift it into the history (keeping the PoP probe's window),
+ * update counters, reason and rtt, and apply the thresholds of pr: an address goes down after
+ * pr->down_after failures within the last pr->window probes, and up after pr->up_after
+ * consecutive successes. A first probe of an unknown address decides at once (up on success,
+ * down on failure). Returns true when the state changed (since is set to now). */
+bool health_addr_record(health_addr_t *a, const pops_probe_t *pr, bool ok, const char *reason,
+                        double rtt_ms, int64_t now);
+
+/* ------------------------------------------------------------------ overrides */
+
+typedef enum health_force {
+    HEALTH_FORCE_NONE = 0,
+    HEALTH_FORCE_UP,    /* up whatever the probes say */
+    HEALTH_FORCE_DOWN,  /* down whatever the probes say */
+    HEALTH_FORCE_DRAIN, /* the share falls linearly to zero over `over` seconds, then down */
+} health_force_t;
+
+typedef struct health_override {
+    int pop;             /* PoP index */
+    int family;          /* 0 for the whole PoP, else an address: AF_INET / AF_INET6 */
+    int addr_index;      /* index into the PoP's v4 / v6 addresses */
+    health_force_t force;
+    int64_t since;       /* drain start (unix seconds); 0 = when first seen by the combiner */
+    int64_t over;        /* drain duration in seconds */
+    int64_t until;       /* expiry (unix seconds), 0 = none */
+    char reason[HEALTH_REASON_MAX];
+    unsigned line;       /* position in the file, for explain */
+} health_override_t;
+
+/* The admin overrides file:
+ *
+ *   overrides:
+ *     fra: {state: down, reason: "fibre cut", until: "2026-12-01T12:00:00Z"}
+ *     nyc/127.0.2.1: {state: down}            # one address of a PoP
+ *     sin: {state: drain, over: 10m, since: "2026-11-30T10:00:00Z", reason: "maintenance"}
+ *     gru: {state: up}                        # ignore the probes
+ *
+ * until and since: RFC 3339 UTC ("...Z") or unix seconds. Names must exist in pops. */
+typedef struct health_overrides {
+    size_t n;
+    health_override_t *o; /* [n] */
+} health_overrides_t;
+
+/* Parse an overrides document from its root node against pops. An empty document (or no
+ * "overrides" key) is valid and overrides nothing. On success *out is allocated and owned by the
+ * caller. Returns 0, -EINVAL with "file:line:col: reason", or -ENOMEM. */
+int health_overrides_parse(const yt_node_t *root, const pops_t *pops, health_overrides_t **out,
+                           char *err, size_t errlen);
+int health_overrides_load(const char *path, const pops_t *pops, health_overrides_t **out,
+                          char *err, size_t errlen);
+void health_overrides_free(health_overrides_t *ov);
+
+/* ------------------------------------------------------------------ combiner */
+
+typedef enum health_policy {
+    HEALTH_ASSUME_UP = 0,
+    HEALTH_ASSUME_DOWN,
+    HEALTH_KEEP_LAST, /* all-stale only: keep the last combined state */
+} health_policy_t;
+
+/* geodnsd's `health:` settings (docs/health.md). Times in seconds. */
+typedef struct health_settings {
+    unsigned quorum;           /* down when this many fresh vantages say down (default 1) */
+    int64_t max_age;           /* a state file older than this is stale (default 120) */
+    health_policy_t startup;   /* before any state file: assume-up (default) or assume-down */
+    health_policy_t all_stale; /* no fresh file left: keep-last (default), assume-up/-down */
+    int64_t slow_start;        /* a PoP coming back ramps its share over this (default 60) */
+    int64_t recent;            /* answers use ttl_short this long after a change (default 120) */
+    uint32_t ttl_short;        /* default 10 */
+    int64_t lag;               /* how late load follows a share change: TTL + probe interval
+                                  (default 60) */
+    unsigned spill;            /* shed clients spread over this many next PoPs (default 3) */
+} health_settings_t;
+
+/* Fill s with the defaults above. */
+void health_settings_default(health_settings_t *s);
+
+/* Per-PoP explanation of the combined view, for `geodnsd explain` and the status page. */
+typedef struct health_pop_report {
+    health_state_t vantage_state[HEALTH_VANTAGES_MAX]; /* per input file; UNKNOWN = not in it */
+    bool vantage_fresh[HEALTH_VANTAGES_MAX];
+    health_state_t state;              /* combined */
+    char why[HEALTH_REASON_MAX];       /* "2 of 3 fresh vantages say down (quorum 2)", ... */
+    bool has_load;
+    double load, ratio;                /* load and load / capacity (ratio 0 when no capacity) */
+    double keep;                       /* share kept, 0..1, all factors combined */
+    double keep_capacity, keep_region; /* the capacity controller's shares */
+    double slow_start, drain;          /* ramp factors, 1 when not ramping */
+    const health_override_t *override; /* the PoP-level override in force, or NULL */
+    int64_t changed;                   /* unix seconds of the last combined change, 0 = never */
+} health_pop_report_t;
+
+typedef struct health_report {
+    size_t nfiles;
+    char vantage[HEALTH_VANTAGES_MAX][HEALTH_VANTAGE_MAX];
+    int64_t file_time[HEALTH_VANTAGES_MAX];
+    bool any_fresh;   /* at least one fresh file */
+    bool started;     /* any state file was ever seen */
+    const char *mode; /* "probes", "startup: assume up", "all stale: keep last", ... */
+    health_pop_report_t pop[POPS_MAX];
+} health_report_t;
+
+/* The combiner keeps what must carry from one update to the next: per PoP (by name, so that it
+ * survives a reload of the PoP file) the last combined state and when it changed, the capacity
+ * controller's shares and their recent history, slow-start and drain start times. */
+typedef struct health_ctl health_ctl_t;
+
+health_ctl_t *health_ctl_new(void);
+void health_ctl_free(health_ctl_t *ctl);
+
+/* Compute the view at time now (unix seconds, fractional) from the vantages' state files (any
+ * order, stale ones included: the combiner judges age), the overrides (may be NULL) and pops.
+ * Fills view and, when report is not NULL, the report. Updates ctl. Returns true when view
+ * differs from the previous call's (the caller then publishes a new health snapshot).
+ *
+ * Rules: an address is down when at least `quorum` fresh vantages (or every fresh vantage, when
+ * fewer) say down; a PoP is up when any of its addresses is up; addresses absent from every file
+ * follow their PoP. PoPs without a probe are always up. Overrides win over probes; expired ones
+ * are ignored. Capacity: see health_cap_*. The kept share is the minimum of the PoP's capacity
+ * share, its region's, slow start and drain. */
+bool health_ctl_update(health_ctl_t *ctl, const pops_t *pops, const health_settings_t *s,
+                       const health_file_t *const *files, size_t nfiles,
+                       const health_overrides_t *ov, double now, route_health_t *view,
+                       health_report_t *report);
+
+/* ------------------------------------------------------------------ capacity controller */
+
+/* The static shedding curve: the share of clients a PoP at load ratio r sheds, 0 below low,
+ * rising linearly to 1 at high. At r = 0.90 with 0.80/0.95 it is 2/3. */
+double health_shed_share(double ratio, const pops_watermarks_t *wm);
+
+/* The controller for one PoP or region. Load acts a `lag` late on a share change (DNS TTL plus
+ * probe interval), so instead of feeding the observed ratio back directly (which swings: the
+ * curve's slope is 1/(high-low), about 7) it estimates the demand behind the observed load from
+ * the share that was in force `lag` ago, and moves the share towards the curve's fixed point for
+ * that demand: keep = 1 - shed(demand x keep). Shedding applies at once; taking clients back is
+ * rate-limited. Past the high watermark the share is 0. */
+typedef struct health_cap {
+    double keep;                /* current share kept, 0..1 */
+    double hist_t[64], hist_k[64]; /* (time, keep) ring for the share `lag` ago */
+    unsigned hist_n, hist_head;
+    double last_load_time;      /* time of the last load reading used */
+} health_cap_t;
+
+void health_cap_init(health_cap_t *c);
+
+/* Feed one load reading (ratio = load / capacity, taken at load_time) at time now. Readings not
+ * newer than the last one used are ignored. Returns the new share kept. */
+double health_cap_step(health_cap_t *c, double ratio, double load_time, double now,
+                       const pops_watermarks_t *wm, double lag);
+
+#endif
