@@ -278,9 +278,20 @@ void route_client_from_loc(route_client_t *c, const geoip_loc_t *loc)
     memcpy(c->continent, loc->continent, 3);
 }
 
+uint8_t route_hash_prefix(int family, const uint8_t *addr, unsigned prefix)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == AF_INET)
+        return (uint8_t)(prefix < ROUTE_HASH_V4 ? prefix : ROUTE_HASH_V4);
+    if (!memcmp(addr, mapped, 12))
+        return (uint8_t)(prefix < 96 + ROUTE_HASH_V4 ? prefix : 96 + ROUTE_HASH_V4);
+    return (uint8_t)(prefix < ROUTE_HASH_V6 ? prefix : ROUTE_HASH_V6);
+}
+
 uint32_t route_client_hash(int family, const uint8_t *addr, unsigned prefix)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    prefix = route_hash_prefix(family, addr, prefix);
     unsigned max = 32;
     if (family == AF_INET6) {
         if (!memcmp(addr, mapped, 12)) {
@@ -290,8 +301,6 @@ uint32_t route_client_hash(int family, const uint8_t *addr, unsigned prefix)
             max = 128;
         }
     }
-    if (prefix > max)
-        prefix = max;
     uint32_t h = 2166136261u;
     h = (h ^ (max == 32 ? 4u : 6u)) * 16777619u;
     h = (h ^ prefix) * 16777619u;
@@ -335,13 +344,32 @@ static bool sel_match(const route_sel_t *s, const char *country, const char *con
     return false;
 }
 
-static bool has_family(const pops_pop_t *p, int family)
+/* Whether PoP idx can answer `family`: it has an address of that family that is up. */
+static bool has_family(const pops_pop_t *p, const route_health_t *h, size_t idx, int family)
 {
     if (family == AF_INET)
-        return p->n4 > 0;
+        return p->n4 > 0 && (!h || h->addr4[idx]);
     if (family == AF_INET6)
-        return p->n6 > 0;
+        return p->n6 > 0 && (!h || h->addr6[idx]);
     return true;
+}
+
+/* A PoP takes clients (its own or shed ones) unless capacity, drain or slow start say none. */
+static bool takes_clients(const route_health_t *h, size_t idx)
+{
+    return !h || h->keep[idx] > 0 || h->weight[idx] > 0;
+}
+
+/* A well-mixed 32-bit value from a client hash and a salt (a PoP index, a step). */
+static uint32_t mix32(uint32_t x, uint32_t salt)
+{
+    x ^= salt * 0x9e3779b9u;
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
 }
 
 typedef struct rank_ent {
@@ -353,7 +381,7 @@ typedef struct rank_ctx {
     const route_policy_t *pol;
     const pops_t *pops;
     const route_client_t *client;
-    const uint8_t *up;
+    const route_health_t *health;
     const route_fence_t *fence;
     bool use_loc;
     double lat, lon;
@@ -370,7 +398,7 @@ static size_t step_filter(rank_ctx_t *c, const uint16_t *list, size_t n, int ste
         route_reason_t why = ROUTE_WHY_FARTHER;
         if (c->fence && !sel_match(&c->fence->pops, p->country, p->continent, idx))
             why = ROUTE_WHY_FENCED;
-        else if (c->up && !c->up[idx])
+        else if (c->health && !c->health->up[idx])
             why = ROUTE_WHY_DOWN;
         else
             elig[k++] = idx;
@@ -430,23 +458,103 @@ static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_o
     dec->ntie = (uint8_t)(ntie < keep ? ntie : keep);
 }
 
-void route_decision_pick(route_decision_t *dec, uint32_t hash)
+/* Append p to the answer unless it is there already. */
+static void pick_add(route_decision_t *dec, uint16_t p, const route_health_t *h)
+{
+    for (unsigned i = 0; i < dec->n; i++)
+        if (dec->pop[i] == p)
+            return;
+    dec->pop[dec->n++] = p;
+    if (h && h->short_ttl[p])
+        dec->short_ttl = true;
+}
+
+void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_health_t *health)
 {
     dec->n = 0;
+    dec->hashed = dec->shed = dec->short_ttl = false;
     if (dec->outcome != ROUTE_OUT_POOL && dec->outcome != ROUTE_OUT_FALLBACK_POOL)
         return;
     unsigned want = dec->answers ? dec->answers : 1;
+    /* The ranked order for this client: the tie band rotated by its hash, then the rest. */
+    uint16_t order[ROUTE_CAND_MAX];
+    unsigned n = 0;
     if (dec->ntie > 0) {
-        unsigned start = hash % dec->ntie;
-        for (unsigned i = 0; i < dec->ntie && dec->n < want; i++)
-            dec->pop[dec->n++] = dec->cand[(start + i) % dec->ntie];
+        unsigned start = dec->ntie > 1 ? hash % dec->ntie : 0;
+        for (unsigned i = 0; i < dec->ntie; i++)
+            order[n++] = dec->cand[(start + i) % dec->ntie];
+        dec->hashed = dec->ntie > 1;
     }
-    for (unsigned j = dec->ntie; j < dec->ncand && dec->n < want; j++)
-        dec->pop[dec->n++] = dec->cand[j];
+    for (unsigned j = dec->ntie; j < dec->ncand; j++)
+        order[n++] = dec->cand[j];
+    if (!n)
+        return;
+    if (!health || dec->full) {
+        /* No shares to apply (no health view, or the overflow answer: least loaded first). */
+        for (unsigned i = 0; i < n && dec->n < want; i++)
+            pick_add(dec, order[i], health);
+        return;
+    }
+    /* The nearest keeps the client when its hash falls inside the share it keeps. */
+    uint16_t first = order[0];
+    uint32_t u = mix32(hash, first) >> 16;
+    if (health->keep[first] < ROUTE_SHARE_ONE)
+        dec->hashed = true;
+    if (u < health->keep[first]) {
+        pick_add(dec, first, health);
+    } else {
+        /* Shed: spread over the next `spill` PoPs that take clients, in proportion to their
+         * weight (headroom), never all onto the next nearest. */
+        unsigned spill = health->spill ? health->spill : 1;
+        uint16_t tgt[ROUTE_CAND_MAX];
+        uint64_t total = 0;
+        unsigned nt = 0;
+        for (unsigned i = 1; i < n && nt < spill; i++)
+            if (health->weight[order[i]] > 0) {
+                tgt[nt++] = order[i];
+                total += health->weight[order[i]];
+            }
+        if (nt) {
+            dec->shed = true;
+            uint64_t x = (uint64_t)mix32(hash, 0xffffu) * total >> 32;
+            unsigned k = 0;
+            while (k + 1 < nt && x >= health->weight[tgt[k]]) {
+                x -= health->weight[tgt[k]];
+                k++;
+            }
+            pick_add(dec, tgt[k], health);
+        } else {
+            pick_add(dec, first, health); /* nobody else has room: the nearest still serves */
+        }
+    }
+    /* Further answers (answers > 1): the rest in ranked order, those taking clients first. */
+    for (unsigned i = 0; i < n && dec->n < want; i++)
+        if (takes_clients(health, order[i]))
+            pick_add(dec, order[i], health);
+    for (unsigned i = 0; i < n && dec->n < want; i++)
+        pick_add(dec, order[i], health);
+}
+
+/* The overflow answer when every PoP of a step is past its high watermark: least loaded first
+ * (then nearest, as ranked). */
+static void rank_by_load(route_decision_t *dec, const route_health_t *h)
+{
+    for (unsigned i = 1; i < dec->ncand; i++) {
+        uint16_t e = dec->cand[i];
+        unsigned j = i;
+        while (j > 0 && h->load[dec->cand[j - 1]] > h->load[e]) {
+            dec->cand[j] = dec->cand[j - 1];
+            j--;
+        }
+        dec->cand[j] = e;
+    }
+    dec->ntie = 0;
+    dec->full = true;
 }
 
 int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client_t *client,
-               const uint8_t *up, int family, route_decision_t *out, route_trace_t *trace)
+               const route_health_t *health, int family, route_decision_t *out,
+               route_trace_t *trace)
 {
     memset(out, 0, sizeof(*out));
     out->answers = (uint8_t)pol->answers;
@@ -455,7 +563,8 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         return -EINVAL;
     if (pol->mode == ROUTE_MODE_CNAME)
         family = 0;
-    rank_ctx_t c = {.pol = pol, .pops = pops, .client = client, .up = up, .trace = trace};
+    rank_ctx_t c = {
+        .pol = pol, .pops = pops, .client = client, .health = health, .trace = trace};
     /* Location: the client's, else the policy's default, else the PoP file's, else none. */
     const char *origin = "none (pool order)";
     if (client->located) {
@@ -491,6 +600,8 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         }
     }
     uint16_t list[POPS_MAX], elig[POPS_MAX], fam[POPS_MAX];
+    route_decision_t full = {0}; /* the first step whose PoPs were all past their high watermark */
+    bool have_full = false;
     for (int step = 1; step <= 2; step++) {
         int pool = step == 1 ? pol->pool : pol->fallback_pool;
         if (pool < 0)
@@ -520,28 +631,65 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         if (!ne)
             continue;
         out->outcome = step == 1 ? ROUTE_OUT_POOL : ROUTE_OUT_FALLBACK_POOL;
-        size_t nf = 0;
+        size_t nf = 0, ntake = 0;
         for (size_t i = 0; i < ne; i++) {
-            if (has_family(&pops->pop[elig[i]], family))
+            if (has_family(&pops->pop[elig[i]], health, elig[i], family)) {
                 fam[nf++] = elig[i];
-            else if (trace)
+                ntake += takes_clients(health, elig[i]);
+            } else if (trace) {
                 trace->reason[elig[i]] = ROUTE_WHY_NO_ADDRESS;
+            }
         }
         if (!nf) {
+            if (have_full)
+                break; /* an earlier step's overflow answer beats NODATA */
             out->outcome = ROUTE_OUT_NODATA;
             return 0;
         }
         step_rank(&c, fam, nf, keep_order, out);
-        route_decision_pick(out, client->hash);
+        if (!ntake) {
+            /* Every PoP of this step is full: on to the next step, keeping this one as the
+             * overflow answer of last resort. */
+            if (trace)
+                for (size_t i = 0; i < nf; i++)
+                    trace->reason[fam[i]] = ROUTE_WHY_FULL;
+            if (!have_full) {
+                full = *out;
+                have_full = true;
+            }
+            continue;
+        }
+        route_decision_pick(out, client->hash, health);
+        if (trace) {
+            if (out->shed)
+                trace->reason[out->cand[out->ntie > 1 ? client->hash % out->ntie : 0]] =
+                    ROUTE_WHY_SHED;
+            for (size_t i = 0; i < nf; i++)
+                if (!takes_clients(health, fam[i]))
+                    trace->reason[fam[i]] = ROUTE_WHY_FULL;
+            for (size_t i = 0; i < out->n; i++)
+                trace->reason[out->pop[i]] = ROUTE_WHY_CHOSEN;
+        }
+        return 0;
+    }
+    if (pol->cname[0]) {
+        out->outcome = ROUTE_OUT_CNAME;
+        out->full = have_full;
+        out->n = out->ncand = out->ntie = 0;
+        return 0;
+    }
+    if (have_full) {
+        /* Everything eligible is full and there is no contingency CDN: least loaded. */
+        *out = full;
+        rank_by_load(out, health);
+        route_decision_pick(out, client->hash, health);
         if (trace)
             for (size_t i = 0; i < out->n; i++)
                 trace->reason[out->pop[i]] = ROUTE_WHY_CHOSEN;
         return 0;
     }
-    if (pol->cname[0])
-        out->outcome = ROUTE_OUT_CNAME;
-    else
-        out->outcome = pol->then == ROUTE_THEN_NODATA ? ROUTE_OUT_NODATA : ROUTE_OUT_SERVFAIL;
+    out->n = out->ncand = out->ntie = 0;
+    out->outcome = pol->then == ROUTE_THEN_NODATA ? ROUTE_OUT_NODATA : ROUTE_OUT_SERVFAIL;
     return 0;
 }
 
@@ -595,7 +743,7 @@ static bool key_eq(const route_memo_key_t *a, const route_memo_key_t *b)
 }
 
 bool route_memo_get(route_memo_t *memo, const route_memo_key_t *key, uint32_t hash,
-                    route_decision_t *out)
+                    const route_health_t *health, route_decision_t *out)
 {
     const memo_slot_t *s = &memo->slot[memo_index(memo, key)];
     if (!s->used || !key_eq(&s->key, key)) {
@@ -604,7 +752,7 @@ bool route_memo_get(route_memo_t *memo, const route_memo_key_t *key, uint32_t ha
     }
     memo->hits++;
     *out = s->dec;
-    route_decision_pick(out, hash);
+    route_decision_pick(out, hash, health);
     return true;
 }
 
@@ -656,6 +804,10 @@ const char *route_reason_name(route_reason_t r)
         return "no address of family";
     case ROUTE_WHY_FARTHER:
         return "farther";
+    case ROUTE_WHY_FULL:
+        return "full (takes no new clients)";
+    case ROUTE_WHY_SHED:
+        return "nearest, shed this client";
     }
     return "?";
 }
@@ -690,16 +842,44 @@ static void out_sel(outbuf_t *o, const route_sel_t *s, const pops_t *pops)
         out_printf(o, " pop %s", pops->pop[s->pops[i]].name);
 }
 
+size_t route_pop_addresses(const pops_pop_t *p, const route_health_t *h, size_t idx, int family,
+                           unsigned limit, const uint8_t **out)
+{
+    size_t n = family == AF_INET ? p->n4 : family == AF_INET6 ? p->n6 : 0, k = 0;
+    uint16_t mask = !h ? 0xffffu : family == AF_INET ? h->addr4[idx] : h->addr6[idx];
+    for (size_t j = 0; j < n && (!limit || k < limit); j++)
+        if (mask & (1u << j))
+            out[k++] = family == AF_INET ? p->v4[j] : p->v6[j];
+    return k;
+}
+
+uint32_t route_answer_ttl(const route_policy_t *pol, const route_decision_t *dec,
+                          const route_health_t *h)
+{
+    if (h && dec->short_ttl && h->ttl_short < pol->ttl)
+        return h->ttl_short;
+    return pol->ttl;
+}
+
+uint8_t route_answer_scope(uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix,
+                           const route_decision_t *dec)
+{
+    uint8_t scope = route_scope(source_prefix, matched_prefix);
+    if (dec->hashed && hash_prefix > scope)
+        scope = hash_prefix;
+    return scope;
+}
+
 int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pops_t *pops,
-                  const route_client_t *client, const uint8_t *up, int family,
-                  uint8_t source_prefix, uint8_t matched_prefix)
+                  const route_client_t *client, const route_health_t *health, int family,
+                  uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix)
 {
     if (!buf || buflen == 0)
         return -EINVAL;
     buf[0] = '\0';
     route_decision_t dec;
     route_trace_t tr;
-    int rc = route_rank(pol, pops, client, up, family, &dec, &tr);
+    int rc = route_rank(pol, pops, client, health, family, &dec, &tr);
     if (rc)
         return rc;
     outbuf_t o = {buf, buflen, 0};
@@ -735,23 +915,32 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
     } else {
         out_printf(&o, "fence: none applies\n");
     }
-    out_printf(&o, "%-12s %-5s %-4s %10s %6s %10s  %s\n", "pop", "step", "up", "km", "bias%",
-               "biased", "status");
+    out_printf(&o, "%-12s %-5s %-4s %10s %6s %10s %6s %6s  %s\n", "pop", "step", "up", "km",
+               "bias%", "biased", "load%", "keep%", "status");
     for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++) {
         const pops_pop_t *p = &pops->pop[i];
-        char step[8] = "-";
+        char step[8] = "-", km[16] = "-", biased[16] = "-", load[16] = "-", keep[16] = "100";
         if (tr.step[i])
             snprintf(step, sizeof(step), "%s", tr.step[i] == 1 ? "pool" : "fb");
-        if (tr.km[i] >= 0)
-            out_printf(&o, "%-12s %-5s %-4s %10.1f %6g %10.1f  %s\n", p->name, step,
-                       !up || up[i] ? "yes" : "no", tr.km[i], p->bias, tr.biased[i],
-                       route_reason_name(tr.reason[i]));
-        else
-            out_printf(&o, "%-12s %-5s %-4s %10s %6g %10s  %s\n", p->name, step,
-                       !up || up[i] ? "yes" : "no", "-", p->bias, "-",
-                       route_reason_name(tr.reason[i]));
+        if (tr.km[i] >= 0) {
+            snprintf(km, sizeof(km), "%.1f", tr.km[i]);
+            snprintf(biased, sizeof(biased), "%.1f", tr.biased[i]);
+        }
+        if (health && p->capacity)
+            snprintf(load, sizeof(load), "%.1f", health->load[i] / 10.0);
+        if (health)
+            snprintf(keep, sizeof(keep), "%.1f", health->keep[i] * 100.0 / ROUTE_SHARE_ONE);
+        out_printf(&o, "%-12s %-5s %-4s %10s %6g %10s %6s %6s  %s\n", p->name, step,
+                   !health || health->up[i] ? "yes" : "no", km, p->bias, biased, load, keep,
+                   route_reason_name(tr.reason[i]));
     }
     out_printf(&o, "outcome: %s", route_outcome_name(dec.outcome));
+    if (dec.full && dec.outcome == ROUTE_OUT_CNAME)
+        out_printf(&o, " (every eligible PoP is full: overflow to the fallback CNAME)");
+    else if (dec.full)
+        out_printf(&o, " (every eligible PoP is full and no fallback CNAME: least loaded)");
+    else if (dec.shed)
+        out_printf(&o, " (the nearest PoP sheds this client: spread by headroom)");
     if (dec.ntie > 1)
         out_printf(&o, " (%u PoPs within the tie band, picked by client hash)", dec.ntie);
     out_printf(&o, "\n");
@@ -764,20 +953,35 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
                 continue;
             }
             char txt[INET6_ADDRSTRLEN];
-            size_t lim = pol->addresses ? pol->addresses : POPS_ADDRS_MAX;
-            if (family != AF_INET6)
-                for (size_t j = 0; j < p->n4 && j < lim; j++)
-                    out_printf(&o, " A %s", inet_ntop(AF_INET, p->v4[j], txt, sizeof(txt)));
-            if (family != AF_INET)
-                for (size_t j = 0; j < p->n6 && j < lim; j++)
-                    out_printf(&o, " AAAA %s", inet_ntop(AF_INET6, p->v6[j], txt, sizeof(txt)));
+            const uint8_t *addrs[POPS_ADDRS_MAX];
+            for (int f = 0; f < 2; f++) {
+                int af = f ? AF_INET6 : AF_INET;
+                if (family && family != af)
+                    continue;
+                size_t na =
+                    route_pop_addresses(p, health, dec.pop[i], af, pol->addresses, addrs);
+                for (size_t j = 0; j < na; j++)
+                    out_printf(&o, " %s %s", f ? "AAAA" : "A",
+                               inet_ntop(af, addrs[j], txt, sizeof(txt)));
+            }
             out_printf(&o, "\n");
         }
     } else if (dec.outcome == ROUTE_OUT_CNAME) {
         out_printf(&o, "answer: CNAME %s\n", pol->cname);
     }
-    out_printf(&o, "scope: /%u (source /%u, matched network /%u)\n",
-               route_scope(source_prefix, matched_prefix), source_prefix, matched_prefix);
-    out_printf(&o, "ttl: %u\n", pol->ttl);
+    if (source_prefix) {
+        out_printf(&o, "scope: /%u (source /%u, matched network /%u",
+                   route_answer_scope(source_prefix, matched_prefix, hash_prefix, &dec),
+                   source_prefix, matched_prefix);
+        if (dec.hashed)
+            out_printf(&o, ", answer depends on the client's /%u", hash_prefix);
+        out_printf(&o, ")\n");
+    } else {
+        out_printf(&o, "scope: none (no usable ECS option: the answer is for the source address)\n");
+    }
+    out_printf(&o, "ttl: %u%s\n", route_answer_ttl(pol, &dec, health),
+               dec.short_ttl && health && health->ttl_short < pol->ttl
+                   ? " (shortened: the PoP is shedding or changed state recently)"
+                   : "");
     return (int)o.off;
 }

@@ -191,20 +191,37 @@ typedef struct route_memo route_memo_t;
 route_memo_t *route_memo_new(size_t slots);
 void route_memo_free(route_memo_t *memo);
 
-/* On a hit, copy the decision into *out, re-picked for hash, and return true. */
+/* On a hit, copy the decision into *out, re-picked for hash with health, and return true. */
 bool route_memo_get(route_memo_t *memo, const route_memo_key_t *key, uint32_t hash,
-                    route_decision_t *out);
+                    const route_health_t *health, route_decision_t *out);
 void route_memo_put(route_memo_t *memo, const route_memo_key_t *key, const route_decision_t *dec);
 
 /* Hits and misses since creation. */
 void route_memo_stats(const route_memo_t *memo, uint64_t *hits, uint64_t *misses);
 
-/* Human-readable explanation: the client, every PoP with distance, step, eligibility and
- * reason, the outcome and answer, the ECS scope and TTL. Returns the length written (truncated
- * to buflen - 1) or a negative code from route_rank. */
+/* The addresses of PoP idx to answer for family (AF_INET / AF_INET6): those up in health (all
+ * when health is NULL), in the listed order, at most limit (0 = all). out has room for
+ * POPS_ADDRS_MAX. Returns the count. */
+size_t route_pop_addresses(const pops_pop_t *p, const route_health_t *h, size_t idx, int family,
+                           unsigned limit, const uint8_t **out);
+
+/* The TTL of an answer: the policy's, or health->ttl_short when lower and an answered PoP is
+ * shedding or changed state recently. */
+uint32_t route_answer_ttl(const route_policy_t *pol, const route_decision_t *dec,
+                          const route_health_t *h);
+
+/* The ECS scope of an answer: min(source, matched network), widened to hash_prefix (see
+ * route_hash_prefix) when the pick depended on the client hash. */
+uint8_t route_answer_scope(uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix,
+                           const route_decision_t *dec);
+
+/* Human-readable explanation: the client, every PoP with distance, step, health, load, share
+ * kept and reason, the outcome and answer, the ECS scope and TTL. source_prefix 0 = no usable
+ * ECS option. Returns the length written (truncated to buflen - 1) or a negative code from
+ * route_rank. */
 int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pops_t *pops,
                   const route_client_t *client, const route_health_t *health, int family,
-                  uint8_t source_prefix, uint8_t matched_prefix);
+                  uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix);
 
 /* "pool", "fallback-pool", "cname", "nodata", "servfail"; and reason names. */
 const char *route_outcome_name(route_outcome_t o);

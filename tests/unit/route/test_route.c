@@ -95,11 +95,32 @@ static route_client_t at(double lat, double lon, const char *cc, const char *con
     return c;
 }
 
+/* A health view from per-PoP up flags: every address up, every PoP keeping all its clients. */
+static route_health_t *health_from_up(route_health_t *h, const uint8_t *up, size_t n)
+{
+    memset(h, 0, sizeof(*h));
+    for (size_t i = 0; i < POPS_MAX; i++) {
+        h->up[i] = i < n ? up[i] : 1;
+        h->keep[i] = ROUTE_SHARE_ONE;
+        h->weight[i] = 1000;
+        h->addr4[i] = h->addr6[i] = 0xffff;
+    }
+    h->ttl_short = 10;
+    h->spill = 3;
+    return h;
+}
+
+static const route_health_t *hv(const uint8_t *up)
+{
+    static route_health_t h;
+    return up ? health_from_up(&h, up, 7) : NULL;
+}
+
 static route_decision_t rank(const route_policy_t *pol, const pops_t *pops, const route_client_t *c,
                              const uint8_t *up, int family)
 {
     route_decision_t d;
-    int rc = route_rank(pol, pops, c, up, family, &d, NULL);
+    int rc = route_rank(pol, pops, c, hv(up), family, &d, NULL);
     CHECK(rc == 0);
     return d;
 }
@@ -162,9 +183,34 @@ static void test_pops_errors(void)
     pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4]}\npools:\n  e: [fra, fra]\n",
                "pops.yaml:4:12: PoP 'fra' is listed twice");
     pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], probe: {interval: 5}}\n",
-               "pops.yaml:2:57: probe needs a url");
+               "pops.yaml:2:58: unknown key 'interval' in probe");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], probe: {body: ok}}\n",
+               "pops.yaml:2:57: an http probe needs a url");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], probe: {type: tcp}}\n",
+               "pops.yaml:2:57: a tcp probe needs a port");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"https://x/\"}}\n",
+               "pops.yaml:3:22: probe url 'https://x/': https probes are not supported");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"http://x:99999/\"}}\n",
+               "pops.yaml:3:22: probe url 'http://x:99999/' must look like");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"http://x/\", down_after: 6}}\n",
+               "pops.yaml:3:47: '6' is not a whole number from 1 to 5");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], capacity: 10,\n"
+               "        watermarks: {low: 95, high: 80}}\n",
+               "pops.yaml:3:21: watermarks: low (95%) must be below high (80%)");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4]}\n"
+               "regions:\n  eu: {pops: [fra], capacity: 10}\n",
+               "pops.yaml:4:15: PoP 'fra' in region 'eu' has no capacity");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], capacity: 5}\n"
+               "regions:\n  eu: {pops: [fra], capacity: 10}\n  eu2: {pops: [fra], capacity: 10}\n",
+               "pops.yaml:5:8: PoP 'fra' is in region 'eu' and in region 'eu2'");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], capacity: 5}\n"
+               "regions:\n  eu: {pops: [fra]}\n",
+               "pops.yaml:4:3: region 'eu' needs pops: [...] and capacity: N");
     pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], probe: {url: ftp://x}}\n",
-               "pops.yaml:2:63: probe url 'ftp://x' must be http");
+               "pops.yaml:2:63: probe url 'ftp://x' must look like http://host");
     pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4], hostname: a..b}\n",
                "pops.yaml:2:60: 'a..b' is not a valid host name");
     pops_error("pops:\n  \"f r\": {location: [50, 8], addresses: [1.2.3.4]}\n",
@@ -528,22 +574,22 @@ static void test_scope_hash_memo(void)
     route_client_t tunis = at(36.8065, 10.1815, "TN", "AF", 0);
     route_memo_key_t k = {.loc = 42, .policy = 1, .generation = 7, .family = 4};
     route_decision_t d, got;
-    CHECK(!route_memo_get(memo, &k, 0, &got));
+    CHECK(!route_memo_get(memo, &k, 0, NULL, &got));
     d = rank(pol, p, &tunis, NULL, AF_INET);
     route_memo_put(memo, &k, &d);
     /* Hits re-pick by hash exactly like route_rank would. */
     for (uint32_t h = 0; h < 8; h++) {
         tunis.hash = h;
         route_decision_t direct = rank(pol, p, &tunis, NULL, AF_INET);
-        CHECK(route_memo_get(memo, &k, h, &got));
+        CHECK(route_memo_get(memo, &k, h, NULL, &got));
         CHECK(got.n == 1 && got.pop[0] == direct.pop[0] && got.outcome == ROUTE_OUT_POOL);
     }
     route_memo_key_t k2 = k;
     k2.generation = 8;
-    CHECK(!route_memo_get(memo, &k2, 0, &got));
+    CHECK(!route_memo_get(memo, &k2, 0, NULL, &got));
     k2 = k;
     k2.family = 6;
-    CHECK(!route_memo_get(memo, &k2, 0, &got));
+    CHECK(!route_memo_get(memo, &k2, 0, NULL, &got));
     uint64_t hits, misses;
     route_memo_stats(memo, &hits, &misses);
     CHECK(hits == 8 && misses == 3);
@@ -566,7 +612,7 @@ static void test_explain(void)
                        "  fallback: {pool: backup}\n");
     uint8_t up[7] = {0, 1, 1, 1, 1, 1, 1};
     char buf[8192];
-    int n = route_explain(buf, sizeof(buf), pol, p, &PARIS, up, AF_INET, 24, 16);
+    int n = route_explain(buf, sizeof(buf), pol, p, &PARIS, hv(up), AF_INET, 24, 16, 24);
     CHECK(n > 0 && (size_t)n == strlen(buf));
     if (getenv("ROUTE_TEST_VERBOSE"))
         fputs(buf, stderr);
@@ -581,7 +627,7 @@ static void test_explain(void)
     CHECK(line && strstr(line, " no ") && strstr(line, "down") < strchr(line + 1, '\n'));
     /* Truncation is safe. */
     char small[40];
-    n = route_explain(small, sizeof(small), pol, p, &PARIS, up, AF_INET, 24, 16);
+    n = route_explain(small, sizeof(small), pol, p, &PARIS, hv(up), AF_INET, 24, 16, 24);
     CHECK(n == (int)strlen(small) && n < (int)sizeof(small));
     route_policy_free(pol);
     pops_free(p);
@@ -658,6 +704,167 @@ static void test_with_mmdb(const char *dir)
     geoip_db_close(db);
 }
 
+
+/* ---- health and capacity in the ranking ---- */
+
+static const char cap_yaml[] =
+    "pops:\n"
+    "  fra: {location: [50.11, 8.68], addresses: [127.0.1.1, 127.0.1.2], capacity: 1000}\n"
+    "  ams: {location: [52.37, 4.90], addresses: [127.0.2.1], capacity: 1000}\n"
+    "  lon: {location: [51.51, -0.13], addresses: [127.0.3.1], capacity: 1000}\n"
+    "  mad: {location: [40.42, -3.70], addresses: [127.0.4.1], capacity: 1000}\n"
+    "  nyc: {location: [40.71, -74.0], addresses: [127.0.5.1], capacity: 1000}\n"
+    "pools:\n"
+    "  edges: [fra, ams, lon, mad, nyc]\n";
+
+enum { C_FRA, C_AMS, C_LON, C_MAD, C_NYC, C_N };
+#define CLIENTS 10000
+
+/* 10,000 distinct /24 client prefixes, all located in Frankfurt; returns the chosen PoP each. */
+static void pick_all(const route_policy_t *pol, const pops_t *p, const route_health_t *h,
+                     uint8_t *chosen, unsigned *count)
+{
+    memset(count, 0, C_N * sizeof(*count));
+    for (unsigned i = 0; i < CLIENTS; i++) {
+        uint8_t a[4] = {(uint8_t)(11 + i / 65536), (uint8_t)(i / 256), (uint8_t)i, 0};
+        route_client_t c = at(50.11, 8.68, "DE", "EU", route_client_hash(AF_INET, a, 24));
+        route_decision_t d;
+        CHECK(route_rank(pol, p, &c, h, AF_INET, &d, NULL) == 0);
+        CHECK(d.outcome == ROUTE_OUT_POOL && d.n == 1);
+        chosen[i] = (uint8_t)d.pop[0];
+        count[d.pop[0]]++;
+    }
+}
+
+static void test_capacity_shares(void)
+{
+    pops_t *p = pops_from(cap_yaml);
+    route_policy_t *pol = policy_from(p, "geo: {pool: edges, ttl: 30}\n");
+    route_health_t h;
+    uint8_t up[C_N] = {1, 1, 1, 1, 1};
+    health_from_up(&h, up, C_N);
+    static uint8_t first[CLIENTS], again[CLIENTS], fewer[CLIENTS];
+    unsigned n[C_N];
+
+    /* Everything up with room: every Frankfurt client stays at fra, and the pick does not
+     * depend on the hash (scope stays the matched network's). */
+    pick_all(pol, p, &h, first, n);
+    CHECK(n[C_FRA] == CLIENTS);
+    route_client_t one = at(50.11, 8.68, "DE", "EU", 12345);
+    route_decision_t d;
+    CHECK(route_rank(pol, p, &one, &h, AF_INET, &d, NULL) == 0 && !d.hashed && !d.shed);
+    CHECK(route_answer_scope(24, 16, 24, &d) == 16);
+
+    /* fra at 90% load with watermarks 80/95 keeps 1/3: about 2/3 of the prefixes leave, the
+     * same ones every run, spread over the next PoPs in proportion to their headroom (ams 3 :
+     * lon 1; mad and nyc have none). */
+    h.keep[C_FRA] = ROUTE_SHARE_ONE / 3;
+    h.weight[C_AMS] = 3000;
+    h.weight[C_LON] = 1000;
+    h.weight[C_MAD] = h.weight[C_NYC] = 0;
+    pick_all(pol, p, &h, first, n);
+    unsigned left = CLIENTS - n[C_FRA];
+    CHECK(left > CLIENTS * 2 / 3 - 200 && left < CLIENTS * 2 / 3 + 200);
+    CHECK(n[C_MAD] == 0 && n[C_NYC] == 0);
+    CHECK(n[C_AMS] > left * 3 / 4 - 150 && n[C_AMS] < left * 3 / 4 + 150);
+    CHECK(n[C_LON] + n[C_AMS] == left);
+    pick_all(pol, p, &h, again, n);
+    CHECK(!memcmp(first, again, sizeof(first)));
+    fprintf(stderr, "capacity: keep 1/3 -> %u of %u prefixes left fra (ams %u, lon %u)\n", left,
+            CLIENTS, n[C_AMS], n[C_LON]);
+
+    /* Sticky: shedding more only moves clients away from fra, never back. */
+    h.keep[C_FRA] = ROUTE_SHARE_ONE / 4;
+    pick_all(pol, p, &h, fewer, n);
+    unsigned moved_back = 0;
+    for (unsigned i = 0; i < CLIENTS; i++)
+        moved_back += fewer[i] == C_FRA && first[i] != C_FRA;
+    CHECK(moved_back == 0);
+
+    /* A hashed pick widens the ECS scope to the hash prefix; shed answers use the short TTL
+     * when the PoP asks for it. */
+    one.hash = 0xffffffffu;
+    CHECK(route_rank(pol, p, &one, &h, AF_INET, &d, NULL) == 0 && d.hashed);
+    CHECK(route_answer_scope(24, 16, 24, &d) == 24);
+    CHECK(route_answer_scope(20, 16, 20, &d) == 20);
+    h.short_ttl[d.pop[0]] = 1;
+    CHECK(route_rank(pol, p, &one, &h, AF_INET, &d, NULL) == 0 && d.short_ttl);
+    CHECK(route_answer_ttl(pol, &d, &h) == 10);
+    h.short_ttl[d.pop[0]] = 0;
+
+    /* Memo hits re-pick with the same view: identical to ranking afresh. */
+    route_memo_t *memo = route_memo_new(64);
+    route_memo_key_t k = {.loc = 1, .policy = 1, .generation = 3, .family = 4};
+    CHECK(route_rank(pol, p, &one, &h, AF_INET, &d, NULL) == 0);
+    route_memo_put(memo, &k, &d);
+    for (uint32_t x = 0; x < 2000; x++) {
+        route_decision_t direct, got;
+        one.hash = x * 2654435761u;
+        CHECK(route_rank(pol, p, &one, &h, AF_INET, &direct, NULL) == 0);
+        CHECK(route_memo_get(memo, &k, one.hash, &h, &got));
+        CHECK(got.n == 1 && got.pop[0] == direct.pop[0] && got.hashed == direct.hashed);
+    }
+    route_memo_free(memo);
+    route_policy_free(pol);
+    pops_free(p);
+}
+
+static void test_capacity_full_and_addresses(void)
+{
+    pops_t *p = pops_from(cap_yaml);
+    route_policy_t *cn =
+        policy_from(p, "geo: {pool: edges, fallback: {cname: video.cdn-vendor.example.net}}\n");
+    route_policy_t *plain = policy_from(p, "geo: {pool: edges}\n");
+    route_health_t h;
+    uint8_t up[C_N] = {1, 1, 1, 1, 1};
+    health_from_up(&h, up, C_N);
+    route_client_t c = at(50.11, 8.68, "DE", "EU", 99);
+    route_decision_t d;
+
+    /* Every PoP past its high watermark: the contingency CDN takes the overflow... */
+    const uint16_t load[C_N] = {990, 960, 970, 999, 980};
+    for (int i = 0; i < C_N; i++) {
+        h.keep[i] = 0;
+        h.weight[i] = 0;
+        h.load[i] = load[i];
+    }
+    CHECK(route_rank(cn, p, &c, &h, AF_INET, &d, NULL) == 0);
+    CHECK(d.outcome == ROUTE_OUT_CNAME && d.full);
+    /* ...and without one, the least loaded PoP, never nothing. */
+    CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0);
+    CHECK(d.outcome == ROUTE_OUT_POOL && d.full && d.n == 1 && d.pop[0] == C_AMS);
+    char buf[4096];
+    CHECK(route_explain(buf, sizeof(buf), plain, p, &c, &h, AF_INET, 24, 16, 24) > 0);
+    CHECK(strstr(buf, "every eligible PoP is full and no fallback CNAME: least loaded") != NULL);
+    /* One PoP with room takes them all (no overflow while anyone has headroom). */
+    h.weight[C_NYC] = 500;
+    CHECK(route_rank(cn, p, &c, &h, AF_INET, &d, NULL) == 0);
+    CHECK(d.outcome == ROUTE_OUT_POOL && !d.full && d.pop[0] == C_NYC && d.shed);
+
+    /* Per-address health: a withdrawn address is left out of the answer; a PoP whose every
+     * IPv4 address is down cannot answer A, and the next nearest does. */
+    health_from_up(&h, up, C_N);
+    const uint8_t *addrs[POPS_ADDRS_MAX];
+    h.addr4[C_FRA] = 0x2;
+    CHECK(route_pop_addresses(&p->pop[C_FRA], &h, C_FRA, AF_INET, 0, addrs) == 1);
+    CHECK(addrs[0][3] == 2);
+    CHECK(route_pop_addresses(&p->pop[C_FRA], NULL, C_FRA, AF_INET, 0, addrs) == 2);
+    h.addr4[C_FRA] = 0;
+    CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0);
+    CHECK(d.outcome == ROUTE_OUT_POOL && d.pop[0] == C_AMS);
+    /* Down PoPs: the next nearest; all down: the chain goes on (servfail here). */
+    health_from_up(&h, up, C_N);
+    h.up[C_FRA] = 0;
+    CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0 && d.pop[0] == C_AMS);
+    memset(h.up, 0, sizeof(h.up));
+    CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0);
+    CHECK(d.outcome == ROUTE_OUT_SERVFAIL);
+    CHECK(route_rank(cn, p, &c, &h, AF_INET, &d, NULL) == 0 && d.outcome == ROUTE_OUT_CNAME);
+    route_policy_free(cn);
+    route_policy_free(plain);
+    pops_free(p);
+}
+
 int main(int argc, char **argv)
 {
     test_pops_parse();
@@ -671,6 +878,8 @@ int main(int argc, char **argv)
     test_unlocated_and_fixed();
     test_scope_hash_memo();
     test_explain();
+    test_capacity_shares();
+    test_capacity_full_and_addresses();
     test_with_mmdb(argc > 1 ? argv[1] : ".");
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
