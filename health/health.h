@@ -97,6 +97,23 @@ const health_pop_t *health_file_pop(const health_file_t *hf, const char *name);
 
 const char *health_state_name(health_state_t s); /* "unknown", "up", "down" */
 
+/* State-file helpers shared by healthcheck (its textfile output, logs, --vantage check). */
+
+#define HEALTH_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN: a textual address with the NUL */
+
+/* Write path atomically as health_file_save does (temporary file in the same directory, fsync,
+ * rename, fsync of the directory), with its contents produced by writer(f, ctx), which returns 0
+ * or a negative errno. The file is created with mode 0644. Returns 0 or -errno with err set
+ * ("path: reason"); on failure path is untouched and no temporary file is left. */
+int health_file_replace(const char *path, int (*writer)(FILE *f, const void *ctx), const void *ctx,
+                        char *err, size_t errlen);
+
+/* The address of a as text ("127.0.1.1", "fd00::1") in out; returns out. */
+const char *health_addr_format(const health_addr_t *a, char out[HEALTH_ADDR_STRLEN]);
+
+/* True when name is a valid vantage name: 1 to 63 characters of A-Z a-z 0-9 _ . - */
+bool health_vantage_valid(const char *name);
+
 /* ------------------------------------------------------------------ anti-flap */
 
 /* Record one probe result for a: shift it into the history (keeping the PoP probe's window),

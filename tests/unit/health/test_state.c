@@ -1,0 +1,589 @@
+/* test_state.c: the probe state file (round trip, save, malformed input with positions) and the
+ * anti-flap state machine, also across runs that write and read the file back. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "health.h"
+
+#define ERRLEN 512
+
+static const char *const base_doc =
+    "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"ams\", \"time\": 1764470000,"
+    " \"round_ms\": 412, \"pops\": {\"fra\": {\"state\": \"up\", \"load\": 512.5,"
+    " \"load_reason\": \"\", \"addresses\": {\"127.0.1.1\": {\"state\": \"up\","
+    " \"reason\": \"http 200\", \"rtt_ms\": 0.8, \"history\": \"11101\", \"ok_streak\": 3,"
+    " \"probes\": 40, \"failures\": 1, \"since\": 1764469000}}}}}";
+
+/* True when err reads "name:line:col: something". */
+static bool positioned(const char *err, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(err, name, n) || err[n] != ':')
+        return false;
+    const char *s = err + n + 1;
+    for (int field = 0; field < 2; field++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+        if (*s++ != ':')
+            return false;
+    }
+    return *s == ' ' && s[1] != '\0';
+}
+
+static int parse_str(const char *doc, health_file_t **hf, char *err)
+{
+    return health_file_parse("t.json", doc, strlen(doc), hf, err, ERRLEN);
+}
+
+static char *write_mem(const health_file_t *hf, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    CHECK(f != NULL, "open_memstream");
+    CHECK(health_file_write(f, hf) == 0, "write");
+    fclose(f);
+    return buf;
+}
+
+static health_addr_t make_addr(int family, const char *text)
+{
+    health_addr_t a;
+    memset(&a, 0, sizeof(a));
+    a.family = family;
+    inet_pton(family, text, a.addr);
+    a.rtt_ms = -1;
+    return a;
+}
+
+static health_file_t *make_file(void)
+{
+    health_file_t *hf = calloc(1, sizeof(*hf));
+    hf->version = HEALTH_VERSION;
+    strcpy(hf->vantage, "ams-1.eu_west");
+    hf->time = 1764470000;
+    hf->round_ms = 412;
+    hf->npops = 2;
+    hf->pops = calloc(2, sizeof(*hf->pops));
+    health_pop_t *p = &hf->pops[0];
+    strcpy(p->name, "fra");
+    p->state = HEALTH_UP;
+    p->has_load = true;
+    p->load = 512.5;
+    p->naddrs = 2;
+    p->addrs[0] = make_addr(AF_INET, "127.0.1.1");
+    p->addrs[0].state = HEALTH_UP;
+    strcpy(p->addrs[0].reason, "http 200");
+    p->addrs[0].rtt_ms = 0.812;
+    p->addrs[0].history = 0x1d; /* newest first: 10111 */
+    p->addrs[0].nhistory = 5;
+    p->addrs[0].ok_streak = 12;
+    p->addrs[0].probes = 40;
+    p->addrs[0].failures = 1;
+    p->addrs[0].since = 1764469000;
+    p->addrs[1] = make_addr(AF_INET6, "fd00:c0d:1::1");
+    p->addrs[1].state = HEALTH_DOWN;
+    /* Quotes, backslash, controls, UTF-8 and a byte that is not UTF-8. */
+    strcpy(p->addrs[1].reason, "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xff end");
+    p->addrs[1].history = 0;
+    p->addrs[1].nhistory = 32;
+    p->addrs[1].probes = UINT64_MAX / 2;
+    p->addrs[1].failures = UINT64_MAX / 2;
+    p = &hf->pops[1];
+    strcpy(p->name, "nyc_2-b");
+    p->state = HEALTH_UNKNOWN;
+    p->has_load = false;
+    strcpy(p->load_reason, "not JSON: /status:1:1: YAML syntax: x");
+    return hf;
+}
+
+static void test_round_trip(void)
+{
+    health_file_t *hf = make_file(), *back = NULL;
+    char err[ERRLEN] = "";
+    size_t len;
+    char *buf = write_mem(hf, &len);
+    int rc = health_file_parse("mem.json", buf, len, &back, err, sizeof(err));
+    CHECK(rc == 0, "round trip parses: %s\n%s", err, buf);
+    if (rc) {
+        free(buf);
+        health_file_free(hf);
+        return;
+    }
+    CHECK(back->version == HEALTH_VERSION, "version");
+    CHECK(!strcmp(back->vantage, hf->vantage), "vantage %s", back->vantage);
+    CHECK(back->time == hf->time && back->round_ms == hf->round_ms, "time, round_ms");
+    CHECK(back->npops == 2, "npops %zu", back->npops);
+    const health_pop_t *p = health_file_pop(back, "fra");
+    CHECK(p && p->state == HEALTH_UP && p->has_load && p->load == 512.5, "fra state and load");
+    CHECK(p && p->naddrs == 2, "fra addresses");
+    if (p && p->naddrs == 2) {
+        const health_addr_t *a = &p->addrs[0], *b = &p->addrs[1];
+        CHECK(a->family == AF_INET && a->state == HEALTH_UP && a->history == 0x1d &&
+                  a->nhistory == 5 && a->ok_streak == 12 && a->probes == 40 && a->failures == 1 &&
+                  a->since == 1764469000 && !strcmp(a->reason, "http 200"),
+              "v4 fields");
+        CHECK(a->rtt_ms > 0.8115 && a->rtt_ms < 0.8125, "rtt %f", a->rtt_ms);
+        CHECK(b->family == AF_INET6 && b->state == HEALTH_DOWN && b->nhistory == 32 &&
+                  b->history == 0 && b->probes == UINT64_MAX / 2 && b->rtt_ms == -1,
+              "v6 fields");
+        CHECK(!strcmp(b->reason, "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xef\xbf\xbd end"),
+              "escaped reason reads back (invalid byte as U+FFFD): '%s'", b->reason);
+        char text[HEALTH_ADDR_STRLEN];
+        CHECK(!strcmp(health_addr_format(b, text), "fd00:c0d:1::1"), "v6 text %s", text);
+    }
+    p = health_file_pop(back, "nyc_2-b");
+    CHECK(p && p->state == HEALTH_UNKNOWN && !p->has_load && p->naddrs == 0, "nyc");
+    CHECK(p && !strcmp(p->load_reason, hf->pops[1].load_reason), "load_reason");
+    CHECK(health_file_pop(back, "sin") == NULL, "absent PoP");
+
+    /* Writing what was read gives the same bytes. */
+    size_t len2;
+    char *buf2 = write_mem(back, &len2);
+    CHECK(len == len2 && !memcmp(buf, buf2, len), "second write identical");
+    free(buf2);
+
+    /* Every prefix that cuts the closing brace is refused with a position. */
+    size_t last = len;
+    while (last > 0 && buf[last - 1] != '}')
+        last--;
+    int bad = 0;
+    for (size_t cut = 0; cut + 1 < last; cut++) {
+        health_file_t *t = NULL;
+        err[0] = '\0';
+        rc = health_file_parse("cut.json", buf, cut, &t, err, sizeof(err));
+        if (rc != -EINVAL || t || !positioned(err, "cut.json")) {
+            bad++;
+            if (bad < 4)
+                CHECK(0, "prefix %zu: rc %d err '%s'", cut, rc, err);
+        }
+        health_file_free(t);
+    }
+    CHECK(bad == 0, "%d truncated documents accepted", bad);
+    free(buf);
+    health_file_free(back);
+    health_file_free(hf);
+}
+
+static void test_save_load(const char *tmpdir)
+{
+    char dir[512], path[600], err[ERRLEN] = "";
+    snprintf(dir, sizeof(dir), "%s/state-XXXXXX", tmpdir);
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
+    snprintf(path, sizeof(path), "%s/ams.json", dir);
+    health_file_t *hf = make_file(), *back = NULL;
+    CHECK(health_file_save(path, hf, err, sizeof(err)) == 0, "save: %s", err);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644, "mode 0644");
+    CHECK(health_file_load(path, &back, err, sizeof(err)) == 0, "load: %s", err);
+    CHECK(back && back->npops == 2, "loaded");
+    health_file_free(back);
+    /* Saving again replaces the file and leaves nothing else in the directory. */
+    hf->time++;
+    CHECK(health_file_save(path, hf, err, sizeof(err)) == 0, "save again: %s", err);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        entries += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    if (d)
+        closedir(d);
+    CHECK(entries == 1, "only the state file in the directory (%d entries)", entries);
+    unlink(path);
+    back = NULL;
+    CHECK(health_file_load(path, &back, err, sizeof(err)) == -ENOENT && !back, "missing file");
+    CHECK(strstr(err, "ams.json") != NULL, "missing file named: %s", err);
+    snprintf(path, sizeof(path), "%s/none/ams.json", dir);
+    CHECK(health_file_save(path, hf, err, sizeof(err)) == -ENOENT, "save into missing dir");
+    CHECK(strstr(err, "ams.json") != NULL, "save error names the file: %s", err);
+    /* A file over the limit is refused before it is parsed. */
+    snprintf(path, sizeof(path), "%s/big.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f && ftruncate(fileno(f), (off_t)HEALTH_FILE_MAX + 1) == 0, "big file");
+    if (f)
+        fclose(f);
+    CHECK(health_file_load(path, &back, err, sizeof(err)) == -EINVAL && !back, "big refused");
+    CHECK(positioned(err, path) && strstr(err, "larger"), "big: %s", err);
+    unlink(path);
+    rmdir(dir);
+    health_file_free(hf);
+}
+
+/* Replace the first occurrence of from in base_doc by to. */
+static char *edit(const char *from, const char *to)
+{
+    const char *at = strstr(base_doc, from);
+    if (!at)
+        return NULL;
+    size_t n = strlen(base_doc) - strlen(from) + strlen(to) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%.*s%s%s", (int)(at - base_doc), base_doc, to, at + strlen(from));
+    return s;
+}
+
+static void expect_bad(const char *what, const char *doc, const char *needle)
+{
+    health_file_t *hf = NULL;
+    char err[ERRLEN] = "";
+    int rc = parse_str(doc, &hf, err);
+    CHECK(rc == -EINVAL && hf == NULL, "%s: rc %d (doc %s)", what, rc, doc);
+    CHECK(positioned(err, "t.json"), "%s: error not positioned: '%s'", what, err);
+    if (needle)
+        CHECK(strstr(err, needle) != NULL, "%s: '%s' lacks '%s'", what, err, needle);
+    health_file_free(hf);
+}
+
+static void expect_bad_edit(const char *what, const char *from, const char *to, const char *needle)
+{
+    char *doc = edit(from, to);
+    CHECK(doc != NULL, "%s: '%s' not in the base document", what, from);
+    if (doc)
+        expect_bad(what, doc, needle);
+    free(doc);
+}
+
+static void test_malformed(void)
+{
+    health_file_t *hf = NULL;
+    char err[ERRLEN];
+    CHECK(parse_str(base_doc, &hf, err) == 0, "base document parses: %s", err);
+    health_file_free(hf);
+
+    expect_bad("empty", "", NULL);
+    expect_bad("spaces", "   \n", NULL);
+    expect_bad("open brace", "{", NULL);
+    expect_bad("list", "[]", "object");
+    expect_bad("number", "42", "object");
+    expect_bad("null", "null", "object");
+    expect_bad("garbage", "\x01\x02\x03", NULL);
+    expect_bad("not UTF-8", "{\"format\": \"\xff\xfe\"}", NULL);
+    expect_bad("missing format", "{\"version\": 1}", "format");
+    expect_bad_edit("wrong format", "\"geodns-health\"", "\"geodns-zone\"", "format");
+    expect_bad_edit("format as number", "\"geodns-health\"", "7", "format");
+    expect_bad_edit("newer version", "\"version\": 1", "\"version\": 2", "newer");
+    expect_bad_edit("version 0", "\"version\": 1", "\"version\": 0", "version");
+    expect_bad_edit("version quoted", "\"version\": 1", "\"version\": \"1\"", "version");
+    expect_bad_edit("version fraction", "\"version\": 1", "\"version\": 1.5", "version");
+    expect_bad_edit("version negative", "\"version\": 1", "\"version\": -1", "version");
+    expect_bad_edit("version huge", "\"version\": 1", "\"version\": 99999999999999999999",
+                    "version");
+    expect_bad_edit("missing version", "\"version\": 1,", "", "version");
+    expect_bad_edit("empty vantage", "\"ams\"", "\"\"", "vantage");
+    expect_bad_edit("vantage with space", "\"ams\"", "\"a b\"", "vantage");
+    expect_bad_edit("vantage with slash", "\"ams\"", "\"../etc\"", "vantage");
+    expect_bad_edit("vantage too long", "\"ams\"",
+                    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+                    "vantage");
+    expect_bad_edit("vantage as number", "\"ams\"", "5", "vantage");
+    expect_bad_edit("vantage as list", "\"ams\"", "[\"ams\"]", "vantage");
+    expect_bad_edit("negative time", "1764470000", "-1", "time");
+    expect_bad_edit("time quoted", "1764470000", "\"1764470000\"", "time");
+    expect_bad_edit("time fraction", "1764470000", "1764470000.5", "time");
+    expect_bad_edit("time huge", "1764470000", "1e300", "time");
+    expect_bad_edit("time overflow", "1764470000", "99999999999999999999999", "time");
+    expect_bad_edit("time NaN", "1764470000", "NaN", "time");
+    expect_bad_edit("time .nan", "1764470000", ".nan", "time");
+    expect_bad_edit("time inf", "1764470000", "Infinity", "time");
+    expect_bad_edit("time hex", "1764470000", "0x10", "time");
+    expect_bad_edit("time plus", "1764470000", "+5", "time");
+    expect_bad_edit("time null", "1764470000", "null", "time");
+    expect_bad_edit("round_ms negative", "412", "-412", "round_ms");
+    expect_bad_edit("round_ms huge", "412", "4294967296", "round_ms");
+    expect_bad_edit("missing pops", ", \"pops\": {\"fra\"", ", \"x\": {\"fra\"", "pops");
+    expect_bad("pops as list",
+               "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\", \"time\": 1,"
+               " \"pops\": []}",
+               "pops");
+    expect_bad_edit("bad PoP name", "\"fra\"", "\"fr a\"", "PoP name");
+    expect_bad_edit("long PoP name", "\"fra\"", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+                    "PoP name");
+    expect_bad_edit("PoP as list", "{\"state\": \"up\", \"load\"", "[], \"x\": {\"load\"", NULL);
+    expect_bad_edit("PoP state missing", "\"state\": \"up\", \"load\"", "\"load\"", "state");
+    expect_bad_edit("PoP state bad", "\"state\": \"up\", \"load\"",
+                    "\"state\": \"sideways\", \"load\"", "state");
+    expect_bad_edit("PoP state number", "\"state\": \"up\", \"load\"", "\"state\": 1, \"load\"",
+                    "state");
+    expect_bad_edit("load negative", "512.5", "-1", "load");
+    expect_bad_edit("load quoted", "512.5", "\"512.5\"", "load");
+    expect_bad_edit("load NaN", "512.5", "nan", "load");
+    expect_bad_edit("load overflow", "512.5", "1e400", "load");
+    expect_bad_edit("load too large", "512.5", "1e20", "load");
+    expect_bad_edit(
+        "load_reason too long", "\"load_reason\": \"\"",
+        "\"load_reason\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"",
+        "load_reason");
+    expect_bad("addresses as list",
+               "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\", \"time\": 1,"
+               " \"pops\": {\"fra\": {\"state\": \"up\", \"addresses\": [\"127.0.1.1\"]}}}",
+               "addresses");
+    expect_bad_edit("bad address", "\"127.0.1.1\"", "\"127.0.1.256\"", "address");
+    expect_bad_edit("name as address", "\"127.0.1.1\"", "\"fra.example\"", "address");
+    expect_bad_edit("duplicate address (two spellings)", "\"127.0.1.1\": {",
+                    "\"::1\": {\"state\": \"up\"}, \"0:0::1\": {", "twice");
+    expect_bad_edit("address entry not a mapping", "\"127.0.1.1\": {\"state\": \"up\",",
+                    "\"127.0.1.1\": 5, \"x\": {", "mapping");
+    expect_bad_edit("address state missing", "\"state\": \"up\", \"reason\"", "\"reason\"",
+                    "state");
+    expect_bad_edit("reason as number", "\"http 200\"", "200", "reason");
+    expect_bad_edit("reason as map", "\"http 200\"", "{}", "reason");
+    expect_bad_edit("rtt negative", "0.8", "-2", "rtt_ms");
+    expect_bad_edit("rtt small negative", "0.8", "-0.5", "rtt_ms");
+    expect_bad_edit("rtt string", "0.8", "\"fast\"", "rtt_ms");
+    expect_bad_edit("history with 2", "\"11101\"", "\"11201\"", "history");
+    expect_bad_edit("history as number", "\"11101\"", "11101", "history");
+    expect_bad_edit("history too long", "\"11101\"", "\"111111111111111111111111111111111\"",
+                    "history");
+    expect_bad_edit("ok_streak negative", "\"ok_streak\": 3", "\"ok_streak\": -1", "ok_streak");
+    expect_bad_edit("ok_streak huge", "\"ok_streak\": 3", "\"ok_streak\": 4294967296", "ok_streak");
+    expect_bad_edit("probes fraction", "\"probes\": 40", "\"probes\": 1.5", "probes");
+    expect_bad_edit("probes overflow", "\"probes\": 40", "\"probes\": 18446744073709551616",
+                    "probes");
+    expect_bad_edit("failures exceed probes", "\"failures\": 1", "\"failures\": 41", "failures");
+    expect_bad_edit("negative since", "1764469000", "-5", "since");
+    expect_bad_edit("duplicate PoP", "\"pops\": {\"fra\": {",
+                    "\"pops\": {\"fra\": {\"state\": \"up\"}, \"fra\": {", "duplicate");
+    expect_bad_edit("duplicate key", "\"version\": 1,", "\"version\": 1, \"version\": 1,",
+                    "duplicate");
+    expect_bad_edit("NUL escape", "\"http 200\"", "\"http\\u0000\"", NULL);
+    expect_bad_edit("unterminated string", "\"http 200\"", "\"http 200", NULL);
+
+    /* Deep nesting under an unknown key still hits the reader's depth bound. */
+    char deep[512];
+    size_t o = (size_t)snprintf(deep, sizeof(deep), "{\"x\": ");
+    for (int i = 0; i < 100; i++)
+        deep[o++] = '[';
+    for (int i = 0; i < 100; i++)
+        deep[o++] = ']';
+    snprintf(deep + o, sizeof(deep) - o, "}");
+    expect_bad("deep nesting", deep, "nesting");
+
+    /* An embedded NUL byte, and a buffer over the size limit. */
+    char nul[] = "{\"format\": \"geodns-health\"\0, \"version\": 1}";
+    err[0] = '\0';
+    hf = NULL;
+    CHECK(health_file_parse("t.json", nul, sizeof(nul) - 1, &hf, err, ERRLEN) == -EINVAL && !hf,
+          "NUL byte refused");
+    CHECK(positioned(err, "t.json"), "NUL byte: '%s'", err);
+    size_t big = (size_t)HEALTH_FILE_MAX + 1;
+    char *huge = malloc(big);
+    memset(huge, ' ', big);
+    CHECK(health_file_parse("t.json", huge, big, &hf, err, ERRLEN) == -EINVAL && !hf,
+          "over HEALTH_FILE_MAX refused");
+    CHECK(positioned(err, "t.json") && strstr(err, "larger"), "size: '%s'", err);
+    free(huge);
+
+    /* More than HEALTH_ADDRS_MAX addresses, and more than POPS_MAX PoPs. */
+    size_t cap = 1 << 16;
+    char *doc = malloc(cap);
+    o = (size_t)snprintf(doc, cap,
+                         "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\","
+                         " \"time\": 1, \"pops\": {\"fra\": {\"state\": \"up\", \"addresses\": {");
+    for (int i = 0; i <= HEALTH_ADDRS_MAX; i++)
+        o += (size_t)snprintf(doc + o, cap - o, "%s\"127.0.1.%d\": {\"state\": \"up\"}",
+                              i ? ", " : "", i + 1);
+    snprintf(doc + o, cap - o, "}}}}");
+    expect_bad("too many addresses", doc, "addresses");
+    o = (size_t)snprintf(doc, cap,
+                         "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\","
+                         " \"time\": 1, \"pops\": {");
+    for (int i = 0; i <= POPS_MAX; i++)
+        o += (size_t)snprintf(doc + o, cap - o, "%s\"p%d\": {\"state\": \"up\"}", i ? ", " : "", i);
+    snprintf(doc + o, cap - o, "}}");
+    expect_bad("too many PoPs", doc, "PoPs");
+    free(doc);
+}
+
+static void test_lenient(void)
+{
+    health_file_t *hf = NULL;
+    char err[ERRLEN] = "";
+    /* Unknown keys at every level are ignored (newer writers); compact JSON reads too. */
+    const char *doc =
+        "{\"format\":\"geodns-health\",\"version\":1,\"vantage\":\"a\",\"time\":0,"
+        "\"future\":{\"x\":[1,2,{\"y\":null}]},\"pops\":{\"fra\":{\"state\":\"down\","
+        "\"load\":null,\"extra\":true,\"addresses\":{\"::1\":{\"state\":\"down\",\"new\":1}}},"
+        "\"nyc\":{\"state\":\"unknown\"}}}";
+    int rc = parse_str(doc, &hf, err);
+    CHECK(rc == 0, "lenient document: %s", err);
+    if (rc == 0) {
+        const health_pop_t *p = health_file_pop(hf, "fra");
+        CHECK(p && p->state == HEALTH_DOWN && !p->has_load && p->naddrs == 1, "fra");
+        CHECK(p && p->addrs[0].family == AF_INET6 && p->addrs[0].rtt_ms == -1 &&
+                  p->addrs[0].nhistory == 0,
+              "defaults of an address");
+        CHECK(hf->round_ms == 0 && hf->time == 0, "round_ms default");
+    }
+    health_file_free(hf);
+}
+
+static void test_names(void)
+{
+    CHECK(!strcmp(health_state_name(HEALTH_UP), "up"), "up");
+    CHECK(!strcmp(health_state_name(HEALTH_DOWN), "down"), "down");
+    CHECK(!strcmp(health_state_name(HEALTH_UNKNOWN), "unknown"), "unknown");
+    CHECK(health_vantage_valid("ams") && health_vantage_valid("eu-west.1_b"), "valid vantages");
+    CHECK(!health_vantage_valid("") && !health_vantage_valid("a/b") &&
+              !health_vantage_valid("a b") && !health_vantage_valid("é"),
+          "invalid vantages");
+    char v[HEALTH_VANTAGE_MAX + 1];
+    memset(v, 'a', sizeof(v));
+    v[HEALTH_VANTAGE_MAX - 1] = '\0';
+    CHECK(health_vantage_valid(v), "63 characters");
+    v[HEALTH_VANTAGE_MAX - 1] = 'a';
+    v[HEALTH_VANTAGE_MAX] = '\0';
+    CHECK(!health_vantage_valid(v), "64 characters");
+}
+
+static pops_probe_t probe(unsigned down_after, unsigned window, unsigned up_after)
+{
+    pops_probe_t pr;
+    memset(&pr, 0, sizeof(pr));
+    pr.kind = POPS_PROBE_HTTP;
+    pr.down_after = down_after;
+    pr.window = window;
+    pr.up_after = up_after;
+    return pr;
+}
+
+/* Feed results ("1" success, "0" failure) and return the states after each as "u"/"d". */
+static void run(health_addr_t *a, const pops_probe_t *pr, const char *results, char *states,
+                int64_t *now)
+{
+    size_t i = 0;
+    for (; results[i]; i++) {
+        bool ok = results[i] == '1';
+        health_addr_record(a, pr, ok, ok ? "http 200" : "http 503", ok ? 1.5 : 99, ++*now);
+        states[i] = a->state == HEALTH_UP ? 'u' : a->state == HEALTH_DOWN ? 'd' : '?';
+    }
+    states[i] = '\0';
+}
+
+static void test_antiflap(void)
+{
+    pops_probe_t pr = probe(3, 5, 2);
+    health_addr_t a = make_addr(AF_INET, "127.0.1.1");
+    int64_t now = 1000;
+    char st[64];
+
+    /* A first probe decides at once, both ways. */
+    CHECK(health_addr_record(&a, &pr, true, "http 200", 0.5, 100), "first success changes");
+    CHECK(a.state == HEALTH_UP && a.since == 100 && a.rtt_ms == 0.5, "up at once");
+    health_addr_t b = make_addr(AF_INET, "127.0.1.2");
+    CHECK(health_addr_record(&b, &pr, false, "connect: refused", 0, 100), "first failure");
+    CHECK(b.state == HEALTH_DOWN && b.since == 100 && b.rtt_ms == -1, "down at once");
+
+    /* 3 failures within 5 probes: down at the third, not before. */
+    run(&a, &pr, "1010100", st, &now);
+    CHECK(!strcmp(st, "uuuuudd"), "3 of 5: %s", st);
+    CHECK(a.since == 1006, "since at the change: %lld", (long long)a.since);
+    CHECK(!strcmp(a.reason, "http 503") && a.rtt_ms == 1.5, "reason, rtt of the last success");
+    /* Up again after 2 consecutive successes, and a success between resets the streak. */
+    run(&a, &pr, "1011", st, &now);
+    CHECK(!strcmp(st, "dddu"), "up after 2: %s", st);
+    CHECK(a.ok_streak == 2 && a.probes == 12 && a.failures == 5, "counters %u %llu %llu",
+          a.ok_streak, (unsigned long long)a.probes, (unsigned long long)a.failures);
+    CHECK(a.nhistory == 5 && a.history == 0x0b, "history kept to the window: %u %x", a.nhistory,
+          a.history);
+
+    /* Failures that slid out of the window do not count. */
+    pops_probe_t w3 = probe(2, 3, 1);
+    health_addr_t c = make_addr(AF_INET, "127.0.1.3");
+    run(&c, &w3, "101101101", st, &now);
+    CHECK(!strcmp(st, "uuuuuuuuu"), "2 of 3 never reached: %s", st);
+    run(&c, &w3, "0", st, &now);
+    CHECK(!strcmp(st, "d"), "2 of 3 reached: %s", st);
+    run(&c, &w3, "1", st, &now);
+    CHECK(!strcmp(st, "u"), "up_after 1: %s", st);
+
+    /* down_after 1 of window 1 is plain consecutive judgement. */
+    pops_probe_t w1 = probe(1, 1, 1);
+    health_addr_t d = make_addr(AF_INET, "127.0.1.4");
+    run(&d, &w1, "10101", st, &now);
+    CHECK(!strcmp(st, "ududu"), "1 of 1: %s", st);
+
+    /* A shrinking window drops the older history; a full 32-bit window works. */
+    pops_probe_t w32 = probe(32, 32, 3);
+    health_addr_t e = make_addr(AF_INET, "127.0.1.5");
+    run(&e, &w32, "1", st, &now);
+    for (int i = 0; i < 31; i++)
+        run(&e, &w32, "0", st, &now);
+    CHECK(e.state == HEALTH_UP && e.nhistory == 32, "31 failures of 32 keep it up");
+    run(&e, &w32, "0", st, &now);
+    CHECK(e.state == HEALTH_DOWN && e.history == 0, "32 of 32 down");
+    run(&e, &pr, "1", st, &now);
+    CHECK(e.nhistory == 5 && e.history == 1, "window shrunk to 5: %u %x", e.nhistory, e.history);
+}
+
+/* The same sequence fed in one process and across "runs" that save and read back the file. */
+static void test_antiflap_runs(void)
+{
+    pops_probe_t pr = probe(2, 4, 3);
+    const char *results = "1101001100111101000111";
+    health_addr_t mem = make_addr(AF_INET6, "::1");
+    health_file_t *hf = calloc(1, sizeof(*hf));
+    strcpy(hf->vantage, "v");
+    hf->npops = 1;
+    hf->pops = calloc(1, sizeof(*hf->pops));
+    strcpy(hf->pops[0].name, "fra");
+    hf->pops[0].naddrs = 1;
+    hf->pops[0].addrs[0] = make_addr(AF_INET6, "::1");
+    int64_t now = 5000;
+    char want[64], got[64];
+    size_t n = strlen(results);
+    int changes_mem = 0, changes_file = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = results[i] == '1';
+        now += 60;
+        changes_mem +=
+            health_addr_record(&mem, &pr, ok, ok ? "tcp connect" : "timeout", ok ? 0.25 : 0, now);
+        want[i] = mem.state == HEALTH_UP ? 'u' : 'd';
+        /* One cron run: read the previous file, record, write it. */
+        health_addr_t *a = &hf->pops[0].addrs[0];
+        changes_file +=
+            health_addr_record(a, &pr, ok, ok ? "tcp connect" : "timeout", ok ? 0.25 : 0, now);
+        hf->time = now;
+        got[i] = a->state == HEALTH_UP ? 'u' : 'd';
+        size_t len;
+        char *buf = write_mem(hf, &len), err[ERRLEN] = "";
+        health_file_t *next = NULL;
+        CHECK(health_file_parse("run.json", buf, len, &next, err, sizeof(err)) == 0, "run %zu: %s",
+              i, err);
+        free(buf);
+        if (!next)
+            break;
+        health_file_free(hf);
+        hf = next;
+    }
+    want[n] = got[n] = '\0';
+    CHECK(!strcmp(want, got), "across runs %s, in memory %s", got, want);
+    CHECK(!strcmp(want, "uuuudddddddduuuudddddu"), "D-of-W and U sequence: %s", want);
+    CHECK(changes_mem == changes_file && changes_mem == 5, "changes %d %d", changes_mem,
+          changes_file);
+    const health_addr_t *a = &hf->pops[0].addrs[0];
+    CHECK(a->probes == n && a->failures == 9 && a->ok_streak == 3 && a->since == mem.since,
+          "counters carried: %llu %llu %u", (unsigned long long)a->probes,
+          (unsigned long long)a->failures, a->ok_streak);
+    health_file_free(hf);
+}
+
+int main(int argc, char **argv)
+{
+    const char *tmpdir = argc > 1 ? argv[1] : "/tmp";
+    test_round_trip();
+    test_save_load(tmpdir);
+    test_malformed();
+    test_lenient();
+    test_names();
+    test_antiflap();
+    test_antiflap_runs();
+    return check_report();
+}
