@@ -250,14 +250,17 @@ double health_shed_share(double ratio, const pops_watermarks_t *wm);
 /* The controller for one PoP or region. Load acts a `lag` late on a share change (DNS TTL plus
  * probe interval), so instead of feeding the observed ratio back directly (which swings: the
  * curve's slope is 1/(high-low), about 7) it estimates the demand behind the observed load from
- * the share that was in force `lag` ago, and moves the share towards the curve's fixed point for
- * that demand: keep = 1 - shed(demand x keep). Shedding applies at once; taking clients back is
- * rate-limited. Past the high watermark the share is 0. */
+ * the shares in force lag/2 to 2 lag before the reading (docs/health.md, "Capacity"), and moves
+ * the share towards the curve's fixed point for that demand: keep = 1 - shed(demand x keep).
+ * Shedding applies at once; taking clients back is rate-limited. Past the high watermark the
+ * share is 0. */
 typedef struct health_cap {
     double keep;                /* current share kept, 0..1 */
-    double hist_t[64], hist_k[64]; /* (time, keep) ring for the share `lag` ago */
+    double hist_t[64], hist_k[64]; /* (time, keep) ring of share changes */
     unsigned hist_n, hist_head;
     double last_load_time;      /* time of the last load reading used */
+    double last_step;           /* `now` of the last step (rate limit of the way back up) */
+    double demand;              /* estimated demand, as a ratio of capacity at a share of 1 */
 } health_cap_t;
 
 void health_cap_init(health_cap_t *c);
