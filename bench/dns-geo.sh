@@ -49,6 +49,10 @@
 #   GEODNSD_WORKERS=1 GDNSD_UDP_THREADS=1
 #   TIE_BAND= (geodnsd geo policy tie_band in %; empty = geodnsd's default, 5)
 #   KEEP=1 (start, cross-check, print the ports and PIDs, then wait for ^C: for profiling)
+#   HEALTH=1 (0: skip) also runs "geodnsd+health": the same geodnsd config with health and
+#     capacity active (a state file with three of the four PoPs between their watermarks, so
+#     they shed clients by hash and spread them by headroom), and prints its CPU per query
+#     against plain geodnsd measured in the same rounds
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,7 +67,7 @@ CLIENT_CPU="${CLIENT_CPU:-0}"; SERVER_CPU="${SERVER_CPU:-1}"
 BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
 CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
-TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"
+TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"
 ZONE=cdn.example.test
 for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
          CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
@@ -152,6 +156,42 @@ EOF
     bd_wait_dns geodnsd "$port" "${SPID[geodnsd]}" "$ZONE" "$d/geodnsd.log" || bd_die "geodnsd did not start"
 }
 
+# geodnsd with health and capacity on the query path: same zone and mmdb, PoPs with capacities,
+# a fresh state file in which fra, nyc and gru are between their watermarks (shedding).
+start_geodnsd_health() {
+    local d="$WORK/geodnsd-health" port tb=""; port="$(pick_port)"; mkdir -p "$d/health"
+    [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
+    sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
+    sed -E 's|(addresses: \[127\.0\.([0-9])\.1\])|\1, capacity: 1000, probe: {url: "http://127.0.\2.1:8080/healthz"}|' \
+        "$DATA/pops.yaml" > "$d/pops.yaml"
+    cp "$MMDB" "$d/geo.mmdb"
+    python3 - "$d/health/bench.json" <<'EOF'
+import json, sys, time
+loads = {"fra": 900, "nyc": 880, "sin": 500, "gru": 870}
+pops = {n: {"state": "up", "load": l, "addresses": {"127.0.%d.1" % (i + 1): {"state": "up"}}}
+        for i, (n, l) in enumerate(loads.items())}
+json.dump({"format": "geodns-health", "version": 1, "vantage": "bench", "time": int(time.time()),
+           "round_ms": 1, "pops": pops}, open(sys.argv[1], "w"))
+EOF
+    cat > "$d/geodnsd.yaml" <<EOF
+listen: ["127.0.0.1:$port"]
+workers: $GEODNSD_WORKERS
+zones: [$ZONE.yaml]
+pops: pops.yaml
+geoip: {mmdb: geo.mmdb, schema: geoip2-city}
+health: {dir: health, max_age: 1d, slow_start: 0s}
+log: {level: warn}
+EOF
+    "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
+        { cat "$d/check.log" >&2; bd_die "geodnsd --check failed ($d/geodnsd.yaml)"; }
+    "$GEODNSD" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
+    SPID[geodnsd+health]=$!; SPORT[geodnsd+health]=$port
+    bd_wait_dns geodnsd+health "$port" "${SPID[geodnsd+health]}" "$ZONE" "$d/geodnsd.log" ||
+        bd_die "geodnsd+health did not start"
+    HEALTH_NOTE="geodnsd+health: $("$GEODNSD" explain -c "$d/geodnsd.yaml" video.$ZONE 192.0.2.1 2>&1 |
+        awk '$2 == "up" || $2 == "down" {printf "%s%s %s", sep, $1, $0 ~ /keep/ ? $NF : ""; sep=", "}' | head -c 300)"
+}
+
 CEILING_NOTE=""
 start_ceiling() {
     if [ "$CEILING" = 0 ]; then CEILING_NOTE="ceiling: skipped (CEILING=0)"; return 0; fi
@@ -170,8 +210,11 @@ start_ceiling() {
 
 start_gdnsd
 start_geodnsd
+HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
+[ "$HEALTH" = 1 ] && start_geodnsd_health
 start_ceiling
-SERVERS=(gdnsd geodnsd); [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
+SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
+[ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
 for s in "${SERVERS[@]}"; do
     # shellcheck disable=SC2046
     bd_pin "$SERVER_CPU" $(bd_tree "${SPID[$s]}")
@@ -215,8 +258,16 @@ bd_run_rounds
 
 # ---- tables ------------------------------------------------------------------------
 {
-    for mode in "${MODES[@]}"; do bd_print_table "$mode" gdnsd gdnsd; done
+    for mode in "${MODES[@]}"; do
+        bd_print_table "$mode" gdnsd gdnsd
+        if [ -n "${SPID[geodnsd+health]:-}" ]; then
+            printf 'health and capacity on the query path: geodnsd+health/geodnsd (medians): CPU per query %s, qps %s\n' \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd+health usq)" "$(bd_med "$mode" geodnsd usq)")" \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd+health qps)" "$(bd_med "$mode" geodnsd qps)")"
+        fi
+    done
     echo
+    echo "$HEALTH_NOTE"
     echo "cpu% = server CPU time / run time; us/q = server CPU time (user+sys, /proc/PID/stat, all"
     echo "threads) per completed query; other_s = busy CPU seconds on the machine not used by the"
     echo "server or dnsperf during the run (noise from other work), per server."

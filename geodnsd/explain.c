@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 
 #include "georesp.h"
+#include "healthwatch.h"
 #include "snapshot.h"
 #include "wire.h"
 
@@ -65,7 +67,79 @@ static size_t build_query(uint8_t *buf, const uint8_t *qname, size_t qlen, uint1
     return n;
 }
 
-int explain_run(const char *config, const char *name, const char *client, const char *type)
+/* Per PoP: what health and capacity say, and why. */
+static void print_health(const pops_t *pops, const health_report_t *r, const route_health_t *v)
+{
+    printf("health: %s; %zu state file%s", r->mode ? r->mode : "-", r->nfiles,
+           r->nfiles == 1 ? "" : "s");
+    for (size_t f = 0; f < r->nfiles; f++)
+        printf("%s%s", f ? ", " : " (", r->vantage[f]);
+    printf("%s\n", r->nfiles ? ")" : "");
+    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++) {
+        const pops_pop_t *p = &pops->pop[i];
+        const health_pop_report_t *pr = &r->pop[i];
+        printf("  %-12s %-5s", p->name, v->up[i] ? "up" : "down");
+        for (size_t f = 0; f < r->nfiles; f++)
+            printf(" %s:%s%s", r->vantage[f], health_state_name(pr->vantage_state[f]),
+                   pr->vantage_fresh[f] ? "" : "(stale)");
+        if (p->capacity) {
+            if (pr->has_load)
+                printf(" load %.0f/%u (%.0f%%)", pr->load, p->capacity, pr->ratio * 100);
+            else
+                printf(" load unknown/%u", p->capacity);
+        }
+        printf(" keep %.0f%%", pr->keep * 100);
+        if (pr->keep < 1) {
+            printf(" (capacity %.0f%%, region %.0f%%, slow start %.0f%%, drain %.0f%%)",
+                   pr->keep_capacity * 100, pr->keep_region * 100, pr->slow_start * 100,
+                   pr->drain * 100);
+        }
+        printf("\n               %s\n", pr->why);
+    }
+}
+
+/* The reply in dig's terms, without ldns's transport leftovers (server, time, size). */
+static void print_reply(const uint8_t *buf, size_t len)
+{
+    ldns_pkt *p = NULL;
+    if (ldns_wire2pkt(&p, buf, len) != LDNS_STATUS_OK) {
+        printf("the reply does not parse (%zu bytes)\n", len);
+        return;
+    }
+    ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, (int)ldns_pkt_get_rcode(p));
+    printf("rcode %s, flags%s%s%s%s, %zu bytes\n", rc ? rc->name : "?",
+           ldns_pkt_qr(p) ? " qr" : "", ldns_pkt_aa(p) ? " aa" : "", ldns_pkt_tc(p) ? " tc" : "",
+           ldns_pkt_rd(p) ? " rd" : "", len);
+    const char *names[] = {"answer", "authority", "additional"};
+    ldns_rr_list *secs[] = {ldns_pkt_answer(p), ldns_pkt_authority(p), ldns_pkt_additional(p)};
+    for (size_t i = 0; i < 3; i++) {
+        if (!ldns_rr_list_rr_count(secs[i]))
+            continue;
+        printf(";; %s\n", names[i]);
+        ldns_rr_list_print(stdout, secs[i]);
+    }
+    if (ldns_pkt_edns(p)) {
+        printf(";; EDNS: udp %u", (unsigned)ldns_pkt_edns_udp_size(p));
+        /* The ECS scope, read from the raw option: ldns does not split options out. */
+        ldns_rdf *opts = ldns_pkt_edns_data(p);
+        const uint8_t *o = opts ? ldns_rdf_data(opts) : NULL;
+        size_t ol = opts ? ldns_rdf_size(opts) : 0;
+        for (size_t off = 0; o && off + 4 <= ol;) {
+            unsigned code = (unsigned)(o[off] << 8 | o[off + 1]);
+            unsigned l = (unsigned)(o[off + 2] << 8 | o[off + 3]);
+            if (off + 4 + l > ol)
+                break;
+            if (code == 8 && l >= 4)
+                printf(", ECS source /%u scope /%u", o[off + 6], o[off + 7]);
+            off += 4 + l;
+        }
+        printf("\n");
+    }
+    ldns_pkt_free(p);
+}
+
+int explain_run(const char *config, const char *health_dir, const char *name, const char *client,
+                const char *type)
 {
     char err[1024];
     gd_snapshot_t *s = NULL;
@@ -136,6 +210,21 @@ int explain_run(const char *config, const char *name, const char *client, const 
     else
         printf("client: %s, the query's source address (no ECS)\n", pbuf);
 
+    /* Health as it stands now: the same files and overrides the server reads. */
+    static route_health_t view;
+    static health_report_t report;
+    if (s->geo && (s->cfg.health_dir || s->cfg.overrides_path || health_dir)) {
+        char herr[1024];
+        if (gd_health_compute_once(s, health_dir, (double)time(NULL), &view, &report, herr,
+                                   sizeof(herr)))
+            printf("warning: %s (explained without overrides)\n", herr);
+        s->env.health = &view;
+        print_health(s->geo->pops, &report, &view);
+    } else if (s->geo) {
+        printf("health: no health dir or overrides configured: every PoP up, no capacity "
+               "control\n");
+    }
+
     const zone_t *z = zone_set_find(&s->zones, qname, qlen, offs, zone_name_labels(qname, offs));
     const zone_node_t *node = NULL;
     if (!z) {
@@ -154,7 +243,9 @@ int explain_run(const char *config, const char *name, const char *client, const 
             memcpy(q.ecs_addr, c.addr, 16);
             georesp_client(&q, (struct sockaddr *)&ss, &gc);
             if (prefix > 0 && !gc.from_ecs)
-                printf("note: the ECS address is not global: the source address is used\n");
+                printf("note: the ECS address %s/%ld is private, loopback or reserved: it locates "
+                       "nobody, so the server uses the query's source address instead\n",
+                       pbuf, prefix);
             if (prefix == 0)
                 printf("note: ECS source prefix 0: the client opted out; the source address "
                        "is used and the scope is 0\n");
@@ -164,7 +255,8 @@ int explain_run(const char *config, const char *name, const char *client, const 
             int fam = node->geo->mode == ROUTE_MODE_CNAME ? 0
                       : qtype == DNS_TYPE_AAAA            ? AF_INET6
                                                           : AF_INET;
-            georesp_decide(s->geo, NULL, node->geo, node->geo_id, &gc, fam, &dec, &loc, &net);
+            georesp_decide(s->geo, NULL, s->env.health, s->env.generation, node->geo,
+                           node->geo_id, &gc, fam, &dec, &loc, &net);
             if (net)
                 printf("located by: nets entry %s:%u (prefix /%u)\n", net->file, net->line,
                        net->prefix);
@@ -185,8 +277,9 @@ int explain_run(const char *config, const char *name, const char *client, const 
             }
             rc.hash = route_client_hash(gc.family, gc.addr, gc.source_prefix);
             char text[16384];
-            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, NULL, fam,
-                              gc.from_ecs ? gc.source_prefix : 0, loc.prefix) >= 0)
+            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, s->env.health,
+                              fam, gc.from_ecs ? gc.source_prefix : 0, loc.prefix,
+                              route_hash_prefix(gc.family, gc.addr, gc.source_prefix)) >= 0)
                 fputs(text, stdout);
         } else if (node && node->geo) {
             printf("%s is a geo name but no PoP file is configured\n", name);
@@ -207,14 +300,12 @@ int explain_run(const char *config, const char *name, const char *client, const 
         memcpy(qbuf + ql - alen, c.addr, alen);
     }
     size_t rl = query_process(&s->env, qbuf, ql, rbuf, sizeof(rbuf), 0, (struct sockaddr *)&ss);
-    ldns_pkt *p = NULL;
-    if (rl && ldns_wire2pkt(&p, rbuf, rl) == LDNS_STATUS_OK) {
-        printf("\nanswer (as sent over UDP):\n");
-        ldns_pkt_print(stdout, p);
-        ldns_pkt_free(p);
+    if (rl) {
+        printf("\nreply (as sent over UDP):\n");
+        print_reply(rbuf, rl);
         ret = 0;
     } else {
-        printf("no answer\n");
+        printf("no reply\n");
     }
 out:
     gd_snapshot_unref(s);

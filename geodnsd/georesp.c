@@ -227,8 +227,12 @@ typedef struct geo_cache_entry {
     uint8_t outcome;
     uint8_t n;
     uint8_t prefix; /* the matched network's prefix (ECS scope) */
+    uint8_t flags;  /* CACHE_HASHED, CACHE_SHORT_TTL */
     uint16_t pop[ROUTE_ANSWERS_MAX];
 } geo_cache_entry_t;
+
+#define CACHE_HASHED    0x1u
+#define CACHE_SHORT_TTL 0x2u
 
 struct geo_cache {
     size_t mask;
@@ -327,6 +331,7 @@ void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client
             c->from_ecs = true;
             return;
         }
+        c->ecs_unusable = true;
     }
     if (src && src->sa_family == AF_INET) {
         c->family = AF_INET;
@@ -339,9 +344,10 @@ void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client
     }
 }
 
-int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_policy_t *pol,
-                   uint32_t policy_id, const geo_client_t *c, int family, route_decision_t *dec,
-                   geoip_loc_t *loc, const geoip_net_t **net)
+int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_health_t *health,
+                   uint32_t generation, const route_policy_t *pol, uint32_t policy_id,
+                   const geo_client_t *c, int family, route_decision_t *dec, geoip_loc_t *loc,
+                   const geoip_net_t **net)
 {
     memset(loc, 0, sizeof(*loc));
     *net = NULL;
@@ -366,12 +372,12 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
     route_memo_key_t key = {
         .loc = *net ? (1ull << 63) | (*net)->id : (ref.found ? ref.key : 0),
         .policy = policy_id,
-        .generation = rt->generation,
+        .generation = generation,
         .family = (uint8_t)(family == AF_INET    ? 4
                             : family == AF_INET6 ? 6
                                                  : 0),
     };
-    if (memo && route_memo_get(memo, &key, hash, dec))
+    if (memo && route_memo_get(memo, &key, hash, health, dec))
         return 0;
     if (!*net && ref.found) {
         uint8_t prefix = loc->prefix;
@@ -385,7 +391,7 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
         rc.nfixed = rt->net_nfixed[(*net)->id];
     }
     rc.hash = hash;
-    int r = route_rank(pol, rt->pops, &rc, NULL, family, dec, NULL);
+    int r = route_rank(pol, rt->pops, &rc, health, family, dec, NULL);
     if (r)
         return r;
     if (memo)
@@ -416,7 +422,7 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     geo_cache_entry_t key, *slot = NULL;
     uint8_t qfam = (uint8_t)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
     if (env->cache && c.family) {
-        cache_key(&c, n->geo_id, rt->generation, qfam, &key);
+        cache_key(&c, n->geo_id, env->generation, qfam, &key);
         slot = cache_slot(env->cache, &key);
     }
     if (slot && cache_match(slot, &key)) {
@@ -424,10 +430,13 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         dec.n = slot->n;
         memcpy(dec.pop, slot->pop, sizeof(dec.pop));
         matched = slot->prefix;
+        dec.hashed = slot->flags & CACHE_HASHED;
+        dec.short_ttl = slot->flags & CACHE_SHORT_TTL;
     } else {
         geoip_loc_t loc;
         const geoip_net_t *net;
-        if (georesp_decide(rt, env->memo, pol, n->geo_id, &c, family, &dec, &loc, &net)) {
+        if (georesp_decide(rt, env->memo, env->health, env->generation, pol, n->geo_id, &c,
+                           family, &dec, &loc, &net)) {
             *rcode = DNS_RCODE_SERVFAIL;
             return GEORESP_DONE;
         }
@@ -438,10 +447,14 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
             slot->n = dec.n;
             memcpy(slot->pop, dec.pop, sizeof(slot->pop));
             slot->prefix = matched;
+            slot->flags = (uint8_t)((dec.hashed ? CACHE_HASHED : 0) |
+                                    (dec.short_ttl ? CACHE_SHORT_TTL : 0));
         }
     }
     if (c.from_ecs)
-        *scope = route_scope(c.source_prefix, matched);
+        *scope = route_answer_scope(c.source_prefix, matched,
+                                    route_hash_prefix(c.family, c.addr, c.source_prefix), &dec);
+    uint32_t ttl = route_answer_ttl(pol, &dec, env->health);
 
     const uint8_t *cn = NULL;
     size_t cnlen = 0;
@@ -464,14 +477,13 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         }
         for (unsigned i = 0; i < dec.n; i++) {
             const pops_pop_t *p = &rt->pops->pop[dec.pop[i]];
-            size_t cnt = family == AF_INET ? p->n4 : p->n6;
-            if (pol->addresses && cnt > pol->addresses)
-                cnt = pol->addresses;
+            const uint8_t *addrs[POPS_ADDRS_MAX];
+            size_t cnt =
+                route_pop_addresses(p, env->health, dec.pop[i], family, pol->addresses, addrs);
             for (size_t j = 0; j < cnt; j++) {
-                dns_rdata_t rd = {.data = family == AF_INET ? p->v4[j] : p->v6[j],
-                                  .len = (uint16_t)(family == AF_INET ? 4 : 16)};
+                dns_rdata_t rd = {.data = addrs[j], .len = (uint16_t)(family == AF_INET ? 4 : 16)};
                 if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen,
-                                  family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA, pol->ttl, &rd))
+                                  family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA, ttl, &rd))
                     return -1;
             }
         }
@@ -480,7 +492,7 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     if (!cnlen)
         return GEORESP_NODATA;
     dns_rdata_t rd = {.data = cn, .len = (uint16_t)cnlen, .nnames = 1, .name_off = {0}};
-    if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen, DNS_TYPE_CNAME, pol->ttl, &rd))
+    if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen, DNS_TYPE_CNAME, ttl, &rd))
         return -1;
     if (q->qtype == DNS_TYPE_CNAME)
         return GEORESP_DONE;
@@ -501,7 +513,8 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
     route_decision_t dec;
     geoip_loc_t loc;
     const geoip_net_t *net;
-    if (georesp_decide(rt, NULL, pol, n->geo_id, &c, family, &dec, &loc, &net))
+    if (georesp_decide(rt, NULL, env->health, env->generation, pol, n->geo_id, &c, family, &dec,
+                       &loc, &net))
         return 0;
     route_client_t rc;
     route_client_from_loc(&rc, &loc);
@@ -517,8 +530,10 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
                        : loc.found ? "mmdb"
                        : c.family  ? "nothing (default location or pool order)"
                                    : "no client address");
-    if (len < 0 || route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, NULL,
-                                 family, c.from_ecs ? c.source_prefix : 0, loc.prefix) < 0)
+    if (len < 0 ||
+        route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, env->health,
+                      family, c.from_ecs ? c.source_prefix : 0, loc.prefix,
+                      c.family ? route_hash_prefix(c.family, c.addr, c.source_prefix) : 0) < 0)
         return 0;
     /* The answer is for this client only: scope = the whole source prefix. */
     if (c.from_ecs)

@@ -51,6 +51,7 @@ typedef struct geo_client {
     uint8_t addr[16];
     uint8_t source_prefix; /* ECS source prefix, or the full length for the packet source */
     bool from_ecs;
+    bool ecs_unusable; /* an ECS option came with a private/loopback address: source used */
 } geo_client_t;
 
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *out);
@@ -77,9 +78,11 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
                         const zone_node_t *n, const uint8_t *owner, size_t ownerlen,
                         dns_writer_t *w, uint8_t *scope);
 
-/* Routing decision for a client (used by the answer and by `geodnsd explain`). */
-int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_policy_t *pol,
-                   uint32_t policy_id, const geo_client_t *c, int family, route_decision_t *dec,
-                   geoip_loc_t *loc, const geoip_net_t **net);
+/* Routing decision for a client (used by the answer and by `geodnsd explain`). health may be
+ * NULL (all up); generation keys the memo. */
+int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route_health_t *health,
+                   uint32_t generation, const route_policy_t *pol, uint32_t policy_id,
+                   const geo_client_t *c, int family, route_decision_t *dec, geoip_loc_t *loc,
+                   const geoip_net_t **net);
 
 #endif

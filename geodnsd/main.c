@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "explain.h"
+#include "healthwatch.h"
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
@@ -24,7 +25,8 @@ typedef struct daemon {
     gd_overrides_t ov;
     gd_snapshot_t *snap;
     gd_server_t *srv;
-    uint64_t generation;
+    gd_healthwatch_t *hw;
+    uint64_t generation; /* shared by config and health snapshots */
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_timer_t reload_timer;
     uv_fs_poll_t *watches;
@@ -56,17 +58,28 @@ static void on_file_seen(void *ctx, const char *path)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: geodnsd -c CONFIG [--listen ADDR:PORT]... [--check]\n"
+    fprintf(f, "usage: geodnsd -c CONFIG [--listen ADDR:PORT]... [--health-dir DIR] [--check]\n"
+               "       geodnsd explain -c CONFIG [--health-dir DIR] NAME IP[/PREFIX] [TYPE]\n"
                "\n"
                "  -c, --config FILE      server config (YAML); zones are named in it\n"
                "  -l, --listen ADDR:PORT listen here instead of the config's 'listen'\n"
                "                         (repeatable; IPv6 as [::1]:5353)\n"
+               "      --health-dir DIR   read probe state files (healthcheck) from DIR instead\n"
+               "                         of the config's health.dir\n"
                "      --check            validate the config and every zone, print a summary\n"
                "                         per zone, exit 0 if all is well and 1 otherwise\n"
                "  -V, --version          print the version\n"
                "  -h, --help             this text\n"
                "\n"
-               "Signals: SIGHUP reloads (so does any change to a config or zone file);\n"
+               "explain: why a client gets the answer it gets for NAME: its location, every PoP\n"
+               "with distance, health per vantage, load and share kept, the fallback step that\n"
+               "answered, the ECS scope and TTL, and the reply itself. IP/PREFIX stands for an\n"
+               "EDNS Client Subnet option (as `dig +subnet=IP/PREFIX` sends); a bare IP is the\n"
+               "query's source address, with no ECS. TYPE defaults to A.\n"
+               "  geodnsd explain -c zones/geodnsd.yaml video.cdn.example.test 192.0.2.1/24\n"
+               "\n"
+               "Signals: SIGHUP reloads (so does any change to a config or zone file; health\n"
+               "state files and the overrides file apply within a second by themselves);\n"
                "SIGTERM and SIGINT stop.\n");
 }
 
@@ -168,6 +181,8 @@ static void reload(daemon_t *d, const char *why)
         oc->tcp_idle_ms != nc->tcp_idle_ms)
         log_warn("listen, workers and tcp settings change only on restart");
     log_setup(nc->log_level, nc->syslog, "geodnsd");
+    /* Health for the new config first: a worker taking the config then finds its health. */
+    gd_healthwatch_config(d->hw, s);
     gd_server_publish(d->srv, s);
     gd_snapshot_t *old = d->snap;
     d->snap = s;
@@ -216,6 +231,18 @@ static void on_sighup(uv_signal_t *h, int sig)
     reload(h->data, "SIGHUP");
 }
 
+static void on_health(void *ctx, gd_health_t *h)
+{
+    daemon_t *d = ctx;
+    gd_server_publish_health(d->srv, h);
+    gd_health_unref(h);
+}
+
+static uint64_t next_generation(void *ctx)
+{
+    return ++((daemon_t *)ctx)->generation;
+}
+
 static void on_sigterm(uv_signal_t *h, int sig)
 {
     daemon_t *d = h->data;
@@ -235,7 +262,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"check", no_argument, NULL, 'C'},        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"health-dir", required_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
         switch (o) {
@@ -251,6 +279,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             check = true;
+            break;
+        case 'H':
+            d.ov.health_dir = optarg;
             break;
         case 'V':
             printf("geodnsd %s\n", GEODNSD_VERSION);
@@ -268,7 +299,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        return explain_run(d.config_path, argv[optind], argv[optind + 1],
+        return explain_run(d.config_path, d.ov.health_dir, argv[optind], argv[optind + 1],
                            argc - optind == 3 ? argv[optind + 2] : NULL);
     }
     if (!d.config_path || optind != argc) {
@@ -313,6 +344,12 @@ int main(int argc, char **argv)
     uv_timer_init(d.loop, &d.reload_timer);
     d.reload_timer.data = &d;
     watch(&d);
+    gd_healthwatch_cb_t hcb = {.publish = on_health, .next_generation = next_generation, .ctx = &d};
+    if (gd_healthwatch_start(d.loop, &hcb, &d.hw)) {
+        log_error("cannot start the health watcher: out of memory");
+        return 1;
+    }
+    gd_healthwatch_config(d.hw, d.snap);
 
     for (size_t i = 0; i < d.snap->cfg.nlisten; i++)
         log_info("listening on %s (udp, tcp)", d.snap->cfg.listen[i].text);
@@ -325,6 +362,7 @@ int main(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     gd_server_stop(d.srv);
+    gd_healthwatch_stop(d.hw);
     unwatch(&d);
     uv_close((uv_handle_t *)&d.sig_hup, NULL);
     uv_close((uv_handle_t *)&d.sig_term, NULL);
@@ -332,6 +370,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&d.reload_timer, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
+    gd_healthwatch_free(d.hw);
     seen_clear(&d);
     uv_loop_close(d.loop);
     gd_snapshot_unref(d.snap);

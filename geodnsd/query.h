@@ -12,6 +12,7 @@
 struct geo_runtime;
 struct route_memo;
 struct geo_cache;
+struct route_health;
 
 /* Everything a worker needs to answer: borrowed from the current snapshot. */
 typedef struct query_env {
@@ -22,6 +23,8 @@ typedef struct query_env {
     uint16_t keepalive;            /* edns-tcp-keepalive TIMEOUT in 100 ms units */
     const uint8_t *cookie_secret;  /* 16 bytes: server cookies (RFC 7873, 9018) */
     const struct geo_runtime *geo; /* geo routing data, or NULL */
+    const struct route_health *health; /* health and capacity view matching geo, or NULL */
+    uint32_t generation; /* changes whenever geo or health change: memo and cache keys */
     bool explain;                  /* answer TXT _explain.<geo name> to loopback clients */
     struct route_memo *memo;       /* the worker's route memo, or NULL */
     struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */

@@ -26,14 +26,30 @@
 
 typedef struct worker worker_t;
 
-/* What a thread that answers queries owns: its reference to the current snapshot, the query
- * environment taken from it, and its own route memo and geo answer cache. */
+/* What a thread that answers queries owns: its references to the current config snapshot and
+ * to the health snapshot computed for it, the query environment taken from both, and its own
+ * route memo and geo answer cache. */
 typedef struct answerer {
     gd_snapshot_t *snap;
+    gd_health_t *health; /* matches snap (same config generation), or NULL */
+    gd_health_t *next;   /* arrived before its config: waits for it */
     query_env_t env;
     route_memo_t *memo;
     geo_cache_t *cache;
 } answerer_t;
+
+/* The environment from the config and its health: the cache generation is the newest of the
+ * two, so it changes whenever either does (generations come from one counter). */
+static void answerer_env(answerer_t *a)
+{
+    a->env = a->snap->env;
+    a->env.memo = a->memo;
+    a->env.cache = a->cache;
+    if (a->health) {
+        a->env.health = &a->health->view;
+        a->env.generation = (uint32_t)a->health->generation;
+    }
+}
 
 /* Small enough to stay in the CPU caches: 4096 decisions, 8192 answers of 48 bytes. */
 static int answerer_init(answerer_t *a, gd_snapshot_t *s)
@@ -42,33 +58,75 @@ static int answerer_init(answerer_t *a, gd_snapshot_t *s)
         return -ENOMEM;
     gd_snapshot_ref(s);
     a->snap = s;
-    a->env = s->env;
-    a->env.memo = a->memo;
-    a->env.cache = a->cache;
+    answerer_env(a);
     return 0;
 }
 
-/* Swap to a new snapshot (whose reference the caller hands over); drop the old one. */
+/* Swap to a new config snapshot (whose reference the caller hands over); drop the old one. A
+ * health snapshot that was waiting for this config comes into force with it; one computed for
+ * the old config cannot serve the new one (PoP indices may differ). */
 static void answerer_take(answerer_t *a, gd_snapshot_t *s)
 {
     gd_snapshot_t *old = a->snap;
     a->snap = s;
-    a->env = s->env;
-    a->env.memo = a->memo;
-    a->env.cache = a->cache;
+    if (a->next && a->next->cfg_generation == s->generation) {
+        if (a->health)
+            gd_health_unref(a->health);
+        a->health = a->next;
+        a->next = NULL;
+    } else if (a->health && a->health->cfg_generation != s->generation) {
+        gd_health_unref(a->health);
+        a->health = NULL;
+    }
+    answerer_env(a);
     if (old)
         gd_snapshot_unref(old);
 }
 
-static void answerer_deinit(answerer_t *a, _Atomic(gd_snapshot_t *) *pending)
+/* Take a new health snapshot (the caller hands over its reference). */
+static void answerer_take_health(answerer_t *a, gd_health_t *h)
+{
+    gd_health_t **slot = h->cfg_generation == a->snap->generation ? &a->health : &a->next;
+    if (*slot)
+        gd_health_unref(*slot);
+    *slot = h;
+    answerer_env(a);
+}
+
+static void answerer_deinit(answerer_t *a, _Atomic(gd_snapshot_t *) *pending,
+                            _Atomic(gd_health_t *) *pending_health)
 {
     route_memo_free(a->memo);
     geo_cache_free(a->cache);
     if (a->snap)
         gd_snapshot_unref(a->snap);
+    if (a->health)
+        gd_health_unref(a->health);
+    if (a->next)
+        gd_health_unref(a->next);
     gd_snapshot_t *p = atomic_exchange(pending, NULL);
     if (p)
         gd_snapshot_unref(p);
+    gd_health_t *h = atomic_exchange(pending_health, NULL);
+    if (h)
+        gd_health_unref(h);
+}
+
+/* Take what was published since the last look: the config first, then health (published before
+ * its config, so seeing a config means its health is visible too). */
+static void answerer_poll(answerer_t *a, _Atomic(gd_snapshot_t *) *pending,
+                          _Atomic(gd_health_t *) *pending_health)
+{
+    if (atomic_load_explicit(pending, memory_order_acquire)) {
+        gd_snapshot_t *s = atomic_exchange(pending, NULL);
+        if (s)
+            answerer_take(a, s);
+    }
+    if (atomic_load_explicit(pending_health, memory_order_acquire)) {
+        gd_health_t *h = atomic_exchange(pending_health, NULL);
+        if (h)
+            answerer_take_health(a, h);
+    }
 }
 
 /* One thread per UDP socket: it blocks in recvmmsg, answers the batch and sends it with one
@@ -81,6 +139,7 @@ typedef struct udp_thread {
     bool pktinfo; /* bound to a wildcard address: reply from the address the query came to */
     const atomic_bool *stop;
     _Atomic(gd_snapshot_t *) pending;
+    _Atomic(gd_health_t *) pending_health;
     answerer_t ans;
     struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
@@ -118,6 +177,7 @@ struct worker {
     uv_loop_t loop;
     uv_async_t async;
     _Atomic(gd_snapshot_t *) pending;
+    _Atomic(gd_health_t *) pending_health;
     atomic_bool stop;
     answerer_t ans; /* for TCP */
     udp_thread_t *udp[GD_MAX_LISTEN];
@@ -267,11 +327,7 @@ static void udp_thread_main(void *arg)
         int n = recvmmsg(u->fd, u->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
         /* A snapshot published while we waited applies to this batch already (and an idle
          * thread lets go of the old one within the receive timeout). */
-        if (atomic_load_explicit(&u->pending, memory_order_acquire)) {
-            gd_snapshot_t *s = atomic_exchange(&u->pending, NULL);
-            if (s)
-                answerer_take(&u->ans, s);
-        }
+        answerer_poll(&u->ans, &u->pending, &u->pending_health);
         if (n > 0)
             udp_answer_batch(u, n);
     }
@@ -281,7 +337,7 @@ static void udp_thread_free(udp_thread_t *u)
 {
     if (!u)
         return;
-    answerer_deinit(&u->ans, &u->pending);
+    answerer_deinit(&u->ans, &u->pending, &u->pending_health);
     free(u);
 }
 
@@ -496,9 +552,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void worker_on_async(uv_async_t *a)
 {
     worker_t *w = a->data;
-    gd_snapshot_t *s = atomic_exchange(&w->pending, NULL);
-    if (s)
-        answerer_take(&w->ans, s);
+    answerer_poll(&w->ans, &w->pending, &w->pending_health);
     if (atomic_load(&w->stop))
         uv_walk(&w->loop, close_walk, w);
 }
@@ -518,7 +572,7 @@ static void worker_free(worker_t *w)
     free(w->conns);
     for (size_t j = 0; j < GD_MAX_LISTEN; j++)
         udp_thread_free(w->udp[j]);
-    answerer_deinit(&w->ans, &w->pending);
+    answerer_deinit(&w->ans, &w->pending, &w->pending_health);
     free(w);
 }
 
@@ -642,6 +696,25 @@ void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap)
         uv_async_send(&w->async);
         for (size_t j = 0; j < w->nlisten; j++)
             publish_slot(&w->udp[j]->pending, snap); /* taken before its next batch */
+    }
+}
+
+static void publish_health_slot(_Atomic(gd_health_t *) *slot, gd_health_t *h)
+{
+    gd_health_ref(h);
+    gd_health_t *old = atomic_exchange(slot, h);
+    if (old)
+        gd_health_unref(old);
+}
+
+void gd_server_publish_health(gd_server_t *srv, gd_health_t *h)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        publish_health_slot(&w->pending_health, h);
+        uv_async_send(&w->async);
+        for (size_t j = 0; j < w->nlisten; j++)
+            publish_health_slot(&w->udp[j]->pending_health, h);
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "healthwatch.h"
 #include "snapshot.h"
 
 typedef struct gd_server gd_server_t;
@@ -15,6 +16,10 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned workers, ch
 
 /* Hand a new snapshot to every worker; each swaps between two queries and drops the old one. */
 void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap);
+
+/* Hand a health snapshot to every worker (each takes its own reference; the caller keeps
+ * its own). Publish a config's health before the config itself. */
+void gd_server_publish_health(gd_server_t *srv, gd_health_t *h);
 
 /* Stop the workers, close every socket and free the server. */
 void gd_server_stop(gd_server_t *srv);

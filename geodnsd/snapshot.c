@@ -122,14 +122,100 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int get_seconds(const yt_node_t *n, int64_t min, int64_t max, int64_t *out, char *err,
+                       size_t errlen)
+{
+    uint64_t ms;
+    if (yt_get_duration_ms(n, &ms, err, errlen))
+        return -EINVAL;
+    if ((int64_t)(ms / 1000) < min || (int64_t)(ms / 1000) > max)
+        return yt_fail(err, errlen, n, "must be between %llds and %llds", (long long)min,
+                       (long long)max);
+    *out = (int64_t)(ms / 1000);
+    return 0;
+}
+
+static int get_policy(const yt_node_t *n, bool keep_last_ok, health_policy_t *out, char *err,
+                      size_t errlen)
+{
+    const char *v;
+    if (yt_get_str(n, &v, err, errlen))
+        return -EINVAL;
+    if (!strcmp(v, "assume-up"))
+        *out = HEALTH_ASSUME_UP;
+    else if (!strcmp(v, "assume-down"))
+        *out = HEALTH_ASSUME_DOWN;
+    else if (keep_last_ok && !strcmp(v, "keep-last"))
+        *out = HEALTH_KEEP_LAST;
+    else
+        return yt_fail(err, errlen, n, "must be %s, not '%s'",
+                       keep_last_ok ? "keep-last, assume-up or assume-down"
+                                    : "assume-up or assume-down",
+                       v);
+    return 0;
+}
+
+/* health: {dir, overrides, quorum, max_age, startup, all_stale, slow_start, recent, short_ttl,
+ *          lag, spill} */
+static int parse_health(gd_config_t *c, arena_t *a, const yt_node_t *n, const char *dir,
+                        char *err, size_t errlen)
+{
+    static const char *const keys[] = {"dir",        "overrides", "quorum", "max_age",
+                                       "startup",    "all_stale", "slow_start",
+                                       "recent",     "short_ttl", "lag",    "spill",
+                                       NULL};
+    health_settings_t *h = &c->health;
+    if (yt_map_check_keys(n, keys, "health", err, errlen))
+        return -EINVAL;
+    const yt_node_t *v;
+    const char *str;
+    uint32_t u;
+    if ((v = yt_map_get(n, "dir"))) {
+        if (yt_get_str(v, &str, err, errlen))
+            return -EINVAL;
+        c->health_dir = rel_path(a, dir, str);
+    }
+    if ((v = yt_map_get(n, "overrides"))) {
+        if (yt_get_str(v, &str, err, errlen))
+            return -EINVAL;
+        c->overrides_path = rel_path(a, dir, str);
+    }
+    if ((v = yt_map_get(n, "quorum"))) {
+        if (yt_get_u32(v, 1, HEALTH_VANTAGES_MAX, &u, err, errlen))
+            return -EINVAL;
+        h->quorum = u;
+    }
+    if ((v = yt_map_get(n, "max_age")) && get_seconds(v, 1, 86400, &h->max_age, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "startup")) && get_policy(v, false, &h->startup, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "all_stale")) && get_policy(v, true, &h->all_stale, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "slow_start")) &&
+        get_seconds(v, 0, 86400, &h->slow_start, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "recent")) && get_seconds(v, 0, 86400, &h->recent, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "short_ttl")) && yt_get_u32(v, 0, 86400, &h->ttl_short, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "lag")) && get_seconds(v, 1, 3600, &h->lag, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "spill"))) {
+        if (yt_get_u32(v, 1, ROUTE_CAND_MAX, &u, err, errlen))
+            return -EINVAL;
+        h->spill = u;
+    }
+    return 0;
+}
+
 static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir,
                         const gd_overrides_t *ov, file_list_t *zone_files, char *err, size_t errlen)
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
-    static const char *const keys[] = {"listen",        "workers", "zones", "zone_dir", "log",
-                                       "tcp",           "edns",    "nsid",  "pops",     "geoip",
-                                       "cookie_secret", "explain", NULL};
+    static const char *const keys[] = {"listen",        "workers", "zones",  "zone_dir", "log",
+                                       "tcp",           "edns",    "nsid",   "pops",     "geoip",
+                                       "cookie_secret", "explain", "health", NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -247,6 +333,11 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
     }
     if ((n = yt_map_get(root, "explain")) && (rc = yt_get_bool(n, &c->explain, err, errlen)))
         return rc;
+    health_settings_default(&c->health);
+    if ((n = yt_map_get(root, "health")) && (rc = parse_health(c, a, n, dir, err, errlen)))
+        return rc;
+    if (ov && ov->health_dir)
+        c->health_dir = arena_strdup(a, ov->health_dir);
     if ((n = yt_map_get(root, "zones"))) {
         if (n->kind != YT_SEQ)
             return yt_fail(err, errlen, n, "'zones' must be a list of zone files");
@@ -341,6 +432,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     s->cfg.nfiles = files.n;
     s->env.zones = &s->zones;
     s->env.geo = s->geo;
+    s->env.generation = (uint32_t)generation;
     s->env.cookie_secret = s->cfg.cookie_secret;
     s->env.explain = s->cfg.explain;
     s->env.udp_size = s->cfg.udp_size;

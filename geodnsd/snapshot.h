@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "arena.h"
+#include "health.h"
 #include "log.h"
 #include "query.h"
 #include "zone.h"
@@ -38,6 +39,11 @@ typedef struct gd_config {
     const char **files;        /* every file this snapshot was built from (watched for changes) */
     size_t nfiles;
     const char *zone_dir; /* watched too: files appearing in it */
+    /* `health:`: probe state files and admin overrides (read by the health watcher, not part of
+     * this snapshot: they change far more often than the config). */
+    const char *health_dir;     /* NULL = no health input: every PoP up, no capacity control */
+    const char *overrides_path; /* NULL = none */
+    health_settings_t health;
 } gd_config_t;
 
 /* Command-line settings that override the file, and an optional observer of every file a load
@@ -45,6 +51,7 @@ typedef struct gd_config {
 typedef struct gd_overrides {
     const char *listen[GD_MAX_LISTEN];
     size_t nlisten;
+    const char *health_dir; /* --health-dir */
     void (*file_seen)(void *ctx, const char *path);
     void *file_seen_ctx;
 } gd_overrides_t;

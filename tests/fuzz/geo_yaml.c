@@ -48,7 +48,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             route_decision_t d;
             char buf[4096];
             (void)route_rank(pol, pops, &c, NULL, AF_INET6, &d, NULL);
-            (void)route_explain(buf, sizeof(buf), pol, pops, &c, NULL, AF_INET, 24, 16);
+            (void)route_explain(buf, sizeof(buf), pol, pops, &c, NULL, AF_INET, 24, 16, 24);
+            /* With a health view derived from the input: some PoPs down, full or shedding. */
+            static route_health_t h;
+            memset(&h, 0, sizeof(h));
+            for (size_t i = 0; i < POPS_MAX; i++) {
+                uint8_t b = data[i % size];
+                h.up[i] = b & 1;
+                h.keep[i] = (uint16_t)(b & 2 ? ROUTE_SHARE_ONE : (b >> 2) * 1000u);
+                h.weight[i] = b & 4 ? b : 0;
+                h.load[i] = (uint16_t)(b * 5);
+                h.addr4[i] = h.addr6[i] = (uint16_t)(b & 8 ? 0xffff : b >> 4);
+                h.short_ttl[i] = b & 16;
+            }
+            h.ttl_short = 10;
+            h.spill = 1 + size % 4;
+            (void)route_rank(pol, pops, &c, &h, AF_INET, &d, NULL);
+            (void)route_explain(buf, sizeof(buf), pol, pops, &c, &h, AF_INET6, 24, 16, 24);
             c.located = false;
             (void)route_rank(pol, pops, &c, NULL, AF_INET, &d, NULL);
             route_policy_free(pol);

@@ -1,0 +1,482 @@
+/* healthwatch.c: the health watcher on geodnsd's main loop: state-file directory scans, the
+ * overrides file, the combiner, and publishing health snapshots. */
+#include "healthwatch.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "georesp.h"
+#include "log.h"
+
+/* Rescan (stat only for unchanged files) and recompute this often: ramps (slow start, drain),
+ * ages (max_age) and expiries move with time, and a missed file event costs at most this. */
+#define HEALTHWATCH_TICK_MS 500
+/* Coalesce a burst of directory events (a rename is several) into one recomputation. */
+#define HEALTHWATCH_EVENT_DELAY_MS 20
+
+void gd_health_ref(gd_health_t *h)
+{
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+}
+
+void gd_health_unref(gd_health_t *h)
+{
+    if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+        free(h);
+}
+
+/* ------------------------------------------------------------------ state-file directory */
+
+typedef struct file_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_key_t;
+
+static void file_key_of(const struct stat *st, file_key_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->dev = st->st_dev;
+    k->ino = st->st_ino;
+    k->size = st->st_size;
+    k->mtime = st->st_mtim;
+}
+
+static bool file_key_eq(const file_key_t *a, const file_key_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+typedef struct dir_entry {
+    char *name;
+    file_key_t key;      /* of the version last looked at */
+    health_file_t *good; /* last version that parsed, or NULL */
+    bool seen;
+} dir_entry_t;
+
+struct gd_health_dir {
+    dir_entry_t *e;
+    size_t n, cap;
+    const health_file_t **list;
+    bool dir_failed; /* the directory could not be opened (reported once) */
+};
+
+gd_health_dir_t *gd_health_dir_new(void)
+{
+    return calloc(1, sizeof(gd_health_dir_t));
+}
+
+void gd_health_dir_free(gd_health_dir_t *hd)
+{
+    if (!hd)
+        return;
+    for (size_t i = 0; i < hd->n; i++) {
+        free(hd->e[i].name);
+        health_file_free(hd->e[i].good);
+    }
+    free(hd->e);
+    free(hd->list);
+    free(hd);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_state_file(const char *name)
+{
+    size_t l = strlen(name);
+    return name[0] != '.' && l > 5 && !strcmp(name + l - 5, ".json");
+}
+
+static dir_entry_t *dir_entry_get(gd_health_dir_t *hd, const char *name)
+{
+    for (size_t i = 0; i < hd->n; i++)
+        if (!strcmp(hd->e[i].name, name))
+            return &hd->e[i];
+    if (hd->n == hd->cap) {
+        size_t cap = hd->cap ? hd->cap * 2 : 8;
+        dir_entry_t *e = realloc(hd->e, cap * sizeof(*e));
+        if (!e)
+            return NULL;
+        hd->e = e;
+        hd->cap = cap;
+    }
+    dir_entry_t *e = &hd->e[hd->n];
+    memset(e, 0, sizeof(*e));
+    if (!(e->name = strdup(name)))
+        return NULL;
+    hd->n++;
+    return e;
+}
+
+static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+    if (!warn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    warn(ctx, msg);
+}
+
+size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
+                          void (*warn)(void *ctx, const char *msg), void *ctx,
+                          const health_file_t *const **files)
+{
+    for (size_t i = 0; i < hd->n; i++)
+        hd->e[i].seen = false;
+    char *names[HEALTH_VANTAGES_MAX + 1];
+    size_t nn = 0;
+    bool too_many = false;
+    DIR *d = opendir(path);
+    if (!d) {
+        if (!hd->dir_failed)
+            warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)",
+                  path, strerror(errno));
+        hd->dir_failed = true;
+    } else {
+        if (hd->dir_failed)
+            warnf(warn, ctx, "health dir %s: readable again", path);
+        hd->dir_failed = false;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!is_state_file(de->d_name))
+                continue;
+            if (nn == HEALTH_VANTAGES_MAX) {
+                too_many = true;
+                continue;
+            }
+            if ((names[nn] = strdup(de->d_name)))
+                nn++;
+        }
+        closedir(d);
+    }
+    qsort(names, nn, sizeof(*names), cmp_name);
+    if (too_many)
+        warnf(warn, ctx, "health dir %s: more than %d state files; reading the first %d by name",
+              path, HEALTH_VANTAGES_MAX, HEALTH_VANTAGES_MAX);
+    for (size_t i = 0; i < nn; i++) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", path, names[i]);
+        struct stat st;
+        dir_entry_t *e = stat(full, &st) == 0 && S_ISREG(st.st_mode) ? dir_entry_get(hd, names[i])
+                                                                      : NULL;
+        free(names[i]);
+        if (!e)
+            continue;
+        e->seen = true;
+        file_key_t k;
+        file_key_of(&st, &k);
+        if (file_key_eq(&k, &e->key))
+            continue; /* unchanged since last looked at (parsed, or reported as bad) */
+        e->key = k;
+        health_file_t *hf = NULL;
+        char err[512];
+        if (health_file_load(full, &hf, err, sizeof(err))) {
+            warnf(warn, ctx, "%s (ignored%s)", err,
+                  e->good ? "; this vantage's last good state stays in use" : "");
+            continue;
+        }
+        health_file_free(e->good);
+        e->good = hf;
+    }
+    /* Drop vanished files; list the rest. */
+    size_t k = 0;
+    for (size_t i = 0; i < hd->n; i++) {
+        if (!hd->e[i].seen) {
+            free(hd->e[i].name);
+            health_file_free(hd->e[i].good);
+            continue;
+        }
+        hd->e[k++] = hd->e[i];
+    }
+    hd->n = k;
+    free(hd->list);
+    hd->list = calloc(hd->n ? hd->n : 1, sizeof(*hd->list));
+    size_t nl = 0;
+    for (size_t i = 0; hd->list && i < hd->n; i++)
+        if (hd->e[i].good)
+            hd->list[nl++] = hd->e[i].good;
+    *files = hd->list;
+    return nl;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, double now,
+                           route_health_t *view, health_report_t *report, char *err,
+                           size_t errlen)
+{
+    const gd_config_t *c = &s->cfg;
+    const char *dir = health_dir ? health_dir : c->health_dir;
+    int rc = 0;
+    err[0] = '\0';
+    gd_health_dir_t *hd = gd_health_dir_new();
+    health_ctl_t *ctl = health_ctl_new();
+    health_overrides_t *ov = NULL;
+    if (!hd || !ctl) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    const health_file_t *const *files = NULL;
+    size_t nfiles = dir ? gd_health_dir_scan(hd, dir, NULL, NULL, &files) : 0;
+    if (c->overrides_path && (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov,
+                                                         err, errlen)))
+        ov = NULL;
+    (void)health_ctl_update(ctl, s->geo->pops, &c->health, files, nfiles, ov, now, view, report);
+out:
+    health_overrides_free(ov);
+    health_ctl_free(ctl);
+    gd_health_dir_free(hd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the watcher */
+
+struct gd_healthwatch {
+    uv_loop_t *loop;
+    gd_healthwatch_cb_t cb;
+    uv_timer_t tick;
+    uv_timer_t event_delay;
+    uv_fs_event_t ev;
+    bool ev_active;
+    char *ev_path;
+    gd_snapshot_t *snap; /* the config health is computed for (a reference) */
+    gd_health_dir_t *dir;
+    health_ctl_t *ctl;
+    health_overrides_t *ov;
+    file_key_t ov_key;
+    bool ov_missing;
+    route_health_t view;
+    uint64_t published_cfg; /* config generation of the last published snapshot */
+    health_report_t report;
+    bool have_report;
+    char mode[96];
+    uint8_t logged_state[POPS_MAX];
+};
+
+static void hw_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_warn("%s", msg);
+}
+
+/* Reload the overrides file when it changed; a bad file keeps the last good overrides. */
+static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
+{
+    const char *path = hw->snap->cfg.overrides_path;
+    const pops_t *pops = hw->snap->geo->pops;
+    if (!path) {
+        health_overrides_free(hw->ov);
+        hw->ov = NULL;
+        return;
+    }
+    struct stat st;
+    if (stat(path, &st)) {
+        if (!hw->ov_missing)
+            log_warn("overrides %s: %s (no overrides in force)", path, strerror(errno));
+        hw->ov_missing = true;
+        memset(&hw->ov_key, 0, sizeof(hw->ov_key));
+        health_overrides_free(hw->ov);
+        hw->ov = NULL;
+        return;
+    }
+    hw->ov_missing = false;
+    file_key_t k;
+    file_key_of(&st, &k);
+    if (!config_changed && file_key_eq(&k, &hw->ov_key))
+        return;
+    hw->ov_key = k;
+    health_overrides_t *ov = NULL;
+    char err[512];
+    if (health_overrides_load(path, pops, &ov, err, sizeof(err))) {
+        if (config_changed) {
+            /* PoP indices may have moved: the old overrides cannot be kept. */
+            health_overrides_free(hw->ov);
+            hw->ov = NULL;
+            log_error("%s (no overrides in force until it is fixed)", err);
+        } else {
+            log_error("%s (the last good overrides stay in force)", err);
+        }
+        return;
+    }
+    health_overrides_free(hw->ov);
+    hw->ov = ov;
+    log_info("overrides %s: %zu in force", path, ov->n);
+}
+
+static void publish(gd_healthwatch_t *hw)
+{
+    gd_health_t *h = calloc(1, sizeof(*h));
+    if (!h) {
+        log_error("health: out of memory; the previous health view stays in use");
+        return;
+    }
+    atomic_init(&h->refs, 1);
+    h->generation = hw->cb.next_generation(hw->cb.ctx);
+    h->cfg_generation = hw->snap->generation;
+    h->view = hw->view;
+    hw->published_cfg = hw->snap->generation;
+    hw->cb.publish(hw->cb.ctx, h);
+}
+
+/* Log what an operator wants to see in the log: mode changes and PoPs changing state. */
+static void log_changes(gd_healthwatch_t *hw, bool config_changed)
+{
+    const health_report_t *r = &hw->report;
+    if (r->mode && strcmp(r->mode, hw->mode)) {
+        log_info("health: %s", r->mode);
+        snprintf(hw->mode, sizeof(hw->mode), "%s", r->mode);
+    }
+    const pops_t *pops = hw->snap->geo->pops;
+    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++) {
+        uint8_t st = (uint8_t)r->pop[i].state;
+        if (!config_changed && st == hw->logged_state[i])
+            continue;
+        if (st != hw->logged_state[i] || config_changed)
+            if (hw->logged_state[i] || st == HEALTH_DOWN)
+                log_info("PoP %s: %s (%s)", pops->pop[i].name, health_state_name(r->pop[i].state),
+                         r->pop[i].why);
+        hw->logged_state[i] = st;
+    }
+}
+
+static void compute(gd_healthwatch_t *hw, bool config_changed)
+{
+    if (!hw->snap || !hw->snap->geo)
+        return;
+    const gd_config_t *c = &hw->snap->cfg;
+    const health_file_t *const *files = NULL;
+    size_t nfiles = c->health_dir ? gd_health_dir_scan(hw->dir, c->health_dir, hw_warn, hw, &files)
+                                  : 0;
+    overrides_refresh(hw, config_changed);
+    route_health_t view;
+    memset(&view, 0, sizeof(view));
+    bool changed = health_ctl_update(hw->ctl, hw->snap->geo->pops, &c->health, files, nfiles,
+                                     hw->ov, now_seconds(), &view, &hw->report);
+    hw->have_report = true;
+    log_changes(hw, config_changed);
+    if (changed || config_changed || hw->published_cfg != hw->snap->generation) {
+        hw->view = view;
+        publish(hw);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    compute(t->data, false);
+}
+
+static void on_event_delay(uv_timer_t *t)
+{
+    compute(t->data, false);
+}
+
+static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    (void)filename;
+    (void)events;
+    (void)status;
+    gd_healthwatch_t *hw = h->data;
+    uv_timer_start(&hw->event_delay, on_event_delay, HEALTHWATCH_EVENT_DELAY_MS, 0);
+}
+
+/* Watch the state-file directory for new and renamed files (the tick rescans anyway). */
+static void watch_dir(gd_healthwatch_t *hw, const char *path)
+{
+    if (hw->ev_path && path && !strcmp(hw->ev_path, path))
+        return;
+    if (hw->ev_active)
+        uv_fs_event_stop(&hw->ev);
+    hw->ev_active = false;
+    free(hw->ev_path);
+    hw->ev_path = NULL;
+    if (!path || !(hw->ev_path = strdup(path)))
+        return;
+    hw->ev_active = uv_fs_event_start(&hw->ev, on_dir_event, path, 0) == 0;
+}
+
+int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_healthwatch_t **out)
+{
+    gd_healthwatch_t *hw = calloc(1, sizeof(*hw));
+    if (!hw)
+        return -ENOMEM;
+    hw->loop = loop;
+    hw->cb = *cb;
+    if (!(hw->dir = gd_health_dir_new()) || !(hw->ctl = health_ctl_new())) {
+        gd_health_dir_free(hw->dir);
+        health_ctl_free(hw->ctl);
+        free(hw);
+        return -ENOMEM;
+    }
+    uv_timer_init(loop, &hw->tick);
+    uv_timer_init(loop, &hw->event_delay);
+    uv_fs_event_init(loop, &hw->ev);
+    hw->tick.data = hw->event_delay.data = hw->ev.data = hw;
+    uv_timer_start(&hw->tick, on_tick, HEALTHWATCH_TICK_MS, HEALTHWATCH_TICK_MS);
+    *out = hw;
+    return 0;
+}
+
+void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap)
+{
+    gd_snapshot_ref(snap);
+    if (hw->snap)
+        gd_snapshot_unref(hw->snap);
+    hw->snap = snap;
+    watch_dir(hw, snap->geo ? snap->cfg.health_dir : NULL);
+    compute(hw, true);
+}
+
+const health_report_t *gd_healthwatch_report(const gd_healthwatch_t *hw)
+{
+    return hw->have_report ? &hw->report : NULL;
+}
+
+static void hw_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void gd_healthwatch_stop(gd_healthwatch_t *hw)
+{
+    if (!hw)
+        return;
+    uv_timer_stop(&hw->tick);
+    uv_timer_stop(&hw->event_delay);
+    uv_close((uv_handle_t *)&hw->tick, hw_closed);
+    uv_close((uv_handle_t *)&hw->event_delay, hw_closed);
+    uv_close((uv_handle_t *)&hw->ev, hw_closed);
+}
+
+void gd_healthwatch_free(gd_healthwatch_t *hw)
+{
+    if (!hw)
+        return;
+    free(hw->ev_path);
+    health_overrides_free(hw->ov);
+    health_ctl_free(hw->ctl);
+    gd_health_dir_free(hw->dir);
+    if (hw->snap)
+        gd_snapshot_unref(hw->snap);
+    free(hw);
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# health_routing: geodnsd takes health in from state files (as healthcheck writes them) and an
+# overrides file: a PoP down moves its clients to the next nearest within a second of the file
+# landing; quorum over vantages; stale and corrupt files ignored; per-address withdrawal; load
+# past the watermarks sheds client prefixes in proportion to the neighbours' headroom and the
+# share comes back; slow start; overrides (down, drain); everything down -> fallback CNAME.
+. "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
+geo_init
+EX=$TMP/ex
+geo_example_conf "$EX"
+HD=$EX/health
+mkdir -p "$HD"
+CONF=$EX/geodnsd.yaml
+# Small ramps so the test moves in seconds; the defaults are minutes.
+sed -i '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$CONF"
+cat >>"$CONF" <<EOF
+health: {dir: health, overrides: admin.yaml, quorum: 1, max_age: 60s, slow_start: 0s,
+         lag: 2s, recent: 60s, short_ttl: 7}
+EOF
+: >"$EX/admin.yaml"
+R=$("$GEODNSD" --check -c "$CONF" 2>&1)
+eq "--check accepts the health settings" "$?" 0
+
+FRA=127.0.1.1 NYC=127.0.2.1 SIN=127.0.3.1 GRU=127.0.4.1
+PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24 TOKYO=203.0.113.0/24
+V=video.cdn.example.test
+
+# state FILE VANTAGE AGE POP=STATE[:LOAD[:ADDRSTATE]]...: write a state file the way healthcheck
+# does (temp file + rename), AGE seconds old. ADDRSTATE overrides the state of the PoP's first
+# IPv4 address only (the PoP gets a second, up, address 127.0.N.9 then).
+state() {
+    local file=$1 vantage=$2 age=$3
+    shift 3
+    python3 - "$file" "$vantage" "$age" "$@" <<'EOF'
+import json, os, sys, time
+file, vantage, age = sys.argv[1], sys.argv[2], int(sys.argv[3])
+idx = {"fra": 1, "nyc": 2, "sin": 3, "gru": 4}
+pops = {}
+now = int(time.time()) - age
+for spec in sys.argv[4:]:
+    name, rest = spec.split("=")
+    parts = rest.split(":")
+    st = parts[0]
+    load = float(parts[1]) if len(parts) > 1 and parts[1] else None
+    addrs = {}
+    a = "127.0.%d.1" % idx[name]
+    first = parts[2] if len(parts) > 2 else st
+    addrs[a] = {"state": first, "reason": "http 200" if first == "up" else "timeout",
+                "rtt_ms": 0.5, "history": "11" if first == "up" else "00",
+                "ok_streak": 2 if first == "up" else 0, "probes": 2,
+                "failures": 0 if first == "up" else 2, "since": now}
+    if len(parts) > 2:
+        addrs["127.0.%d.9" % idx[name]] = dict(addrs[a], state=st, reason="http 200")
+    pops[name] = {"state": st, "load": load, "load_reason": "" if load is not None else "no status",
+                  "addresses": addrs}
+doc = {"format": "geodns-health", "version": 1, "vantage": vantage, "time": now,
+       "round_ms": 10, "pops": pops}
+tmp = file + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(doc, f)
+os.rename(tmp, file)
+EOF
+}
+
+# until_ga DESC WANT_ADDRS DNSQ-ARGS...: the answer becomes WANT_ADDRS within 3 s (x slow).
+until_ga() {
+    local desc=$1 want=$2 i
+    shift 2
+    for ((i = 0; i < 30 * DNS_SLOW; i++)); do
+        q "$@"
+        [ "$(addrs)" = "$want" ] && break
+        sleep 0.1
+    done
+    ga "$desc" "$want" - "$@"
+}
+
+dns_start "$CONF" || dns_finish
+has_log() { if grep -Eq -- "$2" "$LOG"; then pass "$1"; else fail "$1" "$(tail -n 8 "$LOG")"; fi; }
+has_log "no state file yet: the startup policy is applied and logged" "health: startup: assume up"
+ga "all up: Paris -> fra" "$FRA" - --ecs $PARIS $V
+
+echo "# a PoP down moves its clients to the next nearest"
+state "$HD/ams.json" ams 0 fra=down nyc=up:100 sin=up:100 gru=up:100
+until_ga "fra down: Paris -> nyc (next nearest)" "$NYC" --ecs $PARIS $V
+has_log "the change is logged with its reason" "PoP fra: down"
+has "nyc did not change state: its answers keep the policy TTL (30)" "^AN $V\. 30 IN A $NYC$"
+ga "Chicago unaffected -> nyc" "$NYC" - --ecs $CHICAGO $V
+explain "$CONF" $V 192.0.2.1/24
+has "explain: fra down per vantage ams" "fra +down +ams:down"
+has "explain: the answer is nyc" "answer: nyc A $NYC"
+
+echo "# quorum: two vantages that disagree"
+sed -i 's/quorum: 1/quorum: 2/' "$CONF"
+L=$(($(log_lines) + 1))
+bump "$CONF"
+wait_reload "reload ok" "$L" || fail "reload after the quorum change" "$(tail -n 5 "$LOG")"
+state "$HD/sin.json" sin 0 fra=up nyc=up:100 sin=up:100 gru=up:100
+until_ga "quorum 2, one says down, one up: fra stays up -> Paris fra" "$FRA" --ecs $PARIS $V
+state "$HD/sin.json" sin 0 fra=down nyc=up:100 sin=up:100 gru=up:100
+until_ga "quorum 2, both say down: Paris -> nyc" "$NYC" --ecs $PARIS $V
+
+echo "# stale and corrupt files are ignored"
+state "$HD/sin.json" sin 600 fra=up nyc=up:100 sin=up:100 gru=up:100
+printf '{"format": "geodns-health", "version": 1, "vantage": "x", "pops": {"fra": [' >"$HD/bad.json"
+sleep $((2 * DNS_SLOW))
+ga "a stale 'up' from sin and a corrupt file change nothing: the fresh vantage says fra down" \
+    "$NYC" - --ecs $PARIS $V
+has_log "the corrupt file is logged with file:line:col" "bad.json:[0-9]+:[0-9]+: .*ignored"
+N=$(grep -c "bad.json" "$LOG")
+sleep 1
+eq "the corrupt file is logged once, not every scan" "$(grep -c "bad.json" "$LOG")" "$N"
+rm -f "$HD/bad.json" "$HD/sin.json"
+
+echo "# one address of a PoP down: withdrawn, the other serves"
+sed -i 's/quorum: 2/quorum: 1/' "$CONF"
+L=$(($(log_lines) + 1))
+bump "$CONF"
+wait_reload "reload ok" "$L" || fail "reload after the quorum change back" "$(tail -n 5 "$LOG")"
+sed -i 's/addresses: \[127.0.3.1, /addresses: [127.0.3.1, 127.0.3.9, /' "$EX/pops.yaml"
+L=$(($(log_lines) + 1))
+bump "$EX/pops.yaml"
+wait_reload "reload ok" "$L" || fail "reload with two sin addresses" "$(tail -n 5 "$LOG")"
+state "$HD/ams.json" ams 0 fra=up nyc=up:100 sin=up:100:down gru=up:100
+until_ga "sin's first address down: Tokyo gets only 127.0.3.9" "127.0.3.9" --ecs $TOKYO $V
+state "$HD/ams.json" ams 0 fra=up nyc=up:100 sin=up:100 gru=up:100
+until_ga "both up again: Tokyo gets both" "$SIN 127.0.3.9" --ecs $TOKYO $V
+until_ga "fra up again: Paris -> fra" "$FRA" --ecs $PARIS $V
+has "fra changed state recently: its answers get the short TTL (7)" "^AN $V\. 7 IN A $FRA$"
+
+echo "# load past the high watermark: clients shed by headroom, and come back"
+# Buenos Aires is 100.64.0.0/16 in the example database: 256 client /24s nearest gru.
+count_ba() {
+    python3 - "$DNSQ" "$PORT" "$V" <<'EOF'
+import collections, subprocess, sys
+dnsq, port, name = sys.argv[1:]
+c = collections.Counter()
+for i in range(256):
+    out = subprocess.run([dnsq, "--port", port, "--ecs", "100.64.%d.0/24" % i, name],
+                         capture_output=True, text=True).stdout
+    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
+    c[got[0] if got else "none"] += 1
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
+EOF
+}
+sleep 1 # a load reading counts when its round is newer (state files carry whole seconds)
+state "$HD/ams.json" ams 0 fra=up:800 nyc=up:500 sin=up:950 gru=up:1200
+sleep $((2 * DNS_SLOW))
+C=$(count_ba)
+echo "  gru at 120%: $C"
+g=$(sed -n 's/.*127.0.4.1=\([0-9]*\).*/\1/p' <<<"$C")
+n=$(sed -n 's/.*127.0.2.1=\([0-9]*\).*/\1/p' <<<"$C")
+f=$(sed -n 's/.*127.0.1.1=\([0-9]*\).*/\1/p' <<<"$C")
+s=$(sed -n 's/.*127.0.3.1=\([0-9]*\).*/\1/p' <<<"$C")
+check "past the high watermark gru takes no new client prefix" test -z "$g"
+check "shed prefixes go 3:1 to nyc (headroom 450) and fra (150): nyc ${n:-0}, fra ${f:-0}" \
+    test "${n:-0}" -ge 160 -a "${n:-0}" -le 224 -a $((${n:-0} + ${f:-0})) -eq 256
+check "sin (at 95%, no headroom) takes none" test -z "$s"
+C2=$(count_ba)
+eq "the same prefixes go to the same PoPs on a second pass" "$C2" "$C"
+explain "$CONF" $V 100.64.7.1/24
+has "explain shows gru's load and share" "gru +up .*load 1200/1000 \(120%\) keep 0%"
+state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:300
+for ((i = 0; i < 60 * DNS_SLOW; i++)); do
+    state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:300
+    C=$(count_ba)
+    [ "$C" = "127.0.4.1=256" ] && break
+    sleep 0.5
+done
+eq "load back to 30%: every Buenos Aires prefix returns to gru" "$C" "127.0.4.1=256"
+
+echo "# overrides: force down with a reason; drain"
+cat >"$EX/admin.yaml" <<'EOF'
+overrides:
+  fra: {state: down, reason: "fibre cut"}
+EOF
+until_ga "override fra down: Paris -> nyc" "$NYC" --ecs $PARIS $V
+explain "$CONF" $V 192.0.2.1/24
+has "explain names the override and its reason" "fibre cut"
+printf 'overrides:\n  fra: {state: sideways}\n' >"$EX/admin.yaml"
+sleep $((2 * DNS_SLOW))
+has_log "a bad overrides file is reported with file:line:col" "admin.yaml:2:[0-9]+: "
+ga "a bad overrides file keeps the last good overrides (fra still down)" "$NYC" - --ecs $PARIS $V
+: >"$EX/admin.yaml"
+until_ga "overrides removed: Paris -> fra" "$FRA" --ecs $PARIS $V
+printf 'overrides:\n  fra: {state: drain, over: 2s, since: %s, reason: "maintenance"}\n' \
+    "$(date +%s)" >"$EX/admin.yaml"
+until_ga "drain over 2 s: once drained, Paris -> nyc" "$NYC" --ecs $PARIS $V
+explain "$CONF" $V 192.0.2.1/24
+has "explain says fra is drained" "fra +down .*drain"
+: >"$EX/admin.yaml"
+until_ga "drain removed: Paris -> fra" "$FRA" --ecs $PARIS $V
+
+echo "# slow start: a PoP coming back takes its clients back gradually"
+sed -i 's/slow_start: 0s/slow_start: 6s/' "$CONF"
+L=$(($(log_lines) + 1))
+bump "$CONF"
+wait_reload "reload ok" "$L" || fail "reload with slow_start 6s" "$(tail -n 5 "$LOG")"
+state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=down
+until_ga "gru down: Buenos Aires -> nyc" "$NYC" --ecs 100.64.1.0/24 $V
+state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:100
+sleep 1
+C=$(count_ba)
+g=$(sed -n 's/.*127.0.4.1=\([0-9]*\).*/\1/p' <<<"$C")
+echo "  about 1 s into a 6 s slow start: $C"
+check "slow start: gru takes back only part of its 256 prefixes at first (${g:-0})" \
+    test "${g:-0}" -lt 200
+for ((i = 0; i < 40 * DNS_SLOW; i++)); do
+    C=$(count_ba)
+    [ "$C" = "127.0.4.1=256" ] && break
+    sleep 0.5
+done
+eq "slow start over: every Buenos Aires prefix is back on gru" "$C" "127.0.4.1=256"
+
+echo "# everything down: the fallback chain, never a dead address"
+state "$HD/ams.json" ams 0 fra=down nyc=down sin=down gru=down
+for ((i = 0; i < 30 * DNS_SLOW; i++)); do
+    q --ecs $PARIS $V
+    grep -q " IN CNAME " <<<"$R" && break
+    sleep 0.1
+done
+has "all down: video -> the commercial CDN CNAME" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
+hasnt "all down: no PoP address in the answer" " IN A 127\.0\."
+q --ecs $PARIS eu-video.cdn.example.test
+expect "all down: eu-video (then: nodata) -> NODATA" ok rcode=NOERROR +aa an=0
+
+echo "# every PoP full: the overflow goes to the CNAME"
+state "$HD/ams.json" ams 0 fra=up:990 nyc=up:990 sin=up:990 gru=up:990
+for ((i = 0; i < 30 * DNS_SLOW; i++)); do
+    q --ecs $CHICAGO $V
+    grep -q " IN CNAME " <<<"$R" && break
+    sleep 0.1
+done
+has "all past the high watermark: video -> CNAME" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
+q --ecs $CHICAGO eu-video.cdn.example.test
+has "all full, no CNAME (eu-video): the least loaded PoP still answers" "^AN eu-video\.cdn\.example\.test\. [0-9]+ IN A 127\.0\."
+
+alive "geodnsd survived every health change"
+dns_finish
