@@ -23,6 +23,12 @@
 #define UDP_BUFSZ   4096
 #define TCP_INBUF   4096
 #define TCP_MAXRESP 65535
+/* Connections accepted per wake-up of a listener, so one busy listener cannot starve the rest
+ * of its loop; the poll is level triggered and fires again for what is left in the backlog. */
+#define TCP_ACCEPT_BATCH 64
+/* After accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the listener rests
+ * this long instead of spinning on a backlog it cannot take. */
+#define TCP_ACCEPT_PAUSE_MS 100
 
 typedef struct worker worker_t;
 
@@ -149,9 +155,16 @@ typedef struct udp_thread {
     uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
 } udp_thread_t;
 
+/* The listening socket is watched with a uv_poll_t and accepted with accept4(), not with
+ * uv_listen: a uv_listen connection callback must call uv_accept() each time, and when every
+ * connection slot is still closing there is nothing to accept into. Here such connections just
+ * stay in the kernel's backlog until a slot is free. */
 typedef struct tcp_listener {
-    uv_tcp_t h;
+    uv_poll_t poll;
+    uv_timer_t pause; /* restarts the poll after a resource error */
     worker_t *w;
+    int fd;
+    bool warned; /* a resource error was logged; cleared by the next accepted connection */
 } tcp_listener_t;
 
 typedef struct conn conn_t;
@@ -162,7 +175,7 @@ struct conn {
     conn_t *prev, *next; /* LRU list of open connections, oldest first; free list when unused */
     struct sockaddr_storage peer;
     size_t inlen;
-    uint8_t *out; /* pending write (allocated once per connection on the first backpressure) */
+    uint8_t *out; /* pending write: allocated on the first backpressure, freed on close */
     uv_write_t wreq;
     bool writing;
     bool closing;
@@ -373,6 +386,8 @@ static void conn_on_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     worker_t *w = c->w;
+    free(c->out);
+    c->out = NULL;
     c->in_use = false;
     c->next = w->free_list;
     w->free_list = c;
@@ -490,27 +505,15 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(c); /* a full buffer without a complete frame */
 }
 
-static void tcp_on_connection(uv_stream_t *server, int status)
+/* Give the accepted socket fd a free slot (the caller checked there is one). */
+static void conn_open(worker_t *w, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
-    tcp_listener_t *l = server->data;
-    worker_t *w = l->w;
-    if (status < 0)
-        return;
     conn_t *c = w->free_list;
-    if (!c) {
-        /* Every slot is still closing: accept and drop, so the backlog does not stall. */
-        int fd = -1;
-        uv_os_fd_t lfd;
-        if (uv_fileno((uv_handle_t *)server, &lfd) == 0)
-            fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
     w->free_list = c->next;
     memset(c, 0, offsetof(conn_t, in));
     c->w = w;
     c->in_use = true;
+    memcpy(&c->peer, peer, plen);
     w->open_conns++;
     uv_tcp_init(&w->loop, &c->h);
     uv_timer_init(&w->loop, &c->timer);
@@ -521,15 +524,59 @@ static void tcp_on_connection(uv_stream_t *server, int status)
      * longest is closed, so a new connection always finds room. */
     if (!w->free_list && w->lru_head != c)
         conn_close(w->lru_head);
-    if (uv_accept(server, (uv_stream_t *)&c->h)) {
+    if (uv_tcp_open(&c->h, fd)) {
+        close(fd); /* not the handle's yet */
         conn_close(c);
         return;
     }
-    int len = sizeof(c->peer);
-    uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &len);
     uv_tcp_nodelay(&c->h, 1);
     uv_timer_start(&c->timer, conn_on_timeout, w->idle_ms, w->idle_ms);
     uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
+}
+
+static void tcp_on_readable(uv_poll_t *p, int status, int events);
+
+static void tcp_on_resume(uv_timer_t *t)
+{
+    tcp_listener_t *l = t->data;
+    uv_poll_start(&l->poll, UV_READABLE, tcp_on_readable);
+}
+
+static void tcp_on_readable(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    tcp_listener_t *l = p->data;
+    worker_t *w = l->w;
+    int e = status < 0 ? -status : 0;
+    for (int i = 0; !e && i < TCP_ACCEPT_BATCH; i++) {
+        /* Every slot is still closing: their close callbacks run later in this loop turn and the
+         * poll fires again on the next one, so the rest waits in the backlog meanwhile. */
+        if (!w->free_list)
+            return;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            l->warned = false;
+            conn_open(w, fd, &peer, plen);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            e = errno;
+        /* Anything else concerns that one connection (ECONNABORTED, EPROTO, network errors
+         * already pending on it): go on with the next. */
+    }
+    if (!e)
+        return;
+    if (!l->warned) {
+        log_warn("worker %u: cannot accept TCP connections: %s; retrying every %d ms", w->id,
+                 strerror(e), TCP_ACCEPT_PAUSE_MS);
+        l->warned = true;
+    }
+    uv_poll_stop(&l->poll);
+    uv_timer_start(&l->pause, tcp_on_resume, TCP_ACCEPT_PAUSE_MS, 0);
 }
 
 /* ---- worker lifecycle ---- */
@@ -540,13 +587,12 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (uv_is_closing(h))
         return;
     conn_t *c = h->data;
-    if (h->type == UV_TCP && c >= w->conns && c < w->conns + w->nconns) {
-        conn_close(c);
+    if (c >= w->conns && c < w->conns + w->nconns) {
+        if (h->type == UV_TCP)
+            conn_close(c); /* its timer closes with it */
         return;
     }
-    if (h->type == UV_TIMER)
-        return; /* connection timers close with their connection */
-    uv_close(h, NULL);
+    uv_close(h, NULL); /* the async handle, the listeners' polls and timers */
 }
 
 static void worker_on_async(uv_async_t *a)
@@ -649,10 +695,16 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             u->started = true;
             tcp_listener_t *t = &w->tcp[j];
             t->w = w;
-            uv_tcp_init(&w->loop, &t->h);
-            t->h.data = t;
-            uv_tcp_open(&t->h, w->tcp_fd[j]);
-            uv_listen((uv_stream_t *)&t->h, 1024, tcp_on_connection);
+            t->fd = w->tcp_fd[j];
+            if (uv_poll_init(&w->loop, &t->poll, t->fd)) {
+                snprintf(err, errlen, "cannot watch %s/tcp", cfg->listen[j].text);
+                rc = -EINVAL;
+                goto fail; /* not reached in practice; the process exits */
+            }
+            t->poll.data = t;
+            uv_timer_init(&w->loop, &t->pause);
+            t->pause.data = t;
+            uv_poll_start(&t->poll, UV_READABLE, tcp_on_readable);
         }
         if (uv_thread_create(&w->thread, worker_main, w)) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
@@ -737,8 +789,10 @@ void gd_server_stop(gd_server_t *srv)
         worker_t *w = srv->workers[i];
         uv_thread_join(&w->thread);
         uv_loop_close(&w->loop);
-        for (size_t j = 0; j < w->nlisten; j++)
+        for (size_t j = 0; j < w->nlisten; j++) {
             close(w->udp_fd[j]);
+            close(w->tcp_fd[j]); /* the listener's poll handle did not own it */
+        }
         worker_free(w);
     }
     free(srv->workers);
