@@ -328,8 +328,10 @@ int main(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? (unsigned)n : 1;
     }
-    if (gd_server_start(&d.srv, d.snap, workers, err, sizeof(err))) {
-        log_error("cannot listen on %s", err);
+    int rc = gd_server_start(&d.srv, d.snap, workers, err, sizeof(err));
+    if (rc) {
+        /* err names the address and protocol, and for an address in use the likely cause. */
+        log_error("%s", err[0] ? err : strerror(-rc));
         gd_snapshot_unref(d.snap);
         return 1;
     }

@@ -9,8 +9,11 @@
 
 typedef struct gd_server gd_server_t;
 
-/* Bind every listener once per worker (so bind errors surface here), then start the workers
- * serving snap (each takes its own reference). Returns 0 or a negative code with err set. */
+/* Claim every listen address for this process (refused with -EADDRINUSE when another process,
+ * another geodnsd included, already serves it: only this process's workers share a port), bind
+ * every listener once per worker (so bind errors surface here), then start the workers serving
+ * snap (each takes its own reference). Call once per process. Returns 0, or a negative code
+ * with err set to a sentence naming the address and protocol (empty only for -ENOMEM). */
 int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned workers, char *err,
                     size_t errlen);
 
