@@ -69,7 +69,9 @@ static void state_put_string(FILE *f, const char *str)
             fputc(c, f);
             i++;
         } else if ((ul = state_utf8_len(s + i, n - i, &cp)) != 0) {
-            if (cp < 0xa0) /* C1 controls are not printable in YAML */
+            /* C1 controls are not printable in YAML; raw U+2028/U+2029 would read back as line
+             * breaks and U+FEFF as a byte order mark. */
+            if (cp < 0xa0 || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff)
                 fprintf(f, "\\u%04x", (unsigned)cp);
             else
                 fwrite(s + i, 1, ul, f);

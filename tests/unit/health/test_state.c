@@ -92,7 +92,8 @@ static health_file_t *make_file(void)
     p->addrs[1] = make_addr(AF_INET6, "fd00:c0d:1::1");
     p->addrs[1].state = HEALTH_DOWN;
     /* Quotes, backslash, controls, UTF-8 and a byte that is not UTF-8. */
-    strcpy(p->addrs[1].reason, "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xff end");
+    strcpy(p->addrs[1].reason,
+           "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xff \xe2\x80\xa8\xef\xbb\xbf end");
     p->addrs[1].history = 0;
     p->addrs[1].nhistory = 32;
     p->addrs[1].probes = UINT64_MAX / 2;
@@ -135,8 +136,10 @@ static void test_round_trip(void)
         CHECK(b->family == AF_INET6 && b->state == HEALTH_DOWN && b->nhistory == 32 &&
                   b->history == 0 && b->probes == UINT64_MAX / 2 && b->rtt_ms == -1,
               "v6 fields");
-        CHECK(!strcmp(b->reason, "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xef\xbf\xbd end"),
-              "escaped reason reads back (invalid byte as U+FFFD): '%s'", b->reason);
+        CHECK(
+            !strcmp(b->reason,
+                    "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 \xef\xbf\xbd \xe2\x80\xa8\xef\xbb\xbf end"),
+            "escaped reason reads back (invalid byte as U+FFFD): '%s'", b->reason);
         char text[HEALTH_ADDR_STRLEN];
         CHECK(!strcmp(health_addr_format(b, text), "fd00:c0d:1::1"), "v6 text %s", text);
     }
