@@ -73,7 +73,8 @@ typedef void (*hc_round_cb)(health_file_t *hf, const hc_round_stats_t *stats, vo
 /* Probe every address of every PoP of pops that has a probe, then read the load of the PoPs
  * with a status path from their first address that is up, carrying the anti-flap history from
  * prev (may be NULL; matched by PoP name and address). Probes still running after deadline_ms
- * fail with "timeout (round deadline)". pops and prev are borrowed until the callback. Returns 0
+ * fail with "timeout (round deadline)". pops is borrowed until the callback; prev is read
+ * during this call only. Returns 0
  * or -ENOMEM (no callback). */
 int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *prev,
                    const char *vantage, unsigned concurrency, uint64_t deadline_ms, hc_round_cb cb,

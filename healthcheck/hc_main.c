@@ -183,8 +183,7 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
         off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", load read for %zu of %zu",
                                 st->loads_read, st->loads);
     if (st->skipped && off < sizeof(extra))
-        snprintf(extra + off, sizeof(extra) - off, ", %zu PoPs without addresses not probed",
-                 st->skipped);
+        snprintf(extra + off, sizeof(extra) - off, ", %zu not probed (no addresses)", st->skipped);
     log_msg(code ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
             "round: %zu PoPs, %zu addresses in %u ms: %zu up, %zu down, %zu changes%s; %s %s",
             st->pops, st->addrs, hf->round_ms, st->up, st->down, st->changes, extra,

@@ -50,7 +50,7 @@ struct hc_round {
     health_file_t *hf;
     hc_rpop_t *rp;  /* [hf->npops] */
     hc_job_t *jobs; /* address jobs, then load jobs */
-    size_t njobs, next, running, done, cap;
+    size_t njobs, next, running, done;
     unsigned concurrency;
     bool pumping, load_phase, expired, finished;
     uint64_t start_ns;
@@ -400,8 +400,8 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
     }
     r->hf = calloc(1, sizeof(*r->hf));
     r->rp = calloc(npops ? npops : 1, sizeof(*r->rp));
-    r->cap = naddrs + npops;
-    r->jobs = calloc(r->cap ? r->cap : 1, sizeof(*r->jobs));
+    /* Address jobs, then at most one load job per PoP. */
+    r->jobs = calloc(naddrs + npops ? naddrs + npops : 1, sizeof(*r->jobs));
     if (!r->hf || !r->rp || !r->jobs ||
         !(r->hf->pops = calloc(npops ? npops : 1, sizeof(*r->hf->pops)))) {
         health_file_free(r->hf);
