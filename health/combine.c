@@ -64,7 +64,6 @@ struct health_ctl {
     uint16_t slot[CTL_SLOTS];
     const health_pop_t *fp[HEALTH_VANTAGES_MAX][POPS_MAX]; /* per file, per PoP */
     bool fresh[HEALTH_VANTAGES_MAX];
-    char mode[HEALTH_REASON_MAX];
     ctl_eval_t ev[POPS_MAX]; /* this update's evaluations */
     ctl_pop_t pop_mem[2][POPS_MAX];
     ctl_region_t region_mem[2][POPS_REGIONS_MAX];
@@ -386,7 +385,20 @@ typedef struct ctl_run {
     char age[CTL_TIME_TEXT]; /* the newest file's age, in words */
 } ctl_run_t;
 
-/* Freshness of each file, the mode and its words in ctl->mode. */
+/* The mode in words for the report: static text, so that the report does not depend on ctl's
+ * lifetime and stays the same from one update to the next (the age is in each PoP's why). */
+static const char *ctl_mode_text(ctl_mode_t mode, const health_settings_t *s)
+{
+    if (mode == CTL_MODE_PROBES)
+        return "probes";
+    if (mode == CTL_MODE_STARTUP)
+        return ctl_startup(s) == HEALTH_ASSUME_DOWN ? "startup: assume down" : "startup: assume up";
+    return s->all_stale == HEALTH_ASSUME_DOWN ? "all stale: assume down"
+           : s->all_stale == HEALTH_ASSUME_UP ? "all stale: assume up"
+                                              : "all stale: keep last";
+}
+
+/* Freshness of each file and the mode. */
 static void ctl_mode_decide(health_ctl_t *ctl, ctl_run_t *run)
 {
     double newest = -INFINITY;
@@ -405,13 +417,6 @@ static void ctl_mode_decide(health_ctl_t *ctl, ctl_run_t *run)
     run->mode = !ctl->started    ? CTL_MODE_STARTUP
                 : run->any_fresh ? CTL_MODE_PROBES
                                  : CTL_MODE_STALE;
-    if (run->mode == CTL_MODE_STARTUP)
-        snprintf(ctl->mode, sizeof(ctl->mode), "startup: %s", ctl_policy_name(ctl_startup(run->s)));
-    else if (run->mode == CTL_MODE_PROBES)
-        snprintf(ctl->mode, sizeof(ctl->mode), "probes");
-    else
-        snprintf(ctl->mode, sizeof(ctl->mode), "all stale: %s (%s)",
-                 ctl_policy_name(run->s->all_stale), run->age);
 }
 
 /* Move what ctl knows into this update's PoP and region order, by name. known[i]: PoP i was in
@@ -663,7 +668,7 @@ static void ctl_report_fill(const health_ctl_t *ctl, const ctl_run_t *run, healt
     rep->nfiles = run->nf;
     rep->any_fresh = run->any_fresh;
     rep->started = ctl->started;
-    rep->mode = ctl->mode;
+    rep->mode = ctl_mode_text(run->mode, run->s);
     for (size_t f = 0; f < run->nf; f++) {
         const health_file_t *hf = run->files[f];
         snprintf(rep->vantage[f], sizeof(rep->vantage[f]), "%s", hf ? hf->vantage : "");
