@@ -214,7 +214,7 @@ typedef struct health_report {
     int64_t file_time[HEALTH_VANTAGES_MAX];
     bool any_fresh;   /* at least one fresh file */
     bool started;     /* any state file was ever seen */
-    const char *mode; /* "probes", "startup: assume up", "all stale: keep last", ... */
+    const char *mode; /* static text: "probes", "startup: assume up", "all stale: keep last", ... */
     health_pop_report_t pop[POPS_MAX];
 } health_report_t;
 
