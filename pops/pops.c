@@ -218,15 +218,50 @@ static int parse_expect(const yt_node_t *n, pops_probe_t *pr, char *err, size_t 
     return 0;
 }
 
+/* probe.addresses: the subset of the PoP's addresses to probe. */
+static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
+{
+    if (n->kind != YT_SEQ || n->n == 0)
+        return yt_fail(err, errlen, n, "probe addresses must be a non-empty list of the PoP's "
+                                       "addresses");
+    p->probe.mask4 = p->probe.mask6 = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *s;
+        uint8_t a[16];
+        if (yt_get_str(n->items[i], &s, err, errlen))
+            return -EINVAL;
+        bool found = false;
+        if (inet_pton(AF_INET, s, a) == 1) {
+            for (size_t j = 0; j < p->n4; j++)
+                if (!memcmp(p->v4[j], a, 4)) {
+                    p->probe.mask4 |= (uint16_t)(1u << j);
+                    found = true;
+                }
+        } else if (inet_pton(AF_INET6, s, a) == 1) {
+            for (size_t j = 0; j < p->n6; j++)
+                if (!memcmp(p->v6[j], a, 16)) {
+                    p->probe.mask6 |= (uint16_t)(1u << j);
+                    found = true;
+                }
+        } else {
+            return yt_fail(err, errlen, n->items[i], "'%s' is not an IPv4 or IPv6 address", s);
+        }
+        if (!found)
+            return yt_fail(err, errlen, n->items[i],
+                           "probe address %s is not one of PoP '%s''s addresses", s, p->name);
+    }
+    return 0;
+}
+
 /* probe: {url: "http://host:port/path", type: http|tcp, port: N, host: H, expect: [200],
  *         body: "ok", timeout: 2s, status: /status | "http://host:port/path" | false,
  *         load_field: load.value, down_after: 3, window: 5, up_after: 2} */
 static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"url",        "type",       "port",   "host",
-                                       "expect",     "body",       "timeout", "status",
-                                       "load_field", "down_after", "window", "up_after",
-                                       NULL};
+    static const char *const keys[] = {"url",        "type",       "port",     "host",
+                                       "expect",     "body",       "timeout",  "status",
+                                       "load_field", "down_after", "window",   "up_after",
+                                       "addresses",  NULL};
     pops_probe_t *pr = &p->probe;
     if (n->kind != YT_MAP)
         return yt_fail(err, errlen, n, "probe must be a mapping like {url: \"http://...\"}");
@@ -357,6 +392,10 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
         return yt_fail(err, errlen, n, "down_after (%u) cannot exceed window (%u)",
                        pr->down_after, pr->window);
     if ((v = yt_map_get(n, "up_after")) && yt_get_u32(v, 1, 32, &pr->up_after, err, errlen))
+        return -EINVAL;
+    pr->mask4 = (uint16_t)((1u << p->n4) - 1);
+    pr->mask6 = (uint16_t)((1u << p->n6) - 1);
+    if ((v = yt_map_get(n, "addresses")) && parse_probe_addresses(v, p, err, errlen))
         return -EINVAL;
     return 0;
 }

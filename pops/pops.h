@@ -48,6 +48,10 @@ typedef struct pops_probe {
     /* Anti-flap: down after down_after failures within the last window probes, up again after
      * up_after consecutive successes. Defaults 3 of 5, and 2. */
     uint32_t down_after, window, up_after;
+    /* Which of the PoP's addresses are probed (bit i: v4[i] / v6[i]); default all. Addresses
+     * left out are not judged: they follow the PoP's state (e.g. IPv6 addresses when no
+     * vantage has IPv6). */
+    uint16_t mask4, mask6;
 } pops_probe_t;
 
 /* Capacity watermarks as fractions of capacity: between low and high a PoP sheds a growing

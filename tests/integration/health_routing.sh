@@ -225,15 +225,18 @@ expect "all down: eu-video (then: nodata) -> NODATA" ok rcode=NOERROR +aa an=0
 
 echo "# every PoP full: the overflow goes to the CNAME"
 sleep 1 # a newer round than the last load reading
-state "$HD/ams.json" ams 0 fra=up:990 nyc=up:990 sin=up:990 gru=up:990
+state "$HD/ams.json" ams 0 fra=up:990 nyc=up:980 sin=up:990 gru=up:990
+# The all-down state above also answers video with the CNAME: wait on eu-video, which only the
+# all-full state answers with an address (the least loaded PoP, nyc).
 for ((i = 0; i < 30 * DNS_SLOW; i++)); do
-    q --ecs $CHICAGO $V
-    grep -q " IN CNAME " <<<"$R" && break
+    q --ecs $CHICAGO eu-video.cdn.example.test
+    grep -q " IN A " <<<"$R" && break
     sleep 0.1
 done
+has "all full, no CNAME (eu-video): the least loaded PoP (nyc) still answers" \
+    "^AN eu-video\.cdn\.example\.test\. [0-9]+ IN A $NYC$"
+q --ecs $CHICAGO $V
 has "all past the high watermark: video -> CNAME" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
-q --ecs $CHICAGO eu-video.cdn.example.test
-has "all full, no CNAME (eu-video): the least loaded PoP still answers" "^AN eu-video\.cdn\.example\.test\. [0-9]+ IN A 127\.0\."
 
 alive "geodnsd survived every health change"
 dns_finish
