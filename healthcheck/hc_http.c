@@ -11,6 +11,9 @@
 #define HC_HTTP_DEC_MAX    19 /* decimal digits of a Content-Length */
 #define STATUS_PREFIX      "HTTP/1."
 #define STATUS_PREFIX_LEN  (sizeof(STATUS_PREFIX) - 1)
+#define STATUS_CODE_AT     9  /* "HTTP/1.1 200": the code's offset */
+#define STATUS_LINE_MIN    12 /* the shortest status line, without a reason phrase */
+#define QUOTE_MAX          32 /* bytes of bad input quoted in a reason */
 
 enum hc_http_phase {
     PH_STATUS = 0, /* waiting for the status line */
@@ -41,6 +44,23 @@ static hc_http_rc_t http_fail(hc_http_t *h, const char *fmt, ...)
     va_end(ap);
     h->phase = PH_ERROR;
     return HC_HTTP_ERROR;
+}
+
+/* "what 'text'": at most QUOTE_MAX bytes of the offending input, unprintable bytes as '?', so
+ * that the reason is safe in a log line. */
+static hc_http_rc_t http_fail_quote(hc_http_t *h, const char *what, const char *s, size_t n)
+{
+    char q[QUOTE_MAX + 1];
+    size_t k = n < QUOTE_MAX ? n : QUOTE_MAX;
+    for (size_t i = 0; i < k; i++)
+        q[i] = s[i] >= ' ' && s[i] < 0x7f ? s[i] : '?';
+    q[k] = '\0';
+    return http_fail(h, "%s '%s'", what, q);
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
 }
 
 static char lower(char c)
@@ -93,17 +113,18 @@ static bool next_line(hc_http_t *h, const char *buf, size_t len, const char **li
 /* "HTTP/1.x NNN[ reason]" */
 static hc_http_rc_t parse_status(hc_http_t *h, const char *s, size_t n)
 {
-    if (n < 12 || memcmp(s, STATUS_PREFIX, STATUS_PREFIX_LEN) || s[7] < '0' || s[7] > '9' ||
-        s[8] != ' ')
-        return http_fail(h, "bad status line '%.*s'", (int)(n < 40 ? n : 40), s);
+    const size_t at = STATUS_CODE_AT, end = STATUS_LINE_MIN;
+    if (n < end || memcmp(s, STATUS_PREFIX, STATUS_PREFIX_LEN) || !is_digit(s[at - 2]) ||
+        s[at - 1] != ' ')
+        return http_fail_quote(h, "bad status line", s, n);
     int code = 0;
-    for (size_t i = 9; i < 12; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return http_fail(h, "bad status code '%.3s'", s + 9);
+    for (size_t i = at; i < end; i++) {
+        if (!is_digit(s[i]))
+            return http_fail_quote(h, "bad status code", s + at, n - at);
         code = code * 10 + (s[i] - '0');
     }
-    if (code < 100 || (n > 12 && s[12] != ' '))
-        return http_fail(h, "bad status code '%.*s'", (int)(n - 9 < 8 ? n - 9 : 8), s + 9);
+    if (code < 100 || (n > end && s[end] != ' '))
+        return http_fail_quote(h, "bad status code", s + at, n - at);
     h->status = code;
     h->has_length = h->chunked = h->seen_te = false;
     h->remaining = 0;
@@ -115,10 +136,10 @@ static hc_http_rc_t parse_length(hc_http_t *h, const char *v, size_t n)
 {
     uint64_t x = 0;
     if (n == 0 || n > HC_HTTP_DEC_MAX)
-        return http_fail(h, "bad Content-Length '%.*s'", (int)(n < 24 ? n : 24), v);
+        return http_fail_quote(h, "bad Content-Length", v, n);
     for (size_t i = 0; i < n; i++) {
         if (v[i] < '0' || v[i] > '9')
-            return http_fail(h, "bad Content-Length '%.*s'", (int)(n < 24 ? n : 24), v);
+            return http_fail_quote(h, "bad Content-Length", v, n);
         x = x * 10 + (uint64_t)(v[i] - '0');
     }
     if (x > HC_HTTP_LENGTH_MAX)
@@ -152,7 +173,7 @@ static hc_http_rc_t parse_header(hc_http_t *h, const char *s, size_t n)
     while (k < n && is_tchar(s[k]))
         k++;
     if (k == 0 || k == n || s[k] != ':')
-        return http_fail(h, "bad header line '%.*s'", (int)(n < 40 ? n : 40), s);
+        return http_fail_quote(h, "bad header line", s, n);
     const char *v = s + k + 1;
     size_t vn = n - k - 1;
     while (vn && (*v == ' ' || *v == '\t'))
@@ -208,11 +229,11 @@ static hc_http_rc_t parse_chunk_size(hc_http_t *h, const char *s, size_t n)
         x = x * 16 + (uint64_t)d;
     }
     if (i == 0)
-        return http_fail(h, "bad chunk size line '%.*s'", (int)(n < 24 ? n : 24), s);
+        return http_fail_quote(h, "bad chunk size line", s, n);
     while (i < n && (s[i] == ' ' || s[i] == '\t'))
         i++;
     if (i < n && s[i] != ';')
-        return http_fail(h, "bad chunk size line '%.*s'", (int)(n < 24 ? n : 24), s);
+        return http_fail_quote(h, "bad chunk size line", s, n);
     h->remaining = x;
     h->phase = x ? PH_CHUNK_DATA : PH_TRAILERS;
     return HC_HTTP_MORE;
@@ -248,7 +269,7 @@ static hc_http_rc_t step(hc_http_t *h, char *buf, size_t len, bool *stalled)
             /* A peer that is not speaking HTTP is caught at its first bytes. */
             size_t have = len - h->pos < STATUS_PREFIX_LEN ? len - h->pos : STATUS_PREFIX_LEN;
             if (h->phase == PH_STATUS && memcmp(buf + h->pos, STATUS_PREFIX, have))
-                return http_fail(h, "bad status line '%.*s'", (int)have, buf + h->pos);
+                return http_fail_quote(h, "bad status line", buf + h->pos, have);
             *stalled = true;
             return HC_HTTP_MORE;
         }

@@ -24,6 +24,7 @@
 #define MAIN_DEADLINE_MAX 3600.0  /* seconds */
 #define MAIN_MS_PER_S     1000.0
 #define MAIN_ERR_MAX      (2 * PATH_MAX)
+#define MAIN_SUMMARY_MAX  256 /* the optional parts of a round's summary line */
 
 typedef enum main_phase {
     MAIN_IDLE = 0, /* between rounds */
@@ -174,7 +175,7 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
         code = MAIN_EXIT_RUNTIME;
     }
     main_unlock(m);
-    char extra[256] = "";
+    char extra[MAIN_SUMMARY_MAX] = "";
     size_t off = 0;
     if (st->deadline)
         off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", %zu ended by the deadline",

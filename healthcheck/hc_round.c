@@ -16,6 +16,8 @@
 #define ROUND_DEADLINE_REASON "timeout (round deadline)"
 #define ROUND_NOT_STARTED     "timeout (round deadline, not started)"
 #define ROUND_EXPECT_TEXT_MAX 64
+#define ROUND_KIB             1024
+#define ROUND_HOST_MAX        (POPS_HOST_MAX + sizeof("[]:65535")) /* a Host header value */
 
 typedef enum hc_job_kind {
     JOB_ADDR = 0, /* the health probe of one address */
@@ -146,8 +148,11 @@ static bool round_judge(const pops_probe_t *pr, const hc_outcome_t *o, char *rea
         return false;
     }
     if (pr->body[0] && !memmem(o->body, o->body_len, pr->body, strlen(pr->body))) {
-        snprintf(reason, n, "http %d, body lacks \"%.48s\"%s", o->status, pr->body,
-                 o->cut ? " in its first 64 KiB" : "");
+        if (o->cut)
+            snprintf(reason, n, "http %d, body lacks \"%.48s\" in its first %d KiB", o->status,
+                     pr->body, HC_RESPONSE_MAX / ROUND_KIB);
+        else
+            snprintf(reason, n, "http %d, body lacks \"%.48s\"", o->status, pr->body);
         return false;
     }
     snprintf(reason, n, "http %d", o->status);
@@ -283,7 +288,7 @@ static void round_load_jobs(hc_round_t *r)
             snprintf(p->load_reason, sizeof(p->load_reason), "no address up");
             continue;
         }
-        char host[POPS_HOST_MAX + 8];
+        char host[ROUND_HOST_MAX];
         round_host(rp, &p->addrs[k], pr->status_port, host, sizeof(host));
         rp->status_request_len = round_request(rp->status_request, pr->status_path, host);
         hc_job_t *j = &r->jobs[r->njobs++];
@@ -422,7 +427,7 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
         rp->pp = pp;
         round_pop_init(p, pp, prev);
         if (pp->probe.kind == POPS_PROBE_HTTP) {
-            char host[POPS_HOST_MAX + 8];
+            char host[ROUND_HOST_MAX];
             round_host(rp, &p->addrs[0], pp->probe.port, host, sizeof(host));
             rp->request_len = round_request(rp->request, pp->probe.path, host);
         }

@@ -162,6 +162,11 @@ static void test_malformed(void)
     expect_bad_str("space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx",
                    "header line");
     expect_bad_str("no colon", "HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", "header line");
+    expect_bad_str("bad bytes quoted as '?'", "HTTP/1.1 200 OK\r\nBad\x01Head\xff: v\r\n\r\n",
+                   "bad header line 'Bad?Head?: v'");
+    expect_bad_str("quote bounded",
+                   "HTTP/1.1 200 OK\r\nXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\r\n\r\n",
+                   "'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX'");
     expect_bad_str("empty name", "HTTP/1.1 200 OK\r\n: v\r\n\r\n", "header line");
     expect_bad_str("bare CR", "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "bare CR");
     expect_bad("NUL in a header", "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 27, HC_HTTP_CLOSED, "NUL");
