@@ -360,13 +360,30 @@ static void round_on_deadline(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ set-up */
 
-/* Fill the new state of one PoP: its addresses (v4, then v6) with their previous history. */
+/* Whether the k-th address of pp (v4, then v6) is probed: probe.addresses may pick a subset; the
+ * others are not judged and stay out of the state file (they follow their PoP). */
+static bool round_addr_probed(const pops_pop_t *pp, size_t k)
+{
+    return k < pp->n4 ? (pp->probe.mask4 >> k) & 1u : (pp->probe.mask6 >> (k - pp->n4)) & 1u;
+}
+
+static size_t round_addr_count(const pops_pop_t *pp)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < pp->n4 + pp->n6; k++)
+        n += round_addr_probed(pp, k);
+    return n;
+}
+
+/* Fill the new state of one PoP: its probed addresses (v4, then v6) with their previous history. */
 static void round_pop_init(health_pop_t *p, const pops_pop_t *pp, const health_file_t *prev)
 {
     const health_pop_t *old = prev ? health_file_pop(prev, pp->name) : NULL;
     snprintf(p->name, sizeof(p->name), "%s", pp->name);
     p->state = HEALTH_UNKNOWN;
     for (size_t k = 0; k < pp->n4 + pp->n6; k++) {
+        if (!round_addr_probed(pp, k))
+            continue;
         health_addr_t *a = &p->addrs[p->naddrs++];
         int family = k < pp->n4 ? AF_INET : AF_INET6;
         const uint8_t *bytes = k < pp->n4 ? pp->v4[k] : pp->v6[k - pp->n4];
@@ -396,12 +413,12 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
         const pops_pop_t *pp = &pops->pop[i];
         if (pp->probe.kind == POPS_PROBE_NONE)
             continue;
-        if (pp->n4 + pp->n6 == 0) {
+        if (round_addr_count(pp) == 0) {
             r->stats.skipped++;
             continue;
         }
         npops++;
-        naddrs += pp->n4 + pp->n6;
+        naddrs += round_addr_count(pp);
     }
     r->hf = calloc(1, sizeof(*r->hf));
     r->rp = calloc(npops ? npops : 1, sizeof(*r->rp));
@@ -420,7 +437,7 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
     snprintf(hf->vantage, sizeof(hf->vantage), "%s", vantage);
     for (size_t i = 0; i < pops->npops; i++) {
         const pops_pop_t *pp = &pops->pop[i];
-        if (pp->probe.kind == POPS_PROBE_NONE || pp->n4 + pp->n6 == 0)
+        if (pp->probe.kind == POPS_PROBE_NONE || round_addr_count(pp) == 0)
             continue;
         hc_rpop_t *rp = &r->rp[hf->npops];
         health_pop_t *p = &hf->pops[hf->npops];

@@ -3,7 +3,8 @@
 # address probed (one dead), the state file's contents, anti-flap down and up over cron-like
 # --once rounds, a corrupt previous state replaced, the lock serializing two runs, hostile
 # servers (blackhole, trickle, endless headers, garbage, huge body) bounded by the probe timeout
-# and a round by --deadline, a bad PoP file, load from /status, --textfile, --interval.
+# and a round by --deadline, probe.addresses, a bad PoP file, load from /status, --textfile,
+# --interval.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
 HC=$BIN/healthcheck
@@ -163,6 +164,8 @@ pops:
   named: {location: [1.35, 103.82], hostname: edge.example.test,
           probe: {url: "http://edge.example.test/healthz"}}
   plain: {location: [1.35, 103.82], addresses: [127.0.9.1]}
+  part: {location: [1.35, 103.82], addresses: [127.0.10.1, 127.0.10.2],
+         probe: {url: "http://127.0.10.1:$P1/healthz", addresses: [127.0.10.2], status: false}}
 EOF
 if [ "$HAVE6" = 1 ]; then
     cat >>"$POPS" <<EOF
@@ -214,9 +217,11 @@ expect_reason "10 MB body judged on its first 64 KiB" "$(addr big 127.0.7.1 reas
     'http 200, body lacks "ok" in its first 64 KiB'
 eq "a PoP without a probe is not in the file" "$(js "$S" '"plain" in d["pops"]')" False
 eq "a PoP with a hostname only is not probed" "$(js "$S" '"named" in d["pops"]')" False
+eq "probe.addresses: only the picked address is probed" \
+    "$(js "$S" 'sorted(d["pops"]["part"]["addresses"])')" "['127.0.10.2']"
 has "state change logged with its reason" "fra 127.0.1.2: unknown -> down \(connect: connection refused\)"
-if [ "$HAVE6" = 1 ]; then counts="9 PoPs, 11 addresses in [0-9]+ ms: 4 up, 7 down, 11 changes"; else
-    counts="8 PoPs, 9 addresses in [0-9]+ ms: 3 up, 6 down, 9 changes"; fi
+if [ "$HAVE6" = 1 ]; then counts="10 PoPs, 12 addresses in [0-9]+ ms: 4 up, 8 down, 12 changes"; else
+    counts="9 PoPs, 10 addresses in [0-9]+ ms: 3 up, 7 down, 10 changes"; fi
 has "round summary" "round: $counts, load read for 1 of 6, 1 not probed \(no addresses\); wrote $S"
 if [ "$HAVE6" = 1 ]; then
     eq "six: IPv6 ::1 probed separately, up" "$(addr six ::1 state)" up
