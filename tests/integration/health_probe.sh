@@ -3,7 +3,8 @@
 # address probed (one dead), the state file's contents, anti-flap down and up over cron-like
 # --once rounds, a corrupt previous state replaced, the lock serializing two runs, hostile
 # servers (blackhole, trickle, endless headers, garbage, huge body) bounded by the probe timeout
-# and a round by --deadline, probe.addresses, a bad PoP file, load from /status, --textfile,
+# and a round by --deadline, probe.addresses, the real segment-edge, a bad PoP file, load from
+# /status, --textfile,
 # --interval.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
@@ -327,6 +328,28 @@ eq "concurrency 1: a probe not started before the deadline fails as such" \
     "$(addr fra 127.0.1.1 reason)" "timeout (round deadline, not started)"
 eq "concurrency 1: one probe at a time (the blackhole first)" "$(addr bh 127.0.3.1 reason)" \
     "timeout (round deadline)"
+
+# --- the real segment-edge: /healthz and the load from its /status --------------------------
+if [ -x "$BIN/segment-edge" ]; then
+    PE=$(free_port)
+    mkdir -p "$TMP/edge-root"
+    "$BIN/segment-edge" --listen "127.0.11.1:$PE" --root "$TMP/edge-root" 2>"$TMP/edge.log" &
+    DNS_BG_PIDS+=("$!")
+    for _ in $(seq 50); do grep -q "listening on" "$TMP/edge.log" 2>/dev/null && break; sleep 0.1; done
+    cat >"$TMP/edge.yaml" <<EOF
+pops:
+  edge: {location: [50.11, 8.68], addresses: [127.0.11.1], capacity: 1000,
+         probe: {url: "http://127.0.11.1:$PE/healthz", body: ok}}
+EOF
+    hc --once -c "$TMP/edge.yaml" --vantage edge --out "$OUT"
+    S=$OUT/edge.json
+    eq "segment-edge: /healthz up" "$(addr edge 127.0.11.1 reason)" "http 200"
+    eq "segment-edge: load read from its /status" \
+        "$(js "$S" 'isinstance(d["pops"]["edge"]["load"], (int, float))')" True
+    eq "segment-edge: no load_reason" "$(pop edge load_reason)" ""
+else
+    skip "segment-edge probed" "no segment-edge in $BIN"
+fi
 
 # --- configuration and usage errors ----------------------------------------------------------
 printf 'pops:\n  fra: {location: [1, 2], addresses: [127.0.1.1],\n        probe: {url: "ftp://x/"}}\n' \
