@@ -4,8 +4,7 @@
 # --once rounds, a corrupt previous state replaced, the lock serializing two runs, hostile
 # servers (blackhole, trickle, endless headers, garbage, huge body) bounded by the probe timeout
 # and a round by --deadline, probe.addresses, the real segment-edge, a bad PoP file, load from
-# /status, --textfile,
-# --interval.
+# /status, --textfile, --interval.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
 HC=$BIN/healthcheck
