@@ -179,7 +179,7 @@ workers: $GEODNSD_WORKERS
 zones: [$ZONE.yaml]
 pops: pops.yaml
 geoip: {mmdb: geo.mmdb, schema: geoip2-city}
-health: {dir: health, max_age: 1d, slow_start: 0s}
+health: {dir: health, max_age: 24h, slow_start: 0s}
 log: {level: warn}
 EOF
     "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
