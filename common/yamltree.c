@@ -213,10 +213,25 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
     else
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &ydoc)) {
+        /* libyaml's text names the grammar rule; add where that construct began and what
+         * usually causes it (indentation, tabs, an unquoted ': '). */
+        char ctx[160] = "";
+        if (parser.context)
+            snprintf(ctx, sizeof(ctx), " (%s that starts at line %u, column %u)",
+                     parser.context + (strncmp(parser.context, "while ", 6) ? 0 : 6),
+                     (unsigned)parser.context_mark.line + 1,
+                     (unsigned)parser.context_mark.column + 1);
+        const char *p = parser.problem ? parser.problem : "error";
+        const char *hint = "";
+        if (strstr(p, "tab"))
+            hint = "; indent with spaces: YAML forbids tabs";
+        else if (strstr(p, "expected key") || strstr(p, "mapping values") ||
+                 strstr(p, "expected <block end>") || strstr(p, "expected node content"))
+            hint = "; check this line's indentation against the lines above it, and quote "
+                   "values that contain ': ' or start with '{', '[', '*' or '&'";
         rc = pos_error(err, errlen, d->file, (unsigned)parser.problem_mark.line + 1,
-                       (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s%s%s",
-                       parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                       parser.context ? parser.context : "");
+                       (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s%s%s", p, ctx,
+                       hint);
         yaml_parser_delete(&parser);
         yt_doc_free(d);
         return rc;

@@ -34,6 +34,13 @@ typedef struct daemon {
     /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
     char **seen;
     size_t nseen;
+    char changed[1024]; /* the file whose change triggered the pending reload */
+    /* The restart-only settings the server runs with (a reload cannot change them). */
+    gd_listen_t run_listen[GD_MAX_LISTEN];
+    size_t run_nlisten;
+    unsigned run_workers;
+    uint32_t run_tcp_max_conns;
+    uint64_t run_tcp_idle_ms;
 } daemon_t;
 
 static void seen_clear(daemon_t *d)
@@ -114,6 +121,9 @@ static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
     (void)prev;
     (void)curr;
     daemon_t *d = h->data;
+    size_t len = sizeof(d->changed);
+    if (uv_fs_poll_getpath(h, d->changed, &len))
+        snprintf(d->changed, sizeof(d->changed), "a watched file");
     /* Debounce: editors and `cp` write in several steps. */
     uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
 }
@@ -157,6 +167,38 @@ static void watch_batch_closed(uv_handle_t *h)
 
 static void rewatch(daemon_t *d);
 
+static void remember_running(daemon_t *d, const gd_config_t *c, unsigned workers)
+{
+    memcpy(d->run_listen, c->listen, sizeof(d->run_listen));
+    d->run_nlisten = c->nlisten;
+    d->run_workers = workers;
+    d->run_tcp_max_conns = c->tcp_max_conns;
+    d->run_tcp_idle_ms = c->tcp_idle_ms;
+}
+
+/* Name each restart-only key whose new value differs from the one the server runs with (a value
+ * edited back to the running one says nothing). */
+static void warn_restart_only(const daemon_t *d, const gd_config_t *nc)
+{
+    bool listen_changed = d->run_nlisten != nc->nlisten;
+    for (size_t i = 0; !listen_changed && i < nc->nlisten; i++)
+        listen_changed = strcmp(d->run_listen[i].text, nc->listen[i].text) != 0;
+    if (listen_changed)
+        log_warn("listen changed in the config: takes effect on restart (still listening on %s%s)",
+                 d->run_listen[0].text, d->run_nlisten > 1 ? " and more" : "");
+    if (nc->workers && nc->workers != d->run_workers)
+        log_warn("workers changed to %u in the config: takes effect on restart (running %u)",
+                 nc->workers, d->run_workers);
+    if (nc->tcp_max_conns != d->run_tcp_max_conns)
+        log_warn("tcp.max_connections changed to %u in the config: takes effect on restart "
+                 "(running %u)",
+                 nc->tcp_max_conns, d->run_tcp_max_conns);
+    if (nc->tcp_idle_ms != d->run_tcp_idle_ms)
+        log_warn("tcp.idle_timeout changed to %llu ms in the config: takes effect on restart "
+                 "(running %llu ms)",
+                 (unsigned long long)nc->tcp_idle_ms, (unsigned long long)d->run_tcp_idle_ms);
+}
+
 static void reload(daemon_t *d, const char *why)
 {
     char err[1024] = "";
@@ -173,13 +215,8 @@ static void reload(daemon_t *d, const char *why)
     }
     seen_clear(d);
     d->generation++;
-    const gd_config_t *oc = &d->snap->cfg, *nc = &s->cfg;
-    bool listen_changed = oc->nlisten != nc->nlisten;
-    for (size_t i = 0; !listen_changed && i < nc->nlisten; i++)
-        listen_changed = strcmp(oc->listen[i].text, nc->listen[i].text) != 0;
-    if (listen_changed || oc->workers != nc->workers || oc->tcp_max_conns != nc->tcp_max_conns ||
-        oc->tcp_idle_ms != nc->tcp_idle_ms)
-        log_warn("listen, workers and tcp settings change only on restart");
+    const gd_config_t *nc = &s->cfg;
+    warn_restart_only(d, nc);
     log_setup(nc->log_level, nc->syslog, "geodnsd");
     /* Health for the new config first: a worker taking the config then finds its health. */
     gd_healthwatch_config(d->hw, s);
@@ -222,7 +259,10 @@ static void rewatch(daemon_t *d)
 
 static void on_reload_timer(uv_timer_t *t)
 {
-    reload(t->data, "file changed");
+    daemon_t *d = t->data;
+    char why[1100];
+    snprintf(why, sizeof(why), "%s changed", d->changed);
+    reload(d, why);
 }
 
 static void on_sighup(uv_signal_t *h, int sig)
@@ -328,6 +368,7 @@ int main(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? (unsigned)n : 1;
     }
+    remember_running(&d, &d.snap->cfg, workers);
     int rc = gd_server_start(&d.srv, d.snap, workers, err, sizeof(err));
     if (rc) {
         /* err names the address and protocol, and for an address in use the likely cause. */

@@ -208,8 +208,18 @@ static int parse_health(gd_config_t *c, arena_t *a, const yt_node_t *n, const ch
     return 0;
 }
 
+/* Where a zone file was named: "geodnsd.yaml:4:10" (a zones entry) or the zone_dir key's
+ * position, for errors about the zone as a whole. */
+static const char *where_of(arena_t *a, const yt_node_t *n)
+{
+    char buf[1200];
+    snprintf(buf, sizeof(buf), "%s:%u:%u", n->file, n->line, n->col);
+    return arena_strdup(a, buf);
+}
+
 static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir,
-                        const gd_overrides_t *ov, file_list_t *zone_files, char *err, size_t errlen)
+                        const gd_overrides_t *ov, file_list_t *zone_files,
+                        file_list_t *zone_where, char *err, size_t errlen)
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
@@ -345,7 +355,8 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             const char *v;
             if ((rc = yt_get_str(n->items[i], &v, err, errlen)))
                 return rc;
-            if ((rc = list_add(a, zone_files, rel_path(a, dir, v))))
+            if ((rc = list_add(a, zone_files, rel_path(a, dir, v))) ||
+                (rc = list_add(a, zone_where, where_of(a, n->items[i]))))
                 return rc;
         }
     }
@@ -364,12 +375,14 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             size_t l = strlen(de->d_name);
             if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
                 continue;
-            if ((rc = list_add(a, zone_files, rel_path(a, zd, de->d_name)))) {
+            if ((rc = list_add(a, zone_files, rel_path(a, zd, de->d_name))) ||
+                (rc = list_add(a, zone_where, where_of(a, n)))) {
                 closedir(d);
                 return rc;
             }
         }
         closedir(d);
+        /* Every entry of this folder has the same position: sorting the names alone is fine. */
         qsort(zone_files->v + first, zone_files->n - first, sizeof(char *), cmp_str);
     }
     if (c->nlisten == 0)
@@ -377,6 +390,29 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
     if (zone_files->n == 0)
         return yt_fail(err, errlen, root, "no zones: give 'zones' or 'zone_dir'");
     return 0;
+}
+
+/* Two zone files with the same apex (or one file named twice): say where the server config
+ * names each. Only on that error, so the scans are fine. */
+static void duplicate_zone_error(zone_t *const *zones, const file_list_t *files,
+                                 const file_list_t *where, char *err, size_t errlen)
+{
+    for (size_t j = 1; j < files->n; j++)
+        for (size_t i = 0; i < j; i++) {
+            if (zones[i]->apexlen != zones[j]->apexlen ||
+                memcmp(zones[i]->apex, zones[j]->apex, zones[i]->apexlen))
+                continue;
+            char name[1100];
+            dns_name_to_str(zones[j]->apex, name, sizeof(name));
+            if (!strcmp(files->v[i], files->v[j]))
+                snprintf(err, errlen, "%s: the zone file %s is named twice (first at %s)",
+                         where->v[j], files->v[j], where->v[i]);
+            else
+                snprintf(err, errlen,
+                         "%s: zone %s is defined twice: by %s, and already by %s (named at %s)",
+                         where->v[j], name, files->v[j], files->v[i], where->v[i]);
+            return;
+        }
 }
 
 int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t generation,
@@ -390,7 +426,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     s->generation = generation;
     arena_init(&s->arena);
     yt_doc_t *doc = NULL;
-    file_list_t files = {0}, zone_files = {0};
+    file_list_t files = {0}, zone_files = {0}, zone_where = {0};
     int rc = yt_doc_load_file(config_path, &doc, err, errlen);
     if (rc)
         goto fail;
@@ -405,7 +441,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     struct add_ctx ac = {&s->arena, &files, ov};
     if ((rc = add_file_cb(&ac, s->cfg.path)))
         goto fail;
-    if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, err, errlen)))
+    if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, &zone_where, err, errlen)))
         goto fail;
     const yt_node_t *pops_node = yt_map_get(yt_doc_root(doc), "pops");
     const yt_node_t *geoip_node = yt_map_get(yt_doc_root(doc), "geoip");
@@ -426,8 +462,11 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
                                  &zones[i], err, errlen)))
             goto fail;
     }
-    if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen)))
+    if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen))) {
+        if (rc == -EEXIST)
+            duplicate_zone_error(zones, &zone_files, &zone_where, err, errlen);
         goto fail;
+    }
     s->cfg.files = files.v;
     s->cfg.nfiles = files.n;
     s->env.zones = &s->zones;

@@ -121,8 +121,22 @@ static int get_pool(const yt_node_t *n, const pops_t *pops, int *out, char *err,
     if (yt_get_str(n, &s, err, errlen))
         return -EINVAL;
     *out = pops_pool_find(pops, s);
-    if (*out < 0)
-        return yt_fail(err, errlen, n, "unknown pool '%s'", s);
+    if (*out < 0) {
+        /* Name the pools there are: the usual cause is a typo. */
+        char list[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < pops->npools; i++) {
+            size_t need = strlen(pops->pool[i].name) + 2;
+            if (off + need + sizeof(", ...") > sizeof(list)) {
+                memcpy(list + off, ", ...", sizeof(", ..."));
+                break;
+            }
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
+                                    pops->pool[i].name);
+        }
+        return yt_fail(err, errlen, n, "unknown pool '%s' (pools: %s)", s,
+                       pops->npools ? list : "none: add pools: to the PoP file");
+    }
     return 0;
 }
 

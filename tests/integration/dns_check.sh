@@ -69,4 +69,20 @@ fi
 R=$(cat "$TMP/err")
 has "server with a broken zone: file:line in the log" 'bad-rdata\.yaml:[0-9]+:[0-9]+: '
 hasnt "server with a broken zone: never ready" 'geodnsd ready'
+echo "# messages that say where and what to do"
+printf 'listen: ["127.0.0.1:5353"]\nzones: [example.test.yaml,\n        example.test.yaml]\n' \
+    >"$DATA/twice.yaml"
+R=$("$GEODNSD" --check -c "$DATA/twice.yaml" 2>&1)
+has "a zone file named twice: the server config's line of the second entry, and the first" \
+    'twice\.yaml:3:9: the zone file .*example\.test\.yaml is named twice \(first at .*twice\.yaml:2:9\)'
+cp "$DATA/example.test.yaml" "$DATA/copy.yaml"
+printf 'listen: ["127.0.0.1:5353"]\nzones: [example.test.yaml, copy.yaml]\n' >"$DATA/dup.yaml"
+R=$("$GEODNSD" --check -c "$DATA/dup.yaml" 2>&1)
+has "one zone in two files: the server config's line and both files" \
+    'dup\.yaml:2:28: zone example\.test\. is defined twice: by .*copy\.yaml, and already by .*example\.test\.yaml \(named at .*dup\.yaml:2:9\)'
+printf 'zone: a.test\nrecords:\n  www: {A: 192.0.2.1}\n   bad: x\n' >"$DATA/indent.yaml"
+printf 'listen: ["127.0.0.1:5353"]\nzones: [indent.yaml]\n' >"$DATA/indent-server.yaml"
+R=$("$GEODNSD" --check -c "$DATA/indent-server.yaml" 2>&1)
+has "a YAML indentation error: position, where the mapping began, and a hint" \
+    "indent\.yaml:4:4: YAML syntax: did not find expected key \(parsing a block mapping that starts at line 3, column 3\); check this line's indentation"
 dns_finish

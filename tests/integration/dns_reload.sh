@@ -161,6 +161,23 @@ sed 's/^nsid: .*/nsid: "test-ns-2"/' "$DATA/geodnsd.yaml" >"$DATA/geodnsd.yaml.n
 replace "$DATA/geodnsd.yaml"
 check "server config changed (no SIGHUP): new NSID served" \
     wait_answer --opt 3: www.$Z -- '^OPT-NSID .*text=test-ns-2$'
+R=$(cat "$LOG")
+has "the reload names the file that changed" "reload ok \(.*geodnsd\.yaml changed\)"
+hasnt "an unchanged restart-only setting gives no restart warning" "takes effect on restart"
+n1=$(reload_ok_count)
+sed 's/max_connections: 256/max_connections: 100/' "$DATA/geodnsd.yaml" >"$DATA/geodnsd.yaml.new"
+replace "$DATA/geodnsd.yaml"
+wait_reload_ok $((n1 + 1))
+R=$(cat "$LOG")
+has "a changed restart-only setting is named with its running value" \
+    "tcp\.max_connections changed to 100 in the config: takes effect on restart \(running 256\)"
+n1=$(reload_ok_count)
+w1=$(grep -c "takes effect on restart" "$LOG")
+sed 's/max_connections: 100/max_connections: 256/' "$DATA/geodnsd.yaml" >"$DATA/geodnsd.yaml.new"
+replace "$DATA/geodnsd.yaml"
+wait_reload_ok $((n1 + 1))
+eq "edited back to the running value: no new restart warning" \
+    "$(grep -c "takes effect on restart" "$LOG")" "$w1"
 q www.$Z
 expect "after all reloads: answers normally" ok rcode=NOERROR +aa
 
