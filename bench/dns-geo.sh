@@ -188,8 +188,8 @@ EOF
     SPID[geodnsd+health]=$!; SPORT[geodnsd+health]=$port
     bd_wait_dns geodnsd+health "$port" "${SPID[geodnsd+health]}" "$ZONE" "$d/geodnsd.log" ||
         bd_die "geodnsd+health did not start"
-    HEALTH_NOTE="geodnsd+health: $("$GEODNSD" explain -c "$d/geodnsd.yaml" video.$ZONE 192.0.2.1 2>&1 |
-        awk '$2 == "up" || $2 == "down" {printf "%s%s %s", sep, $1, $0 ~ /keep/ ? $NF : ""; sep=", "}' | head -c 300)"
+    HEALTH_NOTE="geodnsd+health: share kept per PoP: $("$GEODNSD" explain -c "$d/geodnsd.yaml" video.$ZONE 192.0.2.1 2>&1 |
+        sed -n 's/^  \([a-z]*\) .* load [0-9]*\/[0-9]* (\([0-9]*%\)) keep \([0-9]*%\).*/\1 load \2 keep \3/p' | paste -sd, -)"
 }
 
 CEILING_NOTE=""
