@@ -181,7 +181,7 @@ Try:
   dig @127.0.0.1 -p $RPORT video.cdn.example.test +subnet=203.0.113.0/24     # via unbound: Tokyo -> sin
   dig @127.0.0.1 -p $RPORT video.cdn.example.test +subnet=100.64.7.0/24      # Buenos Aires -> gru
   dig @127.0.0.1 -p $DNS_PORT video.cdn.example.test +subnet=192.0.2.0/24 +norec  # geodnsd itself: Paris -> fra
-  curl --resolve video.cdn.example.test:$EPORT:$T http://video.cdn.example.test:$EPORT/master.m3u8
+  curl -s --resolve video.cdn.example.test:$EPORT:$T http://video.cdn.example.test:$EPORT/master.m3u8
   curl -s http://$T:$EPORT/status
   ffprobe -hide_banner http://$T:$EPORT/master.m3u8
   $B/geodnsd explain -c $CONF --health-dir $HEALTH video.cdn.example.test 203.0.113.9/24

@@ -48,7 +48,7 @@ path_make_hls() {
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$dur" \
         -filter_complex "[0:v]split=3[a][b][c];[b]scale=480:270[b2];[c]scale=320:180[c2]" \
         -map "[a]" -map "[b2]" -map "[c2]" -map 1:a -map 1:a -map 1:a \
-        -c:v libx264 -preset ultrafast -g 25 -keyint_min 25 -sc_threshold 0 \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 25 -keyint_min 25 -sc_threshold 0 \
         -b:v:0 800k -b:v:1 400k -b:v:2 200k -c:a aac -b:a 64k -ac 2 \
         -f hls -hls_time 1 -hls_playlist_type vod -master_pl_name master.m3u8 \
         -var_stream_map "v:0,a:0,name:360p v:1,a:1,name:270p v:2,a:2,name:180p" \
