@@ -135,37 +135,20 @@ start_gdnsd() {
     bd_wait_dns gdnsd "$port" "${SPID[gdnsd]}" "$ZONE" "$d/gdnsd.log" || bd_die "gdnsd did not start"
 }
 
+# start_geodnsd NAME [HEALTH]: geodnsd from its own dir with the shared zone and mmdb. With
+# HEALTH=1, health and capacity on the query path: PoPs with capacities and a fresh state file in
+# which fra, nyc and gru are between their watermarks (shedding).
 start_geodnsd() {
-    local d="$WORK/geodnsd" port tb=""; port="$(pick_port)"; mkdir -p "$d"
+    local name=$1 health=${2:-0} d port tb="" hcfg=""
+    d="$WORK/$name"; port="$(pick_port)"; mkdir -p "$d/health"
     [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
     sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
     cp "$DATA/pops.yaml" "$d/pops.yaml"
     cp "$MMDB" "$d/geo.mmdb"
-    cat > "$d/geodnsd.yaml" <<EOF
-listen: ["127.0.0.1:$port"]
-workers: $GEODNSD_WORKERS
-zones: [$ZONE.yaml]
-pops: pops.yaml
-geoip: {mmdb: geo.mmdb, schema: geoip2-city}
-log: {level: warn}
-EOF
-    "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
-        { cat "$d/check.log" >&2; bd_die "geodnsd --check failed ($d/geodnsd.yaml)"; }
-    "$GEODNSD" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
-    SPID[geodnsd]=$!; SPORT[geodnsd]=$port
-    bd_wait_dns geodnsd "$port" "${SPID[geodnsd]}" "$ZONE" "$d/geodnsd.log" || bd_die "geodnsd did not start"
-}
-
-# geodnsd with health and capacity on the query path: same zone and mmdb, PoPs with capacities,
-# a fresh state file in which fra, nyc and gru are between their watermarks (shedding).
-start_geodnsd_health() {
-    local d="$WORK/geodnsd-health" port tb=""; port="$(pick_port)"; mkdir -p "$d/health"
-    [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
-    sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
-    sed -E 's|(addresses: \[127\.0\.([0-9])\.1\])|\1, capacity: 1000, probe: {url: "http://127.0.\2.1:8080/healthz"}|' \
-        "$DATA/pops.yaml" > "$d/pops.yaml"
-    cp "$MMDB" "$d/geo.mmdb"
-    python3 - "$d/health/bench.json" <<'EOF'
+    if [ "$health" = 1 ]; then
+        sed -E 's|(addresses: \[127\.0\.([0-9])\.1\])|\1, capacity: 1000, probe: {url: "http://127.0.\2.1:8080/healthz"}|' \
+            "$DATA/pops.yaml" > "$d/pops.yaml"
+        python3 - "$d/health/bench.json" <<'EOF'
 import json, sys, time
 loads = {"fra": 900, "nyc": 880, "sin": 500, "gru": 870}
 pops = {n: {"state": "up", "load": l, "addresses": {"127.0.%d.1" % (i + 1): {"state": "up"}}}
@@ -173,23 +156,26 @@ pops = {n: {"state": "up", "load": l, "addresses": {"127.0.%d.1" % (i + 1): {"st
 json.dump({"format": "geodns-health", "version": 1, "vantage": "bench", "time": int(time.time()),
            "round_ms": 1, "pops": pops}, open(sys.argv[1], "w"))
 EOF
+        hcfg="health: {dir: health, max_age: 24h, slow_start: 0s}"
+    fi
     cat > "$d/geodnsd.yaml" <<EOF
 listen: ["127.0.0.1:$port"]
 workers: $GEODNSD_WORKERS
 zones: [$ZONE.yaml]
 pops: pops.yaml
 geoip: {mmdb: geo.mmdb, schema: geoip2-city}
-health: {dir: health, max_age: 24h, slow_start: 0s}
+$hcfg
 log: {level: warn}
 EOF
     "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
         { cat "$d/check.log" >&2; bd_die "geodnsd --check failed ($d/geodnsd.yaml)"; }
     "$GEODNSD" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
-    SPID[geodnsd+health]=$!; SPORT[geodnsd+health]=$port
-    bd_wait_dns geodnsd+health "$port" "${SPID[geodnsd+health]}" "$ZONE" "$d/geodnsd.log" ||
-        bd_die "geodnsd+health did not start"
-    HEALTH_NOTE="geodnsd+health: share kept per PoP: $("$GEODNSD" explain -c "$d/geodnsd.yaml" video.$ZONE 192.0.2.1 2>&1 |
-        sed -n 's/^  \([a-z]*\) .* load [0-9]*\/[0-9]* (\([0-9]*%\)) keep \([0-9]*%\).*/\1 load \2 keep \3/p' | paste -sd, -)"
+    SPID[$name]=$!; SPORT[$name]=$port
+    bd_wait_dns "$name" "$port" "${SPID[$name]}" "$ZONE" "$d/geodnsd.log" || bd_die "$name did not start"
+    if [ "$health" = 1 ]; then
+        HEALTH_NOTE="$name: share kept per PoP: $("$GEODNSD" explain -c "$d/geodnsd.yaml" video.$ZONE 192.0.2.1 2>&1 |
+            sed -n 's/^  \([a-z]*\) .* load [0-9]*\/[0-9]* (\([0-9]*%\)) keep \([0-9]*%\).*/\1 load \2 keep \3/p' | paste -sd, -)"
+    fi
 }
 
 CEILING_NOTE=""
@@ -209,9 +195,9 @@ start_ceiling() {
 }
 
 start_gdnsd
-start_geodnsd
+start_geodnsd geodnsd
 HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
-[ "$HEALTH" = 1 ] && start_geodnsd_health
+[ "$HEALTH" = 1 ] && start_geodnsd geodnsd+health 1
 start_ceiling
 SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
 [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)

@@ -18,25 +18,7 @@ mkdir -p "$HD" "$TMP/root/live"
 echo "segment" >"$TMP/root/live/seg1.ts"
 
 # One port free on all four PoP addresses.
-EP=$(python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 60999)
-    socks = []
-    try:
-        for n in range(1, 5):
-            s = socket.socket()
-            socks.append(s)
-            s.bind(("127.0.%d.1" % n, p))
-        print(p)
-        break
-    except OSError:
-        pass
-    finally:
-        for s in socks:
-            s.close()
-EOF
-)
+EP=$(free_port 127.0.1.1 127.0.2.1 127.0.3.1 127.0.4.1)
 # The example PoPs, on that port, IPv4 only; load in held connections against capacity 20.
 cat >"$EX/pops.yaml" <<EOF
 pops:
@@ -88,20 +70,6 @@ until_ga() {
     done
     ga "$desc" "$want" - "$@"
 }
-# count_ba: where the 256 Buenos Aires client /24s (100.64.0.0/16) are sent.
-count_ba() {
-    python3 - "$DNSQ" "$PORT" <<'EOF'
-import collections, subprocess, sys
-dnsq, port = sys.argv[1:]
-c = collections.Counter()
-for i in range(256):
-    out = subprocess.run([dnsq, "--port", port, "--ecs", "100.64.%d.0/24" % i,
-                          "video.cdn.example.test"], capture_output=True, text=True).stdout
-    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
-    c[got[0] if got else "none"] += 1
-print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
-EOF
-}
 
 for n in 1 2 3 4; do edge_start $n; done
 dns_start "$EX/geodnsd.yaml" || dns_finish
@@ -138,7 +106,7 @@ wait "${EPID[4]}" 2>/dev/null
 hc
 hc
 for ((i = 0; i < 20 * DNS_SLOW; i++)); do
-    C=$(count_ba)
+    C=$(ba_spread)
     grep -q "127.0.4.1" <<<"$C" || break
     sleep 0.2
 done
@@ -147,12 +115,12 @@ edge_start 4
 hc
 hc
 sleep 1
-C=$(count_ba)
+C=$(ba_spread)
 g=$(grep -o '127.0.4.1=[0-9]*' <<<"$C" | cut -d= -f2)
 echo "  about 1 s into slow start: $C"
 check "slow start: gru first takes back only part of its prefixes (${g:-0} of 256)" test "${g:-0}" -lt 200
 for ((i = 0; i < 40 * DNS_SLOW; i++)); do
-    C=$(count_ba)
+    C=$(ba_spread)
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
@@ -175,7 +143,7 @@ check "gru reports the held connections as its load" python3 -c "
 import json; d = json.load(open('$HD/cron1.json'))
 assert d['pops']['gru']['load'] >= 30, d['pops']['gru']"
 for ((i = 0; i < 20 * DNS_SLOW; i++)); do
-    C=$(count_ba)
+    C=$(ba_spread)
     grep -q "127.0.4.1" <<<"$C" || break
     sleep 0.2
 done
@@ -188,7 +156,7 @@ wait "$HOLD" 2>/dev/null
 sleep 1
 for ((i = 0; i < 40 * DNS_SLOW; i++)); do
     hc
-    C=$(count_ba)
+    C=$(ba_spread)
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done

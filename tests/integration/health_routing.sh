@@ -128,24 +128,11 @@ until_ga "fra up again: Paris -> fra" "$FRA" --ecs $PARIS $V
 has "fra changed state recently: its answers get the short TTL (7)" "^AN $V\. 7 IN A $FRA$"
 
 echo "# load past the high watermark: clients shed by headroom, and come back"
-# Buenos Aires is 100.64.0.0/16 in the example database: 256 client /24s nearest gru.
-count_ba() {
-    python3 - "$DNSQ" "$PORT" "$V" <<'EOF'
-import collections, subprocess, sys
-dnsq, port, name = sys.argv[1:]
-c = collections.Counter()
-for i in range(256):
-    out = subprocess.run([dnsq, "--port", port, "--ecs", "100.64.%d.0/24" % i, name],
-                         capture_output=True, text=True).stdout
-    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
-    c[got[0] if got else "none"] += 1
-print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
-EOF
-}
+# Buenos Aires: 256 client /24s nearest gru (ba_spread in geo-lib.sh).
 sleep 1 # a load reading counts when its round is newer (state files carry whole seconds)
 state "$HD/ams.json" ams 0 fra=up:800 nyc=up:500 sin=up:950 gru=up:1200
 sleep $((2 * DNS_SLOW))
-C=$(count_ba)
+C=$(ba_spread)
 echo "  gru at 120%: $C"
 g=$(sed -n 's/.*127.0.4.1=\([0-9]*\).*/\1/p' <<<"$C")
 n=$(sed -n 's/.*127.0.2.1=\([0-9]*\).*/\1/p' <<<"$C")
@@ -155,14 +142,14 @@ check "past the high watermark gru takes no new client prefix" test -z "$g"
 check "shed prefixes go 3:1 to nyc (headroom 450) and fra (150): nyc ${n:-0}, fra ${f:-0}" \
     test "${n:-0}" -ge 160 -a "${n:-0}" -le 224 -a $((${n:-0} + ${f:-0})) -eq 256
 check "sin (at 95%, no headroom) takes none" test -z "$s"
-C2=$(count_ba)
+C2=$(ba_spread)
 eq "the same prefixes go to the same PoPs on a second pass" "$C2" "$C"
 explain "$CONF" $V 100.64.7.1/24
 has "explain shows gru's load and share" "gru +up .*load 1200/1000 \(120%\) keep 0%"
 state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:300
 for ((i = 0; i < 60 * DNS_SLOW; i++)); do
     state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:300
-    C=$(count_ba)
+    C=$(ba_spread)
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
@@ -199,13 +186,13 @@ state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=down
 until_ga "gru down: Buenos Aires -> nyc" "$NYC" --ecs 100.64.1.0/24 $V
 state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:100
 sleep 1
-C=$(count_ba)
+C=$(ba_spread)
 g=$(sed -n 's/.*127.0.4.1=\([0-9]*\).*/\1/p' <<<"$C")
 echo "  about 1 s into a 6 s slow start: $C"
 check "slow start: gru takes back only part of its 256 prefixes at first (${g:-0})" \
     test "${g:-0}" -lt 200
 for ((i = 0; i < 40 * DNS_SLOW; i++)); do
-    C=$(count_ba)
+    C=$(ba_spread)
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done

@@ -90,15 +90,18 @@ dns_init() {
     fi
 }
 
-# free_port: prints a random port free for UDP and TCP on 127.0.0.1 and ::1.
+# free_port [ADDR...]: prints a random port free for UDP and TCP on each ADDR (default 127.0.0.1
+# and ::1).
 free_port() {
-    python3 - <<'EOF'
-import random, socket
+    python3 - "$@" <<'EOF'
+import random, socket, sys
+hosts = sys.argv[1:] or ["127.0.0.1", "::1"]
 for _ in range(200):
     p = random.randint(20000, 60999)
     socks = []
     try:
-        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        for host in hosts:
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
             for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
                 s = socket.socket(fam, typ)
                 socks.append(s)

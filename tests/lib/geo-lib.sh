@@ -59,6 +59,22 @@ geo_conf() {
     } >"$dir/geodnsd.yaml"
 }
 
+# ba_spread [NAME]: where the 256 Buenos Aires client /24s are sent (100.64.N.0/24: all in the
+# example mmdb's Buenos Aires network, all nearest gru): "ADDR=COUNT ..." sorted by address.
+ba_spread() {
+    python3 - "$DNSQ" "$PORT" "${1:-video.cdn.example.test}" <<'EOF'
+import collections, subprocess, sys
+dnsq, port, name = sys.argv[1:]
+c = collections.Counter()
+for i in range(256):
+    out = subprocess.run([dnsq, "--port", port, "--ecs", "100.64.%d.0/24" % i, name],
+                         capture_output=True, text=True).stdout
+    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
+    c[got[0] if got else "none"] += 1
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
+EOF
+}
+
 # --- reply parsing (dnsq output in $R)
 
 # addrs: the A/AAAA rdata of the answer section, sorted, space-separated.
