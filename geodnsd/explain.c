@@ -107,9 +107,9 @@ static void print_reply(const uint8_t *buf, size_t len)
         return;
     }
     ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes, (int)ldns_pkt_get_rcode(p));
-    printf("rcode %s, flags%s%s%s%s, %zu bytes\n", rc ? rc->name : "?",
-           ldns_pkt_qr(p) ? " qr" : "", ldns_pkt_aa(p) ? " aa" : "", ldns_pkt_tc(p) ? " tc" : "",
-           ldns_pkt_rd(p) ? " rd" : "", len);
+    printf("rcode %s, flags%s%s%s%s, %zu bytes\n", rc ? rc->name : "?", ldns_pkt_qr(p) ? " qr" : "",
+           ldns_pkt_aa(p) ? " aa" : "", ldns_pkt_tc(p) ? " tc" : "", ldns_pkt_rd(p) ? " rd" : "",
+           len);
     const char *names[] = {"answer", "authority", "additional"};
     ldns_rr_list *secs[] = {ldns_pkt_answer(p), ldns_pkt_authority(p), ldns_pkt_additional(p)};
     for (size_t i = 0; i < 3; i++) {
@@ -255,8 +255,8 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
             int fam = node->geo->mode == ROUTE_MODE_CNAME ? 0
                       : qtype == DNS_TYPE_AAAA            ? AF_INET6
                                                           : AF_INET;
-            georesp_decide(s->geo, NULL, s->env.health, s->env.generation, node->geo,
-                           node->geo_id, &gc, fam, &dec, &loc, &net);
+            georesp_decide(s->geo, NULL, s->env.health, s->env.generation, node->geo, node->geo_id,
+                           &gc, fam, &dec, &loc, &net);
             if (net)
                 printf("located by: nets entry %s:%u (prefix /%u)\n", net->file, net->line,
                        net->prefix);
@@ -277,8 +277,8 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
             }
             rc.hash = route_client_hash(gc.family, gc.addr, gc.source_prefix);
             char text[16384];
-            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, s->env.health,
-                              fam, gc.from_ecs ? gc.source_prefix : 0, loc.prefix,
+            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, s->env.health, fam,
+                              gc.from_ecs ? gc.source_prefix : 0, loc.prefix,
                               route_hash_prefix(gc.family, gc.addr, gc.source_prefix)) >= 0)
                 fputs(text, stdout);
         } else if (node && node->geo) {

@@ -3,8 +3,8 @@
 #include "healthwatch.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,8 +145,8 @@ size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
     DIR *d = opendir(path);
     if (!d) {
         if (!hd->dir_failed)
-            warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)",
-                  path, strerror(errno));
+            warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)", path,
+                  strerror(errno));
         hd->dir_failed = true;
     } else {
         if (hd->dir_failed)
@@ -173,8 +173,8 @@ size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
         char full[4096];
         snprintf(full, sizeof(full), "%s/%s", path, names[i]);
         struct stat st;
-        dir_entry_t *e = stat(full, &st) == 0 && S_ISREG(st.st_mode) ? dir_entry_get(hd, names[i])
-                                                                      : NULL;
+        dir_entry_t *e =
+            stat(full, &st) == 0 && S_ISREG(st.st_mode) ? dir_entry_get(hd, names[i]) : NULL;
         free(names[i]);
         if (!e)
             continue;
@@ -223,8 +223,7 @@ static double now_seconds(void)
 }
 
 int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, double now,
-                           route_health_t *view, health_report_t *report, char *err,
-                           size_t errlen)
+                           route_health_t *view, health_report_t *report, char *err, size_t errlen)
 {
     const gd_config_t *c = &s->cfg;
     const char *dir = health_dir ? health_dir : c->health_dir;
@@ -239,8 +238,8 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
     }
     const health_file_t *const *files = NULL;
     size_t nfiles = dir ? gd_health_dir_scan(hd, dir, NULL, NULL, &files) : 0;
-    if (c->overrides_path && (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov,
-                                                         err, errlen)))
+    if (c->overrides_path &&
+        (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov, err, errlen)))
         ov = NULL;
     (void)health_ctl_update(ctl, s->geo->pops, &c->health, files, nfiles, ov, now, view, report);
 out:
@@ -271,6 +270,8 @@ struct gd_healthwatch {
     health_report_t report;
     bool have_report;
     char mode[96];
+    size_t nlogged;
+    char logged_name[POPS_MAX][POPS_NAME_MAX];
     uint8_t logged_state[POPS_MAX];
 };
 
@@ -339,7 +340,24 @@ static void publish(gd_healthwatch_t *hw)
     hw->cb.publish(hw->cb.ctx, h);
 }
 
-/* Log what an operator wants to see in the log: mode changes and PoPs changing state. */
+/* After a reload PoP indices may have moved: carry the logged states over by name. */
+static void logged_remap(gd_healthwatch_t *hw, const pops_t *pops)
+{
+    uint8_t state[POPS_MAX] = {0};
+    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++)
+        for (size_t j = 0; j < hw->nlogged; j++)
+            if (!strcmp(pops->pop[i].name, hw->logged_name[j])) {
+                state[i] = hw->logged_state[j];
+                break;
+            }
+    hw->nlogged = pops->npops < POPS_MAX ? pops->npops : POPS_MAX;
+    for (size_t i = 0; i < hw->nlogged; i++)
+        snprintf(hw->logged_name[i], sizeof(hw->logged_name[i]), "%s", pops->pop[i].name);
+    memcpy(hw->logged_state, state, sizeof(state));
+}
+
+/* Log what an operator wants to see: mode changes, and PoPs changing state (a PoP first seen is
+ * logged only when it is down). */
 static void log_changes(gd_healthwatch_t *hw, bool config_changed)
 {
     const health_report_t *r = &hw->report;
@@ -348,14 +366,14 @@ static void log_changes(gd_healthwatch_t *hw, bool config_changed)
         snprintf(hw->mode, sizeof(hw->mode), "%s", r->mode);
     }
     const pops_t *pops = hw->snap->geo->pops;
-    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++) {
+    if (config_changed)
+        logged_remap(hw, pops);
+    for (size_t i = 0; i < hw->nlogged; i++) {
         uint8_t st = (uint8_t)r->pop[i].state;
-        if (!config_changed && st == hw->logged_state[i])
-            continue;
-        if (st != hw->logged_state[i] || config_changed)
-            if (hw->logged_state[i] || st == HEALTH_DOWN)
-                log_info("PoP %s: %s (%s)", pops->pop[i].name, health_state_name(r->pop[i].state),
-                         r->pop[i].why);
+        if (st != hw->logged_state[i] &&
+            (hw->logged_state[i] != HEALTH_UNKNOWN || st == HEALTH_DOWN))
+            log_info("PoP %s: %s (%s)", pops->pop[i].name, health_state_name(r->pop[i].state),
+                     r->pop[i].why);
         hw->logged_state[i] = st;
     }
 }
@@ -366,8 +384,8 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
         return;
     const gd_config_t *c = &hw->snap->cfg;
     const health_file_t *const *files = NULL;
-    size_t nfiles = c->health_dir ? gd_health_dir_scan(hw->dir, c->health_dir, hw_warn, hw, &files)
-                                  : 0;
+    size_t nfiles =
+        c->health_dir ? gd_health_dir_scan(hw->dir, c->health_dir, hw_warn, hw, &files) : 0;
     overrides_refresh(hw, config_changed);
     route_health_t view;
     memset(&view, 0, sizeof(view));

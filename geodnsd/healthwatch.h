@@ -43,8 +43,7 @@ size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
  * overrides the config's. Returns 0, or -EINVAL with err set when the overrides file is bad
  * (the view is then computed without it). */
 int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, double now,
-                           route_health_t *view, health_report_t *report, char *err,
-                           size_t errlen);
+                           route_health_t *view, health_report_t *report, char *err, size_t errlen);
 
 typedef struct gd_healthwatch gd_healthwatch_t;
 

@@ -15,11 +15,11 @@
 
 #define HEALTH_FORMAT       "geodns-health" /* the state file's "format" value */
 #define HEALTH_VERSION      1               /* the state file's "version" value */
-#define HEALTH_VANTAGE_MAX  64   /* vantage name with the NUL: [A-Za-z0-9_.-]{1,63} */
-#define HEALTH_REASON_MAX   128  /* reason text with the NUL */
+#define HEALTH_VANTAGE_MAX  64              /* vantage name with the NUL: [A-Za-z0-9_.-]{1,63} */
+#define HEALTH_REASON_MAX   128             /* reason text with the NUL */
 #define HEALTH_ADDRS_MAX    (2 * POPS_ADDRS_MAX)
 #define HEALTH_FILE_MAX     (16u << 20) /* state files larger than this are refused */
-#define HEALTH_VANTAGES_MAX 32   /* state files geodnsd reads from one directory */
+#define HEALTH_VANTAGES_MAX 32          /* state files geodnsd reads from one directory */
 
 typedef enum health_state {
     HEALTH_UNKNOWN = 0, /* not probed yet (no history) */
@@ -76,8 +76,8 @@ typedef struct health_file {
 /* Parse a state file held in memory. name is used in errors ("file:line:col: reason"). On
  * success *out is allocated and owned by the caller (health_file_free). Returns 0, -EINVAL
  * (malformed, wrong format or version, limits), or -ENOMEM. Never reads past len. */
-int health_file_parse(const char *name, const char *buf, size_t len, health_file_t **out,
-                      char *err, size_t errlen);
+int health_file_parse(const char *name, const char *buf, size_t len, health_file_t **out, char *err,
+                      size_t errlen);
 
 /* Read and parse path (at most HEALTH_FILE_MAX bytes). Returns as health_file_parse, or -errno
  * from open/read with the reason in err. */
@@ -134,15 +134,15 @@ typedef enum health_force {
 } health_force_t;
 
 typedef struct health_override {
-    int pop;             /* PoP index */
-    int family;          /* 0 for the whole PoP, else an address: AF_INET / AF_INET6 */
-    int addr_index;      /* index into the PoP's v4 / v6 addresses */
+    int pop;        /* PoP index */
+    int family;     /* 0 for the whole PoP, else an address: AF_INET / AF_INET6 */
+    int addr_index; /* index into the PoP's v4 / v6 addresses */
     health_force_t force;
-    int64_t since;       /* drain start (unix seconds); 0 = when first seen by the combiner */
-    int64_t over;        /* drain duration in seconds */
-    int64_t until;       /* expiry (unix seconds), 0 = none */
+    int64_t since; /* drain start (unix seconds); 0 = when first seen by the combiner */
+    int64_t over;  /* drain duration in seconds */
+    int64_t until; /* expiry (unix seconds), 0 = none */
     char reason[HEALTH_REASON_MAX];
-    unsigned line;       /* position in the file, for explain */
+    unsigned line; /* position in the file, for explain */
 } health_override_t;
 
 /* The admin overrides file:
@@ -164,8 +164,8 @@ typedef struct health_overrides {
  * caller. Returns 0, -EINVAL with "file:line:col: reason", or -ENOMEM. */
 int health_overrides_parse(const yt_node_t *root, const pops_t *pops, health_overrides_t **out,
                            char *err, size_t errlen);
-int health_overrides_load(const char *path, const pops_t *pops, health_overrides_t **out,
-                          char *err, size_t errlen);
+int health_overrides_load(const char *path, const pops_t *pops, health_overrides_t **out, char *err,
+                          size_t errlen);
 void health_overrides_free(health_overrides_t *ov);
 
 /* ------------------------------------------------------------------ combiner */
@@ -197,8 +197,8 @@ void health_settings_default(health_settings_t *s);
 typedef struct health_pop_report {
     health_state_t vantage_state[HEALTH_VANTAGES_MAX]; /* per input file; UNKNOWN = not in it */
     bool vantage_fresh[HEALTH_VANTAGES_MAX];
-    health_state_t state;              /* combined */
-    char why[HEALTH_REASON_MAX];       /* "2 of 3 fresh vantages say down (quorum 2)", ... */
+    health_state_t state;        /* combined */
+    char why[HEALTH_REASON_MAX]; /* "2 of 3 fresh vantages say down (quorum 2)", ... */
     bool has_load;
     double load, ratio;                /* load and load / capacity (ratio 0 when no capacity) */
     double keep;                       /* share kept, 0..1, all factors combined */
@@ -255,12 +255,12 @@ double health_shed_share(double ratio, const pops_watermarks_t *wm);
  * Shedding applies at once; taking clients back is rate-limited. Past the high watermark the
  * share is 0. */
 typedef struct health_cap {
-    double keep;                /* current share kept, 0..1 */
+    double keep;                   /* current share kept, 0..1 */
     double hist_t[64], hist_k[64]; /* (time, keep) ring of share changes */
     unsigned hist_n, hist_head;
-    double last_load_time;      /* time of the last load reading used */
-    double last_step;           /* `now` of the last step (rate limit of the way back up) */
-    double demand;              /* estimated demand, as a ratio of capacity at a share of 1 */
+    double last_load_time; /* time of the last load reading used */
+    double last_step;      /* `now` of the last step (rate limit of the way back up) */
+    double demand;         /* estimated demand, as a ratio of capacity at a share of 1 */
 } health_cap_t;
 
 void health_cap_init(health_cap_t *c);

@@ -222,8 +222,9 @@ static int parse_expect(const yt_node_t *n, pops_probe_t *pr, char *err, size_t 
 static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
     if (n->kind != YT_SEQ || n->n == 0)
-        return yt_fail(err, errlen, n, "probe addresses must be a non-empty list of the PoP's "
-                                       "addresses");
+        return yt_fail(err, errlen, n,
+                       "probe addresses must be a non-empty list of the PoP's "
+                       "addresses");
     p->probe.mask4 = p->probe.mask6 = 0;
     for (size_t i = 0; i < n->n; i++) {
         const char *s;
@@ -258,10 +259,9 @@ static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, s
  *         load_field: load.value, down_after: 3, window: 5, up_after: 2} */
 static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"url",        "type",       "port",     "host",
-                                       "expect",     "body",       "timeout",  "status",
-                                       "load_field", "down_after", "window",   "up_after",
-                                       "addresses",  NULL};
+    static const char *const keys[] = {
+        "url",    "type",       "port",       "host",   "expect",   "body",      "timeout",
+        "status", "load_field", "down_after", "window", "up_after", "addresses", NULL};
     pops_probe_t *pr = &p->probe;
     if (n->kind != YT_MAP)
         return yt_fail(err, errlen, n, "probe must be a mapping like {url: \"http://...\"}");
@@ -389,8 +389,8 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
         yt_get_u32(v, 1, pr->window, &pr->down_after, err, errlen))
         return -EINVAL;
     if (pr->down_after > pr->window)
-        return yt_fail(err, errlen, n, "down_after (%u) cannot exceed window (%u)",
-                       pr->down_after, pr->window);
+        return yt_fail(err, errlen, n, "down_after (%u) cannot exceed window (%u)", pr->down_after,
+                       pr->window);
     if ((v = yt_map_get(n, "up_after")) && yt_get_u32(v, 1, 32, &pr->up_after, err, errlen))
         return -EINVAL;
     pr->mask4 = (uint16_t)((1u << p->n4) - 1);
@@ -450,9 +450,8 @@ static int parse_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t 
 static int parse_pop(const pops_t *pops, const yt_node_t *k, const yt_node_t *v, pops_pop_t *p,
                      char *err, size_t errlen)
 {
-    static const char *const keys[] = {"location", "country",  "continent", "addresses",
-                                       "bias",     "capacity", "hostname",  "probe",
-                                       "watermarks", NULL};
+    static const char *const keys[] = {"location", "country",  "continent", "addresses",  "bias",
+                                       "capacity", "hostname", "probe",     "watermarks", NULL};
     if (get_name(k, p->name, "PoP name", err, errlen))
         return -EINVAL;
     p->line = k->line;

@@ -10,14 +10,14 @@
 #include "geoip.h"
 #include "yamltree.h"
 
-#define POPS_MAX       256 /* PoPs per file */
-#define POPS_ADDRS_MAX 16  /* addresses per PoP and family */
-#define POPS_POOLS_MAX 64  /* pools per file */
-#define POPS_NAME_MAX  32  /* PoP and pool names, with the NUL */
-#define POPS_HOST_MAX  256 /* hostname, absolute with the trailing dot, with the NUL */
-#define POPS_URL_MAX   256 /* probe URL */
-#define POPS_REGIONS_MAX 64 /* capacity regions per file */
-#define POPS_EXPECT_MAX  8  /* expected HTTP status codes per probe */
+#define POPS_MAX         256 /* PoPs per file */
+#define POPS_ADDRS_MAX   16  /* addresses per PoP and family */
+#define POPS_POOLS_MAX   64  /* pools per file */
+#define POPS_NAME_MAX    32  /* PoP and pool names, with the NUL */
+#define POPS_HOST_MAX    256 /* hostname, absolute with the trailing dot, with the NUL */
+#define POPS_URL_MAX     256 /* probe URL */
+#define POPS_REGIONS_MAX 64  /* capacity regions per file */
+#define POPS_EXPECT_MAX  8   /* expected HTTP status codes per probe */
 #define POPS_BODY_MAX    128 /* expected body substring, with the NUL */
 #define POPS_FIELD_MAX   64  /* dotted JSON path of the load figure, with the NUL */
 
@@ -31,10 +31,10 @@ typedef enum pops_probe_kind {
  * host used only as the Host header: the connection goes to the address being probed. */
 typedef struct pops_probe {
     pops_probe_kind_t kind;
-    char url[POPS_URL_MAX];   /* http: as written */
-    char host[POPS_HOST_MAX]; /* Host header: `host:`, else the URL's host[:port] */
-    char path[POPS_URL_MAX];  /* the URL's path and query, "/" when empty */
-    uint16_t port;            /* the URL's port (80 by default), or `port:` for tcp */
+    char url[POPS_URL_MAX];           /* http: as written */
+    char host[POPS_HOST_MAX];         /* Host header: `host:`, else the URL's host[:port] */
+    char path[POPS_URL_MAX];          /* the URL's path and query, "/" when empty */
+    uint16_t port;                    /* the URL's port (80 by default), or `port:` for tcp */
     uint16_t expect[POPS_EXPECT_MAX]; /* accepted status codes; default {200} */
     size_t nexpect;
     char body[POPS_BODY_MAX]; /* substring the body must contain, or "" */
@@ -62,12 +62,12 @@ typedef struct pops_watermarks {
 
 typedef struct pops_pop {
     char name[POPS_NAME_MAX];
-    double lat, lon;   /* degrees */
-    char country[3];   /* "" when not given */
-    char continent[3]; /* given, or derived from country, or "" */
-    double bias;       /* signed percentage -99..99 as written (Route 53 geoproximity style) */
-    double factor;     /* 1 - bias/100: the distance to this PoP is multiplied by it */
-    uint32_t capacity; /* 0 when not given: no capacity control for this PoP */
+    double lat, lon;      /* degrees */
+    char country[3];      /* "" when not given */
+    char continent[3];    /* given, or derived from country, or "" */
+    double bias;          /* signed percentage -99..99 as written (Route 53 geoproximity style) */
+    double factor;        /* 1 - bias/100: the distance to this PoP is multiplied by it */
+    uint32_t capacity;    /* 0 when not given: no capacity control for this PoP */
     pops_watermarks_t wm; /* the PoP's own, else the file's `capacity:` defaults */
     int region;           /* index into pops_t.region, or -1 */
     char hostname[POPS_HOST_MAX]; /* "" or an absolute name ("fra.edge.example.test.") */

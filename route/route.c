@@ -577,8 +577,7 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         return -EINVAL;
     if (pol->mode == ROUTE_MODE_CNAME)
         family = 0;
-    rank_ctx_t c = {
-        .pol = pol, .pops = pops, .client = client, .health = health, .trace = trace};
+    rank_ctx_t c = {.pol = pol, .pops = pops, .client = client, .health = health, .trace = trace};
     /* Location: the client's, else the policy's default, else the PoP file's, else none. */
     const char *origin = "none (pool order)";
     if (client->located) {
@@ -972,8 +971,7 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
                 int af = f ? AF_INET6 : AF_INET;
                 if (family && family != af)
                     continue;
-                size_t na =
-                    route_pop_addresses(p, health, dec.pop[i], af, pol->addresses, addrs);
+                size_t na = route_pop_addresses(p, health, dec.pop[i], af, pol->addresses, addrs);
                 for (size_t j = 0; j < na; j++)
                     out_printf(&o, " %s %s", f ? "AAAA" : "A",
                                inet_ntop(af, addrs[j], txt, sizeof(txt)));
@@ -991,7 +989,8 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
             out_printf(&o, ", answer depends on the client's /%u", hash_prefix);
         out_printf(&o, ")\n");
     } else {
-        out_printf(&o, "scope: none (no usable ECS option: the answer is for the source address)\n");
+        out_printf(&o,
+                   "scope: none (no usable ECS option: the answer is for the source address)\n");
     }
     out_printf(&o, "ttl: %u%s\n", route_answer_ttl(pol, &dec, health),
                dec.short_ttl && health && health->ttl_short < pol->ttl

@@ -23,13 +23,13 @@
  * read by route_rank and route_decision_pick. Indexed by PoP. A NULL view means every PoP up
  * with every address, keeping all its clients. */
 typedef struct route_health {
-    uint8_t up[POPS_MAX];      /* nonzero: the PoP may answer (health, overrides, not drained) */
-    uint16_t keep[POPS_MAX];   /* share of its own clients the PoP keeps, 0..ROUTE_SHARE_ONE */
-    uint32_t weight[POPS_MAX]; /* share of other PoPs' shed clients it takes (its headroom);
-                                  0 = none */
-    uint16_t load[POPS_MAX];   /* load ratio in 1/1000 of capacity (least-loaded overflow) */
-    uint16_t addr4[POPS_MAX];  /* bit i: IPv4 address i is up (answers withdraw the others) */
-    uint16_t addr6[POPS_MAX];  /* bit i: IPv6 address i is up */
+    uint8_t up[POPS_MAX];        /* nonzero: the PoP may answer (health, overrides, not drained) */
+    uint16_t keep[POPS_MAX];     /* share of its own clients the PoP keeps, 0..ROUTE_SHARE_ONE */
+    uint32_t weight[POPS_MAX];   /* share of other PoPs' shed clients it takes (its headroom);
+                                    0 = none */
+    uint16_t load[POPS_MAX];     /* load ratio in 1/1000 of capacity (least-loaded overflow) */
+    uint16_t addr4[POPS_MAX];    /* bit i: IPv4 address i is up (answers withdraw the others) */
+    uint16_t addr6[POPS_MAX];    /* bit i: IPv6 address i is up */
     uint8_t short_ttl[POPS_MAX]; /* nonzero: answers naming this PoP use ttl_short */
     uint32_t ttl_short;          /* the shortened TTL (a floor: policies with less keep theirs) */
     unsigned spill;              /* shed clients spread over this many next PoPs (default 3) */

@@ -259,7 +259,8 @@ static void test_policy_parse(void)
     CHECK(!strcmp(pol->cname, "video.cdn-vendor.example.net."));
     route_policy_free(pol);
 
-    policy_error(p, "geo: {pool: nope}\n", "zone.yaml:1:13: unknown pool 'nope' (pools: edges, backup, v4only)");
+    policy_error(p, "geo: {pool: nope}\n",
+                 "zone.yaml:1:13: unknown pool 'nope' (pools: edges, backup, v4only)");
     policy_error(p, "geo: {answers: 1}\n", "zone.yaml:1:6: geo needs a pool");
     policy_error(p, "geo: {pool: edges, color: red}\n", "zone.yaml:1:20: unknown key 'color'");
     policy_error(p, "geo: {pool: edges, answers: 0}\n", "zone.yaml:1:29: '0' is not");
@@ -703,7 +704,6 @@ static void test_with_mmdb(const char *dir)
     geoip_nets_free(nets);
     geoip_db_close(db);
 }
-
 
 /* ---- health and capacity in the ranking ---- */
 
