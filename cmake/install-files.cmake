@@ -35,19 +35,24 @@ file(MAKE_DIRECTORY ${GEODNS_STAGE}/etc ${GEODNS_STAGE}/units)
 
 # geodnsd.yaml: the example server config, with the installed database and the state
 # directory healthcheck writes (zones/geodnsd.yaml names the build tree's database and a
-# health folder next to it, for the demo).
+# health folder next to it, for the demo). The comments above those two keys describe the
+# source tree's set-up, so they are replaced too.
 file(READ ${GEODNS_SRC}/zones/geodnsd.yaml text)
-replace_checked(text "mmdb: [^,} \n]+" "mmdb: ${mmdb}" "zones/geodnsd.yaml geoip.mmdb")
-replace_checked(text "(health: *{ *dir: *)[^,} \n]+" "\\1${statedir}/health"
-                "zones/geodnsd.yaml health.dir")
+replace_checked(text "(#[^\n]*\n)*geoip: *{ *mmdb: *[^,} \n]+"
+    "# The example GeoIP database, installed with the package. For a real one, point mmdb at\n\
+# GeoLite2-City.mmdb (schema geoip2-city) or dbip-city-lite.mmdb (dbip-city-lite), geo.md.\n\
+geoip: {mmdb: ${mmdb}"
+    "zones/geodnsd.yaml geoip.mmdb")
+replace_checked(text "(#[^\n]*\n)*health: *{ *dir: *[^,} \n]+"
+    "# Health and capacity: geodns-healthcheck.timer (or cron) writes one state file per vantage\n\
+# into ${statedir}/health; admin.yaml forces PoPs down, up or drains them (health.md).\n\
+health: {dir: ${statedir}/health"
+    "zones/geodnsd.yaml health.dir")
 # A round a minute from the timer: a vantage stays fresh for two and a half rounds
 # (docs/healthcheck.md, Cron).
 replace_checked(text "max_age: *[^,} \n]+" "max_age: 150s" "zones/geodnsd.yaml health.max_age")
-# Its comment on the health folder, when it still reads as today (a comment: not checked).
-string(REPLACE "into health/ (relative to\n# this file)"
-       "into\n# ${statedir}/health (geodns-healthcheck.timer)" text "${text}")
 file(WRITE ${GEODNS_STAGE}/etc/geodnsd.yaml
-     "# Installed from zones/geodnsd.yaml with the installed paths (docs/install.md).\n${text}")
+     "# Installed from zones/geodnsd.yaml with the installed paths (install.md in\n# ${prefix}/${GEODNS_DOCDIR}).\n${text}")
 
 configure_file(${GEODNS_SRC}/packaging/segment-edge.yaml ${GEODNS_STAGE}/etc/segment-edge.yaml
                COPYONLY)
