@@ -11,6 +11,8 @@
 
 #include <ldns/ldns.h>
 
+#include "metrics.h"
+
 static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
 {
     ldns_rdf *d = NULL;
@@ -233,6 +235,8 @@ typedef struct geo_cache_entry {
 
 #define CACHE_HASHED    0x1u
 #define CACHE_SHORT_TTL 0x2u
+#define CACHE_FULL      0x4u /* kept for the counters: overflow and shedding */
+#define CACHE_SHED      0x8u
 
 struct geo_cache {
     size_t mask;
@@ -399,6 +403,28 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
     return 0;
 }
 
+_Static_assert((int)ROUTE_OUT_POOL == (int)METRICS_STEP_POOL &&
+                   (int)ROUTE_OUT_SERVFAIL == (int)METRICS_STEP_SERVFAIL,
+               "steps are counted by route outcome");
+
+/* The decision in the thread's counters: its step, overflow and shedding, and the PoPs the
+ * answer names (in cname mode only the first). */
+static void georesp_count(metrics_counters_t *mc, const uint16_t *pop_slot,
+                          const route_decision_t *dec, bool cname_mode)
+{
+    if ((unsigned)dec->outcome < METRICS_STEP_ERROR)
+        metrics_inc(&mc->steps[dec->outcome]);
+    if (dec->full)
+        metrics_inc(&mc->overflow);
+    if (dec->shed)
+        metrics_inc(&mc->shed);
+    if (!pop_slot || (dec->outcome != ROUTE_OUT_POOL && dec->outcome != ROUTE_OUT_FALLBACK_POOL))
+        return;
+    unsigned n = cname_mode && dec->n ? 1 : dec->n;
+    for (unsigned i = 0; i < n; i++)
+        metrics_inc(&mc->pop_answers[pop_slot[dec->pop[i]]]);
+}
+
 int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
                    const zone_node_t *n, const uint8_t *owner, size_t ownerlen, dns_writer_t *w,
                    uint8_t *rcode, uint8_t *scope, const uint8_t **target, size_t *targetlen)
@@ -425,6 +451,13 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         cache_key(&c, n->geo_id, env->generation, qfam, &key);
         slot = cache_slot(env->cache, &key);
     }
+    metrics_counters_t *mc = env->counters;
+    if (mc)
+        metrics_inc(&mc->located[c.from_ecs       ? METRICS_LOC_ECS
+                                 : c.ecs_unusable ? METRICS_LOC_ECS_UNUSABLE
+                                                  : METRICS_LOC_SOURCE]);
+    if (mc && slot)
+        metrics_inc(cache_match(slot, &key) ? &mc->cache_hit : &mc->cache_miss);
     if (slot && cache_match(slot, &key)) {
         dec.outcome = (route_outcome_t)slot->outcome;
         dec.n = slot->n;
@@ -432,11 +465,15 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         matched = slot->prefix;
         dec.hashed = slot->flags & CACHE_HASHED;
         dec.short_ttl = slot->flags & CACHE_SHORT_TTL;
+        dec.full = slot->flags & CACHE_FULL;
+        dec.shed = slot->flags & CACHE_SHED;
     } else {
         geoip_loc_t loc;
         const geoip_net_t *net;
         if (georesp_decide(rt, env->memo, env->health, env->generation, pol, n->geo_id, &c,
                            family, &dec, &loc, &net)) {
+            if (mc)
+                metrics_inc(&mc->steps[METRICS_STEP_ERROR]);
             *rcode = DNS_RCODE_SERVFAIL;
             return GEORESP_DONE;
         }
@@ -447,14 +484,17 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
             slot->n = dec.n;
             memcpy(slot->pop, dec.pop, sizeof(slot->pop));
             slot->prefix = matched;
-            slot->flags = (uint8_t)((dec.hashed ? CACHE_HASHED : 0) |
-                                    (dec.short_ttl ? CACHE_SHORT_TTL : 0));
+            slot->flags =
+                (uint8_t)((dec.hashed ? CACHE_HASHED : 0) | (dec.short_ttl ? CACHE_SHORT_TTL : 0) |
+                          (dec.full ? CACHE_FULL : 0) | (dec.shed ? CACHE_SHED : 0));
         }
     }
     if (c.from_ecs)
         *scope = route_answer_scope(c.source_prefix, matched,
                                     route_hash_prefix(c.family, c.addr, c.source_prefix), &dec);
     uint32_t ttl = route_answer_ttl(pol, &dec, env->health);
+    if (mc)
+        georesp_count(mc, env->pop_slot, &dec, cname_mode);
 
     const uint8_t *cn = NULL;
     size_t cnlen = 0;

@@ -5,15 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "explain.h"
+#include "georesp.h"
 #include "healthwatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "snapshot.h"
+#include "status.h"
 
 #define GEODNSD_VERSION    "0.1.0"
 #define WATCH_INTERVAL_MS  1000
@@ -41,6 +45,15 @@ typedef struct daemon {
     unsigned run_workers;
     uint32_t run_tcp_max_conns;
     uint64_t run_tcp_idle_ms;
+    char run_metrics[sizeof(((gd_listen_t *)0)->text)]; /* "" = no metrics listener */
+    /* Metrics: PoP counter slots, the scrape's sum of the threads' counters, reload and health
+     * history, and the listener serving them. */
+    metrics_slots_t *slots;
+    metrics_counters_t *sum;
+    gd_status_t *status;
+    int64_t start_time, last_reload_ok;
+    uint64_t reloads_ok, reloads_failed;
+    uint64_t health_generation, health_updates;
 } daemon_t;
 
 static void seen_clear(daemon_t *d)
@@ -65,7 +78,8 @@ static void on_file_seen(void *ctx, const char *path)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: geodnsd -c CONFIG [--listen ADDR:PORT]... [--health-dir DIR] [--check]\n"
+    fprintf(f, "usage: geodnsd -c CONFIG [--listen ADDR:PORT]... [--health-dir DIR]\n"
+               "               [--metrics [ADDR:]PORT] [--check]\n"
                "       geodnsd explain -c CONFIG [--health-dir DIR] NAME IP[/PREFIX] [TYPE]\n"
                "\n"
                "  -c, --config FILE      server config (YAML); zones are named in it\n"
@@ -73,6 +87,9 @@ static void usage(FILE *f)
                "                         (repeatable; IPv6 as [::1]:5353)\n"
                "      --health-dir DIR   read probe state files (healthcheck) from DIR instead\n"
                "                         of the config's health.dir\n"
+               "      --metrics [ADDR:]PORT  serve /metrics (Prometheus), the status page (/)\n"
+               "                         and /status.json here instead of the config's\n"
+               "                         metrics.listen; a bare PORT means 127.0.0.1:PORT\n"
                "      --check            validate the config and every zone, print a summary\n"
                "                         per zone, exit 0 if all is well and 1 otherwise\n"
                "  -V, --version          print the version\n"
@@ -99,6 +116,33 @@ static void print_summary(const gd_snapshot_t *s)
         printf("zone %s: serial %u, %zu names, %zu records (%s)\n", name, z->serial, z->nnodes,
                z->nrecords, z->file);
     }
+}
+
+/* Give the snapshot's PoPs their answer counter slots (before it is published). */
+static void map_slots(daemon_t *d, gd_snapshot_t *s)
+{
+    metrics_slots_map(d->slots, s->geo ? s->geo->pops : NULL, s->pop_slot);
+    s->env.pop_slot = s->pop_slot;
+}
+
+static void collect_facts(void *ctx, metrics_facts_t *f)
+{
+    daemon_t *d = ctx;
+    gd_server_counters(d->srv, d->sum);
+    f->version = GEODNSD_VERSION;
+    f->start_time = d->start_time;
+    f->now = (int64_t)time(NULL);
+    f->pops = d->snap->geo ? d->snap->geo->pops : NULL;
+    f->report = gd_healthwatch_report(d->hw);
+    f->pop_slot = d->snap->pop_slot;
+    f->slots = d->slots;
+    f->counters = d->sum;
+    f->config_generation = d->snap->generation;
+    f->reloads_ok = d->reloads_ok;
+    f->reloads_failed = d->reloads_failed;
+    f->last_reload_ok = d->last_reload_ok;
+    f->health_generation = d->health_generation;
+    f->health_updates = d->health_updates;
 }
 
 static void on_reload_timer(uv_timer_t *t);
@@ -174,6 +218,7 @@ static void remember_running(daemon_t *d, const gd_config_t *c, unsigned workers
     d->run_workers = workers;
     d->run_tcp_max_conns = c->tcp_max_conns;
     d->run_tcp_idle_ms = c->tcp_idle_ms;
+    snprintf(d->run_metrics, sizeof(d->run_metrics), "%s", c->has_metrics ? c->metrics.text : "");
 }
 
 /* Name each restart-only key whose new value differs from the one the server runs with (a value
@@ -197,6 +242,9 @@ static void warn_restart_only(const daemon_t *d, const gd_config_t *nc)
         log_warn("tcp.idle_timeout changed to %llu ms in the config: takes effect on restart "
                  "(running %llu ms)",
                  (unsigned long long)nc->tcp_idle_ms, (unsigned long long)d->run_tcp_idle_ms);
+    if (strcmp(nc->has_metrics ? nc->metrics.text : "", d->run_metrics))
+        log_warn("metrics.listen changed in the config: takes effect on restart (%s%s)",
+                 d->run_metrics[0] ? "serving metrics on " : "no metrics listener", d->run_metrics);
 }
 
 static void reload(daemon_t *d, const char *why)
@@ -208,6 +256,7 @@ static void reload(daemon_t *d, const char *why)
     d->ov.file_seen_ctx = d;
     int rc = gd_snapshot_load(d->config_path, &d->ov, d->generation + 1, &s, err, sizeof(err));
     if (rc) {
+        d->reloads_failed++;
         log_error("reload failed (%s), still serving generation %llu: %s", why,
                   (unsigned long long)d->generation, err);
         rewatch(d);
@@ -218,6 +267,9 @@ static void reload(daemon_t *d, const char *why)
     const gd_config_t *nc = &s->cfg;
     warn_restart_only(d, nc);
     log_setup(nc->log_level, nc->syslog, "geodnsd");
+    d->reloads_ok++;
+    d->last_reload_ok = (int64_t)time(NULL);
+    map_slots(d, s);
     /* Health for the new config first: a worker taking the config then finds its health. */
     gd_healthwatch_config(d->hw, s);
     gd_server_publish(d->srv, s);
@@ -274,6 +326,8 @@ static void on_sighup(uv_signal_t *h, int sig)
 static void on_health(void *ctx, gd_health_t *h)
 {
     daemon_t *d = ctx;
+    d->health_generation = h->generation;
+    d->health_updates++;
     gd_server_publish_health(d->srv, h);
     gd_health_unref(h);
 }
@@ -300,10 +354,10 @@ int main(int argc, char **argv)
         argc--;
     }
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"check", no_argument, NULL, 'C'},        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {"health-dir", required_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0}};
+        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
+        {"check", no_argument, NULL, 'C'},         {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {"health-dir", required_argument, NULL, 'H'},
+        {"metrics", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
         switch (o) {
@@ -322,6 +376,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             d.ov.health_dir = optarg;
+            break;
+        case 'M':
+            d.ov.metrics = optarg;
             break;
         case 'V':
             printf("geodnsd %s\n", GEODNSD_VERSION);
@@ -349,6 +406,7 @@ int main(int argc, char **argv)
     log_setup(LOG_LEVEL_INFO, false, "geodnsd");
 
     char err[1024] = "";
+    int rc;
     if (gd_snapshot_load(d.config_path, &d.ov, 1, &d.snap, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -362,6 +420,22 @@ int main(int argc, char **argv)
     }
     log_setup(d.snap->cfg.log_level, d.snap->cfg.syslog, "geodnsd");
     signal(SIGPIPE, SIG_IGN);
+    d.start_time = d.last_reload_ok = (int64_t)time(NULL);
+    if (!(d.slots = metrics_slots_new()) || !(d.sum = calloc(1, sizeof(*d.sum)))) {
+        log_error("out of memory");
+        return 1;
+    }
+    map_slots(&d, d.snap);
+    d.loop = uv_default_loop();
+    if (d.snap->cfg.has_metrics &&
+        (rc = gd_status_start(d.loop, &d.snap->cfg.metrics, collect_facts, &d, &d.status, err,
+                              sizeof(err)))) {
+        log_error("%s", err[0] ? err : strerror(-rc));
+        gd_snapshot_unref(d.snap);
+        metrics_slots_free(d.slots);
+        free(d.sum);
+        return 1;
+    }
 
     unsigned workers = d.snap->cfg.workers;
     if (!workers) {
@@ -369,14 +443,18 @@ int main(int argc, char **argv)
         workers = n > 0 ? (unsigned)n : 1;
     }
     remember_running(&d, &d.snap->cfg, workers);
-    int rc = gd_server_start(&d.srv, d.snap, workers, err, sizeof(err));
+    rc = gd_server_start(&d.srv, d.snap, workers, err, sizeof(err));
     if (rc) {
         /* err names the address and protocol, and for an address in use the likely cause. */
         log_error("%s", err[0] ? err : strerror(-rc));
+        gd_status_stop(d.status);
+        uv_run(d.loop, UV_RUN_NOWAIT);
+        gd_status_free(d.status);
         gd_snapshot_unref(d.snap);
+        metrics_slots_free(d.slots);
+        free(d.sum);
         return 1;
     }
-    d.loop = uv_default_loop();
     uv_signal_init(d.loop, &d.sig_hup);
     uv_signal_init(d.loop, &d.sig_term);
     uv_signal_init(d.loop, &d.sig_int);
@@ -396,6 +474,9 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < d.snap->cfg.nlisten; i++)
         log_info("listening on %s (udp, tcp)", d.snap->cfg.listen[i].text);
+    if (d.status)
+        log_info("metrics and status page on http://%s/ (/metrics, /status.json)",
+                 d.snap->cfg.metrics.text);
     size_t records = 0;
     for (size_t i = 0; i < d.snap->zones.nzones; i++)
         records += d.snap->zones.zones[i]->nrecords;
@@ -404,6 +485,7 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
+    gd_status_stop(d.status); /* first: it reads the server's counters */
     gd_server_stop(d.srv);
     gd_healthwatch_stop(d.hw);
     unwatch(&d);
@@ -414,6 +496,9 @@ int main(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
     gd_healthwatch_free(d.hw);
+    gd_status_free(d.status);
+    metrics_slots_free(d.slots);
+    free(d.sum);
     seen_clear(&d);
     uv_loop_close(d.loop);
     gd_snapshot_unref(d.snap);

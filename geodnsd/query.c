@@ -8,6 +8,7 @@
 
 #include "cookie.h"
 #include "georesp.h"
+#include "metrics.h"
 #include "wire.h"
 
 #define MAX_CNAME_CHAIN 8
@@ -296,17 +297,35 @@ static size_t reply_formerr(const uint8_t *pkt, uint8_t *out)
     return dns_writer_finish(&w, 0, DNS_RCODE_FORMERR);
 }
 
+/* One answered query in the thread's counters (qtype 0 when the question was not parsed). */
+static void count_query(const query_env_t *env, bool tcp, uint16_t qtype, unsigned rcode, bool tc)
+{
+    metrics_counters_t *c = env->counters;
+    if (!c)
+        return;
+    unsigned t = tcp ? METRICS_TCP : METRICS_UDP;
+    metrics_inc(&c->queries[t][metrics_qtype_index(qtype)][metrics_rcode_index(rcode)]);
+    if (tc)
+        metrics_inc(&c->truncated);
+}
+
 size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
                      size_t outcap, unsigned flags, const struct sockaddr *src)
 {
     dns_query_t q;
     dns_parse_result_t pr = dns_query_parse(pkt, len, &q);
-    if (pr == DNS_PARSE_DROP)
-        return 0;
     bool tcp = flags & QUERY_TCP;
-    if (pr == DNS_PARSE_FORMERR && !q.opt_formerr)
+    if (pr == DNS_PARSE_DROP) {
+        if (env->counters)
+            metrics_inc(&env->counters->dropped[tcp ? METRICS_TCP : METRICS_UDP]);
+        return 0;
+    }
+    if (pr == DNS_PARSE_FORMERR && !q.opt_formerr) {
+        count_query(env, tcp, 0, DNS_RCODE_FORMERR, false);
         return reply_formerr(pkt, out);
+    }
     if (pr == DNS_PARSE_FORMERR || (tcp && q.keepalive_bad)) {
+        count_query(env, tcp, q.qtype, DNS_RCODE_FORMERR, false);
         /* A bad option in a good OPT: FORMERR with the question and an OPT, so the client
          * does not take it for a server without EDNS (RFC 6891 7). */
         dns_writer_t fw;
@@ -379,5 +398,6 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
     }
     uint16_t fl = (uint16_t)((a.aa && a.rcode <= DNS_RCODE_NXDOMAIN ? DNS_FLAG_AA : 0) |
                              (a.tc ? DNS_FLAG_TC : 0));
+    count_query(env, tcp, q.qtype, a.rcode, a.tc);
     return dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
 }

@@ -13,6 +13,7 @@ struct geo_runtime;
 struct route_memo;
 struct geo_cache;
 struct route_health;
+struct metrics_counters;
 
 /* Everything a worker needs to answer: borrowed from the current snapshot. */
 typedef struct query_env {
@@ -28,12 +29,15 @@ typedef struct query_env {
     bool explain;                  /* answer TXT _explain.<geo name> to loopback clients */
     struct route_memo *memo;       /* the worker's route memo, or NULL */
     struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */
+    struct metrics_counters *counters; /* the thread's counters (metrics.h), or NULL: no counts */
+    const uint16_t *pop_slot;          /* per PoP: its answer counter's slot, or NULL */
 } query_env_t;
 
 #define QUERY_TCP 0x1u
 
 /* Answer one query. out must hold 65535 bytes for TCP or at least 4096 for UDP. Returns the
- * response length, or 0 when the packet gets no reply. Never allocates, locks or logs. */
+ * response length, or 0 when the packet gets no reply. Never allocates, locks or logs; with
+ * env->counters set it bumps the thread's counters (transport, type, rcode, geo decision). */
 size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
                      size_t outcap, unsigned flags, const struct sockaddr *src);
 

@@ -19,6 +19,7 @@
 
 #include "georesp.h"
 #include "log.h"
+#include "metrics.h"
 #include "query.h"
 #include "route.h"
 
@@ -45,6 +46,7 @@ typedef struct answerer {
     query_env_t env;
     route_memo_t *memo;
     geo_cache_t *cache;
+    metrics_counters_t *counters; /* this thread's, summed by the main loop */
 } answerer_t;
 
 /* The environment from the config and its health: the cache generation is the newest of the
@@ -54,6 +56,7 @@ static void answerer_env(answerer_t *a)
     a->env = a->snap->env;
     a->env.memo = a->memo;
     a->env.cache = a->cache;
+    a->env.counters = a->counters;
     if (a->health) {
         a->env.health = &a->health->view;
         a->env.generation = (uint32_t)a->health->generation;
@@ -61,8 +64,9 @@ static void answerer_env(answerer_t *a)
 }
 
 /* Small enough to stay in the CPU caches: 4096 decisions, 8192 answers of 48 bytes. */
-static int answerer_init(answerer_t *a, gd_snapshot_t *s)
+static int answerer_init(answerer_t *a, gd_snapshot_t *s, metrics_counters_t *counters)
 {
+    a->counters = counters;
     if (!(a->memo = route_memo_new(1 << 12)) || !(a->cache = geo_cache_new(1 << 13)))
         return -ENOMEM;
     gd_snapshot_ref(s);
@@ -150,6 +154,7 @@ typedef struct udp_thread {
     _Atomic(gd_snapshot_t *) pending;
     _Atomic(gd_health_t *) pending_health;
     answerer_t ans;
+    metrics_counters_t counters;
     struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
     struct sockaddr_storage raddr[UDP_BATCH];
@@ -196,6 +201,7 @@ struct worker {
     _Atomic(gd_health_t *) pending_health;
     atomic_bool stop;
     answerer_t ans; /* for TCP */
+    metrics_counters_t counters; /* the TCP answerer's */
     udp_thread_t *udp[GD_MAX_LISTEN];
     tcp_listener_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
@@ -825,7 +831,7 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             w->conns[j].next = w->free_list;
             w->free_list = &w->conns[j];
         }
-        if (answerer_init(&w->ans, snap)) {
+        if (answerer_init(&w->ans, snap, &w->counters)) {
             rc = -ENOMEM;
             goto fail;
         }
@@ -837,7 +843,7 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             u->fd = w->udp_fd[j];
             u->pktinfo = addr_is_any(&cfg->listen[j].ss);
             u->stop = &srv->udp_stop;
-            if (answerer_init(&u->ans, snap))
+            if (answerer_init(&u->ans, snap, &u->counters))
                 goto nomem;
         }
     }
@@ -934,6 +940,17 @@ void gd_server_publish_health(gd_server_t *srv, gd_health_t *h)
         uv_async_send(&w->async);
         for (size_t j = 0; j < w->nlisten; j++)
             publish_health_slot(&w->udp[j]->pending_health, h);
+    }
+}
+
+void gd_server_counters(const gd_server_t *srv, metrics_counters_t *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        const worker_t *w = srv->workers[i];
+        metrics_counters_add(sum, &w->counters);
+        for (size_t j = 0; j < w->nlisten; j++)
+            metrics_counters_add(sum, &w->udp[j]->counters);
     }
 }
 

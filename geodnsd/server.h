@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "healthwatch.h"
+#include "metrics.h"
 #include "snapshot.h"
 
 typedef struct gd_server gd_server_t;
@@ -23,6 +24,9 @@ void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap);
 /* Hand a health snapshot to every worker (each takes its own reference; the caller keeps
  * its own). Publish a config's health before the config itself. */
 void gd_server_publish_health(gd_server_t *srv, gd_health_t *h);
+
+/* Sum every answering thread's counters into *sum (main loop; the threads keep counting). */
+void gd_server_counters(const gd_server_t *srv, metrics_counters_t *sum);
 
 /* Stop the workers, close every socket and free the server. */
 void gd_server_stop(gd_server_t *srv);

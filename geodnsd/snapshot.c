@@ -55,6 +55,49 @@ int gd_listen_parse(const char *s, gd_listen_t *out)
     return 0;
 }
 
+int gd_metrics_listen_parse(const char *s, gd_listen_t *out)
+{
+    const char *port = s[0] == ':' ? s + 1 : s;
+    if (*port && strspn(port, "0123456789") == strlen(port)) {
+        char full[32];
+        if (strlen(port) > 5)
+            return -EINVAL;
+        snprintf(full, sizeof(full), "127.0.0.1:%s", port);
+        return gd_listen_parse(full, out);
+    }
+    return gd_listen_parse(s, out);
+}
+
+/* metrics: {listen: ADDR:PORT}; --metrics replaces it. */
+static int parse_metrics(gd_config_t *c, const yt_node_t *n, const gd_overrides_t *ov, char *err,
+                         size_t errlen)
+{
+    if (ov && ov->metrics) {
+        if (gd_metrics_listen_parse(ov->metrics, &c->metrics))
+            return snprintf(err, errlen, "--metrics %s: expected ADDR:PORT, [ADDR6]:PORT or PORT",
+                            ov->metrics),
+                   -EINVAL;
+        c->has_metrics = true;
+        return 0;
+    }
+    if (!n)
+        return 0;
+    static const char *const keys[] = {"listen", NULL};
+    const char *v;
+    int rc = yt_map_check_keys(n, keys, "metrics", err, errlen);
+    if (rc)
+        return rc;
+    const yt_node_t *l = yt_map_get(n, "listen");
+    if (!l)
+        return yt_fail(err, errlen, n, "metrics needs 'listen: ADDR:PORT'");
+    if ((rc = yt_get_str(l, &v, err, errlen)))
+        return rc;
+    if (gd_metrics_listen_parse(v, &c->metrics))
+        return yt_fail(err, errlen, l, "'%s' is not ADDR:PORT, [ADDR6]:PORT or PORT", v);
+    c->has_metrics = true;
+    return 0;
+}
+
 void gd_snapshot_ref(gd_snapshot_t *s)
 {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
@@ -218,14 +261,14 @@ static const char *where_of(arena_t *a, const yt_node_t *n)
 }
 
 static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir,
-                        const gd_overrides_t *ov, file_list_t *zone_files,
-                        file_list_t *zone_where, char *err, size_t errlen)
+                        const gd_overrides_t *ov, file_list_t *zone_files, file_list_t *zone_where,
+                        char *err, size_t errlen)
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
     static const char *const keys[] = {"listen",        "workers", "zones",  "zone_dir", "log",
                                        "tcp",           "edns",    "nsid",   "pops",     "geoip",
-                                       "cookie_secret", "explain", "health", NULL};
+                                       "cookie_secret", "explain", "health", "metrics",  NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -348,6 +391,8 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
         return rc;
     if (ov && ov->health_dir)
         c->health_dir = arena_strdup(a, ov->health_dir);
+    if ((rc = parse_metrics(c, yt_map_get(root, "metrics"), ov, err, errlen)))
+        return rc;
     if ((n = yt_map_get(root, "zones"))) {
         if (n->kind != YT_SEQ)
             return yt_fail(err, errlen, n, "'zones' must be a list of zone files");

@@ -44,6 +44,9 @@ typedef struct gd_config {
     const char *health_dir;     /* NULL = no health input: every PoP up, no capacity control */
     const char *overrides_path; /* NULL = none */
     health_settings_t health;
+    /* `metrics: {listen: ADDR:PORT}` or --metrics: the metrics and status listener. */
+    bool has_metrics;
+    gd_listen_t metrics;
 } gd_config_t;
 
 /* Command-line settings that override the file, and an optional observer of every file a load
@@ -52,6 +55,7 @@ typedef struct gd_overrides {
     const char *listen[GD_MAX_LISTEN];
     size_t nlisten;
     const char *health_dir; /* --health-dir */
+    const char *metrics;    /* --metrics ADDR:PORT or PORT */
     void (*file_seen)(void *ctx, const char *path);
     void *file_seen_ctx;
 } gd_overrides_t;
@@ -64,6 +68,9 @@ typedef struct gd_snapshot {
     zone_set_t zones;
     query_env_t env;         /* template for workers (memo filled per worker) */
     struct geo_runtime *geo; /* PoPs, mmdb, nets, policies; NULL without 'pops:' */
+    /* Per PoP: its answer counter's slot (metrics.h), filled by the daemon before publishing;
+     * env.pop_slot points here then. */
+    uint16_t pop_slot[POPS_MAX];
 } gd_snapshot_t;
 
 /* Build a snapshot from the server config file and everything it names. On failure returns a
@@ -77,5 +84,8 @@ void gd_snapshot_unref(gd_snapshot_t *s);
 
 /* Parse "ADDR:PORT" or "[V6ADDR]:PORT". */
 int gd_listen_parse(const char *s, gd_listen_t *out);
+
+/* Parse the metrics listener: as gd_listen_parse, or a bare "PORT" / ":PORT" for 127.0.0.1. */
+int gd_metrics_listen_parse(const char *s, gd_listen_t *out);
 
 #endif
