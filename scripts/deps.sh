@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       zlib1g-dev libuv1-dev libyaml-dev libldns-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
-      libmaxmind-db-writer-perl bind9-dnsutils knot-dnsutils dnsperf unbound wrk curl ffmpeg nginx
+      libmaxmind-db-writer-perl bind9-dnsutils knot-dnsutils dnsperf unbound wrk curl chromium ffmpeg nginx
       python3 procps iproute2 util-linux dpkg-dev systemd man-db)
 if [ "${1:-}" = "--bench" ]; then
     PKGS+=(nsd gdnsd)
