@@ -188,3 +188,20 @@ replace() {
     bump "$1.new.$$"
     mv -f "$1.new.$$" "$1"
 }
+
+# ecs_spread NAME FORMAT N: where N client prefixes (FORMAT with %d from 0 to N-1, e.g.
+# 100.64.%d.0/24) are sent for NAME by the running server: "ADDR=COUNT ..." sorted by address
+# ("none" counts replies without an address).
+ecs_spread() {
+    python3 - "$DNSQ" "$PORT" "$@" <<'PYEOF'
+import collections, subprocess, sys
+dnsq, port, name, fmt, n = sys.argv[1:]
+c = collections.Counter()
+for i in range(int(n)):
+    out = subprocess.run([dnsq, "--port", port, "--ecs", fmt % i, name],
+                         capture_output=True, text=True).stdout
+    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
+    c[got[0] if got else "none"] += 1
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
+PYEOF
+}
