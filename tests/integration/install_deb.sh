@@ -130,8 +130,7 @@ fi
 # scratch folder, and a free loopback port instead of the PoP address 127.0.1.1:8080.
 EDGE_CONF=$CONF/check-segment-edge.yaml
 sed "s#/var/cache/segment-edge#$TMP/edge-cache#" "$CONF/segment-edge.yaml" >"$EDGE_CONF"
-# shellcheck disable=SC2119 # free_port takes no arguments
-EPORT=$(free_port)
+EPORT=$(free_port 127.0.0.1)
 LOG=$TMP/edge.log
 "$ROOT/usr/sbin/segment-edge" -c "$EDGE_CONF" --listen "127.0.0.1:$EPORT" 2>"$LOG" &
 SERVER_PID=$!
