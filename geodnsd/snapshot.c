@@ -191,22 +191,20 @@ static int get_policy(const yt_node_t *n, bool keep_last_ok, health_policy_t *ou
     else if (keep_last_ok && !strcmp(v, "keep-last"))
         *out = HEALTH_KEEP_LAST;
     else
-        return yt_fail(err, errlen, n, "must be %s, not '%s'",
-                       keep_last_ok ? "keep-last, assume-up or assume-down"
-                                    : "assume-up or assume-down",
-                       v);
+        return yt_fail(
+            err, errlen, n, "must be %s, not '%s'",
+            keep_last_ok ? "keep-last, assume-up or assume-down" : "assume-up or assume-down", v);
     return 0;
 }
 
 /* health: {dir, overrides, quorum, max_age, startup, all_stale, slow_start, recent, short_ttl,
  *          lag, spill} */
-static int parse_health(gd_config_t *c, arena_t *a, const yt_node_t *n, const char *dir,
-                        char *err, size_t errlen)
+static int parse_health(gd_config_t *c, arena_t *a, const yt_node_t *n, const char *dir, char *err,
+                        size_t errlen)
 {
-    static const char *const keys[] = {"dir",        "overrides", "quorum", "max_age",
-                                       "startup",    "all_stale", "slow_start",
-                                       "recent",     "short_ttl", "lag",    "spill",
-                                       NULL};
+    static const char *const keys[] = {"dir",       "overrides", "quorum",     "max_age",
+                                       "startup",   "all_stale", "slow_start", "recent",
+                                       "short_ttl", "lag",       "spill",      NULL};
     health_settings_t *h = &c->health;
     if (yt_map_check_keys(n, keys, "health", err, errlen))
         return -EINVAL;
@@ -234,8 +232,7 @@ static int parse_health(gd_config_t *c, arena_t *a, const yt_node_t *n, const ch
         return -EINVAL;
     if ((v = yt_map_get(n, "all_stale")) && get_policy(v, true, &h->all_stale, err, errlen))
         return -EINVAL;
-    if ((v = yt_map_get(n, "slow_start")) &&
-        get_seconds(v, 0, 86400, &h->slow_start, err, errlen))
+    if ((v = yt_map_get(n, "slow_start")) && get_seconds(v, 0, 86400, &h->slow_start, err, errlen))
         return -EINVAL;
     if ((v = yt_map_get(n, "recent")) && get_seconds(v, 0, 86400, &h->recent, err, errlen))
         return -EINVAL;
