@@ -7,7 +7,8 @@
 # unbound and a player through the edge it was given, prints what to try, and stays up until
 # Ctrl-C. --once exits after the checks (status 0 when they all passed).
 # Environment: BUILD (build folder, default build), DNS_PORT (geodnsd, 5353), RESOLVER_PORT
-# (unbound, 5354), EDGE_PORT (edges, 8080), ORIGIN_PORT (origin, 8000), HLS_SECONDS (6).
+# (unbound, 5354), EDGE_PORT (edges, 8080), ORIGIN_PORT (origin, 8000), METRICS_PORT (geodnsd's
+# status page, 9153), HLS_SECONDS (6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ONCE=0
