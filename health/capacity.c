@@ -131,7 +131,11 @@ double health_cap_step(health_cap_t *c, double ratio, double load_time, double n
     double lower = ratio / fmax(kmax, HEALTH_CAP_KEEP_MIN);
     if (c->demand < lower)
         c->demand = lower;
-    if (kmin >= HEALTH_CAP_KEEP_MIN && c->demand > ratio / kmin)
+    /* The upper bound: from a share that kept almost nobody only when the load is low anyway
+     * (below the low watermark): sticky viewers then make the estimate too high, never too low,
+     * and without it a PoP that once shed nearly everyone could never learn that its demand
+     * went away (its share would stay near zero with no load to show). */
+    if (kmin > 0 && (kmin >= HEALTH_CAP_KEEP_MIN || ratio < wm->low) && c->demand > ratio / kmin)
         c->demand = ratio / kmin;
 
     /* Even the most favourable reading of the load puts the current share past high. */

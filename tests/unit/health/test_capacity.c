@@ -27,6 +27,7 @@
 #define POINT_DEAD_BAND 0.01
 
 static const pops_watermarks_t WM = {0.80, 0.95};
+#define HEALTH_TEST_TINY_SHARE 0.05 /* below the controller's reliable-divisor floor */
 
 /* Demand as a ratio of capacity: 50%, then 130%, 200%, and back to 60%. */
 static const double PHASE_DEMAND[SIM_PHASES] = {0.5, 1.3, 2.0, 0.6};
@@ -322,6 +323,25 @@ static void test_region_sim(void)
           pc[0].keep, pc[1].keep);
 }
 
+/* A PoP once loaded far past what it can carry (40 x its capacity: its share falls near zero)
+ * takes its clients back when the demand goes: it must not stay stuck at a tiny share. */
+static void test_extreme_overload_recovers(void)
+{
+    static const double phases[SIM_PHASES] = {0.5, 40.0, 0.3, 0.3};
+    static sim_trace_t tr;
+    sim_run(&tr, sim_step_real, SIM_LAG, SIM_LAG, phases);
+    sim_phase_stats_t st;
+    sim_phase_measure(&tr, 1, &st);
+    double low_keep = tr.keep[2 * SIM_PHASE_STEPS - 1];
+    sim_phase_measure(&tr, 2, &st);
+    printf("demand 4000%%: share %.4f at the end; then demand 30%%: share 1 after %.0f s\n",
+           low_keep, st.back);
+    CHECK(low_keep < HEALTH_TEST_TINY_SHARE, "at 40x demand the share is tiny: %.4f", low_keep);
+    CHECK(st.back >= 0 && st.back <= RETURN_LAGS * SIM_LAG,
+          "after 40x demand, back to keeping everyone within %g lags: %.0f s", RETURN_LAGS,
+          st.back);
+}
+
 int main(void)
 {
     test_shed_curve();
@@ -332,5 +352,6 @@ int main(void)
     sim_check("true lag x2", SIM_LAG * 2);
     test_point_estimate_swings();
     test_region_sim();
+    test_extreme_overload_recovers();
     return check_report();
 }
