@@ -86,27 +86,9 @@ EOF
 }
 
 # path_free_port ADDR...: a random port free for TCP and UDP on every ADDR.
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 path_free_port() {
-    python3 - "$@" <<'EOF'
-import random, socket, sys
-for _ in range(200):
-    p = random.randint(20000, 60999)
-    socks = []
-    try:
-        for host in sys.argv[1:]:
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-            for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(fam, typ)
-                socks.append(s)
-                s.bind((host, p))
-        print(p)
-        break
-    except OSError:
-        pass
-    finally:
-        for s in socks:
-            s.close()
-EOF
+    free_port "$@"
 }
 
 # path_wait_log LOG PATTERN PID SECONDS: bounded wait for PATTERN (grep -E) in LOG while PID
