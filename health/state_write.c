@@ -42,8 +42,9 @@ static size_t state_utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-/* A JSON string. Control characters are escaped; bytes that are not valid UTF-8 become U+FFFD, so
- * that the file always reads back. */
+/* A JSON string. Control characters are escaped; bytes that are not valid UTF-8 become '?' (one
+ * byte for one, so a string that fit its field still fits when read back), so that the file
+ * always reads back. */
 static void state_put_string(FILE *f, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -77,7 +78,7 @@ static void state_put_string(FILE *f, const char *str)
                 fwrite(s + i, 1, ul, f);
             i += ul;
         } else {
-            fputs("\xef\xbf\xbd", f); /* U+FFFD */
+            fputc('?', f);
             i++;
         }
     }
