@@ -76,6 +76,8 @@ try:
     for host in sys.argv[2:]:
         s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         socks.append(s)
+        # As a server binds: connections of an earlier run in TIME_WAIT do not make it busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, port))
 except OSError:
     sys.exit(1)
