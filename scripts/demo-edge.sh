@@ -38,7 +38,7 @@ start() { # start NAME ARGS...
 
 echo "== generating a 6 s HLS VOD set (2 renditions, master.m3u8) in $DIR/hls"
 mkdir -p "$DIR/hls"
-ffmpeg -hide_banner -loglevel error -y \
+ffmpeg -nostdin -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=size=640x360:rate=25:duration=6" \
     -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=6" \
     -filter_complex "[0:v]split=2[a][b];[b]scale=320:180[b2]" \
@@ -69,7 +69,7 @@ done
 
 E1=${EDGES%% *}
 echo "== ffmpeg -i http://$E1/master.m3u8 -c copy"
-ffmpeg -hide_banner -loglevel error -y -i "http://$E1/master.m3u8" -map 0 -c copy "$DIR/copy.ts"
+ffmpeg -nostdin -hide_banner -loglevel error -y -i "http://$E1/master.m3u8" -map 0 -c copy "$DIR/copy.ts"
 echo "  wrote $(stat -c %s "$DIR/copy.ts") bytes, duration $(ffprobe -v error -show_entries format=duration -of csv=p=0 "$DIR/copy.ts") s"
 
 sleep 1.2 # the rates are computed once a second

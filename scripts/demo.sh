@@ -147,7 +147,7 @@ for f in $FILES; do
 done
 echo "  curl: $same of $total files (master, 3 playlists, every segment) equal the origin's"
 [ "$same" = "$total" ] || bad "files through $addr differ from the origin's"
-if timeout 60 ffmpeg -hide_banner -loglevel error -y -i "http://$addr:$EPORT/master.m3u8" \
+if timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -y -i "http://$addr:$EPORT/master.m3u8" \
     -map 0 -c copy "$RUN/play.ts" 2>"$RUN/ffmpeg.log"; then
     echo "  ffmpeg: remuxed every rendition through $addr: $(stat -c %s "$RUN/play.ts") bytes," \
         "$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$RUN/play.ts") s"

@@ -118,7 +118,7 @@ PY
 make_hls() {
     local out=$1 dur=${2:-4}
     mkdir -p "$out"
-    ffmpeg -hide_banner -loglevel error -y \
+    ffmpeg -nostdin -hide_banner -loglevel error -y \
         -f lavfi -i "testsrc2=size=320x180:rate=25:duration=$dur" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$dur" \
         -filter_complex "[0:v]split=2[a][b];[b]scale=160:90[b2]" \

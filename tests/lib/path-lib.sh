@@ -43,7 +43,7 @@ path_example_conf() {
 path_make_hls() {
     local out=$1 dur=$2
     mkdir -p "$out" || return 1
-    timeout $((120 * PATH_SLOW)) ffmpeg -hide_banner -loglevel error -y \
+    timeout $((120 * PATH_SLOW)) ffmpeg -nostdin -hide_banner -loglevel error -y \
         -f lavfi -i "testsrc=size=640x360:rate=25:duration=$dur" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$dur" \
         -filter_complex "[0:v]split=3[a][b][c];[b]scale=480:270[b2];[c]scale=320:180[c2]" \
