@@ -207,6 +207,12 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
     head(b, "geodnsd_responses_truncated_total", "counter",
          "UDP responses sent with TC set (the client retries over TCP).");
     series_u64(b, "geodnsd_responses_truncated_total", NULL, NULL, NULL, NULL, ctr(&c->truncated));
+    head(b, "geodnsd_rrl_dropped_total", "counter",
+         "UDP responses not sent because their source was over its rate limit.");
+    series_u64(b, "geodnsd_rrl_dropped_total", NULL, NULL, NULL, NULL, ctr(&c->rrl_dropped));
+    head(b, "geodnsd_rrl_slipped_total", "counter",
+         "Rate-limited UDP responses sent truncated (TC=1) so that real clients retry over TCP.");
+    series_u64(b, "geodnsd_rrl_slipped_total", NULL, NULL, NULL, NULL, ctr(&c->rrl_slipped));
 }
 
 static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)

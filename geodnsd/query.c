@@ -9,6 +9,7 @@
 #include "cookie.h"
 #include "georesp.h"
 #include "metrics.h"
+#include "rrl.h"
 #include "wire.h"
 
 #define MAX_CNAME_CHAIN 8
@@ -23,6 +24,7 @@ typedef struct answer_ctx {
     bool tc;
     uint8_t rcode;
     uint8_t ecs_scope;
+    bool cookie_valid; /* a valid server cookie came with the query */
 } answer_ctx_t;
 
 static int write_rrset(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, size_t ownerlen,
@@ -217,7 +219,7 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
     }
 }
 
-static size_t encode_options(const answer_ctx_t *a, uint8_t *buf)
+static size_t encode_options(answer_ctx_t *a, uint8_t *buf)
 {
     const dns_query_t *q = a->q;
     size_t o = 0;
@@ -252,10 +254,10 @@ static size_t encode_options(const answer_ctx_t *a, uint8_t *buf)
         buf[o++] = 0;
         buf[o++] = 8 + COOKIE_SERVER_LEN;
         memcpy(buf + o, q->cookie, 8);
-        if (q->cookie_len == 8 + COOKIE_SERVER_LEN &&
-            cookie_check(a->env->cookie_secret, q->cookie, q->cookie + 8, COOKIE_SERVER_LEN, a->src,
-                         now, &refresh) &&
-            !refresh)
+        a->cookie_valid = q->cookie_len == 8 + COOKIE_SERVER_LEN &&
+                          cookie_check(a->env->cookie_secret, q->cookie, q->cookie + 8,
+                                       COOKIE_SERVER_LEN, a->src, now, &refresh);
+        if (a->cookie_valid && !refresh)
             memcpy(buf + o + 8, q->cookie + 8, COOKIE_SERVER_LEN);
         else
             cookie_make(a->env->cookie_secret, q->cookie, a->src, now, buf + o + 8);
@@ -309,9 +311,30 @@ static void count_query(const query_env_t *env, bool tcp, uint16_t qtype, unsign
         metrics_inc(&c->truncated);
 }
 
+/* The rate-limiting class of a finished response. */
+static uint8_t response_class(unsigned rcode, const dns_writer_t *w, bool aa)
+{
+    if (rcode == DNS_RCODE_NXDOMAIN)
+        return RRL_NXDOMAIN;
+    if (rcode != DNS_RCODE_NOERROR)
+        return RRL_ERROR;
+    if (w->counts[DNS_SEC_AN])
+        return RRL_ANSWER;
+    return !aa && w->counts[DNS_SEC_NS] ? RRL_REFERRAL : RRL_NODATA;
+}
+
 size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
                      size_t outcap, unsigned flags, const struct sockaddr *src)
 {
+    query_meta_t meta;
+    return query_process_meta(env, pkt, len, out, outcap, flags, src, &meta);
+}
+
+size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
+                          size_t outcap, unsigned flags, const struct sockaddr *src,
+                          query_meta_t *meta)
+{
+    *meta = (query_meta_t){.rrl_class = RRL_ERROR, .qend = DNS_HDR_LEN};
     dns_query_t q;
     dns_parse_result_t pr = dns_query_parse(pkt, len, &q);
     bool tcp = flags & QUERY_TCP;
@@ -332,6 +355,8 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
         dns_writer_init(&fw, out, outcap < 512 ? outcap : 512, q.id,
                         (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD))));
         dns_writer_question(&fw, &q);
+        meta->qend = (uint16_t)fw.len;
+        meta->opt_off = (uint16_t)fw.len;
         dns_writer_opt(&fw, env->udp_size, 0, q.edns_do, NULL, 0);
         return dns_writer_finish(&fw, 0, DNS_RCODE_FORMERR);
     }
@@ -391,7 +416,10 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
     }
 
     w.limit = limit;
+    meta->qend = (uint16_t)(DNS_HDR_LEN + (w.counts[DNS_SEC_QD] ? q.qname_len + 4u : 0u));
+    meta->rrl_class = response_class(a.rcode, &w, a.aa);
     if (q.has_opt) {
+        meta->opt_off = (uint16_t)w.len;
         uint8_t opts[512];
         size_t olen = encode_options(&a, opts);
         dns_writer_opt(&w, env->udp_size, (uint8_t)(a.rcode >> 4), q.edns_do, opts, olen);
@@ -399,5 +427,6 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
     uint16_t fl = (uint16_t)((a.aa && a.rcode <= DNS_RCODE_NXDOMAIN ? DNS_FLAG_AA : 0) |
                              (a.tc ? DNS_FLAG_TC : 0));
     count_query(env, tcp, q.qtype, a.rcode, a.tc);
+    meta->cookie_valid = a.cookie_valid;
     return dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
 }

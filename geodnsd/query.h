@@ -41,4 +41,17 @@ typedef struct query_env {
 size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
                      size_t outcap, unsigned flags, const struct sockaddr *src);
 
+/* What the network side needs to know about a response for rate limiting (rrl.h). */
+typedef struct query_meta {
+    uint8_t rrl_class; /* rrl_class_t of the response */
+    bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
+    uint16_t qend;     /* offset in out just past the question (12 when there is none) */
+    uint16_t opt_off;  /* offset in out of the OPT record, the last one, or 0 when none */
+} query_meta_t;
+
+/* query_process() that also fills *meta (when the return value is not 0). */
+size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
+                          size_t outcap, unsigned flags, const struct sockaddr *src,
+                          query_meta_t *meta);
+
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -22,9 +23,12 @@
 #include "metrics.h"
 #include "query.h"
 #include "route.h"
+#include "rrl.h"
 
 #define UDP_BATCH   64
 #define UDP_BUFSZ   4096
+/* A UDP thread logs what rate limiting did at most this often (and only when it did something). */
+#define RRL_LOG_MS  60000u
 #define TCP_INBUF   4096
 #define TCP_MAXRESP 65535
 /* Connections accepted per wake-up of a listener, so one busy listener cannot starve the rest
@@ -155,6 +159,9 @@ typedef struct udp_thread {
     _Atomic(gd_health_t *) pending_health;
     answerer_t ans;
     metrics_counters_t counters;
+    rrl_table_t *rrl; /* this thread's buckets; NULL while the config has no rrl: */
+    uint64_t rrl_dropped, rrl_slipped; /* since the last log line */
+    uint32_t rrl_logged_ms;            /* when that was */
     struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
     struct sockaddr_storage raddr[UDP_BATCH];
@@ -429,16 +436,75 @@ static void claim_release(gd_server_t *srv)
 
 /* ---- UDP ---- */
 
+/* Milliseconds of the coarse monotonic clock: read once per batch. CLOCK_MONOTONIC_COARSE is
+ * served by the vDSO from the last timer tick (1-4 ms resolution), without a system call. */
+static uint32_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Follow the rrl: setting of the current snapshot: a table of its size while it is on. Runs
+ * between batches; a reload that changes table_size starts with empty buckets. */
+static void udp_rrl_update(udp_thread_t *u)
+{
+    const rrl_config_t *c = &u->ans.snap->cfg.rrl;
+    if (u->rrl && (!c->enabled || rrl_table_size(u->rrl) != c->table_size)) {
+        rrl_table_free(u->rrl);
+        u->rrl = NULL;
+    }
+    if (c->enabled && !u->rrl && !(u->rrl = rrl_table_new(c->table_size)))
+        log_warn("rrl: no memory for %u buckets: this UDP thread does not limit", c->table_size);
+}
+
+/* Rate limiting of one response of len bytes in buf: the length to send, 0 to send nothing.
+ * Exempt prefixes and clients proving their address with a server cookie are looked at only
+ * when the bucket is empty, so the common case costs one bucket lookup. */
+static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_meta_t *meta,
+                      const struct sockaddr *src, uint32_t now)
+{
+    const rrl_config_t *c = &u->ans.snap->cfg.rrl;
+    rrl_verdict_t v = rrl_account(u->rrl, c, src, (rrl_class_t)meta->rrl_class, now);
+    if (v == RRL_PASS || (c->cookies && meta->cookie_valid) || rrl_exempt(c, src))
+        return len;
+    if (v == RRL_DROP) {
+        u->rrl_dropped++;
+        metrics_inc(&u->counters.rrl_dropped);
+        return 0;
+    }
+    u->rrl_slipped++;
+    metrics_inc(&u->counters.rrl_slipped);
+    return rrl_truncate(buf, len, meta->qend, meta->opt_off);
+}
+
+/* Now and then, what rate limiting did: from the UDP thread, never more than once a minute. */
+static void udp_rrl_log(udp_thread_t *u, uint32_t now)
+{
+    if (now - u->rrl_logged_ms < RRL_LOG_MS)
+        return;
+    if (u->rrl_dropped || u->rrl_slipped)
+        log_info("rrl: %llu responses dropped and %llu sent truncated in the last %u s",
+                 (unsigned long long)u->rrl_dropped, (unsigned long long)u->rrl_slipped,
+                 (now - u->rrl_logged_ms) / 1000u);
+    u->rrl_dropped = u->rrl_slipped = 0;
+    u->rrl_logged_ms = now;
+}
+
 /* Answer one received batch and send the replies with as few sendmmsg calls as possible. */
-static void udp_answer_batch(udp_thread_t *u, int n)
+static void udp_answer_batch(udp_thread_t *u, int n, uint32_t now)
 {
     int ns = 0;
     for (int i = 0; i < n; i++) {
         struct msghdr *m = &u->rmsg[i].msg_hdr;
         if (m->msg_flags & MSG_TRUNC)
             continue; /* a query larger than any we accept */
-        size_t len = query_process(&u->ans.env, u->rbuf[i], u->rmsg[i].msg_len, u->sbuf[ns],
-                                   UDP_BUFSZ, 0, (const struct sockaddr *)&u->raddr[i]);
+        query_meta_t meta;
+        const struct sockaddr *src = (const struct sockaddr *)&u->raddr[i];
+        size_t len = query_process_meta(&u->ans.env, u->rbuf[i], u->rmsg[i].msg_len, u->sbuf[ns],
+                                        UDP_BUFSZ, 0, src, &meta);
+        if (len && u->rrl)
+            len = udp_rrl(u, u->sbuf[ns], len, &meta, src, now);
         if (!len)
             continue;
         u->siov[ns].iov_base = u->sbuf[ns];
@@ -504,9 +570,15 @@ static void udp_thread_main(void *arg)
         int n = recvmmsg(u->fd, u->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
         /* A snapshot published while we waited applies to this batch already (and an idle
          * thread lets go of the old one within the receive timeout). */
+        gd_snapshot_t *before = u->ans.snap;
         answerer_poll(&u->ans, &u->pending, &u->pending_health);
+        if (u->ans.snap != before)
+            udp_rrl_update(u);
+        uint32_t now = u->rrl ? coarse_ms() : 0;
         if (n > 0)
-            udp_answer_batch(u, n);
+            udp_answer_batch(u, n, now);
+        if (u->rrl)
+            udp_rrl_log(u, now);
     }
 }
 
@@ -515,6 +587,7 @@ static void udp_thread_free(udp_thread_t *u)
     if (!u)
         return;
     answerer_deinit(&u->ans, &u->pending, &u->pending_health);
+    rrl_table_free(u->rrl);
     free(u);
 }
 
@@ -844,6 +917,8 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             u->pktinfo = addr_is_any(&cfg->listen[j].ss);
             u->stop = &srv->udp_stop;
             if (answerer_init(&u->ans, snap, &u->counters))
+                goto nomem;
+            if (cfg->rrl.enabled && !(u->rrl = rrl_table_new(cfg->rrl.table_size)))
                 goto nomem;
         }
     }

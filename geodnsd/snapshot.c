@@ -112,6 +112,62 @@ void gd_snapshot_unref(gd_snapshot_t *s)
     }
 }
 
+/* rrl: {responses_per_second, slip, ipv4_prefix, ipv6_prefix, exempt, cookies, table_size} */
+static int parse_rrl(rrl_config_t *r, const yt_node_t *n, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"responses_per_second", "slip",   "ipv4_prefix",
+                                       "ipv6_prefix",          "exempt", "cookies",
+                                       "table_size",           NULL};
+    rrl_config_default(r);
+    if (yt_map_check_keys(n, keys, "rrl", err, errlen))
+        return -EINVAL;
+    const yt_node_t *v;
+    uint32_t u;
+    if (!(v = yt_map_get(n, "responses_per_second")))
+        return yt_fail(err, errlen, n, "rrl needs 'responses_per_second: N'");
+    if (yt_get_u32(v, 1, RRL_RATE_MAX, &r->rate, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "slip")) && yt_get_u32(v, 0, RRL_SLIP_MAX, &r->slip, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "ipv4_prefix"))) {
+        if (yt_get_u32(v, 8, 32, &u, err, errlen))
+            return -EINVAL;
+        r->ipv4_prefix = (uint8_t)u;
+    }
+    if ((v = yt_map_get(n, "ipv6_prefix"))) {
+        if (yt_get_u32(v, 16, 128, &u, err, errlen))
+            return -EINVAL;
+        r->ipv6_prefix = (uint8_t)u;
+    }
+    if ((v = yt_map_get(n, "cookies")) && yt_get_bool(v, &r->cookies, err, errlen))
+        return -EINVAL;
+    if ((v = yt_map_get(n, "table_size"))) {
+        if (yt_get_u32(v, RRL_TABLE_MIN, RRL_TABLE_MAX, &u, err, errlen))
+            return -EINVAL;
+        /* Rounded up to a power of two: the hash is masked, not divided. */
+        uint32_t p2 = RRL_TABLE_MIN;
+        while (p2 < u)
+            p2 <<= 1;
+        r->table_size = p2;
+    }
+    if ((v = yt_map_get(n, "exempt"))) {
+        if (v->kind != YT_SEQ)
+            return yt_fail(err, errlen, v, "'exempt' must be a list of ADDR or ADDR/BITS");
+        if (v->n > RRL_EXEMPT_MAX)
+            return yt_fail(err, errlen, v, "at most %d exempt prefixes", RRL_EXEMPT_MAX);
+        for (size_t i = 0; i < v->n; i++) {
+            const char *str;
+            if (yt_get_str(v->items[i], &str, err, errlen))
+                return -EINVAL;
+            if (rrl_prefix_parse(str, &r->exempt[r->nexempt]))
+                return yt_fail(err, errlen, v->items[i], "'%s' is not ADDR or ADDR/BITS", str);
+            r->nexempt++;
+        }
+    }
+    r->enabled = true;
+    return 0;
+}
+
 /* Resolve a path relative to the directory of the config file. */
 static char *rel_path(arena_t *a, const char *base_dir, const char *p)
 {
@@ -263,9 +319,9 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
-    static const char *const keys[] = {"listen",        "workers", "zones",  "zone_dir", "log",
-                                       "tcp",           "edns",    "nsid",   "pops",     "geoip",
-                                       "cookie_secret", "explain", "health", "metrics",  NULL};
+    static const char *const keys[] = {
+        "listen", "workers", "zones",         "zone_dir", "log",    "tcp",     "edns", "nsid",
+        "pops",   "geoip",   "cookie_secret", "explain",  "health", "metrics", "rrl",  NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -389,6 +445,8 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
     if (ov && ov->health_dir)
         c->health_dir = arena_strdup(a, ov->health_dir);
     if ((rc = parse_metrics(c, yt_map_get(root, "metrics"), ov, err, errlen)))
+        return rc;
+    if ((n = yt_map_get(root, "rrl")) && (rc = parse_rrl(&c->rrl, n, err, errlen)))
         return rc;
     if ((n = yt_map_get(root, "zones"))) {
         if (n->kind != YT_SEQ)

@@ -12,6 +12,7 @@
 #include "health.h"
 #include "log.h"
 #include "query.h"
+#include "rrl.h"
 #include "zone.h"
 
 #define GD_MAX_LISTEN 32
@@ -47,6 +48,7 @@ typedef struct gd_config {
     /* `metrics: {listen: ADDR:PORT}` or --metrics: the metrics and status listener. */
     bool has_metrics;
     gd_listen_t metrics;
+    rrl_config_t rrl; /* `rrl:` response rate limiting of UDP; rrl.enabled false when absent */
 } gd_config_t;
 
 /* Command-line settings that override the file, and an optional observer of every file a load

@@ -1,0 +1,235 @@
+/* rrl.c: response rate limiting: fixed-size per-thread bucket tables keyed by (prefix, class). */
+#include "rrl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tokens are kept in thousandths of a response so that a rate of a few per second refills
+ * smoothly with a millisecond clock. */
+#define RRL_MILLI 1000u
+
+typedef struct rrl_bucket {
+    uint64_t key[2];  /* the masked source prefix */
+    uint32_t stamp;   /* ms of the last refill */
+    uint32_t tokens;  /* thousandths of a response */
+    uint16_t limited; /* limited responses since the last slipped one */
+    uint8_t cls;
+    uint8_t family; /* 0: empty */
+} rrl_bucket_t;
+
+struct rrl_table {
+    uint32_t mask;
+    rrl_bucket_t b[];
+};
+
+void rrl_config_default(rrl_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->rate = 20;
+    c->slip = 2;
+    c->ipv4_prefix = 24;
+    c->ipv6_prefix = 56;
+    c->cookies = true;
+    c->table_size = RRL_TABLE_DEFAULT;
+}
+
+int rrl_prefix_parse(const char *s, rrl_prefix_t *p)
+{
+    char host[64];
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    if (hl >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    memset(p, 0, sizeof(*p));
+    unsigned max;
+    if (inet_pton(AF_INET, host, p->addr) == 1) {
+        p->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, p->addr) == 1) {
+        p->family = AF_INET6;
+        max = 128;
+    } else {
+        return -EINVAL;
+    }
+    unsigned bits = max;
+    if (slash) {
+        char *end;
+        long v = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || v < 0 || v > (long)max)
+            return -EINVAL;
+        bits = (unsigned)v;
+    }
+    p->bits = (uint8_t)bits;
+    return 0;
+}
+
+/* The address bytes of src and its family; IPv4-mapped IPv6 counts as IPv4. NULL if neither. */
+static const uint8_t *src_addr(const struct sockaddr *src, int *family)
+{
+    if (src->sa_family == AF_INET) {
+        *family = AF_INET;
+        return (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
+    }
+    if (src->sa_family == AF_INET6) {
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in6 *)src)->sin6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!memcmp(a, mapped, sizeof(mapped))) {
+            *family = AF_INET;
+            return a + 12;
+        }
+        *family = AF_INET6;
+        return a;
+    }
+    return NULL;
+}
+
+static bool prefix_match(const uint8_t *a, const uint8_t *p, unsigned bits)
+{
+    unsigned full = bits / 8, rest = bits % 8;
+    if (memcmp(a, p, full))
+        return false;
+    if (!rest)
+        return true;
+    uint8_t m = (uint8_t)(0xff << (8 - rest));
+    return (a[full] & m) == (p[full] & m);
+}
+
+bool rrl_exempt(const rrl_config_t *c, const struct sockaddr *src)
+{
+    int fam;
+    const uint8_t *a = src_addr(src, &fam);
+    if (!a)
+        return false;
+    for (size_t i = 0; i < c->nexempt; i++)
+        if (c->exempt[i].family == fam && prefix_match(a, c->exempt[i].addr, c->exempt[i].bits))
+            return true;
+    return false;
+}
+
+rrl_table_t *rrl_table_new(uint32_t size)
+{
+    if (size < RRL_TABLE_MIN || size > RRL_TABLE_MAX || (size & (size - 1)))
+        return NULL;
+    rrl_table_t *t = calloc(1, sizeof(*t) + (size_t)size * sizeof(rrl_bucket_t));
+    if (t)
+        t->mask = size - 1;
+    return t;
+}
+
+void rrl_table_free(rrl_table_t *t)
+{
+    free(t);
+}
+
+uint32_t rrl_table_size(const rrl_table_t *t)
+{
+    return t->mask + 1;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* 64-bit mix (the finalizer of MurmurHash3): spreads neighbouring prefixes over the table. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
+                          rrl_class_t cls, uint32_t now_ms)
+{
+    int fam;
+    const uint8_t *a = src_addr(src, &fam);
+    if (!a)
+        return RRL_PASS;
+    uint8_t masked[16] = {0};
+    unsigned bits = fam == AF_INET ? c->ipv4_prefix : c->ipv6_prefix;
+    unsigned alen = fam == AF_INET ? 4 : 16;
+    if (bits > alen * 8)
+        bits = alen * 8;
+    memcpy(masked, a, bits / 8);
+    if (bits % 8)
+        masked[bits / 8] = (uint8_t)(a[bits / 8] & (0xff << (8 - bits % 8)));
+    uint64_t k0 = load64(masked), k1 = load64(masked + 8);
+    uint64_t h = mix64(k0 ^ mix64(k1 ^ ((uint64_t)fam << 8 | (uint64_t)cls)));
+
+    uint32_t cap = c->rate * RRL_MILLI;
+    rrl_bucket_t *hit = NULL, *victim = NULL;
+    uint32_t victim_age = 0;
+    for (uint32_t i = 0; i < RRL_PROBE; i++) {
+        rrl_bucket_t *b = &t->b[(h + i) & t->mask];
+        if (b->family == (uint8_t)fam && b->cls == (uint8_t)cls && b->key[0] == k0 &&
+            b->key[1] == k1) {
+            hit = b;
+            break;
+        }
+        /* Unsigned difference: correct across the wrap of the 32-bit clock. */
+        uint32_t age = b->family ? now_ms - b->stamp : UINT32_MAX;
+        if (!victim || age > victim_age) {
+            victim = b;
+            victim_age = age;
+        }
+    }
+    if (!hit) {
+        /* New key: an empty bucket, or the least recently used one of the window. */
+        hit = victim;
+        hit->key[0] = k0;
+        hit->key[1] = k1;
+        hit->family = (uint8_t)fam;
+        hit->cls = (uint8_t)cls;
+        hit->stamp = now_ms;
+        hit->tokens = cap;
+        hit->limited = 0;
+    } else {
+        uint32_t elapsed = now_ms - hit->stamp;
+        /* A clock that went back (it cannot: monotonic) or a full second both mean "full". */
+        if (elapsed >= 1000u) {
+            hit->tokens = cap;
+        } else {
+            uint64_t tk = (uint64_t)hit->tokens + (uint64_t)elapsed * c->rate;
+            hit->tokens = tk > cap ? cap : (uint32_t)tk;
+        }
+        hit->stamp = now_ms;
+    }
+    if (hit->tokens >= RRL_MILLI) {
+        hit->tokens -= RRL_MILLI;
+        return RRL_PASS;
+    }
+    /* Every slip-th limited response goes out truncated; the count restarts there. */
+    if (c->slip && ++hit->limited >= c->slip) {
+        hit->limited = 0;
+        return RRL_SLIP;
+    }
+    return RRL_DROP;
+}
+
+size_t rrl_truncate(uint8_t *buf, size_t len, size_t qend, size_t opt_off)
+{
+    if (qend < 12 || qend > len)
+        return len < 12 ? len : 12;
+    size_t n = qend;
+    if (opt_off >= qend && opt_off < len) {
+        memmove(buf + qend, buf + opt_off, len - opt_off);
+        n = qend + (len - opt_off);
+    }
+    buf[2] |= 0x02; /* TC */
+    memset(buf + 6, 0, 6);
+    if (opt_off >= qend && opt_off < len)
+        buf[11] = 1;
+    return n;
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# dns_rrl: response rate limiting with rrl {responses_per_second: 5, slip: 2}: a flood from one
+# source is mostly dropped, about half of the limited responses go out truncated (TC=1, question
+# and OPT kept); another /24 is answered in full meanwhile; TCP from the flooded source is always
+# answered; an exempt prefix is never limited; a client sending back a valid server cookie is
+# answered in full while the same source without it is limited. Counts only, no timing.
+. "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
+dns_init
+conf=$DATA/rrl.yaml
+sed -e 's/^workers:.*//' "$DATA/geodnsd.yaml" >"$conf"
+# One worker: one UDP thread per listener, so every flood packet meets the same buckets.
+cat >>"$conf" <<'YAML'
+workers: 1
+rrl: {responses_per_second: 5, slip: 2, exempt: ["127.0.2.0/24"], table_size: 1024}
+YAML
+dns_start "$conf" || dns_finish
+
+out=$(timeout 60 python3 - "$PORT" <<'PYEOF'
+import os, select, socket, struct, sys, time
+port = int(sys.argv[1])
+SERVER = ('127.0.0.1', port)
+QNAME = b'\x03www\x07example\x04test\x00'
+
+def query(qid, cookie=None):
+    opts = b''
+    if cookie is not None:
+        opts = struct.pack('>HH', 10, len(cookie)) + cookie
+    opt = b'\x00' + struct.pack('>HHIH', 41, 1232, 0, len(opts)) + opts
+    return struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 1) + QNAME + struct.pack('>HH', 1, 1) + opt
+
+def sock(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((ip, 0))
+    s.setblocking(False)
+    return s
+
+def classify(d, st):
+    if len(d) < 12:
+        st['bad'] += 1
+        return
+    fl, qd, an, ns, ar = struct.unpack('>HHHHH', d[2:12])
+    if fl & 0x0200:
+        st['tc'] += 1
+        # Truncated: question kept, no records, OPT kept (the OPT root name then type 41).
+        qend = 12 + len(QNAME) + 4
+        if qd == 1 and an == 0 and ns == 0 and ar == 1 and d[12:12 + len(QNAME)] == QNAME \
+                and d[qend:qend + 3] == b'\x00\x00\x29' and len(d) >= qend + 11:
+            st['tc_ok'] += 1
+    elif an > 0:
+        st['full'] += 1
+    else:
+        st['other'] += 1
+
+def drain(s, st, wait):
+    end = time.monotonic() + wait
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        r, _, _ = select.select([s], [], [], min(left, 0.2))
+        if not r:
+            if st['replies'] >= st['sent']:
+                return
+            continue
+        while True:
+            try:
+                d = s.recv(4096)
+            except BlockingIOError:
+                break
+            st['replies'] += 1
+            classify(d, st)
+
+def new_stats():
+    return dict(sent=0, replies=0, full=0, tc=0, tc_ok=0, other=0, bad=0)
+
+def flood(s, n, cookie=None, side=None, side_every=0, side_st=None):
+    st = new_stats()
+    t0 = time.monotonic()
+    for i in range(n):
+        try:
+            s.sendto(query(i & 0xffff, cookie), SERVER)
+            st['sent'] += 1
+        except BlockingIOError:
+            drain(s, st, 0.01)
+        if side and side_every and i % side_every == 0 and side_st['sent'] < 5:
+            side.sendto(query(50000 + i % 1000), SERVER)
+            side_st['sent'] += 1
+        if i % 64 == 63:
+            drain(s, st, 0)
+    st['secs'] = time.monotonic() - t0
+    drain(s, st, 2.0)
+    return st
+
+def show(name, st):
+    for k, v in st.items():
+        print('%s_%s=%s' % (name, k, int(v + 0.999) if isinstance(v, float) else v))
+
+# 1. Flood from 127.0.0.1; meanwhile 5 queries (one burst) from another /24.
+a = sock('127.0.0.1')
+other = sock('127.0.1.1')
+other_st = new_stats()
+st = flood(a, 2000, side=other, side_every=300, side_st=other_st)
+drain(other, other_st, 2.0)
+show('flood', st)
+show('other', other_st)
+
+# 2. TCP from the flooded source, right after the flood.
+ok = 0
+for i in range(5):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(('127.0.0.1', 0))
+    t.settimeout(5)
+    t.connect(SERVER)
+    m = query(7000 + i)
+    t.sendall(struct.pack('>H', len(m)) + m)
+    d = b''
+    try:
+        while len(d) < 2 or len(d) < 2 + struct.unpack('>H', d[:2])[0]:
+            c = t.recv(4096)
+            if not c:
+                break
+            d += c
+    except OSError:
+        pass
+    t.close()
+    if len(d) > 14:
+        fl, qd, an = struct.unpack('>HHH', d[4:10])
+        if not fl & 0x0200 and an > 0:
+            ok += 1
+print('tcp_full=%d' % ok)
+
+# 3. An exempt prefix flooding: answered in full.
+e = sock('127.0.2.1')
+show('exempt', flood(e, 300))
+
+# 4. Cookies: learn our server cookie from one reply (it may be limited: retry, bounded), then
+#    flood with it from the flooded /24; the same socket without a cookie stays limited.
+c = sock('127.0.0.1')
+client = os.urandom(8)
+server_cookie = None
+for i in range(200):
+    c.sendto(query(9000 + i, client), SERVER)
+    r, _, _ = select.select([c], [], [], 0.5)
+    if not r:
+        continue
+    d = c.recv(4096)
+    # The OPT is the last record: find the COOKIE option (code 10) in its rdata.
+    k = d.find(b'\x00\x0a\x00\x18' + client)
+    if k > 0:
+        server_cookie = d[k + 12:k + 28]
+        break
+print('got_cookie=%d' % (server_cookie is not None))
+if server_cookie:
+    show('cookie', flood(c, 300, cookie=client + server_cookie))
+show('nocookie', flood(c, 300))
+PYEOF
+)
+echo "$out" | sed 's/^/# /'
+val() { printf '%s\n' "$out" | sed -n "s/^$1=//p"; }
+# assert DESC CONDITION DETAIL: pass when the shell condition holds.
+assert() { if eval "$2" 2>/dev/null; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+sent=$(val flood_sent); full=$(val flood_full); tc=$(val flood_tc); secs=$(val flood_secs)
+limited=$((sent - full))
+# Full answers: at most the burst plus the rate over the flood's duration, plus a margin.
+bound=$((5 + 5 * ${secs:-1} + 10))
+assert "flood: 2000 queries sent" "[ ${sent:-0} -eq 2000 ]" "sent=$sent"
+assert "flood: full answers <= $bound (burst 5 + 5/s x ${secs}s + 10)" "[ ${full:-0} -le $bound ]" "full=$full"
+assert "flood: at least one full answer (the burst)" "[ ${full:-0} -ge 1 ]" "full=$full"
+# slip 2: half of the limited responses go out truncated (the rest are dropped; allow for a few
+# datagrams lost on the way and rounding).
+assert "flood: about half of the $limited limited responses truncated (TC=1): $tc" \
+    "[ ${tc:-0} -ge $((limited * 45 / 100)) ] && [ ${tc:-0} -le $((limited * 55 / 100 + 2)) ]" "tc=$tc"
+assert "flood: every truncated reply has TC=1, the question, no records and the OPT" \
+    "[ ${tc:-0} -eq $(val flood_tc_ok) ]" "tc=$tc tc_ok=$(val flood_tc_ok)"
+assert "flood: no other reply" "[ $(val flood_other) -eq 0 ] && [ $(val flood_bad) -eq 0 ]" "$out"
+assert "another /24 during the flood: all 5 answered in full" "[ $(val other_full) -eq 5 ]" \
+    "other_full=$(val other_full)"
+assert "TCP from the flooded source: 5 of 5 answered in full" "[ $(val tcp_full) -eq 5 ]" \
+    "tcp_full=$(val tcp_full)"
+assert "exempt prefix 127.0.2.0/24: 300 of 300 answered in full" "[ $(val exempt_full) -eq 300 ]" \
+    "exempt_full=$(val exempt_full)"
+assert "cookie: the server cookie was learnt" "[ $(val got_cookie) -eq 1 ]" "$out"
+assert "valid server cookie from the flooded /24: 300 of 300 answered in full" \
+    "[ $(val cookie_full) -eq 300 ]" "cookie_full=$(val cookie_full)"
+assert "same source without the cookie: limited (at most 20 of 300 in full)" \
+    "[ $(val nocookie_full) -le 20 ] && [ $(val nocookie_tc) -ge 100 ]" \
+    "nocookie_full=$(val nocookie_full) nocookie_tc=$(val nocookie_tc)"
+alive "server alive after the floods"
+dns_finish
