@@ -323,6 +323,13 @@ static uint8_t response_class(unsigned rcode, const dns_writer_t *w, bool aa)
     return !aa && w->counts[DNS_SEC_NS] ? RRL_REFERRAL : RRL_NODATA;
 }
 
+bool query_is_transfer(const uint8_t *pkt, size_t len)
+{
+    dns_query_t q;
+    return dns_query_parse(pkt, len, &q) == DNS_PARSE_OK && q.opcode == 0 && q.has_question &&
+           (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR);
+}
+
 size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uint8_t *out,
                      size_t outcap, unsigned flags, const struct sockaddr *src)
 {
@@ -402,7 +409,7 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
         if (!z) {
             a.rcode = DNS_RCODE_REFUSED;
         } else if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR) {
-            a.rcode = DNS_RCODE_REFUSED; /* zone transfers are not offered */
+            a.rcode = DNS_RCODE_REFUSED; /* transfers go over TCP only (xfr.c) */
         } else {
             size_t qend = w.len;
             uint16_t qcounts[4];

@@ -14,6 +14,8 @@ struct route_memo;
 struct geo_cache;
 struct route_health;
 struct metrics_counters;
+struct xfr_policy;
+struct xfr_keyring;
 
 /* Everything a worker needs to answer: borrowed from the current snapshot. */
 typedef struct query_env {
@@ -31,9 +33,15 @@ typedef struct query_env {
     struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */
     struct metrics_counters *counters; /* the thread's counters (metrics.h), or NULL: no counts */
     const uint16_t *pop_slot;          /* per PoP: its answer counter's slot, or NULL */
+    const struct xfr_policy *xfr;      /* server `transfer:` rules, or NULL: refused */
+    const struct xfr_keyring *xfr_keys; /* `tsig_keys:`, or NULL */
 } query_env_t;
 
 #define QUERY_TCP 0x1u
+
+/* Is this a zone transfer request (opcode QUERY, type AXFR or IXFR)? Over TCP such requests go
+ * to xfr_process() instead of query_process(); over UDP query_process() refuses them. */
+bool query_is_transfer(const uint8_t *pkt, size_t len);
 
 /* Answer one query. out must hold 65535 bytes for TCP or at least 4096 for UDP. Returns the
  * response length, or 0 when the packet gets no reply. Never allocates, locks or logs; with

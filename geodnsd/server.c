@@ -24,6 +24,7 @@
 #include "query.h"
 #include "route.h"
 #include "rrl.h"
+#include "xfr.h"
 
 #define UDP_BATCH   64
 #define UDP_BUFSZ   4096
@@ -191,6 +192,7 @@ struct conn {
     struct sockaddr_storage peer;
     size_t inlen;
     uint8_t *out; /* pending write: allocated on the first backpressure, freed on close */
+    uint8_t *xfr_out; /* a zone transfer being written: freed when written or on close */
     uv_write_t wreq;
     bool writing;
     bool closing;
@@ -625,6 +627,8 @@ static void conn_on_closed(uv_handle_t *h)
     worker_t *w = c->w;
     free(c->out);
     c->out = NULL;
+    free(c->xfr_out);
+    c->xfr_out = NULL;
     c->in_use = false;
     c->next = w->free_list;
     w->free_list = c;
@@ -663,6 +667,8 @@ static void conn_on_written(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
     c->writing = false;
+    free(c->xfr_out);
+    c->xfr_out = NULL;
     if (c->closing)
         return;
     if (status < 0) {
@@ -672,6 +678,47 @@ static void conn_on_written(uv_write_t *req, int status)
     conn_process(c);
     if (!c->writing && !c->closing)
         uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
+}
+
+/* Transfers out, counted over all workers for the log lines. */
+static atomic_ulong xfr_seq;
+
+/* A zone transfer request: the whole response (one frame per message) is written in one go
+ * from its own buffer; reading waits until it is out. Returns -1 when the connection closed. */
+static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
+{
+    uint8_t *out;
+    size_t outlen;
+    xfr_result_t r;
+    char peer[INET6_ADDRSTRLEN + 8] = "?";
+    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
+    if (xfr_process(&c->w->ans.env, pkt, len, sa, (uint64_t)time(NULL), &out, &outlen, &r)) {
+        conn_close(c);
+        return -1;
+    }
+    unsigned long n = atomic_fetch_add(&xfr_seq, 1) + 1;
+    if (r.allowed)
+        log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
+                 n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
+                 peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);
+    else
+        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: rcode %u tsig error %u", n,
+                 r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
+                 r.key ? " key " : "", r.key ? r.key : "", r.rcode, r.tsig_error);
+    c->xfr_out = out;
+    uv_buf_t b = uv_buf_init((char *)out, (unsigned)outlen);
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written)) {
+        conn_close(c);
+        return -1;
+    }
+    c->writing = true;
+    uv_read_stop((uv_stream_t *)&c->h);
+    return 0;
 }
 
 /* Answer every complete frame in the input buffer; stop when a write has to wait. */
@@ -687,6 +734,14 @@ static void conn_process(conn_t *c)
         }
         if (c->inlen - off < 2 + flen)
             break;
+        if (query_is_transfer(c->in + off + 2, flen)) {
+            int tr = conn_transfer(c, c->in + off + 2, flen);
+            off += 2 + flen;
+            if (tr)
+                return;
+            uv_timer_again(&c->timer);
+            continue;
+        }
         size_t rlen = query_process(&w->ans.env, c->in + off + 2, flen, w->tcp_out + 2, TCP_MAXRESP,
                                     QUERY_TCP, (const struct sockaddr *)&c->peer);
         off += 2 + flen;

@@ -319,9 +319,10 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
 {
     gd_config_t *c = &s->cfg;
     arena_t *a = &s->arena;
-    static const char *const keys[] = {
-        "listen", "workers", "zones",         "zone_dir", "log",    "tcp",     "edns", "nsid",
-        "pops",   "geoip",   "cookie_secret", "explain",  "health", "metrics", "rrl",  NULL};
+    static const char *const keys[] = {"listen",        "workers",  "zones",  "zone_dir", "log",
+                                       "tcp",           "edns",     "nsid",   "pops",     "geoip",
+                                       "cookie_secret", "explain",  "health", "metrics",  "rrl",
+                                       "tsig_keys",     "transfer", NULL};
     int rc = yt_map_check_keys(root, keys, "the server config", err, errlen);
     if (rc)
         return rc;
@@ -566,6 +567,25 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
         if (rc == -EEXIST)
             duplicate_zone_error(zones, &zone_files, &zone_where, err, errlen);
         goto fail;
+    }
+    /* Transfer rules: the server's, and each zone's own with keys from the same ring. */
+    {
+        const yt_node_t *root = yt_doc_root(doc);
+        const yt_node_t *tn = yt_map_get(root, "transfer");
+        if ((rc = xfr_keys_parse(yt_map_get(root, "tsig_keys"), &s->arena, &s->cfg.xfr_keys, err,
+                                 errlen)))
+            goto fail;
+        if (tn && !yt_is_null(tn) &&
+            (rc = xfr_policy_parse(tn, &s->arena, &s->cfg.xfr, err, errlen)))
+            goto fail;
+        rc = -EINVAL;
+        if (xfr_policy_resolve(s->cfg.xfr, &s->cfg.xfr_keys, err, errlen))
+            goto fail;
+        for (size_t i = 0; i < zone_files.n; i++)
+            if (xfr_policy_resolve(zones[i]->xfr, &s->cfg.xfr_keys, err, errlen))
+                goto fail;
+        s->env.xfr = s->cfg.xfr;
+        s->env.xfr_keys = &s->cfg.xfr_keys;
     }
     s->cfg.files = files.v;
     s->cfg.nfiles = files.n;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "query.h"
 #include "rrl.h"
+#include "xfr.h"
 #include "zone.h"
 
 #define GD_MAX_LISTEN 32
@@ -49,6 +50,9 @@ typedef struct gd_config {
     bool has_metrics;
     gd_listen_t metrics;
     rrl_config_t rrl; /* `rrl:` response rate limiting of UDP; rrl.enabled false when absent */
+    /* `tsig_keys:` and `transfer:` (zone transfer out and NOTIFY; NULL: transfers refused). */
+    xfr_keyring_t xfr_keys;
+    xfr_policy_t *xfr;
 } gd_config_t;
 
 /* Command-line settings that override the file, and an optional observer of every file a load

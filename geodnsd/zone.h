@@ -19,6 +19,7 @@ typedef struct zone_rrset {
 #define ZONE_NODE_CUT  0x02u /* NS below the apex: a delegation point */
 
 struct route_policy;
+struct xfr_policy;
 
 typedef struct zone_node zone_node_t;
 struct zone_node {
@@ -46,6 +47,7 @@ typedef struct zone {
     uint32_t nbuckets; /* power of two */
     size_t nnodes;
     size_t nrecords;
+    struct xfr_policy *xfr; /* the zone file's `transfer:`, or NULL: the server's */
 } zone_t;
 
 /* A set of zones to serve, looked up by the longest matching apex. */

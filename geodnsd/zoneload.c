@@ -10,6 +10,7 @@
 #include <ldns/ldns.h>
 
 #include "geo.h"
+#include "xfr.h"
 #include "yamltree.h"
 
 #define MAX_RRS_PER_ZONE (4u << 20)
@@ -551,7 +552,7 @@ static int zone_load_doc(yt_doc_t *doc, const char *path, arena_t *arena, struct
     int rc;
     loader_t L = {.arena = arena, .path = path, .err = err, .errlen = errlen};
     const yt_node_t *root = yt_doc_root(doc);
-    static const char *const keys[] = {"zone", "ttl", "soa", "ns", "records", NULL};
+    static const char *const keys[] = {"zone", "ttl", "soa", "ns", "records", "transfer", NULL};
     const char *zname;
     if ((rc = yt_map_check_keys(root, keys, "a zone file", err, errlen)))
         goto done;
@@ -644,6 +645,11 @@ static int zone_load_doc(yt_doc_t *doc, const char *path, arena_t *arena, struct
     z->nnodes = L.nnodes;
     z->nrecords = L.nrecords;
     z->soa = (zone_rrset_t *)zone_node_rrset(z->apex_node, DNS_TYPE_SOA);
+    {
+        const yt_node_t *tn = yt_map_get(root, "transfer");
+        if (tn && !yt_is_null(tn) && (rc = xfr_policy_parse(tn, arena, &z->xfr, err, errlen)))
+            goto done;
+    }
     {
         const dns_rdata_t *rd = &z->soa->rdata[0];
         const uint8_t *p = rd->data + rd->len - 20;

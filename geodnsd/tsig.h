@@ -1,0 +1,67 @@
+/* tsig.h: TSIG (RFC 8945) keys, request verification and message signing with HMAC-SHA256,
+ * HMAC-SHA512 and HMAC-SHA1, for zone transfers and NOTIFY (never on the UDP query path). */
+#ifndef GEODNSD_TSIG_H
+#define GEODNSD_TSIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define TSIG_SECRET_MAX 128
+#define TSIG_MAC_MAX    64
+/* Room a TSIG RR may take at the end of a message: owner and algorithm names, fixed fields, MAC. */
+#define TSIG_RR_MAX (2 * DNS_MAX_NAME + 26 + TSIG_MAC_MAX)
+#define TSIG_FUDGE  300
+
+enum tsig_error { TSIG_NOERROR = 0, TSIG_BADSIG = 16, TSIG_BADKEY = 17, TSIG_BADTIME = 18 };
+
+typedef enum tsig_alg { TSIG_HMAC_SHA256, TSIG_HMAC_SHA512, TSIG_HMAC_SHA1 } tsig_alg_t;
+
+typedef struct tsig_key {
+    const char *name_str;       /* as configured */
+    uint8_t name[DNS_MAX_NAME]; /* lower-case wire */
+    uint8_t namelen;
+    tsig_alg_t alg;
+    uint8_t secret[TSIG_SECRET_MAX];
+    size_t secretlen;
+} tsig_key_t;
+
+/* Fill a key from its name, algorithm name ("hmac-sha256", "hmac-sha512", "hmac-sha1") and
+ * base64 secret. Returns 0, or -1 with a reason in err. */
+int tsig_key_init(tsig_key_t *k, const char *name, const char *alg, const char *secret_b64,
+                  char *err, size_t errlen);
+
+/* What verification found in a request. */
+typedef struct tsig_check {
+    bool present;          /* the message ends with a TSIG RR */
+    const tsig_key_t *key; /* the key that verified it (error == TSIG_NOERROR), or NULL */
+    uint16_t error;        /* TSIG_NOERROR or a TSIG error */
+    size_t len_unsigned;   /* message length without the TSIG RR */
+    uint8_t mac[TSIG_MAC_MAX];
+    size_t maclen;
+    uint8_t keyname[DNS_MAX_NAME]; /* the TSIG owner, for error responses */
+    uint8_t keynamelen;
+    uint8_t algname[DNS_MAX_NAME];
+    uint8_t algnamelen;
+} tsig_check_t;
+
+/* Look for a TSIG RR as the last additional record of msg and verify it against keys (n of
+ * them) at time now (seconds). Returns 0 (see out), or -1 when the message is malformed. */
+int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t len, uint64_t now,
+                tsig_check_t *out);
+
+/* Sign the message msg[0..*len) in place: appends a TSIG RR and bumps ARCOUNT. prior is the
+ * request's MAC (first response message) or the previous message's MAC (later messages of a
+ * multi-message response, timers_only set), or NULL for a request. The new MAC goes to mac
+ * (TSIG_MAC_MAX bytes) and *maclen. Returns 0, or -1 when it does not fit in cap. */
+int tsig_sign(const tsig_key_t *k, uint8_t *msg, size_t *len, size_t cap, const uint8_t *prior,
+              size_t priorlen, bool timers_only, uint64_t now, uint8_t *mac, size_t *maclen);
+
+/* Append an unsigned TSIG RR carrying error (BADKEY, BADSIG) for a failed request (RFC 8945
+ * 5.3.2: the MAC is empty). Returns 0, or -1 when it does not fit. */
+int tsig_append_error(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *len, size_t cap,
+                      uint64_t now);
+
+#endif

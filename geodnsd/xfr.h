@@ -1,0 +1,82 @@
+/* xfr.h: zone transfer out: AXFR (RFC 5936), IXFR answered as a full transfer (RFC 1995 4), the
+ * `transfer:` access rules and NOTIFY targets, and the `tsig_keys:` key ring. */
+#ifndef GEODNSD_XFR_H
+#define GEODNSD_XFR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "arena.h"
+#include "query.h"
+#include "tsig.h"
+#include "yamltree.h"
+
+typedef struct xfr_keyring {
+    tsig_key_t *keys;
+    size_t n;
+} xfr_keyring_t;
+
+/* One `allow:` entry: every part it names (net, key) must match. */
+typedef struct xfr_allow {
+    bool has_net;
+    int family;
+    uint8_t addr[16];
+    uint8_t prefix;
+    const char *keyname;   /* NULL: no key required */
+    const tsig_key_t *key; /* resolved from keyname against the key ring */
+    const char *where;     /* file:line:col of the entry */
+} xfr_allow_t;
+
+typedef struct xfr_target {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[80];
+} xfr_target_t;
+
+typedef struct xfr_policy {
+    xfr_allow_t *allow;
+    size_t nallow;
+    xfr_target_t *notify;
+    size_t nnotify;
+} xfr_policy_t;
+
+/* Parse `tsig_keys: {name: {algorithm: hmac-sha256, secret: BASE64}}` into arena memory.
+ * Returns 0, or a negative code with "file:line:col: reason" in err. */
+int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err, size_t errlen);
+
+/* Parse `transfer: {allow: [{net: PREFIX, key: NAME}], notify: ["ADDR:PORT"]}`. Key names are
+ * resolved later by xfr_policy_resolve(). Returns 0 or a negative code with err set. */
+int xfr_policy_parse(const yt_node_t *n, arena_t *a, xfr_policy_t **out, char *err, size_t errlen);
+
+/* Point each allow entry at its key in ring. Returns 0, or -1 naming an unknown key in err. */
+int xfr_policy_resolve(xfr_policy_t *p, const xfr_keyring_t *ring, char *err, size_t errlen);
+
+/* The key to sign NOTIFY to target with: that of the first allow entry whose net holds the
+ * target's address and that names a key, or NULL. */
+const tsig_key_t *xfr_notify_key(const xfr_policy_t *p, const struct sockaddr *target);
+
+/* What a transfer request came to, for the log line and the counters. */
+typedef struct xfr_result {
+    bool allowed;
+    uint8_t rcode;
+    uint16_t tsig_error;
+    uint16_t qtype;
+    char zone[DNS_MAX_NAME * 4 + 1];
+    uint32_t serial;
+    const char *key; /* the verifying key's name, or NULL */
+    size_t messages;
+    size_t records;
+} xfr_result_t;
+
+/* Answer an AXFR or IXFR query received over TCP (pkt, len) from src at time now: the whole
+ * response as TCP frames (2-byte length, message), one message per 64 KiB, each signed when the
+ * request was, into a malloc'd *out of *outlen bytes that the caller frees. Geo names go out as
+ * the static records a client at the policy's default location gets. Refusals (no matching
+ * allow entry, no zone) are one REFUSED message; a TSIG failure is NOTAUTH with the TSIG error
+ * (RFC 8945 5.3.2). Returns 0, or -1 when out of memory or the query is malformed (no reply). */
+int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
+                uint64_t now, uint8_t **out, size_t *outlen, xfr_result_t *res);
+
+#endif

@@ -1,0 +1,243 @@
+/* test_xfr.c: zone transfer out through xfr_process(): access rules, TSIG (requests signed and
+ * every response message checked by ldns, an independent implementation), multi-message AXFR
+ * with the SOA first and last, IXFR answered in full, UDP transfers refused by query_process(). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "check.h"
+#include "query.h"
+#include "snapshot.h"
+#include "xfr.h"
+
+#define KEY      "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
+#define BADKEY   "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTM="
+#define NRECORDS 3000
+
+static gd_snapshot_t *snap;
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static struct sockaddr_in addr4(const char *a)
+{
+    struct sockaddr_in s = {.sin_family = AF_INET};
+    inet_pton(AF_INET, a, &s.sin_addr);
+    return s;
+}
+
+/* A request as ldns builds it, signed with key (NULL: unsigned). Returns its wire length. */
+static size_t request(const char *zone, ldns_rr_type type, const char *key, uint8_t **wire,
+                      ldns_rdf **mac)
+{
+    ldns_pkt *p = NULL;
+    ldns_pkt_query_new_frm_str(&p, zone, type, LDNS_RR_CLASS_IN, 0);
+    ldns_pkt_set_id(p, 4242);
+    if (type == LDNS_RR_TYPE_IXFR) {
+        ldns_rr *soa = NULL;
+        char s[256];
+        snprintf(s, sizeof(s), "%s 0 IN SOA a. b. 1 1 1 1 1", zone);
+        ldns_rr_new_frm_str(&soa, s, 0, NULL, NULL);
+        ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
+    }
+    if (key)
+        ldns_pkt_tsig_sign(p, "xfr-key.", key, 300, "hmac-sha256.", NULL);
+    *mac = NULL;
+    if (key && ldns_pkt_tsig(p))
+        *mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3));
+    size_t len = 0;
+    ldns_pkt2wire(wire, p, &len);
+    ldns_pkt_free(p);
+    return len;
+}
+
+typedef struct xfr_seen {
+    int rcode;
+    size_t messages, records;
+    bool soa_first, soa_last, aa_all, verified_all, question_first_only;
+    size_t geo_a; /* A records of video.cdn.test (a geo name) */
+} xfr_seen_t;
+
+/* Run one request through xfr_process() and look at every message with ldns. */
+static void run(const char *zone, ldns_rr_type type, const char *key, const char *src,
+                xfr_seen_t *s, xfr_result_t *r)
+{
+    memset(s, 0, sizeof(*s));
+    s->aa_all = s->verified_all = s->question_first_only = true;
+    uint8_t *req;
+    ldns_rdf *mac;
+    size_t rlen = request(zone, type, key, &req, &mac);
+    struct sockaddr_in sa = addr4(src);
+    uint8_t *out;
+    size_t outlen;
+    int rc = xfr_process(&snap->env, req, rlen, (const struct sockaddr *)&sa, (uint64_t)time(NULL),
+                         &out, &outlen, r);
+    free(req);
+    CHECK(rc == 0, "xfr_process failed for %s", zone);
+    if (rc) {
+        ldns_rdf_deep_free(mac);
+        return;
+    }
+    ldns_rr *last = NULL;
+    for (size_t off = 0; off + 2 <= outlen;) {
+        size_t l = ((size_t)out[off] << 8) | out[off + 1];
+        ldns_pkt *p = NULL;
+        CHECK(ldns_wire2pkt(&p, out + off + 2, l) == LDNS_STATUS_OK, "message %zu parses",
+              s->messages);
+        if (!p)
+            break;
+        s->rcode = ldns_pkt_get_rcode(p);
+        if (s->rcode == LDNS_RCODE_NOERROR && !ldns_pkt_aa(p))
+            s->aa_all = false;
+        if ((ldns_pkt_qdcount(p) != 0) != (s->messages == 0))
+            s->question_first_only = false;
+        if (key && s->rcode == LDNS_RCODE_NOERROR) {
+            bool ok = ldns_pkt_tsig_verify_next(p, out + off + 2, l, "xfr-key.", KEY, mac,
+                                                s->messages > 0);
+            if (!ok)
+                s->verified_all = false;
+            ldns_rdf_deep_free(mac);
+            mac = ldns_pkt_tsig(p) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) : NULL;
+        }
+        ldns_rr_list *an = ldns_pkt_answer(p);
+        for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+            ldns_rr *rr = ldns_rr_list_rr(an, i);
+            if (s->records == 0)
+                s->soa_first = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA;
+            s->records++;
+            char *owner = ldns_rdf2str(ldns_rr_owner(rr));
+            if (owner && !strcmp(owner, "video.cdn.test.") &&
+                ldns_rr_get_type(rr) == LDNS_RR_TYPE_A)
+                s->geo_a++;
+            free(owner);
+            ldns_rr_free(last);
+            last = ldns_rr_clone(rr);
+        }
+        s->messages++;
+        ldns_pkt_free(p);
+        off += 2 + l;
+    }
+    s->soa_last = last && ldns_rr_get_type(last) == LDNS_RR_TYPE_SOA && s->records > 1;
+    ldns_rr_free(last);
+    ldns_rdf_deep_free(mac);
+    free(out);
+}
+
+static void test_transfers(void)
+{
+    xfr_seen_t s;
+    xfr_result_t r;
+    /* 127.0.0.5 may transfer without a key. */
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == 0 && r.allowed, "unsigned AXFR from an allowed net: rcode %d", s.rcode);
+    CHECK(s.soa_first && s.soa_last, "SOA first and last");
+    CHECK(s.records == 2 * NRECORDS + 4, "every record sent: %zu", s.records);
+    CHECK(s.messages > 1, "more than 64 KiB: several messages (%zu)", s.messages);
+    CHECK(s.aa_all, "AA on every message");
+    CHECK(s.question_first_only, "the question in the first message only");
+    /* 127.0.0.1 needs the key. */
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED && !r.allowed, "no key: REFUSED (%d)", s.rcode);
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 0 && r.allowed, "signed AXFR: NOERROR (%d)", s.rcode);
+    CHECK(s.messages > 1 && s.verified_all, "every one of %zu messages verifies (ldns)",
+          s.messages);
+    CHECK(s.soa_first && s.soa_last && s.records == 2 * NRECORDS + 4, "signed: complete");
+    run("big.test.", LDNS_RR_TYPE_AXFR, BADKEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_NOTAUTH && r.tsig_error == TSIG_BADSIG,
+          "wrong secret: NOTAUTH/BADSIG (%d, %u)", s.rcode, r.tsig_error);
+    /* The key alone is not enough from a net the entry does not name. */
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "192.0.2.1", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED, "key from another net: REFUSED (%d)", s.rcode);
+    /* IXFR: a full transfer. */
+    run("big.test.", LDNS_RR_TYPE_IXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 0 && s.soa_first && s.soa_last && s.records == 2 * NRECORDS + 4,
+          "IXFR answered with the whole zone (%d, %zu)", s.rcode, s.records);
+    /* The zone's own transfer: rules replace the server's: open to 192.0.2.0/24 only. */
+    run("cdn.test.", LDNS_RR_TYPE_AXFR, NULL, "192.0.2.7", &s, &r);
+    CHECK(s.rcode == 0 && s.soa_first && s.soa_last, "zone-level allow (%d)", s.rcode);
+    CHECK(s.geo_a == 1, "the geo name goes out as static A records (%zu)", s.geo_a);
+    run("cdn.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED, "zone-level rules replace the server's (%d)", s.rcode);
+    /* Not a zone apex, not ours. */
+    run("h1.big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a name below the apex: REFUSED");
+    run("nope.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a zone we do not have: REFUSED");
+}
+
+static void test_udp_and_dispatch(void)
+{
+    uint8_t *req;
+    ldns_rdf *mac;
+    size_t rlen = request("big.test.", LDNS_RR_TYPE_AXFR, NULL, &req, &mac);
+    CHECK(query_is_transfer(req, rlen), "AXFR is a transfer");
+    static uint8_t out[4096];
+    struct sockaddr_in sa = addr4("127.0.0.5");
+    size_t n =
+        query_process(&snap->env, req, rlen, out, sizeof(out), 0, (const struct sockaddr *)&sa);
+    CHECK(n >= 12 && (out[3] & 0xF) == LDNS_RCODE_REFUSED, "AXFR over UDP: REFUSED");
+    free(req);
+    rlen = request("big.test.", LDNS_RR_TYPE_SOA, NULL, &req, &mac);
+    CHECK(!query_is_transfer(req, rlen), "SOA is not a transfer");
+    free(req);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/test_xfr.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/big.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "zone: big.test\nsoa: {primary: ns1, contact: h@big.test, serial: 7}\nns: [ns1]\n"
+               "records:\n  ns1: {A: 127.0.0.1}\n");
+    for (int i = 0; i < NRECORDS; i++)
+        fprintf(f, "  h%d: {A: 10.0.%d.%d, TXT: \"record %d with some padding text\"}\n", i,
+                i / 250, i % 250, i);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/cdn.yaml", dir);
+    write_file(path, "zone: cdn.test\nsoa: {primary: ns1, contact: h@cdn.test, serial: 3}\n"
+                     "ns: [ns1]\ntransfer: {allow: [{net: 192.0.2.0/24}]}\nrecords:\n"
+                     "  ns1: {A: 127.0.0.1}\n"
+                     "  video: {geo: {pool: edges, answers: 1, ttl: 30}}\n");
+    snprintf(path, sizeof(path), "%s/pops.yaml", dir);
+    write_file(path, "pops:\n  fra: {location: [50.1, 8.7], addresses: [192.0.2.10]}\n"
+                     "  nyc: {location: [40.7, -74.0], addresses: [192.0.2.20]}\n"
+                     "pools: {edges: [fra, nyc]}\n");
+    snprintf(path, sizeof(path), "%s/geodnsd.yaml", dir);
+    write_file(path, "listen: [\"127.0.0.1:5353\"]\nzones: [big.yaml, cdn.yaml]\npops: pops.yaml\n"
+                     "tsig_keys: {xfr-key: {algorithm: hmac-sha256, secret: \"" KEY "\"}}\n"
+                     "transfer:\n  allow: [{net: 127.0.0.1/32, key: xfr-key}, {net: 127.0.0.5}]\n");
+    char err[1024];
+    if (gd_snapshot_load(path, NULL, 1, &snap, err, sizeof(err))) {
+        fprintf(stderr, "cannot load test config: %s\n", err);
+        return 1;
+    }
+    test_transfers();
+    test_udp_and_dispatch();
+    gd_snapshot_unref(snap);
+    const char *names[] = {"big.yaml", "cdn.yaml", "pops.yaml", "geodnsd.yaml"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return check_report();
+}
