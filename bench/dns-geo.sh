@@ -53,6 +53,10 @@
 #     capacity active (a state file with three of the four PoPs between their watermarks, so
 #     they shed clients by hash and spread them by headroom), and prints its CPU per query
 #     against plain geodnsd measured in the same rounds
+#   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
+#     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is
+#     limited and the difference is the cost of the bucket lookup per response; prints its CPU
+#     per query against plain geodnsd measured in the same rounds
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,7 +71,7 @@ CLIENT_CPU="${CLIENT_CPU:-0}"; SERVER_CPU="${SERVER_CPU:-1}"
 BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
 CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
-TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"
+TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"; RRL="${RRL:-1}"
 ZONE=cdn.example.test
 for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
          CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
@@ -135,11 +139,12 @@ start_gdnsd() {
     bd_wait_dns gdnsd "$port" "${SPID[gdnsd]}" "$ZONE" "$d/gdnsd.log" || bd_die "gdnsd did not start"
 }
 
-# start_geodnsd NAME [HEALTH]: geodnsd from its own dir with the shared zone and mmdb. With
+# start_geodnsd NAME [HEALTH [RRL]]: geodnsd from its own dir with the shared zone and mmdb. With
 # HEALTH=1, health and capacity on the query path: PoPs with capacities and a fresh state file in
-# which fra, nyc and gru are between their watermarks (shedding).
+# which fra, nyc and gru are between their watermarks (shedding). With RRL=1, rate limiting with
+# a limit far above the offered load (every response is accounted, none is limited).
 start_geodnsd() {
-    local name=$1 health=${2:-0} d port tb="" hcfg=""
+    local name=$1 health=${2:-0} rrl=${3:-0} d port tb="" hcfg="" rcfg=""
     d="$WORK/$name"; port="$(pick_port)"; mkdir -p "$d/health"
     [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
     sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
@@ -158,6 +163,7 @@ json.dump({"format": "geodns-health", "version": 1, "vantage": "bench", "time": 
 EOF
         hcfg="health: {dir: health, max_age: 24h, slow_start: 0s}"
     fi
+    [ "$rrl" = 1 ] && rcfg="rrl: {responses_per_second: 1000000, slip: 2}"
     cat > "$d/geodnsd.yaml" <<EOF
 listen: ["127.0.0.1:$port"]
 workers: $GEODNSD_WORKERS
@@ -165,6 +171,7 @@ zones: [$ZONE.yaml]
 pops: pops.yaml
 geoip: {mmdb: geo.mmdb, schema: geoip2-city}
 $hcfg
+$rcfg
 log: {level: warn}
 EOF
     "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
@@ -198,8 +205,10 @@ start_gdnsd
 start_geodnsd geodnsd
 HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
 [ "$HEALTH" = 1 ] && start_geodnsd geodnsd+health 1
+[ "$RRL" = 1 ] && start_geodnsd geodnsd+rrl 0 1
 start_ceiling
 SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
+[ -n "${SPID[geodnsd+rrl]:-}" ] && SERVERS+=(geodnsd+rrl)
 [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
 for s in "${SERVERS[@]}"; do
     # shellcheck disable=SC2046
@@ -250,6 +259,11 @@ bd_run_rounds
             printf 'health and capacity on the query path: geodnsd+health/geodnsd (medians): CPU per query %s, qps %s\n' \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+health usq)" "$(bd_med "$mode" geodnsd usq)")" \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+health qps)" "$(bd_med "$mode" geodnsd qps)")"
+        fi
+        if [ -n "${SPID[geodnsd+rrl]:-}" ]; then
+            printf 'rate limiting on, nothing limited: geodnsd+rrl/geodnsd (medians): CPU per query %s, qps %s\n' \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl usq)" "$(bd_med "$mode" geodnsd usq)" %.3f)" \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl qps)" "$(bd_med "$mode" geodnsd qps)" %.3f)"
         fi
     done
     echo
