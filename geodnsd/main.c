@@ -15,6 +15,7 @@
 #include "healthwatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
@@ -28,6 +29,7 @@ typedef struct daemon {
     const char *config_path;
     gd_overrides_t ov;
     gd_snapshot_t *snap;
+    notifier_t *notifier; /* NOTIFY to secondaries after reloads that change a serial */
     gd_server_t *srv;
     gd_healthwatch_t *hw;
     uint64_t generation; /* shared by config and health snapshots */
@@ -275,6 +277,7 @@ static void reload(daemon_t *d, const char *why)
     gd_server_publish(d->srv, s);
     gd_snapshot_t *old = d->snap;
     d->snap = s;
+    notify_changed(d->notifier, old, s);
     gd_snapshot_unref(old);
     size_t records = 0;
     for (size_t i = 0; i < s->zones.nzones; i++)
@@ -480,11 +483,13 @@ int main(int argc, char **argv)
     size_t records = 0;
     for (size_t i = 0; i < d.snap->zones.nzones; i++)
         records += d.snap->zones.zones[i]->nrecords;
+    d.notifier = notify_new(d.loop);
     log_info("geodnsd ready: %zu zones, %zu records, %u workers", d.snap->zones.nzones, records,
              workers);
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
+    notify_stop(d.notifier);
     gd_status_stop(d.status); /* first: it reads the server's counters */
     gd_server_stop(d.srv);
     gd_healthwatch_stop(d.hw);
@@ -495,6 +500,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&d.reload_timer, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
+    notify_free(d.notifier);
     gd_healthwatch_free(d.hw);
     gd_status_free(d.status);
     metrics_slots_free(d.slots);

@@ -3,11 +3,11 @@
 # Usage: scripts/deps.sh [--bench]   (--bench adds the peer servers used by bench/)
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      zlib1g-dev libuv1-dev libyaml-dev libldns-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
+      zlib1g-dev libuv1-dev libyaml-dev libldns-dev libssl-dev ldnsutils libmaxminddb-dev mmdb-bin node-llhttp
       libmaxmind-db-writer-perl bind9-dnsutils knot-dnsutils dnsperf unbound wrk curl chromium ffmpeg nginx
-      python3 procps iproute2 util-linux dpkg-dev systemd man-db)
+      python3 procps iproute2 util-linux dpkg-dev systemd man-db nsd knot)
 if [ "${1:-}" = "--bench" ]; then
-    PKGS+=(nsd gdnsd)
+    PKGS+=(gdnsd)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Keep package scripts from starting daemons (nginx, nsd, gdnsd) on install.
+# Keep package scripts from starting daemons (nginx, nsd, knot, gdnsd) on install.
 policy_created=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# dns_secondaries: NSD and Knot as secondaries of geodnsd over TSIG (hmac-sha256): both transfer
+# the example CDN zone and answer its static names as geodnsd does; after a zone edit geodnsd's
+# NOTIFY brings both to the new serial; a transfer without the key or from a prefix that is not
+# allowed is refused.
+. "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
+dns_init
+
+for tool in nsd knotd dig; do
+    if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
+        skip "NSD and Knot as secondaries" "$tool is not installed (scripts/deps.sh installs it)"
+        dns_finish
+    fi
+done
+PATH=$PATH:/usr/sbin
+
+Z=cdn.example.test
+SECRET=$(head -c 32 /dev/urandom | base64)
+KEY=hmac-sha256:xfr-key:$SECRET
+NSD_PORT=$(free_port 127.0.0.1)
+KNOT_PORT=$(free_port 127.0.0.1)
+while [ "$KNOT_PORT" = "$NSD_PORT" ]; do KNOT_PORT=$(free_port 127.0.0.1); done
+PIDS=()
+secondaries_stop() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    dns_cleanup
+}
+trap secondaries_stop EXIT
+
+W=$TMP/primary
+mkdir -p "$W"
+cp "$SRC/zones/$Z.yaml" "$SRC/zones/pops.yaml" "$W/"
+sed -i 's/^soa: {/soa: {serial: 100, /' "$W/$Z.yaml"
+cat >"$W/geodnsd.yaml" <<CONF
+listen: ["127.0.0.1:5353"]
+workers: 1
+zones: [$Z.yaml]
+pops: pops.yaml
+log: {level: info}
+tsig_keys:
+  xfr-key: {algorithm: hmac-sha256, secret: "$SECRET"}
+transfer:
+  allow: [{net: 127.0.0.1/32, key: xfr-key}]
+  notify: ["127.0.0.1:$NSD_PORT", "127.0.0.1:$KNOT_PORT"]
+CONF
+dns_start "$W/geodnsd.yaml" || dns_finish
+
+# NSD: foreground, as this user, everything in its temp dir.
+N=$TMP/nsd
+mkdir -p "$N"
+cat >"$N/nsd.conf" <<CONF
+server:
+    ip-address: 127.0.0.1@$NSD_PORT
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$N"
+    database: ""
+    zonelistfile: "$N/zone.list"
+    xfrdfile: "$N/xfrd.state"
+    xfrdir: "$N"
+    pidfile: "$N/nsd.pid"
+    verbosity: 2
+    zonefiles-write: 0
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+key:
+    name: xfr-key
+    algorithm: hmac-sha256
+    secret: "$SECRET"
+zone:
+    name: $Z
+    zonefile: $Z.zone
+    request-xfr: AXFR 127.0.0.1@$PORT xfr-key
+    allow-notify: 127.0.0.1 xfr-key
+CONF
+nsd -d -c "$N/nsd.conf" >"$N/nsd.log" 2>&1 &
+PIDS+=($!)
+
+# Knot: foreground, as this user, a writable storage dir.
+K=$TMP/knot
+mkdir -p "$K/db"
+cat >"$K/knot.conf" <<CONF
+server:
+    rundir: "$K"
+    listen: 127.0.0.1@$KNOT_PORT
+key:
+  - id: xfr-key
+    algorithm: hmac-sha256
+    secret: "$SECRET"
+remote:
+  - id: primary
+    address: 127.0.0.1@$PORT
+    key: xfr-key
+acl:
+  - id: notify-from-primary
+    address: 127.0.0.1
+    key: xfr-key
+    action: notify
+database:
+    storage: "$K/db"
+log:
+  - target: stderr
+    any: info
+template:
+  - id: default
+    storage: "$K"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: $Z
+    master: primary
+    acl: notify-from-primary
+CONF
+knotd -c "$K/knot.conf" -s "$K/knot.sock" >"$K/knot.log" 2>&1 &
+PIDS+=($!)
+
+soa_serial() { # PORT: the SOA serial it serves for $Z, or nothing
+    dig +short +time=1 +tries=1 -p "$1" @127.0.0.1 "$Z" SOA 2>/dev/null | awk '{print $3}'
+}
+wait_serial() { # PORT SERIAL: bounded wait until that server serves SERIAL
+    local i
+    for ((i = 0; i < 50 * DNS_SLOW; i++)); do
+        [ "$(soa_serial "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+answers() { # PORT NAME TYPE: the answer section, sorted, without TTLs
+    dig +noall +answer +norec -p "$1" @127.0.0.1 "$2" "$3" | awk '{print $1, $3, $4, $5, $6, $7}' | sed 's/ *$//' | sort
+}
+
+if wait_serial "$NSD_PORT" 100; then pass "NSD transferred the zone (serial 100)"; else
+    fail "NSD transferred the zone (serial 100)" "$(tail -n 15 "$N/nsd.log")"; fi
+if wait_serial "$KNOT_PORT" 100; then pass "Knot transferred the zone (serial 100)"; else
+    fail "Knot transferred the zone (serial 100)" "$(tail -n 15 "$K/knot.log")"; fi
+
+for q in "$Z SOA" "$Z NS" "$Z MX" "$Z TXT" "static.$Z A" "static.$Z AAAA" "www.$Z CNAME" \
+    "ns1.$Z A" "mail.$Z A" "_http._tcp.$Z SRV" "fra.edge.$Z A"; do
+    set -- $q
+    want=$(answers "$PORT" "$1" "$2")
+    [ -n "$want" ] || fail "geodnsd answers $q" "empty"
+    for sec in "NSD:$NSD_PORT" "Knot:$KNOT_PORT"; do
+        got=$(answers "${sec#*:}" "$1" "$2")
+        eq "${sec%%:*} answers $q as geodnsd does" "$got" "$want"
+    done
+done
+# Geo names reach the secondaries as the default location's answer (here Frankfurt).
+eq "NSD: video.$Z is the default location's address" "$(answers "$NSD_PORT" "video.$Z" A)" \
+    "video.$Z. IN A 127.0.1.1"
+eq "Knot: video.$Z is the default location's address" "$(answers "$KNOT_PORT" "video.$Z" A)" \
+    "video.$Z. IN A 127.0.1.1"
+
+# A zone edit (new serial and record), replaced atomically: NOTIFY brings both to it.
+from=$(log_lines)
+sed -e 's/serial: 100/serial: 101/' -e 's/^  mail: {A: 127.0.0.25}/  mail: {A: 127.0.0.26}/' \
+    "$W/$Z.yaml" >"$W/$Z.yaml.new"
+mv "$W/$Z.yaml.new" "$W/$Z.yaml"
+wait_log 'reload ok' 10 "$from" || fail "geodnsd reloads the edited zone" "$(tail -n 10 "$LOG")"
+if wait_log "NOTIFY $Z. serial 101 to 127.0.0.1:$NSD_PORT.*acknowledged" 5 "$from" &&
+    wait_log "NOTIFY $Z. serial 101 to 127.0.0.1:$KNOT_PORT.*acknowledged" 5 "$from"; then
+    pass "both secondaries acknowledge the signed NOTIFY"
+else
+    fail "both secondaries acknowledge the signed NOTIFY" "$(grep NOTIFY "$LOG")"
+fi
+if wait_serial "$NSD_PORT" 101; then pass "NSD serves serial 101 after NOTIFY"; else
+    fail "NSD serves serial 101 after NOTIFY" "$(tail -n 15 "$N/nsd.log")"; fi
+if wait_serial "$KNOT_PORT" 101; then pass "Knot serves serial 101 after NOTIFY"; else
+    fail "Knot serves serial 101 after NOTIFY" "$(tail -n 15 "$K/knot.log")"; fi
+eq "NSD has the edited record" "$(answers "$NSD_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
+eq "Knot has the edited record" "$(answers "$KNOT_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
+
+# Refusals: no key; the key but from a prefix not allowed; a wrong secret.
+R=$(dig +tcp -p "$PORT" @127.0.0.1 "$Z" AXFR 2>&1)
+has "AXFR without the key: refused" 'Transfer failed'
+R=$(dig -b 127.0.0.2 -p "$PORT" @127.0.0.1 "$Z" AXFR -y "$KEY" 2>&1)
+has "AXFR with the key from 127.0.0.2 (not allowed): refused" 'Transfer failed'
+R=$(dig -p "$PORT" @127.0.0.1 "$Z" AXFR -y "hmac-sha256:xfr-key:$(head -c 32 /dev/urandom | base64)" 2>&1)
+has "AXFR with a wrong secret: BADSIG" 'BADSIG'
+R=$(dig -p "$PORT" @127.0.0.1 "$Z" AXFR -y "$KEY" 2>&1)
+has "AXFR with the key from 127.0.0.1: the whole zone, first and last SOA" 'XFR size: [0-9]+ records'
+q "$Z" --type IXFR
+expect "IXFR over UDP: REFUSED (transfers are TCP only)" ok rcode=REFUSED
+q "$Z" --type AXFR
+expect "AXFR over UDP: REFUSED" ok rcode=REFUSED
+eq "allowed and refused attempts are logged" \
+    "$([ "$(grep -c 'transfer #.* allowed' "$LOG")" -ge 3 ] && [ "$(grep -c 'transfer #.* refused' "$LOG")" -ge 3 ] && echo yes)" yes
+
+dns_finish
