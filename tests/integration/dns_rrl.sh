@@ -3,7 +3,8 @@
 # source is mostly dropped, about half of the limited responses go out truncated (TC=1, question
 # and OPT kept); another /24 is answered in full meanwhile; TCP from the flooded source is always
 # answered; an exempt prefix is never limited; a client sending back a valid server cookie is
-# answered in full while the same source without it is limited. Counts only, no timing.
+# answered in full while the same source without it is limited; reloads turn it off and on;
+# config errors are refused with their position. Counts only, no timing.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
 conf=$DATA/rrl.yaml
@@ -188,4 +189,67 @@ assert "same source without the cookie: limited (at most 20 of 300 in full)" \
     "[ $(val nocookie_full) -le 20 ] && [ $(val nocookie_tc) -ge 100 ]" \
     "nocookie_full=$(val nocookie_full) nocookie_tc=$(val nocookie_tc)"
 alive "server alive after the floods"
+
+# Reloads: rrl off (every answer in full), then on again (limited again, new buckets).
+# full_of N: N identical queries from 127.0.0.1, fast; prints how many came back in full.
+full_of() {
+    timeout 30 python3 - "$PORT" "$1" <<'PYEOF'
+import select, socket, struct, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+q = struct.pack('>HHHHHH', 1, 0x0100, 1, 0, 0, 0) + b'\x03www\x07example\x04test\x00\x00\x01\x00\x01'
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.bind(('127.0.0.1', 0))
+full = got = 0
+for i in range(n):
+    s.sendto(q, ('127.0.0.1', port))
+end = time.monotonic() + 2
+while got < n and time.monotonic() < end:
+    if select.select([s], [], [], 0.2)[0]:
+        d = s.recv(4096)
+        got += 1
+        if not struct.unpack('>H', d[2:4])[0] & 0x0200 and struct.unpack('>H', d[6:8])[0] > 0:
+            full += 1
+print(full)
+PYEOF
+}
+reload_to() {
+    local n
+    n=$(log_lines)
+    printf '%s\n' "$1" >"$conf.new" && mv "$conf.new" "$conf"
+    kill -HUP "$SERVER_PID"
+    wait_log 'reload ok' 10 $((n + 1))
+}
+base=$(sed -e '/^rrl:/d' "$conf")
+if reload_to "$base"; then
+    f=$(full_of 300)
+    assert "reloaded without rrl: 300 of 300 answered in full" "[ ${f:-0} -eq 300 ]" "full=$f"
+else
+    fail "reload without rrl logged 'reload ok'" "$(tail -5 "$LOG")"
+fi
+if reload_to "$base
+rrl: {responses_per_second: 5, slip: 0}"; then
+    f=$(full_of 300)
+    assert "reloaded with rrl again (slip 0): at most 20 of 300 in full" "[ ${f:-0} -le 20 ]" "full=$f"
+else
+    fail "reload with rrl logged 'reload ok'" "$(tail -5 "$LOG")"
+fi
+
+# Config errors name the key and its position; nothing starts.
+bad() {
+    local desc=$1 rrl=$2 want=$3 msg
+    sed -e 's/^workers:.*//' "$DATA/geodnsd.yaml" >"$DATA/bad.yaml"
+    printf 'rrl: %s\n' "$rrl" >>"$DATA/bad.yaml"
+    msg=$("$GEODNSD" --check -c "$DATA/bad.yaml" 2>&1) && fail "$desc: refused" "$msg" && return
+    if printf '%s\n' "$msg" | grep -Eq -- "bad\.yaml:[0-9]+:[0-9]+: .*$want"; then
+        pass "$desc: refused with file:line:col ($want)"
+    else
+        fail "$desc: refused with file:line:col ($want)" "$msg"
+    fi
+}
+bad "rrl without responses_per_second" '{slip: 2}' "responses_per_second"
+bad "rrl exempt not a prefix" '{responses_per_second: 5, exempt: [example.com]}' "ADDR/BITS"
+bad "rrl exempt /33" '{responses_per_second: 5, exempt: ["10.0.0.0/33"]}' "ADDR/BITS"
+bad "rrl slip 101" '{responses_per_second: 5, slip: 101}' ""
+bad "rrl unknown key" '{responses_per_second: 5, window: 15s}' "window"
 dns_finish
