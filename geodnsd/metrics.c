@@ -213,6 +213,12 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
     head(b, "geodnsd_rrl_slipped_total", "counter",
          "Rate-limited UDP responses sent truncated (TC=1) so that real clients retry over TCP.");
     series_u64(b, "geodnsd_rrl_slipped_total", NULL, NULL, NULL, NULL, ctr(&c->rrl_slipped));
+    head(b, "geodnsd_transfers_total", "counter",
+         "Zone transfer requests (AXFR, IXFR) over TCP, by result: allowed or refused.");
+    series_u64(b, "geodnsd_transfers_total", "result", "allowed", NULL, NULL,
+               ctr(&c->transfers[1]));
+    series_u64(b, "geodnsd_transfers_total", "result", "refused", NULL, NULL,
+               ctr(&c->transfers[0]));
 }
 
 static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)

@@ -701,6 +701,7 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
         return -1;
     }
     unsigned long n = atomic_fetch_add(&xfr_seq, 1) + 1;
+    metrics_inc(&c->w->counters.transfers[r.allowed ? 1 : 0]);
     if (r.allowed)
         log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
                  n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,

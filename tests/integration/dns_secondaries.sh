@@ -47,7 +47,8 @@ transfer:
   allow: [{net: 127.0.0.1/32, key: xfr-key}]
   notify: ["127.0.0.1:$NSD_PORT", "127.0.0.1:$KNOT_PORT"]
 CONF
-dns_start "$W/geodnsd.yaml" || dns_finish
+MPORT=$(free_port 127.0.0.1)
+dns_start "$W/geodnsd.yaml" --metrics "$MPORT" || dns_finish
 
 # NSD: foreground, as this user, everything in its temp dir.
 N=$TMP/nsd
@@ -191,5 +192,10 @@ q "$Z" --type AXFR
 expect "AXFR over UDP: REFUSED" ok rcode=REFUSED
 eq "allowed and refused attempts are logged" \
     "$([ "$(grep -c 'transfer #.* allowed' "$LOG")" -ge 3 ] && [ "$(grep -c 'transfer #.* refused' "$LOG")" -ge 3 ] && echo yes)" yes
+M=$(curl -s "http://127.0.0.1:$MPORT/metrics")
+allowed=$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="allowed"} //p')
+refused=$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="refused"} //p')
+eq "metrics count the attempts (allowed, refused) as the log does" "$allowed $refused" \
+    "$(grep -c 'transfer #.* allowed' "$LOG") $(grep -c 'transfer #.* refused' "$LOG")"
 
 dns_finish
