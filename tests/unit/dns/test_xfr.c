@@ -19,6 +19,8 @@
 
 #define KEY      "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
 #define BADKEY   "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTM="
+#define KEY512   "NTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEyNTEy"
+#define KEY1     "c2hhMXNoYTFzaGExc2hhMQ=="
 #define NRECORDS 3000
 
 static gd_snapshot_t *snap;
@@ -40,6 +42,8 @@ static struct sockaddr_in addr4(const char *a)
 }
 
 /* A request as ldns builds it, signed with key (NULL: unsigned). Returns its wire length. */
+static const char *key_name = "xfr-key.", *key_alg = "hmac-sha256.";
+
 static size_t request(const char *zone, ldns_rr_type type, const char *key, uint8_t **wire,
                       ldns_rdf **mac)
 {
@@ -54,7 +58,7 @@ static size_t request(const char *zone, ldns_rr_type type, const char *key, uint
         ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
     }
     if (key)
-        ldns_pkt_tsig_sign(p, "xfr-key.", key, 300, "hmac-sha256.", NULL);
+        ldns_pkt_tsig_sign(p, key_name, key, 300, key_alg, NULL);
     *mac = NULL;
     if (key && ldns_pkt_tsig(p))
         *mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3));
@@ -68,7 +72,8 @@ typedef struct xfr_seen {
     int rcode;
     size_t messages, records;
     bool soa_first, soa_last, aa_all, verified_all, question_first_only;
-    size_t geo_a; /* A records of video.cdn.test (a geo name) */
+    size_t geo_a;    /* A records of video.cdn.test (a geo name) */
+    size_t occluded; /* records at or below sub.cdn.test (a delegation) */
 } xfr_seen_t;
 
 /* Run one request through xfr_process() and look at every message with ldns. */
@@ -105,8 +110,8 @@ static void run(const char *zone, ldns_rr_type type, const char *key, const char
         if ((ldns_pkt_qdcount(p) != 0) != (s->messages == 0))
             s->question_first_only = false;
         if (key && s->rcode == LDNS_RCODE_NOERROR) {
-            bool ok = ldns_pkt_tsig_verify_next(p, out + off + 2, l, "xfr-key.", KEY, mac,
-                                                s->messages > 0);
+            bool ok =
+                ldns_pkt_tsig_verify_next(p, out + off + 2, l, key_name, key, mac, s->messages > 0);
             if (!ok)
                 s->verified_all = false;
             ldns_rdf_deep_free(mac);
@@ -122,6 +127,8 @@ static void run(const char *zone, ldns_rr_type type, const char *key, const char
             if (owner && !strcmp(owner, "video.cdn.test.") &&
                 ldns_rr_get_type(rr) == LDNS_RR_TYPE_A)
                 s->geo_a++;
+            if (owner && strstr(owner, "sub.cdn.test."))
+                s->occluded++;
             free(owner);
             ldns_rr_free(last);
             last = ldns_rr_clone(rr);
@@ -170,8 +177,22 @@ static void test_transfers(void)
     run("cdn.test.", LDNS_RR_TYPE_AXFR, NULL, "192.0.2.7", &s, &r);
     CHECK(s.rcode == 0 && s.soa_first && s.soa_last, "zone-level allow (%d)", s.rcode);
     CHECK(s.geo_a == 1, "the geo name goes out as static A records (%zu)", s.geo_a);
+    CHECK(s.occluded == 3, "delegation, glue and occluded data sent as held (%zu)", s.occluded);
     run("cdn.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "zone-level rules replace the server's (%d)", s.rcode);
+    /* The other algorithms: keys allowed from any net. */
+    static const struct {
+        const char *name, *alg, *secret;
+    } other[] = {{"k512.", "hmac-sha512.", KEY512}, {"k1.", "hmac-sha1.", KEY1}};
+    for (size_t i = 0; i < 2; i++) {
+        key_name = other[i].name;
+        key_alg = other[i].alg;
+        run("big.test.", LDNS_RR_TYPE_AXFR, other[i].secret, "198.51.100.1", &s, &r);
+        CHECK(s.rcode == 0 && s.messages > 1 && s.verified_all && s.soa_last,
+              "%s: signed, verified", other[i].alg);
+    }
+    key_name = "xfr-key.";
+    key_alg = "hmac-sha256.";
     /* Not a zone apex, not ours. */
     run("h1.big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a name below the apex: REFUSED");
@@ -216,15 +237,20 @@ int main(void)
     write_file(path, "zone: cdn.test\nsoa: {primary: ns1, contact: h@cdn.test, serial: 3}\n"
                      "ns: [ns1]\ntransfer: {allow: [{net: 192.0.2.0/24}]}\nrecords:\n"
                      "  ns1: {A: 127.0.0.1}\n"
-                     "  video: {geo: {pool: edges, answers: 1, ttl: 30}}\n");
+                     "  video: {geo: {pool: edges, answers: 1, ttl: 30}}\n"
+                     "  sub: {NS: ns.sub}\n  ns.sub: {A: 192.0.2.99}\n"
+                     "  hidden.sub: {A: 192.0.2.98}\n");
     snprintf(path, sizeof(path), "%s/pops.yaml", dir);
     write_file(path, "pops:\n  fra: {location: [50.1, 8.7], addresses: [192.0.2.10]}\n"
                      "  nyc: {location: [40.7, -74.0], addresses: [192.0.2.20]}\n"
                      "pools: {edges: [fra, nyc]}\n");
     snprintf(path, sizeof(path), "%s/geodnsd.yaml", dir);
     write_file(path, "listen: [\"127.0.0.1:5353\"]\nzones: [big.yaml, cdn.yaml]\npops: pops.yaml\n"
-                     "tsig_keys: {xfr-key: {algorithm: hmac-sha256, secret: \"" KEY "\"}}\n"
-                     "transfer:\n  allow: [{net: 127.0.0.1/32, key: xfr-key}, {net: 127.0.0.5}]\n");
+                     "tsig_keys: {xfr-key: {algorithm: hmac-sha256, secret: \"" KEY "\"},\n"
+                     "  k512: {algorithm: hmac-sha512, secret: \"" KEY512 "\"},\n"
+                     "  k1: {algorithm: hmac-sha1, secret: \"" KEY1 "\"}}\n"
+                     "transfer:\n  allow: [{net: 127.0.0.1/32, key: xfr-key}, {net: 127.0.0.5},\n"
+                     "    {key: k512}, {key: k1}]\n");
     char err[1024];
     if (gd_snapshot_load(path, NULL, 1, &snap, err, sizeof(err))) {
         fprintf(stderr, "cannot load test config: %s\n", err);
