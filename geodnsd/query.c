@@ -10,7 +10,9 @@
 #include "georesp.h"
 #include "metrics.h"
 #include "rrl.h"
+#include "tsig.h"
 #include "wire.h"
+#include "xfr.h"
 
 #define MAX_CNAME_CHAIN 8
 
@@ -377,13 +379,36 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     if (limit > outcap)
         limit = outcap;
 
+    /* A query signed with TSIG (a secondary's SOA check): verified here, answered signed, or
+     * NOTAUTH with the TSIG error (RFC 8945 5.2). Only messages with more additional records
+     * than their OPT are looked at. */
+    tsig_check_t ts;
+    ts.present = false;
+    size_t arcount = ((size_t)pkt[10] << 8) | pkt[11];
+    if (arcount > (q.has_opt ? 1u : 0u)) {
+        const xfr_keyring_t *ring = env->xfr_keys;
+        if (tsig_verify(ring ? ring->keys : NULL, ring ? ring->n : 0, pkt, len,
+                        (uint64_t)time(NULL), &ts))
+            ts.present = false;
+    }
+    /* Room for our TSIG RR: the request's key and algorithm names, fixed fields, a MAC. */
+    size_t reserve = ts.present ? (size_t)ts.keynamelen + ts.algnamelen + 26 + TSIG_MAC_MAX : 0;
+    if (reserve > limit / 2) {
+        ts.present = false; /* absurdly long names: answered unsigned */
+        reserve = 0;
+    }
+    limit -= reserve;
+
     uint16_t hflags = (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)));
     dns_writer_t w;
     size_t optmax = q.has_opt ? 11 + options_size(env, &q, tcp) : 0;
     dns_writer_init(&w, out, limit - optmax, q.id, hflags);
     answer_ctx_t a = {.env = env, .q = &q, .w = &w, .tcp = tcp, .src = src};
 
-    if (q.opcode != 0) {
+    if (ts.present && ts.error != TSIG_NOERROR) {
+        a.rcode = DNS_RCODE_NOTAUTH;
+        dns_writer_question(&w, &q);
+    } else if (q.opcode != 0) {
         a.rcode = DNS_RCODE_NOTIMP;
         dns_writer_question(&w, &q);
     } else if (q.has_opt && q.edns_version > 0) {
@@ -435,5 +460,16 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
                              (a.tc ? DNS_FLAG_TC : 0));
     count_query(env, tcp, q.qtype, a.rcode, a.tc);
     meta->cookie_valid = a.cookie_valid;
-    return dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
+    size_t rlen = dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
+    if (ts.present) {
+        uint64_t now = (uint64_t)time(NULL);
+        if (ts.error != TSIG_NOERROR) {
+            tsig_append_error(&ts, q.id, out, &rlen, limit + reserve, now);
+        } else {
+            uint8_t mac[TSIG_MAC_MAX];
+            size_t ml;
+            tsig_sign(ts.key, out, &rlen, limit + reserve, ts.mac, ts.maclen, false, now, mac, &ml);
+        }
+    }
+    return rlen;
 }

@@ -1,10 +1,14 @@
 /* tsig.c: TSIG (RFC 8945): key set-up, verification of a signed request and signing of each
- * message of a response, with OpenSSL's one-shot HMAC. */
+ * message of a response; HMAC over OpenSSL's SHA-256/512/1 without allocating. */
 #include "tsig.h"
 
 #include <ctype.h>
+/* The SHA-2/SHA-1 low-level interface is deprecated in OpenSSL 3 but is the one whose state
+ * lives on the caller's stack (see hmac_parts). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +26,6 @@ static const struct {
     {"hmac-sha512", TSIG_HMAC_SHA512},
     {"hmac-sha1", TSIG_HMAC_SHA1},
 };
-
-static const EVP_MD *alg_md(tsig_alg_t a)
-{
-    return a == TSIG_HMAC_SHA512 ? EVP_sha512() : a == TSIG_HMAC_SHA1 ? EVP_sha1() : EVP_sha256();
-}
 
 /* The algorithm's name in wire form ("\x0bhmac-sha256\0"); returns its length. */
 static size_t alg_wire(tsig_alg_t a, uint8_t *out)
@@ -114,25 +113,75 @@ static int skip_rr(const uint8_t *msg, size_t len, size_t *off)
     return 0;
 }
 
-/* HMAC over the concatenation of parts. */
+/* HMAC (RFC 2104) over the concatenation of parts, with the digest state on the stack: signed
+ * queries are answered on the query path, which does not allocate (EVP_MAC and HMAC_CTX do). */
+typedef union md_ctx {
+    SHA256_CTX s256;
+    SHA512_CTX s512;
+    SHA_CTX s1;
+} md_ctx_t;
+
+static void md_init(tsig_alg_t a, md_ctx_t *c)
+{
+    if (a == TSIG_HMAC_SHA512)
+        SHA512_Init(&c->s512);
+    else if (a == TSIG_HMAC_SHA1)
+        SHA1_Init(&c->s1);
+    else
+        SHA256_Init(&c->s256);
+}
+
+static void md_update(tsig_alg_t a, md_ctx_t *c, const void *p, size_t n)
+{
+    if (a == TSIG_HMAC_SHA512)
+        SHA512_Update(&c->s512, p, n);
+    else if (a == TSIG_HMAC_SHA1)
+        SHA1_Update(&c->s1, p, n);
+    else
+        SHA256_Update(&c->s256, p, n);
+}
+
+static size_t md_final(tsig_alg_t a, md_ctx_t *c, uint8_t *out)
+{
+    if (a == TSIG_HMAC_SHA512) {
+        SHA512_Final(out, &c->s512);
+        return SHA512_DIGEST_LENGTH;
+    }
+    if (a == TSIG_HMAC_SHA1) {
+        SHA1_Final(out, &c->s1);
+        return SHA_DIGEST_LENGTH;
+    }
+    SHA256_Final(out, &c->s256);
+    return SHA256_DIGEST_LENGTH;
+}
+
 static void hmac_parts(const tsig_key_t *k, const uint8_t *const *p, const size_t *n, size_t np,
                        uint8_t *mac, size_t *maclen)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < np; i++)
-        total += n[i];
-    uint8_t *buf = malloc(total ? total : 1);
-    unsigned ml = 0;
-    if (buf) {
-        size_t o = 0;
-        for (size_t i = 0; i < np; i++) {
-            memcpy(buf + o, p[i], n[i]);
-            o += n[i];
-        }
-        HMAC(alg_md(k->alg), k->secret, (int)k->secretlen, buf, total, mac, &ml);
-        free(buf);
+    size_t block = k->alg == TSIG_HMAC_SHA512 ? 128 : 64;
+    uint8_t key[128] = {0}, pad[128], inner[TSIG_MAC_MAX];
+    md_ctx_t c;
+    if (k->secretlen > block) {
+        md_init(k->alg, &c);
+        md_update(k->alg, &c, k->secret, k->secretlen);
+        md_final(k->alg, &c, key);
+    } else {
+        memcpy(key, k->secret, k->secretlen);
     }
-    *maclen = ml;
+    for (size_t i = 0; i < block; i++)
+        pad[i] = key[i] ^ 0x36;
+    md_init(k->alg, &c);
+    md_update(k->alg, &c, pad, block);
+    for (size_t i = 0; i < np; i++)
+        if (n[i])
+            md_update(k->alg, &c, p[i], n[i]);
+    size_t il = md_final(k->alg, &c, inner);
+    for (size_t i = 0; i < block; i++)
+        pad[i] = key[i] ^ 0x5c;
+    md_init(k->alg, &c);
+    md_update(k->alg, &c, pad, block);
+    md_update(k->alg, &c, inner, il);
+    *maclen = md_final(k->alg, &c, mac);
 }
 
 /* The TSIG variables of RFC 8945 4.3.3 (or only the timers), into v; returns their length. */

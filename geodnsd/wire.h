@@ -26,6 +26,7 @@ enum dns_rcode {
     DNS_RCODE_NXDOMAIN = 3,
     DNS_RCODE_NOTIMP = 4,
     DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_NOTAUTH = 9,
     DNS_RCODE_BADVERS = 16,
 };
 

@@ -388,10 +388,10 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
                    .now = now};
     uint8_t rcode = DNS_RCODE_NOERROR;
     if (tc.present && tc.error != TSIG_NOERROR)
-        rcode = 9; /* NOTAUTH, with the TSIG error in an unsigned TSIG RR */
+        rcode = DNS_RCODE_NOTAUTH; /* with the TSIG error in an unsigned TSIG RR */
     else if (q.qclass != DNS_CLASS_IN || !z || !allowed_by(pol, src, tc.key))
         rcode = DNS_RCODE_REFUSED;
-    o.key = rcode == 9 ? NULL : tc.key;
+    o.key = rcode == DNS_RCODE_NOTAUTH ? NULL : tc.key;
     if (o.key) {
         memcpy(o.mac, tc.mac, tc.maclen);
         o.maclen = tc.maclen;
@@ -402,7 +402,7 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
     if (rcode != DNS_RCODE_NOERROR) {
         size_t l = dns_writer_finish(&o.w, 0, rcode);
         uint8_t *m = o.buf + 2;
-        if (rcode == 9) {
+        if (rcode == DNS_RCODE_NOTAUTH) {
             if (tsig_append_error(&tc, q.id, m, &l, XFR_MSG_MAX, now))
                 goto fail;
         } else if (o.key) {

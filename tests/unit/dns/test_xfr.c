@@ -215,6 +215,22 @@ static void test_udp_and_dispatch(void)
     rlen = request("big.test.", LDNS_RR_TYPE_SOA, NULL, &req, &mac);
     CHECK(!query_is_transfer(req, rlen), "SOA is not a transfer");
     free(req);
+    /* A signed SOA query (a secondary's refresh check) gets a signed answer, over UDP too. */
+    rlen = request("big.test.", LDNS_RR_TYPE_SOA, KEY, &req, &mac);
+    n = query_process(&snap->env, req, rlen, out, sizeof(out), 0, (const struct sockaddr *)&sa);
+    ldns_pkt *p = NULL;
+    CHECK(n > 0 && n <= 512 && ldns_wire2pkt(&p, out, n) == LDNS_STATUS_OK, "signed SOA: answered");
+    CHECK(p && ldns_pkt_get_rcode(p) == 0 && ldns_pkt_ancount(p) == 1 &&
+              ldns_pkt_tsig_verify(p, out, n, "xfr-key.", KEY, mac),
+          "signed SOA: the answer is signed with the same key");
+    ldns_pkt_free(p);
+    ldns_rdf_deep_free(mac);
+    free(req);
+    rlen = request("big.test.", LDNS_RR_TYPE_SOA, BADKEY, &req, &mac);
+    n = query_process(&snap->env, req, rlen, out, sizeof(out), 0, (const struct sockaddr *)&sa);
+    CHECK(n >= 12 && (out[3] & 0xF) == LDNS_RCODE_NOTAUTH, "SOA with a wrong secret: NOTAUTH");
+    ldns_rdf_deep_free(mac);
+    free(req);
 }
 
 int main(void)
