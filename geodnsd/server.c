@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "acceptor.h"
 #include "georesp.h"
 #include "log.h"
 #include "metrics.h"
@@ -171,18 +172,6 @@ typedef struct udp_thread {
     uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
 } udp_thread_t;
 
-/* The listening socket is watched with a uv_poll_t and accepted with accept4(), not with
- * uv_listen: a uv_listen connection callback must call uv_accept() each time, and when every
- * connection slot is still closing there is nothing to accept into. Here such connections just
- * stay in the kernel's backlog until a slot is free. */
-typedef struct tcp_listener {
-    uv_poll_t poll;
-    uv_timer_t pause; /* restarts the poll after a resource error */
-    worker_t *w;
-    int fd;
-    bool warned; /* a resource error was logged; cleared by the next accepted connection */
-} tcp_listener_t;
-
 typedef struct conn conn_t;
 struct conn {
     uv_tcp_t h;
@@ -212,7 +201,7 @@ struct worker {
     answerer_t ans; /* for TCP */
     metrics_counters_t counters; /* the TCP answerer's */
     udp_thread_t *udp[GD_MAX_LISTEN];
-    tcp_listener_t tcp[GD_MAX_LISTEN];
+    gd_acceptor_t tcp[GD_MAX_LISTEN];
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
     size_t nlisten;
     uint64_t idle_ms;
@@ -827,49 +816,14 @@ static void conn_open(worker_t *w, int fd, const struct sockaddr_storage *peer, 
     uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
 }
 
-static void tcp_on_readable(uv_poll_t *p, int status, int events);
-
-static void tcp_on_resume(uv_timer_t *t)
+static bool tcp_has_slot(void *ctx)
 {
-    tcp_listener_t *l = t->data;
-    uv_poll_start(&l->poll, UV_READABLE, tcp_on_readable);
+    return ((worker_t *)ctx)->free_list != NULL;
 }
 
-static void tcp_on_readable(uv_poll_t *p, int status, int events)
+static void tcp_take(void *ctx, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
-    (void)events;
-    tcp_listener_t *l = p->data;
-    worker_t *w = l->w;
-    int e = status < 0 ? -status : 0;
-    for (int i = 0; !e && i < TCP_ACCEPT_BATCH; i++) {
-        /* Every slot is still closing: their close callbacks run later in this loop turn and the
-         * poll fires again on the next one, so the rest waits in the backlog meanwhile. */
-        if (!w->free_list)
-            return;
-        struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            l->warned = false;
-            conn_open(w, fd, &peer, plen);
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            e = errno;
-        /* Anything else concerns that one connection (ECONNABORTED, EPROTO, network errors
-         * already pending on it): go on with the next. */
-    }
-    if (!e)
-        return;
-    if (!l->warned) {
-        log_warn("worker %u: cannot accept TCP connections: %s; retrying every %d ms", w->id,
-                 strerror(e), TCP_ACCEPT_PAUSE_MS);
-        l->warned = true;
-    }
-    uv_poll_stop(&l->poll);
-    uv_timer_start(&l->pause, tcp_on_resume, TCP_ACCEPT_PAUSE_MS, 0);
+    conn_open(ctx, fd, peer, plen);
 }
 
 /* ---- worker lifecycle ---- */
@@ -996,18 +950,19 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
                 goto fail; /* not reached in practice; the process exits */
             }
             u->started = true;
-            tcp_listener_t *t = &w->tcp[j];
-            t->w = w;
+            gd_acceptor_t *t = &w->tcp[j];
             t->fd = w->tcp_fd[j];
-            if (uv_poll_init(&w->loop, &t->poll, t->fd)) {
+            t->batch = TCP_ACCEPT_BATCH;
+            t->pause_ms = TCP_ACCEPT_PAUSE_MS;
+            snprintf(t->what, sizeof(t->what), "worker %u, %s/tcp", w->id, cfg->listen[j].text);
+            t->has_slot = tcp_has_slot;
+            t->take = tcp_take;
+            t->ctx = w;
+            if (gd_acceptor_start(t, &w->loop)) {
                 snprintf(err, errlen, "cannot watch %s/tcp", cfg->listen[j].text);
                 rc = -EINVAL;
                 goto fail; /* not reached in practice; the process exits */
             }
-            t->poll.data = t;
-            uv_timer_init(&w->loop, &t->pause);
-            t->pause.data = t;
-            uv_poll_start(&t->poll, UV_READABLE, tcp_on_readable);
         }
         if (uv_thread_create(&w->thread, worker_main, w)) {
             snprintf(err, errlen, "cannot start worker thread %u", i);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "log.h"
 #include "status_http.h"
 
@@ -38,13 +39,10 @@ struct status_conn {
 
 struct gd_status {
     uv_loop_t *loop;
-    int fd;
-    uv_poll_t poll;
-    uv_timer_t pause;
+    gd_acceptor_t acc;
     gd_status_collect_t collect;
     void *ctx;
     char text[80]; /* the address, for logs */
-    bool warned;
     status_conn_t *free_list;
     status_conn_t *head, *tail;
     status_conn_t conns[STATUS_CONNS_MAX + 1]; /* one spare: see conn_open */
@@ -258,41 +256,16 @@ static void conn_open(gd_status_t *s, int fd)
 
 /* ---- listener ---- */
 
-static void status_on_readable(uv_poll_t *p, int status, int events);
-
-static void status_on_resume(uv_timer_t *t)
+static bool status_has_slot(void *ctx)
 {
-    gd_status_t *s = t->data;
-    uv_poll_start(&s->poll, UV_READABLE, status_on_readable);
+    return ((gd_status_t *)ctx)->free_list != NULL;
 }
 
-static void status_on_readable(uv_poll_t *p, int status, int events)
+static void status_take(void *ctx, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
-    (void)events;
-    gd_status_t *s = p->data;
-    int e = status < 0 ? -status : 0;
-    for (int i = 0; !e && i < STATUS_ACCEPT_BATCH; i++) {
-        if (!s->free_list)
-            return; /* every slot is closing: the poll fires again next turn */
-        int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            s->warned = false;
-            conn_open(s, fd);
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            e = errno;
-    }
-    if (!e)
-        return;
-    if (!s->warned)
-        log_warn("status %s: cannot accept connections: %s; retrying every %d ms", s->text,
-                 strerror(e), STATUS_PAUSE_MS);
-    s->warned = true;
-    uv_poll_stop(&s->poll);
-    uv_timer_start(&s->pause, status_on_resume, STATUS_PAUSE_MS, 0);
+    (void)peer;
+    (void)plen;
+    conn_open(ctx, fd);
 }
 
 static int listen_socket(const gd_listen_t *addr, char *err, size_t errlen)
@@ -322,9 +295,9 @@ int gd_status_start(uv_loop_t *loop, const gd_listen_t *addr, gd_status_collect_
     gd_status_t *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->fd = listen_socket(addr, err, errlen);
-    if (s->fd < 0) {
-        int rc = s->fd;
+    s->acc.fd = listen_socket(addr, err, errlen);
+    if (s->acc.fd < 0) {
+        int rc = s->acc.fd;
         free(s);
         return rc;
     }
@@ -336,16 +309,18 @@ int gd_status_start(uv_loop_t *loop, const gd_listen_t *addr, gd_status_collect_
         s->conns[i].next = s->free_list;
         s->free_list = &s->conns[i];
     }
-    if (uv_poll_init(loop, &s->poll, s->fd)) {
+    s->acc.batch = STATUS_ACCEPT_BATCH;
+    s->acc.pause_ms = STATUS_PAUSE_MS;
+    snprintf(s->acc.what, sizeof(s->acc.what), "status %s", addr->text);
+    s->acc.has_slot = status_has_slot;
+    s->acc.take = status_take;
+    s->acc.ctx = s;
+    if (gd_acceptor_start(&s->acc, loop)) {
         snprintf(err, errlen, "cannot watch %s (metrics and status page)", addr->text);
-        close(s->fd);
+        close(s->acc.fd);
         free(s);
         return -EINVAL;
     }
-    s->poll.data = s;
-    uv_timer_init(loop, &s->pause);
-    s->pause.data = s;
-    uv_poll_start(&s->poll, UV_READABLE, status_on_readable);
     *out = s;
     return 0;
 }
@@ -356,14 +331,13 @@ void gd_status_stop(gd_status_t *s)
         return;
     while (s->head)
         conn_close(s->head);
-    uv_close((uv_handle_t *)&s->poll, NULL);
-    uv_close((uv_handle_t *)&s->pause, NULL);
+    gd_acceptor_close(&s->acc, NULL);
 }
 
 void gd_status_free(gd_status_t *s)
 {
     if (!s)
         return;
-    close(s->fd); /* the poll handle did not own it */
+    close(s->acc.fd); /* the poll handle did not own it */
     free(s);
 }

@@ -140,13 +140,13 @@ if dns_start "$conf"; then
         read -r -t $((30 * DNS_SLOW)) word held <&"${BURST[0]}" || held=0
         eq "$MAXC connections opened at once (file descriptor limit $nofile)" "$word $held" \
             "held $MAXC"
-        if wait_log 'cannot accept TCP connections: Too many open files' 10; then
+        if wait_log 'tcp: cannot accept connections: Too many open files' 10; then
             pass "out of file descriptors: logged, accepting paused"
         else
             fail "out of file descriptors: logged, accepting paused" "$(tail -n 5 "$LOG")"
         fi
         R=$(cat "$LOG")
-        count "out of file descriptors: one warning while it lasts" 'cannot accept TCP' 1
+        count "out of file descriptors: one warning while it lasts" 'cannot accept connections' 1
         echo go >&"$burst_in"
         read -r -t $((60 * DNS_SLOW)) _ _ <&"${BURST[0]}"
         read -r -t $((60 * DNS_SLOW)) _ _ <&"${BURST[0]}"
