@@ -470,8 +470,8 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     } else {
         geoip_loc_t loc;
         const geoip_net_t *net;
-        if (georesp_decide(rt, env->memo, env->health, env->generation, pol, n->geo_id, &c,
-                           family, &dec, &loc, &net)) {
+        if (georesp_decide(rt, env->memo, env->health, env->generation, pol, n->geo_id, &c, family,
+                           &dec, &loc, &net)) {
             if (mc)
                 metrics_inc(&mc->steps[METRICS_STEP_ERROR]);
             *rcode = DNS_RCODE_SERVFAIL;

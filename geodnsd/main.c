@@ -274,7 +274,7 @@ static void reload(daemon_t *d, const char *why)
     map_slots(d, s);
     /* Health for the new config first: a worker taking the config then finds its health. */
     gd_healthwatch_config(d->hw, s);
-    gd_server_publish(d->srv, s);
+    gd_server_publish(d->srv, s, NULL);
     gd_snapshot_t *old = d->snap;
     d->snap = s;
     notify_changed(d->notifier, old, s);
@@ -331,7 +331,7 @@ static void on_health(void *ctx, gd_health_t *h)
     daemon_t *d = ctx;
     d->health_generation = h->generation;
     d->health_updates++;
-    gd_server_publish_health(d->srv, h);
+    gd_server_publish(d->srv, NULL, h);
     gd_health_unref(h);
 }
 

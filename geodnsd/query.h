@@ -23,17 +23,17 @@ typedef struct query_env {
     uint16_t udp_size;   /* our EDNS UDP payload size (advertised and the upper limit) */
     const uint8_t *nsid; /* NSID payload, or NULL */
     uint16_t nsid_len;
-    uint16_t keepalive;            /* edns-tcp-keepalive TIMEOUT in 100 ms units */
-    const uint8_t *cookie_secret;  /* 16 bytes: server cookies (RFC 7873, 9018) */
-    const struct geo_runtime *geo; /* geo routing data, or NULL */
+    uint16_t keepalive;                /* edns-tcp-keepalive TIMEOUT in 100 ms units */
+    const uint8_t *cookie_secret;      /* 16 bytes: server cookies (RFC 7873, 9018) */
+    const struct geo_runtime *geo;     /* geo routing data, or NULL */
     const struct route_health *health; /* health and capacity view matching geo, or NULL */
-    uint32_t generation; /* changes whenever geo or health change: memo and cache keys */
-    bool explain;                  /* answer TXT _explain.<geo name> to loopback clients */
-    struct route_memo *memo;       /* the worker's route memo, or NULL */
-    struct geo_cache *cache;       /* the worker's geo answer cache, or NULL */
-    struct metrics_counters *counters; /* the thread's counters (metrics.h), or NULL: no counts */
-    const uint16_t *pop_slot;          /* per PoP: its answer counter's slot, or NULL */
-    const struct xfr_policy *xfr;      /* server `transfer:` rules, or NULL: refused */
+    uint32_t generation;     /* changes whenever geo or health change: memo and cache keys */
+    bool explain;            /* answer TXT _explain.<geo name> to loopback clients */
+    struct route_memo *memo; /* the worker's route memo, or NULL */
+    struct geo_cache *cache; /* the worker's geo answer cache, or NULL */
+    struct metrics_counters *counters;  /* the thread's counters (metrics.h), or NULL: no counts */
+    const uint16_t *pop_slot;           /* per PoP: its answer counter's slot, or NULL */
+    const struct xfr_policy *xfr;       /* server `transfer:` rules, or NULL: refused */
     const struct xfr_keyring *xfr_keys; /* `tsig_keys:`, or NULL */
 } query_env_t;
 

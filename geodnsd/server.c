@@ -27,8 +27,8 @@
 #include "rrl.h"
 #include "xfr.h"
 
-#define UDP_BATCH   64
-#define UDP_BUFSZ   4096
+#define UDP_BATCH 64
+#define UDP_BUFSZ 4096
 /* A UDP thread logs what rate limiting did at most this often (and only when it did something). */
 #define RRL_LOG_MS  60000u
 #define TCP_INBUF   4096
@@ -180,7 +180,7 @@ struct conn {
     conn_t *prev, *next; /* LRU list of open connections, oldest first; free list when unused */
     struct sockaddr_storage peer;
     size_t inlen;
-    uint8_t *out; /* pending write: allocated on the first backpressure, freed on close */
+    uint8_t *out;     /* pending write: allocated on the first backpressure, freed on close */
     uint8_t *xfr_out; /* a zone transfer being written: freed when written or on close */
     uv_write_t wreq;
     bool writing;
@@ -198,7 +198,7 @@ struct worker {
     _Atomic(gd_snapshot_t *) pending;
     _Atomic(gd_health_t *) pending_health;
     atomic_bool stop;
-    answerer_t ans; /* for TCP */
+    answerer_t ans;              /* for TCP */
     metrics_counters_t counters; /* the TCP answerer's */
     udp_thread_t *udp[GD_MAX_LISTEN];
     gd_acceptor_t tcp[GD_MAX_LISTEN];
@@ -999,17 +999,6 @@ static void publish_slot(_Atomic(gd_snapshot_t *) *slot, gd_snapshot_t *snap)
         gd_snapshot_unref(old);
 }
 
-void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap)
-{
-    for (unsigned i = 0; i < srv->nworkers; i++) {
-        worker_t *w = srv->workers[i];
-        publish_slot(&w->pending, snap);
-        uv_async_send(&w->async);
-        for (size_t j = 0; j < w->nlisten; j++)
-            publish_slot(&w->udp[j]->pending, snap); /* taken before its next batch */
-    }
-}
-
 static void publish_health_slot(_Atomic(gd_health_t *) *slot, gd_health_t *h)
 {
     gd_health_ref(h);
@@ -1018,14 +1007,23 @@ static void publish_health_slot(_Atomic(gd_health_t *) *slot, gd_health_t *h)
         gd_health_unref(old);
 }
 
-void gd_server_publish_health(gd_server_t *srv, gd_health_t *h)
+void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap, gd_health_t *health)
 {
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
-        publish_health_slot(&w->pending_health, h);
+        /* Health first: a worker takes the config slot before the health slot, so one that
+         * sees a config also sees the health published before it (answerer_poll). */
+        if (health) {
+            publish_health_slot(&w->pending_health, health);
+            for (size_t j = 0; j < w->nlisten; j++)
+                publish_health_slot(&w->udp[j]->pending_health, health);
+        }
+        if (snap) {
+            publish_slot(&w->pending, snap);
+            for (size_t j = 0; j < w->nlisten; j++)
+                publish_slot(&w->udp[j]->pending, snap); /* taken before its next batch */
+        }
         uv_async_send(&w->async);
-        for (size_t j = 0; j < w->nlisten; j++)
-            publish_health_slot(&w->udp[j]->pending_health, h);
     }
 }
 

@@ -18,12 +18,10 @@ typedef struct gd_server gd_server_t;
 int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned workers, char *err,
                     size_t errlen);
 
-/* Hand a new snapshot to every worker; each swaps between two queries and drops the old one. */
-void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap);
-
-/* Hand a health snapshot to every worker (each takes its own reference; the caller keeps
- * its own). Publish a config's health before the config itself. */
-void gd_server_publish_health(gd_server_t *srv, gd_health_t *h);
+/* Hand a new config snapshot and/or health snapshot (either may be NULL) to every worker; each
+ * takes its own reference (the caller keeps its own), swaps between two queries and drops the
+ * old one. Publish a config's health before the config itself (or both in one call). */
+void gd_server_publish(gd_server_t *srv, gd_snapshot_t *snap, gd_health_t *health);
 
 /* Sum every answering thread's counters into *sum (main loop; the threads keep counting). */
 void gd_server_counters(const gd_server_t *srv, metrics_counters_t *sum);

@@ -137,8 +137,7 @@ static void test_round_trip(void)
                   b->history == 0 && b->probes == UINT64_MAX / 2 && b->rtt_ms == -1,
               "v6 fields");
         CHECK(
-            !strcmp(b->reason,
-                    "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 ? \xe2\x80\xa8\xef\xbb\xbf end"),
+            !strcmp(b->reason, "bad \"x\" \\ \n\t\x01 caf\xc3\xa9 ? \xe2\x80\xa8\xef\xbb\xbf end"),
             "escaped reason reads back (invalid byte as '?', one for one): '%s'", b->reason);
         char text[HEALTH_ADDR_STRLEN];
         CHECK(!strcmp(health_addr_format(b, text), "fd00:c0d:1::1"), "v6 text %s", text);
