@@ -23,6 +23,7 @@
 #define GEODNSD_VERSION    "0.1.0"
 #define WATCH_INTERVAL_MS  1000
 #define RELOAD_DEBOUNCE_MS 300
+#define RRL_LOG_MS         60000u
 
 typedef struct daemon {
     uv_loop_t *loop;
@@ -35,6 +36,8 @@ typedef struct daemon {
     uint64_t generation; /* shared by config and health snapshots */
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_timer_t reload_timer;
+    uv_timer_t rrl_timer;              /* logs what rate limiting did, once a minute */
+    uint64_t rrl_dropped, rrl_slipped; /* the counters' sums at the last look */
     uv_fs_poll_t *watches;
     size_t nwatches;
     /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
@@ -312,6 +315,22 @@ static void rewatch(daemon_t *d)
     watch(d);
 }
 
+/* What rate limiting did in the last minute, from the threads' counters: the UDP threads only
+ * count (no logging on the query path). */
+static void on_rrl_timer(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    static metrics_counters_t sum; /* large: off the main loop's stack */
+    gd_server_counters(d->srv, &sum);
+    uint64_t dropped = metrics_get(&sum.rrl_dropped), slipped = metrics_get(&sum.rrl_slipped);
+    if (dropped != d->rrl_dropped || slipped != d->rrl_slipped)
+        log_info("rrl: %llu responses dropped and %llu sent truncated in the last %u s",
+                 (unsigned long long)(dropped - d->rrl_dropped),
+                 (unsigned long long)(slipped - d->rrl_slipped), RRL_LOG_MS / 1000u);
+    d->rrl_dropped = dropped;
+    d->rrl_slipped = slipped;
+}
+
 static void on_reload_timer(uv_timer_t *t)
 {
     daemon_t *d = t->data;
@@ -467,6 +486,9 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sig_int, on_sigterm, SIGINT);
     uv_timer_init(d.loop, &d.reload_timer);
     d.reload_timer.data = &d;
+    uv_timer_init(d.loop, &d.rrl_timer);
+    d.rrl_timer.data = &d;
+    uv_timer_start(&d.rrl_timer, on_rrl_timer, RRL_LOG_MS, RRL_LOG_MS);
     watch(&d);
     gd_healthwatch_cb_t hcb = {.publish = on_health, .next_generation = next_generation, .ctx = &d};
     if (gd_healthwatch_start(d.loop, &hcb, &d.hw)) {
@@ -498,6 +520,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&d.sig_term, NULL);
     uv_close((uv_handle_t *)&d.sig_int, NULL);
     uv_close((uv_handle_t *)&d.reload_timer, NULL);
+    uv_close((uv_handle_t *)&d.rrl_timer, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
     notify_free(d.notifier);

@@ -83,11 +83,6 @@ void metrics_counters_add(metrics_counters_t *dst, const metrics_counters_t *src
                               memory_order_relaxed);
 }
 
-static uint64_t ctr(const metrics_ctr_t *c)
-{
-    return atomic_load_explicit(c, memory_order_relaxed);
-}
-
 /* ---- PoP slots ---- */
 
 struct metrics_slots {
@@ -190,7 +185,7 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
     for (int t = 0; t < METRICS_TRANSPORTS; t++)
         for (int q = 0; q < METRICS_QTYPES; q++)
             for (int r = 0; r < METRICS_RCODES; r++) {
-                uint64_t v = ctr(&c->queries[t][q][r]);
+                uint64_t v = metrics_get(&c->queries[t][q][r]);
                 if (!v)
                     continue;
                 metrics_buf_printf(b,
@@ -203,22 +198,25 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
          "Packets that got no reply (not a DNS query), by transport.");
     for (int t = 0; t < METRICS_TRANSPORTS; t++)
         series_u64(b, "geodnsd_queries_dropped_total", "transport", transport_names[t], NULL, NULL,
-                   ctr(&c->dropped[t]));
+                   metrics_get(&c->dropped[t]));
     head(b, "geodnsd_responses_truncated_total", "counter",
          "UDP responses sent with TC set (the client retries over TCP).");
-    series_u64(b, "geodnsd_responses_truncated_total", NULL, NULL, NULL, NULL, ctr(&c->truncated));
+    series_u64(b, "geodnsd_responses_truncated_total", NULL, NULL, NULL, NULL,
+               metrics_get(&c->truncated));
     head(b, "geodnsd_rrl_dropped_total", "counter",
          "UDP responses not sent because their source was over its rate limit.");
-    series_u64(b, "geodnsd_rrl_dropped_total", NULL, NULL, NULL, NULL, ctr(&c->rrl_dropped));
+    series_u64(b, "geodnsd_rrl_dropped_total", NULL, NULL, NULL, NULL,
+               metrics_get(&c->rrl_dropped));
     head(b, "geodnsd_rrl_slipped_total", "counter",
          "Rate-limited UDP responses sent truncated (TC=1) so that real clients retry over TCP.");
-    series_u64(b, "geodnsd_rrl_slipped_total", NULL, NULL, NULL, NULL, ctr(&c->rrl_slipped));
+    series_u64(b, "geodnsd_rrl_slipped_total", NULL, NULL, NULL, NULL,
+               metrics_get(&c->rrl_slipped));
     head(b, "geodnsd_transfers_total", "counter",
          "Zone transfer requests (AXFR, IXFR) over TCP, by result: allowed or refused.");
     series_u64(b, "geodnsd_transfers_total", "result", "allowed", NULL, NULL,
-               ctr(&c->transfers[1]));
+               metrics_get(&c->transfers[1]));
     series_u64(b, "geodnsd_transfers_total", "result", "refused", NULL, NULL,
-               ctr(&c->transfers[0]));
+               metrics_get(&c->transfers[0]));
 }
 
 static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)
@@ -228,22 +226,24 @@ static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)
          "Geo answers by the step of the fallback chain that answered.");
     for (int s = 0; s < METRICS_STEPS; s++)
         series_u64(b, "geodnsd_geo_steps_total", "step", step_names[s], NULL, NULL,
-                   ctr(&c->steps[s]));
+                   metrics_get(&c->steps[s]));
     head(b, "geodnsd_geo_overflow_total", "counter",
          "Geo answers given while every PoP of the answering step was past its high watermark.");
-    series_u64(b, "geodnsd_geo_overflow_total", NULL, NULL, NULL, NULL, ctr(&c->overflow));
+    series_u64(b, "geodnsd_geo_overflow_total", NULL, NULL, NULL, NULL, metrics_get(&c->overflow));
     head(b, "geodnsd_geo_shed_total", "counter",
          "Geo answers where the nearest PoP shed the client to another (capacity).");
-    series_u64(b, "geodnsd_geo_shed_total", NULL, NULL, NULL, NULL, ctr(&c->shed));
+    series_u64(b, "geodnsd_geo_shed_total", NULL, NULL, NULL, NULL, metrics_get(&c->shed));
     head(b, "geodnsd_geo_client_location_total", "counter",
          "Geo decisions by what located the client: ECS, the source address, or the source "
          "address because the ECS address was private or loopback.");
     for (int l = 0; l < METRICS_LOCS; l++)
         series_u64(b, "geodnsd_geo_client_location_total", "by", loc_names[l], NULL, NULL,
-                   ctr(&c->located[l]));
+                   metrics_get(&c->located[l]));
     head(b, "geodnsd_geo_cache_total", "counter", "Geo answer cache lookups by result.");
-    series_u64(b, "geodnsd_geo_cache_total", "result", "hit", NULL, NULL, ctr(&c->cache_hit));
-    series_u64(b, "geodnsd_geo_cache_total", "result", "miss", NULL, NULL, ctr(&c->cache_miss));
+    series_u64(b, "geodnsd_geo_cache_total", "result", "hit", NULL, NULL,
+               metrics_get(&c->cache_hit));
+    series_u64(b, "geodnsd_geo_cache_total", "result", "miss", NULL, NULL,
+               metrics_get(&c->cache_miss));
     head(b, "geodnsd_pop_answers_total", "counter",
          "Geo answers naming the PoP (each PoP of a multi-PoP answer counts once).");
     /* Every PoP of the current config, then names only earlier configs had that answered. */
@@ -255,12 +255,12 @@ static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)
         if (shown)
             shown[s] = true;
         series_u64(b, "geodnsd_pop_answers_total", "pop", metrics_slots_name(f->slots, s), NULL,
-                   NULL, ctr(&c->pop_answers[s]));
+                   NULL, metrics_get(&c->pop_answers[s]));
     }
     for (size_t s = 0; f->slots && s < metrics_slots_count(f->slots); s++)
-        if (!(shown && shown[s]) && ctr(&c->pop_answers[s]))
+        if (!(shown && shown[s]) && metrics_get(&c->pop_answers[s]))
             series_u64(b, "geodnsd_pop_answers_total", "pop", metrics_slots_name(f->slots, s), NULL,
-                       NULL, ctr(&c->pop_answers[s]));
+                       NULL, metrics_get(&c->pop_answers[s]));
     free(shown);
 }
 

@@ -91,6 +91,12 @@ static inline void metrics_inc(metrics_ctr_t *c)
                           memory_order_relaxed);
 }
 
+/* A counter's value (any thread; the count may be a few increments behind). */
+static inline uint64_t metrics_get(const metrics_ctr_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
 /* The label index of a query type and of a (12-bit extended) rcode. */
 unsigned metrics_qtype_index(uint16_t qtype);
 unsigned metrics_rcode_index(unsigned rcode);

@@ -30,7 +30,6 @@
 #define UDP_BATCH 64
 #define UDP_BUFSZ 4096
 /* A UDP thread logs what rate limiting did at most this often (and only when it did something). */
-#define RRL_LOG_MS  60000u
 #define TCP_INBUF   4096
 #define TCP_MAXRESP 65535
 /* Connections accepted per wake-up of a listener, so one busy listener cannot starve the rest
@@ -162,8 +161,6 @@ typedef struct udp_thread {
     answerer_t ans;
     metrics_counters_t counters;
     rrl_table_t *rrl; /* this thread's buckets; NULL while the config has no rrl: */
-    uint64_t rrl_dropped, rrl_slipped; /* since the last log line */
-    uint32_t rrl_logged_ms;            /* when that was */
     struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
     struct sockaddr_storage raddr[UDP_BATCH];
@@ -460,26 +457,11 @@ static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_met
     if (v == RRL_PASS || (c->cookies && meta->cookie_valid) || rrl_exempt(c, src))
         return len;
     if (v == RRL_DROP) {
-        u->rrl_dropped++;
         metrics_inc(&u->counters.rrl_dropped);
         return 0;
     }
-    u->rrl_slipped++;
     metrics_inc(&u->counters.rrl_slipped);
     return rrl_truncate(buf, len, meta->qend, meta->opt_off);
-}
-
-/* Now and then, what rate limiting did: from the UDP thread, never more than once a minute. */
-static void udp_rrl_log(udp_thread_t *u, uint32_t now)
-{
-    if (now - u->rrl_logged_ms < RRL_LOG_MS)
-        return;
-    if (u->rrl_dropped || u->rrl_slipped)
-        log_info("rrl: %llu responses dropped and %llu sent truncated in the last %u s",
-                 (unsigned long long)u->rrl_dropped, (unsigned long long)u->rrl_slipped,
-                 (now - u->rrl_logged_ms) / 1000u);
-    u->rrl_dropped = u->rrl_slipped = 0;
-    u->rrl_logged_ms = now;
 }
 
 /* Answer one received batch and send the replies with as few sendmmsg calls as possible. */
@@ -568,8 +550,6 @@ static void udp_thread_main(void *arg)
         uint32_t now = u->rrl ? coarse_ms() : 0;
         if (n > 0)
             udp_answer_batch(u, n, now);
-        if (u->rrl)
-            udp_rrl_log(u, now);
     }
 }
 
