@@ -10,9 +10,9 @@ dns_init
 EDGE_BIN=$BIN/segment-edge
 MMDB=$(cd "$BUILD" && pwd)/example-city.mmdb
 for f in "$EDGE_BIN" "$MMDB"; do
-    [ -e "$f" ] || { echo "FAIL - $f missing (build first)"; exit 1; }
+    [ -e "$f" ] || die "$f missing (build first)"
 done
-command -v ffmpeg >/dev/null || { echo "FAIL - ffmpeg missing (scripts/deps.sh installs it)"; exit 1; }
+command -v ffmpeg >/dev/null || die "ffmpeg missing (scripts/deps.sh installs it)"
 
 E2E=$TMP/e2e
 mkdir -p "$E2E/origin-root"
@@ -56,9 +56,9 @@ start_edge() { # NAME ARGS...
 }
 
 P=$(port3)
-start_edge origin --listen "127.0.0.1:$P" --root "$E2E/origin-root" || dns_finish
-start_edge fra --listen "127.0.1.1:$P" --origin "http://127.0.0.1:$P" --cache-mem 64M || dns_finish
-start_edge nyc --listen "127.0.2.1:$P" --origin "http://127.0.0.1:$P" --cache-mem 64M || dns_finish
+start_edge origin --listen "127.0.0.1:$P" --root "$E2E/origin-root" || finish
+start_edge fra --listen "127.0.1.1:$P" --origin "http://127.0.0.1:$P" --cache-mem 64M || finish
+start_edge nyc --listen "127.0.2.1:$P" --origin "http://127.0.0.1:$P" --cache-mem 64M || finish
 pass "origin and two edges up on port $P"
 
 # Encoder: 4 s of test video published over HTTP PUT, the way a live encoder does.
@@ -79,14 +79,14 @@ check "origin stored the playlist and $nseg segments" \
 # geodnsd with the example zone, PoPs and database.
 cp "$SRC/zones/"*.yaml "$E2E/"
 sed -i "s|mmdb: [^,}]*|mmdb: $MMDB|" "$E2E/geodnsd.yaml"
-dns_start "$E2E/geodnsd.yaml" || dns_finish
+dns_start "$E2E/geodnsd.yaml" || finish
 
 for viewer in "Paris 192.0.2.0/24 127.0.1.1 fra" "Chicago 198.51.100.0/24 127.0.2.1 nyc"; do
     set -- $viewer
     city=$1 subnet=$2 want=$3 pop=$4
     addr=$(dig @127.0.0.1 -p "$PORT" +short +time=2 +tries=1 video.cdn.example.test \
         +subnet="$subnet" | head -n 1)
-    eq "$city viewer resolves video.cdn.example.test to $pop" "$addr" "$want"
+    expect_eq "$city viewer resolves video.cdn.example.test to $pop" "$addr" "$want"
     [ -n "$addr" ] || continue
     url="http://video.cdn.example.test:$P/live/index.m3u8"
     curl -sf --max-time 10 --resolve "video.cdn.example.test:$P:$addr" "$url" \
@@ -99,7 +99,7 @@ for viewer in "Paris 192.0.2.0/24 127.0.1.1 fra" "Chicago 198.51.100.0/24 127.0.
         curl -sf --max-time 10 "http://$addr:$P/live/$b" -o "$E2E/$city-$b" &&
             cmp -s "$E2E/$city-$b" "$seg" && same=$((same + 1))
     done
-    eq "$city: every segment from $pop equals the origin's" "$same" "$nseg"
+    expect_eq "$city: every segment from $pop equals the origin's" "$same" "$nseg"
     # The player: ffmpeg reads the stream through the edge and remuxes it.
     if timeout $((60 * DNS_SLOW)) ffmpeg -hide_banner -loglevel error -y \
         -i "http://$addr:$P/live/index.m3u8" -c copy "$E2E/$city-play.ts" \
@@ -113,4 +113,4 @@ for viewer in "Paris 192.0.2.0/24 127.0.1.1 fra" "Chicago 198.51.100.0/24 127.0.
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["requests"]["total"] >= 1 + '"$nseg"' and "unit" in d["load"] else 1)' "$status"
 done
 alive "geodnsd alive"
-dns_finish
+finish

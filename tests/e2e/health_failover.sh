@@ -9,7 +9,7 @@
 geo_init
 EDGE=$BIN/segment-edge HC=$BIN/healthcheck
 for b in "$EDGE" "$HC"; do
-    [ -x "$b" ] || { fail "binary $b (build it first)"; dns_finish; }
+    [ -x "$b" ] || { fail "binary $b (build it first)"; finish; }
 done
 EX=$TMP/ex
 geo_example_conf "$EX"
@@ -72,7 +72,7 @@ until_ga() {
 }
 
 for n in 1 2 3 4; do edge_start $n; done
-dns_start "$EX/geodnsd.yaml" || dns_finish
+dns_start "$EX/geodnsd.yaml" || finish
 V=video.cdn.example.test
 FRA=127.0.1.1 NYC=127.0.2.1 GRU=127.0.4.1
 hc
@@ -124,7 +124,7 @@ for ((i = 0; i < 40 * DNS_SLOW; i++)); do
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
-eq "after slow start every Buenos Aires prefix is back on gru" "$C" "127.0.4.1=256"
+expect_eq "after slow start every Buenos Aires prefix is back on gru" "$C" "127.0.4.1=256"
 
 echo "# overload with real connections: gru past its capacity sheds by headroom"
 python3 - "$EP" >"$TMP/hold.log" 2>&1 <<'EOF' &
@@ -160,7 +160,7 @@ for ((i = 0; i < 40 * DNS_SLOW; i++)); do
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
-eq "connections gone: the share comes back, every prefix on gru" "$C" "127.0.4.1=256"
+expect_eq "connections gone: the share comes back, every prefix on gru" "$C" "127.0.4.1=256"
 
 echo "# every edge dead: the commercial CDN CNAME, never a dead address"
 for n in 1 2 3 4; do kill -9 "${EPID[$n]}"; wait "${EPID[$n]}" 2>/dev/null; done
@@ -174,4 +174,4 @@ done
 has "all down: video -> video.cdn-vendor.example.net" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
 hasnt "all down: no PoP address" " IN A 127\.0\."
 alive "geodnsd ran through every round"
-dns_finish
+finish

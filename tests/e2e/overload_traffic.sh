@@ -16,9 +16,9 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 for b in "$BIN/segment-edge" "$BIN/healthcheck"; do
-    [ -x "$b" ] || { fail "binary $b (build it first)"; dns_finish; }
+    [ -x "$b" ] || { fail "binary $b (build it first)"; finish; }
 done
-command -v wrk >/dev/null || { fail "wrk installed (scripts/deps.sh installs it)"; dns_finish; }
+command -v wrk >/dev/null || { fail "wrk installed (scripts/deps.sh installs it)"; finish; }
 V=video.cdn.example.test
 EX=$TMP/ex
 HD=$TMP/health
@@ -26,18 +26,18 @@ mkdir -p "$HD" "$TMP/root/live"
 head -c 2000 /dev/urandom >"$TMP/root/live/seg_000.ts"
 
 EP=$(path_free_port 127.0.0.1 127.0.1.1 127.0.2.1 127.0.3.1 127.0.4.1)
-path_example_conf "$SRC/zones" "$EX" "$MMDB" "$EP" || { fail "example config copy"; dns_finish; }
+path_example_conf "$SRC/zones" "$EX" "$MMDB" "$EP" || { fail "example config copy"; finish; }
 # Health: a short lag (the share follows the load quickly), no slow start.
 sed -i '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$EX/geodnsd.yaml"
 echo "health: {dir: $HD, overrides: admin.yaml, max_age: 30s, slow_start: 0, lag: 2s}" \
     >>"$EX/geodnsd.yaml"
 
 path_start_edge "$TMP/origin.log" --listen "127.0.0.1:$EP" --root "$TMP/root" --no-access-log ||
-    { fail "origin starts"; dns_finish; }
+    { fail "origin starts"; finish; }
 for n in 1 2 3 4; do
     path_start_edge "$TMP/edge$n.log" --listen "127.0.$n.1:$EP" \
         --origin "http://127.0.0.1:$EP" --cache-mem 16M --no-access-log ||
-        { fail "edge $n starts"; dns_finish; }
+        { fail "edge $n starts"; finish; }
     EDGE_PID=$PATH_LAST_PID
 done
 GRU=127.0.4.1
@@ -52,11 +52,11 @@ check "wrk calibrated the request rate through gru's edge (${rate:-?}/s)" test "
 path_stop "$EDGE_PID"
 printf 'load: {unit: requests_per_s, capacity: %s}\naccess_log: false\n' "$CAP" >"$TMP/gru.yaml"
 path_start_edge "$TMP/edge4.log" -c "$TMP/gru.yaml" --listen "$GRU:$EP" \
-    --origin "http://127.0.0.1:$EP" --cache-mem 16M || { fail "gru's edge restarts"; dns_finish; }
+    --origin "http://127.0.0.1:$EP" --cache-mem 16M || { fail "gru's edge restarts"; finish; }
 # The PoP file's capacity for gru in the same unit: requests per second.
 sed -i "/^  gru:/,/^  [a-z]*:/s/capacity: 1000,/capacity: $CAP,/" "$EX/pops.yaml"
 check "the PoP file gives gru capacity $CAP requests/s" grep -q "capacity: $CAP," "$EX/pops.yaml"
-dns_start "$EX/geodnsd.yaml" || dns_finish
+dns_start "$EX/geodnsd.yaml" || finish
 "$BIN/healthcheck" --interval 1 -c "$EX/pops.yaml" --vantage e2e --out "$HD" -q \
     2>"$TMP/hc.log" &
 PATH_PIDS+=($!)
@@ -64,7 +64,7 @@ for ((i = 0; i < 50 * DNS_SLOW; i++)); do [ -s "$HD/e2e.json" ] && break; sleep 
 check "healthcheck wrote its state file" test -s "$HD/e2e.json"
 
 C=$(ecs_spread $V "100.64.%d.0/24" 256)
-eq "no traffic: all 256 Buenos Aires prefixes on gru" "$C" "$GRU=256"
+expect_eq "no traffic: all 256 Buenos Aires prefixes on gru" "$C" "$GRU=256"
 
 echo "# wrk through gru's edge, past its capacity of $CAP requests/s"
 wrk -t1 -c4 -d120s "http://$GRU:$EP/live/seg_000.ts" >"$TMP/wrk.log" 2>&1 &
@@ -98,10 +98,10 @@ for ((i = 0; i < 60 * DNS_SLOW; i++)); do
     [ "$C" = "$GRU=256" ] && break
     sleep 0.5
 done
-eq "traffic stopped: the share comes back, every prefix on gru" "$C" "$GRU=256" || {
+expect_eq "traffic stopped: the share comes back, every prefix on gru" "$C" "$GRU=256" || {
     explain "$EX/geodnsd.yaml" $V 100.64.9.1/24
     printf '%s\n' "$R" | sed -n '/^health:/,/^zone:/p'
     python3 -c "import json; print(json.load(open('$HD/e2e.json'))['pops']['gru'])"
 }
 alive "geodnsd alive"
-dns_finish
+finish

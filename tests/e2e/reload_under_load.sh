@@ -6,7 +6,7 @@
 # fra's address in one of the PoP-file versions. No query goes unanswered.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
-command -v dnsperf >/dev/null || { fail "dnsperf installed (scripts/deps.sh installs it)"; dns_finish; }
+command -v dnsperf >/dev/null || { fail "dnsperf installed (scripts/deps.sh installs it)"; finish; }
 EX=$TMP/ex
 geo_example_conf "$EX"
 V=video.cdn.example.test
@@ -18,7 +18,7 @@ done
 cp "$EX/pops.yaml" "$TMP/pops.a"
 sed 's/127\.0\.1\.1/127.0.1.5/g' "$EX/pops.yaml" >"$TMP/pops.b"
 cp "$TMP/zone.a" "$EX/cdn.example.test.yaml"
-dns_start "$EX/geodnsd.yaml" || dns_finish
+dns_start "$EX/geodnsd.yaml" || finish
 
 # dnsperf: 2000 queries/s for 25 s (longer than the 12 reloads take), Paris's ECS on every query.
 printf '%s A\n' "$V" >"$TMP/queries"
@@ -101,7 +101,7 @@ for round in 1 2 3; do
             reloads=$((reloads + 1))
     done
 done
-eq "12 replacements (zone and PoP file, write + mv), each reloaded" "$reloads" 12
+expect_eq "12 replacements (zone and PoP file, write + mv), each reloaded" "$reloads" 12
 touch "$TMP/stop"
 wait "$CHECKER"
 wait "$PERF"
@@ -113,7 +113,7 @@ check "checker: every answer from one of the versions (bad=0)" grep -q " bad=0 "
 check "checker: both versions of each file seen" grep -q "seen=127.0.1.1,127.0.1.5,a,b" <<<"$res"
 lost=$(sed -n 's/^ *Queries lost: *\([0-9]*\).*/\1/p' "$TMP/dnsperf.log")
 sent=$(sed -n 's/^ *Queries sent: *\([0-9]*\).*/\1/p' "$TMP/dnsperf.log")
-eq "dnsperf: no query lost (of ${sent:-?})" "${lost:-none}" 0
+expect_eq "dnsperf: no query lost (of ${sent:-?})" "${lost:-none}" 0
 check "dnsperf sent a steady load (> 10000 queries)" test "${sent:-0}" -gt 10000
 alive "geodnsd alive"
-dns_finish
+finish

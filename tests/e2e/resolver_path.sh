@@ -18,10 +18,10 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 for b in "$BIN/segment-edge" "$BIN/healthcheck"; do
-    [ -x "$b" ] || { fail "binary $b (build it first)"; dns_finish; }
+    [ -x "$b" ] || { fail "binary $b (build it first)"; finish; }
 done
 for t in unbound unbound-checkconf ffmpeg curl dig; do
-    command -v "$t" >/dev/null || { fail "$t installed (scripts/deps.sh installs it)"; dns_finish; }
+    command -v "$t" >/dev/null || { fail "$t installed (scripts/deps.sh installs it)"; finish; }
 done
 V=video.cdn.example.test
 HLS=$TMP/hls
@@ -31,29 +31,29 @@ mkdir -p "$HD"
 
 # One port for the origin and the four edges (example: 8080, here a free one).
 EP=$(path_free_port 127.0.0.1 127.0.1.1 127.0.2.1 127.0.3.1 127.0.4.1)
-path_example_conf "$SRC/zones" "$EX" "$MMDB" "$EP" || { fail "example config copy"; dns_finish; }
+path_example_conf "$SRC/zones" "$EX" "$MMDB" "$EP" || { fail "example config copy"; finish; }
 if path_make_hls "$HLS" 8 2>"$TMP/ffmpeg.log"; then
     pass "ffmpeg made an 8 s HLS set with three renditions"
 else
     fail "ffmpeg made the HLS set" "$(tail -n 5 "$TMP/ffmpeg.log")"
-    dns_finish
+    finish
 fi
 FILES=$(path_hls_files "$HLS")
 check "master playlist names three renditions" test "$(grep -c '^[^#]' "$HLS/master.m3u8")" = 3
 
 path_start_edge "$TMP/origin.log" --listen "127.0.0.1:$EP" --root "$HLS" --no-access-log ||
-    { fail "origin starts"; dns_finish; }
+    { fail "origin starts"; finish; }
 declare -A EPID
 POPS=(fra nyc sin gru)
 for n in 1 2 3 4; do
     path_start_edge "$TMP/${POPS[n - 1]}.log" --listen "127.0.$n.1:$EP" \
         --origin "http://127.0.0.1:$EP" --cache-mem 64M --no-access-log ||
-        { fail "edge ${POPS[n - 1]} starts"; dns_finish; }
+        { fail "edge ${POPS[n - 1]} starts"; finish; }
     EPID[${POPS[n - 1]}]=$PATH_LAST_PID
 done
 pass "origin and four edges up on port $EP"
 
-dns_start "$EX/geodnsd.yaml" --health-dir "$HD" || dns_finish
+dns_start "$EX/geodnsd.yaml" --health-dir "$HD" || finish
 "$BIN/healthcheck" --interval 1 -c "$EX/pops.yaml" --vantage e2e --out "$HD" -q \
     2>"$TMP/hc.log" &
 PATH_PIDS+=($!)
@@ -63,8 +63,8 @@ wait_log "health: probes; 1 state file|PoP .*: up|state file" 5 >/dev/null
 
 RP=$(path_free_port 127.0.0.1)
 path_unbound_conf "$TMP/unbound.conf" "$TMP" 127.0.0.1 "$RP" 127.0.0.1 "$PORT" ||
-    { fail "unbound-checkconf accepts the config"; dns_finish; }
-path_start_unbound "$TMP/unbound.conf" "$TMP/unbound.log" || { fail "unbound starts"; dns_finish; }
+    { fail "unbound-checkconf accepts the config"; finish; }
+path_start_unbound "$TMP/unbound.conf" "$TMP/unbound.log" || { fail "unbound starts"; finish; }
 pass "unbound on 127.0.0.1:$RP, stub zone cdn.example.test -> 127.0.0.1@$PORT"
 
 # ub ARGS...: dig through unbound (recursion desired), output in $R.
@@ -97,7 +97,7 @@ for viewer in "Paris 192.0.2.0/24 A 127.0.1.1 24" "Chicago 198.51.100.0/24 A 127
     gd "$city ($subnet, $type) via unbound -> $want, ECS scope /$scope from geodnsd" "$want" "$scope" \
         @127.0.0.1 -p "$RP" +recurse "$V" "$type" +subnet="$subnet"
     [ "$type" = A ] || continue
-    eq "$city: master, 3 playlists and every segment through $want equal the origin's" \
+    expect_eq "$city: master, 3 playlists and every segment through $want equal the origin's" \
         "$(fetch_all "$want" "$city")" "$nfiles"
 done
 grep -q "\"requests\":{\"total\":[1-9]" <(curl -s "http://127.0.4.1:$EP/status") &&
@@ -170,7 +170,7 @@ last=$(grep ' ok ' "$TMP/player.log" | tail -n 1)
 check "the player finished on nyc ($last)" grep -q "127.0.2.1 ok" <<<"$last"
 same=0
 for seg in $R360; do cmp -s "$TMP/player/$seg" "$HLS/360p/$seg" && same=$((same + 1)); done
-eq "no segment lost: every one of the $nseg segments equals the origin's" "$same" "$nseg"
+expect_eq "no segment lost: every one of the $nseg segments equals the origin's" "$same" "$nseg"
 echo "  player: $(grep -c ' fail ' "$TMP/player.log") failed attempts, then nyc from $(grep -m1 '127.0.2.1 ok' "$TMP/player.log" | awk '{print $1 " at " $4 " ms"}')"
 explain "$EX/geodnsd.yaml" --health-dir "$HD" $V 192.0.2.1/24
 has "explain: fra down by the e2e vantage" "fra +down +e2e:down"
@@ -181,8 +181,8 @@ has "explain: fra down by the e2e vantage" "fra +down +e2e:down"
 # mmdb network), with scope 0. So through unbound, clients are placed with dig +subnet only.
 got=$(dig -b 127.255.3.1 @127.0.0.1 -p "$RP" +short +time=2 +tries=2 "$V" | tail -n 1)
 own=$(dig @127.0.0.1 -p "$PORT" +short +norec +time=2 +tries=1 "$V" | tail -n 1)
-eq "a client placed by its source 127.255.3.1 (Tokyo) through unbound gets the resolver's answer" \
+expect_eq "a client placed by its source 127.255.3.1 (Tokyo) through unbound gets the resolver's answer" \
     "$got" "$own"
 check "... which is not sin's" test "$got" != 127.0.3.1
 alive "geodnsd alive"
-dns_finish
+finish

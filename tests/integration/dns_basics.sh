@@ -3,7 +3,7 @@
 # negative SOA TTL, REFUSED, NOTIMP, meta qtypes, ANY, several zones, compression, SIGTERM.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 SOA_RE="^NS $Z\. $NEG_TTL IN SOA ns1\.$Z\. hostmaster\.$Z\. 2026112501 3600 600 604800 60$"
@@ -135,7 +135,7 @@ for op in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
     expect "opcode $op -> NOTIMP, AA=0, opcode copied" rcode=NOTIMP -aa +qr
     o=$(sum opcode)
     case $op in 1) w=IQUERY ;; 2) w=STATUS ;; 4) w=NOTIFY ;; 5) w=UPDATE ;; *) w=OPCODE$op ;; esac
-    eq "opcode $op copied into the reply" "$o" "$w"
+    expect_eq "opcode $op copied into the reply" "$o" "$w"
 done
 q --opcode 4 --aa $Z --type SOA
 expect "NOTIFY with AA set -> NOTIMP, AA not invented" rcode=NOTIMP -aa -ad
@@ -227,7 +227,7 @@ fi
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
 
 echo "# workers: 0 (one per core)"
 sed 's/^workers: .*/workers: 0/' "$DATA/geodnsd.yaml" >"$DATA/workers0.yaml"
@@ -237,6 +237,6 @@ if dns_start "$DATA/workers0.yaml"; then
     q --tcp www.$Z
     expect "workers 0: TCP answered" ok rcode=NOERROR +aa an=2
     dns_stop
-    eq "workers 0: SIGTERM exit status 0" "$STOP_STATUS" 0
+    expect_eq "workers 0: SIGTERM exit status 0" "$STOP_STATUS" 0
 fi
-dns_finish
+finish

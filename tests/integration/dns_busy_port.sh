@@ -28,14 +28,14 @@ refused() {
     fi
     wait "$pid"
     st=$?
-    eq "$desc: exit status 1" "$st" 1
+    expect_eq "$desc: exit status 1" "$st" 1
     R=$(cat "$err")
     printf '%s\n' "$R" | sed 's/^/  | /'
     has "$desc: stderr names the address, protocol and cause" "$want"
     hasnt "$desc: never says it is listening" 'listening on|geodnsd ready'
 }
 
-dns_start "$conf" || dns_finish
+dns_start "$conf" || finish
 first=$SERVER_PID
 
 echo "# a second geodnsd on the same addresses (three times: the pid is named every time)"
@@ -152,7 +152,7 @@ for ((i = 0; i < 50 * DNS_SLOW; i++)); do
     sleep 0.1
 done
 dns_stop
-eq "first server: SIGTERM: exit status 0" "$STOP_STATUS" 0
+expect_eq "first server: SIGTERM: exit status 0" "$STOP_STATUS" 0
 wait "$twpid" 2>/dev/null
 R=$(cat "$TMP/tw.out")
 has "a TCP client was connected when the server stopped" '^closed by server'
@@ -171,5 +171,5 @@ expect "restarted server answers UDP" ok rcode=NOERROR
 q --tcp www.example.test
 expect "restarted server answers TCP" ok rcode=NOERROR
 dns_stop
-eq "restarted server: SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "restarted server: SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

@@ -6,12 +6,12 @@ dns_init
 
 out=$("$GEODNSD" --check -c "$DATA/geodnsd.yaml" 2>"$TMP/check.err")
 st=$?
-eq "--check on the valid test config: exit 0" "$st" 0
+expect_eq "--check on the valid test config: exit 0" "$st" 0
 R="$out"
 for z in example.test sub2.example.test other.test; do
     count "--check: one summary line for zone $z" "^zone ${z//./\\.}\.?[: ]" 1
 done
-eq "--check: no error output for a valid config" "$(grep -ci 'error' "$TMP/check.err")" 0
+expect_eq "--check: no error output for a valid config" "$(grep -ci 'error' "$TMP/check.err")" 0
 
 # broken FILE: checks a config whose only zone is broken/FILE (or FILE itself if it is a server
 # config) and expects exit 1 and FILE:LINE:COL: on stderr, LINE being the ERROR-HERE line.
@@ -27,7 +27,7 @@ broken() {
     "$GEODNSD" --check -c "$conf" >"$TMP/out" 2>"$TMP/err"
     st=$?
     err=$(cat "$TMP/err")
-    eq "$desc: --check exits 1" "$st" 1
+    expect_eq "$desc: --check exits 1" "$st" 1
     R=$err
     if [ -n "$line" ]; then
         has "$desc: stderr names $f, line $line (file:line:col: reason)" "${f//./\\.}:$line:[0-9]+: [^ ]"
@@ -49,12 +49,12 @@ broken bad-server.yaml "unknown key in the server config"
 
 printf 'listen: ["127.0.0.1:5353"]\nzones: [does-not-exist.yaml]\n' >"$DATA/check-missing.yaml"
 "$GEODNSD" --check -c "$DATA/check-missing.yaml" >/dev/null 2>"$TMP/err"
-eq "config naming a missing zone file: exit 1" "$?" 1
+expect_eq "config naming a missing zone file: exit 1" "$?" 1
 R=$(cat "$TMP/err")
 has "missing zone file: named in the error" 'does-not-exist\.yaml'
 
 "$GEODNSD" --check -c "$DATA/nothere.yaml" >/dev/null 2>"$TMP/err"
-eq "missing config file: exit 1" "$?" 1
+expect_eq "missing config file: exit 1" "$?" 1
 
 echo "# a broken zone does not start a server"
 PORT=$(free_port)
@@ -85,4 +85,4 @@ printf 'listen: ["127.0.0.1:5353"]\nzones: [indent.yaml]\n' >"$DATA/indent-serve
 R=$("$GEODNSD" --check -c "$DATA/indent-server.yaml" 2>&1)
 has "a YAML indentation error: position, where the mapping began, and a hint" \
     "indent\.yaml:4:4: YAML syntax: did not find expected key \(parsing a block mapping that starts at line 3, column 3\); check this line's indentation"
-dns_finish
+finish

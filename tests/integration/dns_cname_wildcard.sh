@@ -4,7 +4,7 @@
 # wildcard CNAME, no wildcard below a delegation).
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 SOA_RE="^NS $Z\. 60 IN SOA ns1\.$Z\. "
@@ -12,7 +12,7 @@ SOA_RE="^NS $Z\. 60 IN SOA ns1\.$Z\. "
 echo "# CNAME"
 q alias.$Z
 expect "alias A: NOERROR, AA, CNAME + 2 A" ok rcode=NOERROR +aa an=3
-eq "alias A: CNAME first, then the target's A RRset" "$(an_list | tr '\n' '|')" \
+expect_eq "alias A: CNAME first, then the target's A RRset" "$(an_list | tr '\n' '|')" \
     "alias.$Z. CNAME www.$Z.|www.$Z. A 192.0.2.1|www.$Z. A 192.0.2.2|"
 q alias.$Z --type CNAME
 expect "alias CNAME: only the CNAME" ok rcode=NOERROR +aa an=1
@@ -21,7 +21,7 @@ q alias.$Z --type AAAA
 expect "alias AAAA: CNAME + AAAA" ok rcode=NOERROR +aa an=2
 q c1.$Z
 expect "c1 A: chain of 2 CNAMEs then A" ok rcode=NOERROR +aa an=3
-eq "c1 A: whole chain in order" "$(an_list | tr '\n' '|')" \
+expect_eq "c1 A: whole chain in order" "$(an_list | tr '\n' '|')" \
     "c1.$Z. CNAME c2.$Z.|c2.$Z. CNAME c3.$Z.|c3.$Z. A 192.0.2.33|"
 q ext.$Z
 expect "ext A: chain leaving the zone stops at the out-of-zone CNAME" ok rcode=NOERROR +aa an=1
@@ -96,7 +96,7 @@ q wild.$Z
 expect "wild (parent of the wildcard, empty non-terminal) -> NODATA" ok rcode=NOERROR +aa an=0
 q x.wc.$Z
 expect "wildcard CNAME: x.wc A -> synthesized CNAME + www A" ok rcode=NOERROR +aa an=3
-eq "wildcard CNAME: CNAME owned by the QNAME, then the target" "$(an_list | tr '\n' '|')" \
+expect_eq "wildcard CNAME: CNAME owned by the QNAME, then the target" "$(an_list | tr '\n' '|')" \
     "x.wc.$Z. CNAME www.$Z.|www.$Z. A 192.0.2.1|www.$Z. A 192.0.2.2|"
 q deep.x.wc.$Z --type CNAME
 expect "wildcard CNAME, qtype CNAME: only the synthesized CNAME" ok rcode=NOERROR +aa an=1
@@ -127,5 +127,5 @@ has "dig zzz.wild A: synthesized" "^zzz\.wild\.$Z\.[[:space:]]+300[[:space:]]+IN
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

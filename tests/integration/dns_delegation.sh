@@ -4,7 +4,7 @@
 # does not fit, child zone served next to the parent.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 # referral_checks LABEL: the reply in $R is the referral to sub.example.test with all its glue.
@@ -56,8 +56,8 @@ s=$(sum size)
 if [ -n "$s" ] && [ "$s" -le 512 ]; then pass "bigdeleg UDP reply without EDNS within 512 bytes ($s)"; else fail "bigdeleg reply without EDNS within 512 bytes" "size=$s"; fi
 q --tcp x.bigdeleg.$Z
 expect "bigdeleg referral over TCP: complete, TC=0, AA=0" ok rcode=NOERROR -tc -aa an=0 ns=13
-eq "bigdeleg over TCP: 13 A glue" "$(nlines "^AR ns[0-9]+-x+\.bigdeleg\.$Z\. 300 IN A ")" 13
-eq "bigdeleg over TCP: 13 AAAA glue" "$(nlines "^AR ns[0-9]+-x+\.bigdeleg\.$Z\. 300 IN AAAA ")" 13
+expect_eq "bigdeleg over TCP: 13 A glue" "$(nlines "^AR ns[0-9]+-x+\.bigdeleg\.$Z\. 300 IN A ")" 13
+expect_eq "bigdeleg over TCP: 13 AAAA glue" "$(nlines "^AR ns[0-9]+-x+\.bigdeleg\.$Z\. 300 IN AAAA ")" 13
 dg @127.0.0.1 x.bigdeleg.$Z A
 has "dig retries the truncated referral over TCP and gets it all" "^;; ADDITIONAL: 27|ADDITIONAL: 27"
 
@@ -82,5 +82,5 @@ fi
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

@@ -4,7 +4,7 @@
 # edns-tcp-keepalive (RFC 7828).
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 OPT_RE='^OPT udp=1232 version=0 '
@@ -152,10 +152,10 @@ alive "server alive"
 echo "# NSID not configured"
 dns_stop
 grep -v '^nsid:' "$DATA/geodnsd.yaml" >"$DATA/nonsid.yaml"
-dns_start "$DATA/nonsid.yaml" || dns_finish
+dns_start "$DATA/nonsid.yaml" || finish
 q --opt 3: www.$Z
 expect "NSID requested, none configured: answered" ok rcode=NOERROR an=2
 hasnt "NSID requested, none configured: no NSID" '^OPT-NSID'
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

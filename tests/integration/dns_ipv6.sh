@@ -4,9 +4,9 @@
 dns_init
 if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
     skip "all IPv6 checks" "no ::1 on this machine"
-    dns_finish
+    finish
 fi
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 for tr in udp tcp; do
@@ -44,5 +44,5 @@ has "kdig @::1 +tcp www A" "192\.0\.2\.2"
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

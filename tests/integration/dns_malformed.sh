@@ -4,7 +4,7 @@
 # reply; random garbage never crashes the server.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 WWW=03777777076578616d706c65047465737400   # www.example.test in wire form
@@ -141,5 +141,5 @@ q --tcp www.$Z
 expect "after garbage: TCP still answers" ok rcode=NOERROR an=2
 
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

@@ -4,7 +4,7 @@
 # data; fixing it publishes again; zone_dir additions and server config changes are picked up.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 ZF=$DATA/example.test.yaml
@@ -176,12 +176,12 @@ w1=$(grep -c "takes effect on restart" "$LOG")
 sed 's/max_connections: 100/max_connections: 256/' "$DATA/geodnsd.yaml" >"$DATA/geodnsd.yaml.new"
 replace "$DATA/geodnsd.yaml"
 wait_reload_ok $((n1 + 1))
-eq "edited back to the running value: no new restart warning" \
+expect_eq "edited back to the running value: no new restart warning" \
     "$(grep -c "takes effect on restart" "$LOG")" "$w1"
 q www.$Z
 expect "after all reloads: answers normally" ok rcode=NOERROR +aa
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

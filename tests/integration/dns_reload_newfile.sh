@@ -4,7 +4,7 @@
 set -u
 . "$SRC/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 q www.example.test
 expect "old zone served" ok rcode=NOERROR +aa
@@ -34,4 +34,4 @@ check "fixing the new file reloads without a signal" wait_log 'reload ok' 10 "$n
 q www.new.test
 expect "new zone served after the fix" ok rcode=NOERROR +aa an=1
 alive "server alive"
-dns_finish
+finish

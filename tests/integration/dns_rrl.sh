@@ -14,7 +14,7 @@ cat >>"$conf" <<'YAML'
 workers: 1
 rrl: {responses_per_second: 5, slip: 2, exempt: ["127.0.2.0/24"], table_size: 1024}
 YAML
-dns_start "$conf" || dns_finish
+dns_start "$conf" || finish
 
 out=$(timeout 60 python3 - "$PORT" <<'PYEOF'
 import os, select, socket, struct, sys, time
@@ -252,4 +252,4 @@ bad "rrl exempt not a prefix" '{responses_per_second: 5, exempt: [example.com]}'
 bad "rrl exempt /33" '{responses_per_second: 5, exempt: ["10.0.0.0/33"]}' "ADDR/BITS"
 bad "rrl slip 101" '{responses_per_second: 5, slip: 101}' ""
 bad "rrl unknown key" '{responses_per_second: 5, window: 15s}' "window"
-dns_finish
+finish

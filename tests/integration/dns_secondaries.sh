@@ -9,7 +9,7 @@ dns_init
 for tool in nsd knotd dig; do
     if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
         skip "NSD and Knot as secondaries" "$tool is not installed (scripts/deps.sh installs it)"
-        dns_finish
+        finish
     fi
 done
 PATH=$PATH:/usr/sbin
@@ -48,7 +48,7 @@ transfer:
   notify: ["127.0.0.1:$NSD_PORT", "127.0.0.1:$KNOT_PORT"]
 CONF
 MPORT=$(free_port 127.0.0.1)
-dns_start "$W/geodnsd.yaml" --metrics "$MPORT" || dns_finish
+dns_start "$W/geodnsd.yaml" --metrics "$MPORT" || finish
 
 # NSD: foreground, as this user, everything in its temp dir.
 N=$TMP/nsd
@@ -149,13 +149,13 @@ for q in "$Z SOA" "$Z NS" "$Z MX" "$Z TXT" "static.$Z A" "static.$Z AAAA" "www.$
     [ -n "$want" ] || fail "geodnsd answers $q" "empty"
     for sec in "NSD:$NSD_PORT" "Knot:$KNOT_PORT"; do
         got=$(answers "${sec#*:}" "$1" "$2")
-        eq "${sec%%:*} answers $q as geodnsd does" "$got" "$want"
+        expect_eq "${sec%%:*} answers $q as geodnsd does" "$got" "$want"
     done
 done
 # Geo names reach the secondaries as the default location's answer (here Frankfurt).
-eq "NSD: video.$Z is the default location's address" "$(answers "$NSD_PORT" "video.$Z" A)" \
+expect_eq "NSD: video.$Z is the default location's address" "$(answers "$NSD_PORT" "video.$Z" A)" \
     "video.$Z. IN A 127.0.1.1"
-eq "Knot: video.$Z is the default location's address" "$(answers "$KNOT_PORT" "video.$Z" A)" \
+expect_eq "Knot: video.$Z is the default location's address" "$(answers "$KNOT_PORT" "video.$Z" A)" \
     "video.$Z. IN A 127.0.1.1"
 
 # A zone edit (new serial and record), replaced atomically: NOTIFY brings both to it.
@@ -174,8 +174,8 @@ if wait_serial "$NSD_PORT" 101; then pass "NSD serves serial 101 after NOTIFY"; 
     fail "NSD serves serial 101 after NOTIFY" "$(tail -n 15 "$N/nsd.log")"; fi
 if wait_serial "$KNOT_PORT" 101; then pass "Knot serves serial 101 after NOTIFY"; else
     fail "Knot serves serial 101 after NOTIFY" "$(tail -n 15 "$K/knot.log")"; fi
-eq "NSD has the edited record" "$(answers "$NSD_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
-eq "Knot has the edited record" "$(answers "$KNOT_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
+expect_eq "NSD has the edited record" "$(answers "$NSD_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
+expect_eq "Knot has the edited record" "$(answers "$KNOT_PORT" "mail.$Z" A)" "mail.$Z. IN A 127.0.0.26"
 
 # Refusals: no key; the key but from a prefix not allowed; a wrong secret.
 R=$(dig +tcp -p "$PORT" @127.0.0.1 "$Z" AXFR 2>&1)
@@ -190,12 +190,12 @@ q "$Z" --type IXFR
 expect "IXFR over UDP: REFUSED (transfers are TCP only)" ok rcode=REFUSED
 q "$Z" --type AXFR
 expect "AXFR over UDP: REFUSED" ok rcode=REFUSED
-eq "allowed and refused attempts are logged" \
+expect_eq "allowed and refused attempts are logged" \
     "$([ "$(grep -c 'transfer #.* allowed' "$LOG")" -ge 3 ] && [ "$(grep -c 'transfer #.* refused' "$LOG")" -ge 3 ] && echo yes)" yes
 M=$(curl -s "http://127.0.0.1:$MPORT/metrics")
 allowed=$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="allowed"} //p')
 refused=$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="refused"} //p')
-eq "metrics count the attempts (allowed, refused) as the log does" "$allowed $refused" \
+expect_eq "metrics count the attempts (allowed, refused) as the log does" "$allowed $refused" \
     "$(grep -c 'transfer #.* allowed' "$LOG") $(grep -c 'transfer #.* refused' "$LOG")"
 
-dns_finish
+finish

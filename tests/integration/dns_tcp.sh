@@ -4,7 +4,7 @@
 # frames that must not hurt other clients, many concurrent connections.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 
@@ -14,11 +14,11 @@ q --tcp --noedns nx.$Z
 expect "TCP query without EDNS: NXDOMAIN" ok rcode=NXDOMAIN +aa -tc
 q --tcp --repeat 5 www.$Z
 has "5 sequential queries on one connection: all answered" '^answered=5/5$'
-eq "5 sequential queries: all NOERROR with matching IDs" "$(nlines '^rcode=NOERROR .* id_match=1 ')" 5
+expect_eq "5 sequential queries: all NOERROR with matching IDs" "$(nlines '^rcode=NOERROR .* id_match=1 ')" 5
 q --tcp --pipeline 20 alias.$Z
 has "20 pipelined queries (separate writes): all answered" '^answered=20/20$'
-eq "20 pipelined queries: every reply matches a sent ID" "$(nlines '^rcode=NOERROR .* id_match=1 ')" 20
-eq "20 pipelined queries: 20 distinct IDs" \
+expect_eq "20 pipelined queries: every reply matches a sent ID" "$(nlines '^rcode=NOERROR .* id_match=1 ')" 20
+expect_eq "20 pipelined queries: 20 distinct IDs" \
     "$(printf '%s\n' "$R" | sed -n 's/^rcode=.* id=\([0-9]*\) .*/\1/p' | sort -u | wc -l)" 20
 [ "$RC" = 0 ] && pass "20 pipelined replies pass the ldns/wire checks" || fail "20 pipelined replies pass the ldns/wire checks" "rc=$RC"
 q --tcp --batch 2 www.$Z
@@ -117,11 +117,11 @@ check "60 concurrent TCP connections: all answered" grep -qx 'ok 60' "$TMP/conc.
 
 echo "# TCP with kdig and dig"
 kd @127.0.0.1 +tcp many.$Z A
-eq "kdig +tcp many: 100 A records" "$(printf '%s\n' "$R" | grep -Ec "^many\.$Z\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]")" 100
+expect_eq "kdig +tcp many: 100 A records" "$(printf '%s\n' "$R" | grep -Ec "^many\.$Z\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]")" 100
 dg @127.0.0.1 +tcp +keepopen www.$Z A mail.$Z A
-eq "dig +tcp +keepopen: two queries on one connection answered" "$(nlines 'status: NOERROR')" 2
+expect_eq "dig +tcp +keepopen: two queries on one connection answered" "$(nlines 'status: NOERROR')" 2
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

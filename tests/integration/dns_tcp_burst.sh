@@ -83,7 +83,7 @@ tcp_ok() {
         q --tcp --timeout $((3000 * DNS_SLOW)) www.example.test
         [ "$RC" = 0 ] && [ "$(sum rcode)" = NOERROR ] && ok=$((ok + 1))
     done
-    eq "$desc" "$ok/$n" "$n/$n"
+    expect_eq "$desc" "$ok/$n" "$n/$n"
 }
 
 for workers in 1 2; do
@@ -98,7 +98,7 @@ for workers in 1 2; do
     DNS_BG_PIDS+=("$BURST_PID")
     burst_in=${BURST[1]}
     read -r -t $((30 * DNS_SLOW)) word held <&"${BURST[0]}" || held=0
-    eq "$workers worker(s): $count connections opened at once" "$word $held" "held $count"
+    expect_eq "$workers worker(s): $count connections opened at once" "$word $held" "held $count"
     tcp_ok 8 "$workers worker(s): new TCP clients answered while $count connections are held"
     echo go >&"$burst_in"
     read -r -t $((60 * DNS_SLOW)) _ still <&"${BURST[0]}" || still=x
@@ -110,13 +110,13 @@ for workers in 1 2; do
         fail "$workers worker(s): the cap closed the oldest connections" \
             "still open: $still, want 1..$cap"
     fi
-    eq "$workers worker(s): every held connection still open is answered" "$answered" "$still"
+    expect_eq "$workers worker(s): every held connection still open is answered" "$answered" "$still"
     tcp_ok 8 "$workers worker(s): new TCP clients answered after the burst closed"
     q www.example.test
     expect "$workers worker(s): UDP still answered" ok rcode=NOERROR
     alive "$workers worker(s): server alive after the burst"
     dns_stop
-    eq "$workers worker(s): SIGTERM: exit status 0 (no leak under LeakSanitizer)" "$STOP_STATUS" 0
+    expect_eq "$workers worker(s): SIGTERM: exit status 0 (no leak under LeakSanitizer)" "$STOP_STATUS" 0
 done
 
 echo "# out of file descriptors: accepting pauses and resumes"
@@ -138,7 +138,7 @@ if dns_start "$conf"; then
         DNS_BG_PIDS+=("$BURST_PID")
         burst_in=${BURST[1]}
         read -r -t $((30 * DNS_SLOW)) word held <&"${BURST[0]}" || held=0
-        eq "$MAXC connections opened at once (file descriptor limit $nofile)" "$word $held" \
+        expect_eq "$MAXC connections opened at once (file descriptor limit $nofile)" "$word $held" \
             "held $MAXC"
         if wait_log 'tcp: cannot accept connections: Too many open files' 10; then
             pass "out of file descriptors: logged, accepting paused"
@@ -154,7 +154,7 @@ if dns_start "$conf"; then
         tcp_ok 4 "file descriptors free again: new TCP clients answered"
         alive "server alive after running out of file descriptors"
         dns_stop
-        eq "fd limit: SIGTERM: exit status 0" "$STOP_STATUS" 0
+        expect_eq "fd limit: SIGTERM: exit status 0" "$STOP_STATUS" 0
     else
         fail "geodnsd starts with $nofile file descriptors" "$(tail -n 10 "$LOG")"
     fi
@@ -164,7 +164,7 @@ echo "# slow readers: answers queued for a client that does not read, then its s
 conf=$DATA/slow.yaml
 sed -e 's/^workers:.*//' -e 's/^tcp:.*//' "$DATA/geodnsd.yaml" >"$conf"
 printf 'workers: 1\ntcp: {idle_timeout: 60s, max_connections: 2}\n' >>"$conf"
-dns_start "$conf" || dns_finish
+dns_start "$conf" || finish
 out=$(python3 - "$PORT" "$DNS_SLOW" <<'PYEOF'
 import socket, struct, sys, time
 port, slow = int(sys.argv[1]), int(sys.argv[2])
@@ -225,16 +225,16 @@ if [ -n "$v" ] && [ "$v" -ge 100 ]; then
 else
     fail "slow readers sent many queries without reading" "$out"
 fi
-eq "clients served after the cap closed the slow readers" \
+expect_eq "clients served after the cap closed the slow readers" \
     "$(echo "$out" | awk '$1=="answered_after_cap" {print $2}')" 4
-eq "client served in the slot of a slow reader that left" \
+expect_eq "client served in the slot of a slow reader that left" \
     "$(echo "$out" | awk '$1=="answered_after_close" {print $2}')" 1
 alive "server alive after the slow readers"
 dns_stop
-eq "slow readers: SIGTERM: exit status 0 (no leak under LeakSanitizer)" "$STOP_STATUS" 0
+expect_eq "slow readers: SIGTERM: exit status 0 (no leak under LeakSanitizer)" "$STOP_STATUS" 0
 if grep -q 'LeakSanitizer\|AddressSanitizer' "$LOG"; then
     fail "no sanitizer report in the server log" "$(grep -A8 'Sanitizer' "$LOG" | head -n 20)"
 else
     pass "no sanitizer report in the server log"
 fi
-dns_finish
+finish

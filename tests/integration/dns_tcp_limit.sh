@@ -7,7 +7,7 @@ dns_init
 conf=$DATA/limit.yaml
 sed -e 's/^workers:.*//' -e 's/^tcp:.*//' "$DATA/geodnsd.yaml" >"$conf"
 printf 'workers: 1\ntcp: {idle_timeout: 30s, max_connections: 3}\n' >>"$conf"
-dns_start "$conf" || dns_finish
+dns_start "$conf" || finish
 
 out=$(python3 - "$PORT" <<'PYEOF'
 import socket, struct, sys, time
@@ -36,14 +36,14 @@ PYEOF
 )
 echo "$out" | sed 's/^/  | /'
 for i in 0 1 2 3 4 5; do
-    eq "connection $i is served when it opens" "$(echo "$out" | awk -v k="new$i" '$1==k {print $2}')" answered
+    expect_eq "connection $i is served when it opens" "$(echo "$out" | awk -v k="new$i" '$1==k {print $2}')" answered
 done
 for i in 0 1 2; do
-    eq "oldest idle connection $i was closed to make room" \
+    expect_eq "oldest idle connection $i was closed to make room" \
         "$(echo "$out" | awk -v k="again$i" '$1==k {print $2}')" closed
 done
 for i in 3 4 5; do
-    eq "recent connection $i still open" "$(echo "$out" | awk -v k="again$i" '$1==k {print $2}')" answered
+    expect_eq "recent connection $i still open" "$(echo "$out" | awk -v k="again$i" '$1==k {print $2}')" answered
 done
 alive "server alive after the cap was reached"
-dns_finish
+finish

@@ -3,7 +3,7 @@
 # question and OPT only; the same query over TCP gets everything; dig retries over TCP.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
-dns_start "$DATA/geodnsd.yaml" || dns_finish
+dns_start "$DATA/geodnsd.yaml" || finish
 
 Z=example.test
 
@@ -23,9 +23,9 @@ truncated() {
 
 truncated "many A (1600 bytes), EDNS 1232" 1232 many.$Z
 has "many A, EDNS: OPT kept in the truncated reply" '^OPT udp=1232 version=0 '
-eq "many A, EDNS: additional holds only the OPT" "$(sum ar)" 1
+expect_eq "many A, EDNS: additional holds only the OPT" "$(sum ar)" 1
 truncated "many A, no EDNS" 512 --noedns many.$Z
-eq "many A, no EDNS: no OPT" "$(sum ar)" 0
+expect_eq "many A, no EDNS: no OPT" "$(sum ar)" 0
 truncated "bigtxt TXT (1578 bytes), EDNS 1232" 1232 bigtxt.$Z --type TXT
 truncated "bigtxt TXT, no EDNS" 512 --noedns bigtxt.$Z --type TXT
 truncated "mid A (674 bytes), no EDNS" 512 --noedns mid.$Z
@@ -54,10 +54,10 @@ expect "many ANY over TCP" ok rcode=NOERROR -tc an=100
 echo "# dig default behaviour: truncated over UDP, retried over TCP"
 dg @127.0.0.1 many.$Z A
 has "dig many A: notices the truncation" 'Truncated, retrying in TCP mode'
-eq "dig many A: full answer after the TCP retry (100 A)" \
+expect_eq "dig many A: full answer after the TCP retry (100 A)" \
     "$(printf '%s\n' "$R" | grep -Ec "^many\.$Z\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]")" 100
 dg @127.0.0.1 +noedns bigtxt.$Z TXT
-eq "dig +noedns bigtxt TXT: 6 TXT after the TCP retry" \
+expect_eq "dig +noedns bigtxt TXT: 6 TXT after the TCP retry" \
     "$(printf '%s\n' "$R" | grep -Ec "^bigtxt\.$Z\.[[:space:]]+300[[:space:]]+IN[[:space:]]+TXT[[:space:]]")" 6
 dg @127.0.0.1 +ignore many.$Z A
 has "dig +ignore many A: tc flag set" 'flags: qr aa tc;'
@@ -66,5 +66,5 @@ has "kdig +ignore many A: TC flag" "[Ff]lags: qr aa tc;"
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

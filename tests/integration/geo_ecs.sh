@@ -10,8 +10,8 @@ D=$GEO/ecs
 geo_conf "$D" pops.yaml ecs.test.yaml nets.yaml
 CONF=$D/geodnsd.yaml
 R=$("$GEODNSD" --check -c "$CONF" 2>&1); RC=$?
-eq "geodnsd --check accepts the ECS/nets test config" "$RC" 0
-dns_start "$CONF" || dns_finish
+expect_eq "geodnsd --check accepts the ECS/nets test config" "$RC" 0
+dns_start "$CONF" || finish
 
 Z=ecs.test
 V=video.$Z
@@ -81,10 +81,10 @@ echo "# nets pops: fixed order"
 ga "ECS 198.51.100.0/24 (Chicago, pinned [sin, gru]) -> sin, not the nearer nyc" "$SIN" 24 --ecs 198.51.100.0/24 $V
 q --ecs 198.51.100.0/24 two.$Z
 expect "answers 2, pinned [sin, gru]: two records" ok rcode=NOERROR +aa an=2
-eq "answers 2, pinned [sin, gru]: sin then gru, in the pinned order" \
+expect_eq "answers 2, pinned [sin, gru]: sin then gru, in the pinned order" \
     "$(an_list | tr '\n' ';')" "two.$Z. A $SIN;two.$Z. A $GRU;"
 q --ecs 198.18.2.0/24 two.$Z
-eq "answers 2 from Berlin (mmdb): fra then nyc (nearest first)" \
+expect_eq "answers 2 from Berlin (mmdb): fra then nyc (nearest first)" \
     "$(an_list | tr '\n' ';')" "two.$Z. A $FRA;two.$Z. A $NYC;"
 ga "nosin (pool without sin) for Chicago pinned [sin, gru] -> gru (sin not in the pool)" "$GRU" 24 --ecs 198.51.100.0/24 nosin.$Z
 ga "video for New York pinned [sin] -> sin" "$SIN" 24 --ecs 198.18.3.0/24 $V
@@ -98,5 +98,5 @@ has "explain 192.0.2.1/32: nyc chosen" '^nyc +.* chosen$'
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

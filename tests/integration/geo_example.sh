@@ -15,8 +15,8 @@ grep -q 'nets: nets.yaml' "$EX/geodnsd.yaml" || fail "example config: nets file 
 CONF=$EX/geodnsd.yaml
 
 R=$("$GEODNSD" --check -c "$CONF" 2>&1); RC=$?
-eq "geodnsd --check accepts the example config (rc)" "$RC" 0
-dns_start "$CONF" || dns_finish
+expect_eq "geodnsd --check accepts the example config (rc)" "$RC" 0
+dns_start "$CONF" || finish
 
 Z=cdn.example.test
 V=video.$Z
@@ -85,7 +85,7 @@ a=$(addrs)
 case " $a " in *" $SIN "*|*" $SIN6 "*) pass "ANY (Tokyo): sin's address present ($a)" ;;
 *) fail "ANY (Tokyo): sin's address present" "answer '$a'" ;; esac
 bad=$(printf '%s\n' $a | grep -Ev "^($SIN|$SIN6)$" | tr '\n' ' ')
-eq "ANY (Tokyo): no other PoP's addresses" "$bad" ""
+expect_eq "ANY (Tokyo): no other PoP's addresses" "$bad" ""
 
 echo "# CNAME mode (edge)"
 for c in "203.0.113.0/24:sin:$SIN" "192.0.2.0/24:fra:$FRA" "198.51.100.0/24:nyc:$NYC" "100.64.0.0/16:gru:$GRU"; do
@@ -95,7 +95,7 @@ for c in "203.0.113.0/24:sin:$SIN" "192.0.2.0/24:fra:$FRA" "198.51.100.0/24:nyc:
     has "edge from $net: CNAME $pop.edge.$Z with the policy TTL 30" "^AN edge\.$Z\. 30 IN CNAME $pop\.edge\.$Z\.$"
     has "edge from $net: CNAME followed in the zone to $a" "^AN $pop\.edge\.$Z\. [0-9]+ IN A $a$"
     s=$(ecs_scope); w=${net##*/}
-    eq "edge from $net: scope $w" "$s" "$w"
+    expect_eq "edge from $net: scope $w" "$s" "$w"
 done
 gk "kdig -b 127.255.2.1 edge (CNAME mode, Chicago) -> nyc.edge -> $NYC" "$NYC" @127.0.0.1 -b 127.255.2.1 edge.$Z A
 has "kdig edge (Chicago): CNAME nyc.edge" "CNAME[[:space:]]+nyc\.edge\.$Z\."
@@ -117,49 +117,49 @@ ga "static name with ECS 203.0.113.0/24: same records, scope 0" "127.0.9.1 127.0
 gd "dig +subnet static: CLIENT-SUBNET scope 0" "127.0.9.1 127.0.9.2" 0 @127.0.0.1 +subnet=198.51.100.0/24 static.$Z A
 q --ecs 192.0.2.0/24 --type TXT $Z
 expect "apex TXT with ECS" ok rcode=NOERROR +aa an=1
-eq "apex TXT: scope 0" "$(ecs_scope)" 0
+expect_eq "apex TXT: scope 0" "$(ecs_scope)" 0
 SOA_RE="^NS $Z\. [0-9]+ IN SOA ns1\.$Z\. hostmaster\.example\.test\. "
 for t in TXT MX SRV; do
     q --ecs 192.0.2.0/24 --type $t $V
     expect "$t at the geo name: NODATA (NOERROR, AA, empty answer)" ok rcode=NOERROR +aa an=0
     has "$t at the geo name: SOA in authority" "$SOA_RE"
-    eq "$t at the geo name: scope 0" "$(ecs_scope)" 0
+    expect_eq "$t at the geo name: scope 0" "$(ecs_scope)" 0
 done
 q --ecs 203.0.113.0/24 nx.$Z
 expect "NXDOMAIN with ECS" ok rcode=NXDOMAIN
-eq "NXDOMAIN: scope 0" "$(ecs_scope)" 0
+expect_eq "NXDOMAIN: scope 0" "$(ecs_scope)" 0
 q --ecs 203.0.113.0/24 www.$Z
 expect "www (CNAME to the geo name video) from Tokyo: CNAME + A" ok rcode=NOERROR +aa an=2
 has "www from Tokyo: CNAME video" "^AN www\.$Z\. [0-9]+ IN CNAME video\.$Z\.$"
 has "www from Tokyo: video's A is sin's" "^AN video\.$Z\. 30 IN A $SIN$"
 # The answer depends on the client (through the chased geo name): a scope of 0 would let a
 # resolver hand Tokyo's PoP to everyone.
-eq "www (chain into a geo name) from Tokyo: scope 24, not 0" "$(ecs_scope)" 24
+expect_eq "www (chain into a geo name) from Tokyo: scope 24, not 0" "$(ecs_scope)" 24
 
 echo "# geodnsd explain"
 explain "$CONF" $V 203.0.113.0/24
-eq "explain video 203.0.113.0/24: exit 0" "$RC" 0
+expect_eq "explain video 203.0.113.0/24: exit 0" "$RC" 0
 has "explain (Tokyo): sin is chosen" '^sin +.* chosen$'
 has "explain (Tokyo): fra is farther" '^fra +.* farther$'
 has "explain (Tokyo): answer names sin and its address" "^answer: sin A $SIN"
 has "explain (Tokyo): located by the mmdb /24" 'located by: mmdb, network /24'
 has "explain (Tokyo): the answer section as sent" "video\.$Z\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A[[:space:]]+$SIN"
 explain "$CONF" $V 127.255.2.1
-eq "explain video 127.255.2.1 (source address): exit 0" "$RC" 0
+expect_eq "explain video 127.255.2.1 (source address): exit 0" "$RC" 0
 has "explain (Chicago source): nyc chosen" '^nyc +.* chosen$'
 has "explain (Chicago source): says no ECS" 'source address'
 explain "$CONF" eu-video.$Z 198.18.200.0/24
-eq "explain eu-video (EU client in New York): exit 0" "$RC" 0
+expect_eq "explain eu-video (EU client in New York): exit 0" "$RC" 0
 has "explain eu-video: fra chosen" '^fra +.* chosen$'
 has "explain eu-video: nyc fenced" '^nyc +.* fenced$'
 has "explain eu-video: located by the nets entry" 'located by: nets entry .*nets\.yaml:[0-9]+'
 explain "$CONF" edge.$Z 198.51.100.0/24
 has "explain edge (cname mode): CNAME nyc.edge" "^answer: nyc CNAME nyc\.edge\.$Z\.?"
 explain "$CONF" static.$Z 203.0.113.0/24
-eq "explain static: exit 0" "$RC" 0
+expect_eq "explain static: exit 0" "$RC" 0
 has "explain static: not a geo name" 'not a geo name'
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

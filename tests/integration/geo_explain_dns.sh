@@ -10,14 +10,14 @@ mkdir -p "$EX"
 cp "$SRC/zones/"*.yaml "$EX/"
 sed -i "s|mmdb: [^,}]*|mmdb: $MMDB|" "$EX/geodnsd.yaml"
 
-dns_start "$EX/geodnsd.yaml" || dns_finish
+dns_start "$EX/geodnsd.yaml" || finish
 out=$(dig @127.0.0.1 -p "$PORT" +norec +time=2 +tries=1 TXT _explain.video.cdn.example.test \
     +subnet=203.0.113.0/24)
 check "off by default: NXDOMAIN" grep -q 'status: NXDOMAIN' <<<"$out"
 dns_stop
 
 echo "explain: true" >>"$EX/geodnsd.yaml"
-dns_start "$EX/geodnsd.yaml" || dns_finish
+dns_start "$EX/geodnsd.yaml" || finish
 out=$(dig @127.0.0.1 -p "$PORT" +norec +time=2 +tries=1 TXT _explain.video.cdn.example.test \
     +subnet=203.0.113.0/24)
 echo "$out" | sed -n '/ANSWER SECTION/,/^$/p' | sed 's/^/  | /'
@@ -32,6 +32,6 @@ out=$(dig @127.0.0.1 -p "$PORT" +norec +time=2 +tries=1 TXT _explain.www.cdn.exa
 check "_explain of a non-geo name: NXDOMAIN" grep -q 'status: NXDOMAIN' <<<"$out"
 out=$(dig @127.0.0.1 -p "$PORT" +norec +short +time=2 +tries=1 video.cdn.example.test \
     +subnet=203.0.113.0/24)
-eq "normal answers unchanged" "$out" 127.0.3.1
+expect_eq "normal answers unchanged" "$out" 127.0.3.1
 alive "server alive"
-dns_finish
+finish

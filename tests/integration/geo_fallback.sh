@@ -12,8 +12,8 @@ printf 'nets:\n  "198.19.0.0/16": {location: [36.8065, 10.1815], country: TN, co
 geo_conf "$D" pops.yaml fb.test.yaml nets.yaml
 CONF=$D/geodnsd.yaml
 R=$("$GEODNSD" --check -c "$CONF" 2>&1); RC=$?
-eq "geodnsd --check accepts the fallback test config" "$RC" 0
-dns_start "$CONF" || dns_finish
+expect_eq "geodnsd --check accepts the fallback test config" "$RC" 0
+dns_start "$CONF" || finish
 
 Z=fb.test
 CHI=127.0.10.1 TYO=127.0.10.2 AMS=127.0.10.3 PAR=127.0.10.4 FRA=127.0.10.5
@@ -44,7 +44,7 @@ for n in to-cname pool-fenced; do
     q --ecs $PARIS $n.$Z
     expect "$n from Paris: NOERROR, AA, one record" ok rcode=NOERROR +aa an=1
     has "$n from Paris: CNAME $VENDOR. (TTL 20)" "^AN $n\.$Z\. 20 IN CNAME $VENDOR\.$"
-    eq "$n from Paris: scope 24 (the CNAME is for this client only)" "$(ecs_scope)" 24
+    expect_eq "$n from Paris: scope 24 (the CNAME is for this client only)" "$(ecs_scope)" 24
     q --ecs $PARIS --type AAAA $n.$Z
     has "$n AAAA from Paris: the same CNAME" "^AN $n\.$Z\. 20 IN CNAME $VENDOR\.$"
 done
@@ -68,7 +68,7 @@ alive "server alive after SERVFAIL answers"
 
 echo "# explain shows the step"
 explain "$CONF" to-pool.$Z $PARIS
-eq "explain to-pool (Paris): exit 0" "$RC" 0
+expect_eq "explain to-pool (Paris): exit 0" "$RC" 0
 has "explain to-pool: outcome fallback-pool" '^outcome: fallback-pool'
 has "explain to-pool: ams chosen" '^ams +.* chosen$'
 has "explain to-pool: chi fenced" '^chi +.* fenced$'
@@ -78,7 +78,7 @@ has "explain pool-fenced: sin (fallback pool) fenced" '^sin +.* fenced$'
 explain "$CONF" to-nodata.$Z $PARIS
 has "explain to-nodata: outcome nodata" '^outcome: nodata'
 explain "$CONF" to-servfail.$Z $PARIS
-eq "explain to-servfail: exit 0" "$RC" 0
+expect_eq "explain to-servfail: exit 0" "$RC" 0
 has "explain to-servfail: outcome servfail" '^outcome: servfail'
 explain "$CONF" to-pool.$Z $PARIS AAAA
 has "explain to-pool AAAA: ams has no address of family" '^ams +.* no address of family$'
@@ -108,14 +108,14 @@ for i in $(seq 1 32); do
     case $a1 in "$PAR") seen_par=$((seen_par + 1)) ;; "$FRA") seen_fra=$((seen_fra + 1)) ;;
     *) unstable="$unstable $c:unexpected($a1)" ;; esac
 done
-eq "tie: each of 32 Tunis /32 clients (32 different /24s) gets the same PoP on 3 queries (UDP, TCP, UDP)" "$unstable" ""
+expect_eq "tie: each of 32 Tunis /32 clients (32 different /24s) gets the same PoP on 3 queries (UDP, TCP, UDP)" "$unstable" ""
 if [ $seen_par -gt 0 ] && [ $seen_fra -gt 0 ]; then
     pass "tie: the load spreads over both tied PoPs ($seen_par par, $seen_fra fra)"
 else
     fail "tie: the load spreads over both tied PoPs" "$seen_par par, $seen_fra fra"
 fi
 q --ecs 198.18.1.7/32 tie.$Z
-eq "tie: scope of a /32 client is 24 (the Tunis network)" "$(ecs_scope)" 24
+expect_eq "tie: scope of a /32 client is 24 (the Tunis network)" "$(ecs_scope)" 24
 # explain uses the same client hash as the server.
 mism=""
 for c in 198.19.1.7/32 198.19.2.7/32 198.19.3.7/32 198.19.4.7/32 198.19.5.7/32 198.19.6.7/32; do
@@ -123,7 +123,7 @@ for c in 198.19.1.7/32 198.19.2.7/32 198.19.3.7/32 198.19.4.7/32 198.19.5.7/32 1
     e=$(printf '%s\n' "$R" | sed -n 's/^answer: [a-z]* A \([0-9.]*\).*/\1/p' | head -n1)
     [ "$e" = "${FIRST[$c]}" ] || mism="$mism $c:explain=$e,server=${FIRST[$c]}"
 done
-eq "tie: explain picks the same PoP as the server for 6 clients" "$mism" ""
+expect_eq "tie: explain picks the same PoP as the server for 6 clients" "$mism" ""
 has "explain tie: says 2 PoPs within the tie band" 'outcome: pool \(2 PoPs within the tie band'
 unstable=""
 for n in 1 2 3 4 5 6; do
@@ -134,7 +134,7 @@ for n in 1 2 3 4 5 6; do
     case $a1 in "$PAR" | "$FRA") [ "$a1" = "$a2" ] || unstable="$unstable 127.255.7.$n:$a1/$a2" ;;
     *) unstable="$unstable 127.255.7.$n:unexpected($a1)" ;; esac
 done
-eq "tie: source-address clients (127.255.7.1-6, Tunis) stick to par or fra" "$unstable" ""
+expect_eq "tie: source-address clients (127.255.7.1-6, Tunis) stick to par or fra" "$unstable" ""
 other=""
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
     q --ecs 198.18.1.$((i * 7))/32 tie0.$Z
@@ -144,9 +144,9 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
     a=$(addrs)
     [ "$a" = "$PAR" ] || other="$other biased/198.18.1.$((i * 7)):$a"
 done
-eq "tie_band 0, and fra with bias -10 (1633 km): every Tunis client gets par" "$other" ""
+expect_eq "tie_band 0, and fra with bias -10 (1633 km): every Tunis client gets par" "$other" ""
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

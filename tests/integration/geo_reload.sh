@@ -10,7 +10,7 @@ cp "$MMDB" "$D/city.mmdb"
 MOVED=$TMP/moved.mmdb
 if ! perl "$GEO/make-moved-mmdb.pl" "$MOVED" >"$TMP/moved.log" 2>&1; then
     fail "make-moved-mmdb.pl writes the second database" "$(cat "$TMP/moved.log")"
-    dns_finish
+    finish
 fi
 # conf ZONE POPS NETS [MMDB]: the test config (relative paths, as in a real deployment).
 conf() {
@@ -54,9 +54,9 @@ conf reload.test.yaml pops.yaml nets.yaml garbage.mmdb
 check_rejects "--check: an mmdb that is not one -> named" 'garbage\.mmdb.*(not a valid|invalid|mmdb)'
 conf reload.test.yaml pops.yaml nets.yaml
 R=$("$GEODNSD" --check -c "$CONF" 2>&1); RC=$?
-eq "--check: the good config passes" "$RC" 0
+expect_eq "--check: the good config passes" "$RC" 0
 
-dns_start "$CONF" || dns_finish
+dns_start "$CONF" || finish
 
 # reload_step DESC [ok|failed] [REGEX]: waits (bounded) for the next reload line after $FROM
 # and checks its result (and REGEX on that line).
@@ -184,5 +184,5 @@ expect "the reverted zone has no 'other' name" ok rcode=NXDOMAIN
 
 alive "server alive at the end"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

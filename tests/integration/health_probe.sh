@@ -11,7 +11,7 @@ HC=$BIN/healthcheck
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/health-probe.XXXXXX")
 trap dns_cleanup EXIT
 trap 'exit 130' INT TERM
-[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; dns_finish; }
+[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
 OUT=$TMP/out
 mkdir -p "$OUT"
 
@@ -93,7 +93,7 @@ start_pop() {
         sleep 0.1
     done
     fail "server $name ($2 on $3:$4) starts" "$(cat "$TMP/$name.log")"
-    dns_finish
+    finish
 }
 
 # stop_pop NAME: stop a server by its PID.
@@ -179,35 +179,35 @@ pop() { js "$S" "d['pops']['$1']['$2']"; }
 
 # --- round 1: every address, every kind of server ---------------------------------------------
 hc --once -c "$POPS" --vantage ams --out "$OUT" --textfile "$OUT/health.prom"
-eq "first round exits 0" "$RC" 0
+expect_eq "first round exits 0" "$RC" 0
 check "round bounded by the slowest probe timeout, in parallel ($SECS s)" lt "$SECS" 4
-eq "format" "$(js "$S" 'd["format"]')" geodns-health
-eq "version" "$(js "$S" 'd["version"]')" 1
-eq "vantage" "$(js "$S" 'd["vantage"]')" ams
+expect_eq "format" "$(js "$S" 'd["format"]')" geodns-health
+expect_eq "version" "$(js "$S" 'd["version"]')" 1
+expect_eq "vantage" "$(js "$S" 'd["vantage"]')" ams
 check "time is now" python3 -c "import json, time, sys; sys.exit(abs(json.load(open('$S'))['time'] - time.time()) > 30)"
-eq "fra: the PoP is up (one address up)" "$(pop fra state)" up
-eq "fra 127.0.1.1 up" "$(addr fra 127.0.1.1 state)" up
-eq "fra 127.0.1.1 reason" "$(addr fra 127.0.1.1 reason)" "http 200"
+expect_eq "fra: the PoP is up (one address up)" "$(pop fra state)" up
+expect_eq "fra 127.0.1.1 up" "$(addr fra 127.0.1.1 state)" up
+expect_eq "fra 127.0.1.1 reason" "$(addr fra 127.0.1.1 reason)" "http 200"
 check "fra 127.0.1.1 rtt recorded" lt 0 "$(addr fra 127.0.1.1 rtt_ms)"
-eq "fra 127.0.1.2 (nothing listening) down" "$(addr fra 127.0.1.2 state)" down
+expect_eq "fra 127.0.1.2 (nothing listening) down" "$(addr fra 127.0.1.2 state)" down
 expect_reason() {
     case $2 in *$3*) pass "$1" ;; *) fail "$1" "reason '$2', want '$3'" ;; esac
 }
 expect_reason "fra 127.0.1.2 reason" "$(addr fra 127.0.1.2 reason)" "connection refused"
-eq "fra load from /status" "$(pop fra load)" 123.5
-eq "fra load_reason empty" "$(pop fra load_reason)" ""
+expect_eq "fra load from /status" "$(pop fra load)" 123.5
+expect_eq "fra load_reason empty" "$(pop fra load_reason)" ""
 check "probe sent GET /healthz with the URL's Host and our User-Agent" \
     grep -q "request /healthz host=fra.example.test:$P1 ua=geodns-healthcheck/1" "$TMP/fra.log"
 check "status read from the first address that is up" grep -q "request /status" "$TMP/fra.log"
-eq "nyc up" "$(pop nyc state)" up
-eq "nyc: status false, no load" "$(pop nyc load)" None
-eq "tcp probe up" "$(addr tcp 127.0.2.2 reason)" "tcp connect"
+expect_eq "nyc up" "$(pop nyc state)" up
+expect_eq "nyc: status false, no load" "$(pop nyc load)" None
+expect_eq "tcp probe up" "$(addr tcp 127.0.2.2 reason)" "tcp connect"
 expect_reason "tcp: broken status JSON" "$(pop tcp load_reason)" "not JSON: /status:"
-eq "tcp: no load" "$(pop tcp load)" None
-eq "blackhole down" "$(addr bh 127.0.3.1 state)" down
+expect_eq "tcp: no load" "$(pop tcp load)" None
+expect_eq "blackhole down" "$(addr bh 127.0.3.1 state)" down
 expect_reason "blackhole bounded by the probe timeout" "$(addr bh 127.0.3.1 reason)" \
     "timeout after 700 ms waiting for the response"
-eq "bh: no address up, no load" "$(pop bh load_reason)" "no address up"
+expect_eq "bh: no address up, no load" "$(pop bh load_reason)" "no address up"
 expect_reason "trickle bounded by the probe timeout" "$(addr trickle 127.0.4.1 reason)" \
     "timeout after 700 ms reading the response"
 expect_reason "endless headers bounded by the buffer" "$(addr headers 127.0.5.1 reason)" \
@@ -215,22 +215,22 @@ expect_reason "endless headers bounded by the buffer" "$(addr headers 127.0.5.1 
 expect_reason "garbage status line" "$(addr garbage 127.0.6.1 reason)" "bad response: bad status line"
 expect_reason "10 MB body judged on its first 64 KiB" "$(addr big 127.0.7.1 reason)" \
     'http 200, body lacks "ok" in its first 64 KiB'
-eq "a PoP without a probe is not in the file" "$(js "$S" '"plain" in d["pops"]')" False
-eq "a PoP with a hostname only is not probed" "$(js "$S" '"named" in d["pops"]')" False
-eq "probe.addresses: only the picked address is probed" \
+expect_eq "a PoP without a probe is not in the file" "$(js "$S" '"plain" in d["pops"]')" False
+expect_eq "a PoP with a hostname only is not probed" "$(js "$S" '"named" in d["pops"]')" False
+expect_eq "probe.addresses: only the picked address is probed" \
     "$(js "$S" 'sorted(d["pops"]["part"]["addresses"])')" "['127.0.10.2']"
 has "state change logged with its reason" "fra 127.0.1.2: unknown -> down \(connect: connection refused\)"
 if [ "$HAVE6" = 1 ]; then counts="10 PoPs, 12 addresses in [0-9]+ ms: 4 up, 8 down, 12 changes"; else
     counts="9 PoPs, 10 addresses in [0-9]+ ms: 3 up, 7 down, 10 changes"; fi
 has "round summary" "round: $counts, load read for 1 of 6, 1 not probed \(no addresses\); wrote $S"
 if [ "$HAVE6" = 1 ]; then
-    eq "six: IPv6 ::1 probed separately, up" "$(addr six ::1 state)" up
-    eq "six: 127.0.8.1 down" "$(addr six 127.0.8.1 state)" down
+    expect_eq "six: IPv6 ::1 probed separately, up" "$(addr six ::1 state)" up
+    expect_eq "six: 127.0.8.1 down" "$(addr six 127.0.8.1 state)" down
     check "six: the v6 probe carried the Host header" grep -q "host=six.example.test:$P3" "$TMP/six.log"
 else
     skip "IPv6 address probed" "no ::1 on this host"
 fi
-eq "only the state file, the lock and the textfile in the directory" \
+expect_eq "only the state file, the lock and the textfile in the directory" \
     "$(ls -A "$OUT" | tr '\n' ' ')" ".ams.lock ams.json health.prom "
 
 # --- textfile --------------------------------------------------------------------------------
@@ -249,35 +249,35 @@ has "textfile: typed" "^# TYPE geodns_health_probes_total counter$"
 since_up=$(addr nyc 127.0.2.1 since)
 stop_pop nyc
 hc --once -c "$POPS" --vantage ams --out "$OUT"
-eq "nyc: 1 failure of 3: still up" "$(addr nyc 127.0.2.1 state)" up
+expect_eq "nyc: 1 failure of 3: still up" "$(addr nyc 127.0.2.1 state)" up
 expect_reason "nyc: the failure is recorded" "$(addr nyc 127.0.2.1 reason)" "connection refused"
-eq "nyc: history newest first" "$(addr nyc 127.0.2.1 history)" 01
+expect_eq "nyc: history newest first" "$(addr nyc 127.0.2.1 history)" 01
 hc --once -c "$POPS" --vantage ams --out "$OUT"
-eq "nyc: 2 failures of 3: down" "$(addr nyc 127.0.2.1 state)" down
-eq "nyc PoP down" "$(pop nyc state)" down
+expect_eq "nyc: 2 failures of 3: down" "$(addr nyc 127.0.2.1 state)" down
+expect_eq "nyc PoP down" "$(pop nyc state)" down
 check "nyc: since moved at the change" test "$(addr nyc 127.0.2.1 since)" -ge "$since_up"
 has "nyc: change logged" "nyc 127.0.2.1: up -> down \(connect: connection refused\)"
 start_pop nyc http 127.0.2.1 "$P1"
 hc --once -c "$POPS" --vantage ams --out "$OUT"
-eq "nyc: 1 success: still down" "$(addr nyc 127.0.2.1 state)" down
-eq "nyc: ok_streak 1" "$(addr nyc 127.0.2.1 ok_streak)" 1
+expect_eq "nyc: 1 success: still down" "$(addr nyc 127.0.2.1 state)" down
+expect_eq "nyc: ok_streak 1" "$(addr nyc 127.0.2.1 ok_streak)" 1
 hc --once -c "$POPS" --vantage ams --out "$OUT"
-eq "nyc: 2 successes: up" "$(addr nyc 127.0.2.1 state)" up
-eq "nyc: counters carried over 5 runs" "$(addr nyc 127.0.2.1 probes)/$(addr nyc 127.0.2.1 failures)" 5/2
-eq "fra counters carried" "$(addr fra 127.0.1.1 probes)" 5
+expect_eq "nyc: 2 successes: up" "$(addr nyc 127.0.2.1 state)" up
+expect_eq "nyc: counters carried over 5 runs" "$(addr nyc 127.0.2.1 probes)/$(addr nyc 127.0.2.1 failures)" 5/2
+expect_eq "fra counters carried" "$(addr fra 127.0.1.1 probes)" 5
 
 # --- a corrupt previous state is reported once and replaced ----------------------------------
 printf '{"format": "geodns-health", "version": 1, "vantage": "ams", "time": 12,' >"$S"
 hc --once -c "$POPS" --vantage ams --out "$OUT"
-eq "corrupt previous state: the run still succeeds" "$RC" 0
+expect_eq "corrupt previous state: the run still succeeds" "$RC" 0
 has "corrupt previous state reported with its position" "previous state unreadable, the history starts fresh: $S:[0-9]+:[0-9]+: "
-eq "reported once" "$(printf '%s\n' "$R" | grep -c 'previous state')" 1
-eq "history starts fresh" "$(addr fra 127.0.1.1 probes)" 1
+expect_eq "reported once" "$(printf '%s\n' "$R" | grep -c 'previous state')" 1
+expect_eq "history starts fresh" "$(addr fra 127.0.1.1 probes)" 1
 # A state file of another vantage is not taken as ours.
 sed 's/"vantage": "ams"/"vantage": "fra-1"/' "$S" >"$S.tmp" && mv "$S.tmp" "$S"
 hc --once -c "$POPS" --vantage ams --out "$OUT"
 has "another vantage's file refused" "written by vantage 'fra-1', not 'ams'"
-eq "and replaced" "$(js "$S" 'd["vantage"]')" ams
+expect_eq "and replaced" "$(js "$S" 'd["vantage"]')" ams
 
 # --- the lock serializes runs ----------------------------------------------------------------
 before=$(addr fra 127.0.1.1 probes)
@@ -290,8 +290,8 @@ wait "$A"
 RA=$?
 wait "$B"
 RB=$?
-eq "two overlapping runs both succeed" "$RA/$RB" 0/0
-eq "the second read the first's state (serialized)" "$(addr fra 127.0.1.1 probes)" $((before + 2))
+expect_eq "two overlapping runs both succeed" "$RA/$RB" 0/0
+expect_eq "the second read the first's state (serialized)" "$(addr fra 127.0.1.1 probes)" $((before + 2))
 check "the second waited for the lock" grep -q "waiting for $OUT/.ams.lock" "$TMP/b.err"
 # A lock held past the deadline: exit 2, file untouched.
 python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(30)' \
@@ -301,7 +301,7 @@ DNS_BG_PIDS+=("$LOCKER")
 for _ in $(seq 50); do grep -q locked "$TMP/locker.log" && break; sleep 0.1; done
 cp "$S" "$TMP/before.json"
 hc --once -c "$POPS" --vantage ams --out "$OUT" --deadline 1
-eq "lock not obtained within the deadline: exit 2" "$RC" 2
+expect_eq "lock not obtained within the deadline: exit 2" "$RC" 2
 has "lock failure explained" "holds $OUT/.ams.lock: gave up after 1 s"
 check "state file untouched" cmp -s "$S" "$TMP/before.json"
 kill "$LOCKER" 2>/dev/null
@@ -316,16 +316,16 @@ pops:
         probe: {url: "http://127.0.1.1:$P1/healthz", timeout: 20s}}
 EOF
 hc --once -c "$TMP/slow.yaml" --vantage slow --out "$OUT" --deadline 1
-eq "deadline: the round is written" "$RC" 0
+expect_eq "deadline: the round is written" "$RC" 0
 check "deadline: a 20 s blackhole probe ends with the 1 s round ($SECS s)" lt "$SECS" 3
 S=$OUT/slow.json
-eq "deadline: the blackhole fails" "$(addr bh 127.0.3.1 reason)" "timeout (round deadline)"
-eq "deadline: the healthy PoP is up" "$(addr fra 127.0.1.1 state)" up
+expect_eq "deadline: the blackhole fails" "$(addr bh 127.0.3.1 reason)" "timeout (round deadline)"
+expect_eq "deadline: the healthy PoP is up" "$(addr fra 127.0.1.1 state)" up
 has "deadline: counted in the summary" "1 ended by the deadline"
 hc --once -c "$TMP/slow.yaml" --vantage slow --out "$OUT" --deadline 1 --concurrency 1
-eq "concurrency 1: a probe not started before the deadline fails as such" \
+expect_eq "concurrency 1: a probe not started before the deadline fails as such" \
     "$(addr fra 127.0.1.1 reason)" "timeout (round deadline, not started)"
-eq "concurrency 1: one probe at a time (the blackhole first)" "$(addr bh 127.0.3.1 reason)" \
+expect_eq "concurrency 1: one probe at a time (the blackhole first)" "$(addr bh 127.0.3.1 reason)" \
     "timeout (round deadline)"
 
 # --- the real segment-edge: /healthz and the load from its /status --------------------------
@@ -342,10 +342,10 @@ pops:
 EOF
     hc --once -c "$TMP/edge.yaml" --vantage edge --out "$OUT"
     S=$OUT/edge.json
-    eq "segment-edge: /healthz up" "$(addr edge 127.0.11.1 reason)" "http 200"
-    eq "segment-edge: load read from its /status" \
+    expect_eq "segment-edge: /healthz up" "$(addr edge 127.0.11.1 reason)" "http 200"
+    expect_eq "segment-edge: load read from its /status" \
         "$(js "$S" 'isinstance(d["pops"]["edge"]["load"], (int, float))')" True
-    eq "segment-edge: no load_reason" "$(pop edge load_reason)" ""
+    expect_eq "segment-edge: no load_reason" "$(pop edge load_reason)" ""
 else
     skip "segment-edge probed" "no segment-edge in $BIN"
 fi
@@ -354,20 +354,20 @@ fi
 printf 'pops:\n  fra: {location: [1, 2], addresses: [127.0.1.1],\n        probe: {url: "ftp://x/"}}\n' \
     >"$TMP/bad.yaml"
 hc --once -c "$TMP/bad.yaml" --vantage ams --out "$OUT"
-eq "bad PoP file: exit 1" "$RC" 1
+expect_eq "bad PoP file: exit 1" "$RC" 1
 has "bad PoP file: file:line:col" "$TMP/bad.yaml:3:[0-9]+: probe url 'ftp://x/'"
 hc --once -c "$TMP/missing.yaml" --vantage ams --out "$OUT"
-eq "missing PoP file: exit 1" "$RC" 1
+expect_eq "missing PoP file: exit 1" "$RC" 1
 hc --once -c "$POPS" --vantage 'a/b' --out "$OUT"
-eq "bad vantage name: exit 1" "$RC" 1
+expect_eq "bad vantage name: exit 1" "$RC" 1
 hc --once --interval 5 -c "$POPS" --vantage ams --out "$OUT"
-eq "--once with --interval: exit 1" "$RC" 1
+expect_eq "--once with --interval: exit 1" "$RC" 1
 hc -c "$POPS" --vantage ams --out "$OUT" --once --concurrency 0
-eq "--concurrency 0: exit 1" "$RC" 1
+expect_eq "--concurrency 0: exit 1" "$RC" 1
 hc --help
-eq "--help: exit 0" "$RC" 0
+expect_eq "--help: exit 0" "$RC" 0
 hc --once -c "$POPS" --vantage ams --out "$TMP/no-such-dir"
-eq "cannot write: exit 2" "$RC" 2
+expect_eq "cannot write: exit 2" "$RC" 2
 has "cannot write: says why" "no-such-dir/.ams.lock: No such file or directory"
 
 # --- --interval: rounds go on, the PoP file is re-read, a bad one keeps the last good ---------
@@ -390,10 +390,10 @@ n2=$(addr fra 127.0.1.1 probes)
 kill -TERM "$L"
 wait "$L"
 RL=$?
-eq "--interval: stops on SIGTERM with exit 0" "$RL" 0
+expect_eq "--interval: stops on SIGTERM with exit 0" "$RL" 0
 check "--interval: several rounds ($n1)" test "$n1" -ge 2
 check "--interval: rounds go on with the last good PoP file ($n1 -> $n2)" test "$n2" -gt "$n1"
 check "--interval: the bad PoP file is logged" grep -q "loop.yaml:.*keeping the last good PoP file" "$TMP/loop.err"
 check "--interval: textfile written" grep -q '^geodns_health_up{vantage="loop",pop="fra",address="127.0.1.1"} 1$' "$OUT/loop.prom"
 
-dns_finish
+finish

@@ -19,7 +19,7 @@ health: {dir: health, overrides: admin.yaml, quorum: 1, max_age: 60s, slow_start
 EOF
 : >"$EX/admin.yaml"
 R=$("$GEODNSD" --check -c "$CONF" 2>&1)
-eq "--check accepts the health settings" "$?" 0
+expect_eq "--check accepts the health settings" "$?" 0
 
 FRA=127.0.1.1 NYC=127.0.2.1 SIN=127.0.3.1 GRU=127.0.4.1
 PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24 TOKYO=203.0.113.0/24
@@ -74,7 +74,7 @@ until_ga() {
     ga "$desc" "$want" - "$@"
 }
 
-dns_start "$CONF" || dns_finish
+dns_start "$CONF" || finish
 has_log() { if grep -Eq -- "$2" "$LOG"; then pass "$1"; else fail "$1" "$(tail -n 8 "$LOG")"; fi; }
 has_log "no state file yet: the startup policy is applied and logged" "health: startup: assume up"
 ga "all up: Paris -> fra" "$FRA" - --ecs $PARIS $V
@@ -108,7 +108,7 @@ ga "a stale 'up' from sin and a corrupt file change nothing: the fresh vantage s
 has_log "the corrupt file is logged with file:line:col" "bad.json:[0-9]+:[0-9]+: .*ignored"
 N=$(grep -c "bad.json" "$LOG")
 sleep 1
-eq "the corrupt file is logged once, not every scan" "$(grep -c "bad.json" "$LOG")" "$N"
+expect_eq "the corrupt file is logged once, not every scan" "$(grep -c "bad.json" "$LOG")" "$N"
 rm -f "$HD/bad.json" "$HD/sin.json"
 
 echo "# one address of a PoP down: withdrawn, the other serves"
@@ -143,7 +143,7 @@ check "shed prefixes go 3:1 to nyc (headroom 450) and fra (150): nyc ${n:-0}, fr
     test "${n:-0}" -ge 160 -a "${n:-0}" -le 224 -a $((${n:-0} + ${f:-0})) -eq 256
 check "sin (at 95%, no headroom) takes none" test -z "$s"
 C2=$(ba_spread)
-eq "the same prefixes go to the same PoPs on a second pass" "$C2" "$C"
+expect_eq "the same prefixes go to the same PoPs on a second pass" "$C2" "$C"
 explain "$CONF" $V 100.64.7.1/24
 has "explain shows gru's load and share" "gru +up .*load 1200/1000 \(120%\) keep 0%"
 state "$HD/ams.json" ams 0 fra=up:100 nyc=up:100 sin=up:100 gru=up:300
@@ -153,7 +153,7 @@ for ((i = 0; i < 60 * DNS_SLOW; i++)); do
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
-eq "load back to 30%: every Buenos Aires prefix returns to gru" "$C" "127.0.4.1=256"
+expect_eq "load back to 30%: every Buenos Aires prefix returns to gru" "$C" "127.0.4.1=256"
 
 echo "# overrides: force down with a reason; drain"
 cat >"$EX/admin.yaml" <<'EOF'
@@ -196,7 +196,7 @@ for ((i = 0; i < 40 * DNS_SLOW; i++)); do
     [ "$C" = "127.0.4.1=256" ] && break
     sleep 0.5
 done
-eq "slow start over: every Buenos Aires prefix is back on gru" "$C" "127.0.4.1=256"
+expect_eq "slow start over: every Buenos Aires prefix is back on gru" "$C" "127.0.4.1=256"
 
 echo "# everything down: the fallback chain, never a dead address"
 state "$HD/ams.json" ams 0 fra=down nyc=down sin=down gru=down
@@ -226,4 +226,4 @@ q --ecs $CHICAGO $V
 has "all past the high watermark: video -> CNAME" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
 
 alive "geodnsd survived every health change"
-dns_finish
+finish

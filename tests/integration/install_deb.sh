@@ -11,26 +11,26 @@ dns_init
 for tool in cpack dpkg-deb dpkg-shlibdeps systemd-analyze man gzip curl; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         fail "tool $tool is installed (scripts/deps.sh installs dpkg-dev, systemd, man-db)"
-        dns_finish
+        finish
     fi
 done
 if [ ! -f "$BUILD/CPackConfig.cmake" ]; then
     fail "$BUILD/CPackConfig.cmake exists (cmake/install.cmake included from CMakeLists.txt)"
-    dns_finish
+    finish
 fi
 
 echo "# cpack -G DEB"
 R=$(cd "$TMP" && cpack --config "$BUILD/CPackConfig.cmake" -B "$TMP/pkg" 2>&1)
-eq "cpack builds the package" "$?" 0 || printf '%s\n' "$R" | tail -n 20
+expect_eq "cpack builds the package" "$?" 0 || printf '%s\n' "$R" | tail -n 20
 debs=("$TMP"/pkg/geodns_*.deb)
 DEB=${debs[0]}
 if [ ! -f "$DEB" ]; then
     fail "cpack wrote pkg/geodns_VERSION_ARCH.deb" "$(find "$TMP/pkg" -maxdepth 1)"
-    dns_finish
+    finish
 fi
 pass "package file $(basename "$DEB")"
 version=$("$BIN/geodnsd" --version | awk '{print $2}')
-eq "package version is geodnsd --version" "$(dpkg-deb -f "$DEB" Version)" "$version"
+expect_eq "package version is geodnsd --version" "$(dpkg-deb -f "$DEB" Version)" "$version"
 
 echo "# control data"
 R=$(dpkg-deb -f "$DEB" Depends)
@@ -45,10 +45,10 @@ CTRL=$TMP/control
 dpkg-deb -e "$DEB" "$CTRL"
 CONFFILES=(/etc/geodns/geodnsd.yaml /etc/geodns/pops.yaml /etc/geodns/cdn.example.test.yaml
     /etc/geodns/admin.yaml /etc/geodns/segment-edge.yaml)
-eq "conffiles lists exactly the /etc/geodns set" "$(sort "$CTRL/conffiles" | tr '\n' ' ')" \
+expect_eq "conffiles lists exactly the /etc/geodns set" "$(sort "$CTRL/conffiles" | tr '\n' ' ')" \
     "$(printf '%s\n' "${CONFFILES[@]}" | sort | tr '\n' ' ')"
 for s in postinst prerm postrm; do
-    eq "$s is executable and valid sh" "$([ -x "$CTRL/$s" ] && sh -n "$CTRL/$s" && echo yes)" yes
+    expect_eq "$s is executable and valid sh" "$([ -x "$CTRL/$s" ] && sh -n "$CTRL/$s" && echo yes)" yes
 done
 
 echo "# file list"
@@ -79,7 +79,7 @@ done
 printf '#!/bin/sh\nexit 2\n' >"$STUBS/getent" # the geodns user does not exist yet
 chmod +x "$STUBS"/*
 PATH=$STUBS:$PATH sh "$CTRL/postinst" configure ""
-eq "postinst configure: exit 0" "$?" 0
+expect_eq "postinst configure: exit 0" "$?" 0
 R=$(cat "$TMP/calls" 2>/dev/null)
 has "postinst creates the system user geodns" '^adduser --system .*geodns$'
 has "postinst creates /var/lib/geodns/health owned by geodns" \
@@ -91,7 +91,7 @@ R=$(cat "$TMP/calls")
 has "prerm remove disables the units" '^systemctl disable .*geodnsd\.service'
 : >"$TMP/calls"
 PATH=$STUBS:$PATH sh "$CTRL/prerm" upgrade
-eq "prerm upgrade leaves the units alone" "$(cat "$TMP/calls")" ""
+expect_eq "prerm upgrade leaves the units alone" "$(cat "$TMP/calls")" ""
 PATH=$STUBS:$PATH sh "$CTRL/postrm" purge
 R=$(cat "$TMP/calls")
 has "postrm purge removes the state directory" '^rm -rf /var/lib/geodns '
@@ -107,7 +107,7 @@ has "installed geodnsd.yaml reads the state directory of the timer" \
     '^health: \{dir: /var/lib/geodns/health,'
 hasnt "installed geodnsd.yaml names nothing in a build tree" 'build/'
 cmp -s "$CONF/geodnsd.yaml" "$ROOT/usr/share/doc/geodns/examples/geodnsd.yaml"
-eq "examples/geodnsd.yaml is the installed /etc/geodns/geodnsd.yaml" "$?" 0
+expect_eq "examples/geodnsd.yaml is the installed /etc/geodns/geodnsd.yaml" "$?" 0
 
 # The configuration names /usr/share/geodns/example-city.mmdb absolutely, which is right once
 # installed but not in the scratch root: the check reads a copy with that one path moved there.
@@ -115,7 +115,7 @@ CHECK=$CONF/check-geodnsd.yaml
 sed "s#/usr/share/geodns/example-city\.mmdb#$ROOT/usr/share/geodns/example-city.mmdb#" \
     "$CONF/geodnsd.yaml" >"$CHECK"
 R=$("$ROOT/usr/sbin/geodnsd" --check -c "$CHECK" 2>&1)
-eq "packaged geodnsd --check of the installed config: exit 0" "$?" 0
+expect_eq "packaged geodnsd --check of the installed config: exit 0" "$?" 0
 has "--check: the example zone loads" '^zone cdn\.example\.test\.: serial'
 GEODNSD=$ROOT/usr/sbin/geodnsd
 if dns_start "$CHECK" --health-dir "$TMP/health-none"; then
@@ -123,7 +123,7 @@ if dns_start "$CHECK" --health-dir "$TMP/health-none"; then
     expect "packaged geodnsd serves the installed zone (Paris, ECS)" ok rcode=NOERROR +aa an=1
     has "Paris gets PoP fra (127.0.1.1)" '^AN video\.cdn\.example\.test\. [0-9]+ IN A 127\.0\.1\.1$'
     dns_stop
-    eq "packaged geodnsd stops on SIGTERM with status 0" "$STOP_STATUS" 0
+    expect_eq "packaged geodnsd stops on SIGTERM with status 0" "$STOP_STATUS" 0
 fi
 
 # The edge config's disk tier is /var/cache/segment-edge (the unit's CacheDirectory); here a
@@ -137,19 +137,19 @@ SERVER_PID=$!
 if wait_log "listening on 127\.0\.0\.1:$EPORT \(edge mode" 10; then
     pass "packaged segment-edge starts with the installed config (edge mode)"
     R=$(curl -s --max-time 5 "http://127.0.0.1:$EPORT/healthz")
-    eq "packaged segment-edge answers /healthz" "$R" ok
-    eq "its disk tier folder was created" "$([ -d "$TMP/edge-cache" ] && echo yes)" yes
+    expect_eq "packaged segment-edge answers /healthz" "$R" ok
+    expect_eq "its disk tier folder was created" "$([ -d "$TMP/edge-cache" ] && echo yes)" yes
 else
     fail "packaged segment-edge starts with the installed config" "$(tail -n 10 "$LOG")"
 fi
 dns_stop
-eq "packaged segment-edge drains and exits 0 on SIGTERM" "$STOP_STATUS" 0
+expect_eq "packaged segment-edge drains and exits 0 on SIGTERM" "$STOP_STATUS" 0
 LOG=$TMP/server.log
 
 mkdir -p "$TMP/health"
 R=$("$ROOT/usr/sbin/healthcheck" --once -q -c "$CONF/pops.yaml" --vantage pkgtest \
     --out "$TMP/health" --deadline 5 2>&1)
-eq "packaged healthcheck --once on the installed pops.yaml: exit 0" "$?" 0 ||
+expect_eq "packaged healthcheck --once on the installed pops.yaml: exit 0" "$?" 0 ||
     printf '%s\n' "$R" | head -n 5
 R=$(head -c 200 "$TMP/health/pkgtest.json" 2>/dev/null)
 has "it wrote the vantage's state file" '"format": *"geodns-health"'
@@ -178,14 +178,14 @@ for u in "$ROOT"/usr/lib/systemd/system/*; do
 done
 R=$(cd "$UNITS" && MANPATH=$ROOT/usr/share/man systemd-analyze verify ./*.service ./*.timer 2>&1)
 st=$?
-eq "systemd-analyze verify of the packaged units: exit 0" "$st" 0
-eq "systemd-analyze verify: no warnings" "$R" ""
+expect_eq "systemd-analyze verify of the packaged units: exit 0" "$st" 0
+expect_eq "systemd-analyze verify: no warnings" "$R" ""
 
 echo "# man pages"
 for page in "$ROOT"/usr/share/man/man*/*.gz; do
     name=$(basename "$page" .gz)
     err=$(man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)
-    eq "man page $name renders without warnings" "$err" ""
+    expect_eq "man page $name renders without warnings" "$err" ""
 done
 # Every option of each program's --help is in its man page.
 for prog in geodnsd healthcheck segment-edge; do
@@ -196,8 +196,8 @@ for prog in geodnsd healthcheck segment-edge; do
     for o in $opts; do
         grep -qF -- "$o" <<<"$text" || missing="$missing $o"
     done
-    eq "$prog(8) documents every option of $prog --help ($(wc -w <<<"$opts") options)" \
+    expect_eq "$prog(8) documents every option of $prog --help ($(wc -w <<<"$opts") options)" \
         "${missing# }" ""
 done
 
-dns_finish
+finish

@@ -41,7 +41,7 @@ EOF
 
 MPORT=$(free_port 127.0.0.1)
 URL=http://127.0.0.1:$MPORT
-dns_start "$CONF" --metrics "$MPORT" || dns_finish
+dns_start "$CONF" --metrics "$MPORT" || finish
 has_log() { if grep -Eq -- "$2" "$LOG"; then pass "$1"; else fail "$1" "$(tail -n 8 "$LOG")"; fi; }
 has_log "the listener is logged (a bare port means loopback)" \
     "metrics and status page on http://127\.0\.0\.1:$MPORT/"
@@ -59,7 +59,7 @@ delta() {
     local a b
     a=$(mval "$M0" "$2")
     b=$(mval "$M1" "$2")
-    eq "$1" "$(python3 -c "print(int(float('$b') - float('$a')))")" "$3"
+    expect_eq "$1" "$(python3 -c "print(int(float('$b') - float('$a')))")" "$3"
 }
 
 echo "# /metrics is Prometheus text"
@@ -86,7 +86,7 @@ for n, line in enumerate(open(sys.argv[1]).read().splitlines(), 1):
 print("checked")
 EOF
 )
-eq "every line is a HELP/TYPE comment or name{labels} value, typed first" "$R" checked
+expect_eq "every line is a HELP/TYPE comment or name{labels} value, typed first" "$R" checked
 R=$(cat "$M0")
 has "build info" '^geodnsd_build_info\{version="[^"]+"\} 1$'
 has "the start-up load counts as the last success" \
@@ -139,7 +139,7 @@ delta "private ECS, located by the source address: one" \
 for p in fra nyc sin gru; do
     delta "answers naming $p: ${WANT[$p]}" "geodnsd_pop_answers_total{pop=\"$p\"}" "${WANT[$p]}"
 done
-eq "Paris, Chicago and Tokyo went to three different PoPs" \
+expect_eq "Paris, Chicago and Tokyo went to three different PoPs" \
     "$([ "${WANT[nyc]}" -ge 1 ] && [ "${WANT[sin]}" -ge 2 ] && echo yes)" yes
 
 echo "# a state file with fra down: per-PoP and per-vantage health"
@@ -151,13 +151,13 @@ for ((i = 0; i < 50 * DNS_SLOW; i++)); do
     [ "$(mval "$M2" 'geodnsd_pop_up{pop="fra"}')" = 0 ] && break
     sleep 0.1
 done
-eq "fra down" "$(mval "$M2" 'geodnsd_pop_up{pop="fra"}')" 0
-eq "nyc up" "$(mval "$M2" 'geodnsd_pop_up{pop="nyc"}')" 1
-eq "fra down as vantage ams sees it" "$(mval "$M2" 'geodnsd_pop_vantage_up{pop="fra",vantage="ams"}')" 0
-eq "nyc up as vantage ams sees it" "$(mval "$M2" 'geodnsd_pop_vantage_up{pop="nyc",vantage="ams"}')" 1
-eq "nyc load ratio" "$(mval "$M2" 'geodnsd_pop_load_ratio{pop="nyc"}')" 0.5
-eq "one fresh vantage" "$(mval "$M2" geodnsd_health_vantages_fresh)" 1
-eq "vantage ams fresh" "$(mval "$M2" 'geodnsd_health_vantage_fresh{vantage="ams"}')" 1
+expect_eq "fra down" "$(mval "$M2" 'geodnsd_pop_up{pop="fra"}')" 0
+expect_eq "nyc up" "$(mval "$M2" 'geodnsd_pop_up{pop="nyc"}')" 1
+expect_eq "fra down as vantage ams sees it" "$(mval "$M2" 'geodnsd_pop_vantage_up{pop="fra",vantage="ams"}')" 0
+expect_eq "nyc up as vantage ams sees it" "$(mval "$M2" 'geodnsd_pop_vantage_up{pop="nyc",vantage="ams"}')" 1
+expect_eq "nyc load ratio" "$(mval "$M2" 'geodnsd_pop_load_ratio{pop="nyc"}')" 0.5
+expect_eq "one fresh vantage" "$(mval "$M2" geodnsd_health_vantages_fresh)" 1
+expect_eq "vantage ams fresh" "$(mval "$M2" 'geodnsd_health_vantage_fresh{vantage="ams"}')" 1
 check "the health generation moved" [ "$(mval "$M2" geodnsd_health_generation)" -gt "$G0" ]
 S=$(mval "$M2" 'geodnsd_pop_share_kept{pop="sin"}')
 check "sin at 90% keeps less than all its clients ($S)" python3 -c "assert 0 <= $S < 1"
@@ -177,15 +177,15 @@ has "fra drawn down (red)" '<g class="pop" data-pop="fra" data-state="down"><cir
 has "nyc drawn up (green)" '<g class="pop" data-pop="nyc" data-state="up"><circle class="dot up" [^>]*fill="#2e9e4f"'
 has "each vantage's view" 'ams: down'
 R=$(curl -sS --max-time $((10 * DNS_SLOW)) "$URL/status.json")
-eq "/status.json: valid JSON with every PoP and fra down" "$(python3 -c '
+expect_eq "/status.json: valid JSON with every PoP and fra down" "$(python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
 print(" ".join(p["name"] + "=" + p["state"] for p in d["pops"]))' "$R")" \
     "fra=down nyc=up sin=shedding gru=up"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time $((10 * DNS_SLOW)) "$@"; }
-eq "unknown path: 404" "$(code "$URL/nope")" 404
-eq "POST: 405" "$(code -X POST -d x "$URL/metrics")" 405
-eq "HEAD: 200" "$(code -I "$URL/metrics")" 200
+expect_eq "unknown path: 404" "$(code "$URL/nope")" 404
+expect_eq "POST: 405" "$(code -X POST -d x "$URL/metrics")" 405
+expect_eq "HEAD: 200" "$(code -I "$URL/metrics")" 200
 
 echo "# everything down: the CNAME fallback is counted"
 M0=$TMP/m3
@@ -215,8 +215,8 @@ bump "$CONF"
 wait_reload "reload failed" "$L" || fail "a bad config fails to reload" "$(tail -n 5 "$LOG")"
 M2=$TMP/m5
 scrape "$M2"
-eq "reloads ok" "$(mval "$M2" 'geodnsd_config_reloads_total{result="ok"}')" 1
-eq "reloads failed" "$(mval "$M2" 'geodnsd_config_reloads_total{result="failed"}')" 1
+expect_eq "reloads ok" "$(mval "$M2" 'geodnsd_config_reloads_total{result="ok"}')" 1
+expect_eq "reloads failed" "$(mval "$M2" 'geodnsd_config_reloads_total{result="failed"}')" 1
 T1=$(mval "$M2" geodnsd_config_last_reload_success_timestamp_seconds)
 check "the last success moved with the good reload only ($T0 -> $T1)" [ "$T1" -gt "$T0" ]
 replace "$CONF" "$TMP/good.yaml"
@@ -244,11 +244,11 @@ print("garbage", exchange(b"\x00\xff\r\n\r\n"))
 print("big", exchange(b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n"))
 print("folded", exchange(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n"))
 EOF
-eq "a TLS hello: 400" "$(sed -n 's/^tls //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
-eq "binary garbage: 400" "$(sed -n 's/^garbage //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
-eq "a 9 kB header: 431" "$(sed -n 's/^big //p' "$TMP/abuse.out")" \
+expect_eq "a TLS hello: 400" "$(sed -n 's/^tls //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
+expect_eq "binary garbage: 400" "$(sed -n 's/^garbage //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
+expect_eq "a 9 kB header: 431" "$(sed -n 's/^big //p' "$TMP/abuse.out")" \
     "HTTP/1.1 431 Request Header Fields Too Large"
-eq "a folded header: 400" "$(sed -n 's/^folded //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
+expect_eq "a folded header: 400" "$(sed -n 's/^folded //p' "$TMP/abuse.out")" "HTTP/1.1 400 Bad Request"
 alive "geodnsd survived the garbage"
 
 # Slow loris: more clients than connection slots, each trickling a byte now and then; the
@@ -282,12 +282,12 @@ has "24 slow-loris clients connected" "^held 24$"
 M3=$TMP/m6
 check "a scrape gets through while slow-loris clients hold the listener" scrape "$M3"
 check "and it is a full exposition" grep -q '^geodnsd_pop_up{pop="fra"} ' "$M3"
-eq "the page too" "$(code "$URL/")" 200
+expect_eq "the page too" "$(code "$URL/")" 200
 q --ecs $PARIS $V
 expect "DNS unaffected (an answer; fra may still be in slow start)" rcode=NOERROR an=1
 kill "$LORIS" 2>/dev/null
 wait "$LORIS" 2>/dev/null
 alive "geodnsd still runs"
 dns_stop
-eq "geodnsd stops cleanly on SIGTERM" "$STOP_STATUS" 0
-dns_finish
+expect_eq "geodnsd stops cleanly on SIGTERM" "$STOP_STATUS" 0
+finish

@@ -1,16 +1,14 @@
 # dns-lib.sh: shared helpers for tests/integration/dns_*.sh: start/stop geodnsd on a free
-# loopback port, query it with dnsq/dig/kdig, assertions with pass/fail counters.
+# loopback port, query it with dnsq/dig/kdig, checks of the reply on top of assert-lib.sh
+# (pass, fail, skip, check, expect_eq, expect_match, die, finish: their meanings are there).
 #
 # Usage in a test:   . "$SRC/tests/lib/dns-lib.sh"; dns_init; dns_start "$DATA/geodnsd.yaml"
 #                    q www.example.test --type A; expect "www A" rcode=NOERROR +aa an=2
-#                    ...; dns_finish
+#                    ...; finish
 # Environment: BIN (build's bin folder, with geodnsd and dnsq), SRC (source root).
 
 set -u
 
-DNS_PASS=0
-DNS_FAIL=0
-DNS_FAILED_NAMES=()
 SERVER_PID=""
 PORT=""
 R=""
@@ -19,30 +17,13 @@ DNS_BG_PIDS=()
 
 : "${SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${BIN:=$SRC/build/bin}"
+. "$SRC/tests/lib/assert-lib.sh"
+. "$SRC/tests/lib/ports.sh"
 # Under ASan/UBSan the server is slower: scale the bounded waits (never assert on time).
 DNS_SLOW=${DNS_SLOW:-1}
 if [ -n "${GEODNS_SANITIZE:-}" ] || nm -an "$BIN/geodnsd" 2>/dev/null | grep -q __asan_init; then
     DNS_SLOW=3
 fi
-
-pass() {
-    DNS_PASS=$((DNS_PASS + 1))
-    printf 'ok   - %s\n' "$1"
-}
-
-fail() {
-    DNS_FAIL=$((DNS_FAIL + 1))
-    DNS_FAILED_NAMES+=("$1")
-    printf 'FAIL - %s\n' "$1"
-    if [ -n "${2:-}" ]; then
-        printf '%s\n' "$2" | sed 's/^/       | /'
-    fi
-}
-
-# skip DESC REASON: a check that cannot run here; says why, counts as neither.
-skip() {
-    printf 'skip - %s (%s)\n' "$1" "$2"
-}
 
 dns_cleanup() {
     local p
@@ -55,7 +36,7 @@ dns_cleanup() {
         wait "$SERVER_PID" 2>/dev/null
         SERVER_PID=""
     fi
-    if [ "$DNS_FAIL" -gt 0 ] && [ -f "${LOG:-/nonexistent}" ]; then
+    if [ "$ASSERT_FAIL" -gt 0 ] && [ -f "${LOG:-/nonexistent}" ]; then
         echo "--- last lines of the server log ($LOG)"
         tail -n 25 "$LOG"
     fi
@@ -73,24 +54,18 @@ dns_init() {
     cp -r "$SRC/tests/data/dns" "$DATA"
     LOG=$TMP/server.log
     GEODNSD=$BIN/geodnsd
-    if [ ! -x "$GEODNSD" ]; then
-        echo "FAIL - geodnsd binary not found at $GEODNSD (build it first)"
-        exit 1
-    fi
+    [ -x "$GEODNSD" ] || die "geodnsd binary not found at $GEODNSD (build it first)"
     DNSQ=$BIN/dnsq
     if [ ! -x "$DNSQ" ]; then
         # tests/tools is not part of this build: compile dnsq here so the test still runs.
         DNSQ=$TMP/dnsq
         if ! cc -std=c11 -D_GNU_SOURCE -O1 -o "$DNSQ" "$SRC/tests/tools/dnsq.c" \
             $(pkg-config --cflags --libs ldns) 2>"$TMP/dnsq-build.log"; then
-            cat "$TMP/dnsq-build.log"
-            echo "FAIL - cannot build dnsq (add_subdirectory(tools) missing in tests/CMakeLists.txt?)"
-            exit 1
+            die "cannot build dnsq (add_subdirectory(tools) missing in tests/CMakeLists.txt?)" \
+                "$(cat "$TMP/dnsq-build.log")"
         fi
     fi
 }
-
-. "$SRC/tests/lib/ports.sh"
 
 # wait_log PATTERN [SECONDS] [FROM_LINE]: waits (bounded) until the server log, from line
 # FROM_LINE on, has a line matching PATTERN (grep -E). Returns 1 on timeout or server exit.
@@ -253,28 +228,6 @@ $(printf '%s\n' "$R" | head -n 15)"
     fi
 }
 
-# check DESC CMD...: passes if CMD succeeds.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then
-        pass "$desc"
-    else
-        fail "$desc" "command failed: $*"
-        return 1
-    fi
-}
-
-# eq DESC GOT WANT
-eq() {
-    if [ "$2" = "$3" ]; then
-        pass "$1"
-    else
-        fail "$1" "got '$2', want '$3'"
-        return 1
-    fi
-}
-
 # alive DESC: the server is still running (no crash).
 alive() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -287,15 +240,6 @@ alive() {
 
 # soa_neg_ttl: the negative SOA TTL expected for example.test: min(SOA ttl 3600, minimum 60).
 NEG_TTL=60
-
-dns_finish() {
-    echo "== $(basename "$0" .sh): $DNS_PASS passed, $DNS_FAIL failed"
-    if [ "$DNS_FAIL" -gt 0 ]; then
-        printf '   failed: %s\n' "${DNS_FAILED_NAMES[@]}"
-        exit 1
-    fi
-    exit 0
-}
 
 # an_list: the answer section of $R as "owner type rdata" lines, in order (TTL and class cut).
 an_list() {

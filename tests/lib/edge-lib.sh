@@ -1,5 +1,7 @@
 # edge-lib.sh: shared helpers for the segment-edge integration tests (sourced, not a test).
-# Servers bind loopback only, on free ports, and are stopped by PID from the EXIT trap.
+# Servers bind loopback only, on free ports (free_port from ports.sh), and are stopped by PID
+# from the EXIT trap. Assertions (pass, fail, skip, check, expect_eq, expect_match, die, finish)
+# come from assert-lib.sh, where their meanings are written.
 set -u
 
 BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin}
@@ -7,7 +9,8 @@ SRC=${SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 EDGE=$BIN/segment-edge
 T=$(mktemp -d "${TMPDIR:-/tmp}/edge-test.XXXXXX")
 EDGE_PIDS=()
-FAILS=0
+. "$SRC/tests/lib/assert-lib.sh"
+. "$SRC/tests/lib/ports.sh"
 
 edge_cleanup() {
     local p
@@ -23,37 +26,12 @@ edge_cleanup() {
 }
 trap edge_cleanup EXIT
 
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-ok() { echo "ok: $*"; }
-die() { echo "FATAL: $*"; exit 1; }
-
-# check NAME COND...: evaluate the condition, report.
-check() {
-    local name=$1; shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
+# edge_show_logs: the end of every log in $T (finish calls it when a check failed).
+edge_show_logs() {
+    local f
+    for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
 }
-# expect_eq NAME GOT WANT
-expect_eq() {
-    if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi
-}
-# expect_match NAME TEXT REGEX (grep -E, case-insensitive)
-expect_match() {
-    if printf '%s' "$2" | grep -qiE -- "$3"; then ok "$1"; else fail "$1: no /$3/ in: $(printf '%s' "$2" | head -c 600)"; fi
-}
-
-finish() {
-    if [ "$FAILS" -ne 0 ]; then
-        echo "$FAILS check(s) failed"
-        for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
-        exit 1
-    fi
-    echo "all checks passed"
-    exit 0
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+ASSERT_ON_FAIL=edge_show_logs
 
 # start_edge NAME ARGS...: start segment-edge in the background (log in $T/NAME.log), wait
 # for its "listening" line; sets LAST_PID.
@@ -64,11 +42,10 @@ start_edge() {
     EDGE_PIDS+=("$LAST_PID")
     for _ in $(seq 100); do
         grep -q "listening on" "$T/$name.log" 2>/dev/null && return 0
-        kill -0 "$LAST_PID" 2>/dev/null || { cat "$T/$name.log"; die "$name exited at start"; }
+        kill -0 "$LAST_PID" 2>/dev/null || die "$name exited at start" "$(cat "$T/$name.log")"
         sleep 0.1
     done
-    cat "$T/$name.log"
-    die "$name did not start"
+    die "$name did not start" "$(cat "$T/$name.log")"
 }
 
 # stop_pid PID: SIGTERM and wait (not in a subshell); exit status in STOP_RC.

@@ -20,11 +20,9 @@ geo_init() {
     MMDB=$BUILD/example-city.mmdb
     if [ ! -s "$MMDB" ]; then
         MMDB=$TMP/example-city.mmdb
-        if ! perl "$SRC/tools/make-example-mmdb.pl" "$MMDB" >"$TMP/mmdb.log" 2>&1; then
-            echo "FAIL - no example mmdb at $BUILD/example-city.mmdb and cannot generate it:"
-            cat "$TMP/mmdb.log"
-            exit 1
-        fi
+        perl "$SRC/tools/make-example-mmdb.pl" "$MMDB" >"$TMP/mmdb.log" 2>&1 ||
+            die "no example mmdb at $BUILD/example-city.mmdb and cannot generate it" \
+                "$(cat "$TMP/mmdb.log")"
     fi
     MMDB=$(cd "$(dirname "$MMDB")" && pwd)/$(basename "$MMDB")
 }
@@ -34,10 +32,8 @@ geo_example_conf() {
     mkdir -p "$1"
     cp "$SRC"/zones/*.yaml "$1"/
     sed -i "s#^geoip: {mmdb: [^,]*,#geoip: {mmdb: $MMDB,#" "$1/geodnsd.yaml"
-    grep -q "mmdb: $MMDB," "$1/geodnsd.yaml" || {
-        echo "FAIL - could not point geoip.mmdb of $1/geodnsd.yaml at $MMDB"
-        exit 1
-    }
+    grep -q "mmdb: $MMDB," "$1/geodnsd.yaml" ||
+        die "could not point geoip.mmdb of $1/geodnsd.yaml at $MMDB"
 }
 
 # geo_conf DIR: write DIR/geodnsd.yaml (listen is overridden by dns_start), with the given
