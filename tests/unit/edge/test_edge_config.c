@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check.h"
 #include "edge_config.h"
-#include "edge_test.h"
 
 static int load(edge_config_t *cfg, const char *yaml, char *err, size_t errlen)
 {
@@ -87,10 +87,8 @@ static void test_bad(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = load(&cfg, cases[i].yaml, err, sizeof(err));
-        if (rc == 0 || !strstr(err, cases[i].msg)) {
-            fprintf(stderr, "case %zu (%s): rc=%d err=%s\n", i, cases[i].yaml, rc, err);
-            test_failures++;
-        }
+        CHECK(rc != 0 && strstr(err, cases[i].msg), "case %zu (%s): rc=%d err=%s", i, cases[i].yaml,
+              rc, err);
     }
 }
 
@@ -154,5 +152,5 @@ int main(void)
     test_bad();
     test_args();
     test_cidr();
-    TEST_DONE();
+    return check_report();
 }

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "edge_http.h"
-#include "edge_test.h"
 
 static char arena[16384];
 static char body[65536];
@@ -289,5 +289,5 @@ int main(void)
     test_ranges();
     test_cache_control();
     test_dates_etags_media();
-    TEST_DONE();
+    return check_report();
 }

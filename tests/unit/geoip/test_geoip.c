@@ -7,17 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check.h"
 #include "geoip.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static char dir[512];
 static char example_db[600], flat_db[600];
@@ -38,10 +29,8 @@ static void addr_of(const char *s, int *family, uint8_t a[16])
 
 static void near(double got, double want, double rel, const char *what)
 {
-    if (fabs(got - want) > want * rel) {
-        fprintf(stderr, "%s: got %.1f want %.1f (+-%.1f%%)\n", what, got, want, rel * 100);
-        failures++;
-    }
+    CHECK(fabs(got - want) <= want * rel, "%s: got %.1f want %.1f (+-%.1f%%)", what, got, want,
+          rel * 100);
 }
 
 static void test_distance(void)
@@ -111,10 +100,7 @@ static void lookup(const geoip_db_t *db, const char *ip, geoip_loc_t *loc)
     uint8_t a[16];
     addr_of(ip, &fam, a);
     int rc = geoip_db_lookup(db, fam, a, loc);
-    if (rc) {
-        fprintf(stderr, "lookup %s: %d\n", ip, rc);
-        failures++;
-    }
+    CHECK(rc == 0, "lookup %s: %d", ip, rc);
     /* The two-step form (tree walk, then fields) gives the same result. */
     geoip_ref_t ref;
     geoip_loc_t two;
@@ -292,7 +278,9 @@ static void test_nets(void)
     geoip_schema_t s;
     geoip_schema_preset("geoip2-city", &s);
     geoip_db_t *db = NULL;
-    if (geoip_db_open(example_db, &s, &db, err, sizeof(err)) == 0) {
+    int open_rc = geoip_db_open(example_db, &s, &db, err, sizeof(err));
+    CHECK(open_rc == 0, "%s", err);
+    if (open_rc == 0) {
         geoip_loc_t l;
         const geoip_net_t *hit;
         int fam;
@@ -305,9 +293,6 @@ static void test_nets(void)
         CHECK(!hit && l.found && !strcmp(l.country, "AU") && l.prefix == 32);
         CHECK(geoip_locate(NULL, NULL, fam, a, &l, &hit) == 0 && !hit && !l.found);
         geoip_db_close(db);
-    } else {
-        fprintf(stderr, "%s\n", err);
-        failures++;
     }
     geoip_nets_free(n);
 
@@ -323,10 +308,7 @@ static void nets_error(const char *yaml, const char *want)
     int rc;
     geoip_nets_t *n = nets_from(yaml, err, sizeof(err), &rc);
     CHECK(rc == -EINVAL && n == NULL);
-    if (!strstr(err, want)) {
-        fprintf(stderr, "nets error: got '%s', want '%s'\n", err, want);
-        failures++;
-    }
+    CHECK(strstr(err, want), "nets error: got '%s', want '%s'\n", err, want);
 }
 
 static void test_nets_errors(void)
@@ -369,9 +351,5 @@ int main(int argc, char **argv)
     test_dbip_flat();
     test_nets();
     test_nets_errors();
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    else
-        printf("all geoip tests passed\n");
-    return failures ? 1 : 0;
+    return check_report();
 }

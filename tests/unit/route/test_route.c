@@ -8,18 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check.h"
 #include "pops.h"
 #include "route.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static const char pops_yaml[] =
     "pops:\n"
@@ -160,10 +151,7 @@ static void pops_error(const char *yaml, const char *want)
     char err[512] = "";
     int rc = pops_parse(yt_doc_root(doc), &p, err, sizeof(err));
     CHECK(rc == -EINVAL && p == NULL);
-    if (!strstr(err, want)) {
-        fprintf(stderr, "pops error: got '%s', want '%s'\n", err, want);
-        failures++;
-    }
+    CHECK(strstr(err, want), "pops error: got '%s', want '%s'\n", err, want);
     yt_doc_free(doc);
 }
 
@@ -228,10 +216,7 @@ static void policy_error(const pops_t *pops, const char *yaml, const char *want)
     char err[512] = "";
     int rc = route_policy_parse(yt_map_get(yt_doc_root(doc), "geo"), pops, &pol, err, sizeof(err));
     CHECK(rc == -EINVAL && pol == NULL);
-    if (!strstr(err, want)) {
-        fprintf(stderr, "policy error: got '%s', want '%s'\n", err, want);
-        failures++;
-    }
+    CHECK(strstr(err, want), "policy error: got '%s', want '%s'\n", err, want);
     yt_doc_free(doc);
 }
 
@@ -640,11 +625,10 @@ static void test_with_mmdb(const char *dir)
     char db_path[600], cmd[1400], err[512];
     snprintf(db_path, sizeof(db_path), "%s/route-example-city.mmdb", dir);
     snprintf(cmd, sizeof(cmd), "perl '%s' '%s'", MAKE_EXAMPLE_MMDB, db_path);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "cannot run %s\n", cmd);
-        failures++;
+    int sys_rc = system(cmd);
+    CHECK(sys_rc == 0, "cannot run %s", cmd);
+    if (sys_rc != 0)
         return;
-    }
     geoip_schema_t s;
     geoip_schema_preset("geoip2-city", &s);
     geoip_db_t *db = NULL;
@@ -693,11 +677,8 @@ static void test_with_mmdb(const char *dir)
         }
         c.hash = route_client_hash(fam, a, fam == AF_INET ? 24 : 56);
         route_decision_t d = rank(pol, p, &c, NULL, AF_INET);
-        if (d.n != 1 || d.pop[0] != cases[i].want) {
-            fprintf(stderr, "%s: got %s want %s\n", cases[i].ip, d.n ? p->pop[d.pop[0]].name : "-",
-                    p->pop[cases[i].want].name);
-            failures++;
-        }
+        CHECK(d.n == 1 && d.pop[0] == cases[i].want, "%s: got %s want %s", cases[i].ip,
+              d.n ? p->pop[d.pop[0]].name : "-", p->pop[cases[i].want].name);
     }
     route_policy_free(pol);
     pops_free(p);
@@ -881,9 +862,5 @@ int main(int argc, char **argv)
     test_capacity_shares();
     test_capacity_full_and_addresses();
     test_with_mmdb(argc > 1 ? argv[1] : ".");
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    else
-        printf("all route tests passed\n");
-    return failures ? 1 : 0;
+    return check_report();
 }
