@@ -10,24 +10,11 @@
 
 #include <ldns/ldns.h>
 
+#include "dname.h"
 #include "georesp.h"
 #include "healthwatch.h"
 #include "snapshot.h"
 #include "wire.h"
-
-static int name_to_wire(const char *s, uint8_t *out, size_t *len)
-{
-    ldns_rdf *d = NULL;
-    char abs[1100];
-    size_t l = strlen(s);
-    snprintf(abs, sizeof(abs), "%s%s", s, l && s[l - 1] == '.' ? "" : ".");
-    if (ldns_str2rdf_dname(&d, abs) != LDNS_STATUS_OK || !d)
-        return -EINVAL;
-    *len = ldns_rdf_size(d);
-    memcpy(out, ldns_rdf_data(d), *len);
-    ldns_rdf_deep_free(d);
-    return 0;
-}
 
 /* Build a query for name/type, with an ECS option when ecs is set. */
 static size_t build_query(uint8_t *buf, const uint8_t *qname, size_t qlen, uint16_t qtype,
@@ -155,7 +142,7 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
         fprintf(stderr, "explain: unknown type '%s'\n", type);
         goto out;
     }
-    if (name_to_wire(name, qname, &qlen)) {
+    if (dns_name_from_text(name, qname, &qlen)) {
         fprintf(stderr, "explain: '%s' is not a domain name\n", name);
         goto out;
     }

@@ -9,24 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ldns/ldns.h>
-
+#include "dname.h"
 #include "metrics.h"
 
 static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
 {
-    ldns_rdf *d = NULL;
-    if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK || !d)
-        return -EINVAL;
-    size_t n = ldns_rdf_size(d);
-    if (n > DNS_MAX_NAME) {
-        ldns_rdf_deep_free(d);
-        return -EINVAL;
-    }
-    memcpy(out, ldns_rdf_data(d), n);
-    *len = (uint8_t)n;
-    ldns_rdf_deep_free(d);
-    return 0;
+    size_t n;
+    int rc = dns_name_from_text(s, out, &n);
+    if (rc == 0)
+        *len = (uint8_t)n;
+    return rc;
 }
 
 static int policy_parse_cb(geo_ctx_t *ctx, const yt_node_t *geo, zone_node_t *node, char *err,

@@ -9,6 +9,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dname.h"
 #include "geo.h"
 #include "xfr.h"
 #include "yamltree.h"
@@ -234,12 +235,9 @@ static int owner_to_wire(loader_t *L, const yt_node_t *at, const char *s, uint8_
         else
             snprintf(abs, abslen, "%s.%s", s, L->apex_str);
     }
-    ldns_rdf *d = NULL;
-    if (ldns_str2rdf_dname(&d, abs) != LDNS_STATUS_OK || !d)
+    size_t len;
+    if (dns_name_from_text(abs, out, &len))
         return yt_fail(L->err, L->errlen, at, "'%s' is not a valid domain name", s);
-    size_t len = ldns_rdf_size(d);
-    memcpy(out, ldns_rdf_data(d), len);
-    ldns_rdf_deep_free(d);
     dns_name_lower(out, len);
     *outlen = len;
     if (!name_is_below_or_at(out, len, L->apex, L->apexlen))
