@@ -16,42 +16,21 @@
 #include "snapshot.h"
 #include "wire.h"
 
-/* Build a query for name/type, with an ECS option when ecs is set. */
-static size_t build_query(uint8_t *buf, const uint8_t *qname, size_t qlen, uint16_t qtype,
-                          const geo_client_t *c)
+/* A query for name/type as a resolver sends it: EDNS (1232 bytes), with an ECS option of
+ * the client's address cut to source_prefix bits when c->from_ecs is set. */
+static size_t build_query(uint8_t *buf, size_t size, const uint8_t *qname, size_t qlen,
+                          uint16_t qtype, const geo_client_t *c)
 {
-    memset(buf, 0, 12);
-    buf[0] = 0x4e;
-    buf[1] = 0x58;
-    buf[5] = 1;
-    buf[11] = 1;
-    size_t n = 12;
-    memcpy(buf + n, qname, qlen);
-    n += qlen;
-    buf[n++] = (uint8_t)(qtype >> 8);
-    buf[n++] = (uint8_t)qtype;
-    buf[n++] = 0;
-    buf[n++] = 1;
-    size_t alen = c->from_ecs ? ((size_t)c->source_prefix + 7) / 8 : 0;
-    size_t optlen = c->from_ecs ? 8 + alen : 0;
-    static const uint8_t opt_head[] = {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0};
-    memcpy(buf + n, opt_head, sizeof(opt_head));
-    n += sizeof(opt_head);
-    buf[n++] = (uint8_t)(optlen >> 8);
-    buf[n++] = (uint8_t)optlen;
-    if (c->from_ecs) {
-        buf[n++] = 0;
-        buf[n++] = 8;
-        buf[n++] = 0;
-        buf[n++] = (uint8_t)(4 + alen);
-        buf[n++] = 0;
-        buf[n++] = c->family == AF_INET ? 1 : 2;
-        buf[n++] = c->source_prefix;
-        buf[n++] = 0;
-        memcpy(buf + n, c->addr, alen);
-        n += alen;
-    }
-    return n;
+    dns_writer_t w;
+    uint8_t ecs[8 + 16];
+    size_t ecslen = 0;
+    if (c->from_ecs)
+        ecslen = dns_ecs_option(ecs, c->family == AF_INET ? 1 : 2, c->source_prefix, 0, c->addr);
+    dns_writer_init(&w, buf, size, 0x4e58, 0);
+    if (dns_writer_question_name(&w, qname, qlen, qtype) ||
+        dns_writer_opt(&w, 1232, 0, false, ecs, ecslen))
+        return 0;
+    return dns_writer_finish(&w, 0, 0);
 }
 
 /* Per PoP: what health and capacity say, and why. */
@@ -278,14 +257,10 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
 
     /* The answer itself, from the same code the server runs. */
     uint8_t qbuf[600], rbuf[4096];
-    size_t ql = build_query(qbuf, qname, qlen, qtype,
-                            &(geo_client_t){.from_ecs = prefix >= 0,
-                                            .family = c.family,
-                                            .source_prefix = (uint8_t)(prefix > 0 ? prefix : 0)});
-    if (prefix >= 0) {
-        size_t alen = ((size_t)prefix + 7) / 8;
-        memcpy(qbuf + ql - alen, c.addr, alen);
-    }
+    geo_client_t qc = c;
+    qc.from_ecs = prefix >= 0;
+    qc.source_prefix = (uint8_t)(prefix > 0 ? prefix : 0);
+    size_t ql = build_query(qbuf, sizeof(qbuf), qname, qlen, qtype, &qc);
     size_t rl = query_process(&s->env, qbuf, ql, rbuf, sizeof(rbuf), 0, (struct sockaddr *)&ss);
     if (rl) {
         printf("\nreply (as sent over UDP):\n");

@@ -174,20 +174,10 @@ static void job_start(notifier_t *n, const zone_t *z, const xfr_policy_t *pol,
     if (getrandom(&j->id, sizeof(j->id), 0) != sizeof(j->id))
         j->id = (uint16_t)rand();
     /* Header: ID, opcode NOTIFY, AA; one question: the apex SOA (RFC 1996 3.7). */
-    uint8_t *m = j->msg;
-    m[0] = (uint8_t)(j->id >> 8);
-    m[1] = (uint8_t)j->id;
-    m[2] = (uint8_t)(OPCODE_NOTIFY << 3 | 0x04);
-    m[3] = 0;
-    memset(m + 4, 0, 8);
-    m[5] = 1;
-    memcpy(m + DNS_HDR_LEN, z->apex, z->apexlen);
-    size_t o = DNS_HDR_LEN + z->apexlen;
-    m[o++] = 0;
-    m[o++] = DNS_TYPE_SOA;
-    m[o++] = 0;
-    m[o++] = DNS_CLASS_IN;
-    j->msglen = o;
+    dns_writer_t w;
+    dns_writer_init(&w, j->msg, sizeof(j->msg), j->id, OPCODE_NOTIFY << 11 | DNS_FLAG_AA);
+    dns_writer_question_name(&w, z->apex, z->apexlen, DNS_TYPE_SOA); /* 255 + 4 < 1024 bytes */
+    j->msglen = dns_writer_finish(&w, 0, 0);
     uv_udp_init(n->loop, &j->udp);
     uv_timer_init(n->loop, &j->timer);
     j->udp.data = j;

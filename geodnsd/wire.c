@@ -327,6 +327,33 @@ int dns_writer_question(dns_writer_t *w, const dns_query_t *q)
     return 0;
 }
 
+int dns_writer_question_name(dns_writer_t *w, const uint8_t *name, size_t namelen, uint16_t qtype)
+{
+    if (w->len + namelen + 4 > w->limit)
+        return -1;
+    memcpy(w->buf + w->len, name, namelen);
+    comp_add_labels(w, w->len);
+    w->len += namelen;
+    wr16(w->buf + w->len, qtype);
+    wr16(w->buf + w->len + 2, DNS_CLASS_IN);
+    w->len += 4;
+    w->counts[DNS_SEC_QD] = 1;
+    return 0;
+}
+
+size_t dns_ecs_option(uint8_t *buf, uint8_t family, uint8_t source, uint8_t scope,
+                      const uint8_t *addr)
+{
+    size_t alen = ((size_t)source + 7) / 8;
+    wr16(buf, DNS_OPT_ECS);
+    wr16(buf + 2, (uint16_t)(4 + alen));
+    wr16(buf + 4, family);
+    buf[6] = source;
+    buf[7] = scope;
+    memcpy(buf + 8, addr, alen);
+    return 8 + alen;
+}
+
 /* Does the name in the message at off (following pointers) equal the wire name s? */
 static bool msg_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
 {

@@ -147,6 +147,16 @@ void dns_writer_init(dns_writer_t *w, uint8_t *buf, size_t limit, uint16_t id, u
  * compression. */
 int dns_writer_question(dns_writer_t *w, const dns_query_t *q);
 
+/* Write a question from a name (uncompressed wire form), qtype and class IN: for the messages
+ * geodnsd sends or builds itself (NOTIFY, `geodnsd explain`). */
+int dns_writer_question_name(dns_writer_t *w, const uint8_t *name, size_t namelen, uint16_t qtype);
+
+/* Encode an EDNS Client Subnet option (RFC 7871 6: code, length, family 1/2, source and scope
+ * prefix lengths, the first (source + 7) / 8 bytes of addr) into buf, which holds 8 + 16 bytes.
+ * Returns its length. source must be at most 32 (family 1) or 128 (family 2). */
+size_t dns_ecs_option(uint8_t *buf, uint8_t family, uint8_t source, uint8_t scope,
+                      const uint8_t *addr);
+
 /* Write a name with compression against names already in the message. */
 int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen);
 
