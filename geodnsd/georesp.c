@@ -11,6 +11,7 @@
 
 #include "dname.h"
 #include "metrics.h"
+#include "path.h"
 
 static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
 {
@@ -77,10 +78,10 @@ void geo_runtime_free(geo_runtime_t *rt)
 
 static char *join(const char *dir, const char *p)
 {
-    size_t n = strlen(dir) + strlen(p) + 2;
+    size_t n = path_join(NULL, 0, dir, p) + 1;
     char *r = malloc(n);
     if (r)
-        snprintf(r, n, "%s%s%s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/", p);
+        path_join(r, n, dir, p);
     return r;
 }
 

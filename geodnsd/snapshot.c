@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "georesp.h"
+#include "path.h"
 #include "yamltree.h"
 #include "zoneload.h"
 
@@ -171,12 +172,10 @@ static int parse_rrl(rrl_config_t *r, const yt_node_t *n, char *err, size_t errl
 /* Resolve a path relative to the directory of the config file. */
 static char *rel_path(arena_t *a, const char *base_dir, const char *p)
 {
-    if (p[0] == '/')
-        return arena_strdup(a, p);
-    size_t n = strlen(base_dir) + strlen(p) + 2;
+    size_t n = path_join(NULL, 0, base_dir, p) + 1;
     char *r = arena_alloc(a, n);
     if (r)
-        snprintf(r, n, "%s/%s", base_dir, p);
+        path_join(r, n, base_dir, p);
     return r;
 }
 
