@@ -126,45 +126,6 @@ int edge_size_parse(const char *s, uint64_t *out)
     return 0;
 }
 
-int edge_hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon;
-    size_t hl;
-    const char *h = s;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':') {
-            return -EINVAL;
-        }
-        h = s + 1;
-        hl = (size_t)(rb - h);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) {
-            return -EINVAL;
-        }
-        hl = (size_t)(colon - s);
-    }
-    const char *p = colon + 1;
-    size_t pl = strlen(p);
-    if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen) {
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < pl; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return -EINVAL;
-        }
-    }
-    if (atoi(p) > 65535) {
-        return -EINVAL;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    memcpy(port, p, pl + 1);
-    return 0;
-}
-
 int edge_origin_parse(const char *url, edge_origin_cfg_t *o)
 {
     memset(o, 0, sizeof(*o));

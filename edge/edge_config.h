@@ -2,9 +2,13 @@
 #ifndef EDGE_CONFIG_H
 #define EDGE_CONFIG_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "hostport.h"
 
 #define EDGE_MAX_LISTEN  8
 #define EDGE_MAX_ORIGINS 8
@@ -105,8 +109,17 @@ int edge_cidr_parse(const char *s, edge_cidr_t *c);
 /* Does the socket address (struct sockaddr *) fall in one of the ranges? */
 bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr);
 
-/* Split "host:port" or "[v6]:port" into its parts. Returns 0 or -EINVAL. */
-int edge_hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t portlen);
+/* Split "host:port" or "[v6]:port" into its parts (common/hostport.h says which forms), the
+ * port as decimal digits. Returns 0 or -EINVAL. */
+static inline int edge_hostport_split(const char *s, char *host, size_t hostlen, char *port,
+                                      size_t portlen)
+{
+    uint16_t p;
+    if (portlen < 6 || hostport_parse(s, host, hostlen, &p) != 0)
+        return -EINVAL;
+    snprintf(port, portlen, "%u", (unsigned)p);
+    return 0;
+}
 
 /* Parse a size with optional k/M/G suffix (powers of 1024). Returns 0 or -EINVAL. */
 int edge_size_parse(const char *s, uint64_t *out);

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "georesp.h"
+#include "hostport.h"
 #include "path.h"
 #include "yamltree.h"
 #include "zoneload.h"
@@ -19,35 +20,18 @@ int gd_listen_parse(const char *s, gd_listen_t *out)
 {
     memset(out, 0, sizeof(*out));
     char host[64];
-    const char *port;
-    if (s[0] == '[') {
-        const char *e = strchr(s, ']');
-        if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
-            return -EINVAL;
-        memcpy(host, s + 1, (size_t)(e - s - 1));
-        host[e - s - 1] = 0;
-        port = e + 2;
-    } else {
-        const char *c = strrchr(s, ':');
-        if (!c || (size_t)(c - s) >= sizeof(host) || strchr(s, ':') != c)
-            return -EINVAL;
-        memcpy(host, s, (size_t)(c - s));
-        host[c - s] = 0;
-        port = c + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 1 || p > 65535)
+    uint16_t p;
+    if (hostport_parse(s, host, sizeof(host), &p))
         return -EINVAL;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)p);
+        v4->sin_port = htons(p);
         out->len = sizeof(*v4);
     } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)p);
+        v6->sin6_port = htons(p);
         out->len = sizeof(*v6);
     } else {
         return -EINVAL;
