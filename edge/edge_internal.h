@@ -255,7 +255,6 @@ char *edge_status_json(edge_server_t *srv, size_t *len);
 char *edge_status_metrics(edge_server_t *srv, size_t *len);
 /* Called once a second on the main loop to update the rates. */
 void edge_status_tick(edge_server_t *srv);
-double edge_status_load(edge_server_t *srv);
 
 /* ---- server ---- */
 

@@ -90,16 +90,6 @@ static double load_value(edge_server_t *srv, const edge_stats_t *t, double rps, 
     }
 }
 
-double edge_status_load(edge_server_t *srv)
-{
-    edge_stats_t t;
-    double rps;
-    double bps;
-    stats_sum(srv, &t);
-    rates(srv, &rps, &bps);
-    return load_value(srv, &t, rps, bps);
-}
-
 typedef struct sbuf {
     char *p;
     size_t len;

@@ -19,14 +19,6 @@ void pops_free(pops_t *pops)
     free(pops);
 }
 
-int pops_region_find(const pops_t *pops, const char *name)
-{
-    for (size_t i = 0; i < pops->nregions; i++)
-        if (!strcmp(pops->region[i].name, name))
-            return (int)i;
-    return -ENOENT;
-}
-
 int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, char *path,
                    size_t pathlen)
 {

@@ -118,10 +118,9 @@ int pops_load(const char *path, pops_t **out, char *err, size_t errlen);
 /* Free everything; NULL is fine. */
 void pops_free(pops_t *pops);
 
-/* Index of the PoP / pool / region called name, or -ENOENT. */
+/* Index of the PoP / pool called name, or -ENOENT. */
 int pops_find(const pops_t *pops, const char *name);
 int pops_pool_find(const pops_t *pops, const char *name);
-int pops_region_find(const pops_t *pops, const char *name);
 
 /* Split "http://host[:port]/path" into host (without port), port (80 when absent) and path ("/"
  * when absent). Returns 0 or -EINVAL (not http://, empty host, bad port, too long). */

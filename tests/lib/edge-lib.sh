@@ -70,27 +70,6 @@ origin_hits() {
     grep -c "access .* \"GET $2\" " "$1" || true
 }
 
-# raw_status HOST PORT: send stdin bytes as a raw request, print the status code of the reply.
-raw_status() {
-    python3 - "$1" "$2" <<'PY'
-import socket, sys
-data = sys.stdin.buffer.read()
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(data)
-buf = b""
-try:
-    while b"\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-except socket.timeout:
-    pass
-line = buf.split(b"\r\n", 1)[0].decode("latin-1")
-print(line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none")
-PY
-}
-
 # make_hls DIR [SECONDS]: a 2-rendition HLS VOD set (testsrc + sine) with master.m3u8.
 make_hls() {
     local out=$1 dur=${2:-4}
