@@ -12,7 +12,10 @@
 #   expect_eq DESC GOT WANT        pass if GOT and WANT are the same string, else fail.
 #   expect_match DESC TEXT REGEX   pass if a line of TEXT matches REGEX (grep -E, ignoring
 #                                  case), else fail with the start of TEXT.
-#                           check and expect_* return 0 when the check held, 1 when it failed.
+#   verdict DESC BAD [DETAIL]      the end of a check that collects what is wrong in BAD: pass
+#                                  if BAD is empty, else fail with "got:BAD" and DETAIL.
+#                           check, expect_* and verdict return 0 when the check held, 1 when it
+#                           failed.
 #   die DESC [DETAIL]       the test cannot go on (its set-up failed): fail, then exit 1 (the
 #                           test's EXIT trap stops its servers).
 #   finish                  the end of a test: prints "== NAME: P passed, F failed, S skipped"
@@ -72,6 +75,16 @@ expect_match() {
         pass "$1"
     else
         fail "$1" "no line matches /$3/ in: $(printf '%s' "$2" | head -c 600)"
+        return 1
+    fi
+}
+
+verdict() {
+    if [ -z "$2" ]; then
+        pass "$1"
+    else
+        fail "$1" "got:$2${3:+
+$3}"
         return 1
     fi
 }

@@ -181,13 +181,7 @@ expect() {
             ;;
         esac
     done
-    if [ -z "$bad" ]; then
-        pass "$desc"
-    else
-        fail "$desc" "got:$bad
-$(printf '%s\n' "$R" | head -n 12)"
-        return 1
-    fi
+    verdict "$desc" "$bad" "$(printf '%s\n' "$R" | head -n 12)"
 }
 
 # has DESC REGEX: some line of $R matches (grep -E). hasnt: no line matches.

@@ -58,17 +58,7 @@ geo_conf() {
 # ba_spread [NAME]: where the 256 Buenos Aires client /24s are sent (100.64.N.0/24: all in the
 # example mmdb's Buenos Aires network, all nearest gru): "ADDR=COUNT ..." sorted by address.
 ba_spread() {
-    python3 - "$DNSQ" "$PORT" "${1:-video.cdn.example.test}" <<'EOF'
-import collections, subprocess, sys
-dnsq, port, name = sys.argv[1:]
-c = collections.Counter()
-for i in range(256):
-    out = subprocess.run([dnsq, "--port", port, "--ecs", "100.64.%d.0/24" % i, name],
-                         capture_output=True, text=True).stdout
-    got = [l.split()[-1] for l in out.splitlines() if l.startswith("AN ") and " IN A " in l]
-    c[got[0] if got else "none"] += 1
-print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
-EOF
+    ecs_spread "${1:-video.cdn.example.test}" "100.64.%d.0/24" 256
 }
 
 # --- reply parsing (dnsq output in $R)
@@ -102,13 +92,7 @@ ga() {
     [ "$got" = "$want" ] || bad="$bad answer='$got'(want '$want')"
     gs=$(ecs_scope)
     [ "$wscope" = - ] || [ "$gs" = "$wscope" ] || bad="$bad scope=$gs(want $wscope)"
-    if [ -z "$bad" ]; then
-        pass "$desc"
-    else
-        fail "$desc" "got:$bad
-$(printf '%s\n' "$R" | head -n 12)"
-        return 1
-    fi
+    verdict "$desc" "$bad" "$(printf '%s\n' "$R" | head -n 12)"
 }
 
 # dig_addrs / dig_scope / dig_status: parse dig or kdig output in $R.
@@ -136,13 +120,8 @@ gd() {
     [ "$got" = "$want" ] || bad="$bad answer='$got'(want '$want')"
     gs=$(dig_scope)
     [ "$wscope" = - ] || [ "$gs" = "$wscope" ] || bad="$bad scope=$gs(want $wscope)"
-    if [ -z "$bad" ]; then
-        pass "$desc"
-    else
-        fail "$desc" "got:$bad (dig rc=$RC)
+    verdict "$desc" "$bad" "(dig rc=$RC)
 $(printf '%s\n' "$R" | grep -v '^$' | head -n 20)"
-        return 1
-    fi
 }
 gk() {
     local desc=$1 want=$2 got bad=""
@@ -151,13 +130,8 @@ gk() {
     [ "$(dig_status)" = NOERROR ] || bad="$bad status=$(dig_status)"
     got=$(dig_addrs)
     [ "$got" = "$want" ] || bad="$bad answer='$got'(want '$want')"
-    if [ -z "$bad" ]; then
-        pass "$desc"
-    else
-        fail "$desc" "got:$bad (kdig rc=$RC)
+    verdict "$desc" "$bad" "(kdig rc=$RC)
 $(printf '%s\n' "$R" | grep -v '^$' | head -n 20)"
-        return 1
-    fi
 }
 
 # explain CONFIG NAME CLIENT [TYPE]: geodnsd explain; output in $R, exit status in $RC.
