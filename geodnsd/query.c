@@ -225,19 +225,8 @@ static size_t encode_options(answer_ctx_t *a, uint8_t *buf)
 {
     const dns_query_t *q = a->q;
     size_t o = 0;
-    if (q->has_ecs) {
-        size_t alen = ((size_t)q->ecs_source + 7) / 8;
-        buf[o++] = 0;
-        buf[o++] = DNS_OPT_ECS;
-        buf[o++] = 0;
-        buf[o++] = (uint8_t)(4 + alen);
-        buf[o++] = 0;
-        buf[o++] = q->ecs_family;
-        buf[o++] = q->ecs_source;
-        buf[o++] = a->ecs_scope;
-        memcpy(buf + o, q->ecs_addr, alen);
-        o += alen;
-    }
+    if (q->has_ecs)
+        o += dns_ecs_option(buf + o, q->ecs_family, q->ecs_source, a->ecs_scope, q->ecs_addr);
     if (q->nsid_req && a->env->nsid_len) {
         buf[o++] = 0;
         buf[o++] = DNS_OPT_NSID;
