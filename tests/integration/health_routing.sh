@@ -75,7 +75,6 @@ until_ga() {
 }
 
 dns_start "$CONF" || finish
-has_log() { if grep -Eq -- "$2" "$LOG"; then pass "$1"; else fail "$1" "$(tail -n 8 "$LOG")"; fi; }
 has_log "no state file yet: the startup policy is applied and logged" "health: startup: assume up"
 ga "all up: Paris -> fra" "$FRA" - --ecs $PARIS $V
 

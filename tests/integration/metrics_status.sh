@@ -42,7 +42,6 @@ EOF
 MPORT=$(free_port 127.0.0.1)
 URL=http://127.0.0.1:$MPORT
 dns_start "$CONF" --metrics "$MPORT" || finish
-has_log() { if grep -Eq -- "$2" "$LOG"; then pass "$1"; else fail "$1" "$(tail -n 8 "$LOG")"; fi; }
 has_log "the listener is logged (a bare port means loopback)" \
     "metrics and status page on http://127\.0\.0\.1:$MPORT/"
 

@@ -85,6 +85,17 @@ wait_log() {
     return 1
 }
 
+# has_log DESC REGEX: a check that some line of the server log matches (grep -E) now.
+has_log() {
+    if grep -Eq -- "$2" "$LOG"; then
+        pass "$1"
+    else
+        fail "$1" "no line matches /$2/; the log ends:
+$(tail -n 8 "$LOG")"
+        return 1
+    fi
+}
+
 log_lines() {
     wc -l <"$LOG" 2>/dev/null || echo 0
 }
