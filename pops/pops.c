@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hostport.h"
+
 void pops_free(pops_t *pops)
 {
     if (!pops)
@@ -27,35 +29,19 @@ int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, 
     const char *h = url + 7;
     const char *slash = strchr(h, '/');
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    const char *colon = memchr(h, ':', hl);
-    if (h[0] == '[') { /* [v6]:port */
-        const char *end = memchr(h, ']', hl);
-        if (!end)
-            return -EINVAL;
-        colon = end + 1 < h + hl && end[1] == ':' ? end + 1 : NULL;
-        if (!colon && end + 1 != h + hl)
-            return -EINVAL;
-    }
-    size_t nl = colon ? (size_t)(colon - h) : hl;
-    if (nl == 0 || nl >= hostlen)
+    /* The authority as HOST:PORT (":80" added when it has no port) for hostport_parse. */
+    char auth[POPS_URL_MAX + 8], name[POPS_URL_MAX];
+    if (hl >= POPS_URL_MAX)
         return -EINVAL;
-    memcpy(host, h, nl);
-    host[nl] = '\0';
-    *port = 80;
-    if (colon) {
-        unsigned long v = 0;
-        size_t digits = 0;
-        for (const char *c = colon + 1; c < h + hl; c++, digits++) {
-            if (*c < '0' || *c > '9')
-                return -EINVAL;
-            v = v * 10 + (unsigned long)(*c - '0');
-            if (v > 65535)
-                return -EINVAL;
-        }
-        if (!digits || v == 0)
-            return -EINVAL;
-        *port = (uint16_t)v;
-    }
+    bool v6 = h[0] == '[';
+    const char *rb = v6 ? memchr(h, ']', hl) : NULL;
+    bool has_port = v6 ? rb && rb + 1 < h + hl : memchr(h, ':', hl) != NULL;
+    snprintf(auth, sizeof(auth), "%.*s%s", (int)hl, h, has_port ? "" : ":80");
+    if (hostport_parse(auth, name, sizeof(name), port))
+        return -EINVAL;
+    /* The host as it stands in the URL (an IPv6 address in brackets): the Host header's. */
+    if (snprintf(host, hostlen, v6 ? "[%s]" : "%s", name) >= (int)hostlen)
+        return -EINVAL;
     const char *pa = slash ? slash : "/";
     if (strlen(pa) >= pathlen)
         return -EINVAL;
