@@ -11,9 +11,12 @@
 
 #include <yaml.h>
 
-/* Bounds against hostile input: deep nesting and alias expansion ("billion laughs"). */
-#define YT_MAX_DEPTH 64
-#define YT_MAX_NODES (1u << 20)
+/* Bounds against hostile input: deep nesting and alias expansion ("billion laughs"). Aliases
+ * make the tree bigger than the document libyaml parsed (each alias copies its anchor's
+ * subtree); the tree may hold the document's own nodes plus at most YT_MAX_ALIAS_NODES more,
+ * so memory stays proportional to the input however large a zone file is. */
+#define YT_MAX_DEPTH       64
+#define YT_MAX_ALIAS_NODES (1u << 20)
 
 typedef struct yt_block {
     struct yt_block *next;
@@ -26,6 +29,7 @@ struct yt_doc {
     char *file;
     yt_node_t *root;
     size_t nodes;
+    size_t max_nodes; /* the parsed document's node count + YT_MAX_ALIAS_NODES */
 };
 
 static void *doc_alloc(yt_doc_t *d, size_t sz)
@@ -98,6 +102,46 @@ int yt_fail(char *err, size_t errlen, const yt_node_t *at, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* FNV-1a over the key bytes: cheap, and good enough for config keys (the index only has to keep
+ * probes short; the file is the operator's, not a remote peer's). */
+static size_t key_hash(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Key i of map m has just been converted: fail if an earlier key has the same text, else add it
+ * to the index (when m has one). Small mappings compare with the earlier keys directly. */
+static int map_add_key(yt_doc_t *d, yt_node_t *m, size_t i, char *err, size_t errlen)
+{
+    const yt_node_t *k = m->items[2 * i];
+    const yt_node_t *first = NULL;
+    if (!m->index) {
+        for (size_t j = 0; j < i && !first; j++)
+            if (m->items[2 * j]->len == k->len && !memcmp(m->items[2 * j]->str, k->str, k->len))
+                first = m->items[2 * j];
+    } else {
+        size_t s = key_hash(k->str, k->len) & m->index_mask;
+        for (; m->index[s]; s = (s + 1) & m->index_mask) {
+            const yt_node_t *o = m->items[2 * (m->index[s] - 1)];
+            if (o->len == k->len && !memcmp(o->str, k->str, k->len)) {
+                first = o;
+                break;
+            }
+        }
+        if (!first)
+            m->index[s] = (uint32_t)(i + 1);
+    }
+    if (first)
+        return pos_error(err, errlen, d->file, k->line, k->col,
+                         "duplicate key '%s' (first at line %u)", k->str, first->line);
+    return 0;
+}
+
 static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth, yt_node_t **out,
                    char *err, size_t errlen)
 {
@@ -105,10 +149,10 @@ static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth,
     if (depth > YT_MAX_DEPTH)
         return pos_error(err, errlen, d->file, line, col, "nesting deeper than %d levels",
                          YT_MAX_DEPTH);
-    if (++d->nodes > YT_MAX_NODES)
+    if (++d->nodes > d->max_nodes)
         return pos_error(err, errlen, d->file, line, col,
-                         "document too large (more than %u nodes after alias expansion)",
-                         YT_MAX_NODES);
+                         "document too large (aliases expand it by more than %u nodes)",
+                         YT_MAX_ALIAS_NODES);
     yt_node_t *n = doc_alloc(d, sizeof(*n));
     if (!n)
         return -ENOMEM;
@@ -156,6 +200,17 @@ static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth,
         n->items = doc_alloc(d, (cnt ? 2 * cnt : 1) * sizeof(*n->items));
         if (!n->items)
             return -ENOMEM;
+        if (cnt > YT_MAP_INDEX_MIN) {
+            /* At least twice as many slots as keys: probes stay short. */
+            size_t slots = 16;
+            while (slots < 2 * cnt)
+                slots *= 2;
+            n->index = doc_alloc(d, slots * sizeof(*n->index));
+            if (!n->index)
+                return -ENOMEM;
+            memset(n->index, 0, slots * sizeof(*n->index));
+            n->index_mask = slots - 1;
+        }
         for (size_t i = 0; i < cnt; i++) {
             yaml_node_pair_t *p = &yn->data.mapping.pairs.start[i];
             yaml_node_t *k = yaml_document_get_node(yd, p->key);
@@ -169,16 +224,10 @@ static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth,
             int rc = convert(d, yd, k, depth + 1, &n->items[2 * i], err, errlen);
             if (!rc)
                 rc = convert(d, yd, v, depth + 1, &n->items[2 * i + 1], err, errlen);
+            if (!rc)
+                rc = map_add_key(d, n, i, err, errlen);
             if (rc)
                 return rc;
-            for (size_t j = 0; j < i; j++) {
-                if (!strcmp(n->items[2 * j]->str, n->items[2 * i]->str)) {
-                    const yt_node_t *kk = n->items[2 * i];
-                    return pos_error(err, errlen, d->file, kk->line, kk->col,
-                                     "duplicate key '%s' (first at line %u)", kk->str,
-                                     n->items[2 * j]->line);
-                }
-            }
         }
         break;
     }
@@ -239,8 +288,10 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
     yaml_node_t *root = yaml_document_get_root_node(&ydoc);
     if (!root)
         rc = pos_error(err, errlen, d->file, 1, 1, "empty document");
-    else
+    else {
+        d->max_nodes = (size_t)(ydoc.nodes.top - ydoc.nodes.start) + YT_MAX_ALIAS_NODES;
         rc = convert(d, &ydoc, root, 0, &d->root, err, errlen);
+    }
     yaml_document_delete(&ydoc);
     yaml_parser_delete(&parser);
     if (rc) {
@@ -276,8 +327,19 @@ const yt_node_t *yt_map_get(const yt_node_t *map, const char *key)
 {
     if (!map || map->kind != YT_MAP)
         return NULL;
+    size_t len = strlen(key);
+    if (map->index) {
+        for (size_t s = key_hash(key, len) & map->index_mask; map->index[s];
+             s = (s + 1) & map->index_mask) {
+            size_t i = map->index[s] - 1;
+            const yt_node_t *k = map->items[2 * i];
+            if (k->len == len && !memcmp(k->str, key, len))
+                return map->items[2 * i + 1];
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < map->n; i++)
-        if (!strcmp(map->items[2 * i]->str, key))
+        if (map->items[2 * i]->len == len && !memcmp(map->items[2 * i]->str, key, len))
             return map->items[2 * i + 1];
     return NULL;
 }
