@@ -108,6 +108,42 @@ int main(void)
                 "duplicate key 'ab'");
     expect_fail("", "empty document");
     expect_fail("a: *nope\n", "YAML syntax");
+    /* Aliases: the anchor must be complete first, defined once, and a container is no key. */
+    expect_fail("a: &x [1, *x]\n", "t.yaml:1:11: YAML syntax: found undefined alias '*x'");
+    expect_fail("a: &x 1\nb: &x 2\n", "t.yaml:2:4: YAML syntax: anchor '&x' is defined twice");
+    expect_fail("a: &x [1]\n? *x\n: 2\n", "t.yaml:1:4: mapping keys must be plain values");
+    {
+        /* An alias stands for its anchor: same node, same position. */
+        yt_doc_t *ad = load("a: &x {k: [1, 2]}\nb: *x\nc: &y v\nd: {*y: 3}\n", err, sizeof(err));
+        const yt_node_t *ar = yt_doc_root(ad);
+        const yt_node_t *va = yt_map_get(ar, "a"), *vb = yt_map_get(ar, "b");
+        CHECK(ad && va && va == vb && yt_map_get(vb, "k") && yt_map_get(vb, "k")->n == 2 &&
+                  vb->line == 1 && vb->col == 4,
+              "alias *x is the anchored mapping: %s", err);
+        const yt_node_t *vd = yt_map_get(ar, "d");
+        CHECK(vd && yt_map_get(vd, "v") && !strcmp(yt_map_get(vd, "v")->str, "3"),
+              "an aliased scalar works as a key");
+        yt_doc_free(ad);
+    }
+    /* Nesting through an alias counts the anchor's own depth. */
+    {
+        char buf[1024];
+        size_t o = (size_t)snprintf(buf, sizeof(buf), "a: &x ");
+        for (int i = 0; i < 40; i++)
+            buf[o++] = '[';
+        buf[o++] = '1';
+        for (int i = 0; i < 40; i++)
+            buf[o++] = ']';
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\nb: ");
+        for (int i = 0; i < 30; i++)
+            buf[o++] = '[';
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "*x");
+        for (int i = 0; i < 30; i++)
+            buf[o++] = ']';
+        buf[o++] = '\n';
+        buf[o] = 0;
+        expect_fail(buf, "nesting deeper than 64");
+    }
     expect_fail("{[1]: 2}\n", "mapping keys must be plain values");
     expect_fail("a: \"\\0\"\n", "NUL character");
     /* Nesting bomb. */
