@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <yaml.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* Bounds against hostile input: deep nesting and alias expansion ("billion laughs"). An alias
  * shares its anchor's node (no copy), but whoever walks the tree walks it once per alias: all
@@ -17,6 +20,8 @@
  * stays proportional to the input however large a zone file is. */
 #define YT_MAX_DEPTH       64
 #define YT_MAX_ALIAS_NODES (1u << 20)
+/* Freeing a document of at least this many bytes gives free heap back to the system. */
+#define YT_TRIM_BYTES (8u << 20)
 
 typedef struct yt_block {
     struct yt_block *next;
@@ -54,14 +59,26 @@ void yt_doc_free(yt_doc_t *doc)
 {
     if (!doc)
         return;
+    size_t bytes = 0;
     yt_block_t *b = doc->blocks;
     while (b) {
         yt_block_t *n = b->next;
+        bytes += b->cap;
         free(b);
         b = n;
     }
     free(doc->file);
     free(doc);
+#ifdef __GLIBC__
+    /* A big document (a zone of many thousand names) leaves tens or hundreds of MB of free heap
+     * behind, its own and its reader's temporaries, interleaved with what stays (the zone's
+     * arena): glibc keeps it mapped, so a server would stay at its peak load size. Hand the
+     * free pages back. Documents are freed on the loading thread, never on the query path. */
+    if (bytes >= YT_TRIM_BYTES)
+        malloc_trim(0);
+#else
+    (void)bytes;
+#endif
 }
 
 const yt_node_t *yt_doc_root(const yt_doc_t *doc)
