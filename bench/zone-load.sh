@@ -6,7 +6,7 @@
 #   ROUNDS=1 BIG=100000 bench/zone-load.sh    # quick look
 #
 # What it does
-#   - installs missing Debian packages (nsd, dnsperf, dig, time) as bench/dns-static.sh does;
+#   - installs missing Debian packages (nsd, dnsperf, dig, python3) as bench/dns-static.sh does;
 #   - generates zones of N and 4N names (and BIG names for the serving part), each name with
 #     an A and a TXT record, as YAML for geodnsd (with a PoP file of POPS PoPs, so the PoP
 #     loading is part of the run) and as an RFC 1035 master file for NSD: the same records;
@@ -28,6 +28,7 @@
 #
 # Knobs (environment): N=25000 ROUNDS=3 BIG=500000 POPS=256 QPS=30000 DURATION=15
 #   RELOAD_AT=4 RSS_WAIT=3 NSD_DB=1 BUILD=<repo>/build RESULTS=<dir>
+#   LOAD_ONLY=1: part 1 only (no servers, no dnsperf)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,7 +37,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 
 N="${N:-25000}"; ROUNDS="${ROUNDS:-3}"; BIG="${BIG:-500000}"; POPS="${POPS:-256}"
 QPS="${QPS:-30000}"; DURATION="${DURATION:-15}"; RELOAD_AT="${RELOAD_AT:-4}"
-RSS_WAIT="${RSS_WAIT:-3}"; NSD_DB="${NSD_DB:-1}"
+RSS_WAIT="${RSS_WAIT:-3}"; NSD_DB="${NSD_DB:-1}"; LOAD_ONLY="${LOAD_ONLY:-0}"
 BUILD="${BUILD:-$REPO/build}"
 for v in N ROUNDS BIG POPS QPS DURATION RELOAD_AT RSS_WAIT NSD_DB; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || bd_die "$v must be a non-negative integer (got '${!v}')"
@@ -46,7 +47,7 @@ done
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 GEODNSD="$BUILD/bin/geodnsd"
 
-pkgs=(nsd dnsperf bind9-dnsutils procps time)
+pkgs=(nsd dnsperf bind9-dnsutils procps python3)
 [ -x "$GEODNSD" ] || pkgs+=(build-essential cmake pkg-config libuv1-dev libyaml-dev libldns-dev libmaxminddb-dev)
 bd_need_pkgs "${pkgs[@]}"
 NSD_BIN="$(command -v nsd || echo /usr/sbin/nsd)"
@@ -96,17 +97,23 @@ gen() {
     }' >"$d/big.test.zone"
 }
 
-# timed OUT CMD...: run CMD, append "wall cpu" (seconds) to OUT; the command must succeed.
+# timed OUT CMD...: run CMD, append "wall cpu" (seconds, from wait4's rusage: microseconds,
+# where time(1) prints hundredths) to OUT; the command must succeed.
 timed() {
-    local out=$1 t
+    local out=$1
     shift
-    t="$(mktemp)"
-    if ! /usr/bin/time -f '%e %U %S' -o "$t" "$@" >/dev/null 2>"$t.err"; then
-        cat "$t.err" >&2
-        bd_die "failed: $*"
-    fi
-    awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$t" >>"$out"
-    rm -f "$t" "$t.err"
+    python3 - "$@" >>"$out" <<'PYEOF' || bd_die "failed: $*"
+import resource, subprocess, sys, time
+c = resource.getrusage(resource.RUSAGE_CHILDREN)
+t = time.monotonic()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+w = time.monotonic() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+if r.returncode:
+    sys.stderr.write(r.stderr.decode(errors="replace"))
+    sys.exit(1)
+print("%.4f %.4f" % (w, u.ru_utime + u.ru_stime - c.ru_utime - c.ru_stime))
+PYEOF
 }
 col() { awk -v c="$1" '{ print $c }' "$2" | bd_median; }
 
@@ -114,7 +121,7 @@ N4=$((4 * N))
 bd_say "generating zones of $N, $N4 and $BIG names in $WORK"
 gen "$WORK/n1" "$N"
 gen "$WORK/n4" "$N4"
-gen "$WORK/big" "$BIG"
+[ "$LOAD_ONLY" = 1 ] || gen "$WORK/big" "$BIG"
 
 # ---- 1. load time ----------------------------------------------------------------------------
 : >"$RESULTS/check-n1.txt"; : >"$RESULTS/check-n4.txt"; : >"$RESULTS/nsd-n4.txt"
@@ -127,6 +134,24 @@ done
 g1w=$(col 1 "$RESULTS/check-n1.txt"); g1c=$(col 2 "$RESULTS/check-n1.txt")
 g4w=$(col 1 "$RESULTS/check-n4.txt"); g4c=$(col 2 "$RESULTS/check-n4.txt")
 n4w=$(col 1 "$RESULTS/nsd-n4.txt"); n4c=$(col 2 "$RESULTS/nsd-n4.txt")
+
+print_load() {
+    echo "bench/zone-load.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); nsd: $("$NSD_BIN" -v 2>&1 | head -1)"
+    echo "zones: names with an A and a TXT each; geodnsd YAML with $POPS PoPs, NSD master file"
+    echo
+    echo "1. load time, median of $ROUNDS (wall s / CPU s)"
+    printf '   geodnsd --check %7d names  %6s / %6s\n' "$N" "$g1w" "$g1c"
+    printf '   geodnsd --check %7d names  %6s / %6s\n' "$N4" "$g4w" "$g4c"
+    printf '   nsd-checkzone   %7d names  %6s / %6s\n' "$N4" "$n4w" "$n4c"
+    echo "   ratio geodnsd ${N4}/${N} names: wall $(bd_ratio "$g4w" "$g1w"), CPU $(bd_ratio "$g4c" "$g1c")   (linear: 4; target <= 4.5)"
+    echo "   ratio geodnsd / nsd-checkzone at $N4 names: wall $(bd_ratio "$g4w" "$n4w"), CPU $(bd_ratio "$g4c" "$n4c")   (target <= 3)"
+}
+if [ "$LOAD_ONLY" = 1 ]; then
+    print_load | tee "$RESULTS/summary.txt"
+    echo "results: $RESULTS" >&2
+    exit 0
+fi
 
 # ---- 2. steady memory --------------------------------------------------------------------------
 # wait_answer PORT PID LOG SECONDS: until h0.big.test answers (a big zone takes a while).
@@ -238,16 +263,7 @@ read -r blost bp50 bp99 bp999 bmax < <(perf_run baseline)
 read -r rlost rp50 rp99 rp999 rmax rdur rn rwp99 rwmax rflag < <(perf_run reload yes)
 
 {
-    echo "bench/zone-load.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); nsd: $("$NSD_BIN" -v 2>&1 | head -1)"
-    echo "zones: names with an A and a TXT each; geodnsd YAML with $POPS PoPs, NSD master file"
-    echo
-    echo "1. load time, median of $ROUNDS (wall s / CPU s)"
-    printf '   geodnsd --check %7d names  %6s / %6s\n' "$N" "$g1w" "$g1c"
-    printf '   geodnsd --check %7d names  %6s / %6s\n' "$N4" "$g4w" "$g4c"
-    printf '   nsd-checkzone   %7d names  %6s / %6s\n' "$N4" "$n4w" "$n4c"
-    echo "   ratio geodnsd ${N4}/${N} names: wall $(bd_ratio "$g4w" "$g1w"), CPU $(bd_ratio "$g4c" "$g1c")   (linear: 4; target <= 4.5)"
-    echo "   ratio geodnsd / nsd-checkzone at $N4 names: wall $(bd_ratio "$g4w" "$n4w"), CPU $(bd_ratio "$g4c" "$n4c")   (target <= 3)"
+    print_load
     echo
     echo "2. steady memory serving $((2 * BIG + 3)) records (KB)"
     echo "   geodnsd (workers 1): RSS $grss, PSS $gpss; first answer after $gstart s"
