@@ -10,10 +10,18 @@
 #include <string.h>
 
 #include <yaml.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
-/* Bounds against hostile input: deep nesting and alias expansion ("billion laughs"). */
-#define YT_MAX_DEPTH 64
-#define YT_MAX_NODES (1u << 20)
+/* Bounds against hostile input: deep nesting and alias expansion ("billion laughs"). An alias
+ * shares its anchor's node (no copy), but whoever walks the tree walks it once per alias: all
+ * the aliases of a document may stand for at most YT_MAX_ALIAS_NODES nodes in all, so the work
+ * stays proportional to the input however large a zone file is. */
+#define YT_MAX_DEPTH       64
+#define YT_MAX_ALIAS_NODES (1u << 20)
+/* Freeing a document of at least this many bytes gives free heap back to the system. */
+#define YT_TRIM_BYTES (8u << 20)
 
 typedef struct yt_block {
     struct yt_block *next;
@@ -51,14 +59,26 @@ void yt_doc_free(yt_doc_t *doc)
 {
     if (!doc)
         return;
+    size_t bytes = 0;
     yt_block_t *b = doc->blocks;
     while (b) {
         yt_block_t *n = b->next;
+        bytes += b->cap;
         free(b);
         b = n;
     }
     free(doc->file);
     free(doc);
+#ifdef __GLIBC__
+    /* A big document (a zone of many thousand names) leaves tens or hundreds of MB of free heap
+     * behind, its own and its reader's temporaries, interleaved with what stays (the zone's
+     * arena): glibc keeps it mapped, so a server would stay at its peak load size. Hand the
+     * free pages back. Documents are freed on the loading thread, never on the query path. */
+    if (bytes >= YT_TRIM_BYTES)
+        malloc_trim(0);
+#else
+    (void)bytes;
+#endif
 }
 
 const yt_node_t *yt_doc_root(const yt_doc_t *doc)
@@ -98,95 +118,312 @@ int yt_fail(char *err, size_t errlen, const yt_node_t *at, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int convert(yt_doc_t *d, yaml_document_t *yd, yaml_node_t *yn, int depth, yt_node_t **out,
-                   char *err, size_t errlen)
+/* FNV-1a over the key bytes: cheap, and good enough for config keys (the index only has to keep
+ * probes short; the file is the operator's, not a remote peer's). */
+static size_t key_hash(const char *s, size_t len)
 {
-    unsigned line = (unsigned)yn->start_mark.line + 1, col = (unsigned)yn->start_mark.column + 1;
-    if (depth > YT_MAX_DEPTH)
-        return pos_error(err, errlen, d->file, line, col, "nesting deeper than %d levels",
-                         YT_MAX_DEPTH);
-    if (++d->nodes > YT_MAX_NODES)
-        return pos_error(err, errlen, d->file, line, col,
-                         "document too large (more than %u nodes after alias expansion)",
-                         YT_MAX_NODES);
-    yt_node_t *n = doc_alloc(d, sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    memset(n, 0, sizeof(*n));
-    n->file = d->file;
-    n->line = line;
-    n->col = col;
-    switch (yn->type) {
-    case YAML_SCALAR_NODE: {
-        n->kind = YT_SCALAR;
-        size_t len = yn->data.scalar.length;
-        char *s = doc_alloc(d, len + 1);
-        if (!s)
-            return -ENOMEM;
-        memcpy(s, yn->data.scalar.value, len);
-        s[len] = 0;
-        if (strlen(s) != len)
-            return pos_error(err, errlen, d->file, line, col, "NUL character in scalar");
-        n->str = s;
-        n->len = len;
-        n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        break;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
     }
-    case YAML_SEQUENCE_NODE: {
-        n->kind = YT_SEQ;
-        size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
-        n->n = cnt;
-        n->items = doc_alloc(d, (cnt ? cnt : 1) * sizeof(*n->items));
-        if (!n->items)
-            return -ENOMEM;
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *c = yaml_document_get_node(yd, yn->data.sequence.items.start[i]);
-            if (!c)
-                return pos_error(err, errlen, d->file, line, col, "broken sequence item");
-            int rc = convert(d, yd, c, depth + 1, &n->items[i], err, errlen);
-            if (rc)
-                return rc;
-        }
-        break;
-    }
-    case YAML_MAPPING_NODE: {
-        n->kind = YT_MAP;
-        size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start);
-        n->n = cnt;
-        n->items = doc_alloc(d, (cnt ? 2 * cnt : 1) * sizeof(*n->items));
-        if (!n->items)
-            return -ENOMEM;
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_pair_t *p = &yn->data.mapping.pairs.start[i];
-            yaml_node_t *k = yaml_document_get_node(yd, p->key);
-            yaml_node_t *v = yaml_document_get_node(yd, p->value);
-            if (!k || !v)
-                return pos_error(err, errlen, d->file, line, col, "broken mapping pair");
-            if (k->type != YAML_SCALAR_NODE)
-                return pos_error(err, errlen, d->file, (unsigned)k->start_mark.line + 1,
-                                 (unsigned)k->start_mark.column + 1,
-                                 "mapping keys must be plain values");
-            int rc = convert(d, yd, k, depth + 1, &n->items[2 * i], err, errlen);
-            if (!rc)
-                rc = convert(d, yd, v, depth + 1, &n->items[2 * i + 1], err, errlen);
-            if (rc)
-                return rc;
-            for (size_t j = 0; j < i; j++) {
-                if (!strcmp(n->items[2 * j]->str, n->items[2 * i]->str)) {
-                    const yt_node_t *kk = n->items[2 * i];
-                    return pos_error(err, errlen, d->file, kk->line, kk->col,
-                                     "duplicate key '%s' (first at line %u)", kk->str,
-                                     n->items[2 * j]->line);
-                }
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Key i of map m has just been converted: fail if an earlier key has the same text, else add it
+ * to the index (when m has one). Small mappings compare with the earlier keys directly. */
+static int map_add_key(yt_doc_t *d, yt_node_t *m, size_t i, char *err, size_t errlen)
+{
+    const yt_node_t *k = m->items[2 * i];
+    const yt_node_t *first = NULL;
+    if (!m->index) {
+        for (size_t j = 0; j < i && !first; j++)
+            if (m->items[2 * j]->len == k->len && !memcmp(m->items[2 * j]->str, k->str, k->len))
+                first = m->items[2 * j];
+    } else {
+        size_t s = key_hash(k->str, k->len) & m->index_mask;
+        for (; m->index[s]; s = (s + 1) & m->index_mask) {
+            const yt_node_t *o = m->items[2 * (m->index[s] - 1)];
+            if (o->len == k->len && !memcmp(o->str, k->str, k->len)) {
+                first = o;
+                break;
             }
         }
-        break;
+        if (!first)
+            m->index[s] = (uint32_t)(i + 1);
+    }
+    if (first)
+        return pos_error(err, errlen, d->file, k->line, k->col,
+                         "duplicate key '%s' (first at line %u)", k->str, first->line);
+    return 0;
+}
+
+/* The tree is built straight from libyaml's event stream (no libyaml document in between: that
+ * costs a second copy of every node and string, half the load time of a big zone). Containers
+ * being read are frames on a stack; finished children wait on a shared pointer stack until
+ * their container ends and takes them in one block. */
+typedef struct frame {
+    yt_node_t *node;
+    size_t first;    /* index of the first child in builder.kids */
+    size_t count0;   /* nodes + alias_nodes when the container started */
+    unsigned height; /* deepest level below it so far */
+    char *anchor;    /* its anchor (taken from the event), or NULL */
+} frame_t;
+
+/* An anchored node, for aliases: they share it (the tree is immutable), counting its nodes
+ * (alias expansion bound) and height (nesting bound) as if copied. */
+typedef struct anchor {
+    char *name;
+    const yt_node_t *node;
+    size_t count;
+    unsigned height;
+} anchor_t;
+
+typedef struct builder {
+    yt_doc_t *d;
+    frame_t frames[YT_MAX_DEPTH + 2];
+    unsigned depth;
+    yt_node_t **kids;
+    size_t nkids, capkids;
+    unsigned *kid_height; /* parallel to kids */
+    anchor_t *anchors;    /* open addressing, anchor_mask + 1 slots */
+    size_t anchor_mask, nanchors;
+    size_t alias_nodes;
+    yt_node_t *root;
+    char *err;
+    size_t errlen;
+} builder_t;
+
+static int push_kid(builder_t *B, yt_node_t *n, unsigned height)
+{
+    if (B->nkids == B->capkids) {
+        size_t cap = B->capkids ? B->capkids * 2 : 256;
+        yt_node_t **k = realloc(B->kids, cap * sizeof(*k));
+        if (!k)
+            return -ENOMEM;
+        B->kids = k;
+        unsigned *h = realloc(B->kid_height, cap * sizeof(*h));
+        if (!h)
+            return -ENOMEM;
+        B->kid_height = h;
+        B->capkids = cap;
+    }
+    B->kids[B->nkids] = n;
+    B->kid_height[B->nkids++] = height;
+    return 0;
+}
+
+static anchor_t *anchor_slot(builder_t *B, const char *name)
+{
+    size_t s = key_hash(name, strlen(name)) & B->anchor_mask;
+    while (B->anchors[s].name && strcmp(B->anchors[s].name, name))
+        s = (s + 1) & B->anchor_mask;
+    return &B->anchors[s];
+}
+
+/* Remember node under name (takes name). */
+static int anchor_add(builder_t *B, char *name, const yt_node_t *n, size_t count, unsigned height)
+{
+    if (2 * (B->nanchors + 1) > B->anchor_mask + 1) {
+        size_t slots = B->anchors ? 2 * (B->anchor_mask + 1) : 16;
+        anchor_t *old = B->anchors;
+        size_t oldslots = old ? B->anchor_mask + 1 : 0;
+        B->anchors = calloc(slots, sizeof(*B->anchors));
+        if (!B->anchors) {
+            B->anchors = old;
+            free(name);
+            return -ENOMEM;
+        }
+        B->anchor_mask = slots - 1;
+        for (size_t i = 0; i < oldslots; i++)
+            if (old[i].name)
+                *anchor_slot(B, old[i].name) = old[i];
+        free(old);
+    }
+    anchor_t *a = anchor_slot(B, name);
+    if (a->name) {
+        int rc = pos_error(B->err, B->errlen, B->d->file, n->line, n->col,
+                           "YAML syntax: anchor '&%s' is defined twice", name);
+        free(name);
+        return rc;
+    }
+    *a = (anchor_t){.name = name, .node = n, .count = count, .height = height};
+    B->nanchors++;
+    return 0;
+}
+
+/* A finished node: a child of the open container, or the root. */
+static int add_node(builder_t *B, yt_node_t *n, unsigned height)
+{
+    if (B->depth + height > YT_MAX_DEPTH)
+        return pos_error(B->err, B->errlen, B->d->file, n->line, n->col,
+                         "nesting deeper than %d levels", YT_MAX_DEPTH);
+    if (!B->depth) {
+        B->root = n;
+        return 0;
+    }
+    frame_t *f = &B->frames[B->depth - 1];
+    if (f->node->kind == YT_MAP && (B->nkids - f->first) % 2 == 0 && n->kind != YT_SCALAR)
+        return pos_error(B->err, B->errlen, B->d->file, n->line, n->col,
+                         "mapping keys must be plain values");
+    if (f->height < height + 1)
+        f->height = height + 1;
+    return push_kid(B, n, height);
+}
+
+static yt_node_t *new_node(builder_t *B, yt_kind_t kind, const yaml_mark_t *m)
+{
+    yt_node_t *n = doc_alloc(B->d, sizeof(*n));
+    if (!n)
+        return NULL;
+    memset(n, 0, sizeof(*n));
+    n->kind = kind;
+    n->file = B->d->file;
+    n->line = (unsigned)m->line + 1;
+    n->col = (unsigned)m->column + 1;
+    B->d->nodes++;
+    return n;
+}
+
+/* A container's end: take its children off the stack; a mapping gets its index and duplicate
+ * check. */
+static int end_container(builder_t *B)
+{
+    frame_t *f = &B->frames[--B->depth];
+    yt_node_t *n = f->node;
+    size_t cnt = B->nkids - f->first;
+    n->items = doc_alloc(B->d, (cnt ? cnt : 1) * sizeof(*n->items));
+    if (!n->items)
+        return -ENOMEM;
+    memcpy(n->items, B->kids + f->first, cnt * sizeof(*n->items));
+    B->nkids = f->first;
+    n->n = n->kind == YT_MAP ? cnt / 2 : cnt;
+    if (n->kind == YT_MAP && n->n > YT_MAP_INDEX_MIN) {
+        /* At least twice as many slots as keys: probes stay short. */
+        size_t slots = 16;
+        while (slots < 2 * n->n)
+            slots *= 2;
+        n->index = doc_alloc(B->d, slots * sizeof(*n->index));
+        if (!n->index)
+            return -ENOMEM;
+        memset(n->index, 0, slots * sizeof(*n->index));
+        n->index_mask = slots - 1;
+    }
+    if (n->kind == YT_MAP)
+        for (size_t i = 0; i < n->n; i++) {
+            int rc = map_add_key(B->d, n, i, B->err, B->errlen);
+            if (rc)
+                return rc;
+        }
+    int rc = 0;
+    if (f->anchor) {
+        size_t count = B->d->nodes + B->alias_nodes - f->count0;
+        rc = anchor_add(B, f->anchor, n, count, f->height);
+        f->anchor = NULL;
+    }
+    return rc ? rc : add_node(B, n, f->height);
+}
+
+/* Take the anchor string out of the event (libyaml frees what is left in it). */
+static char *take(yaml_char_t **p)
+{
+    char *s = (char *)*p;
+    *p = NULL;
+    return s;
+}
+
+static int on_event(builder_t *B, yaml_event_t *e)
+{
+    yt_doc_t *d = B->d;
+    switch (e->type) {
+    case YAML_SCALAR_EVENT: {
+        yt_node_t *n = new_node(B, YT_SCALAR, &e->start_mark);
+        size_t len = e->data.scalar.length;
+        char *s = n ? doc_alloc(d, len + 1) : NULL;
+        if (!s)
+            return -ENOMEM;
+        memcpy(s, e->data.scalar.value, len);
+        s[len] = 0;
+        if (memchr(s, 0, len))
+            return pos_error(B->err, B->errlen, d->file, n->line, n->col,
+                             "NUL character in scalar");
+        n->str = s;
+        n->len = len;
+        n->plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        int rc = e->data.scalar.anchor ? anchor_add(B, take(&e->data.scalar.anchor), n, 1, 0) : 0;
+        return rc ? rc : add_node(B, n, 0);
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        bool map = e->type == YAML_MAPPING_START_EVENT;
+        unsigned line = (unsigned)e->start_mark.line + 1, col = (unsigned)e->start_mark.column + 1;
+        if (B->depth >= YT_MAX_DEPTH)
+            return pos_error(B->err, B->errlen, d->file, line, col, "nesting deeper than %d levels",
+                             YT_MAX_DEPTH);
+        if (B->depth) {
+            frame_t *p = &B->frames[B->depth - 1];
+            if (p->node->kind == YT_MAP && (B->nkids - p->first) % 2 == 0)
+                return pos_error(B->err, B->errlen, d->file, line, col,
+                                 "mapping keys must be plain values");
+        }
+        yt_node_t *n = new_node(B, map ? YT_MAP : YT_SEQ, &e->start_mark);
+        if (!n)
+            return -ENOMEM;
+        B->frames[B->depth++] = (frame_t){
+            .node = n,
+            .first = B->nkids,
+            .count0 = d->nodes - 1 + B->alias_nodes,
+            .anchor = take(map ? &e->data.mapping_start.anchor : &e->data.sequence_start.anchor),
+        };
+        return 0;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        return end_container(B);
+    case YAML_ALIAS_EVENT: {
+        const char *name = (const char *)e->data.alias.anchor;
+        const anchor_t *a = B->anchors ? anchor_slot(B, name) : NULL;
+        unsigned line = (unsigned)e->start_mark.line + 1, col = (unsigned)e->start_mark.column + 1;
+        if (!a || !a->name)
+            return pos_error(B->err, B->errlen, d->file, line, col,
+                             "YAML syntax: found undefined alias '*%s' (an alias must follow its "
+                             "anchor, outside of it)",
+                             name);
+        B->alias_nodes += a->count;
+        if (B->alias_nodes > YT_MAX_ALIAS_NODES)
+            return pos_error(B->err, B->errlen, d->file, line, col,
+                             "document too large (aliases expand it by more than %u nodes)",
+                             YT_MAX_ALIAS_NODES);
+        return add_node(B, (yt_node_t *)a->node, a->height);
     }
     default:
-        return pos_error(err, errlen, d->file, line, col, "empty node");
+        return 0;
     }
-    *out = n;
-    return 0;
+}
+
+static int syntax_error(yt_doc_t *d, yaml_parser_t *parser, char *err, size_t errlen)
+{
+    /* libyaml's text names the grammar rule; add where that construct began and what
+     * usually causes it (indentation, tabs, an unquoted ': '). */
+    char ctx[160] = "";
+    if (parser->context)
+        snprintf(ctx, sizeof(ctx), " (%s that starts at line %u, column %u)",
+                 parser->context + (strncmp(parser->context, "while ", 6) ? 0 : 6),
+                 (unsigned)parser->context_mark.line + 1,
+                 (unsigned)parser->context_mark.column + 1);
+    const char *p = parser->problem ? parser->problem : "error";
+    const char *hint = "";
+    if (strstr(p, "tab"))
+        hint = "; indent with spaces: YAML forbids tabs";
+    else if (strstr(p, "expected key") || strstr(p, "mapping values") ||
+             strstr(p, "expected <block end>") || strstr(p, "expected node content"))
+        hint = "; check this line's indentation against the lines above it, and quote "
+               "values that contain ': ' or start with '{', '[', '*' or '&'";
+    if (parser->error == YAML_MEMORY_ERROR)
+        return -ENOMEM;
+    return pos_error(err, errlen, d->file, (unsigned)parser->problem_mark.line + 1,
+                     (unsigned)parser->problem_mark.column + 1, "YAML syntax: %s%s%s", p, ctx,
+                     hint);
 }
 
 static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_t **out, char *err,
@@ -202,8 +439,6 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
         return -ENOMEM;
     }
     yaml_parser_t parser;
-    yaml_document_t ydoc;
-    int rc = 0;
     if (!yaml_parser_initialize(&parser)) {
         yt_doc_free(d);
         return -ENOMEM;
@@ -212,41 +447,45 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
         yaml_parser_set_input_file(&parser, fp);
     else
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    if (!yaml_parser_load(&parser, &ydoc)) {
-        /* libyaml's text names the grammar rule; add where that construct began and what
-         * usually causes it (indentation, tabs, an unquoted ': '). */
-        char ctx[160] = "";
-        if (parser.context)
-            snprintf(ctx, sizeof(ctx), " (%s that starts at line %u, column %u)",
-                     parser.context + (strncmp(parser.context, "while ", 6) ? 0 : 6),
-                     (unsigned)parser.context_mark.line + 1,
-                     (unsigned)parser.context_mark.column + 1);
-        const char *p = parser.problem ? parser.problem : "error";
-        const char *hint = "";
-        if (strstr(p, "tab"))
-            hint = "; indent with spaces: YAML forbids tabs";
-        else if (strstr(p, "expected key") || strstr(p, "mapping values") ||
-                 strstr(p, "expected <block end>") || strstr(p, "expected node content"))
-            hint = "; check this line's indentation against the lines above it, and quote "
-                   "values that contain ': ' or start with '{', '[', '*' or '&'";
-        rc = pos_error(err, errlen, d->file, (unsigned)parser.problem_mark.line + 1,
-                       (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s%s%s", p, ctx,
-                       hint);
-        yaml_parser_delete(&parser);
-        yt_doc_free(d);
-        return rc;
+    builder_t B = {.d = d, .err = err, .errlen = errlen};
+    int rc = 0;
+    bool in_doc = false, done = false;
+    while (!rc && !done) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            rc = syntax_error(d, &parser, err, errlen);
+            break;
+        }
+        switch (e.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            in_doc = true;
+            break;
+        case YAML_DOCUMENT_END_EVENT: /* only the first document is read */
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            if (in_doc)
+                rc = on_event(&B, &e);
+            break;
+        }
+        yaml_event_delete(&e);
     }
-    yaml_node_t *root = yaml_document_get_root_node(&ydoc);
-    if (!root)
+    if (!rc && !B.root)
         rc = pos_error(err, errlen, d->file, 1, 1, "empty document");
-    else
-        rc = convert(d, &ydoc, root, 0, &d->root, err, errlen);
-    yaml_document_delete(&ydoc);
+    for (unsigned i = 0; i < B.depth; i++)
+        free(B.frames[i].anchor);
+    for (size_t i = 0; B.anchors && i <= B.anchor_mask; i++)
+        free(B.anchors[i].name);
+    free(B.anchors);
+    free(B.kids);
+    free(B.kid_height);
     yaml_parser_delete(&parser);
     if (rc) {
         yt_doc_free(d);
         return rc;
     }
+    d->root = B.root;
     *out = d;
     return 0;
 }
@@ -276,8 +515,19 @@ const yt_node_t *yt_map_get(const yt_node_t *map, const char *key)
 {
     if (!map || map->kind != YT_MAP)
         return NULL;
+    size_t len = strlen(key);
+    if (map->index) {
+        for (size_t s = key_hash(key, len) & map->index_mask; map->index[s];
+             s = (s + 1) & map->index_mask) {
+            size_t i = map->index[s] - 1;
+            const yt_node_t *k = map->items[2 * i];
+            if (k->len == len && !memcmp(k->str, key, len))
+                return map->items[2 * i + 1];
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < map->n; i++)
-        if (!strcmp(map->items[2 * i]->str, key))
+        if (map->items[2 * i]->len == len && !memcmp(map->items[2 * i]->str, key, len))
             return map->items[2 * i + 1];
     return NULL;
 }

@@ -26,7 +26,15 @@ struct yt_node {
     /* YT_SEQ: n items in items[0..n). YT_MAP: n pairs, key i at items[2i], value at items[2i+1]. */
     size_t n;
     yt_node_t **items;
+    /* YT_MAP with more than YT_MAP_INDEX_MIN pairs: open-addressing hash of the keys (slot holds
+     * pair index + 1, 0 = empty), index_mask + 1 slots; built once at load so that yt_map_get
+     * is O(1) on big mappings. NULL for small mappings (scanned). */
+    uint32_t *index;
+    size_t index_mask;
 };
+
+/* Mappings with more pairs than this get a hash index; smaller ones are scanned. */
+#define YT_MAP_INDEX_MIN 8
 
 typedef struct yt_doc yt_doc_t;
 
@@ -41,7 +49,8 @@ int yt_doc_load_buffer(const char *name, const char *buf, size_t len, yt_doc_t *
 const yt_node_t *yt_doc_root(const yt_doc_t *doc);
 void yt_doc_free(yt_doc_t *doc);
 
-/* Value for key in a YT_MAP (exact match), or NULL. Also NULL when map is not a map. */
+/* Value for key in a YT_MAP (exact match), or NULL. Also NULL when map is not a map.
+ * O(1) on average for big mappings (hash index), a scan of at most YT_MAP_INDEX_MIN keys else. */
 const yt_node_t *yt_map_get(const yt_node_t *map, const char *key);
 
 /* Write "file:line:col: <message>" about node into err; always returns -EINVAL. */

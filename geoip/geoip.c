@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -92,6 +94,203 @@ static int copy_path(geoip_db_t *db, int f, const char *what, const char *p, boo
     return 0;
 }
 
+/* The 16 zero bytes between the search tree and the data section, and the marker that starts the
+ * metadata section (MaxMind DB format spec 2.0). */
+#define MMDB_SEPARATOR       16
+#define MMDB_META_MARKER_LEN 14 /* "\xab\xcd\xefMaxMind.com" */
+
+static int corrupt(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int corrupt(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
+    int n = snprintf(err, errlen, "%s: corrupt GeoIP database (mmdb): ", path);
+    if (n >= 0 && (size_t)n < errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+/* Check one record of node `node` (side 0 = left, 1 = right): a node number, the empty marker
+ * (node_count) or a data pointer inside the data section, whose offset is marked in seen. */
+static int verify_record(const MMDB_s *m, const char *path, uint32_t node, int side, uint64_t r,
+                         uint64_t data_len, uint8_t *seen, char *err, size_t errlen)
+{
+    uint64_t nc = m->metadata.node_count;
+    if (r <= nc)
+        return 0;
+    if (r < nc + MMDB_SEPARATOR || r - nc - MMDB_SEPARATOR >= data_len)
+        return corrupt(err, errlen, path,
+                       "search tree node %u: %s record %llu points neither to a node (< %llu) nor "
+                       "into the data section",
+                       node, side ? "right" : "left", (unsigned long long)r,
+                       (unsigned long long)nc);
+    uint64_t off = r - nc - MMDB_SEPARATOR;
+    seen[off / 8] |= (uint8_t)(1u << (off % 8));
+    return 0;
+}
+
+/* One node on the depth-first walk's stack: which record to look at next (2 = both done) and the
+ * greatest height seen below it so far. */
+typedef struct walk_frame {
+    uint32_t node;
+    uint8_t side, h;
+} walk_frame_t;
+
+/* Longest path test: every lookup must end on data or "empty" within the address's bits (32 or
+ * 128 node steps from the root), so a loop or an over-deep branch is refused. Depth-first from
+ * the root with each node's height memoized (height[n] = nodes on the longest path down from n,
+ * 0 = not known yet): each node is expanded once, so this is linear in the node count, and a
+ * loop cannot run away because the explicit stack is bounded by the bit count. */
+static int verify_depth(const MMDB_s *m, const char *path, char *err, size_t errlen)
+{
+    uint32_t nc = m->metadata.node_count;
+    unsigned bits = m->metadata.ip_version == 6 ? 128 : 32;
+    uint8_t *height = calloc(nc, 1);
+    if (!height) {
+        snprintf(err, errlen, "%s: out of memory verifying the GeoIP database", path);
+        return -ENOMEM;
+    }
+    walk_frame_t st[129];
+    unsigned sp = 0;
+    st[sp++] = (walk_frame_t){.node = 0};
+    int rc = 0;
+    while (sp && !rc) {
+        walk_frame_t *f = &st[sp - 1];
+        if (f->side == 2) {
+            height[f->node] = (uint8_t)(f->h + 1);
+            uint8_t h = height[f->node];
+            sp--;
+            if (sp && st[sp - 1].h < h)
+                st[sp - 1].h = h;
+            continue;
+        }
+        MMDB_search_node_s sn;
+        if (MMDB_read_node(m, f->node, &sn) != MMDB_SUCCESS) {
+            rc = corrupt(err, errlen, path, "search tree node %u cannot be read", f->node);
+            break;
+        }
+        uint64_t r = f->side ? sn.right_record : sn.left_record;
+        f->side++;
+        if (r >= nc)
+            continue;
+        uint32_t c = (uint32_t)r;
+        if (height[c]) {
+            if (sp + height[c] > bits)
+                rc = corrupt(err, errlen, path,
+                             "a path through search tree node %u is longer than %u bits (a "
+                             "loop or an over-deep branch)",
+                             c, bits);
+            else if (f->h < height[c])
+                f->h = height[c];
+            continue;
+        }
+        if (sp + 1 > bits) {
+            rc = corrupt(err, errlen, path,
+                         "search tree node %u is reached after %u bits (a loop or an over-deep "
+                         "branch)",
+                         c, bits);
+            break;
+        }
+        st[sp++] = (walk_frame_t){.node = c};
+    }
+    free(height);
+    return rc;
+}
+
+static int mmdb_verify(const MMDB_s *m, const char *path, char *err, size_t errlen)
+{
+    const MMDB_metadata_s *md = &m->metadata;
+    if (md->binary_format_major_version != 2)
+        return corrupt(err, errlen, path, "binary format version %u (only 2 is known)",
+                       md->binary_format_major_version);
+    if (md->record_size != 24 && md->record_size != 28 && md->record_size != 32)
+        return corrupt(err, errlen, path, "record size %u (24, 28 or 32 expected)",
+                       md->record_size);
+    if (md->ip_version != 4 && md->ip_version != 6)
+        return corrupt(err, errlen, path, "ip_version %u (4 or 6 expected)", md->ip_version);
+    if (md->node_count == 0)
+        return corrupt(err, errlen, path, "the search tree has no nodes");
+    uint64_t tree = (uint64_t)md->node_count * md->record_size / 4;
+    if (m->file_size < 0 || tree + MMDB_SEPARATOR > (uint64_t)m->file_size ||
+        !m->metadata_section ||
+        m->metadata_section < m->file_content + tree + MMDB_SEPARATOR + MMDB_META_MARKER_LEN)
+        return corrupt(err, errlen, path,
+                       "a search tree of %u nodes does not fit before the metadata",
+                       md->node_count);
+    if (md->database_type == NULL || !*md->database_type)
+        return corrupt(err, errlen, path, "the metadata has no database_type");
+    /* The data section ends where the metadata marker starts. */
+    uint64_t data_len = (uint64_t)(m->metadata_section - MMDB_META_MARKER_LEN - m->data_section);
+    if (data_len > m->data_section_size)
+        data_len = m->data_section_size;
+    for (size_t i = 0; i < MMDB_SEPARATOR; i++)
+        if (m->file_content[tree + i])
+            return corrupt(err, errlen, path,
+                           "no 16-byte zero separator after the search tree (node count %u "
+                           "wrong, or the file cut or padded)",
+                           md->node_count);
+    uint8_t *seen = calloc(data_len / 8 + 1, 1);
+    if (!seen) {
+        snprintf(err, errlen, "%s: out of memory verifying the GeoIP database", path);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (uint32_t n = 0; n < md->node_count && !rc; n++) {
+        MMDB_search_node_s sn;
+        if (MMDB_read_node(m, n, &sn) != MMDB_SUCCESS)
+            rc = corrupt(err, errlen, path, "search tree node %u cannot be read", n);
+        if (!rc)
+            rc = verify_record(m, path, n, 0, sn.left_record, data_len, seen, err, errlen);
+        if (!rc)
+            rc = verify_record(m, path, n, 1, sn.right_record, data_len, seen, err, errlen);
+    }
+    if (!rc)
+        rc = verify_depth(m, path, err, errlen);
+    /* Decode the data section from start to end, item after item, as the MaxMind DB verifiers
+     * do (maps, arrays and pointers followed), and require every pointer of the tree to land on
+     * the start of an item: a changed low byte in a record would otherwise point into the middle
+     * of one and decode as something else. */
+    uint8_t *start = rc ? NULL : calloc(data_len / 8 + 1, 1);
+    if (!rc && !start) {
+        snprintf(err, errlen, "%s: out of memory verifying the GeoIP database", path);
+        rc = -ENOMEM;
+    }
+    for (uint64_t off = 0; off < data_len && !rc;) {
+        MMDB_entry_s e = {.mmdb = (MMDB_s *)m, .offset = (uint32_t)off};
+        MMDB_entry_data_list_s *list = NULL;
+        int st = MMDB_get_entry_data_list(&e, &list);
+        if (st != MMDB_SUCCESS)
+            rc = corrupt(err, errlen, path, "data item at offset %llu: %s", (unsigned long long)off,
+                         MMDB_strerror(st));
+        else if (list->entry_data.offset_to_next <= off)
+            rc = corrupt(err, errlen, path, "data item at offset %llu has no length",
+                         (unsigned long long)off);
+        else {
+            start[off / 8] |= (uint8_t)(1u << (off % 8));
+            off = list->entry_data.offset_to_next;
+        }
+        MMDB_free_entry_data_list(list);
+    }
+    for (uint64_t b = 0; b <= data_len / 8 && !rc; b++) {
+        uint8_t stray = seen[b] & (uint8_t)~start[b];
+        if (stray) {
+            unsigned bit = 0;
+            while (!(stray & (1u << bit)))
+                bit++;
+            rc = corrupt(err, errlen, path,
+                         "the search tree points to offset %llu, which is not the start of a "
+                         "data record",
+                         (unsigned long long)(b * 8 + bit));
+        }
+    }
+    free(start);
+    free(seen);
+    return rc;
+}
+
 int geoip_db_open(const char *path, const geoip_schema_t *schema, geoip_db_t **out, char *err,
                   size_t errlen)
 {
@@ -135,6 +334,16 @@ int geoip_db_open(const char *path, const geoip_schema_t *schema, geoip_db_t **o
                      MMDB_strerror(status));
         free(db);
         return status == MMDB_OUT_OF_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+    }
+    /* Verify it all before anything uses it: a file that opens can still have a broken tree or
+     * data records, and would then fail every lookup (every client at the default location). */
+    rc = mmdb_verify(&db->mmdb, path, err, errlen);
+    /* The walk touched every page of the mapping; let them go from this process's resident set
+     * (they stay in the page cache): lookups fault back in only what they use. */
+    madvise((void *)db->mmdb.file_content, (size_t)db->mmdb.file_size, MADV_DONTNEED);
+    if (rc) {
+        geoip_db_close(db);
+        return rc;
     }
     *out = db;
     return 0;

@@ -51,8 +51,13 @@ int geoip_schema_preset(const char *name, geoip_schema_t *out);
 
 /* Open an mmdb file with MMDB_MODE_MMAP. schema is copied (the caller's strings may go away).
  * latitude, longitude and country paths are required. On success *out owns the mapping; free
- * with geoip_db_close. Returns 0, -ENOENT (file missing), -EINVAL (bad schema or not a valid
- * mmdb), -ENOMEM; err gets "path: reason". */
+ * with geoip_db_close. The whole file is verified first (metadata; every search tree node's two
+ * records are a node, "empty" or a pointer into the data section; no lookup path longer than the
+ * address's bits; every data record the tree points to decodes), so a corrupt file is refused
+ * here rather than failing lookups later; this reads the whole file once (about a second for a
+ * city database of a few hundred MB), which is why it belongs to loading, never to queries.
+ * Returns 0, -ENOENT (file missing), -EINVAL (bad schema, not a valid mmdb, or corrupt: err
+ * then says "path: corrupt GeoIP database (mmdb): what"), -ENOMEM; err gets "path: reason". */
 int geoip_db_open(const char *path, const geoip_schema_t *schema, geoip_db_t **out, char *err,
                   size_t errlen);
 

@@ -16,6 +16,7 @@ void pops_free(pops_t *pops)
     if (!pops)
         return;
     free(pops->pop);
+    free(pops->name_index);
     free(pops->pool);
     free(pops->region);
     free(pops);
@@ -52,8 +53,31 @@ int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, 
     return 0;
 }
 
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Find name in the index: its slot (empty when absent). */
+static size_t name_slot(const pops_t *pops, const char *name)
+{
+    size_t s = name_hash(name) & pops->name_mask;
+    while (pops->name_index[s] && strcmp(pops->pop[pops->name_index[s] - 1].name, name))
+        s = (s + 1) & pops->name_mask;
+    return s;
+}
+
 int pops_find(const pops_t *pops, const char *name)
 {
+    if (pops->name_index) {
+        uint32_t i = pops->name_index[name_slot(pops, name)];
+        return i ? (int)(i - 1) : -ENOENT;
+    }
     for (size_t i = 0; i < pops->npops; i++)
         if (!strcmp(pops->pop[i].name, name))
             return (int)i;
@@ -476,8 +500,10 @@ static int parse_pop(const pops_t *pops, const yt_node_t *k, const yt_node_t *v,
     return 0;
 }
 
+/* stamp[PoP index] == mark when that PoP is already in the list being read (one pass, no
+ * comparison of every member with every other). */
 static int parse_pool(const pops_t *pops, const yt_node_t *k, const yt_node_t *v, pops_pool_t *pl,
-                      char *err, size_t errlen)
+                      uint32_t *stamp, uint32_t mark, char *err, size_t errlen)
 {
     if (get_name(k, pl->name, "pool name", err, errlen))
         return -EINVAL;
@@ -490,10 +516,10 @@ static int parse_pool(const pops_t *pops, const yt_node_t *k, const yt_node_t *v
         int idx = pops_find(pops, s);
         if (idx < 0)
             return yt_fail(err, errlen, v->items[i], "unknown PoP '%s' in pool '%s'", s, pl->name);
-        for (size_t j = 0; j < pl->n; j++)
-            if (pl->idx[j] == idx)
-                return yt_fail(err, errlen, v->items[i], "PoP '%s' is listed twice in pool '%s'", s,
-                               pl->name);
+        if (stamp[idx] == mark)
+            return yt_fail(err, errlen, v->items[i], "PoP '%s' is listed twice in pool '%s'", s,
+                           pl->name);
+        stamp[idx] = mark;
         pl->idx[pl->n++] = (uint16_t)idx;
     }
     return 0;
@@ -501,7 +527,7 @@ static int parse_pool(const pops_t *pops, const yt_node_t *k, const yt_node_t *v
 
 /* regions: {eu: {pops: [fra, ams], capacity: 1500, watermarks: {low: 80, high: 95}}} */
 static int parse_region(const pops_t *pops, const yt_node_t *k, const yt_node_t *v,
-                        pops_region_t *r, char *err, size_t errlen)
+                        pops_region_t *r, uint32_t *stamp, uint32_t mark, char *err, size_t errlen)
 {
     static const char *const keys[] = {"pops", "capacity", "watermarks", NULL};
     if (get_name(k, r->name, "region name", err, errlen))
@@ -528,10 +554,10 @@ static int parse_region(const pops_t *pops, const yt_node_t *k, const yt_node_t 
         if (idx < 0)
             return yt_fail(err, errlen, pl->items[i], "unknown PoP '%s' in region '%s'", s,
                            r->name);
-        for (size_t j = 0; j < r->n; j++)
-            if (r->idx[j] == idx)
-                return yt_fail(err, errlen, pl->items[i], "PoP '%s' is listed twice in region '%s'",
-                               s, r->name);
+        if (stamp[idx] == mark)
+            return yt_fail(err, errlen, pl->items[i], "PoP '%s' is listed twice in region '%s'", s,
+                           r->name);
+        stamp[idx] = mark;
         if (!pops->pop[idx].capacity)
             return yt_fail(err, errlen, pl->items[i],
                            "PoP '%s' in region '%s' has no capacity: give it one, so that its "
@@ -567,6 +593,7 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
     if (npools > POPS_POOLS_MAX)
         return yt_fail(err, errlen, pl, "at most %d pools", POPS_POOLS_MAX);
 
+    uint32_t *stamp = NULL, mark = 0;
     pops_t *pops = calloc(1, sizeof(*pops));
     if (!pops)
         goto nomem;
@@ -580,6 +607,14 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
         yt_fail(err, errlen, rg, "at most %d regions", POPS_REGIONS_MAX);
         goto fail;
     }
+    size_t slots = 16;
+    while (slots < 2 * pn->n)
+        slots *= 2;
+    pops->name_index = calloc(slots, sizeof(*pops->name_index));
+    pops->name_mask = slots - 1;
+    stamp = calloc(pn->n, sizeof(*stamp));
+    if (!pops->name_index || !stamp)
+        goto nomem;
     pops->pop = calloc(pn->n, sizeof(pops_pop_t));
     pops->pool = calloc(npools ? npools : 1, sizeof(pops_pool_t));
     pops->region = calloc(nregions ? nregions : 1, sizeof(pops_region_t));
@@ -599,22 +634,23 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
         if (parse_pop(pops, pn->items[2 * i], pn->items[2 * i + 1], &pops->pop[i], err, errlen))
             goto fail;
         /* yamltree rejects duplicate keys; this keeps the invariant local. */
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(pops->pop[j].name, pops->pop[i].name)) {
-                yt_fail(err, errlen, pn->items[2 * i], "PoP '%s' is defined twice",
-                        pops->pop[i].name);
-                goto fail;
-            }
+        size_t slot = name_slot(pops, pops->pop[i].name);
+        if (pops->name_index[slot]) {
+            yt_fail(err, errlen, pn->items[2 * i], "PoP '%s' is defined twice", pops->pop[i].name);
+            goto fail;
+        }
+        pops->name_index[slot] = (uint32_t)i + 1;
         pops->npops++;
     }
     for (size_t i = 0; i < npools; i++) {
-        if (parse_pool(pops, pl->items[2 * i], pl->items[2 * i + 1], &pops->pool[i], err, errlen))
+        if (parse_pool(pops, pl->items[2 * i], pl->items[2 * i + 1], &pops->pool[i], stamp, ++mark,
+                       err, errlen))
             goto fail;
         pops->npools++;
     }
     for (size_t i = 0; i < nregions; i++) {
-        if (parse_region(pops, rg->items[2 * i], rg->items[2 * i + 1], &pops->region[i], err,
-                         errlen))
+        if (parse_region(pops, rg->items[2 * i], rg->items[2 * i + 1], &pops->region[i], stamp,
+                         ++mark, err, errlen))
             goto fail;
         for (size_t j = 0; j < pops->region[i].n; j++) {
             pops_pop_t *p = &pops->pop[pops->region[i].idx[j]];
@@ -635,13 +671,16 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
             goto fail;
         pops->has_default_location = true;
     }
+    free(stamp);
     *out = pops;
     return 0;
 nomem:
+    free(stamp);
     pops_free(pops);
     snprintf(err, errlen, "%s: out of memory", root->file);
     return -ENOMEM;
 fail:
+    free(stamp);
     pops_free(pops);
     return -EINVAL;
 }

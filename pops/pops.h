@@ -105,6 +105,10 @@ typedef struct pops {
     pops_watermarks_t wm;      /* file-wide defaults (`capacity: {low, high}`) */
     bool has_default_location; /* for clients the mmdb and nets cannot locate */
     double default_lat, default_lon;
+    /* Hash of the PoP names (slot = PoP index + 1, 0 = empty; name_mask + 1 slots), built by
+     * pops_parse so that pops_find stays O(1) however many PoPs, pools and nets refer to them. */
+    uint32_t *name_index;
+    size_t name_mask;
 } pops_t;
 
 /* Parse a PoP document (see docs/geo.md) from its root node. The tree is not kept. On success

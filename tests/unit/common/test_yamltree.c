@@ -1,5 +1,6 @@
 /* test_yamltree.c: the YAML tree reader: positions, malformed documents, limits, typed readers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,53 @@ static void expect_fail(const char *text, const char *want)
     yt_doc_t *d = load(text, err, sizeof(err));
     CHECK(!d && strstr(err, want), "'%s' -> want '%s', got '%s'", text, want, err);
     yt_doc_free(d);
+}
+
+/* A mapping of 100,000 keys: the duplicate check and the lookups are hashed, so this runs in a
+ * fraction of a second (it took minutes when every key was compared with every other). */
+static void test_big_mapping(void)
+{
+    enum { NKEYS = 100000 };
+    size_t cap = (size_t)NKEYS * 32 + 64, off = 0;
+    char *text = malloc(cap);
+    CHECK(text != NULL, "malloc");
+    if (!text)
+        return;
+    for (int i = 0; i < NKEYS; i++)
+        off += (size_t)snprintf(text + off, cap - off, "k%d: {v: %d}\n", i, i);
+    char err[512] = "";
+    yt_doc_t *d = NULL;
+    CHECK(yt_doc_load_buffer("big.yaml", text, off, &d, err, sizeof(err)) == 0, "big map: %s", err);
+    const yt_node_t *r = yt_doc_root(d);
+    CHECK(r && r->kind == YT_MAP && r->n == NKEYS && r->index != NULL, "indexed map of %d", NKEYS);
+    int bad = 0;
+    for (int i = 0; i < NKEYS; i += 7) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        uint32_t v = 0;
+        const yt_node_t *val = yt_map_get(yt_map_get(r, key), "v");
+        if (!val || yt_get_u32(val, 0, NKEYS, &v, err, sizeof(err)) || v != (uint32_t)i)
+            bad++;
+    }
+    CHECK(bad == 0, "%d lookups in the big map failed", bad);
+    CHECK(yt_map_get(r, "k100000") == NULL && yt_map_get(r, "k") == NULL &&
+              yt_map_get(r, "") == NULL,
+          "absent keys are not found");
+    yt_doc_free(d);
+
+    /* The same with one key repeated near the end: reported at its own line:col, naming the
+     * first occurrence's line. */
+    off += (size_t)snprintf(text + off, cap - off, "k12345: {v: 0}\n");
+    d = NULL;
+    err[0] = 0;
+    CHECK(yt_doc_load_buffer("big.yaml", text, off, &d, err, sizeof(err)) == -EINVAL && !d,
+          "duplicate refused");
+    char want[128];
+    snprintf(want, sizeof(want), "big.yaml:%d:1: duplicate key 'k12345' (first at line 12346)",
+             NKEYS + 1);
+    CHECK(strstr(err, want) != NULL, "want '%s', got '%s'", want, err);
+    yt_doc_free(d);
+    free(text);
 }
 
 int main(void)
@@ -51,8 +99,51 @@ int main(void)
 
     expect_fail("a: [1, 2\n", "t.yaml:2:1: YAML syntax");
     expect_fail("a: 1\na: 2\n", "t.yaml:2:1: duplicate key 'a'");
+    /* Just above and below the size where a mapping gets its hash index. */
+    expect_fail("{a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, a: 9}\n",
+                "t.yaml:1:50: duplicate key 'a' (first at line 1)");
+    expect_fail("{a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, a: 8}\n",
+                "t.yaml:1:44: duplicate key 'a' (first at line 1)");
+    expect_fail("{ab: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, ab: 9}\n",
+                "duplicate key 'ab'");
     expect_fail("", "empty document");
     expect_fail("a: *nope\n", "YAML syntax");
+    /* Aliases: the anchor must be complete first, defined once, and a container is no key. */
+    expect_fail("a: &x [1, *x]\n", "t.yaml:1:11: YAML syntax: found undefined alias '*x'");
+    expect_fail("a: &x 1\nb: &x 2\n", "t.yaml:2:4: YAML syntax: anchor '&x' is defined twice");
+    expect_fail("a: &x [1]\n? *x\n: 2\n", "t.yaml:1:4: mapping keys must be plain values");
+    {
+        /* An alias stands for its anchor: same node, same position. */
+        yt_doc_t *ad = load("a: &x {k: [1, 2]}\nb: *x\nc: &y v\nd: {*y: 3}\n", err, sizeof(err));
+        const yt_node_t *ar = yt_doc_root(ad);
+        const yt_node_t *va = yt_map_get(ar, "a"), *vb = yt_map_get(ar, "b");
+        CHECK(ad && va && va == vb && yt_map_get(vb, "k") && yt_map_get(vb, "k")->n == 2 &&
+                  vb->line == 1 && vb->col == 4,
+              "alias *x is the anchored mapping: %s", err);
+        const yt_node_t *vd = yt_map_get(ar, "d");
+        CHECK(vd && yt_map_get(vd, "v") && !strcmp(yt_map_get(vd, "v")->str, "3"),
+              "an aliased scalar works as a key");
+        yt_doc_free(ad);
+    }
+    /* Nesting through an alias counts the anchor's own depth. */
+    {
+        char buf[1024];
+        size_t o = (size_t)snprintf(buf, sizeof(buf), "a: &x ");
+        for (int i = 0; i < 40; i++)
+            buf[o++] = '[';
+        buf[o++] = '1';
+        for (int i = 0; i < 40; i++)
+            buf[o++] = ']';
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\nb: ");
+        for (int i = 0; i < 30; i++)
+            buf[o++] = '[';
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "*x");
+        for (int i = 0; i < 30; i++)
+            buf[o++] = ']';
+        buf[o++] = '\n';
+        buf[o] = 0;
+        expect_fail(buf, "nesting deeper than 64");
+    }
     expect_fail("{[1]: 2}\n", "mapping keys must be plain values");
     expect_fail("a: \"\\0\"\n", "NUL character");
     /* Nesting bomb. */
@@ -94,5 +185,6 @@ int main(void)
     CHECK(yt_doc_load_file("/nonexistent/x.yaml", &d, err, sizeof(err)) == -ENOENT &&
               strstr(err, "/nonexistent/x.yaml"),
           "missing file named");
+    test_big_mapping();
     return check_report();
 }
