@@ -75,6 +75,10 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
     /* Label index of the apex within name; names below it are i-1 ... 0. */
     unsigned apex_idx = nlabels - z->apex_labels;
     const zone_node_t *encloser = z->apex_node;
+    if (apex_idx > 0 && (encloser->flags & ZONE_NODE_DNAME)) {
+        *node = encloser;
+        return ZONE_MATCH_DNAME;
+    }
     for (int i = (int)apex_idx - 1; i >= 0; i--) {
         const uint8_t *s = name + label_off[i];
         size_t slen = namelen - label_off[i];
@@ -98,6 +102,10 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
             if (i == 0 && qtype == DNS_TYPE_DS)
                 return ZONE_MATCH_EXACT;
             return ZONE_MATCH_CUT;
+        }
+        if (i > 0 && (n->flags & ZONE_NODE_DNAME)) {
+            *node = n;
+            return ZONE_MATCH_DNAME;
         }
         encloser = n;
     }
