@@ -511,6 +511,8 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
     }
     if (has_cname && apex)
         return loc_fail(L, cname_at, "a CNAME cannot be at the zone apex");
+    if (has_cname && ndname)
+        return loc_fail(L, cname_at, "a CNAME and a DNAME cannot stand at the same name");
     if (has_cname && (has_other || has_ns || pn->geo))
         return loc_fail(
             L, cname_at,
@@ -519,8 +521,6 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
         return loc_fail(L, cname_at, "a name can have only one CNAME");
     if (pn->geo && apex)
         return loc_fail(L, pn->geo, "a geo name cannot be the zone apex");
-    if (has_cname && ndname)
-        return loc_fail(L, cname_at, "a CNAME and a DNAME cannot stand at the same name");
     if (ndname > 1)
         return loc_fail(L, dname_at, "a name can have only one DNAME (RFC 6672 2.4)");
     /* Other data at a delegation point is occluded: it loads, serves as glue where it is and is
@@ -1047,6 +1047,7 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
     unsigned line = 1, chunk_line = 1;
     int depth = 0;
     bool quote = false;
+    unsigned open_line = 0;
     while (pos < len) {
         size_t eol = pos;
         while (eol < len && buf[eol] != '\n')
@@ -1099,10 +1100,13 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
                     esc = true;
                 } else if (c == '"') {
                     quote = !quote;
+                    if (quote && depth == 0)
+                        open_line = line;
                 } else if (!quote && c == ';') {
                     break;
                 } else if (!quote && c == '(') {
-                    depth++;
+                    if (depth++ == 0)
+                        open_line = line;
                 } else if (!quote && c == ')' && depth > 0) {
                     depth--;
                 }
@@ -1111,6 +1115,9 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
         pos = eol + 1;
         line++;
     }
+    if (depth > 0 || quote)
+        return loc_fail(L, loc_new(L, file, open_line), "%s opened here is never closed",
+                        quote ? "a quote" : "a parenthesis");
     if (len > chunk)
         return master_parse_chunk(M, file, buf + chunk, len - chunk, chunk_line);
     return 0;
