@@ -17,7 +17,8 @@ static void ask(const query_env_t *env, const zone_t *z, const uint8_t *prefix, 
     uint8_t q[DNS_HDR_LEN + DNS_MAX_NAME + 4] = {0x12, 0x34, 0x01, 0x00, 0, 1};
     if (plen + z->apexlen > DNS_MAX_NAME)
         return;
-    memcpy(q + DNS_HDR_LEN, prefix, plen);
+    if (plen)
+        memcpy(q + DNS_HDR_LEN, prefix, plen);
     memcpy(q + DNS_HDR_LEN + plen, z->apex, z->apexlen);
     size_t n = DNS_HDR_LEN + plen + z->apexlen;
     q[n++] = (uint8_t)(type >> 8);
