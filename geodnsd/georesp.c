@@ -11,6 +11,7 @@
 
 #include <ldns/ldns.h>
 
+#include "log.h"
 #include "metrics.h"
 
 static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
@@ -77,6 +78,7 @@ void geo_runtime_free(geo_runtime_t *rt)
     free(rt->net_nfixed);
     free(rt->pop_host);
     free(rt->pop_hostlen);
+    free(rt->pops_file);
     pops_free(rt->pops);
     geoip_nets_free(rt->nets);
     geoip_db_close(rt->db);
@@ -123,7 +125,7 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
     if ((rc = load_path(pops_node, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
         (rc = pops_load(path, &rt->pops, err, errlen)))
         goto fail;
-    free(path);
+    rt->pops_file = path;
     path = NULL;
 
     if (geoip_node) {
@@ -596,4 +598,71 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
         line = nl + 1;
     }
     return 0;
+}
+
+/* ---- load-time checks of CNAME targets ---- */
+
+/* Does a name inside one of our zones have data (or a wildcard, a DNAME or a delegation that
+ * answers for it)? Names outside our zones are someone else's: true. */
+static bool target_answers(const zone_set_t *zs, const uint8_t *name, size_t len)
+{
+    uint8_t offs[DNS_MAX_LABELS];
+    unsigned nl = zone_name_labels(name, offs);
+    const zone_t *z = zone_set_find(zs, name, len, offs, nl);
+    if (!z)
+        return true;
+    const zone_node_t *n;
+    zone_match_t m = zone_lookup(z, name, len, offs, nl, DNS_TYPE_A, &n);
+    if (m == ZONE_MATCH_NXDOMAIN)
+        return false;
+    return m != ZONE_MATCH_EXACT || n->nrrsets || n->geo;
+}
+
+static void warn_pool(const geo_runtime_t *rt, const zone_set_t *zs, int pool, const char *geo,
+                      bool *warned)
+{
+    if (pool < 0 || (size_t)pool >= rt->pops->npools)
+        return;
+    const pops_pool_t *pl = &rt->pops->pool[pool];
+    for (size_t k = 0; k < pl->n; k++) {
+        unsigned i = pl->idx[k];
+        const pops_pop_t *p = &rt->pops->pop[i];
+        if (warned[i] || !rt->pop_hostlen[i] ||
+            target_answers(zs, rt->pop_host[i], rt->pop_hostlen[i]))
+            continue;
+        warned[i] = true;
+        log_warn("%s:%u:%u: PoP %s: hostname %s (CNAME target of the geo name %s) has no data "
+                 "in our zones: clients sent there get NXDOMAIN",
+                 rt->pops_file ? rt->pops_file : "pops", p->line, p->col, p->name, p->hostname,
+                 geo);
+    }
+}
+
+void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
+{
+    if (!rt || !rt->pops || !zs)
+        return;
+    bool *warned = calloc(rt->pops->npops ? rt->pops->npops : 1, sizeof(*warned));
+    if (!warned)
+        return;
+    for (size_t zi = 0; zi < zs->nzones; zi++) {
+        const zone_t *z = zs->zones[zi];
+        for (uint32_t b = 0; b < z->nbuckets; b++)
+            for (const zone_node_t *n = z->buckets[b]; n; n = n->next) {
+                const route_policy_t *pol = n->geo;
+                if (!pol)
+                    continue;
+                char name[DNS_MAX_NAME * 4 + 2];
+                dns_name_to_str(n->name, name, sizeof(name));
+                if (pol->mode == ROUTE_MODE_CNAME) {
+                    warn_pool(rt, zs, pol->pool, name, warned);
+                    warn_pool(rt, zs, pol->fallback_pool, name, warned);
+                }
+                if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
+                    !target_answers(zs, rt->pol_cname[pol->id - 1], rt->pol_cnamelen[pol->id - 1]))
+                    log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
+                             name, pol->cname);
+            }
+    }
+    free(warned);
 }

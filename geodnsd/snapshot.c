@@ -570,6 +570,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
             duplicate_zone_error(zones, &zone_files, &zone_where, err, errlen);
         goto fail;
     }
+    georesp_warn_targets(s->geo, &s->zones);
     /* Transfer rules: the server's, and each zone's own with keys from the same ring. */
     {
         const yt_node_t *root = yt_doc_root(doc);
