@@ -602,22 +602,6 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
 
 /* ---- load-time checks of CNAME targets ---- */
 
-/* Does a name inside one of our zones have data (or a wildcard, a DNAME or a delegation that
- * answers for it)? Names outside our zones are someone else's: true. */
-static bool target_answers(const zone_set_t *zs, const uint8_t *name, size_t len)
-{
-    uint8_t offs[DNS_MAX_LABELS];
-    unsigned nl = zone_name_labels(name, offs);
-    const zone_t *z = zone_set_find(zs, name, len, offs, nl);
-    if (!z)
-        return true;
-    const zone_node_t *n;
-    zone_match_t m = zone_lookup(z, name, len, offs, nl, DNS_TYPE_A, &n);
-    if (m == ZONE_MATCH_NXDOMAIN)
-        return false;
-    return m != ZONE_MATCH_EXACT || n->nrrsets || n->geo;
-}
-
 static void warn_pool(const geo_runtime_t *rt, const zone_set_t *zs, int pool, const char *geo,
                       bool *warned)
 {
@@ -628,7 +612,7 @@ static void warn_pool(const geo_runtime_t *rt, const zone_set_t *zs, int pool, c
         unsigned i = pl->idx[k];
         const pops_pop_t *p = &rt->pops->pop[i];
         if (warned[i] || !rt->pop_hostlen[i] ||
-            target_answers(zs, rt->pop_host[i], rt->pop_hostlen[i]))
+            zone_set_target_ok(zs, rt->pop_host[i], rt->pop_hostlen[i], true))
             continue;
         warned[i] = true;
         log_warn("%s:%u:%u: PoP %s: hostname %s (CNAME target of the geo name %s) has no data "
@@ -659,7 +643,8 @@ void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
                     warn_pool(rt, zs, pol->fallback_pool, name, warned);
                 }
                 if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
-                    !target_answers(zs, rt->pol_cname[pol->id - 1], rt->pol_cnamelen[pol->id - 1]))
+                    !zone_set_target_ok(zs, rt->pol_cname[pol->id - 1],
+                                        rt->pol_cnamelen[pol->id - 1], true))
                     log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
                              name, pol->cname);
             }

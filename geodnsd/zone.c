@@ -112,3 +112,22 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
     *node = encloser;
     return ZONE_MATCH_EXACT;
 }
+
+bool zone_set_target_ok(const zone_set_t *zs, const uint8_t *name, size_t len, bool want_addr)
+{
+    uint8_t offs[DNS_MAX_LABELS];
+    unsigned nl = zone_name_labels(name, offs);
+    const zone_t *z = zone_set_find(zs, name, len, offs, nl);
+    if (!z)
+        return true;
+    const zone_node_t *n;
+    zone_match_t m = zone_lookup(z, name, len, offs, nl, DNS_TYPE_A, &n);
+    if (m == ZONE_MATCH_NXDOMAIN)
+        return false;
+    if (m != ZONE_MATCH_EXACT || n->geo)
+        return true;
+    if (!want_addr)
+        return n->nrrsets > 0;
+    return zone_node_rrset(n, DNS_TYPE_A) || zone_node_rrset(n, DNS_TYPE_AAAA) ||
+           zone_node_rrset(n, DNS_TYPE_CNAME);
+}

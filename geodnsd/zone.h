@@ -89,6 +89,12 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
                          const uint8_t *label_off, unsigned nlabels, uint16_t qtype,
                          const zone_node_t **node);
 
+/* Would a query for the lower-case wire name get data from zs? True for names outside zs's
+ * zones (someone else's), below a delegation, a DNAME or a wildcard; false for NXDOMAIN and for
+ * a name without data (with want_addr: without A, AAAA, CNAME or a geo policy). Load-time
+ * checks of CNAME, NS, MX and PoP hostname targets use it. */
+bool zone_set_target_ok(const zone_set_t *zs, const uint8_t *name, size_t len, bool want_addr);
+
 /* Label offsets of an uncompressed wire name; returns the label count (root excluded). */
 unsigned zone_name_labels(const uint8_t *name, uint8_t *label_off);
 

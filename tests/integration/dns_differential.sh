@@ -2,9 +2,9 @@
 # dns_differential: the same RFC 1035 master file (tests/data/dns/master/example.com.zone: every
 # common type, CNAME chains in and out of the zone, wildcards, empty non-terminals, delegations
 # with glue and occluded data, DNAME) served by geodnsd and by NSD on loopback; every question of
-# example.com.queries over UDP (EDNS and plain) and TCP gets the same rcode, AA/TC and answer section from both,
-# authority and additional equal or a subset of NSD's (tests/tools/dns_diff.py). Differences that
-# remain are listed with their reason in example.com.known; anything else fails.
+# example.com.queries over UDP (EDNS and plain) and TCP gets the same rcode, AA/TC and answer
+# section from both, authority and additional equal or a subset of NSD's (tests/tools/dns_diff.py).
+# Differences that remain are listed with their reason in example.com.known; anything else fails.
 # Allowed subsets (RFC 1034 4.3.2 leaves both optional; RFC 2181 9): NSD (minimal-responses off)
 # puts the apex NS RRset in the authority section of positive answers with the name servers'
 # addresses in additional, and after a CNAME into a delegation adds the referral; geodnsd sends

@@ -134,6 +134,7 @@ $TTL 3600
 ns1  A   192.0.2.53
 www  CNAME video.cdn
 cdn  NS  ns1.example.test.
+bad  CNAME nothere.cdn.example.test.
 ZONE
 sed -i 's/^zones: \[\(.*\)\]/zones: [example.test.zone, \1]/' "$EX/geodnsd.yaml"
 grep -q 'zones: \[example.test.zone' "$EX/geodnsd.yaml" ||
@@ -141,6 +142,8 @@ grep -q 'zones: \[example.test.zone' "$EX/geodnsd.yaml" ||
 R=$("$GEODNSD" --check -c "$EX/geodnsd.yaml" 2>&1)
 eq "--check: master-file parent and YAML geo child zone" "$?" 0
 hasnt "--check: no warning for the example's PoP hostnames" "PoP .*has no data"
+has "--check warns about a CNAME into the child zone without data" \
+    "example\.test\.zone: bad\.example\.test\. CNAME target nothere\.cdn\.example\.test\. has no data"
 dns_start "$EX/geodnsd.yaml" || dns_finish
 q www.example.test --type CNAME
 expect "parent (master file): www CNAME into the geo zone" rcode=NOERROR +aa an=1
