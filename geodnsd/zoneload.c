@@ -962,15 +962,15 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
     while (!feof(fp)) {
         ldns_rr *rr = NULL;
         ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &M->ttl, &M->origin, &M->prev, &line);
+        if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+            st == LDNS_STATUS_SYNTAX_ORIGIN)
+            continue;
         const yt_node_t *at = loc_new(M->L, file, line > 0 ? (unsigned)line : 1);
         if (!at) {
             ldns_rr_free(rr);
             rc = -ENOMEM;
             break;
         }
-        if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
-            st == LDNS_STATUS_SYNTAX_ORIGIN)
-            continue;
         if (st != LDNS_STATUS_OK) {
             rc = loc_fail(M->L, at, "%s", ldns_get_errorstr_by_id(st));
             break;
@@ -1067,7 +1067,7 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
             if (eol - pos > 0 && dir[eol - pos - 1] == '\r')
                 dir[eol - pos - 1] = '\0';
             char *args = dir, *word = directive_token(&args);
-            if (word && !strcasecmp(word, "$INCLUDE")) {
+            if (word && !strcmp(word, "$INCLUDE")) {
                 int rc = 0;
                 if (pos > chunk)
                     rc = master_parse_chunk(M, file, buf + chunk, pos - chunk, chunk_line);
@@ -1077,14 +1077,14 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
                     return rc;
                 chunk = eol < len ? eol + 1 : len;
                 chunk_line = line + 1;
-            } else if (word && !strcasecmp(word, "$TTL")) {
+            } else if (word && !strcmp(word, "$TTL")) {
                 char *v = directive_token(&args);
                 if (!v || !ttl_text_ok(v))
                     return loc_fail(L, loc_new(L, file, line),
                                     "bad $TTL value '%s' (seconds, or units like 1h30m, at most "
                                     "2147483647)",
                                     v ? v : "");
-            } else if (!word || strcasecmp(word, "$ORIGIN")) {
+            } else if (!word || strcmp(word, "$ORIGIN")) {
                 return loc_fail(L, loc_new(L, file, line),
                                 "unknown directive '%s' (only $ORIGIN, $TTL and $INCLUDE)",
                                 word ? word : "$");
@@ -1123,27 +1123,24 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
     return 0;
 }
 
-/* Read a whole regular file of at most MASTER_MAX_FILE bytes (NUL-terminated, malloc'd). */
+/* Read a whole regular file of at most MASTER_MAX_FILE bytes (NUL-terminated, malloc'd). Errors
+ * name the $INCLUDE line `from`, or the file itself when it is the zone file. */
 static int read_zone_text(loader_t *L, const char *path, const yt_node_t *from, char **out,
                           size_t *outlen)
 {
     FILE *fp = fopen(path, "r");
     struct stat st;
-    if (!fp || fstat(fileno(fp), &st)) {
-        int e = errno;
+    const char *why = NULL;
+    if (!fp || fstat(fileno(fp), &st))
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode) || (unsigned long)st.st_size > MASTER_MAX_FILE)
+        why = "not a regular file of at most 2 GiB";
+    if (why) {
         if (fp)
             fclose(fp);
-        return from ? loc_fail(L, from, "cannot open %s: %s", path, strerror(e))
-                    : (snprintf(L->err, L->errlen, "%s: cannot open: %s", path, strerror(e)),
-                       -EINVAL);
-    }
-    if (!S_ISREG(st.st_mode) || (unsigned long)st.st_size > MASTER_MAX_FILE) {
-        fclose(fp);
         if (from)
-            return loc_fail(L, from, "%s is not a regular file of at most %lu bytes", path,
-                            MASTER_MAX_FILE);
-        snprintf(L->err, L->errlen, "%s: not a regular file of at most %lu bytes", path,
-                 MASTER_MAX_FILE);
+            return loc_fail(L, from, "cannot read %s: %s", path, why);
+        snprintf(L->err, L->errlen, "%s: cannot read: %s", path, why);
         return -EINVAL;
     }
     char *buf = malloc((size_t)st.st_size + 1);

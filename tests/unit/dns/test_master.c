@@ -113,6 +113,14 @@ static void test_load_bad(void)
         CHECK(rc != 0 && strstr(err, "m.zone:6:") && strstr(err, "NUL"), "NUL byte: %s", err);
         arena_deinit(&a);
     }
+    {
+        char err[256] = "";
+        CHECK(load_text("m.zone",
+                        "$ORIGIN m.test.\r\n$TTL 60\r\n@ SOA ns1 h ( 1 2 3\r\n 4 5 )\r\n NS "
+                        "ns1\r\nns1 A 192.0.2.1\r\n",
+                        err, sizeof(err)) == 0,
+              "CRLF line ends load: %s", err);
+    }
     /* Data below a DNAME is ignored with a warning; the zone loads. */
     char err[256] = "";
     CHECK(load_text("m.zone", SOA "d DNAME x.example.\na.d A 192.0.2.7\n", err, sizeof(err)) == 0,
