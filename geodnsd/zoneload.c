@@ -591,6 +591,18 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
     return 0;
 }
 
+/* ldns allocates and frees some 150 KiB of buffers per record it parses; with glibc's default
+ * trim threshold (128 KiB) each record then grows and shrinks the heap (brk, page faults, TLB
+ * flushes): half of the load time of a 100,000-name zone. Keep up to 16 MiB of free heap. */
+static void heap_keep_free(void)
+{
+    static bool done;
+    if (!done) {
+        mallopt(M_TRIM_THRESHOLD, 16 << 20);
+        done = true;
+    }
+}
+
 static void loader_free(loader_t *L)
 {
     for (size_t i = 0; i < L->nnodes; i++) {
@@ -787,6 +799,7 @@ static int zone_load_doc(yt_doc_t *doc, const char *path, arena_t *arena, struct
     int rc;
     loader_t L = {.arena = arena, .path = path, .err = err, .errlen = errlen};
     const yt_node_t *root = yt_doc_root(doc);
+    heap_keep_free();
     static const char *const keys[] = {"zone", "ttl", "soa", "ns", "records", "transfer", NULL};
     const char *zname;
     if ((rc = yt_map_check_keys(root, keys, "a zone file", err, errlen)))
@@ -1254,14 +1267,7 @@ static int zone_load_master(const char *path, const char *buf, size_t len, bool 
 {
     loader_t L = {.arena = arena, .path = path, .err = err, .errlen = errlen};
     master_ctx_t M = {.L = &L, .ttl = MASTER_DEFAULT_TTL, .may_include = may_include};
-    /* ldns allocates and frees some 150 KiB of buffers per record; with glibc's default trim
-     * threshold (128 KiB) each record then grows and shrinks the heap (brk, page faults, TLB
-     * flushes): half of the load time of a 100,000-name file. Keep up to 16 MiB of free heap. */
-    static bool trim_set;
-    if (!trim_set) {
-        mallopt(M_TRIM_THRESHOLD, 16 << 20);
-        trim_set = true;
-    }
+    heap_keep_free();
     char *text = NULL;
     size_t tlen = 0;
     int rc;
