@@ -596,11 +596,7 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
  * flushes): half of the load time of a 100,000-name zone. Keep up to 16 MiB of free heap. */
 static void heap_keep_free(void)
 {
-    static bool done;
-    if (!done) {
-        mallopt(M_TRIM_THRESHOLD, 16 << 20);
-        done = true;
-    }
+    mallopt(M_TRIM_THRESHOLD, 16 << 20); /* once per zone load; mallopt locks */
 }
 
 static void loader_free(loader_t *L)
