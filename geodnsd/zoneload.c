@@ -989,7 +989,16 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
             break;
         }
         if (st != LDNS_STATUS_OK) {
-            rc = loc_fail(M->L, at, "%s", ldns_get_errorstr_by_id(st));
+            /* Quote the line where ldns stopped, so the reader sees what was refused. */
+            const char *p = buf, *end = buf + len;
+            for (int l = (int)first_line; l < line && p < end; l++) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                p = nl ? nl + 1 : end;
+            }
+            size_t ql = 0;
+            while (p + ql < end && p[ql] != '\n' && p[ql] != '\r' && ql < 80)
+                ql++;
+            rc = loc_fail(M->L, at, "%s: '%.*s'", ldns_get_errorstr_by_id(st), (int)ql, p);
             break;
         }
         rc = master_add(M, rr, at);

@@ -77,7 +77,7 @@ static void test_load_bad(void)
     expect_error("m.zone", SOA "$TTL abc\n", "m.zone:6:", "bad $TTL");
     expect_error("m.zone", SOA "$TTL 4294967295\n", "m.zone:6:", "bad $TTL");
     expect_error("m.zone", SOA "www 300 IN FOO bar\n", "m.zone:6:", "");
-    expect_error("m.zone", SOA "www A 1.2.3\n", "m.zone:6:", "");
+    expect_error("m.zone", SOA "www A 1.2.3\n", "m.zone:6:", "'www A 1.2.3'");
     expect_error("m.zone", SOA "www CH A 192.0.2.1\n", "m.zone:6:", "class IN");
     expect_error("m.zone", SOA "$GENERATE 1-10 h$ A 192.0.2.$\n", "m.zone:6:", "unknown directive");
     expect_error("m.zone", SOA "@ SOA ns1 h 2 2 3 4 5\n", "m.zone:6:", "second SOA");
