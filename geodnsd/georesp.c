@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ldns/ldns.h>
+
 #include "dname.h"
+#include "log.h"
 #include "metrics.h"
 #include "path.h"
 
@@ -70,6 +73,7 @@ void geo_runtime_free(geo_runtime_t *rt)
     free(rt->net_nfixed);
     free(rt->pop_host);
     free(rt->pop_hostlen);
+    free(rt->pops_file);
     pops_free(rt->pops);
     geoip_nets_free(rt->nets);
     geoip_db_close(rt->db);
@@ -116,7 +120,7 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
     if ((rc = load_path(pops_node, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
         (rc = pops_load(path, &rt->pops, err, errlen)))
         goto fail;
-    free(path);
+    rt->pops_file = path;
     path = NULL;
 
     if (geoip_node) {
@@ -589,4 +593,56 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
         line = nl + 1;
     }
     return 0;
+}
+
+/* ---- load-time checks of CNAME targets ---- */
+
+static void warn_pool(const geo_runtime_t *rt, const zone_set_t *zs, int pool, const char *geo,
+                      bool *warned)
+{
+    if (pool < 0 || (size_t)pool >= rt->pops->npools)
+        return;
+    const pops_pool_t *pl = &rt->pops->pool[pool];
+    for (size_t k = 0; k < pl->n; k++) {
+        unsigned i = pl->idx[k];
+        const pops_pop_t *p = &rt->pops->pop[i];
+        if (warned[i] || !rt->pop_hostlen[i] ||
+            zone_set_target_ok(zs, rt->pop_host[i], rt->pop_hostlen[i], true))
+            continue;
+        warned[i] = true;
+        log_warn("%s:%u:%u: PoP %s: hostname %s (CNAME target of the geo name %s) has no data "
+                 "in our zones: clients sent there get NXDOMAIN",
+                 rt->pops_file ? rt->pops_file : "pops", p->line, p->col, p->name, p->hostname,
+                 geo);
+    }
+}
+
+void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
+{
+    if (!rt || !rt->pops || !zs)
+        return;
+    bool *warned = calloc(rt->pops->npops ? rt->pops->npops : 1, sizeof(*warned));
+    if (!warned)
+        return;
+    for (size_t zi = 0; zi < zs->nzones; zi++) {
+        const zone_t *z = zs->zones[zi];
+        for (uint32_t b = 0; b < z->nbuckets; b++)
+            for (const zone_node_t *n = z->buckets[b]; n; n = n->next) {
+                const route_policy_t *pol = n->geo;
+                if (!pol)
+                    continue;
+                char name[DNS_MAX_NAME * 4 + 2];
+                dns_name_to_str(n->name, name, sizeof(name));
+                if (pol->mode == ROUTE_MODE_CNAME) {
+                    warn_pool(rt, zs, pol->pool, name, warned);
+                    warn_pool(rt, zs, pol->fallback_pool, name, warned);
+                }
+                if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
+                    !zone_set_target_ok(zs, rt->pol_cname[pol->id - 1],
+                                        rt->pol_cnamelen[pol->id - 1], true))
+                    log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
+                             name, pol->cname);
+            }
+    }
+    free(warned);
 }

@@ -29,7 +29,8 @@ typedef struct geo_runtime {
     uint8_t *pol_cnamelen;
     size_t npol, cappol;
     uint32_t generation;
-    geo_ctx_t ctx; /* handed to the zone loader */
+    geo_ctx_t ctx;   /* handed to the zone loader */
+    char *pops_file; /* the PoP file's path, for messages */
 } geo_runtime_t;
 
 /* Build the routing data from the server config's `pops:` and `geoip:` nodes (paths relative
@@ -38,6 +39,12 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
                      uint32_t generation, int (*add_file)(void *ctx, const char *path),
                      void *add_ctx, geo_runtime_t **out, char *err, size_t errlen);
 void geo_runtime_free(geo_runtime_t *rt);
+
+/* Log a warning for every PoP hostname a cname-mode geo name can answer, and every fallback
+ * CNAME target, that lies inside one of zs's zones and has no data there (the CNAME would lead
+ * clients to NXDOMAIN). Each warning names the PoP file:line:col or the zone file and the
+ * target. Load and reload go on. */
+void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs);
 
 typedef enum georesp_result {
     GEORESP_DONE = 0,   /* the answer (or SERVFAIL) is written */

@@ -98,6 +98,94 @@ static int write_referral(answer_ctx_t *a, const zone_t *z, const zone_node_t *c
     return 0;
 }
 
+/* Additional-section addresses for the in-zone targets of an NS, MX or SRV RRset in the answer
+ * (RFC 1034 4.3.2 step 6): A and AAAA of names answered authoritatively (a wildcard synthesizes
+ * them with the target as owner), and for NS also glue at or below a cut. Optional data: what
+ * does not fit is left out without TC (RFC 2181 9). */
+#define MAX_ADDITIONAL_TARGETS 16
+static void write_additional(answer_ctx_t *a, const zone_t *z, const zone_rrset_t *rs)
+{
+    size_t skip;
+    if (rs->type == DNS_TYPE_NS)
+        skip = 0;
+    else if (rs->type == DNS_TYPE_MX)
+        skip = 2;
+    else if (rs->type == DNS_TYPE_SRV)
+        skip = 6;
+    else
+        return;
+    uint8_t done[MAX_ADDITIONAL_TARGETS][DNS_MAX_NAME];
+    uint8_t donelen[MAX_ADDITIONAL_TARGETS];
+    unsigned ndone = 0;
+    for (unsigned i = 0; i < rs->count && ndone < MAX_ADDITIONAL_TARGETS; i++) {
+        const dns_rdata_t *rd = &rs->rdata[i];
+        if (rd->len <= skip)
+            continue;
+        uint8_t *t = done[ndone];
+        int tl = dns_name_len(rd->data + skip, rd->len - skip);
+        if (tl <= 1)
+            continue;
+        memcpy(t, rd->data + skip, (size_t)tl);
+        dns_name_lower(t, (size_t)tl);
+        if (!name_under(t, (size_t)tl, z->apex, z->apexlen))
+            continue;
+        bool dup = false;
+        for (unsigned j = 0; j < ndone && !dup; j++)
+            dup = donelen[j] == tl && !memcmp(done[j], t, (size_t)tl);
+        if (dup)
+            continue;
+        uint8_t offs[DNS_MAX_LABELS];
+        unsigned nl = zone_name_labels(t, offs);
+        const zone_node_t *n;
+        zone_match_t m = zone_lookup(z, t, (size_t)tl, offs, nl, DNS_TYPE_A, &n);
+        if (m == ZONE_MATCH_CUT && rs->type == DNS_TYPE_NS)
+            n = zone_node_find(z, t, (size_t)tl); /* glue */
+        else if (m != ZONE_MATCH_EXACT && m != ZONE_MATCH_WILDCARD)
+            continue;
+        if (!n)
+            continue;
+        donelen[ndone++] = (uint8_t)tl;
+        static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+        for (int k = 0; k < 2; k++) {
+            const zone_rrset_t *ar = zone_node_rrset(n, types[k]);
+            if (!ar)
+                continue;
+            size_t save = a->w->len;
+            uint16_t counts[4];
+            memcpy(counts, a->w->counts, sizeof(counts));
+            if (write_rrset(a->w, DNS_SEC_AR, t, (size_t)tl, ar, ar->ttl)) {
+                dns_writer_rewind(a->w, save, counts);
+                return;
+            }
+        }
+    }
+}
+
+/* DNAME substitution (RFC 6672 2.2): the DNAME, then a CNAME from the name to the name with the
+ * DNAME owner replaced by its target, TTL of the DNAME. *name becomes the new name. Returns -1
+ * when the answer does not fit, 1 when the new name is too long (YXDOMAIN), else 0. */
+static int write_dname(answer_ctx_t *a, const zone_node_t *n, uint8_t *name, size_t *namelen)
+{
+    const zone_rrset_t *dn = zone_node_rrset(n, DNS_TYPE_DNAME);
+    if (!dn || write_rrset(a->w, DNS_SEC_AN, n->name, n->namelen, dn, dn->ttl))
+        return -1;
+    const dns_rdata_t *rd = &dn->rdata[0];
+    int tl = dns_name_len(rd->data, rd->len);
+    size_t plen = *namelen - n->namelen;
+    if (tl < 0 || plen + (size_t)tl > DNS_MAX_NAME)
+        return 1;
+    uint8_t target[DNS_MAX_NAME];
+    memcpy(target, name, plen);
+    memcpy(target + plen, rd->data, (size_t)tl);
+    dns_rdata_t cn = {.data = target, .len = (uint16_t)(plen + (size_t)tl), .nnames = 1};
+    if (dns_writer_rr(a->w, DNS_SEC_AN, name, *namelen, DNS_TYPE_CNAME, dn->ttl, &cn))
+        return -1;
+    memcpy(name, target, cn.len);
+    *namelen = cn.len;
+    dns_name_lower(name, *namelen);
+    return 0;
+}
+
 /* ANY (RFC 8482): over UDP one RRset, over TCP all of them. */
 static int write_any(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner, size_t olen)
 {
@@ -163,6 +251,23 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
         case ZONE_MATCH_NXDOMAIN:
             a->rcode = DNS_RCODE_NXDOMAIN;
             return write_negative_soa(a, z);
+        case ZONE_MATCH_DNAME: {
+            for (unsigned i = 0; i < nseen; i++)
+                if (seen[i] == n)
+                    return 0; /* DNAME loop: each substitution once */
+            seen[nseen++] = n;
+            int r = write_dname(a, n, name, &namelen);
+            if (r < 0)
+                return -1;
+            if (r > 0) {
+                a->rcode = DNS_RCODE_YXDOMAIN;
+                return 0;
+            }
+            if (hop + 1 >= MAX_CNAME_CHAIN || !name_under(name, namelen, z->apex, z->apexlen))
+                return 0;
+            nlabels = zone_name_labels(name, offs);
+            continue;
+        }
         case ZONE_MATCH_EXACT:
         case ZONE_MATCH_WILDCARD:
             break;
@@ -198,8 +303,12 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
             return write_any(a, n, name, namelen);
         }
         const zone_rrset_t *rs = zone_node_rrset(n, q->qtype);
-        if (rs)
-            return write_rrset(a->w, DNS_SEC_AN, name, namelen, rs, rs->ttl);
+        if (rs) {
+            if (write_rrset(a->w, DNS_SEC_AN, name, namelen, rs, rs->ttl))
+                return -1;
+            write_additional(a, z, rs);
+            return 0;
+        }
         const zone_rrset_t *cn = zone_node_rrset(n, DNS_TYPE_CNAME);
         if (!cn)
             return write_negative_soa(a, z); /* NODATA */
@@ -280,14 +389,14 @@ static size_t options_size(const query_env_t *env, const dns_query_t *q, bool tc
     return n;
 }
 
-static size_t reply_formerr(const uint8_t *pkt, uint8_t *out)
+/* A header-only error reply: only the header is trusted, id, opcode and RD are echoed. */
+static size_t reply_header_only(const uint8_t *pkt, uint8_t *out, uint8_t rcode)
 {
-    /* Only the header is trusted: id, opcode and RD are echoed, nothing else. */
-    uint16_t flags = (uint16_t)(((pkt[2] << 8) | pkt[3]) & (0x7800 | DNS_FLAG_RD));
+    uint16_t flags = (uint16_t)(((pkt[2] << 8) | pkt[3]) & (DNS_OPCODE_MASK | DNS_FLAG_RD));
     dns_writer_t w;
     dns_writer_init(&w, out, DNS_HDR_LEN, (uint16_t)((pkt[0] << 8) | pkt[1]),
                     (uint16_t)(flags | DNS_FLAG_QR));
-    return dns_writer_finish(&w, 0, DNS_RCODE_FORMERR);
+    return dns_writer_finish(&w, 0, rcode);
 }
 
 /* One answered query in the thread's counters (qtype 0 when the question was not parsed). */
@@ -341,17 +450,24 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
             metrics_inc(&env->counters->dropped[tcp ? METRICS_TCP : METRICS_UDP]);
         return 0;
     }
+    if (pr == DNS_PARSE_FORMERR && q.opcode != 0) {
+        /* An opcode we do not implement is NOTIMP whatever else is in the message (a header
+         * alone, no question, several): RFC 1035 4.1.1. */
+        count_query(env, tcp, 0, DNS_RCODE_NOTIMP, false);
+        return reply_header_only(pkt, out, DNS_RCODE_NOTIMP);
+    }
     if (pr == DNS_PARSE_FORMERR && !q.opt_formerr) {
         count_query(env, tcp, 0, DNS_RCODE_FORMERR, false);
-        return reply_formerr(pkt, out);
+        return reply_header_only(pkt, out, DNS_RCODE_FORMERR);
     }
     if (pr == DNS_PARSE_FORMERR || (tcp && q.keepalive_bad)) {
         count_query(env, tcp, q.qtype, DNS_RCODE_FORMERR, false);
         /* A bad option in a good OPT: FORMERR with the question and an OPT, so the client
          * does not take it for a server without EDNS (RFC 6891 7). */
         dns_writer_t fw;
-        dns_writer_init(&fw, out, outcap < 512 ? outcap : 512, q.id,
-                        (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD))));
+        dns_writer_init(
+            &fw, out, outcap < 512 ? outcap : 512, q.id,
+            (uint16_t)(DNS_FLAG_QR | (q.flags & (DNS_OPCODE_MASK | DNS_FLAG_RD | DNS_FLAG_CD))));
         dns_writer_question(&fw, &q);
         meta->qend = (uint16_t)fw.len;
         meta->opt_off = (uint16_t)fw.len;
@@ -388,7 +504,8 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     }
     limit -= reserve;
 
-    uint16_t hflags = (uint16_t)(DNS_FLAG_QR | (q.flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)));
+    uint16_t hflags =
+        (uint16_t)(DNS_FLAG_QR | (q.flags & (DNS_OPCODE_MASK | DNS_FLAG_RD | DNS_FLAG_CD)));
     dns_writer_t w;
     size_t optmax = q.has_opt ? 11 + options_size(env, &q, tcp) : 0;
     dns_writer_init(&w, out, limit - optmax, q.id, hflags);
@@ -445,8 +562,8 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
         size_t olen = encode_options(&a, opts);
         dns_writer_opt(&w, env->udp_size, (uint8_t)(a.rcode >> 4), q.edns_do, opts, olen);
     }
-    uint16_t fl = (uint16_t)((a.aa && a.rcode <= DNS_RCODE_NXDOMAIN ? DNS_FLAG_AA : 0) |
-                             (a.tc ? DNS_FLAG_TC : 0));
+    bool aa_rcode = a.rcode <= DNS_RCODE_NXDOMAIN || a.rcode == DNS_RCODE_YXDOMAIN;
+    uint16_t fl = (uint16_t)((a.aa && aa_rcode ? DNS_FLAG_AA : 0) | (a.tc ? DNS_FLAG_TC : 0));
     count_query(env, tcp, q.qtype, a.rcode, a.tc);
     meta->cookie_valid = a.cookie_valid;
     size_t rlen = dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));

@@ -457,7 +457,9 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
         struct dirent *de;
         while ((de = readdir(d))) {
             size_t l = strlen(de->d_name);
-            if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+            /* YAML zones and master files (*.zone, zoneload.h). */
+            if (de->d_name[0] == '.' || l < 6 ||
+                (strcmp(de->d_name + l - 5, ".yaml") && strcmp(de->d_name + l - 5, ".zone")))
                 continue;
             if ((rc = list_add(a, zone_files, rel_path(a, zd, de->d_name))) ||
                 (rc = list_add(a, zone_where, where_of(a, n)))) {
@@ -551,6 +553,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
             duplicate_zone_error(zones, &zone_files, &zone_where, err, errlen);
         goto fail;
     }
+    georesp_warn_targets(s->geo, &s->zones);
     /* Transfer rules: the server's, and each zone's own with keys from the same ring. */
     {
         const yt_node_t *root = yt_doc_root(doc);

@@ -11,13 +11,14 @@
 #define DNS_MAX_LABELS 128
 
 /* Header flag bits in the 16-bit flags word. */
-#define DNS_FLAG_QR 0x8000
-#define DNS_FLAG_AA 0x0400
-#define DNS_FLAG_TC 0x0200
-#define DNS_FLAG_RD 0x0100
-#define DNS_FLAG_RA 0x0080
-#define DNS_FLAG_AD 0x0020
-#define DNS_FLAG_CD 0x0010
+#define DNS_FLAG_QR     0x8000
+#define DNS_FLAG_AA     0x0400
+#define DNS_FLAG_TC     0x0200
+#define DNS_FLAG_RD     0x0100
+#define DNS_FLAG_RA     0x0080
+#define DNS_FLAG_AD     0x0020
+#define DNS_FLAG_CD     0x0010
+#define DNS_OPCODE_MASK 0x7800 /* the opcode bits of the flags word */
 
 enum dns_rcode {
     DNS_RCODE_NOERROR = 0,
@@ -26,6 +27,7 @@ enum dns_rcode {
     DNS_RCODE_NXDOMAIN = 3,
     DNS_RCODE_NOTIMP = 4,
     DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_YXDOMAIN = 6,
     DNS_RCODE_NOTAUTH = 9,
     DNS_RCODE_BADVERS = 16,
 };

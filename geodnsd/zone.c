@@ -75,6 +75,10 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
     /* Label index of the apex within name; names below it are i-1 ... 0. */
     unsigned apex_idx = nlabels - z->apex_labels;
     const zone_node_t *encloser = z->apex_node;
+    if (apex_idx > 0 && (encloser->flags & ZONE_NODE_DNAME)) {
+        *node = encloser;
+        return ZONE_MATCH_DNAME;
+    }
     for (int i = (int)apex_idx - 1; i >= 0; i--) {
         const uint8_t *s = name + label_off[i];
         size_t slen = namelen - label_off[i];
@@ -99,8 +103,31 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
                 return ZONE_MATCH_EXACT;
             return ZONE_MATCH_CUT;
         }
+        if (i > 0 && (n->flags & ZONE_NODE_DNAME)) {
+            *node = n;
+            return ZONE_MATCH_DNAME;
+        }
         encloser = n;
     }
     *node = encloser;
     return ZONE_MATCH_EXACT;
+}
+
+bool zone_set_target_ok(const zone_set_t *zs, const uint8_t *name, size_t len, bool want_addr)
+{
+    uint8_t offs[DNS_MAX_LABELS];
+    unsigned nl = zone_name_labels(name, offs);
+    const zone_t *z = zone_set_find(zs, name, len, offs, nl);
+    if (!z)
+        return true;
+    const zone_node_t *n;
+    zone_match_t m = zone_lookup(z, name, len, offs, nl, DNS_TYPE_A, &n);
+    if (m == ZONE_MATCH_NXDOMAIN)
+        return false;
+    if (m != ZONE_MATCH_EXACT || n->geo)
+        return true;
+    if (!want_addr)
+        return n->nrrsets > 0;
+    return zone_node_rrset(n, DNS_TYPE_A) || zone_node_rrset(n, DNS_TYPE_AAAA) ||
+           zone_node_rrset(n, DNS_TYPE_CNAME);
 }

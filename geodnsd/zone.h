@@ -15,8 +15,9 @@ typedef struct zone_rrset {
     dns_rdata_t *rdata;
 } zone_rrset_t;
 
-#define ZONE_NODE_APEX 0x01u
-#define ZONE_NODE_CUT  0x02u /* NS below the apex: a delegation point */
+#define ZONE_NODE_APEX  0x01u
+#define ZONE_NODE_CUT   0x02u /* NS below the apex: a delegation point */
+#define ZONE_NODE_DNAME 0x04u /* has a DNAME: names below it are redirected (RFC 6672) */
 
 struct route_policy;
 struct xfr_policy;
@@ -76,14 +77,23 @@ typedef enum zone_match {
     ZONE_MATCH_WILDCARD, /* node is the wildcard that synthesizes the name */
     ZONE_MATCH_NXDOMAIN, /* node is the closest encloser */
     ZONE_MATCH_CUT,      /* node is the delegation point at or above the name */
+    ZONE_MATCH_DNAME,    /* node owns the DNAME above the name (RFC 6672 substitution) */
 } zone_match_t;
 
-/* Look a name up inside z: walks from the apex down so a delegation above the name wins, then
+/* Look a name up inside z: walks from the apex down so a delegation or a DNAME above the name
+ * wins (data at or below a cut is occluded: only zone_node_find() reaches it, for glue), then
  * exact match, then the wildcard at the closest encloser (RFC 4592). When the name is the cut
- * itself and qtype is DS, the cut is answered as an exact match from the parent side. */
+ * itself and qtype is DS, the cut is answered as an exact match from the parent side. The owner
+ * of a DNAME is an exact match for itself; names below it give ZONE_MATCH_DNAME. */
 zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
                          const uint8_t *label_off, unsigned nlabels, uint16_t qtype,
                          const zone_node_t **node);
+
+/* Would a query for the lower-case wire name get data from zs? True for names outside zs's
+ * zones (someone else's), below a delegation, a DNAME or a wildcard; false for NXDOMAIN and for
+ * a name without data (with want_addr: without A, AAAA, CNAME or a geo policy). Load-time
+ * checks of CNAME, NS, MX and PoP hostname targets use it. */
+bool zone_set_target_ok(const zone_set_t *zs, const uint8_t *name, size_t len, bool want_addr);
 
 /* Label offsets of an uncompressed wire name; returns the label count (root excluded). */
 unsigned zone_name_labels(const uint8_t *name, uint8_t *label_off);

@@ -1,4 +1,5 @@
-/* zoneload.h: build one zone from its YAML file (record data parsed by ldns). */
+/* zoneload.h: build one zone from its YAML file or its RFC 1035 master file (record data parsed
+ * by ldns). */
 #ifndef GEODNSD_ZONELOAD_H
 #define GEODNSD_ZONELOAD_H
 
@@ -9,14 +10,18 @@
 
 struct geo_ctx;
 
-/* Load the zone file at path into memory owned by arena. geo (may be NULL) resolves `geo:`
- * names; without it a geo name is an error. On failure returns a negative code and writes
- * "file:line:col: reason" into err. */
+/* Load the zone file at path into memory owned by arena: a YAML zone when path ends in .yaml or
+ * .yml, else an RFC 1035 master file ($ORIGIN, $TTL, $INCLUDE relative to the including file,
+ * at most 8 deep; the zone is the owner of the first record, its SOA). geo (may be NULL)
+ * resolves `geo:` names; without it a geo name is an error. On failure returns a negative code
+ * and writes "file:line:col: reason" (YAML) or "file:line: reason" (master file) into err.
+ * Warnings (targets without data, data below a DNAME) are logged and do not fail the load. */
 int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo, zone_t **out, char *err,
                    size_t errlen);
 
-/* The same from memory (tests, fuzzing); name stands for the file in messages. The document
- * takes its serial default from name's mtime only when name is a file. */
+/* The same from memory (tests, fuzzing); name stands for the file in messages and picks the
+ * format as above. A YAML document takes its serial default from name's mtime only when name
+ * is a file. A master file from memory may not use $INCLUDE. */
 int zone_load_buffer(const char *name, const char *buf, size_t len, arena_t *arena,
                      struct geo_ctx *geo, zone_t **out, char *err, size_t errlen);
 

@@ -46,7 +46,18 @@ int main(void)
     expect_error(HEAD "records:\n  www: {SOA: x}\n", "t.yaml:5:", "soa");
     expect_error(HEAD "bogus: 1\n", "t.yaml:4:1", "unknown key 'bogus'");
     expect_error(HEAD "records:\n  www: {A: [192.0.2.1\n", "t.yaml:", "YAML syntax");
-    expect_error(HEAD "records:\n  sub: {NS: ns.sub, A: 192.0.2.1}\n", "t.yaml:5:", "delegation");
+    expect_error(HEAD "records:\n  sub: {NS: ns.sub, geo: {}}\n", "t.yaml:5:", "delegation point");
+    {
+        /* Data at and below a cut loads (occluded: it serves as glue only). */
+        arena_t a2;
+        arena_init(&a2);
+        zone_t *z2 = NULL;
+        rc = load(HEAD "records:\n  sub: {NS: sub, A: 192.0.2.1, TXT: '\"x\"'}\n  a.sub: {A: "
+                       "192.0.2.2}\n",
+                  err, sizeof(err), &z2, &a2);
+        CHECK(rc == 0 && z2 && z2->nnodes == 3, "data at and below a delegation loads: %s", err);
+        arena_deinit(&a2);
+    }
     expect_error(HEAD "records:\n  www: {A: 192.0.2.1, ttl: -5}\n", "t.yaml:5:", "whole number");
     expect_error(HEAD "records:\n  '@': {CNAME: www}\n", "t.yaml:5:", "apex");
     expect_error(HEAD "records:\n  www: {geo: {pool: x}}\n", "t.yaml:5:", "geo");

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""dns_diff.py: ask two DNS servers the same questions with dig and compare the answers.
+
+Usage: dns_diff.py QUERIES A_PORT B_PORT [KNOWN]
+QUERIES holds one "name type" per line (# comments). A is the server under test (geodnsd), B the
+reference (NSD). Every query goes over UDP with EDNS (1232 bytes), over UDP without EDNS (512
+bytes) and over TCP; a truncated UDP reply is compared as it came. Compared: rcode, the
+AA and TC flags and the answer section exactly (order-insensitive, owner names case-insensitive);
+the authority and additional sections of A must equal B's or be a subset of them (RFC 1034 4.3.2:
+additional data is optional; minimal responses). KNOWN lists differences explained in the test:
+"name type transport what | reason" where what is rcode, flags, answer, authority or additional;
+such a difference is reported but does not fail. Prints one line per difference and a summary;
+exits 1 when an unexplained difference remains.
+"""
+import subprocess
+import sys
+
+
+TRANSPORTS = {
+    # dig sends ANY over TCP unless told, and retries a truncated UDP reply over TCP.
+    "udp": ["+notcp", "+ignore", "+bufsize=1232"],
+    "udp512": ["+notcp", "+ignore", "+noedns"],
+    "tcp": ["+tcp", "+bufsize=1232"],
+}
+
+
+def dig(port, name, qtype, transport):
+    args = ["dig", "@127.0.0.1", "-p", str(port), "+norecurse", "+time=2", "+tries=2",
+            "+nocookie", "+noall", "+comments", "+answer", "+authority", "+additional", name,
+            qtype]
+    args[1:1] = TRANSPORTS[transport]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout
+    res = {"rcode": None, "flags": None, "answer": [], "authority": [], "additional": []}
+    sec = None
+    for line in out.splitlines():
+        if line.startswith(";; ->>HEADER<<-"):
+            res["rcode"] = line.split("status:")[1].split(",")[0].strip()
+        elif line.startswith(";; flags:"):
+            fl = line.split(";")[2].split(":")[1].split()
+            res["flags"] = " ".join(f for f in sorted(fl) if f in ("aa", "tc"))
+        elif line.startswith(";; ANSWER SECTION"):
+            sec = "answer"
+        elif line.startswith(";; AUTHORITY SECTION"):
+            sec = "authority"
+        elif line.startswith(";; ADDITIONAL SECTION"):
+            sec = "additional"
+        elif line.startswith(";") or not line.strip():
+            if not line.strip():
+                sec = None
+        elif sec:
+            f = line.split(None, 4)
+            f[0] = f[0].lower()
+            res[sec].append(" ".join(f))
+    return res
+
+
+def main():
+    queries = []
+    with open(sys.argv[1]) as fh:
+        for line in fh:
+            line = line.split("#")[0].strip()
+            if line:
+                queries.append(line.split())
+    a_port, b_port = sys.argv[2], sys.argv[3]
+    known = {}
+    if len(sys.argv) > 4:
+        with open(sys.argv[4]) as fh:
+            for line in fh:
+                if line.strip() and not line.startswith("#"):
+                    key, reason = line.split("|", 1)
+                    known[tuple(key.split())] = reason.strip()
+    total = same = subset = explained = bad = 0
+    used = set()
+    for name, qtype in queries:
+        for tr in TRANSPORTS:
+            a, b = dig(a_port, name, qtype, tr), dig(b_port, name, qtype, tr)
+            total += 1
+            diffs = []
+            if a["rcode"] is None or b["rcode"] is None:
+                diffs.append(("rcode", "no reply: geodnsd %s, nsd %s" % (a["rcode"], b["rcode"])))
+            for what in ("rcode", "flags"):
+                if a[what] != b[what]:
+                    diffs.append((what, "geodnsd %s, nsd %s" % (a[what], b[what])))
+            if sorted(a["answer"]) != sorted(b["answer"]):
+                diffs.append(("answer", "geodnsd %s\nnsd     %s" % (sorted(a["answer"]),
+                                                                   sorted(b["answer"]))))
+            is_subset = False
+            for what in ("authority", "additional"):
+                sa, sb = sorted(a[what]), sorted(b[what])
+                if sa == sb:
+                    continue
+                if set(sa) <= set(sb) and len(sa) == len(set(sa)):
+                    is_subset = True
+                    print("subset  %s %s %s %s: geodnsd leaves out %d of %d records" %
+                          (name, qtype, tr, what, len(set(sb) - set(sa)), len(sb)))
+                else:
+                    diffs.append((what, "geodnsd %s\nnsd     %s" % (sa, sb)))
+            if not diffs:
+                if is_subset:
+                    subset += 1
+                else:
+                    same += 1
+                continue
+            unexplained = False
+            for what, text in diffs:
+                key = (name, qtype, tr, what)
+                if key in known:
+                    used.add(key)
+                    print("known   %s %s %s %s: %s" % (name, qtype, tr, what, known[key]))
+                else:
+                    unexplained = True
+                    print("DIFFER  %s %s %s %s:\n  %s" %
+                          (name, qtype, tr, what, text.replace("\n", "\n  ")))
+            if unexplained:
+                bad += 1
+            else:
+                explained += 1
+    for key in sorted(set(known) - used):
+        print("stale   %s: listed as a difference but the answers agree" % " ".join(key))
+    print("summary: %d queries, %d identical, %d with authority/additional a subset of NSD's, "
+          "%d explained differences, %d unexplained" % (total, same, subset, explained, bad))
+    return 1 if bad or set(known) - used else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

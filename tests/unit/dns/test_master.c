@@ -1,0 +1,411 @@
+/* test_master.c: RFC 1035 master-file zones: malformed files that must fail naming file:line, and
+ * the answering rules they exercise through query_process() (DNAME, occluded data, additional
+ * addresses, NOTIMP), the responses parsed by ldns. */
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "check.h"
+#include "query.h"
+#include "snapshot.h"
+#include "zoneload.h"
+
+static gd_snapshot_t *snap;
+static uint8_t out[65536];
+static size_t outlen;
+
+/* ---- loading ---- */
+
+static int load_text(const char *name, const char *text, char *err, size_t errlen)
+{
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    int rc = zone_load_buffer(name, text, strlen(text), &a, NULL, &z, err, errlen);
+    arena_deinit(&a);
+    return rc;
+}
+
+static void expect_error(const char *name, const char *text, const char *where, const char *what)
+{
+    char err[1024] = "";
+    int rc = load_text(name, text, err, sizeof(err));
+    CHECK(rc != 0 && strstr(err, where) && strstr(err, what), "expected '%s' '%s', got rc=%d '%s'",
+          where, what, rc, err);
+}
+
+#define SOA "$ORIGIN m.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n"
+
+static void test_load_good(void)
+{
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    char err[1024] = "";
+    const char *text = SOA "www 30 IN TXT ( \"a\"\n  \"b\" ) ; comment\n  AAAA 2001:db8::1\n"
+                           "$ORIGIN sub.m.test.\nx A 192.0.2.2\n$TTL 1h30m\ny A 192.0.2.3\n"
+                           "big TYPE65280 \\# 2 abcd\n";
+    int rc = zone_load_buffer("m.test.zone", text, strlen(text), &a, NULL, &z, err, sizeof(err));
+    CHECK(rc == 0 && z, "master file loads: %s", err);
+    if (z) {
+        CHECK(z->nrecords == 8 && z->serial == 1, "records %zu serial %u", z->nrecords, z->serial);
+        uint8_t n[] = {1, 'y', 3, 's', 'u', 'b', 1, 'm', 4, 't', 'e', 's', 't', 0};
+        const zone_node_t *y = zone_node_find(z, n, sizeof(n));
+        const zone_rrset_t *rs = y ? zone_node_rrset(y, DNS_TYPE_A) : NULL;
+        CHECK(rs && rs->ttl == 5400, "$ORIGIN and $TTL with units apply (ttl %u)",
+              rs ? rs->ttl : 0);
+    }
+    arena_deinit(&a);
+    /* Without $ORIGIN, a file named <zone>.zone has its origin from the name. */
+    arena_init(&a);
+    text = "@ SOA ns1 h 1 2 3 4 5\n NS ns1\nns1 A 192.0.2.1\n";
+    rc = zone_load_buffer("dir/impl.test.zone", text, strlen(text), &a, NULL, &z, err, sizeof(err));
+    CHECK(rc == 0 && z && z->apexlen == 11, "origin from the file name: %s", err);
+    arena_deinit(&a);
+}
+
+static void test_load_bad(void)
+{
+    expect_error("static.db", "@ SOA ns1 h 1 2 3 4 5\n", "static.db:1:", "without an origin");
+    expect_error("m.zone", "$ORIGIN m.test.\nwww A 192.0.2.1\n", "m.zone:2:", "must be its SOA");
+    expect_error("m.zone", SOA "$TTL abc\n", "m.zone:6:", "bad $TTL");
+    expect_error("m.zone", SOA "$TTL 4294967295\n", "m.zone:6:", "bad $TTL");
+    expect_error("m.zone", SOA "www 300 IN FOO bar\n", "m.zone:6:", "");
+    expect_error("m.zone", SOA "www A 1.2.3\n", "m.zone:6:", "'www A 1.2.3'");
+    expect_error("m.zone", SOA "www CH A 192.0.2.1\n", "m.zone:6:", "class IN");
+    expect_error("m.zone", SOA "$GENERATE 1-10 h$ A 192.0.2.$\n", "m.zone:6:", "unknown directive");
+    expect_error("m.zone", SOA "@ SOA ns1 h 2 2 3 4 5\n", "m.zone:6:", "second SOA");
+    expect_error("m.zone", SOA "www.other.test. A 192.0.2.1\n", "m.zone:6:", "outside the zone");
+    expect_error("m.zone", SOA "$INCLUDE other.zone\n", "m.zone:6:", "on disk");
+    expect_error("m.zone", SOA "x CNAME www\nx DNAME y\n", "m.zone:", "CNAME and a DNAME");
+    expect_error("m.zone", SOA "x DNAME a\nx DNAME b\n", "m.zone:", "only one DNAME");
+    expect_error("m.zone", SOA "x CNAME a\nx A 192.0.2.1\n", "m.zone:", "CNAME cannot stand");
+    expect_error("m.zone", "$ORIGIN m.test.\n@ SOA ns1 h 1 2 3 4 5\n", "m.zone", "no NS");
+    expect_error("m.zone", "; nothing\n", "m.zone", "no records");
+    expect_error("m.zone", SOA "x ANY \\# 0\n", "m.zone:6:", "");
+    /* A multi-line record that breaks is reported where it ends. */
+    expect_error("m.zone", SOA "x TXT ( \"a\"\n\n  \"b\" \n", "m.zone:6:", "never closed");
+    expect_error("m.zone", SOA "x TXT \"a\n", "m.zone:6:", "quote");
+    {
+        static char longline[80000];
+        memcpy(longline, SOA, strlen(SOA));
+        size_t o = strlen(SOA);
+        memcpy(longline + o, "x TXT \"", 7);
+        memset(longline + o + 7, 'a', 70000);
+        memcpy(longline + o + 70007, "\"\n", 3);
+        expect_error("m.zone", longline, "m.zone:6:", "line longer than");
+    }
+    {
+        char nul[] = SOA "x A 192.0.2.1\n";
+        nul[strlen(SOA) + 1] = '\0';
+        char err[256] = "";
+        arena_t a;
+        arena_init(&a);
+        zone_t *z;
+        size_t len = sizeof(nul) - 1;
+        int rc = zone_load_buffer("m.zone", nul, len, &a, NULL, &z, err, sizeof(err));
+        CHECK(rc != 0 && strstr(err, "m.zone:6:") && strstr(err, "NUL"), "NUL byte: %s", err);
+        arena_deinit(&a);
+    }
+    {
+        char err[256] = "";
+        CHECK(load_text("m.zone",
+                        "$ORIGIN m.test.\r\n$TTL 60\r\n@ SOA ns1 h ( 1 2 3\r\n 4 5 )\r\n NS "
+                        "ns1\r\nns1 A 192.0.2.1\r\n",
+                        err, sizeof(err)) == 0,
+              "CRLF line ends load: %s", err);
+    }
+    /* Data below a DNAME is ignored with a warning; the zone loads. */
+    char err[256] = "";
+    CHECK(load_text("m.zone", SOA "d DNAME x.example.\na.d A 192.0.2.7\n", err, sizeof(err)) == 0,
+          "data below a DNAME loads (ignored): %s", err);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int load_path(const char *path, char *err, size_t errlen, size_t *nrecords)
+{
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    int rc = zone_load_file(path, &a, NULL, &z, err, errlen);
+    if (!rc && nrecords)
+        *nrecords = z->nrecords;
+    arena_deinit(&a);
+    return rc;
+}
+
+static void test_include(void)
+{
+    char dir[] = "/tmp/geodns-master-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(false, "mkdtemp");
+        return;
+    }
+    char p[512], q[512], err[1024];
+    snprintf(p, sizeof(p), "%s/inc", dir);
+    mkdir(p, 0700);
+    /* Relative to the including file's directory, with an origin for the included file only. */
+    snprintf(p, sizeof(p), "%s/inc/part.inc", dir);
+    write_file(p, "www A 192.0.2.5\n");
+    snprintf(p, sizeof(p), "%s/m.test.zone", dir);
+    write_file(p, SOA "$INCLUDE inc/part.inc sub.m.test.\nafter A 192.0.2.6\n");
+    size_t nrec = 0;
+    int rc = load_path(p, err, sizeof(err), &nrec);
+    CHECK(rc == 0 && nrec == 5, "$INCLUDE with origin loads (%zu records): %s", nrec, err);
+    /* A loop. */
+    snprintf(q, sizeof(q), "%s/loop.inc", dir);
+    write_file(q, "$INCLUDE m2.test.zone\n");
+    snprintf(p, sizeof(p), "%s/m2.test.zone", dir);
+    write_file(p, SOA "$INCLUDE loop.inc\n");
+    rc = load_path(p, err, sizeof(err), NULL);
+    CHECK(rc != 0 && strstr(err, "loop.inc:1:") && strstr(err, "includes itself"), "loop: %s", err);
+    /* A missing file. */
+    write_file(p, SOA "$INCLUDE nothere.inc\n");
+    rc = load_path(p, err, sizeof(err), NULL);
+    CHECK(rc != 0 && strstr(err, "m2.test.zone:6:") && strstr(err, "cannot open"), "missing: %s",
+          err);
+    /* Not a regular file. */
+    write_file(p, SOA "$INCLUDE /dev/zero\n");
+    rc = load_path(p, err, sizeof(err), NULL);
+    CHECK(rc != 0 && strstr(err, "regular file"), "device refused: %s", err);
+    /* Too deep: a chain of 10 files. */
+    for (int i = 0; i < 10; i++) {
+        char t[64];
+        snprintf(q, sizeof(q), "%s/d%d.inc", dir, i);
+        snprintf(t, sizeof(t), "$INCLUDE d%d.inc\n", i + 1);
+        write_file(q, t);
+    }
+    snprintf(q, sizeof(q), "%s/d10.inc", dir);
+    write_file(q, "x A 192.0.2.1\n");
+    write_file(p, SOA "$INCLUDE d0.inc\n");
+    rc = load_path(p, err, sizeof(err), NULL);
+    CHECK(rc != 0 && strstr(err, "deeper than"), "depth bounded: %s", err);
+    for (int i = 0; i <= 10; i++) {
+        snprintf(q, sizeof(q), "%s/d%d.inc", dir, i);
+        unlink(q);
+    }
+    snprintf(q, sizeof(q), "%s/inc/part.inc", dir);
+    unlink(q);
+    snprintf(q, sizeof(q), "%s/inc", dir);
+    rmdir(q);
+    snprintf(q, sizeof(q), "%s/loop.inc", dir);
+    unlink(q);
+    snprintf(q, sizeof(q), "%s/m.test.zone", dir);
+    unlink(q);
+    unlink(p);
+    rmdir(dir);
+}
+
+/* ---- answers ---- */
+
+static size_t put_name(uint8_t *p, const char *name)
+{
+    size_t o = 0;
+    const char *s = name;
+    while (*s) {
+        const char *dot = strchr(s, '.');
+        size_t l = dot ? (size_t)(dot - s) : strlen(s);
+        p[o++] = (uint8_t)l;
+        memcpy(p + o, s, l);
+        o += l;
+        s += l + (dot ? 1 : 0);
+    }
+    p[o++] = 0;
+    return o;
+}
+
+static ldns_pkt *run(const uint8_t *q, size_t qlen, bool tcp)
+{
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    outlen = query_process(&snap->env, q, qlen, out, tcp ? 65535 : 4096, tcp ? QUERY_TCP : 0,
+                           (struct sockaddr *)&src);
+    ldns_pkt *p = NULL;
+    if (!outlen || ldns_wire2pkt(&p, out, outlen) != LDNS_STATUS_OK)
+        return NULL;
+    return p;
+}
+
+static ldns_pkt *ask(const char *name, uint16_t type)
+{
+    uint8_t q[600] = {0x12, 0x34, 0, 0, 0, 1};
+    size_t n = 12 + put_name(q + 12, name);
+    q[n++] = (uint8_t)(type >> 8);
+    q[n++] = (uint8_t)type;
+    q[n++] = 0;
+    q[n++] = 1;
+    return run(q, n, false);
+}
+
+static int count_type(const ldns_rr_list *l, ldns_rr_type t)
+{
+    int c = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
+        c += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t;
+    return c;
+}
+
+static bool has_rr(const ldns_rr_list *l, const char *a, const char *b)
+{
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
+        char *s = ldns_rr2str(ldns_rr_list_rr(l, i));
+        bool ok = s && strstr(s, a) && (!b || strstr(s, b));
+        free(s);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+#define RC(p) ((int)ldns_pkt_get_rcode(p))
+
+static void test_dname(void)
+{
+    ldns_pkt *p = ask("x.d.dname.test", LDNS_RR_TYPE_A);
+    CHECK(
+        p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 2 &&
+            has_rr(ldns_pkt_answer(p), "d.dname.test.\t120\tIN\tDNAME\ttarget.example.", NULL) &&
+            has_rr(ldns_pkt_answer(p), "x.d.dname.test.\t120\tIN\tCNAME\tx.target.example.", NULL),
+        "DNAME out of zone: DNAME and synthesized CNAME with the DNAME's TTL");
+    ldns_pkt_free(p);
+    p = ask("q.d.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 2 &&
+              !has_rr(ldns_pkt_answer(p), "192.0.2.1", NULL),
+          "data below a DNAME is never answered");
+    ldns_pkt_free(p);
+    p = ask("a.b.x.d2.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == LDNS_RCODE_NXDOMAIN && ldns_pkt_ancount(p) == 2,
+          "DNAME into the zone followed to NXDOMAIN, DNAME and CNAME kept");
+    ldns_pkt_free(p);
+    p = ask("x.d2.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 3 &&
+              has_rr(ldns_pkt_answer(p), "x.www2.dname.test.", "192.0.2.99"),
+          "DNAME into the zone: the chain is followed");
+    ldns_pkt_free(p);
+    p = ask("d.dname.test", LDNS_RR_TYPE_DNAME);
+    CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 1 &&
+              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
+          "qtype DNAME at the owner returns it");
+    ldns_pkt_free(p);
+    p = ask("d.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 0 && ldns_pkt_nscount(p) == 1,
+          "the DNAME owner itself is not rewritten (NODATA)");
+    ldns_pkt_free(p);
+    p = ask("b.loopd.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1 &&
+              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_CNAME) == 1,
+          "a self-referencing DNAME is applied once (no repeated records)");
+    ldns_pkt_free(p);
+    /* The target is 190 bytes; a 75-byte prefix makes the name longer than 255. */
+    char longq[300];
+    memset(longq, 'b', 63);
+    snprintf(longq + 63, sizeof(longq) - 63, ".cccccccccc.long.dname.test");
+    p = ask(longq, LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == LDNS_RCODE_YXDOMAIN && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 1 &&
+              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
+          "synthesized name too long: YXDOMAIN with the DNAME");
+    ldns_pkt_free(p);
+    p = ask("x.apexd.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && has_rr(ldns_pkt_answer(p), "apexd.test.", "DNAME") &&
+              has_rr(ldns_pkt_answer(p), "x.apexd.test.", "x.dname.test."),
+          "DNAME at the apex");
+    ldns_pkt_free(p);
+    p = ask("apexd.test", LDNS_RR_TYPE_SOA);
+    CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 1, "apex with a DNAME answers its SOA");
+    ldns_pkt_free(p);
+}
+
+static void test_occluded(void)
+{
+    ldns_pkt *p = ask("sub.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && !ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 0 &&
+              has_rr(ldns_pkt_authority(p), "sub.dname.test.", "NS") &&
+              has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
+          "data at a cut is occluded: referral with glue");
+    ldns_pkt_free(p);
+    p = ask("ns.sub.dname.test", LDNS_RR_TYPE_A);
+    CHECK(p && RC(p) == 0 && !ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 0,
+          "glue is never answered authoritatively");
+    ldns_pkt_free(p);
+    p = ask("sub.dname.test", LDNS_RR_TYPE_TXT);
+    CHECK(p && !ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 0, "TXT at a cut: referral");
+    ldns_pkt_free(p);
+}
+
+static void test_additional(void)
+{
+    ldns_pkt *p = ask("dname.test", LDNS_RR_TYPE_NS);
+    CHECK(p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 2 &&
+              has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "192.0.2.53") &&
+              has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "2001:db8::53") &&
+              has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
+          "apex NS: addresses of the name servers, glue included");
+    ldns_pkt_free(p);
+    p = ask("dname.test", LDNS_RR_TYPE_MX);
+    CHECK(p && ldns_pkt_ancount(p) == 2 && ldns_pkt_arcount(p) == 1 &&
+              has_rr(ldns_pkt_additional(p), "mail.dname.test.", "192.0.2.25"),
+          "MX: target address once for two records");
+    ldns_pkt_free(p);
+    p = ask("_x._tcp.dname.test", LDNS_RR_TYPE_SRV);
+    CHECK(p && has_rr(ldns_pkt_additional(p), "www.dname.test.", "192.0.2.80"), "SRV target");
+    ldns_pkt_free(p);
+    /* 8 MX fit in 512 bytes, their 16 addresses do not: some are left out, no TC. */
+    p = ask("many.dname.test", LDNS_RR_TYPE_MX);
+    CHECK(p && RC(p) == 0 && !ldns_pkt_tc(p) && ldns_pkt_ancount(p) == 8 &&
+              ldns_pkt_arcount(p) > 0 && ldns_pkt_arcount(p) < 16 && outlen <= 512,
+          "additional dropped before truncating (%zu bytes, %u additional)", outlen,
+          p ? ldns_pkt_arcount(p) : 0);
+    ldns_pkt_free(p);
+}
+
+static void test_notimp(void)
+{
+    for (int op = 1; op < 16; op++) {
+        /* A header alone, with QDCOUNT 0 and with QDCOUNT 2 and nothing behind it. */
+        for (int qd = 0; qd <= 2; qd += 2) {
+            uint8_t h[12] = {0xab, 0xcd, (uint8_t)(op << 3 | 1), 0, 0, (uint8_t)qd};
+            struct sockaddr_in src = {.sin_family = AF_INET};
+            outlen = query_process(&snap->env, h, sizeof(h), out, 4096, 0, (struct sockaddr *)&src);
+            CHECK(outlen == 12 && (out[3] & 0xF) == LDNS_RCODE_NOTIMPL &&
+                      ((out[2] >> 3) & 0xF) == op && (out[2] & 0x80) && (out[2] & 1) &&
+                      out[0] == 0xab && !(out[2] & 0x04),
+                  "opcode %d, QDCOUNT %d, header only: NOTIMP", op, qd);
+        }
+    }
+    uint8_t h[12] = {0xab, 0xcd, 0, 0, 0, 0};
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    outlen = query_process(&snap->env, h, sizeof(h), out, 4096, 0, (struct sockaddr *)&src);
+    CHECK(outlen == 12 && (out[3] & 0xF) == LDNS_RCODE_FORMERR, "opcode QUERY, no question: "
+                                                                "FORMERR");
+}
+
+int main(void)
+{
+    test_load_good();
+    test_load_bad();
+    test_include();
+    char err[1024];
+    if (gd_snapshot_load(TEST_DATA "/master/server.yaml", NULL, 1, &snap, err, sizeof(err))) {
+        fprintf(stderr, "cannot load test config: %s\n", err);
+        return 1;
+    }
+    test_dname();
+    test_occluded();
+    test_additional();
+    test_notimp();
+    gd_snapshot_unref(snap);
+    return check_report();
+}
