@@ -33,7 +33,7 @@ printf 'listen: ["127.0.0.1:5353"]\nzones: [big.test.yaml]\npops: pops.yaml\n' >
 
 out=$("$GEODNSD" --check -c "$D/geodnsd.yaml" 2>&1)
 st=$?
-eq "--check on $N names: exit 0" "$st" 0
+expect_eq "--check on $N names: exit 0" "$st" 0
 names=$((N + 3))            # apex, ns1, many
 records=$((2 * N + 3 + 3000)) # SOA, NS, ns1 A, and the 3,000 distinct addresses
 R=$out
@@ -48,7 +48,7 @@ firstline=$(grep -n '^  h123:' "$D/dup.yaml" | head -1 | cut -d: -f1)
 printf 'listen: ["127.0.0.1:5353"]\nzones: [dup.yaml]\npops: pops.yaml\n' >"$D/dup-conf.yaml"
 out=$("$GEODNSD" --check -c "$D/dup-conf.yaml" 2>&1)
 st=$?
-eq "--check with a repeated name: exit 1" "$st" 1
+expect_eq "--check with a repeated name: exit 1" "$st" 1
 R=$out
 has "--check: the repeat named at dup.yaml:$dupline:3, first at line $firstline" \
     "dup\.yaml:$dupline:3: duplicate key 'h123' \(first at line $firstline\)"
@@ -64,8 +64,8 @@ has "h$last TXT \"rec $last\"" "^AN h$last\.big\.test\. 300 IN TXT \"rec $last\"
 q many.big.test --type A --tcp
 expect "many A over TCP: 3,000 addresses" ok rcode=NOERROR an=3000 tc=0
 got=$(printf '%s\n' "$R" | sed -n 's/^AN many\.big\.test\. 300 IN A //p' | head -4 | tr '\n' ' ')
-eq "many A: file order kept (first four)" "$got" "10.200.0.0 10.200.0.7 10.200.0.14 10.200.0.21 "
+expect_eq "many A: file order kept (first four)" "$got" "10.200.0.0 10.200.0.7 10.200.0.14 10.200.0.21 "
 alive "server alive"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish

@@ -16,7 +16,7 @@ PATH=$PATH:/usr/sbin
 for tool in nsd dig python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         skip "geodnsd and NSD answer the same zone alike" "$tool is not installed (scripts/deps.sh)"
-        dns_finish
+        finish
     fi
 done
 
@@ -81,7 +81,7 @@ for ((i = 0; i < 50 * DNS_SLOW; i++)); do
 done
 if [ -z "$up" ]; then
     fail "NSD serves example.com on 127.0.0.1:$NSD_PORT" "$(tail -n 15 "$N/nsd.log")"
-    dns_finish
+    finish
 fi
 
 OUT=$(python3 "$SRC/tests/tools/dns_diff.py" "$M/example.com.queries" "$PORT" "$NSD_PORT" \
@@ -95,4 +95,4 @@ else
     fail "geodnsd answers every question as NSD does, or with a listed reason" \
         "$(printf '%s\n' "$OUT" | grep -E '^(DIFFER|stale|summary)' | head -n 40)"
 fi
-dns_finish
+finish

@@ -67,4 +67,4 @@ for tr in udp tcp; do
         "^$tr op=5 qd=2 len=12 id=beef qr=1 opcode=5 rcode=4$"
 done
 alive "server still running"
-dns_finish
+finish

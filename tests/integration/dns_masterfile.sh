@@ -56,7 +56,7 @@ printf 'listen: ["127.0.0.1:5353"]\nworkers: 1\nzones: [m.test.yaml]\nlog: {leve
 
 # --check: summary, warning with file:line and the target, exit 0.
 R=$("$GEODNSD" --check -c "$W/master.yaml" 2>&1)
-eq "--check accepts the master file" "$?" 0
+expect_eq "--check accepts the master file" "$?" 0
 has "--check: one summary line for m.test (12 names with an empty non-terminal, 15 records)" \
     "^zone m\.test\.: serial 2026113001, 12 names, 15 records"
 has "--check warns about the CNAME target without data, naming file:line" \
@@ -121,7 +121,7 @@ has "a broken master file: the old data is still served" "192\.0\.2\.82"
 alive "server still running after the failed reload"
 dns_stop
 R=$("$GEODNSD" --check -c "$W/master.yaml" 2>&1)
-eq "--check on a broken master file exits 1" "$?" 1
+expect_eq "--check on a broken master file exits 1" "$?" 1
 has "--check on a broken master file names file:line" "m\.test\.zone:18: "
 
 # The documented layout: static records in a master file, geo names in a YAML child zone.
@@ -141,7 +141,7 @@ sed -i 's/^zones: \[\(.*\)\]/zones: [example.test.zone, \1]/' "$EX/geodnsd.yaml"
 grep -q 'zones: \[example.test.zone' "$EX/geodnsd.yaml" ||
     fail "example config: master-file parent zone added" "$(grep zones "$EX/geodnsd.yaml")"
 R=$("$GEODNSD" --check -c "$EX/geodnsd.yaml" 2>&1)
-eq "--check: master-file parent and YAML geo child zone" "$?" 0
+expect_eq "--check: master-file parent and YAML geo child zone" "$?" 0
 hasnt "--check: no warning for the example's PoP hostnames" "PoP .*has no data"
 has "--check warns about a CNAME into the child zone without data" \
     "example\.test\.zone: bad\.example\.test\. CNAME target nothere\.cdn\.example\.test\. has no"
@@ -157,7 +157,7 @@ dns_stop
 sed -i '0,/hostname: [a-z]*\.edge\.cdn\.example\.test/s//hostname: lon.edge.cdn.example.test/' \
     "$EX/pops.yaml"
 R=$("$GEODNSD" --check -c "$EX/geodnsd.yaml" 2>&1)
-eq "--check with a PoP hostname without data still exits 0" "$?" 0
+expect_eq "--check with a PoP hostname without data still exits 0" "$?" 0
 has "--check warns: PoP hostname without data, with pops.yaml:line:col" \
     "pops\.yaml:[0-9]+:[0-9]+: PoP [a-z]+: hostname lon\.edge\.cdn\.example\.test\. \(CNAME target"
-dns_finish
+finish

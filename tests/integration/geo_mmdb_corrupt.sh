@@ -36,7 +36,7 @@ corrupt() {
 BAD=$TMP/bad.mmdb
 if ! corrupt "$MMDB" "$BAD" 11 >"$TMP/corrupt.log" 2>&1; then
     fail "the corrupt copy is written" "$(cat "$TMP/corrupt.log")"
-    dns_finish
+    finish
 fi
 echo "# corrupted copy: $(cat "$TMP/corrupt.log")"
 CUT=$TMP/cut.mmdb
@@ -64,7 +64,7 @@ for f in "$BAD" "$CUT"; do
 done
 cp "$MMDB" "$D/city.mmdb"
 "$GEODNSD" --check -c "$CONF" >/dev/null 2>&1
-eq "--check: the good database passes" "$?" 0
+expect_eq "--check: the good database passes" "$?" 0
 
 dns_start "$CONF" || dns_finish
 regions "start"
@@ -96,5 +96,5 @@ fi
 regions "after the cut mmdb"
 alive "server alive after two refused databases"
 dns_stop
-eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
-dns_finish
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+finish
