@@ -185,8 +185,7 @@ typedef struct builder {
     unsigned depth;
     yt_node_t **kids;
     size_t nkids, capkids;
-    unsigned *kid_height; /* parallel to kids */
-    anchor_t *anchors;    /* open addressing, anchor_mask + 1 slots */
+    anchor_t *anchors; /* open addressing, anchor_mask + 1 slots */
     size_t anchor_mask, nanchors;
     size_t alias_nodes;
     yt_node_t *root;
@@ -194,7 +193,7 @@ typedef struct builder {
     size_t errlen;
 } builder_t;
 
-static int push_kid(builder_t *B, yt_node_t *n, unsigned height)
+static int push_kid(builder_t *B, yt_node_t *n)
 {
     if (B->nkids == B->capkids) {
         size_t cap = B->capkids ? B->capkids * 2 : 256;
@@ -202,14 +201,9 @@ static int push_kid(builder_t *B, yt_node_t *n, unsigned height)
         if (!k)
             return -ENOMEM;
         B->kids = k;
-        unsigned *h = realloc(B->kid_height, cap * sizeof(*h));
-        if (!h)
-            return -ENOMEM;
-        B->kid_height = h;
         B->capkids = cap;
     }
-    B->kids[B->nkids] = n;
-    B->kid_height[B->nkids++] = height;
+    B->kids[B->nkids++] = n;
     return 0;
 }
 
@@ -268,7 +262,7 @@ static int add_node(builder_t *B, yt_node_t *n, unsigned height)
                          "mapping keys must be plain values");
     if (f->height < height + 1)
         f->height = height + 1;
-    return push_kid(B, n, height);
+    return push_kid(B, n);
 }
 
 static yt_node_t *new_node(builder_t *B, yt_kind_t kind, const yaml_mark_t *m)
@@ -479,7 +473,6 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
         free(B.anchors[i].name);
     free(B.anchors);
     free(B.kids);
-    free(B.kid_height);
     yaml_parser_delete(&parser);
     if (rc) {
         yt_doc_free(d);

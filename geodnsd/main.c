@@ -268,7 +268,12 @@ typedef struct reload_job {
 static void reload_thread(void *arg)
 {
     reload_job_t *j = arg;
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), RELOAD_NICE);
+    /* Relative to the thread's inherited nice value (the service may run niced already). */
+    id_t tid = (id_t)gettid();
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, tid, cur + RELOAD_NICE > 19 ? 19 : cur + RELOAD_NICE);
     j->rc = gd_snapshot_load(j->d->config_path, &j->d->ov, j->d->generation + 1, &j->s, j->err,
                              j->errlen);
 }
