@@ -63,6 +63,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->first_byte_timeout = 5000;
     cfg->between_bytes_timeout = 5000;
     cfg->header_read_timeout = 10000;
+    cfg->body_timeout = 120000;
     cfg->idle_timeout = 60000;
     cfg->send_timeout = 30000;
     cfg->drain_timeout = 30000;
@@ -422,8 +423,8 @@ static int load_freshness(edge_config_t *cfg, const yt_node_t *m, char *err, siz
 static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "connect", "first_byte", "between_bytes", "header_read",           "idle",
-        "send",    "drain",      "drain_grace",   "origin_probe_interval", NULL};
+        "connect", "first_byte", "between_bytes", "header_read",           "body",
+        "idle",    "send",       "drain",         "drain_grace", "origin_probe_interval", NULL};
     struct {
         const char *k;
         uint64_t *v;
@@ -432,6 +433,7 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
         {"first_byte", &cfg->first_byte_timeout},
         {"between_bytes", &cfg->between_bytes_timeout},
         {"header_read", &cfg->header_read_timeout},
+        {"body", &cfg->body_timeout},
         {"idle", &cfg->idle_timeout},
         {"send", &cfg->send_timeout},
         {"drain", &cfg->drain_timeout},
@@ -484,6 +486,7 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     static const char *const keys[] = {"listen",
                                        "workers",
                                        "root",
+                                       "follow_symlinks",
                                        "origin",
                                        "cache_memory",
                                        "max_object",
@@ -611,6 +614,10 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
         (rc = yt_get_bool(n, &cfg->access_log, err, errlen))) {
         return rc;
     }
+    if ((n = yt_map_get(root, "follow_symlinks")) &&
+        (rc = yt_get_bool(n, &cfg->follow_symlinks, err, errlen))) {
+        return rc;
+    }
     if ((n = yt_map_get(root, "log_level"))) {
         if ((rc = str_copy(n, cfg->log_level, sizeof(cfg->log_level), err, errlen))) {
             return rc;
@@ -680,6 +687,7 @@ static const char usage[] =
     "  -c, --config FILE      YAML configuration (command line options override it)\n"
     "  --listen HOST:PORT     listen address (repeatable; [::1]:PORT for IPv6)\n"
     "  --root DIR             origin mode: serve DIR, accept PUT/DELETE from upload_allow\n"
+    "  --follow-symlinks      origin mode: follow symbolic links inside DIR (never out of it)\n"
     "  --origin URL           edge mode: pull-through cache of URL (repeatable, failover order)\n"
     "  --cache-mem SIZE       memory cache budget (default 256M)\n"
     "  --cache-disk DIR       disk tier for objects evicted from memory (files removed at start)\n"
@@ -712,6 +720,10 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         }
         if (strcmp(a, "--no-access-log") == 0) {
             cfg->access_log = false;
+            continue;
+        }
+        if (strcmp(a, "--follow-symlinks") == 0) {
+            cfg->follow_symlinks = true;
             continue;
         }
         if (!v) {

@@ -36,6 +36,7 @@ typedef struct edge_config {
     size_t n_listen;
     uint32_t workers;
     char root[1024]; /* origin mode when set */
+    bool follow_symlinks; /* origin mode: follow symbolic links (still beneath root) */
     edge_origin_cfg_t origins[EDGE_MAX_ORIGINS];
     size_t n_origins;
     uint64_t cache_mem;
@@ -59,6 +60,7 @@ typedef struct edge_config {
     uint64_t first_byte_timeout;
     uint64_t between_bytes_timeout;
     uint64_t header_read_timeout;
+    uint64_t body_timeout; /* the whole request body */
     uint64_t idle_timeout;
     uint64_t send_timeout;
     uint64_t drain_timeout;

@@ -14,6 +14,8 @@
 #include "edge_http.h"
 
 #define EDGE_MAX_WORKERS 64
+/* A worker's bit in an object's waiter_mask (64 bits: one per accepted worker). */
+#define EDGE_WORKER_BIT(id) ((uint64_t)1 << (id))
 
 /* Relaxed single-writer counters: the owning worker adds, anyone may read. */
 #define STAT_ADD(field, n) \
@@ -77,7 +79,7 @@ struct edge_obj {
     size_t gz_len;
     int fail_status; /* 502/504 when FAILED */
     double origin_ms;
-    uint32_t waiter_mask; /* atomic: workers with connections waiting on this object */
+    uint64_t waiter_mask; /* atomic: workers with connections waiting on this object */
     /* Below: under the cache lock. */
     uint64_t resp_ms;   /* monotonic time of the origin response */
     int64_t origin_age; /* seconds, from the origin's Age */
@@ -202,25 +204,36 @@ typedef struct edge_worker {
     uv_async_t wake; /* an object this worker waits on made progress */
     uv_async_t ctl;  /* drain/stop from the main thread */
     uv_timer_t tick;
-    edge_list_t conns;   /* every client connection */
+    edge_list_t conns;   /* every client connection, most recently active first */
     edge_list_t waiting; /* client connections blocked on an object */
     edge_list_t idle_origin[EDGE_MAX_ORIGINS];
     size_t n_conns;
     unsigned n_fetches;
     bool closing;
     bool stopped;
+    uv_tcp_t drop;        /* accepts and closes a connection that could not be set up */
+    bool drop_busy;       /* drop is closing */
+    unsigned drop_wanted; /* listeners (bits) whose pending connection waits for drop */
     time_t date_t;
     char date[32];
     edge_stats_t st;
 } edge_worker_t;
 
+/* srv->draining */
+enum {
+    EDGE_DRAIN_NONE = 0,
+    EDGE_DRAIN_READINESS, /* /readyz says draining; still serving */
+    EDGE_DRAIN_CLOSING,   /* listeners closed; finishing in-flight responses */
+};
+
 struct edge_server {
     edge_config_t *cfg;
     bool origin_mode;
+    int root_fd; /* origin mode: the root directory, opened once */
     edge_cache_t cache;
     edge_worker_t *workers;
     unsigned n_workers;
-    int draining;     /* atomic */
+    int draining;     /* atomic, EDGE_DRAIN_* */
     int force_close;  /* atomic */
     int workers_done; /* atomic */
     edge_origin_state_t origins[EDGE_MAX_ORIGINS];
@@ -259,7 +272,10 @@ double edge_status_load(edge_server_t *srv);
 
 /* ---- server ---- */
 
-/* Set up worker id on its own loop with its own SO_REUSEPORT listeners (main thread). */
+/* Parse "host:port" into a socket address. Returns 0 or a negative code. */
+int edge_listen_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len);
+/* Set up worker id on its own loop with its own SO_REUSEPORT listeners (main thread; the
+ * addresses were claimed for this process before). */
 int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id);
 /* Run the worker's loop on a new thread; join waits for it and closes the loop. */
 int edge_worker_start(edge_worker_t *w);

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "edge_internal.h"
+#include "edge_respond.h"
 #include "log.h"
 
 #define ORIGIN_ARENA 16384
@@ -253,34 +253,16 @@ static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
 static void obj_gzip(edge_obj_t *o)
 {
     uint64_t n = edge_obj_filled(o);
-    if (o->status != 200 || o->content_encoding || n == 0 || n > (1u << 20)) {
+    if (o->status != 200 || o->content_encoding || n == 0 || n > EDGE_GZIP_MAX) {
         return;
     }
     char *src = malloc(n);
-    size_t cap = compressBound((uLong)n) + 32;
-    char *dst = malloc(cap);
-    if (!src || !dst) {
-        free(src);
-        free(dst);
+    if (!src) {
         return;
     }
     edge_obj_copy(o, 0, src, n);
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
-        zs.next_in = (Bytef *)src;
-        zs.avail_in = (uInt)n;
-        zs.next_out = (Bytef *)dst;
-        zs.avail_out = (uInt)cap;
-        if (deflate(&zs, Z_FINISH) == Z_STREAM_END) {
-            o->gz = dst;
-            o->gz_len = zs.total_out;
-            dst = NULL;
-        }
-        deflateEnd(&zs);
-    }
+    (void)edge_gzip(src, n, &o->gz, &o->gz_len); /* no variant when it fails */
     free(src);
-    free(dst);
 }
 
 static void fetch_complete(edge_fetch_t *f)
