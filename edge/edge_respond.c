@@ -509,7 +509,7 @@ static void hdr_representation(const edge_req_t *req, const edge_config_t *cfg,
 static void hdr_passthrough(const edge_req_t *req, const edge_config_t *cfg,
                             const edge_obj_view_t *o, edge_plan_t *p, int64_t total)
 {
-    hdr_begin(req, cfg, p, o->status >= 100 && o->status <= 999 ? o->status : 502);
+    hdr_begin(req, cfg, p, o->status >= 100 && o->status <= 599 ? o->status : 502);
     p->off = 0;
     p->end = total;
     if (total >= 0) {
