@@ -102,6 +102,7 @@ struct conn {
     int state;
     int open_handles;
     bool writing;
+    uint32_t served; /* responses completed on this connection */
     struct sockaddr_storage peer;
     char peer_str[64];
     conn_request_t req;
@@ -117,10 +118,22 @@ struct conn {
  * was then accepted and closed, so the listener stays usable). */
 int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener);
 void edge_conn_close(conn_t *c);
-/* A keep-alive connection between requests (nothing read of a next one). */
+/* Nothing read of a (next) request: a new connection, or keep-alive between requests. */
 bool edge_conn_idle(const conn_t *c);
+/* A keep-alive connection between requests (it served one at least): the first to close when
+ * the worker is at its connection cap. */
+bool edge_conn_keepalive_idle(const conn_t *c);
 /* Write whatever can be written now (a waiter woke up). */
 void edge_conn_pump(conn_t *c);
+
+/* Phases of the connection timer: each has its own configured bound. */
+enum { T_IDLE = 0, T_HEAD, T_BODY, T_SEND };
+void edge_conn_timer(conn_t *c, int phase);
+void edge_conn_timer_stop(conn_t *c);
+/* Count the response in the stats and write its access log line. */
+void edge_conn_access_log(conn_t *c);
+/* The response was sent: next request on a keep-alive connection, or close. */
+void edge_conn_response_done(conn_t *c);
 
 /* The core's view of c's request. */
 void edge_conn_core_req(conn_t *c, edge_req_t *r);

@@ -62,7 +62,7 @@ static bool worker_evict_idle(edge_worker_t *w)
     edge_list_t *it = w->conns.prev;
     for (unsigned i = 0; i < EVICT_SCAN && it != &w->conns; i++, it = it->prev) {
         conn_t *c = EDGE_CONTAINER(it, conn_t, link);
-        if (edge_conn_idle(c)) {
+        if (edge_conn_keepalive_idle(c)) {
             edge_conn_close(c);
             return true;
         }
