@@ -114,8 +114,9 @@ struct edge_obj {
     uint64_t pt_bytes;          /* chunk bytes held (counted in the cache's inflight_bytes) */
     edge_obj_reader_t *readers; /* attached readers */
     unsigned n_readers;
-    uv_async_t *pt_resume; /* the paused filler's wake-up, NULL when not paused */
-    uint64_t pt_window;    /* the filler pauses while pt_bytes >= this */
+    uv_async_t *pt_resume;       /* the paused filler's wake-up, NULL when not paused */
+    uint64_t pt_window;          /* the filler pauses while pt_bytes >= this */
+    struct edge_cache *pt_cache; /* where pt_bytes are counted */
 };
 
 typedef struct edge_disk edge_disk_t;
@@ -134,6 +135,9 @@ typedef struct edge_cache {
     uint64_t readers_dropped; /* atomic: readers dropped a full window behind for too long */
     edge_disk_t *disk;        /* optional disk tier */
 } edge_cache_t;
+
+/* The cache key hash (FNV-1a, 64 bits): the memory table and the disk tier index both use it. */
+uint64_t edge_key_hash(const char *k, size_t len);
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);
 void edge_cache_deinit(edge_cache_t *c);
@@ -164,10 +168,12 @@ void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
  *     replaced_by), with its socket's fd: edge_obj_reader_attach(o, &rd, fd). It is a no-op
  *     for a COMPLETE stored object. A negative return means the start of the body already left
  *     a pass-through window: answer 503 (nothing sent yet) instead of reading it.
- *  2. reads body bytes only with edge_obj_read(&rd, off, end, bufs, max) (not edge_obj_bufs),
+ *  2. reads body bytes only with edge_obj_read(o, &rd, off, end, bufs, max) (not edge_obj_bufs),
  *     and only with no write of this body in flight: everything before off is taken as sent,
  *     which lets the window move on. A negative return (EDGE_OBJ_GONE) means the bytes at off
- *     were released because this reader was dropped as too slow: close the connection.
+ *     were released because this reader was dropped as too slow: close the connection. Call it
+ *     on every pump of the body, also when nothing is available at off yet (end <= off): a
+ *     reader that starts past the window (a Range) must say where it is.
  *  3. detaches before closing its socket (before uv_close) and before dropping its object
  *     reference: edge_obj_reader_detach(&rd). Idempotent.
  *  4. does not block waiting for a whole body (Range without a length, gzip) when
@@ -180,7 +186,8 @@ void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
 #define EDGE_OBJ_GONE (-1)
 int edge_obj_reader_attach(edge_obj_t *o, edge_obj_reader_t *r, int fd);
 void edge_obj_reader_detach(edge_obj_reader_t *r);
-int edge_obj_read(edge_obj_reader_t *r, uint64_t off, uint64_t end, uv_buf_t *bufs, unsigned max);
+int edge_obj_read(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t end, uv_buf_t *bufs,
+                  unsigned max);
 bool edge_obj_passthrough(const edge_obj_t *o);
 /* Filler side: switch o to pass-through (it leaves the table if it was there). */
 void edge_obj_make_passthrough(edge_cache_t *c, edge_obj_t *o, uint64_t window);

@@ -85,7 +85,8 @@ typedef struct conn {
     bool sbuf_free;
     void *map;
     size_t map_len;
-    int file_fd; /* the mapped file, for sendfile */
+    int file_fd;          /* the mapped file, for sendfile */
+    edge_obj_reader_t rd; /* reading obj's body (pass-through window contract) */
     /* SRC_OBJ */
     edge_obj_t *obj;
     bool wait_refresh;
@@ -345,6 +346,7 @@ static void conn_close(conn_t *c)
     }
     conn_put_abort(c);
     conn_static_free(c);
+    edge_obj_reader_detach(&c->rd);
     edge_obj_unref(c->obj);
     c->obj = NULL;
     uv_close((uv_handle_t *)&c->timer, conn_on_close);
@@ -415,6 +417,7 @@ static void conn_reset_request(conn_t *c)
     if (edge_list_linked(&c->wait)) {
         edge_list_del(&c->wait);
     }
+    edge_obj_reader_detach(&c->rd);
     edge_obj_unref(c->obj);
     c->obj = NULL;
     c->src = SRC_NONE;
@@ -660,6 +663,16 @@ static void hdr_representation(conn_t *c, int64_t total, bool allow_range, const
     }
 }
 
+/* Attach c as a reader of c->obj's body (see edge_internal.h). */
+static int conn_obj_attach(conn_t *c)
+{
+    uv_os_fd_t fd = -1;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+        fd = -1;
+    }
+    return edge_obj_reader_attach(c->obj, &c->rd, fd);
+}
+
 static int conn_obj_prepare(conn_t *c)
 {
     edge_server_t *srv = c->w->srv;
@@ -680,7 +693,13 @@ static int conn_obj_prepare(conn_t *c)
                 c->cs = CS_REFRESHED;
                 c->fwd_status = o->refresh_status;
                 edge_cache_unlock(cache);
+                edge_obj_reader_detach(&c->rd);
                 edge_obj_unref(o);
+                if (conn_obj_attach(c) != 0) {
+                    respond_error(c, 503); /* its start already left the pass-through window */
+                    c->src = SRC_STATIC;
+                    return PREP_READY;
+                }
                 if (edge_list_linked(&c->wait)) {
                     edge_list_del(&c->wait); /* re-register on the new object */
                 }
@@ -722,7 +741,8 @@ static int conn_obj_prepare(conn_t *c)
         bool want_gz = playlist && o->status == 200 && !o->content_encoding && accepts_gzip(c);
         size_t rl = 0;
         bool has_range = req_header(c, "range", &rl) != NULL;
-        if (!complete && ((want_gz && !has_range) || (has_range && total < 0))) {
+        if (!complete && !edge_obj_passthrough(o) &&
+            ((want_gz && !has_range) || (has_range && total < 0))) {
             return PREP_BLOCKED; /* need the whole body first */
         }
         bool gz = want_gz && !has_range && o->gz != NULL;
@@ -944,13 +964,24 @@ static void conn_pump(conn_t *c)
             if (end > filled) {
                 end = filled;
             }
+            /* Also when nothing is there yet: the window learns where this reader is. */
+            unsigned skip = c->chunked_out ? 1 : 0; /* room for the chunk size line */
+            int k0 = edge_obj_read(o, &c->rd, c->off, c->off < end ? end : c->off, bufs + n + skip,
+                                   MAX_BUFS - skip);
+            if (k0 < 0) {
+                /* Dropped a full window behind: its bytes are gone; the message is cut. */
+                c->keep_alive = false;
+                conn_access_log(c);
+                conn_close(c);
+                return;
+            }
             if (c->off < end) {
                 if (c->chunked_out) {
                     snprintf(c->chunk_hdr, sizeof(c->chunk_hdr), "%llx\r\n",
                              (unsigned long long)(end - c->off));
                     bufs[n++] = uv_buf_init(c->chunk_hdr, (unsigned)strlen(c->chunk_hdr));
                 }
-                unsigned k = edge_obj_bufs(o, c->off, end, bufs + n, MAX_BUFS);
+                unsigned k = (unsigned)k0;
                 uint64_t got = 0;
                 for (unsigned i = 0; i < k; i++) {
                     got += bufs[n + i].len;
@@ -1298,9 +1329,11 @@ static void edge_get(conn_t *c)
             fetch_new = o;
         }
     }
+    /* Under the cache lock: an object found in the table still has its whole body. */
+    int attached = c->obj ? conn_obj_attach(c) : 0;
     edge_cache_unlock(cache);
-    if (!c->obj) {
-        respond_error(c, 500);
+    if (!c->obj || attached != 0) {
+        respond_error(c, c->obj ? 503 : 500);
         return;
     }
     if (fetch_new) {
