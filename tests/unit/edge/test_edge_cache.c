@@ -179,6 +179,7 @@ static void test_stored(void)
           "a complete stored body needs no reader");
     CHECK(read_ok(o, &r, 100 * K, 200 * K), "read without attaching");
     edge_obj_reader_detach(&r);
+    edge_obj_unref(o); /* the test's creation reference; the table keeps its own */
     edge_cache_deinit(&c);
 }
 
