@@ -263,6 +263,12 @@ static void test_path_key(void)
     CHECK(key_of("/%2e%2e/etc", k, sizeof(k)) == -EINVAL);
     /* Encoding grows the path: a key buffer too small says so. */
     CHECK(key_of("/%20%20%20%20", k, 8) == -ENAMETOOLONG);
+    /* A kept parameter cannot put a control byte or a space into the origin request line. */
+    static const char *const keep[] = {"_HLS_msn", NULL};
+    CHECK(edge_cache_key_build("/p.m3u8", 7, "_HLS_msn=1\x01 2", 13, keep, k, sizeof(k)) > 0 &&
+          strcmp(k, "/p.m3u8?_HLS_msn=1%01%202") == 0);
+    CHECK(edge_cache_key_build("/p.m3u8", 7, "_HLS_msn=\x01\x01", 11, keep, k, 20) ==
+          -ENAMETOOLONG);
     char e[8];
     CHECK(edge_path_encode("/ab", 3, e, sizeof(e)) == 3 && strcmp(e, "/ab") == 0);
     CHECK(edge_path_encode("/a b", 4, e, sizeof(e)) == 6 && strcmp(e, "/a%20b") == 0);
