@@ -45,6 +45,18 @@ static void view_head(const edge_obj_t *o, edge_obj_view_t *v)
     v->has_gz = o->gz != NULL;
     v->gz_len = o->gz_len;
     v->fail_status = o->fail_status;
+    v->passthrough = edge_obj_passthrough(o);
+}
+
+/* Attach c as a reader of its object's body (the pass-through window contract in
+ * edge_internal.h). Non-zero: the start of the body already left the window. */
+static int reader_attach(conn_t *c)
+{
+    uv_os_fd_t fd = -1;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+        fd = -1;
+    }
+    return edge_obj_reader_attach(c->body.obj, &c->body.rd, fd);
 }
 
 void edge_cache_serve(conn_t *c)
@@ -95,9 +107,11 @@ void edge_cache_serve(conn_t *c)
             fetch_new = o;
         }
     }
+    /* Under the cache lock: an object found in the table still has its whole body. */
+    int attached = b->obj ? reader_attach(c) : 0;
     edge_cache_unlock(cache);
-    if (!b->obj) {
-        edge_conn_respond_error(c, 500);
+    if (!b->obj || attached != 0) {
+        edge_conn_respond_error(c, b->obj ? 503 : 500);
         return;
     }
     if (fetch_new) {
@@ -128,9 +142,13 @@ static int prepare_refresh(conn_t *c)
         b->cs = EDGE_CS_REFRESHED;
         b->fwd_status = o->refresh_status;
         edge_cache_unlock(cache);
+        edge_obj_reader_detach(&b->rd);
         edge_obj_unref(o);
         if (edge_list_linked(&c->wait)) {
             edge_list_del(&c->wait); /* re-register on the new object */
+        }
+        if (reader_attach(c) != 0) {
+            edge_conn_respond_error(c, 503); /* its start already left the pass-through window */
         }
         return PREP_READY;
     }
@@ -149,6 +167,9 @@ int edge_cache_prepare(conn_t *c)
     conn_body_t *b = &c->body;
     if (b->wait_refresh && prepare_refresh(c) == PREP_BLOCKED) {
         return PREP_BLOCKED;
+    }
+    if (c->resp.head_ready) {
+        return PREP_READY; /* answered while following a refresh (503) */
     }
     edge_obj_t *o = b->obj;
     edge_cache_t *cache = &c->w->srv->cache;

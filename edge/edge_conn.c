@@ -41,6 +41,7 @@ void edge_conn_body_free(conn_t *c)
     if (b->file_fd >= 0) {
         close(b->file_fd);
     }
+    edge_obj_reader_detach(&b->rd); /* before the socket closes and the reference goes */
     edge_obj_unref(b->obj);
     b->obj = NULL;
     b->owned = NULL;

@@ -61,8 +61,9 @@ typedef struct conn_body {
     char *owned; /* a malloc'd buffer freed with the response */
     void *map;   /* a file mapping unmapped with the response */
     size_t map_len;
-    int file_fd;     /* a file closed with the response, or -1 */
-    edge_obj_t *obj; /* SRC_OBJ, or the owner of base (a gzip variant) */
+    int file_fd;          /* a file closed with the response, or -1 */
+    edge_obj_t *obj;      /* SRC_OBJ, or the owner of base (a gzip variant) */
+    edge_obj_reader_t rd; /* reading obj's body (the pass-through window contract) */
     uint64_t off;
     int64_t end; /* -1: until the object completes */
     bool chunked;

@@ -169,24 +169,33 @@ static int pump_obj(conn_t *c, uv_buf_t *bufs, bool *done)
     if (end > filled) {
         end = filled;
     }
+    /* Read through the pass-through window contract, also when nothing is there yet: the
+     * window learns where this reader is. Room is kept for the chunk size line. */
+    unsigned skip = b->chunked ? 1 : 0;
+    int k =
+        edge_obj_read(o, &b->rd, b->off, b->off < end ? end : b->off, bufs + skip, MAX_BUFS - skip);
+    if (k < 0) {
+        /* Dropped a full window behind (too slow): its bytes are gone; the message is cut. */
+        c->resp.plan.keep_alive = false;
+        edge_conn_access_log(c);
+        edge_conn_close(c);
+        return -1;
+    }
     unsigned n = 0;
     if (b->off < end) {
         if (b->chunked) {
-            snprintf(b->chunk_hdr, sizeof(b->chunk_hdr), "%llx\r\n",
-                     (unsigned long long)(end - b->off));
-            bufs[n++] = uv_buf_init(b->chunk_hdr, (unsigned)strlen(b->chunk_hdr));
+            bufs[n++] = uv_buf_init(b->chunk_hdr, 0); /* filled in below */
         }
-        unsigned k = edge_obj_bufs(o, b->off, end, bufs + n, MAX_BUFS);
         uint64_t got = 0;
-        for (unsigned i = 0; i < k; i++) {
-            got += bufs[n + i].len;
+        for (int i = 0; i < k; i++) {
+            got += bufs[n + (unsigned)i].len;
         }
-        n += k;
-        if (b->chunked) {
-            if (got != end - b->off) {
-                /* chunk size must match: fall back to exactly what we have */
-                snprintf(b->chunk_hdr, sizeof(b->chunk_hdr), "%llx\r\n", (unsigned long long)got);
-            }
+        n += (unsigned)k;
+        if (b->chunked && got == 0) {
+            n = 0; /* never a zero-size chunk: it would end the body */
+        } else if (b->chunked) {
+            snprintf(b->chunk_hdr, sizeof(b->chunk_hdr), "%llx\r\n", (unsigned long long)got);
+            bufs[0] = uv_buf_init(b->chunk_hdr, (unsigned)strlen(b->chunk_hdr));
             bufs[n++] = uv_buf_init("\r\n", 2);
         }
         b->off += got;

@@ -586,7 +586,7 @@ static void respond_object(const edge_req_t *req, const edge_obj_view_t *o, uint
     bool complete = o->state == EDGE_VIEW_COMPLETE;
     int64_t total = o->length;
     bool want_gz = edge_want_gzip(req, o->kind, o->status, o->content_encoding);
-    if (!complete && (want_gz || (req->range.p && total < 0))) {
+    if (!complete && !o->passthrough && (want_gz || (req->range.p && total < 0))) {
         out->action = EDGE_PLAN_WAIT; /* the whole body is needed first */
         out->cs = o->cs;
         return;

@@ -76,7 +76,8 @@ typedef struct edge_obj_view {
     edge_media_kind_t kind;
     bool has_gz; /* a gzip variant of gz_len bytes exists */
     size_t gz_len;
-    int fail_status; /* FAILED objects: 502 or 504 */
+    int fail_status;  /* FAILED objects: 502 or 504 */
+    bool passthrough; /* streamed through a window, never whole in memory: never waited for */
     /* Cache mode: freshness and how the cache handler reached the object. */
     uint64_t resp_ms;   /* monotonic ms of the origin response */
     int64_t origin_age; /* seconds, the origin's Age */

@@ -192,12 +192,15 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
            "\"cache\":{\"objects\":%zu,\"bytes\":%llu,\"budget\":%llu,\"evictions\":%llu,"
            "\"lookups\":%llu,\"hits\":%llu,\"misses\":%llu,\"collapsed\":%llu,"
            "\"stale_served\":%llu,\"revalidated\":%llu,\"hit_ratio_requests\":%.4f,"
-           "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d},\n",
+           "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d,\"inflight_bytes\":%llu,"
+           "\"readers_dropped\":%llu},\n",
            objects, (unsigned long long)bytes, (unsigned long long)srv->cache.budget,
            (unsigned long long)evictions, (unsigned long long)lookups, (unsigned long long)t.hits,
            (unsigned long long)t.misses, (unsigned long long)t.collapsed,
            (unsigned long long)t.stale, (unsigned long long)t.revalidated, ratio(served, lookups),
-           ratio(t.body_bytes_cache, t.body_bytes_total), inflight);
+           ratio(t.body_bytes_cache, t.body_bytes_total), inflight,
+           (unsigned long long)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED),
+           (unsigned long long)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED));
     if (srv->cache.disk) {
         edge_disk_stats_t ds;
         edge_disk_stats(srv->cache.disk, &ds);
@@ -275,6 +278,12 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_cache_evictions_total", "counter", "Objects evicted.", (double)evictions},
         {"segment_edge_fills_inflight", "gauge", "Origin fetches in flight.",
          (double)__atomic_load_n(&srv->cache.fills_inflight, __ATOMIC_RELAXED)},
+        {"segment_edge_inflight_bytes", "gauge",
+         "Bytes held by bodies streamed through without being stored.",
+         (double)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED)},
+        {"segment_edge_readers_dropped_total", "counter",
+         "Readers dropped a full pass-through window behind.",
+         (double)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED)},
         {"segment_edge_origin_fetches_total", "counter", "Origin fetch attempts.",
          (double)t.origin_fetches},
         {"segment_edge_origin_errors_total", "counter", "Failed origin fetches.",

@@ -215,6 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v.sie_ms = (uint64_t)data[19] * 700;
     v.fwd_status = data[2] % 2 ? 503 : 304;
     v.fail_status = data[3] % 2 ? 504 : 0;
+    v.passthrough = data[3] & 0x40;
     input_t in = {data + VIEW_BYTES, size - VIEW_BYTES};
     char etag[256], lm[256], ctype[256], cc[256];
     v.etag = take_str(&in, etag);

@@ -297,6 +297,17 @@ static void test_gzip(void)
     p = respond(GET_PL "\r\n", &v, &cfg_cache);
     CHECK(p.action == EDGE_PLAN_READY && p.body == EDGE_BODY_IDENTITY,
           "identity of a playlist still filling is streamed");
+    /* A pass-through body is never whole in memory: never waited for, served as it comes. */
+    v.passthrough = true;
+    v.has_gz = false;
+    p = respond(GET_PL "Accept-Encoding: gzip\r\n\r\n", &v, &cfg_cache);
+    CHECK(p.action == EDGE_PLAN_READY && p.body == EDGE_BODY_IDENTITY &&
+              !has_name("Content-Encoding"),
+          "pass-through playlist: identity at once");
+    v.length = -1;
+    p = respond(GET_PL "Range: bytes=0-9\r\n\r\n", &v, &cfg_cache);
+    CHECK(p.action == EDGE_PLAN_READY && p.status == 200 && p.chunked && p.end == -1,
+          "pass-through of unknown length with a Range: the whole body, chunked");
 
     /* the one gzip set-up: a round trip */
     char in[3000];
