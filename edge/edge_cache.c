@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "edge_internal.h"
@@ -38,7 +39,7 @@ bool edge_list_linked(const edge_list_t *n)
     return n->next != NULL;
 }
 
-static uint64_t key_hash(const char *k, size_t len)
+uint64_t edge_key_hash(const char *k, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) {
@@ -89,7 +90,7 @@ void edge_cache_unlock(edge_cache_t *c)
 
 edge_obj_t *edge_cache_find_locked(edge_cache_t *c, const char *key, size_t len)
 {
-    uint64_t h = key_hash(key, len);
+    uint64_t h = edge_key_hash(key, len);
     for (edge_obj_t *o = c->buckets[h & (c->n_buckets - 1)]; o; o = o->hnext) {
         if (o->hash == h && o->key_len == len && memcmp(o->key, key, len) == 0) {
             return o;
@@ -205,11 +206,12 @@ edge_obj_t *edge_obj_new(const char *key, size_t len)
     memcpy(o->key, key, len);
     o->key[len] = '\0';
     o->key_len = len;
-    o->hash = key_hash(key, len);
+    o->hash = edge_key_hash(key, len);
     o->refs = 1;
     o->clen = -1;
     o->fd = -1;
     o->mem = sizeof(*o) + len + 1;
+    pthread_mutex_init(&o->pt_lock, NULL);
     return o;
 }
 
@@ -230,6 +232,10 @@ void edge_obj_unref(edge_obj_t *o)
         free(ch);
         ch = next;
     }
+    if (o->pt_bytes && o->pt_cache) {
+        __atomic_sub_fetch(&o->pt_cache->inflight_bytes, o->pt_bytes, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_destroy(&o->pt_lock);
     if (o->map) {
         munmap(o->map, o->map_len);
     }
@@ -287,9 +293,37 @@ static edge_chunk_t *obj_file_chunk(edge_obj_t *o, size_t cap)
     return n;
 }
 
+/* Link a new chunk at the tail. A pass-through body counts it as in-flight bytes under pt_lock
+ * (readers walk and release its chunks); a stored body counts it against the budget. */
+static void obj_link_chunk(edge_cache_t *c, edge_obj_t *o, edge_chunk_t *n, uint64_t filled)
+{
+    edge_chunk_t *t = o->tail;
+    bool pt = edge_obj_passthrough(o);
+    if (pt) {
+        pthread_mutex_lock(&o->pt_lock);
+    }
+    if (t) {
+        __atomic_store_n(&t->next, n, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(&o->head, n, __ATOMIC_RELEASE);
+    }
+    o->tail_base = filled;
+    o->tail = n;
+    if (pt) {
+        o->pt_bytes += sizeof(*n) + n->cap;
+        __atomic_add_fetch(&c->inflight_bytes, sizeof(*n) + n->cap, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&o->pt_lock);
+        return;
+    }
+    edge_cache_lock(c);
+    edge_cache_account_locked(c, o, sizeof(*n) + n->cap);
+    edge_cache_unlock(c);
+}
+
 int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len)
 {
     uint64_t filled = o->filled; /* only this thread writes it */
+    bool pt = edge_obj_passthrough(o);
     while (len > 0) {
         edge_chunk_t *t = o->tail;
         size_t used = 0;
@@ -299,11 +333,11 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
         if (!t || used == t->cap) {
             size_t cap = CHUNK_SIZE;
             edge_chunk_t *n = NULL;
-            if (!t && o->clen >= FILE_BODY_MIN) {
+            if (!t && !pt && o->clen >= FILE_BODY_MIN) {
                 cap = (size_t)o->clen;
                 n = obj_file_chunk(o, cap);
             }
-            if (!n && o->clen > 0 && (uint64_t)o->clen > filled &&
+            if (!n && !pt && o->clen > 0 && (uint64_t)o->clen > filled &&
                 (uint64_t)o->clen - filled <= CHUNK_EXACT_MAX) {
                 cap = (size_t)((uint64_t)o->clen - filled);
             } else if (!n) {
@@ -321,17 +355,9 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
             }
             n->next = NULL;
             n->cap = cap;
-            if (t) {
-                __atomic_store_n(&t->next, n, __ATOMIC_RELEASE);
-            } else {
-                __atomic_store_n(&o->head, n, __ATOMIC_RELEASE);
-            }
-            o->tail_base = filled;
-            o->tail = t = n;
+            obj_link_chunk(c, o, n, filled);
+            t = n;
             used = 0;
-            edge_cache_lock(c);
-            edge_cache_account_locked(c, o, sizeof(*n) + cap);
-            edge_cache_unlock(c);
         }
         size_t n = t->cap - used;
         if (n > len) {
@@ -346,12 +372,11 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
     return 0;
 }
 
-unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t *bufs,
-                       unsigned max)
+/* Buffers for [off, end) walking the chunks from ch, which starts at body offset base. */
+static unsigned chunks_bufs(const edge_chunk_t *ch, uint64_t base, uint64_t off, uint64_t end,
+                            uv_buf_t *bufs, unsigned max)
 {
     unsigned n = 0;
-    uint64_t base = 0;
-    const edge_chunk_t *ch = __atomic_load_n(&o->head, __ATOMIC_ACQUIRE);
     while (ch && base + ch->cap <= off) {
         base += ch->cap;
         ch = __atomic_load_n(&ch->next, __ATOMIC_ACQUIRE);
@@ -368,6 +393,168 @@ unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t
         ch = __atomic_load_n(&ch->next, __ATOMIC_ACQUIRE);
     }
     return n;
+}
+
+unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t *bufs,
+                       unsigned max)
+{
+    return chunks_bufs(__atomic_load_n(&o->head, __ATOMIC_ACQUIRE), 0, off, end, bufs, max);
+}
+
+/* ---- pass-through window ---- */
+
+bool edge_obj_passthrough(const edge_obj_t *o)
+{
+    return __atomic_load_n(&o->passthrough, __ATOMIC_ACQUIRE);
+}
+
+/* Free the whole chunks every attached reader is past (never the filler's tail); wake a paused
+ * filler when the window has room again or nobody reads any more. Under pt_lock. */
+static void pt_release_locked(edge_obj_t *o)
+{
+    if (!o->passthrough) {
+        return;
+    }
+    uint64_t low = edge_obj_filled(o);
+    for (const edge_obj_reader_t *r = o->readers; r; r = r->next) {
+        if (r->done < low) {
+            low = r->done;
+        }
+    }
+    edge_chunk_t *ch = o->head;
+    while (ch && ch != o->tail && o->pt_base + ch->cap <= low) {
+        edge_chunk_t *next = ch->next;
+        o->pt_base += ch->cap;
+        o->pt_bytes -= sizeof(*ch) + ch->cap;
+        __atomic_sub_fetch(&o->pt_cache->inflight_bytes, sizeof(*ch) + ch->cap, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->head, next, __ATOMIC_RELEASE);
+        free(ch);
+        ch = next;
+    }
+    if (o->pt_resume && (o->pt_bytes < o->pt_window || o->n_readers == 0)) {
+        uv_async_send(o->pt_resume);
+        o->pt_resume = NULL; /* one wake-up per pause */
+    }
+}
+
+void edge_obj_make_passthrough(edge_cache_t *c, edge_obj_t *o, uint64_t window)
+{
+    edge_cache_lock(c);
+    o->store = false;
+    edge_cache_remove_locked(c, o);
+    edge_cache_unlock(c);
+    pthread_mutex_lock(&o->pt_lock);
+    uint64_t held = 0;
+    for (const edge_chunk_t *ch = o->head; ch; ch = ch->next) {
+        held += sizeof(*ch) + ch->cap;
+    }
+    o->pt_cache = c;
+    o->pt_window = window;
+    o->pt_bytes = held;
+    __atomic_add_fetch(&c->inflight_bytes, held, __ATOMIC_RELAXED);
+    __atomic_store_n(&o->passthrough, true, __ATOMIC_RELEASE);
+    pt_release_locked(o);
+    pthread_mutex_unlock(&o->pt_lock);
+}
+
+int edge_obj_reader_attach(edge_obj_t *o, edge_obj_reader_t *r, int fd)
+{
+    r->obj = NULL;
+    if (edge_obj_state(o) == EDGE_OBJ_COMPLETE && !edge_obj_passthrough(o)) {
+        return 0; /* a complete stored body never moves */
+    }
+    pthread_mutex_lock(&o->pt_lock);
+    if (o->pt_base > 0) {
+        pthread_mutex_unlock(&o->pt_lock);
+        return EDGE_OBJ_GONE;
+    }
+    r->obj = o;
+    r->done = 0;
+    r->fd = fd;
+    __atomic_store_n(&r->dropped, false, __ATOMIC_RELAXED);
+    r->next = o->readers;
+    o->readers = r;
+    o->n_readers++;
+    pthread_mutex_unlock(&o->pt_lock);
+    return 0;
+}
+
+void edge_obj_reader_detach(edge_obj_reader_t *r)
+{
+    edge_obj_t *o = r->obj;
+    if (!o) {
+        return;
+    }
+    pthread_mutex_lock(&o->pt_lock);
+    edge_obj_reader_t **pp = &o->readers;
+    while (*pp && *pp != r) {
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = r->next;
+        o->n_readers--;
+    }
+    r->obj = NULL;
+    r->next = NULL;
+    pt_release_locked(o);
+    pthread_mutex_unlock(&o->pt_lock);
+}
+
+int edge_obj_read(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t end, uv_buf_t *bufs,
+                  unsigned max)
+{
+    if (r->obj != o) {
+        return (int)edge_obj_bufs(o, off, end, bufs, max); /* complete and stored: never moves */
+    }
+    pthread_mutex_lock(&o->pt_lock);
+    if (off > r->done) {
+        r->done = off;
+    }
+    if (__atomic_load_n(&r->dropped, __ATOMIC_RELAXED) || off < o->pt_base) {
+        pthread_mutex_unlock(&o->pt_lock);
+        return EDGE_OBJ_GONE;
+    }
+    pt_release_locked(o);
+    unsigned n = chunks_bufs(o->head, o->pt_base, off, end, bufs, max);
+    pthread_mutex_unlock(&o->pt_lock);
+    return (int)n;
+}
+
+bool edge_obj_pt_pause(edge_obj_t *o, uv_async_t *resume)
+{
+    pthread_mutex_lock(&o->pt_lock);
+    bool full = o->passthrough && o->pt_bytes >= o->pt_window && o->n_readers > 0;
+    o->pt_resume = full ? resume : NULL;
+    pthread_mutex_unlock(&o->pt_lock);
+    return full;
+}
+
+unsigned edge_obj_drop_slow_readers(edge_cache_t *c, edge_obj_t *o)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&o->pt_lock);
+    /* Those still holding the oldest chunk after the filler waited for them a whole bound. */
+    uint64_t pin = o->head ? o->pt_base + o->head->cap : o->pt_base;
+    for (edge_obj_reader_t *r = o->readers; r; r = r->next) {
+        if (r->done < pin && !__atomic_load_n(&r->dropped, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&r->dropped, true, __ATOMIC_RELAXED);
+            if (r->fd >= 0) {
+                shutdown(r->fd, SHUT_RDWR); /* a write stuck on a full socket fails now */
+            }
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&o->pt_lock);
+    __atomic_add_fetch(&c->readers_dropped, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+bool edge_obj_unread(edge_obj_t *o)
+{
+    pthread_mutex_lock(&o->pt_lock);
+    bool unread = o->n_readers == 0 && __atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) == 1;
+    pthread_mutex_unlock(&o->pt_lock);
+    return unread;
 }
 
 void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len)

@@ -49,6 +49,8 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->workers = 1;
     cfg->cache_mem = 256ull << 20;
     cfg->max_object = 0; /* 0: an eighth of the memory budget */
+    cfg->passthrough_window = 4ull << 20;
+    cfg->slow_reader_timeout = 10000;
     cfg->cache_disk_size = 1ull << 30;
     cfg->ttl_segment = 86400000;
     cfg->ttl_vod_playlist = 86400000;
@@ -63,6 +65,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->first_byte_timeout = 5000;
     cfg->between_bytes_timeout = 5000;
     cfg->header_read_timeout = 10000;
+    cfg->body_timeout = 120000;
     cfg->idle_timeout = 60000;
     cfg->send_timeout = 30000;
     cfg->drain_timeout = 30000;
@@ -383,8 +386,8 @@ static int load_freshness(edge_config_t *cfg, const yt_node_t *m, char *err, siz
 static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "connect", "first_byte", "between_bytes", "header_read",           "idle",
-        "send",    "drain",      "drain_grace",   "origin_probe_interval", NULL};
+        "connect", "first_byte", "between_bytes", "header_read", "body", "idle", "send",
+        "drain",   "drain_grace", "origin_probe_interval", "slow_reader", NULL};
     struct {
         const char *k;
         uint64_t *v;
@@ -393,11 +396,13 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
         {"first_byte", &cfg->first_byte_timeout},
         {"between_bytes", &cfg->between_bytes_timeout},
         {"header_read", &cfg->header_read_timeout},
+        {"body", &cfg->body_timeout},
         {"idle", &cfg->idle_timeout},
         {"send", &cfg->send_timeout},
         {"drain", &cfg->drain_timeout},
         {"drain_grace", &cfg->drain_grace},
         {"origin_probe_interval", &cfg->origin_probe_interval},
+        {"slow_reader", &cfg->slow_reader_timeout},
     };
     int rc = yt_map_check_keys(m, keys, "timeouts", err, errlen);
     for (size_t i = 0; rc == 0 && i < sizeof(t) / sizeof(t[0]); i++) {
@@ -445,9 +450,11 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     static const char *const keys[] = {"listen",
                                        "workers",
                                        "root",
+                                       "follow_symlinks",
                                        "origin",
                                        "cache_memory",
                                        "max_object",
+                                       "passthrough_window",
                                        "cache_disk",
                                        "freshness",
                                        "cache_key_params",
@@ -496,6 +503,14 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     if ((n = yt_map_get(root, "max_object")) &&
         (rc = yt_get_size(n, &cfg->max_object, err, errlen))) {
         return rc;
+    }
+    if ((n = yt_map_get(root, "passthrough_window"))) {
+        if ((rc = yt_get_size(n, &cfg->passthrough_window, err, errlen))) {
+            return rc;
+        }
+        if (cfg->passthrough_window < EDGE_PASSTHROUGH_WINDOW_MIN) {
+            return yt_fail(err, errlen, n, "passthrough_window must be at least 128k");
+        }
     }
     if ((n = yt_map_get(root, "cache_disk"))) {
         static const char *const dkeys[] = {"path", "size", NULL};
@@ -572,6 +587,10 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
         (rc = yt_get_bool(n, &cfg->access_log, err, errlen))) {
         return rc;
     }
+    if ((n = yt_map_get(root, "follow_symlinks")) &&
+        (rc = yt_get_bool(n, &cfg->follow_symlinks, err, errlen))) {
+        return rc;
+    }
     if ((n = yt_map_get(root, "log_level"))) {
         if ((rc = str_copy(n, cfg->log_level, sizeof(cfg->log_level), err, errlen))) {
             return rc;
@@ -641,8 +660,11 @@ static const char usage[] =
     "  -c, --config FILE      YAML configuration (command line options override it)\n"
     "  --listen HOST:PORT     listen address (repeatable; [::1]:PORT for IPv6)\n"
     "  --root DIR             origin mode: serve DIR, accept PUT/DELETE from upload_allow\n"
+    "  --follow-symlinks      origin mode: follow symbolic links inside DIR (never out of it)\n"
     "  --origin URL           edge mode: pull-through cache of URL (repeatable, failover order)\n"
     "  --cache-mem SIZE       memory cache budget (default 256M)\n"
+    "  --max-object SIZE      larger bodies are streamed through, not stored (default budget/8)\n"
+    "  --passthrough-window SIZE  bytes held per streamed-through body (default 4M)\n"
     "  --cache-disk DIR       disk tier for objects evicted from memory (files removed at start)\n"
     "  --cache-disk-size SIZE disk tier budget (default 1G)\n"
     "  --workers N            worker threads, one loop each (default 1)\n"
@@ -673,6 +695,10 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         }
         if (strcmp(a, "--no-access-log") == 0) {
             cfg->access_log = false;
+            continue;
+        }
+        if (strcmp(a, "--follow-symlinks") == 0) {
+            cfg->follow_symlinks = true;
             continue;
         }
         if (!v) {
@@ -712,6 +738,16 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
             if (edge_size_parse(v, &cfg->cache_mem) != 0 || cfg->cache_mem < (1u << 20)) {
                 return arg_fail(err, errlen, "--cache-mem %s: expected a size of at least 1M", v);
             }
+        } else if (strcmp(a, "--max-object") == 0) {
+            if (edge_size_parse(v, &cfg->max_object) != 0) {
+                return arg_fail(err, errlen, "--max-object %s: expected a size", v);
+            }
+        } else if (strcmp(a, "--passthrough-window") == 0) {
+            if (edge_size_parse(v, &cfg->passthrough_window) != 0 ||
+                cfg->passthrough_window < EDGE_PASSTHROUGH_WINDOW_MIN) {
+                return arg_fail(err, errlen,
+                                "--passthrough-window %s: expected a size of at least 128k", v);
+            }
         } else if (strcmp(a, "--cache-disk") == 0) {
             if (strlen(v) >= sizeof(cfg->cache_disk_path) || !*v) {
                 return arg_fail(err, errlen, "--cache-disk: bad path");
@@ -740,6 +776,14 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         }
     }
     return 0;
+}
+
+uint64_t edge_config_max_object(const edge_config_t *cfg)
+{
+    if (cfg->max_object == 0) {
+        return cfg->cache_mem / 8;
+    }
+    return cfg->max_object < cfg->cache_mem ? cfg->max_object : cfg->cache_mem;
 }
 
 int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen)

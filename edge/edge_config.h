@@ -15,6 +15,8 @@
 #define EDGE_MAX_KEEP    24
 #define EDGE_MAX_CIDRS   16
 
+#define EDGE_PASSTHROUGH_WINDOW_MIN (128u << 10)
+
 typedef struct edge_cidr {
     int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
@@ -40,11 +42,14 @@ typedef struct edge_config {
     size_t n_listen;
     uint32_t workers;
     char root[1024]; /* origin mode when set */
+    bool follow_symlinks; /* origin mode: follow symbolic links (still beneath root) */
     edge_origin_cfg_t origins[EDGE_MAX_ORIGINS];
     size_t n_origins;
     uint64_t cache_mem;
-    uint64_t max_object;
-    char cache_disk_path[1024]; /* optional disk tier; "" = none */
+    uint64_t max_object;          /* 0: cache_mem / 8; see edge_config_max_object */
+    uint64_t passthrough_window;  /* bytes held per body streamed through without being stored */
+    uint64_t slow_reader_timeout; /* ms a full window may wait for its slowest reader */
+    char cache_disk_path[1024];   /* optional disk tier; "" = none */
     uint64_t cache_disk_size;
     /* Freshness (milliseconds). live_playlist_max 0 means "half the target duration". */
     uint64_t ttl_segment;
@@ -63,6 +68,7 @@ typedef struct edge_config {
     uint64_t first_byte_timeout;
     uint64_t between_bytes_timeout;
     uint64_t header_read_timeout;
+    uint64_t body_timeout; /* the whole request body */
     uint64_t idle_timeout;
     uint64_t send_timeout;
     uint64_t drain_timeout;
@@ -96,6 +102,9 @@ int edge_config_load_buffer(edge_config_t *cfg, const char *name, const char *bu
 /* Apply the command line (after -c FILE, which it loads first). Returns 0, 1 when the program
  * should exit successfully (--help), or a negative code with a message in err. */
 int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The largest body that is stored: max_object, or cache_mem / 8 when 0, never above cache_mem. */
+uint64_t edge_config_max_object(const edge_config_t *cfg);
 
 /* Final checks (exactly one of root/origin, at least one listen address). */
 int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen);

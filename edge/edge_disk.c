@@ -94,16 +94,6 @@ static void meta_copy(disk_meta_t *dst, const disk_meta_t *src)
     dst->cache_control = dup_or_null(src->cache_control);
 }
 
-static uint64_t disk_hash(const char *k, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void disk_path(const edge_disk_t *d, uint64_t id, const char *suffix, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/" FILE_PREFIX "%016llx%s", d->dir, (unsigned long long)id, suffix);
@@ -111,7 +101,7 @@ static void disk_path(const edge_disk_t *d, uint64_t id, const char *suffix, cha
 
 static disk_entry_t **disk_find_slot(edge_disk_t *d, const char *key, size_t len)
 {
-    disk_entry_t **pp = &d->buckets[disk_hash(key, len) & (d->n_buckets - 1)];
+    disk_entry_t **pp = &d->buckets[edge_key_hash(key, len) & (d->n_buckets - 1)];
     while (*pp && !((*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0)) {
         pp = &(*pp)->hnext;
     }

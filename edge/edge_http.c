@@ -418,6 +418,9 @@ int edge_path_normalize(const char *url, size_t len, char *out, size_t cap, cons
                 }
             } else {
                 i++;
+                if (c == '\\') {
+                    return -EINVAL; /* a literal backslash is refused like %5C */
+                }
             }
             if (c < 0x20 || c == 0x7f) {
                 return -EINVAL;
@@ -455,14 +458,48 @@ int edge_path_normalize(const char *url, size_t len, char *out, size_t cap, cons
     return (int)o;
 }
 
+/* RFC 3986 pchar without pct-encoded, plus '/': unreserved, sub-delims, ':' and '@'. */
+static bool path_char_plain(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("-._~!$&'()*+,;=:@/", c) != NULL;
+}
+
+int edge_path_encode(const char *path, size_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if (c != '\0' && path_char_plain(c)) {
+            if (o + 1 >= cap) {
+                return -ENAMETOOLONG;
+            }
+            out[o++] = (char)c;
+            continue;
+        }
+        if (o + 3 >= cap) {
+            return -ENAMETOOLONG;
+        }
+        out[o++] = '%';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+    }
+    if (cap == 0) {
+        return -ENAMETOOLONG;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
 int edge_cache_key_build(const char *path, size_t plen, const char *query, size_t qlen,
                          const char *const *keep, char *out, size_t cap)
 {
-    if (plen + 1 > cap) {
-        return -ENAMETOOLONG;
+    int el = edge_path_encode(path, plen, out, cap);
+    if (el < 0) {
+        return el;
     }
-    memcpy(out, path, plen);
-    size_t o = plen;
+    size_t o = (size_t)el;
     bool first = true;
     size_t i = 0;
     while (query && i < qlen) {
@@ -489,8 +526,18 @@ int edge_cache_key_build(const char *path, size_t plen, const char *query, size_
             return -ENAMETOOLONG;
         }
         out[o++] = first ? '?' : '&';
-        memcpy(out + o, param, pl);
-        o += pl;
+        for (size_t j = 0; j < pl; j++) {
+            unsigned char c = (unsigned char)param[j];
+            if (c > 0x20 && c < 0x7f) {
+                out[o++] = (char)c;
+                continue;
+            }
+            /* Nothing that could break the origin request line (llhttp refuses most already). */
+            if (o + 3 + (pl - j - 1) + 1 > cap) {
+                return -ENAMETOOLONG;
+            }
+            o += (size_t)snprintf(out + o, 4, "%%%02X", c);
+        }
         first = false;
     }
     out[o] = '\0';

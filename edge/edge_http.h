@@ -94,14 +94,23 @@ const char *edge_http_msg_header(const edge_http_msg_t *m, const char *name, siz
 bool edge_str_ieq(const char *a, size_t alen, const char *b);
 
 /* Split a request target into a normalized path and a raw query. Percent-decodes the path,
- * removes "." and empty segments, resolves ".." and fails when it would climb above "/".
+ * removes "." and empty segments, resolves ".." and fails when it would climb above "/"; NUL
+ * (%00), control bytes, %2F and a backslash (literal or %5C) are refused.
  * Returns the path length, -EINVAL (400) for a bad target, -ENAMETOOLONG when out is too small.
  * query and qlen receive the raw query inside url (no '?'), NULL/0 when absent. */
 int edge_path_normalize(const char *url, size_t len, char *out, size_t cap, const char **query,
                         size_t *qlen);
 
-/* Cache key: path plus, in request order, only the query parameters whose names are in keep
- * (NULL-terminated). Returns the key length or -ENAMETOOLONG. */
+/* Percent-encode a normalized (decoded) path per RFC 3986: every byte outside unreserved,
+ * sub-delims, ':', '@' and '/' becomes %XX (upper case). A literal '?' in the path stays part of
+ * the path (%3F); a '%' becomes %25, so a path is decoded exactly once. Returns the length or
+ * -ENAMETOOLONG. */
+int edge_path_encode(const char *path, size_t len, char *out, size_t cap);
+
+/* Cache key: the normalized path re-encoded (edge_path_encode) plus, in request order, only the
+ * query parameters whose names are in keep (NULL-terminated). The origin request line uses the
+ * key as it is, so one resource has one key and the origin receives exactly that. Returns the
+ * key length or -ENAMETOOLONG. */
 int edge_cache_key_build(const char *path, size_t plen, const char *query, size_t qlen,
                          const char *const *keep, char *out, size_t cap);
 

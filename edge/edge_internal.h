@@ -14,6 +14,8 @@
 #include "edge_http.h"
 
 #define EDGE_MAX_WORKERS 64
+/* A worker's bit in an object's waiter_mask (64 bits: one per accepted worker). */
+#define EDGE_WORKER_BIT(id) ((uint64_t)1 << (id))
 
 /* Relaxed single-writer counters: the owning worker adds, anyone may read. */
 #define STAT_ADD(field, n) \
@@ -51,6 +53,17 @@ enum {
 };
 
 typedef struct edge_obj edge_obj_t;
+
+/* A client connection sending an object's body (see "pass-through window" below). */
+typedef struct edge_obj_reader edge_obj_reader_t;
+struct edge_obj_reader {
+    edge_obj_reader_t *next; /* in obj->readers, under obj->pt_lock */
+    edge_obj_t *obj;         /* NULL when not attached */
+    uint64_t done;           /* body bytes before this offset are sent (under pt_lock) */
+    int fd;                  /* the client socket, shut down when the reader is dropped */
+    bool dropped;            /* atomic: too slow; its connection must be closed */
+};
+
 struct edge_obj {
     char *key;
     size_t key_len;
@@ -77,7 +90,7 @@ struct edge_obj {
     size_t gz_len;
     int fail_status; /* 502/504 when FAILED */
     double origin_ms;
-    uint32_t waiter_mask; /* atomic: workers with connections waiting on this object */
+    uint64_t waiter_mask; /* atomic: workers with connections waiting on this object */
     /* Below: under the cache lock. */
     uint64_t resp_ms;   /* monotonic time of the origin response */
     int64_t origin_age; /* seconds, from the origin's Age */
@@ -95,6 +108,17 @@ struct edge_obj {
     edge_obj_t *hnext;
     edge_list_t lru;
     uint64_t mem;
+    /* Pass-through window: a body that is not stored (above max_object, or of unknown length
+     * past it) keeps only the bytes between its slowest reader and the filler. Under pt_lock. */
+    pthread_mutex_t pt_lock;
+    bool passthrough;           /* atomic; set by the filler, never cleared */
+    uint64_t pt_base;           /* body offset of head: the bytes before it are released */
+    uint64_t pt_bytes;          /* chunk bytes held (counted in the cache's inflight_bytes) */
+    edge_obj_reader_t *readers; /* attached readers */
+    unsigned n_readers;
+    uv_async_t *pt_resume;       /* the paused filler's wake-up, NULL when not paused */
+    uint64_t pt_window;          /* the filler pauses while pt_bytes >= this */
+    struct edge_cache *pt_cache; /* where pt_bytes are counted */
 };
 
 typedef struct edge_disk edge_disk_t;
@@ -107,10 +131,15 @@ typedef struct edge_cache {
     edge_list_t lru; /* most recent first */
     uint64_t bytes;  /* accounted bytes of objects in the table */
     uint64_t budget;
-    uint64_t evictions; /* under lock */
-    int fills_inflight; /* atomic */
-    edge_disk_t *disk;  /* optional disk tier */
+    uint64_t evictions;       /* under lock */
+    int fills_inflight;       /* atomic */
+    uint64_t inflight_bytes;  /* atomic: chunk bytes of pass-through bodies (not in bytes) */
+    uint64_t readers_dropped; /* atomic: readers dropped a full window behind for too long */
+    edge_disk_t *disk;        /* optional disk tier */
 } edge_cache_t;
+
+/* The cache key hash (FNV-1a, 64 bits): the memory table and the disk tier index both use it. */
+uint64_t edge_key_hash(const char *k, size_t len);
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);
 void edge_cache_deinit(edge_cache_t *c);
@@ -134,6 +163,43 @@ unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t
                        unsigned max);
 /* Copy [off, off+len) of the body into dst (len must be available). */
 void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
+
+/* ---- pass-through window: the contract between the object layer and the body pump ----
+ * Every connection that sends an object's body owns an edge_obj_reader_t (zeroed) and:
+ *  1. attaches it when it takes its object reference (edge_get, and again after following
+ *     replaced_by), with its socket's fd: edge_obj_reader_attach(o, &rd, fd). It is a no-op
+ *     for a COMPLETE stored object. A negative return means the start of the body already left
+ *     a pass-through window: answer 503 (nothing sent yet) instead of reading it.
+ *  2. reads body bytes only with edge_obj_read(o, &rd, off, end, bufs, max) (not edge_obj_bufs),
+ *     and only with no write of this body in flight: everything before off is taken as sent,
+ *     which lets the window move on. A negative return (EDGE_OBJ_GONE) means the bytes at off
+ *     were released because this reader was dropped as too slow: close the connection. Call it
+ *     on every pump of the body, also when nothing is available at off yet (end <= off): a
+ *     reader that starts past the window (a Range) must say where it is.
+ *  3. detaches before closing its socket (before uv_close) and before dropping its object
+ *     reference: edge_obj_reader_detach(&rd). Idempotent.
+ *  4. does not block waiting for a whole body (Range without a length, gzip) when
+ *     edge_obj_passthrough(o): such a body will never be complete in memory; serve it as is.
+ * A reader a full window behind for slow_reader_timeout is dropped: its dropped flag is set, its
+ * socket is shut down (so a write stuck on a full socket fails at once) and its worker woken;
+ * its bytes are freed only when it detaches. Memory bound: stored bytes <= cache_memory;
+ * pass-through bytes <= fills in flight x (passthrough_window + one origin read + one chunk);
+ * a stored body being filled <= max_object. */
+#define EDGE_OBJ_GONE (-1)
+int edge_obj_reader_attach(edge_obj_t *o, edge_obj_reader_t *r, int fd);
+void edge_obj_reader_detach(edge_obj_reader_t *r);
+int edge_obj_read(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t end, uv_buf_t *bufs,
+                  unsigned max);
+bool edge_obj_passthrough(const edge_obj_t *o);
+/* Filler side: switch o to pass-through (it leaves the table if it was there). */
+void edge_obj_make_passthrough(edge_cache_t *c, edge_obj_t *o, uint64_t window);
+/* Filler side: set or clear the async to send when a paused window gets room; returns true when
+ * the window is full (pt_bytes >= pt_window) at the time of the call. */
+bool edge_obj_pt_pause(edge_obj_t *o, uv_async_t *resume);
+/* Filler side: mark the readers a full window behind as dropped (shut down their sockets). */
+unsigned edge_obj_drop_slow_readers(edge_cache_t *c, edge_obj_t *o);
+/* Filler side: nobody reads this pass-through body (no reader, no other reference). */
+bool edge_obj_unread(edge_obj_t *o);
 
 /* ---- disk tier ---- */
 
@@ -202,25 +268,36 @@ typedef struct edge_worker {
     uv_async_t wake; /* an object this worker waits on made progress */
     uv_async_t ctl;  /* drain/stop from the main thread */
     uv_timer_t tick;
-    edge_list_t conns;   /* every client connection */
+    edge_list_t conns;   /* every client connection, most recently active first */
     edge_list_t waiting; /* client connections blocked on an object */
     edge_list_t idle_origin[EDGE_MAX_ORIGINS];
     size_t n_conns;
     unsigned n_fetches;
     bool closing;
     bool stopped;
+    uv_tcp_t drop;        /* accepts and closes a connection that could not be set up */
+    bool drop_busy;       /* drop is closing */
+    unsigned drop_wanted; /* listeners (bits) whose pending connection waits for drop */
     time_t date_t;
     char date[32];
     edge_stats_t st;
 } edge_worker_t;
 
+/* srv->draining */
+enum {
+    EDGE_DRAIN_NONE = 0,
+    EDGE_DRAIN_READINESS, /* /readyz says draining; still serving */
+    EDGE_DRAIN_CLOSING,   /* listeners closed; finishing in-flight responses */
+};
+
 struct edge_server {
     edge_config_t *cfg;
     bool origin_mode;
+    int root_fd; /* origin mode: the root directory, opened once */
     edge_cache_t cache;
     edge_worker_t *workers;
     unsigned n_workers;
-    int draining;     /* atomic */
+    int draining;     /* atomic, EDGE_DRAIN_* */
     int force_close;  /* atomic */
     int workers_done; /* atomic */
     edge_origin_state_t origins[EDGE_MAX_ORIGINS];
@@ -258,7 +335,10 @@ void edge_status_tick(edge_server_t *srv);
 
 /* ---- server ---- */
 
-/* Set up worker id on its own loop with its own SO_REUSEPORT listeners (main thread). */
+/* Parse "host:port" into a socket address. Returns 0 or a negative code. */
+int edge_listen_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len);
+/* Set up worker id on its own loop with its own SO_REUSEPORT listeners (main thread; the
+ * addresses were claimed for this process before). */
 int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id);
 /* Run the worker's loop on a new thread; join waits for it and closes the loop. */
 int edge_worker_start(edge_worker_t *w);

@@ -1,13 +1,16 @@
 /* edge_main.c: segment-edge entry point: configuration, workers, signals, drain, origin probes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "edge_internal.h"
+#include "listen.h"
 #include "log.h"
 
 typedef struct edge_probe {
@@ -27,6 +30,9 @@ typedef struct edge_main {
     uv_timer_t probe;
     uv_async_t wake;
     int signals;
+    int claim_fd[EDGE_MAX_LISTEN]; /* listen address locks, held for the process lifetime */
+    uv_poll_t claim_poll[EDGE_MAX_LISTEN];
+    size_t n_claims;
 } edge_main_t;
 
 static void probe_on_close(uv_handle_t *h)
@@ -96,7 +102,7 @@ static void main_on_drain_timeout(uv_timer_t *t)
 static void main_on_grace(uv_timer_t *t)
 {
     edge_main_t *m = t->data;
-    __atomic_store_n(&m->srv.draining, 2, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&m->srv.draining, EDGE_DRAIN_CLOSING, __ATOMIC_SEQ_CST);
     log_info("draining: listeners closed, finishing in-flight responses");
     main_ctl_all(m);
     uv_timer_start(&m->drain, main_on_drain_timeout, m->srv.cfg->drain_timeout, 0);
@@ -107,13 +113,13 @@ static void main_on_signal(uv_signal_t *s, int signum)
     edge_main_t *m = s->data;
     if (++m->signals > 1) {
         log_warn("second signal: stopping now");
-        __atomic_store_n(&m->srv.draining, 2, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&m->srv.draining, EDGE_DRAIN_CLOSING, __ATOMIC_SEQ_CST);
         __atomic_store_n(&m->srv.force_close, 1, __ATOMIC_SEQ_CST);
         main_ctl_all(m);
         return;
     }
     log_info("signal %d: draining (readiness off)", signum);
-    __atomic_store_n(&m->srv.draining, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&m->srv.draining, EDGE_DRAIN_READINESS, __ATOMIC_SEQ_CST);
     uv_timer_start(&m->drain, main_on_grace, m->srv.cfg->drain_grace, 0);
 }
 
@@ -129,6 +135,58 @@ static void main_on_wake(uv_async_t *a)
     uv_close((uv_handle_t *)&m->drain, NULL);
     uv_close((uv_handle_t *)&m->probe, NULL);
     uv_close((uv_handle_t *)&m->wake, NULL);
+    for (size_t i = 0; i < m->n_claims; i++) {
+        if (m->claim_fd[i] >= 0) {
+            uv_close((uv_handle_t *)&m->claim_poll[i], NULL);
+        }
+    }
+}
+
+/* Another segment-edge connected to a lock to learn our pid: let it go. */
+static void main_on_claim_asked(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)p, &fd) == 0) {
+        listen_claim_answer(fd);
+    }
+}
+
+/* Claim each distinct listen address for this process (common/listen.h): the workers then
+ * share it among themselves with SO_REUSEPORT, and a second segment-edge, or any other
+ * process on the port, makes the start fail instead of splitting the traffic. */
+static int main_claim(edge_main_t *m, const edge_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            seen = strcmp(cfg->listen[k], cfg->listen[i]) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char err[512];
+        if (edge_listen_addr(cfg->listen[i], &ss, &len) != 0) {
+            log_error("listen %s: not an address", cfg->listen[i]);
+            return -EINVAL;
+        }
+        int fd = -1;
+        int rc = listen_claim("segment-edge", &ss, len, cfg->listen[i], LISTEN_TCP, &fd, err,
+                              sizeof(err));
+        if (rc != 0) {
+            log_error("%s", err);
+            return rc;
+        }
+        m->claim_fd[m->n_claims++] = fd;
+        if (fd >= 0) {
+            uv_poll_init(m->loop, &m->claim_poll[m->n_claims - 1], fd);
+            uv_poll_start(&m->claim_poll[m->n_claims - 1], UV_READABLE, main_on_claim_asked);
+        }
+    }
+    return 0;
 }
 
 static int origin_resolve(const edge_origin_cfg_t *o, struct sockaddr_storage *out)
@@ -155,6 +213,14 @@ static int edge_run(edge_config_t *cfg)
     int rc = 0;
     srv->cfg = cfg;
     srv->origin_mode = cfg->root[0] != '\0';
+    srv->root_fd = -1;
+    if (srv->origin_mode) {
+        srv->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (srv->root_fd < 0) {
+            log_error("root %s: %s", cfg->root, strerror(errno));
+            return -errno;
+        }
+    }
     srv->start_ms = edge_now_ms();
     pthread_mutex_init(&srv->rate_lock, NULL);
     if (edge_cache_init(&srv->cache, cfg->cache_mem) != 0) {
@@ -177,6 +243,10 @@ static int edge_run(edge_config_t *cfg)
     uv_async_init(m.loop, &m.wake, main_on_wake);
     m.wake.data = &m;
     srv->main_wake = &m.wake;
+    rc = main_claim(&m, cfg);
+    if (rc) {
+        return rc;
+    }
     srv->n_workers = cfg->workers;
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
     if (!srv->workers) {
@@ -222,6 +292,14 @@ static int edge_run(edge_config_t *cfg)
     edge_cache_deinit(&srv->cache);
     edge_disk_close(disk);
     pthread_mutex_destroy(&srv->rate_lock);
+    for (size_t i = 0; i < m.n_claims; i++) {
+        if (m.claim_fd[i] >= 0) {
+            close(m.claim_fd[i]);
+        }
+    }
+    if (srv->root_fd >= 0) {
+        close(srv->root_fd);
+    }
     log_info("stopped");
     return 0;
 }

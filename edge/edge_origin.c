@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "edge_internal.h"
+#include "edge_respond.h"
 #include "log.h"
 
 #define ORIGIN_ARENA 16384
@@ -19,6 +19,8 @@ typedef struct edge_oconn {
     uv_timer_t timer;
     uv_connect_t creq;
     uv_write_t wreq;
+    uv_async_t resume;  /* a reader made room in the pass-through window */
+    edge_obj_t *pt_obj; /* the body whose window is full while reading is paused */
     edge_worker_t *w;
     unsigned origin;
     edge_list_t link; /* in the worker's idle pool */
@@ -45,10 +47,12 @@ struct edge_fetch {
     uint64_t start_ms;
     bool got_head;
     bool retry_5xx;
+    bool abandon; /* a pass-through body nobody reads any more */
 };
 
 static void oconn_close(edge_oconn_t *oc);
 static void fetch_attempt(edge_fetch_t *f);
+static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static edge_server_t *fetch_srv(edge_fetch_t *f)
 {
@@ -91,7 +95,8 @@ void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o)
     edge_cc_t cc;
     edge_cc_parse(o->cache_control ? o->cache_control : "",
                   o->cache_control ? strlen(o->cache_control) : 0, &cc);
-    bool complete = edge_obj_state(o) == EDGE_OBJ_COMPLETE;
+    bool pt = edge_obj_passthrough(o); /* not stored; its start may be gone */
+    bool complete = edge_obj_state(o) == EDGE_OBJ_COMPLETE && !pt;
     bool live = false;
     uint64_t ttl = cfg->ttl_other;
     o->store = true;
@@ -142,7 +147,7 @@ void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o)
     if (cc.no_cache) {
         ttl = 0;
     }
-    if (cc.no_store || cc.private_) {
+    if (cc.no_store || cc.private_ || pt) {
         o->store = false;
     }
     o->ttl_ms = ttl;
@@ -167,7 +172,7 @@ void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o)
     }
 }
 
-static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m, const edge_config_t *cfg)
+static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m)
 {
     o->status = m->status;
     o->clen = m->chunked ? -1 : m->content_length;
@@ -190,8 +195,6 @@ static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m, const edge_con
     }
     o->kind = edge_media_kind(o->key, strcspn(o->key, "?"));
     o->resp_ms = edge_now_ms();
-    uint64_t max_obj = cfg->max_object ? cfg->max_object : cfg->cache_mem / 8;
-    (void)max_obj;
 }
 
 static void fetch_free(edge_fetch_t *f)
@@ -230,6 +233,17 @@ static void fetch_fail(edge_fetch_t *f, int status)
     fetch_free(f);
 }
 
+/* A pass-through body nobody reads any more: stop (the connection is already closed). */
+static void fetch_abandon(edge_fetch_t *f)
+{
+    edge_obj_t *o = f->obj;
+    o->fail_status = 502;
+    __atomic_store_n(&o->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
+    edge_worker_wake_obj(fetch_srv(f), o);
+    log_debug("origin fetch abandoned, nobody reads it: %s", o->key);
+    fetch_free(f);
+}
+
 /* Retry on another origin (or on a fresh connection after a stale keep-alive one). */
 static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
 {
@@ -253,34 +267,16 @@ static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
 static void obj_gzip(edge_obj_t *o)
 {
     uint64_t n = edge_obj_filled(o);
-    if (o->status != 200 || o->content_encoding || n == 0 || n > (1u << 20)) {
+    if (o->status != 200 || o->content_encoding || n == 0 || n > EDGE_GZIP_MAX) {
         return;
     }
     char *src = malloc(n);
-    size_t cap = compressBound((uLong)n) + 32;
-    char *dst = malloc(cap);
-    if (!src || !dst) {
-        free(src);
-        free(dst);
+    if (!src) {
         return;
     }
     edge_obj_copy(o, 0, src, n);
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
-        zs.next_in = (Bytef *)src;
-        zs.avail_in = (uInt)n;
-        zs.next_out = (Bytef *)dst;
-        zs.avail_out = (uInt)cap;
-        if (deflate(&zs, Z_FINISH) == Z_STREAM_END) {
-            o->gz = dst;
-            o->gz_len = zs.total_out;
-            dst = NULL;
-        }
-        deflateEnd(&zs);
-    }
+    (void)edge_gzip(src, n, &o->gz, &o->gz_len); /* no variant when it fails */
     free(src);
-    free(dst);
 }
 
 static void fetch_complete(edge_fetch_t *f)
@@ -288,7 +284,8 @@ static void fetch_complete(edge_fetch_t *f)
     edge_server_t *srv = fetch_srv(f);
     if (f->obj) {
         edge_obj_t *o = f->obj;
-        if (o->kind == EDGE_MEDIA_PLAYLIST || o->kind == EDGE_MEDIA_MANIFEST) {
+        if ((o->kind == EDGE_MEDIA_PLAYLIST || o->kind == EDGE_MEDIA_MANIFEST) &&
+            !edge_obj_passthrough(o)) {
             obj_gzip(o);
         }
         __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
@@ -340,13 +337,13 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
         if (!n) {
             return 500;
         }
-        obj_set_head(n, m, srv->cfg);
+        obj_set_head(n, m);
         n->origin_ms = ttfb;
         __atomic_store_n(&n->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
         edge_cache_lock(&srv->cache);
         edge_obj_freshness_locked(srv->cfg, n);
-        uint64_t max_obj = srv->cfg->max_object ? srv->cfg->max_object : srv->cfg->cache_mem / 8;
-        if (n->clen > 0 && (uint64_t)n->clen > max_obj) {
+        bool pt = n->clen > 0 && (uint64_t)n->clen > edge_config_max_object(srv->cfg);
+        if (pt) {
             n->store = false;
         }
         if (old->in_table) {
@@ -365,21 +362,24 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
         edge_obj_unref(old);
         f->old = NULL;
         f->obj = n;
+        if (pt) {
+            edge_obj_make_passthrough(&srv->cache, n, srv->cfg->passthrough_window);
+        }
         return 0;
     }
     edge_obj_t *o = f->obj;
-    obj_set_head(o, m, srv->cfg);
+    obj_set_head(o, m);
     o->origin_ms = ttfb;
     edge_cache_lock(&srv->cache);
     edge_obj_freshness_locked(srv->cfg, o);
-    uint64_t max_obj = srv->cfg->max_object ? srv->cfg->max_object : srv->cfg->cache_mem / 8;
-    if (o->clen > 0 && (uint64_t)o->clen > max_obj) {
-        o->store = false;
-    }
     if (!o->store) {
         edge_cache_remove_locked(&srv->cache, o);
     }
     edge_cache_unlock(&srv->cache);
+    if (o->clen > 0 && (uint64_t)o->clen > edge_config_max_object(srv->cfg)) {
+        /* Too large to store: streamed through a bounded window from the first byte. */
+        edge_obj_make_passthrough(&srv->cache, o, srv->cfg->passthrough_window);
+    }
     __atomic_store_n(&o->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
     edge_worker_wake_obj(srv, o);
     return 0;
@@ -393,7 +393,17 @@ static int oconn_on_body(void *ctx, const char *at, size_t len)
         return 0; /* a 304 has no body; nothing else lands here */
     }
     STAT_ADD(oc->w->st.origin_bytes, len);
-    if (edge_obj_append(&oc->w->srv->cache, f->obj, at, len) != 0) {
+    edge_server_t *srv = oc->w->srv;
+    edge_obj_t *o = f->obj;
+    if (!edge_obj_passthrough(o) && edge_obj_filled(o) + len > edge_config_max_object(srv->cfg)) {
+        /* A body of unknown length past max_object: stop storing it, stream the rest. */
+        edge_obj_make_passthrough(&srv->cache, o, srv->cfg->passthrough_window);
+    }
+    if (edge_obj_passthrough(o) && edge_obj_unread(o)) {
+        f->abandon = true;
+        return -1;
+    }
+    if (edge_obj_append(&srv->cache, o, at, len) != 0) {
         return -1;
     }
     edge_worker_wake_obj(oc->w->srv, f->obj);
@@ -414,6 +424,11 @@ static void oconn_close(edge_oconn_t *oc)
         return;
     }
     oc->closing = true;
+    if (oc->pt_obj) {
+        edge_obj_pt_pause(oc->pt_obj, NULL); /* no reader may send to the async any more */
+        oc->pt_obj = NULL;
+    }
+    uv_close((uv_handle_t *)&oc->resume, oconn_on_close);
     if (edge_list_linked(&oc->link)) {
         edge_list_del(&oc->link);
     }
@@ -440,9 +455,24 @@ static void oconn_fail(edge_oconn_t *oc, int status)
     fetch_retry_or_fail(f, status, stale);
 }
 
+/* Reading stopped because the window of oc->f's body is full (or nobody reads it). */
+static void oconn_pt_check(edge_oconn_t *oc);
+
 static void oconn_on_timeout(uv_timer_t *t)
 {
     edge_oconn_t *oc = t->data;
+    if (oc->f && oc->pt_obj) {
+        /* The window stayed full a whole slow_reader bound: drop the readers holding it. */
+        edge_server_t *srv = oc->w->srv;
+        unsigned n = edge_obj_drop_slow_readers(&srv->cache, oc->pt_obj);
+        if (n) {
+            log_info("%u reader(s) of %s dropped: a full window behind for %llu ms", n,
+                     oc->pt_obj->key, (unsigned long long)srv->cfg->slow_reader_timeout);
+        }
+        edge_worker_wake_obj(srv, oc->pt_obj);
+        uv_timer_start(&oc->timer, oconn_on_timeout, srv->cfg->slow_reader_timeout, 0);
+        return;
+    }
     if (oc->f) {
         log_warn("origin %s: timeout", oc->w->srv->cfg->origins[oc->origin].url);
         oconn_fail(oc, 504);
@@ -457,6 +487,50 @@ static void oconn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     static _Thread_local char rbuf[ORIGIN_READ];
     *buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+/* Abandon the fetch: the connection is closed, not pooled (the rest of the body is unread). */
+static void oconn_abandon(edge_oconn_t *oc)
+{
+    edge_fetch_t *f = oc->f;
+    oc->f = NULL;
+    oconn_close(oc);
+    if (f) {
+        fetch_abandon(f);
+    }
+}
+
+static void oconn_on_resume(uv_async_t *a)
+{
+    edge_oconn_t *oc = a->data;
+    if (oc->closing || !oc->f || !oc->pt_obj) {
+        return;
+    }
+    oconn_pt_check(oc);
+}
+
+static void oconn_pt_check(edge_oconn_t *oc)
+{
+    edge_obj_t *o = oc->f->obj;
+    edge_server_t *srv = oc->w->srv;
+    if (edge_obj_unread(o)) {
+        oconn_abandon(oc);
+        return;
+    }
+    if (edge_obj_pt_pause(o, &oc->resume)) {
+        if (!oc->pt_obj) {
+            /* Back-pressure: the origin waits until the slowest reader makes room. */
+            oc->pt_obj = o;
+            uv_read_stop((uv_stream_t *)&oc->tcp);
+            uv_timer_start(&oc->timer, oconn_on_timeout, srv->cfg->slow_reader_timeout, 0);
+        }
+        return;
+    }
+    if (oc->pt_obj) {
+        oc->pt_obj = NULL;
+        uv_read_start((uv_stream_t *)&oc->tcp, oconn_alloc, oconn_on_read);
+        uv_timer_start(&oc->timer, oconn_on_timeout, srv->cfg->between_bytes_timeout, 0);
+    }
 }
 
 static void oconn_release(edge_oconn_t *oc)
@@ -509,6 +583,10 @@ static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     int rc = edge_http_parser_feed(&oc->parser, buf->base, (size_t)nread, &used);
     if (rc < 0) {
         edge_fetch_t *f = oc->f;
+        if (f && f->abandon) {
+            oconn_abandon(oc);
+            return;
+        }
         if (f && f->retry_5xx) {
             f->retry_5xx = false;
             oc->f = NULL;
@@ -529,6 +607,10 @@ static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             oc->parser.msg.keep_alive = false; /* unsolicited bytes: do not reuse */
         }
         oconn_release(oc);
+        return;
+    }
+    if (oc->f && oc->f->obj && edge_obj_passthrough(oc->f->obj)) {
+        oconn_pt_check(oc);
     }
 }
 
@@ -608,9 +690,11 @@ static edge_oconn_t *oconn_new(edge_worker_t *w, unsigned origin)
     oc->origin = origin;
     uv_tcp_init(&w->loop, &oc->tcp);
     uv_timer_init(&w->loop, &oc->timer);
+    uv_async_init(&w->loop, &oc->resume, oconn_on_resume);
     oc->tcp.data = oc;
     oc->timer.data = oc;
-    oc->open_handles = 2;
+    oc->resume.data = oc;
+    oc->open_handles = 3;
     edge_http_parser_init(&oc->parser, true, oc->arena, sizeof(oc->arena), sizeof(oc->arena));
     oc->parser.head_cb = oconn_on_head;
     oc->parser.body_cb = oconn_on_body;

@@ -1,11 +1,11 @@
-/* edge_status.c: /status (JSON) and /metrics (Prometheus) from in-memory counters, and the rates.
- */
+/* edge_status.c: the status endpoints (/healthz, /readyz, /status as JSON, /metrics for
+ * Prometheus) from in-memory counters, and the rates. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge_internal.h"
+#include "edge_conn.h"
 
 #define RATE_WINDOW 5
 
@@ -182,12 +182,15 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
            "\"cache\":{\"objects\":%zu,\"bytes\":%llu,\"budget\":%llu,\"evictions\":%llu,"
            "\"lookups\":%llu,\"hits\":%llu,\"misses\":%llu,\"collapsed\":%llu,"
            "\"stale_served\":%llu,\"revalidated\":%llu,\"hit_ratio_requests\":%.4f,"
-           "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d},\n",
+           "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d,\"inflight_bytes\":%llu,"
+           "\"readers_dropped\":%llu},\n",
            objects, (unsigned long long)bytes, (unsigned long long)srv->cache.budget,
            (unsigned long long)evictions, (unsigned long long)lookups, (unsigned long long)t.hits,
            (unsigned long long)t.misses, (unsigned long long)t.collapsed,
            (unsigned long long)t.stale, (unsigned long long)t.revalidated, ratio(served, lookups),
-           ratio(t.body_bytes_cache, t.body_bytes_total), inflight);
+           ratio(t.body_bytes_cache, t.body_bytes_total), inflight,
+           (unsigned long long)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED),
+           (unsigned long long)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED));
     if (srv->cache.disk) {
         edge_disk_stats_t ds;
         edge_disk_stats(srv->cache.disk, &ds);
@@ -265,6 +268,12 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_cache_evictions_total", "counter", "Objects evicted.", (double)evictions},
         {"segment_edge_fills_inflight", "gauge", "Origin fetches in flight.",
          (double)__atomic_load_n(&srv->cache.fills_inflight, __ATOMIC_RELAXED)},
+        {"segment_edge_inflight_bytes", "gauge",
+         "Bytes held by bodies streamed through without being stored.",
+         (double)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED)},
+        {"segment_edge_readers_dropped_total", "counter",
+         "Readers dropped a full pass-through window behind.",
+         (double)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED)},
         {"segment_edge_origin_fetches_total", "counter", "Origin fetch attempts.",
          (double)t.origin_fetches},
         {"segment_edge_origin_errors_total", "counter", "Failed origin fetches.",
@@ -295,4 +304,60 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         *len = b.len;
     }
     return b.p;
+}
+
+/* ---- endpoints ---- */
+
+static bool edge_ready(edge_server_t *srv, const char **why)
+{
+    if (__atomic_load_n(&srv->draining, __ATOMIC_RELAXED)) {
+        *why = "draining\n";
+        return false;
+    }
+    if (srv->origin_mode) {
+        *why = "ready\n";
+        return true;
+    }
+    bool any_up = false;
+    for (size_t i = 0; i < srv->cfg->n_origins; i++) {
+        any_up = any_up || __atomic_load_n(&srv->origins[i].up, __ATOMIC_RELAXED);
+    }
+    edge_cache_lock(&srv->cache);
+    size_t n = srv->cache.n_objects;
+    edge_cache_unlock(&srv->cache);
+    if (!any_up && n == 0) {
+        *why = "origin unreachable and nothing cached\n";
+        return false;
+    }
+    *why = "ready\n";
+    return true;
+}
+
+bool edge_status_serve(conn_t *c)
+{
+    edge_server_t *srv = c->w->srv;
+    const char *p = c->req.path;
+    const char *text = "text/plain; charset=utf-8";
+    if (strcmp(p, "/healthz") == 0) {
+        edge_conn_respond_simple(c, 200, text, "ok\n", 3, NULL);
+    } else if (strcmp(p, "/readyz") == 0) {
+        const char *why = NULL;
+        bool ok = edge_ready(srv, &why);
+        edge_conn_respond_simple(c, ok ? 200 : 503, text, why, strlen(why), NULL);
+    } else if (strcmp(p, "/status") == 0 || strcmp(p, "/metrics") == 0) {
+        size_t len = 0;
+        bool json = p[1] == 's';
+        char *body = json ? edge_status_json(srv, &len) : edge_status_metrics(srv, &len);
+        if (!body) {
+            edge_conn_respond_error(c, 500);
+        } else {
+            edge_conn_respond_simple(
+                c, 200, json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
+                body, len, NULL);
+            free(body);
+        }
+    } else {
+        return false;
+    }
+    return true;
 }

@@ -20,6 +20,7 @@
 
 #include "acceptor.h"
 #include "georesp.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "query.h"
@@ -231,17 +232,14 @@ static bool addr_is_any(const struct sockaddr_storage *ss)
 static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
 {
     /* UDP sockets block (their thread waits in recvmmsg); TCP ones belong to libuv. */
-    int fd =
-        socket(l->ss.ss_family, type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    int fd = listen_socket(&l->ss, l->len, type);
+    if (fd < 0) {
+        errno = -fd;
+        fd = -1;
         goto fail;
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
-        goto fail;
-    if (l->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
-        goto fail;
+    }
     if (type == SOCK_DGRAM) {
+        int one = 1;
         int sz = 4 << 20;
         /* Wake up now and then even when idle: to take a new snapshot and to see a stop. */
         struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};
@@ -255,8 +253,6 @@ static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
                 (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
         }
     }
-    if (bind(fd, (const struct sockaddr *)&l->ss, l->len))
-        goto fail;
     if (type == SOCK_STREAM && listen(fd, 1024))
         goto fail;
     return fd;
@@ -270,117 +266,10 @@ fail:
 
 /* ---- listen address claims ---- */
 
-/* Every socket sets SO_REUSEPORT so that this process's workers can share a port; the price is
- * that a second geodnsd on the same address would bind too and silently take half the traffic.
- * Before any worker socket is opened, each address is claimed:
- *  - a lock: an abstract AF_UNIX socket named after the address. It lives in no file system,
- *    is released by the kernel when the process ends however it ends, and is per network
- *    namespace like the ports themselves. It closes the race of two servers starting at once.
- *  - a probe: bind UDP and TCP without SO_REUSEPORT (TCP with SO_REUSEADDR, so connections in
- *    TIME_WAIT from a previous run do not block a restart) and close again. Any other process
- *    on the port, or on the wildcard address of the same port, makes that bind fail. */
-
-#define CLAIM_FIX "stop it or change listen: in the config (or --listen)"
-
-/* Fill un with the abstract name for l, e.g. "\0geodnsd:127.0.0.1:5353"; return its length. */
-static socklen_t claim_name(const gd_listen_t *l, struct sockaddr_un *un)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port;
-    if (l->ss.ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&l->ss;
-        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-        port = ntohs(v4->sin_port);
-    } else {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&l->ss;
-        inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-        port = ntohs(v6->sin6_port);
-    }
-    memset(un, 0, sizeof(*un));
-    un->sun_family = AF_UNIX;
-    int n = snprintf(un->sun_path + 1, sizeof(un->sun_path) - 1, "geodnsd:%s%s%s:%u",
-                     l->ss.ss_family == AF_INET6 ? "[" : "", host,
-                     l->ss.ss_family == AF_INET6 ? "]" : "", port);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
-/* The process holding the lock un, or 0 when it cannot be told (SO_PEERCRED of a connection to
- * it gives its pid as of its listen(); the holder accepts and closes such connections in
- * claim_on_asked, so its small backlog never fills). */
-static int claim_holder(const struct sockaddr_un *un, socklen_t len)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct ucred cred = {0};
-    socklen_t clen = sizeof(cred);
-    if (connect(fd, (const struct sockaddr *)un, len) ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
-        cred.pid = 0;
-    close(fd);
-    return cred.pid;
-}
-
-/* Bind l for one protocol without SO_REUSEPORT and close it again. */
-static int claim_probe(const gd_listen_t *l, int type, char *err, size_t errlen)
-{
-    const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
-    int one = 1;
-    int fd = socket(l->ss.ss_family, type | SOCK_CLOEXEC, 0);
-    if (fd < 0 ||
-        (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
-        (l->ss.ss_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
-        bind(fd, (const struct sockaddr *)&l->ss, l->len)) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (e == EADDRINUSE)
-            snprintf(err, errlen,
-                     "%s/%s is in use: another process (another geodnsd?) is already serving it; "
-                     "%s",
-                     l->text, proto, CLAIM_FIX);
-        else
-            snprintf(err, errlen, "cannot listen on %s/%s: %s", l->text, proto, strerror(e));
-        return -e;
-    }
-    close(fd);
-    return 0;
-}
-
-/* Claim l for this process: take its lock (kept in *lock_fd, or -1 when this system offers no
- * abstract sockets), then probe UDP and TCP. Returns 0, or a negative errno with err set
- * (-EADDRINUSE when another process serves the address). */
-static int claim_listen(const gd_listen_t *l, int *lock_fd, char *err, size_t errlen)
-{
-    struct sockaddr_un un;
-    socklen_t len = claim_name(l, &un);
-    *lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (*lock_fd >= 0 &&
-        (bind(*lock_fd, (const struct sockaddr *)&un, len) || listen(*lock_fd, 1))) {
-        int e = errno;
-        close(*lock_fd);
-        *lock_fd = -1;
-        if (e == EADDRINUSE) {
-            int pid = claim_holder(&un, len);
-            char who[32] = "";
-            if (pid > 0)
-                snprintf(who, sizeof(who), " (pid %d)", pid);
-            snprintf(err, errlen,
-                     "%s is in use: another geodnsd%s is already serving it (udp and tcp); %s",
-                     l->text, who, CLAIM_FIX);
-            return -EADDRINUSE;
-        }
-    }
-    int rc = claim_probe(l, SOCK_DGRAM, err, errlen);
-    if (!rc)
-        rc = claim_probe(l, SOCK_STREAM, err, errlen);
-    if (rc && *lock_fd >= 0) {
-        close(*lock_fd);
-        *lock_fd = -1;
-    }
-    return rc;
-}
+/* Every socket sets SO_REUSEPORT so that this process's workers can share a port; before any is
+ * opened, each address is claimed (listen_claim: an abstract-socket lock "@geodnsd:ADDR:PORT"
+ * plus a bind probe of UDP and TCP without SO_REUSEPORT), so that a second geodnsd, or any
+ * other process on the port, is refused instead of silently taking half the traffic. */
 
 /* Claim every listen address of cfg, each distinct address once; the locks go to srv. */
 static int claim_all(gd_server_t *srv, const gd_config_t *cfg, char *err, size_t errlen)
@@ -392,7 +281,9 @@ static int claim_all(gd_server_t *srv, const gd_config_t *cfg, char *err, size_t
                    !memcmp(&cfg->listen[k].ss, &cfg->listen[i].ss, cfg->listen[i].len);
         if (seen)
             continue;
-        int rc = claim_listen(&cfg->listen[i], &srv->claim_fd[srv->nclaims], err, errlen);
+        int rc = listen_claim("geodnsd", &cfg->listen[i].ss, cfg->listen[i].len,
+                              cfg->listen[i].text, LISTEN_UDP | LISTEN_TCP,
+                              &srv->claim_fd[srv->nclaims], err, errlen);
         if (rc)
             return rc;
         srv->nclaims++;
@@ -400,16 +291,14 @@ static int claim_all(gd_server_t *srv, const gd_config_t *cfg, char *err, size_t
     return 0;
 }
 
-/* Another geodnsd connected to a lock to learn our pid (claim_holder): let it go. */
+/* Another geodnsd connected to a lock to learn our pid: let it go. */
 static void claim_on_asked(uv_poll_t *p, int status, int events)
 {
     (void)status;
     (void)events;
     uv_os_fd_t lfd;
-    int fd;
     if (uv_fileno((uv_handle_t *)p, &lfd) == 0)
-        while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-            close(fd);
+        listen_claim_answer(lfd);
 }
 
 static void claim_release(gd_server_t *srv)

@@ -18,7 +18,24 @@ static void use_message(const edge_http_msg_t *m)
     size_t ql = 0;
     int pl = edge_path_normalize(m->url, m->url_len, path, sizeof(path), &q, &ql);
     if (pl >= 0) {
-        edge_cache_key_build(path, (size_t)pl, q, ql, keep, key, sizeof(key));
+        int kl = edge_cache_key_build(path, (size_t)pl, q, ql, keep, key, sizeof(key));
+        /* The key goes into the origin request line as is: printable, no space, and its path
+         * part decodes back to exactly the normalized path (one decoding, no more). */
+        for (int i = 0; i < kl; i++) {
+            if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f) {
+                abort();
+            }
+        }
+        if (kl >= 0) {
+            char back[4096];
+            const char *q2 = NULL;
+            size_t ql2 = 0;
+            size_t kp = strcspn(key, "?");
+            int bl = edge_path_normalize(key, kp, back, sizeof(back), &q2, &ql2);
+            if (bl != pl || memcmp(back, path, (size_t)pl) != 0) {
+                abort();
+            }
+        }
         edge_content_type(path, (size_t)pl);
         edge_media_kind(path, (size_t)pl);
     }

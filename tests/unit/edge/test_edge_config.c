@@ -84,6 +84,9 @@ static void test_bad(void)
         {"cache_disk: {size: 1G}\n", "needs a path"},
         {"cache_disk: {path: /x, size: 1k}\n", "at least 1M"},
         {"cache_disk: {path: /x, sise: 1G}\n", "sise"},
+        {"passthrough_window: 64k\n", "at least 128k"},
+        {"passthrough_window: wide\n", "edge.yaml:1:21"},
+        {"timeouts: {slow_reader: 0s}\n", "positive"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = load(&cfg, cases[i].yaml, err, sizeof(err));
@@ -125,6 +128,31 @@ static void test_args(void)
     CHECK(edge_config_args(&cfg, 2, a7, err, sizeof(err)) < 0);
 }
 
+static void test_memory_bounds(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    edge_config_defaults(&cfg);
+    CHECK(cfg.passthrough_window == 4ull << 20 && cfg.slow_reader_timeout == 10000);
+    CHECK(edge_config_max_object(&cfg) == cfg.cache_mem / 8);
+    CHECK(load(&cfg,
+               "cache_memory: 16M\nmax_object: 64M\npassthrough_window: 1M\n"
+               "timeouts: {slow_reader: 2s}\n",
+               err, sizeof(err)) == 0);
+    CHECK(edge_config_max_object(&cfg) == 16ull << 20); /* never above the budget */
+    CHECK(cfg.passthrough_window == 1ull << 20 && cfg.slow_reader_timeout == 2000);
+    char *a1[] = {"segment-edge", "--max-object", "2M", "--passthrough-window", "256k", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 5, a1, err, sizeof(err)) == 0);
+    CHECK(edge_config_max_object(&cfg) == 2ull << 20 && cfg.passthrough_window == 256u << 10);
+    char *a2[] = {"segment-edge", "--passthrough-window", "4k", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a2, err, sizeof(err)) < 0 && strstr(err, "128k"));
+    char *a3[] = {"segment-edge", "--max-object", "big", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a3, err, sizeof(err)) < 0);
+}
+
 static void test_cidr(void)
 {
     edge_cidr_t c[2];
@@ -151,6 +179,7 @@ int main(void)
     test_good();
     test_bad();
     test_args();
+    test_memory_bounds();
     test_cidr();
     return check_report();
 }

@@ -211,6 +211,71 @@ static void test_cache_key(void)
     CHECK(edge_cache_key_build("/s.ts", 5, "_HLS_skip=YES", 13, keep, k, 10) == -ENAMETOOLONG);
 }
 
+/* The key (and the origin request built from it) from a request target: decode once, resolve,
+ * re-encode. Returns the key length or a negative code. */
+static int key_of(const char *target, char *k, size_t cap)
+{
+    static const char *const keep[] = {"_HLS_msn", NULL};
+    char path[256];
+    const char *q = NULL;
+    size_t ql = 0;
+    int pl = edge_path_normalize(target, strlen(target), path, sizeof(path), &q, &ql);
+    if (pl < 0) {
+        return pl;
+    }
+    return edge_cache_key_build(path, (size_t)pl, q, ql, keep, k, cap);
+}
+
+static void test_path_key(void)
+{
+    char k[256];
+    char k2[256];
+    /* An encoded '?' is part of the path: it stays %3F, it is no query. */
+    CHECK(key_of("/live/seg1.ts%3Fbust=1", k, sizeof(k)) > 0 &&
+          strcmp(k, "/live/seg1.ts%3Fbust=1") == 0);
+    CHECK(key_of("/live/seg1.ts%3fbust=1", k2, sizeof(k2)) > 0 && strcmp(k, k2) == 0);
+    /* A real query is dropped by the query-string rule; its encoded twin is another path. */
+    CHECK(key_of("/live/seg1.ts?bust=1", k, sizeof(k)) > 0 && strcmp(k, "/live/seg1.ts") == 0);
+    CHECK(key_of("/live/seg1.ts?bust=2&_HLS_msn=3", k, sizeof(k)) > 0 &&
+          strcmp(k, "/live/seg1.ts?_HLS_msn=3") == 0);
+    /* Decoded exactly once. */
+    CHECK(key_of("/a/%252e%252e/b", k, sizeof(k)) > 0 && strcmp(k, "/a/%252e%252e/b") == 0);
+    CHECK(key_of("/a/%2e%2e/b", k, sizeof(k)) > 0 && strcmp(k, "/b") == 0);
+    CHECK(key_of("/a%20b.ts", k, sizeof(k)) > 0 && strcmp(k, "/a%20b.ts") == 0);
+    /* Needless encodings collapse onto one key; upper-case hex out. */
+    CHECK(key_of("/%61%62c.ts", k, sizeof(k)) > 0 && strcmp(k, "/abc.ts") == 0);
+    CHECK(key_of("/x%7e%2d%5F.ts", k, sizeof(k)) > 0 && strcmp(k, "/x~-_.ts") == 0);
+    CHECK(key_of("/%c3%a9.ts", k, sizeof(k)) > 0 && strcmp(k, "/%C3%A9.ts") == 0);
+    CHECK(key_of("/%C3%A9.ts", k2, sizeof(k2)) > 0 && strcmp(k, k2) == 0);
+    CHECK(key_of("/a:b@c!$&'()*+,;=.ts", k, sizeof(k)) > 0 &&
+          strcmp(k, "/a:b@c!$&'()*+,;=.ts") == 0);
+    CHECK(key_of("/a%23b%25c%22d", k, sizeof(k)) > 0 && strcmp(k, "/a%23b%25c%22d") == 0);
+    CHECK(key_of("/./a/./b/../c", k, sizeof(k)) > 0 && strcmp(k, "/a/c") == 0);
+    /* Refused. */
+    CHECK(key_of("/a%00b", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a\\b", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%5cb", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%2Fb", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%0d%0aHost:x", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%g0", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/a%0", k, sizeof(k)) == -EINVAL);
+    CHECK(key_of("/%2e%2e/etc", k, sizeof(k)) == -EINVAL);
+    /* Encoding grows the path: a key buffer too small says so. */
+    CHECK(key_of("/%20%20%20%20", k, 8) == -ENAMETOOLONG);
+    /* A kept parameter cannot put a control byte or a space into the origin request line. */
+    static const char *const keep[] = {"_HLS_msn", NULL};
+    CHECK(edge_cache_key_build("/p.m3u8", 7, "_HLS_msn=1\x01 2", 13, keep, k, sizeof(k)) > 0 &&
+          strcmp(k, "/p.m3u8?_HLS_msn=1%01%202") == 0);
+    CHECK(edge_cache_key_build("/p.m3u8", 7, "_HLS_msn=\x01\x01", 11, keep, k, 20) ==
+          -ENAMETOOLONG);
+    char e[8];
+    CHECK(edge_path_encode("/ab", 3, e, sizeof(e)) == 3 && strcmp(e, "/ab") == 0);
+    CHECK(edge_path_encode("/a b", 4, e, sizeof(e)) == 6 && strcmp(e, "/a%20b") == 0);
+    CHECK(edge_path_encode("/a b", 4, e, 6) == -ENAMETOOLONG);
+    CHECK(edge_path_encode("", 0, e, 0) == -ENAMETOOLONG);
+}
+
 static void test_ranges(void)
 {
     uint64_t a = 0;
@@ -285,6 +350,7 @@ int main(void)
     test_requests();
     test_responses();
     test_paths();
+    test_path_key();
     test_cache_key();
     test_ranges();
     test_cache_control();

@@ -1,0 +1,36 @@
+/* listen.h: listen sockets shared by a process's workers (SO_REUSEPORT), and the claim that keeps
+ * a second process off an address those sockets would otherwise let it share. */
+#ifndef COMMON_LISTEN_H
+#define COMMON_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Protocols a claim probes. */
+enum { LISTEN_TCP = 1, LISTEN_UDP = 2 };
+
+/* Claim the address ss (len bytes; text is how the user wrote it, for messages) for this
+ * process before any shared socket is opened:
+ *  - a lock: an abstract AF_UNIX socket "@PROG:ADDR:PORT". It lives in no file system, is
+ *    released by the kernel when the process ends however it ends, and is per network namespace
+ *    like the ports. Another PROG on the address finds it taken and learns the holder's pid.
+ *  - a probe: bind each protocol in protos without SO_REUSEPORT (TCP with SO_REUSEADDR, so
+ *    connections in TIME_WAIT do not block a restart) and close again. Any other process on the
+ *    port, or on the wildcard address of the same port, makes that bind fail.
+ * On success *lock_fd is the lock to keep for the process lifetime (-1 where the system has no
+ * abstract sockets; then only the probe protects). Returns 0, or a negative errno with a message
+ * in err (-EADDRINUSE: another process serves the address). */
+int listen_claim(const char *prog, const struct sockaddr_storage *ss, socklen_t len,
+                 const char *text, int protos, int *lock_fd, char *err, size_t errlen);
+
+/* Let go of processes that connected to a held lock to learn its pid (call when lock_fd is
+ * readable; it is non-blocking). */
+void listen_claim_answer(int lock_fd);
+
+/* A socket of type (SOCK_STREAM non-blocking, SOCK_DGRAM blocking) bound to ss with
+ * SO_REUSEPORT and SO_REUSEADDR (IPV6_V6ONLY for IPv6), close-on-exec; not yet listening.
+ * Returns the fd or a negative errno. */
+int listen_socket(const struct sockaddr_storage *ss, socklen_t len, int type);
+
+#endif

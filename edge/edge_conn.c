@@ -1,0 +1,535 @@
+/* edge_conn.c: a client connection: reading and parsing requests, the timeouts of each phase,
+ * dispatch to the handlers behind the request core, and the body pump. */
+#include "edge_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_parse(conn_t *c);
+
+/* ---- lifecycle ---- */
+
+static void conn_on_close(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    if (--c->open_handles > 0) {
+        return;
+    }
+    edge_worker_t *w = c->w;
+    free(c->arena);
+    free(c);
+    w->n_conns--;
+    STAT_ADD(w->st.conns_active, (uint64_t)-1);
+}
+
+void edge_conn_body_free(conn_t *c)
+{
+    conn_body_t *b = &c->body;
+    free(b->owned);
+    if (b->map) {
+        munmap(b->map, b->map_len);
+    }
+    if (b->file_fd >= 0) {
+        close(b->file_fd);
+    }
+    edge_obj_reader_detach(&b->rd); /* before the socket closes and the reference goes */
+    edge_obj_unref(b->obj);
+    b->obj = NULL;
+    b->owned = NULL;
+    b->map = NULL;
+    b->map_len = 0;
+    b->file_fd = -1;
+    b->fd = -1;
+    b->base = NULL;
+    b->src = SRC_NONE;
+    b->off = 0;
+    b->end = 0;
+}
+
+void edge_conn_close(conn_t *c)
+{
+    if (c->state == C_CLOSING) {
+        return;
+    }
+    c->state = C_CLOSING;
+    edge_list_del(&c->link);
+    if (edge_list_linked(&c->wait)) {
+        edge_list_del(&c->wait);
+    }
+    edge_files_put_abort(c);
+    edge_conn_body_free(c);
+    uv_close((uv_handle_t *)&c->timer, conn_on_close);
+    uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+}
+
+bool edge_conn_idle(const conn_t *c)
+{
+    return c->state == C_READING && !c->req.started;
+}
+
+bool edge_conn_keepalive_idle(const conn_t *c)
+{
+    return edge_conn_idle(c) && c->served > 0;
+}
+
+/* Most recently active first: the worker closes the longest-idle one over the cap. */
+static void conn_touch(conn_t *c)
+{
+    edge_list_del(&c->link);
+    edge_list_add(&c->w->conns, &c->link);
+}
+
+/* ---- timeouts: one timer, armed for the phase ---- */
+
+static void conn_on_timeout(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->state == C_READING && c->req.started) {
+        log_debug("%s: %s read timeout", c->peer_str, c->parser.head_done ? "body" : "header");
+    } else if (c->state == C_RESPONDING) {
+        log_debug("%s: send timeout", c->peer_str);
+    }
+    edge_conn_close(c);
+}
+
+void edge_conn_timer(conn_t *c, int phase)
+{
+    const edge_config_t *cfg = c->w->srv->cfg;
+    uint64_t ms = 0;
+    switch (phase) {
+    case T_IDLE:
+        ms = cfg->idle_timeout;
+        break;
+    case T_HEAD:
+        ms = cfg->header_read_timeout;
+        break;
+    case T_BODY:
+        ms = cfg->body_timeout;
+        break;
+    case T_SEND:
+        ms = cfg->send_timeout;
+        break;
+    default:
+        break;
+    }
+    uv_timer_start(&c->timer, conn_on_timeout, ms ? ms : 1, 0);
+}
+
+void edge_conn_timer_stop(conn_t *c)
+{
+    uv_timer_stop(&c->timer);
+}
+
+/* ---- access log ---- */
+
+/* The first bytes of a request as read, printable: for requests rejected before their head. */
+static void raw_sanitize(const conn_t *c, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < c->req.raw_len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)c->req.raw[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+            out[o++] = (char)ch;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+        }
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
+
+void edge_conn_access_log(conn_t *c)
+{
+    edge_worker_t *w = c->w;
+    int status = c->resp.plan.status;
+    edge_cs_t cs = c->body.cs;
+    STAT_ADD(w->st.requests, 1);
+    if (status >= 100 && status < 600) {
+        STAT_ADD(w->st.status[status / 100], 1);
+    }
+    STAT_ADD(w->st.body_bytes_total, c->resp.body_out);
+    switch (cs) {
+    case EDGE_CS_HIT:
+        STAT_ADD(w->st.hits, 1);
+        break;
+    case EDGE_CS_COLLAPSED:
+        STAT_ADD(w->st.collapsed, 1);
+        break;
+    case EDGE_CS_STALE:
+    case EDGE_CS_STALE_ERROR:
+        STAT_ADD(w->st.stale, 1);
+        break;
+    case EDGE_CS_MISS:
+    case EDGE_CS_REFRESHED:
+        STAT_ADD(w->st.misses, 1);
+        break;
+    default:
+        break;
+    }
+    if (cs == EDGE_CS_HIT || cs == EDGE_CS_COLLAPSED || cs == EDGE_CS_STALE ||
+        cs == EDGE_CS_STALE_ERROR || cs == EDGE_CS_REVALIDATED) {
+        STAT_ADD(w->st.body_bytes_cache, c->resp.body_out);
+    }
+    if (!w->srv->cfg->access_log) {
+        return;
+    }
+    double dur = (double)(uv_hrtime() - c->req.t_start) / 1e6;
+    if (!c->req.head_seen) {
+        /* Rejected before the method and target were known: say what was read. */
+        char raw[CONN_RAW * 4 + 1];
+        raw_sanitize(c, raw, sizeof(raw));
+        log_info("access %s \"-\" - %d %llu %.3fms cache=- origin_ms=0.0 read=\"%s\"", c->peer_str,
+                 status, (unsigned long long)c->resp.bytes_out, dur, raw);
+        return;
+    }
+    log_info("access %s \"%s %s%s%.*s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
+             llhttp_method_name((llhttp_method_t)c->req.method), c->req.path[0] ? c->req.path : "-",
+             c->req.qlen ? "?" : "", c->req.qlen < 512 ? (int)c->req.qlen : 512,
+             c->req.query ? c->req.query : "", status, (unsigned long long)c->resp.bytes_out, dur,
+             edge_cs_word(cs), c->resp.origin_ms);
+}
+
+/* ---- responses ---- */
+
+static void conn_reset_request(conn_t *c)
+{
+    edge_conn_body_free(c);
+    if (edge_list_linked(&c->wait)) {
+        edge_list_del(&c->wait);
+    }
+    memset(&c->body, 0, sizeof(c->body));
+    c->body.fd = c->body.file_fd = -1;
+    c->resp.plan.status = 0;
+    c->resp.plan.hdr_len = 0;
+    c->resp.hdr_sent = 0;
+    c->resp.head_ready = c->resp.head_only = false;
+    c->resp.bytes_out = c->resp.body_out = 0;
+    c->resp.origin_ms = 0;
+    c->req.path[0] = '\0';
+    c->req.path_len = 0;
+    c->req.query = NULL;
+    c->req.qlen = 0;
+    c->req.started = false;
+    c->req.head_seen = false;
+    c->req.raw_len = 0;
+    c->up.bytes = 0;
+}
+
+void edge_conn_core_req(conn_t *c, edge_req_t *r)
+{
+    edge_req_from_msg(r, &c->parser.msg);
+    r->method = c->req.method;
+    r->date = edge_worker_date(c->w);
+    r->closing = c->w->closing ||
+                 __atomic_load_n(&c->w->srv->draining, __ATOMIC_RELAXED) >= EDGE_DRAIN_CLOSING;
+}
+
+void edge_conn_plan_ready(conn_t *c)
+{
+    edge_plan_t *p = &c->resp.plan;
+    conn_body_t *b = &c->body;
+    c->resp.hdr_sent = 0;
+    c->resp.head_ready = true;
+    b->chunked = p->chunked;
+    b->off = p->off;
+    b->end = p->end;
+    if (p->body == EDGE_BODY_TEXT) {
+        b->src = SRC_MEM;
+        b->base = p->text;
+        b->fd = -1;
+    } else if (p->body == EDGE_BODY_NONE) {
+        if (b->src == SRC_OBJ) {
+            b->src = SRC_MEM; /* nothing to send (HEAD, 304, 416) */
+        }
+        b->base = NULL;
+        b->fd = -1;
+        b->off = 0;
+        b->end = 0;
+    }
+}
+
+static void conn_plan_init(conn_t *c)
+{
+    c->resp.plan.hdr = c->resp.hdr;
+    c->resp.plan.hdr_cap = sizeof(c->resp.hdr);
+}
+
+void edge_conn_respond_error(conn_t *c, int status)
+{
+    edge_req_t r;
+    edge_conn_core_req(c, &r);
+    bool obj = c->body.src == SRC_OBJ || c->body.cs != EDGE_CS_NONE;
+    edge_conn_body_free(c);
+    conn_plan_init(c);
+    edge_respond_error(&r, status, obj ? c->body.fwd_status : 0, c->w->srv->cfg, &c->resp.plan);
+    edge_conn_plan_ready(c);
+}
+
+void edge_conn_respond_simple(conn_t *c, int status, const char *ctype, const char *body,
+                              size_t len, const char *extra)
+{
+    edge_req_t r;
+    edge_conn_core_req(c, &r);
+    edge_conn_body_free(c);
+    conn_plan_init(c);
+    if (len > 0) {
+        c->body.owned = malloc(len);
+        if (!c->body.owned) {
+            edge_conn_respond_error(c, 500);
+            return;
+        }
+        memcpy(c->body.owned, body, len);
+    }
+    edge_respond_simple(&r, status, ctype, len, extra, c->w->srv->cfg, &c->resp.plan);
+    edge_conn_plan_ready(c);
+    if (len > 0 && c->resp.plan.body == EDGE_BODY_TEXT) {
+        c->body.base = c->body.owned;
+    }
+}
+
+void edge_conn_response_done(conn_t *c)
+{
+    edge_conn_access_log(c);
+    c->served++;
+    bool keep = c->resp.plan.keep_alive && !c->w->closing;
+    conn_reset_request(c);
+    if (!keep) {
+        edge_conn_close(c);
+        return;
+    }
+    edge_http_parser_next(&c->parser);
+    c->state = C_READING;
+    conn_touch(c);
+    edge_conn_timer(c, T_IDLE);
+    conn_parse(c);
+    if (c->state == C_READING) {
+        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+    }
+}
+
+/* ---- requests ---- */
+
+static int conn_on_body(void *ctx, const char *at, size_t len)
+{
+    return edge_files_put_body(ctx, at, len);
+}
+
+static int conn_on_head(void *ctx, edge_http_msg_t *m)
+{
+    conn_t *c = ctx;
+    edge_server_t *srv = c->w->srv;
+    c->req.method = m->method;
+    c->req.head_seen = true;
+    const char *q = NULL;
+    size_t ql = 0;
+    if (m->method == HTTP_OPTIONS && m->url_len == 1 && m->url[0] == '*') {
+        snprintf(c->req.path, sizeof(c->req.path), "*");
+        c->req.path_len = 1;
+        return 0;
+    }
+    int pl = edge_path_normalize(m->url, m->url_len, c->req.path, sizeof(c->req.path), &q, &ql);
+    if (pl < 0) {
+        c->req.path[0] = '\0';
+        return pl == -ENAMETOOLONG ? 414 : 400;
+    }
+    c->req.path_len = (size_t)pl;
+    c->req.query = q;
+    c->req.qlen = ql;
+    if (!edge_method_allowed(m->method, srv->origin_mode)) {
+        return 405;
+    }
+    if ((m->method == HTTP_PUT || m->method == HTTP_DELETE) &&
+        !edge_cidr_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow, &c->peer)) {
+        return 403;
+    }
+    if (m->method == HTTP_PUT) {
+        if (m->content_length > 0 && (uint64_t)m->content_length > srv->cfg->max_upload) {
+            return 413;
+        }
+        int st = edge_files_put_begin(c);
+        if (st) {
+            return st;
+        }
+        if (m->expect_continue) {
+            static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+    }
+    if (!srv->origin_mode) {
+        int kl = edge_cache_key_build(c->req.path, c->req.path_len, q, ql, srv->cfg->keep_params,
+                                      c->req.key, sizeof(c->req.key));
+        if (kl < 0) {
+            return 414;
+        }
+        c->req.key_len = (size_t)kl;
+    }
+    return 0;
+}
+
+static void conn_dispatch(conn_t *c)
+{
+    edge_server_t *srv = c->w->srv;
+    int method = c->req.method;
+    c->state = C_RESPONDING;
+    c->resp.head_only = method == HTTP_HEAD;
+    edge_conn_timer_stop(c);
+    conn_plan_init(c);
+    if (method == HTTP_PUT) {
+        edge_files_put_finish(c);
+    } else if (method == HTTP_DELETE) {
+        edge_files_delete(c);
+    } else if (method == HTTP_OPTIONS || !edge_status_serve(c)) {
+        if (method == HTTP_OPTIONS) {
+            edge_req_t r;
+            edge_conn_core_req(c, &r);
+            edge_respond(&r, NULL, edge_now_ms(), srv->cfg, &c->resp.plan);
+            edge_conn_plan_ready(c);
+        } else if (srv->origin_mode) {
+            edge_files_get(c);
+        } else {
+            edge_cache_serve(c);
+        }
+    }
+    edge_conn_pump(c);
+}
+
+static void conn_reject(conn_t *c, int status)
+{
+    STAT_ADD(c->w->st.bad_requests, 1);
+    edge_files_put_abort(c);
+    c->state = C_RESPONDING;
+    c->resp.head_only = false;
+    edge_conn_timer_stop(c);
+    c->parser.msg.keep_alive = false; /* the rest of the stream cannot be trusted */
+    edge_conn_respond_error(c, status);
+    edge_conn_pump(c);
+}
+
+static void conn_parse(conn_t *c)
+{
+    while (c->state == C_READING && c->rlen > 0) {
+        if (!c->req.started) {
+            c->req.started = true;
+            c->req.t_start = uv_hrtime();
+            size_t n = c->rlen < CONN_RAW ? c->rlen : CONN_RAW;
+            memcpy(c->req.raw, c->rbuf, n);
+            c->req.raw_len = n;
+            conn_touch(c);
+            edge_conn_timer(c, T_HEAD); /* the whole head must arrive in time */
+        }
+        bool had_head = c->parser.head_done;
+        size_t used = 0;
+        int rc = edge_http_parser_feed(&c->parser, c->rbuf, c->rlen, &used);
+        if (rc < 0) {
+            log_debug("%s: bad request: %s (%d)", c->peer_str,
+                      c->parser.reason ? c->parser.reason : "?", c->parser.status_hint);
+            c->rlen = 0;
+            conn_reject(c, c->parser.status_hint ? c->parser.status_hint : 400);
+            return;
+        }
+        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+        c->rlen -= used;
+        if (rc == EDGE_HTTP_MESSAGE_DONE) {
+            conn_dispatch(c);
+            return;
+        }
+        if (c->parser.head_done && !had_head) {
+            edge_conn_timer(c, T_BODY); /* the whole body must arrive in time: no trickle */
+        }
+    }
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn_t *c = h->data;
+    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn_t *c = s->data;
+    if (nread == 0 || c->state == C_CLOSING) {
+        return;
+    }
+    if (nread < 0) {
+        if (c->state == C_READING || nread != UV_EOF) {
+            edge_conn_close(c);
+        } else {
+            /* half-close while we answer: finish the response, then close */
+            c->resp.plan.keep_alive = false;
+            c->parser.msg.keep_alive = false;
+            uv_read_stop(s);
+        }
+        return;
+    }
+    c->rlen += (size_t)nread;
+    if (c->state != C_READING) {
+        /* Pipelined bytes while answering: keep them, stop reading until done. */
+        if (c->rlen >= sizeof(c->rbuf)) {
+            uv_read_stop(s);
+        }
+        return;
+    }
+    conn_parse(c);
+    if (c->state == C_READING) {
+        uv_read_start(s, conn_alloc, conn_on_read);
+    }
+}
+
+int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener)
+{
+    edge_server_t *srv = w->srv;
+    conn_t *c = calloc(1, sizeof(*c));
+    char *arena = malloc(srv->cfg->max_header_bytes);
+    if (!c || !arena) {
+        free(c);
+        free(arena);
+        return -ENOMEM;
+    }
+    c->w = w;
+    c->arena = arena;
+    c->up.fd = c->up.dirfd = -1;
+    c->body.fd = c->body.file_fd = -1;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    w->n_conns++;
+    STAT_ADD(w->st.conns_active, 1);
+    STAT_ADD(w->st.conns_total, 1);
+    edge_list_add(&w->conns, &c->link);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        edge_conn_close(c);
+        return 0;
+    }
+    int alen = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &alen) == 0) {
+        if (c->peer.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&c->peer, c->peer_str, sizeof(c->peer_str));
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&c->peer, c->peer_str, sizeof(c->peer_str));
+        }
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    edge_http_parser_init(&c->parser, false, c->arena, srv->cfg->max_header_bytes,
+                          srv->cfg->max_uri);
+    c->parser.head_cb = conn_on_head;
+    c->parser.body_cb = conn_on_body;
+    c->parser.cb_ctx = c;
+    c->state = C_READING;
+    edge_conn_timer(c, T_HEAD);
+    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+    return 0;
+}

@@ -1,0 +1,170 @@
+/* edge_conn.h: segment-edge's client connection (private to the connection code, the worker and
+ * the two handlers behind the request core: origin files and cached objects). */
+#ifndef EDGE_CONN_H
+#define EDGE_CONN_H
+
+#include <sys/socket.h>
+
+#include "edge_internal.h"
+#include "edge_respond.h"
+
+#define CONN_RBUF   16384
+#define CONN_HDR    8192
+#define CONN_PATH   4096
+#define CONN_KEY    (CONN_PATH + 512)
+#define CONN_FSPATH (CONN_PATH + 1100) /* root + path */
+#define CONN_RAW    40                 /* start of a request kept for the log of a rejection */
+
+enum { C_READING = 0, C_RESPONDING, C_CLOSING };
+enum {
+    SRC_NONE = 0,
+    SRC_MEM, /* bytes in memory (a text body, a gzip variant, a mapped file) */
+    SRC_OBJ, /* a cached object, read while it fills */
+};
+
+typedef struct conn conn_t;
+
+/* The request being answered. */
+typedef struct conn_request {
+    int method;
+    bool head_seen; /* the head was parsed (method and path are known) */
+    bool started;   /* a byte of this request arrived */
+    char path[CONN_PATH];
+    size_t path_len;
+    const char *query; /* raw, inside the parser arena; for the access log */
+    size_t qlen;
+    char key[CONN_KEY];
+    size_t key_len;
+    uint64_t t_start;
+    uint64_t deadline_ms; /* head or body must be complete by then (0: none) */
+    char raw[CONN_RAW];   /* first bytes as read */
+    size_t raw_len;
+} conn_request_t;
+
+/* Its response: the core's plan and the head being written. */
+typedef struct conn_response {
+    edge_plan_t plan;
+    char hdr[CONN_HDR];
+    size_t hdr_sent;
+    bool head_ready;
+    bool head_only;
+    uint64_t bytes_out;
+    uint64_t body_out;
+    double origin_ms;
+} conn_response_t;
+
+/* Where the body comes from. */
+typedef struct conn_body {
+    int src;
+    const char *base; /* SRC_MEM: bytes [off, end) are at base + off */
+    int fd;      /* SRC_MEM: a file with the same bytes at the same offsets (sendfile), or -1 */
+    char *owned; /* a malloc'd buffer freed with the response */
+    void *map;   /* a file mapping unmapped with the response */
+    size_t map_len;
+    int file_fd;          /* a file closed with the response, or -1 */
+    edge_obj_t *obj;      /* SRC_OBJ, or the owner of base (a gzip variant) */
+    edge_obj_reader_t rd; /* reading obj's body (the pass-through window contract) */
+    uint64_t off;
+    int64_t end; /* -1: until the object completes */
+    bool chunked;
+    bool last_chunk_sent;
+    char chunk_hdr[24];
+    size_t write_len;
+    /* cache handler */
+    edge_cs_t cs;
+    int fwd_status;
+    bool wait_refresh;
+    unsigned gen_seen;
+    bool from_disk;
+} conn_body_t;
+
+/* A PUT being received (origin mode). */
+typedef struct conn_upload {
+    int fd;           /* the temporary file, -1 when none */
+    int dirfd;        /* its directory, -1 when none */
+    const char *leaf; /* the final name in dirfd (inside final) */
+    bool existed;
+    char tmp[CONN_PATH + 64];
+    char final[CONN_FSPATH];
+    uint64_t bytes;
+} conn_upload_t;
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    edge_worker_t *w;
+    edge_list_t link; /* w->conns, most recently active first */
+    edge_list_t wait; /* w->waiting */
+    edge_http_parser_t parser;
+    char *arena;
+    char rbuf[CONN_RBUF];
+    size_t rlen;
+    int state;
+    int open_handles;
+    bool writing;
+    uint32_t served; /* responses completed on this connection */
+    struct sockaddr_storage peer;
+    char peer_str[64];
+    conn_request_t req;
+    conn_response_t resp;
+    conn_body_t body;
+    conn_upload_t up;
+};
+
+/* ---- connection (edge_conn.c) ---- */
+
+/* A new connection accepted on a listener of w (edge_worker.c): allocates, uv_accepts, starts
+ * reading. Returns 0, or a negative code when it could not be set up (the pending connection
+ * was then accepted and closed, so the listener stays usable). */
+int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener);
+void edge_conn_close(conn_t *c);
+/* Nothing read of a (next) request: a new connection, or keep-alive between requests. */
+bool edge_conn_idle(const conn_t *c);
+/* A keep-alive connection between requests (it served one at least): the first to close when
+ * the worker is at its connection cap. */
+bool edge_conn_keepalive_idle(const conn_t *c);
+/* Write whatever can be written now (a waiter woke up). */
+void edge_conn_pump(conn_t *c);
+
+/* Phases of the connection timer: each has its own configured bound. */
+enum { T_IDLE = 0, T_HEAD, T_BODY, T_SEND };
+void edge_conn_timer(conn_t *c, int phase);
+void edge_conn_timer_stop(conn_t *c);
+/* Count the response in the stats and write its access log line. */
+void edge_conn_access_log(conn_t *c);
+/* The response was sent: next request on a keep-alive connection, or close. */
+void edge_conn_response_done(conn_t *c);
+
+/* The core's view of c's request. */
+void edge_conn_core_req(conn_t *c, edge_req_t *r);
+/* Take the plan in c->resp.plan (made by the core for this request) as the response. */
+void edge_conn_plan_ready(conn_t *c);
+/* Answer with an error (status, text body). */
+void edge_conn_respond_error(conn_t *c, int status);
+/* Answer with body (copied), or no body (ctype NULL: 201/204). */
+void edge_conn_respond_simple(conn_t *c, int status, const char *ctype, const char *body,
+                              size_t len, const char *extra);
+/* Release the body source of the response. */
+void edge_conn_body_free(conn_t *c);
+
+/* ---- handlers ---- */
+
+/* Origin mode (edge_files.c). */
+void edge_files_get(conn_t *c);
+int edge_files_put_begin(conn_t *c); /* from the head: 0 or an HTTP status */
+int edge_files_put_body(conn_t *c, const char *at, size_t len);
+void edge_files_put_finish(conn_t *c);
+void edge_files_put_abort(conn_t *c);
+void edge_files_delete(conn_t *c);
+
+/* Cache mode (edge_cache_serve.c). */
+void edge_cache_serve(conn_t *c);
+enum { PREP_BLOCKED = 0, PREP_READY = 1 };
+/* Decide the head once the object allows it: PREP_READY, or PREP_BLOCKED to wait. */
+int edge_cache_prepare(conn_t *c);
+
+/* /healthz, /readyz, /status, /metrics (edge_status.c): true when answered. */
+bool edge_status_serve(conn_t *c);
+
+#endif

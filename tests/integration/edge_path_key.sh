@@ -1,0 +1,74 @@
+#!/bin/bash
+# edge_path_key: the cache key and the origin request come from the normalized path re-encoded
+# (RFC 3986): an encoded '?' is part of the path (the origin sees %3F, never a query), a real
+# query string cannot create a new cache object, a path is decoded exactly once (%252e stays
+# %252e), %20 goes out as %20, needless encodings share one key, NUL and backslashes are refused.
+. "$(dirname "$0")/../lib/edge-lib.sh"
+
+cat >"$T/origin.py" <<'PY'
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+OK = {"/live/seg1.ts", "/a%20b.ts", "/a/%252e%252e/x.ts"}
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, fmt, *a):
+        pass
+    def do_GET(self):
+        sys.stderr.write("REQ %s\n" % self.path); sys.stderr.flush()
+        body = (b"body of " + self.path.encode()) if self.path in OK else b"no\n"
+        self.send_response(200 if self.path in OK else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=60")
+        self.end_headers()
+        self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+PO=$(free_port)
+python3 "$T/origin.py" "$PO" 2>"$T/origin.log" &
+EDGE_PIDS+=("$!")
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PO/x" && break; sleep 0.1; done
+PE=$(free_port)
+start_edge edge --listen 127.0.0.1:$PE --origin http://127.0.0.1:$PO
+E=http://127.0.0.1:$PE
+reqs() { grep -cxF "REQ $1" "$T/origin.log" || true; }
+get() { curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$E$1"; }
+
+expect_eq "the segment is served" "$(get /live/seg1.ts)" 200
+for n in 1 2 3 4 5; do get "/live/seg1.ts?bust=$n" >/dev/null; done
+expect_eq "a real query string reuses the object (one origin fetch)" "$(reqs /live/seg1.ts)" 1
+objects=$(status_field $E cache.objects)
+for n in 1 2 3; do
+    st=$(get "/live/seg1.ts%3Fbust=$n")
+    expect_eq "an encoded '?' is part of the path: not the segment (N=$n)" "$st" 404
+done
+expect_eq "the origin saw the encoded '?' as %3F" "$(reqs /live/seg1.ts%3Fbust=1)" 1
+check "the origin never saw ?bust= as a query" sh -c "! grep -q 'REQ /live/seg1.ts?bust' '$T/origin.log'"
+expect_eq "the segment itself was still fetched once" "$(reqs /live/seg1.ts)" 1
+get "/live/seg1.ts%3fbust=1" >/dev/null
+expect_eq "%3f and %3F are one key (no second fetch)" "$(reqs /live/seg1.ts%3Fbust=1)" 1
+expect_eq "each encoded variant is one path like any other (objects: +3)" \
+    "$(status_field $E cache.objects)" $((objects + 3))
+
+expect_eq "a needless encoding shares the key" "$(get /live/%73eg1.ts)" 200
+expect_eq "... served from cache (no fetch)" "$(reqs /live/seg1.ts)" 1
+h=$(curl -s --path-as-is -D- -o /dev/null "$E/live/./x/../seg1.ts")
+expect_match "dot segments resolve to the same object" "$h" 'Cache-Status: segment-edge; hit'
+
+expect_eq "%252e%252e is decoded once" "$(get /a/%252e%252e/x.ts)" 200
+expect_eq "the origin saw %252e%252e, not %2e%2e" "$(reqs /a/%252e%252e/x.ts)" 1
+expect_eq "%20 is served" "$(get /a%20b.ts)" 200
+expect_eq "the origin saw %20, not a raw space" "$(reqs /a%20b.ts)" 1
+check "no raw space ever reached the origin" sh -c "! grep -q '^REQ .* ' '$T/origin.log'"
+
+before=$(wc -l <"$T/origin.log")
+st=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /x\\y.ts HTTP/1.1\r\nHost: e\r\n\r\n")
+print(s.recv(100).split(b" ")[1].decode())' $PE)
+expect_eq "a literal backslash is refused" "$st" 400
+expect_eq "%5C is refused" "$(get /x%5Cy.ts)" 400
+expect_eq "%00 is refused" "$(get /x%00y.ts)" 400
+expect_eq "a bad escape is refused" "$(get /x%zzy.ts)" 400
+expect_eq "nothing refused reached the origin" "$(wc -l <"$T/origin.log")" "$before"
+finish

@@ -1,0 +1,121 @@
+#!/bin/bash
+# edge_ports: a second segment-edge on a busy address exits 1 with a message naming the holder
+# (its workers share the port with SO_REUSEPORT only after the address is claimed); segment-edge
+# on a port geodnsd holds exits 1; 64 workers start and serve (the waiter mask has a bit for
+# each); over the connection cap the longest-idle keep-alive connection is closed, not the new one.
+. "$(dirname "$0")/../lib/edge-lib.sh"
+
+mkdir -p "$T/root/v"
+head -c 300000 /dev/urandom >"$T/root/v/seg.ts"
+echo '#EXTM3U' >"$T/root/v/index.m3u8"
+
+# refused NAME REGEX ARGS...: segment-edge with ARGS must exit 1 (bounded wait) with REGEX on
+# stderr and never say it listens.
+refused() {
+    local name=$1 want=$2 pid st
+    shift 2
+    "$EDGE" "$@" 2>"$T/$name.log" &
+    pid=$!
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"; wait "$pid" 2>/dev/null
+        fail "$name: still running: $(tail -n 3 "$T/$name.log")"
+        return
+    fi
+    wait "$pid"; st=$?
+    expect_eq "$name: exit status" "$st" 1
+    expect_match "$name: says who holds the address" "$(cat "$T/$name.log")" "$want"
+    check "$name: never says it listens" bash -c "! grep -q 'listening on' '$T/$name.log'"
+}
+
+P=$(free_port)
+start_edge first --listen 127.0.0.1:$P --root "$T/root" --workers 4
+FIRST=$LAST_PID
+refused second "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\) is already serving it \\(tcp\\)" \
+    --listen 127.0.0.1:$P --root "$T/root"
+refused second_edge_mode "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\)" \
+    --listen 127.0.0.1:$P --origin http://127.0.0.1:1
+expect_eq "the first one still serves" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P/v/seg.ts)" 200
+# A plain socket (no SO_REUSEPORT) on the wildcard address of the same port also blocks it.
+P2=$(free_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$P2" &
+HOLDER=$!
+EDGE_PIDS+=("$HOLDER")
+sleep 0.3
+refused other_process "127\\.0\\.0\\.1:$P2/tcp is in use: another process" --listen 127.0.0.1:$P2 --root "$T/root"
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
+
+# geodnsd on the port: segment-edge refuses it.
+cp -r "$SRC/tests/data/dns" "$T/dns"
+PD=$(free_port)
+"$BIN/geodnsd" -c "$T/dns/geodnsd.yaml" --listen 127.0.0.1:$PD 2>"$T/geodnsd.log" >/dev/null &
+GPID=$!
+EDGE_PIDS+=("$GPID")
+for _ in $(seq 100); do grep -q "geodnsd ready" "$T/geodnsd.log" && break; sleep 0.1; done
+check "geodnsd started" grep -q "geodnsd ready" "$T/geodnsd.log"
+refused under_geodnsd "127\\.0\\.0\\.1:$PD/tcp is in use: another process" --listen 127.0.0.1:$PD --root "$T/root"
+kill -TERM "$GPID"; wait "$GPID" 2>/dev/null
+
+# 64 workers (the most accepted) start and serve, in origin and edge mode, with waiters on
+# every worker: a collapsed fill wakes each.
+P64=$(free_port)
+start_edge w64_origin --listen 127.0.0.1:$P64 --root "$T/root" --workers 64 --throttle 200k
+PE64=$(free_port)
+start_edge w64_edge --listen 127.0.0.1:$PE64 --origin http://127.0.0.1:$P64 --workers 64
+codes=$(seq 48 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code} %{size_download}\n' http://127.0.0.1:$PE64/v/seg.ts | sort | uniq -c | awk '{print $1, $2, $3}')
+expect_eq "64 workers: 48 concurrent clients of one fill all get the whole segment" "$codes" "48 200 300000"
+expect_eq "64 workers: origin fetched once" "$(origin_hits "$T/w64_origin.log" /v/seg.ts)" 1
+check "64 workers: no sanitizer report" bash -c "! grep -qiE 'runtime error|AddressSanitizer' '$T/w64_origin.log' '$T/w64_edge.log'"
+
+# Connection cap: keep-alive connections that served a request are closed oldest first to
+# admit a new one; connections that never sent a request are not (the new one is refused).
+cat >"$T/cap.yaml" <<YAML
+limits: {max_connections: 4}
+timeouts: {idle: 30s, header_read: 30s}
+YAML
+PC=$(free_port)
+start_edge cap -c "$T/cap.yaml" --listen 127.0.0.1:$PC --root "$T/root"
+python3 - "$PC" <<'PY' | tee "$T/cap.out"
+import socket, sys, time
+port = int(sys.argv[1])
+def get(s):
+    s.sendall(b"GET /v/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"#EXTM3U\n" not in buf:
+        c = s.recv(4096)
+        if not c:
+            return None
+        buf += c
+    return buf.split(b" ")[1].decode()
+def closed(s, limit):
+    s.settimeout(limit)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+ka = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    assert get(s) == "200"
+    ka.append(s)
+    time.sleep(0.05)
+new = socket.create_connection(("127.0.0.1", port), timeout=10)
+code = get(new)
+print("%s: a new connection over the cap is served (%s)" % ("ok" if code == "200" else "FAIL", code))
+print("%s: the longest-idle keep-alive connection was closed" % ("ok" if closed(ka[0], 5) else "FAIL"))
+print("%s: the others stay open" % ("ok" if not any(closed(s, 0.3) for s in ka[1:]) else "FAIL"))
+for s in ka + [new]:
+    s.close()
+time.sleep(0.3)
+fresh = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(4)]
+time.sleep(0.3)
+extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+print("%s: over the cap with no keep-alive connection to close, the new one is closed" % ("ok" if closed(extra, 5) else "FAIL"))
+print("%s: connections that sent nothing yet were kept" % ("ok" if not any(closed(s, 0.3) for s in fresh) else "FAIL"))
+PY
+n=$(grep -c '^FAIL' "$T/cap.out")
+FAILS=$((FAILS + n))
+check "/status counts the refused connection" test "$(status_field http://127.0.0.1:$PC connections.rejected)" -ge 1
+finish

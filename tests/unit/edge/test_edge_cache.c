@@ -1,0 +1,204 @@
+/* test_edge_cache.c: the object layer's pass-through window and its accounting: release behind
+ * the slowest reader, back-pressure signal, slow-reader drop, bytes gone for a late or dropped
+ * reader, conversion of a stored body, in-flight byte counts; and the shared key hash. */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "edge_internal.h"
+
+#define K 1024u
+
+static void fill(edge_cache_t *c, edge_obj_t *o, uint64_t from, size_t len)
+{
+    char buf[64 * 1024];
+    while (len > 0) {
+        size_t n = len < sizeof(buf) ? len : sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = (char)((from + i) * 7 % 251);
+        }
+        CHECK(edge_obj_append(c, o, buf, n) == 0, "append at %llu", (unsigned long long)from);
+        from += n;
+        len -= n;
+    }
+}
+
+/* The bytes read at off are the ones written there. */
+static bool read_ok(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t end)
+{
+    uv_buf_t b[8];
+    int n = edge_obj_read(o, r, off, end, b, 8);
+    if (n <= 0) {
+        return false;
+    }
+    uint64_t at = off;
+    for (int i = 0; i < n; i++) {
+        for (size_t j = 0; j < b[i].len; j++, at++) {
+            if (b[i].base[j] != (char)(at * 7 % 251)) {
+                return false;
+            }
+        }
+    }
+    return at > off;
+}
+
+static int resumed;
+static void on_resume(uv_async_t *a)
+{
+    (void)a;
+    resumed++;
+}
+
+static void test_window(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_async_t resume;
+    uv_async_init(&loop, &resume, on_resume);
+
+    edge_obj_t *o = edge_obj_new("/big", 4);
+    o->clen = 100 << 20; /* above any max_object: pass-through from the start */
+    edge_obj_make_passthrough(&c, o, 256 * K);
+    CHECK(edge_obj_passthrough(o), "pass-through");
+    CHECK(c.n_objects == 0 && c.bytes == 0, "not stored");
+    edge_obj_reader_t a = {0}, b = {0};
+    CHECK(edge_obj_reader_attach(o, &a, -1) == 0, "attach a");
+    CHECK(edge_obj_reader_attach(o, &b, -1) == 0, "attach b");
+    CHECK(o->fd < 0, "no memfd for a pass-through body");
+
+    fill(&c, o, 0, 192 * K);
+    CHECK(!edge_obj_pt_pause(o, &resume), "window not full at 192k of 256k");
+    fill(&c, o, 192 * K, 128 * K);
+    CHECK(edge_obj_pt_pause(o, &resume), "window full at 320k: the filler pauses");
+    CHECK(c.inflight_bytes == o->pt_bytes && o->pt_bytes >= 256 * K, "in-flight bytes %llu",
+          (unsigned long long)c.inflight_bytes);
+
+    /* a reads ahead; b (the slowest) holds the window. */
+    CHECK(read_ok(o, &a, 0, 320 * K), "a reads from 0");
+    CHECK(read_ok(o, &a, 300 * K, 320 * K), "a reads at 300k");
+    CHECK(o->pt_base == 0, "nothing released while b is at 0");
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(resumed == 0, "no resume while the window is full");
+
+    CHECK(read_ok(o, &b, 130 * K, 320 * K), "b reads at 130k");
+    CHECK(o->pt_base == 128 * K, "released the two chunks below b: base %llu",
+          (unsigned long long)o->pt_base);
+    CHECK(c.inflight_bytes == o->pt_bytes && o->pt_bytes < 256 * K, "window has room: %llu",
+          (unsigned long long)o->pt_bytes);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(resumed == 1, "the paused filler was woken once: %d", resumed);
+
+    uv_buf_t bufs[4];
+    CHECK(edge_obj_read(o, &b, 10 * K, 320 * K, bufs, 4) == EDGE_OBJ_GONE, "released bytes: gone");
+    edge_obj_reader_t late = {0};
+    CHECK(edge_obj_reader_attach(o, &late, -1) == EDGE_OBJ_GONE, "late reader: start gone");
+    CHECK(late.obj == NULL, "late reader not attached");
+
+    /* b stalls at 130k while the filler goes on: the window fills; b is dropped. */
+    fill(&c, o, 320 * K, 64 * K);
+    CHECK(read_ok(o, &a, 384 * K - 1, 384 * K), "a at the end");
+    CHECK(edge_obj_pt_pause(o, &resume), "full again behind b");
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+    b.fd = sv[0];
+    CHECK(edge_obj_drop_slow_readers(&c, o) == 1, "one slow reader dropped");
+    CHECK(__atomic_load_n(&b.dropped, __ATOMIC_RELAXED) && !a.dropped, "b dropped, a kept");
+    CHECK(c.readers_dropped == 1, "drop counted");
+    char x;
+    CHECK(recv(sv[1], &x, 1, 0) == 0, "b's socket was shut down (EOF on the peer)");
+    CHECK(edge_obj_read(o, &b, 131 * K, 384 * K, bufs, 4) == EDGE_OBJ_GONE,
+          "a dropped reader reads nothing more");
+    CHECK(o->pt_base == 128 * K, "b's bytes stay until it detaches");
+    edge_obj_reader_detach(&b);
+    edge_obj_reader_detach(&b); /* idempotent */
+    CHECK(o->pt_base > 128 * K && o->n_readers == 1, "b detached: window moved to a");
+    close(sv[0]);
+    close(sv[1]);
+
+    CHECK(!edge_obj_unread(o), "a still reads");
+    edge_obj_reader_detach(&a);
+    CHECK(edge_obj_unread(o), "no reader and no other reference: abandon the fill");
+    CHECK(!edge_obj_pt_pause(o, &resume), "no pause without readers");
+    CHECK(o->pt_bytes <= 64 * K + sizeof(edge_chunk_t), "only the tail chunk stays: %llu",
+          (unsigned long long)o->pt_bytes);
+    edge_obj_unref(o);
+    CHECK(c.inflight_bytes == 0, "in-flight bytes back to 0: %llu",
+          (unsigned long long)c.inflight_bytes);
+
+    uv_close((uv_handle_t *)&resume, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    edge_cache_deinit(&c);
+}
+
+static void test_convert(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 4 << 20) == 0, "init");
+    edge_obj_t *o = edge_obj_new("/chunked", 8);
+    edge_cache_lock(&c);
+    edge_cache_insert_locked(&c, o);
+    edge_cache_unlock(&c);
+    edge_obj_reader_t r = {0};
+    CHECK(edge_obj_reader_attach(o, &r, -1) == 0, "attach to a pending object");
+    fill(&c, o, 0, 300 * K); /* unknown length: 64k chunks, stored */
+    CHECK(c.bytes >= 300 * K && c.inflight_bytes == 0, "stored: %llu", (unsigned long long)c.bytes);
+    uint64_t stored = c.bytes;
+    edge_obj_make_passthrough(&c, o, 128 * K);
+    CHECK(c.n_objects == 0 && c.bytes == 0, "left the table");
+    CHECK(!o->store, "not stored any more");
+    CHECK(c.inflight_bytes == o->pt_bytes && o->pt_bytes >= 300 * K && o->pt_bytes < stored,
+          "its chunks are in flight now: %llu", (unsigned long long)c.inflight_bytes);
+    CHECK(read_ok(o, &r, 0, 300 * K), "the reader still reads from 0");
+    CHECK(read_ok(o, &r, 200 * K, 300 * K), "and on");
+    CHECK(o->pt_base == 192 * K, "released behind it: %llu", (unsigned long long)o->pt_base);
+    edge_obj_reader_detach(&r);
+    edge_obj_unref(o); /* the test's creation reference */
+    CHECK(c.inflight_bytes == 0, "freed");
+    edge_cache_deinit(&c);
+}
+
+static void test_stored(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 4 << 20) == 0, "init");
+    edge_obj_t *o = edge_obj_new("/seg.ts", 7);
+    o->clen = 200 * K;
+    edge_cache_lock(&c);
+    edge_cache_insert_locked(&c, o);
+    edge_cache_unlock(&c);
+    fill(&c, o, 0, 200 * K);
+    CHECK(c.bytes >= 200 * K && c.bytes < 200 * K + 4096, "a known length maps exactly: %llu",
+          (unsigned long long)c.bytes);
+    __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    edge_obj_reader_t r = {0};
+    CHECK(edge_obj_reader_attach(o, &r, -1) == 0 && r.obj == NULL,
+          "a complete stored body needs no reader");
+    CHECK(read_ok(o, &r, 100 * K, 200 * K), "read without attaching");
+    edge_obj_reader_detach(&r);
+    edge_obj_unref(o); /* the test's creation reference; the table keeps its own */
+    edge_cache_deinit(&c);
+}
+
+static void test_hash(void)
+{
+    /* One hash (FNV-1a style, 64 bits) for the memory table and the disk index. */
+    CHECK(edge_key_hash("", 0) == 1469598103934665603ull, "empty key: the offset basis");
+    CHECK(edge_key_hash("/a.ts", 5) != edge_key_hash("/b.ts", 5), "keys differ");
+    CHECK(edge_key_hash("/a.ts", 5) == edge_key_hash("/a.ts?x", 5), "only len bytes count");
+    edge_obj_t *o = edge_obj_new("/x/y.ts", 7);
+    CHECK(o->hash == edge_key_hash("/x/y.ts", 7), "objects use it");
+    edge_obj_unref(o);
+}
+
+int main(void)
+{
+    test_window();
+    test_convert();
+    test_stored();
+    test_hash();
+    return check_report();
+}
