@@ -119,12 +119,6 @@ for name, host, port in targets:
     print("%s: %s: serving again below the bound" % ("ok" if alive == "200" else "FAIL", name))
 PY
 expect_eq "the malformed-request script ran to its end" "$?" 0
-# The script printed one "ok: DESC" or "FAIL: DESC" line a check: count them here.
-while IFS= read -r line; do
-    case $line in
-    "ok: "*) pass "${line#ok: }" ;;
-    "FAIL: "*) fail "${line#FAIL: }" ;;
-    esac
-done <"$T/malformed.out"
+checks_from "$T/malformed.out"
 check "/status counts bad requests" test "$(status_field http://127.0.1.1:$PE requests.bad)" -gt 20
 finish

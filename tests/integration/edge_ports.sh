@@ -115,7 +115,6 @@ extra = socket.create_connection(("127.0.0.1", port), timeout=10)
 print("%s: over the cap with no keep-alive connection to close, the new one is closed" % ("ok" if closed(extra, 5) else "FAIL"))
 print("%s: connections that sent nothing yet were kept" % ("ok" if not any(closed(s, 0.3) for s in fresh) else "FAIL"))
 PY
-n=$(grep -c '^FAIL' "$T/cap.out")
-FAILS=$((FAILS + n))
+checks_from "$T/cap.out"
 check "/status counts the refused connection" test "$(status_field http://127.0.0.1:$PC connections.rejected)" -ge 1
 finish

@@ -16,6 +16,8 @@
 #                                  if BAD is empty, else fail with "got:BAD" and DETAIL.
 #                           check, expect_* and verdict return 0 when the check held, 1 when it
 #                           failed.
+#   checks_from FILE        counts the checks a helper script (Python) printed into FILE, one
+#                           per line: "ok: DESC" passes, "FAIL: DESC" fails, other lines ignored.
 #   die DESC [DETAIL]       the test cannot go on (its set-up failed): fail, then exit 1 (the
 #                           test's EXIT trap stops its servers).
 #   finish                  the end of a test: prints "== NAME: P passed, F failed, S skipped"
@@ -87,6 +89,16 @@ verdict() {
 $3}"
         return 1
     fi
+}
+
+checks_from() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+        "ok: "*) pass "${line#ok: }" ;;
+        "FAIL: "*) fail "${line#FAIL: }" ;;
+        esac
+    done <"$1"
 }
 
 die() {
