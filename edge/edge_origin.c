@@ -40,11 +40,6 @@ static void oconn_close(edge_oconn_t *oc);
 static void fetch_attempt(edge_fetch_t *f);
 static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-static edge_server_t *fetch_srv(edge_fetch_t *f)
-{
-    return f->w->srv;
-}
-
 static void origin_mark(edge_server_t *srv, unsigned i, bool ok)
 {
     edge_origin_state_t *s = &srv->origins[i];
@@ -62,7 +57,7 @@ static void origin_mark(edge_server_t *srv, unsigned i, bool ok)
 /* Retry on another origin (or on a fresh connection after a stale keep-alive one). */
 static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
 {
-    edge_server_t *srv = fetch_srv(f);
+    edge_server_t *srv = f->w->srv;
     if (!f->got_head && stale_conn && f->stale_retries < 2) {
         f->stale_retries++;
         f->attempts--;
