@@ -1,4 +1,5 @@
-/* edge_config.h: segment-edge configuration: defaults, command line and YAML file. */
+/* edge_config.h: segment-edge configuration: defaults and value parsers (edge_config.c), the YAML
+ * file (edge_config_file.c), the command line and final checks (edge_config_args.c). */
 #ifndef EDGE_CONFIG_H
 #define EDGE_CONFIG_H
 
@@ -41,7 +42,7 @@ typedef struct edge_config {
     char listen[EDGE_MAX_LISTEN][128];
     size_t n_listen;
     uint32_t workers;
-    char root[1024]; /* origin mode when set */
+    char root[1024];      /* origin mode when set */
     bool follow_symlinks; /* origin mode: follow symbolic links (still beneath root) */
     edge_origin_cfg_t origins[EDGE_MAX_ORIGINS];
     size_t n_origins;

@@ -131,12 +131,14 @@ void edge_conn_timer_stop(conn_t *c)
 
 /* ---- access log ---- */
 
-/* The first bytes of a request as read, printable: for requests rejected before their head. */
-static void raw_sanitize(const conn_t *c, char *out, size_t cap)
+/* len bytes of client input made safe for a log line: printable ASCII stays, '"', '\\' and every
+ * other byte become \xHH, so nothing read can end the quoted field or the line. Stops before cap
+ * would be exceeded; out is always terminated. */
+static void log_escape(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
-    for (size_t i = 0; i < c->req.raw_len && o + 5 < cap; i++) {
-        unsigned char ch = (unsigned char)c->req.raw[i];
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)in[i];
         if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
             out[o++] = (char)ch;
         } else {
@@ -145,6 +147,12 @@ static void raw_sanitize(const conn_t *c, char *out, size_t cap)
     }
     out[o < cap ? o : cap - 1] = '\0';
 }
+
+/* The logged target: the normalized path re-encoded as the cache key and the origin request
+ * use it (RFC 3986: no space, quote, backslash or control byte is left), then the raw query,
+ * escaped. */
+#define LOG_QUERY_MAX 512
+#define LOG_PATH_CAP  (CONN_PATH * 3 + 1)
 
 void edge_conn_access_log(conn_t *c)
 {
@@ -185,16 +193,22 @@ void edge_conn_access_log(conn_t *c)
     if (!c->req.head_seen) {
         /* Rejected before the method and target were known: say what was read. */
         char raw[CONN_RAW * 4 + 1];
-        raw_sanitize(c, raw, sizeof(raw));
+        log_escape(c->req.raw, c->req.raw_len, raw, sizeof(raw));
         log_info("access %s \"-\" - %d %llu %.3fms cache=- origin_ms=0.0 read=\"%s\"", c->peer_str,
                  status, (unsigned long long)c->resp.bytes_out, dur, raw);
         return;
     }
-    log_info("access %s \"%s %s%s%.*s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
-             llhttp_method_name((llhttp_method_t)c->req.method), c->req.path[0] ? c->req.path : "-",
-             c->req.qlen ? "?" : "", c->req.qlen < 512 ? (int)c->req.qlen : 512,
-             c->req.query ? c->req.query : "", status, (unsigned long long)c->resp.bytes_out, dur,
-             edge_cs_word(cs), c->resp.origin_ms);
+    char path[LOG_PATH_CAP];
+    char query[LOG_QUERY_MAX * 4 + 1];
+    if (!c->req.path[0] || edge_path_encode(c->req.path, c->req.path_len, path, sizeof(path)) < 0) {
+        snprintf(path, sizeof(path), "-");
+    }
+    log_escape(c->req.query ? c->req.query : "",
+               c->req.qlen < LOG_QUERY_MAX ? c->req.qlen : LOG_QUERY_MAX, query, sizeof(query));
+    log_info("access %s \"%s %s%s%s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
+             llhttp_method_name((llhttp_method_t)c->req.method), path, c->req.qlen ? "?" : "",
+             query, status, (unsigned long long)c->resp.bytes_out, dur, edge_cs_word(cs),
+             c->resp.origin_ms);
 }
 
 /* ---- responses ---- */

@@ -1,5 +1,6 @@
-/* edge_http.h: HTTP/1.1 message parsing (an llhttp wrapper) and the pure HTTP helpers of
- * segment-edge. */
+/* edge_http.h: HTTP/1.1 message parsing (an llhttp wrapper, edge_http.c) and the pure HTTP helpers
+ * of segment-edge: request target and cache key (edge_http_path.c), header field values
+ * (edge_http_fields.c), media types and playlist scans (edge_media.c). */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
 
@@ -93,6 +94,8 @@ const char *edge_http_msg_header(const edge_http_msg_t *m, const char *name, siz
 /* Case-insensitive comparison of a counted string with a C string. */
 bool edge_str_ieq(const char *a, size_t alen, const char *b);
 
+/* Request target and cache key (edge_http_path.c). */
+
 /* Split a request target into a normalized path and a raw query. Percent-decodes the path,
  * removes "." and empty segments, resolves ".." and fails when it would climb above "/"; NUL
  * (%00), control bytes, %2F and a backslash (literal or %5C) are refused.
@@ -113,6 +116,12 @@ int edge_path_encode(const char *path, size_t len, char *out, size_t cap);
  * key length or -ENAMETOOLONG. */
 int edge_cache_key_build(const char *path, size_t plen, const char *query, size_t qlen,
                          const char *const *keep, char *out, size_t cap);
+
+/* Header field values (edge_http_fields.c). */
+
+/* A decimal number of 1 to 19 digits and nothing else (no sign, no space). Returns true with
+ * *out set, false otherwise. */
+bool edge_u64_parse(const char *s, size_t len, uint64_t *out);
 
 /* Range header against a representation of size bytes. Returns 1 with [*first, *last] for one
  * satisfiable range, 0 when the header is to be ignored (bad syntax, several ranges: serve 200),
@@ -140,6 +149,8 @@ int edge_http_date_parse(const char *s, size_t len, time_t *out);
 
 /* Does an If-None-Match list (weak comparison, "*") match etag? */
 bool edge_etag_list_match(const char *list, size_t len, const char *etag, size_t elen);
+
+/* Media types and playlist scans (edge_media.c). */
 
 typedef enum edge_media_kind {
     EDGE_MEDIA_OTHER = 0,

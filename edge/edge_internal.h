@@ -322,8 +322,42 @@ const char *edge_worker_date(edge_worker_t *w);
 void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old);
 /* Close idle pooled origin connections (drain). */
 void edge_origin_pool_close(edge_worker_t *w);
+
+/* ---- cache fill (edge_fill.c) ---- */
+
+/* One origin fetch: filling a new object or revalidating a stored one. edge_fetch_start()
+ * creates it and edge_origin.c carries it over a pooled connection; exactly one of
+ * edge_fill_complete(), edge_fill_fail() and edge_fill_abandon() ends it and frees it. */
+typedef struct edge_fetch {
+    edge_worker_t *w;
+    edge_obj_t *obj; /* being filled */
+    edge_obj_t *old; /* being revalidated */
+    unsigned origin;
+    unsigned attempts;
+    unsigned stale_retries;
+    uint64_t start_ms; /* request sent */
+    bool got_head;
+    bool retry_5xx;
+    bool abandon; /* a pass-through body nobody reads any more */
+} edge_fetch_t;
+
 /* Freshness of o from its head (and body for complete playlists); caller holds the cache lock. */
 void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o);
+/* The origin's response head for f: a 304 refreshes f->old; another head replaces f->old with a
+ * new object (f->obj from then on) or starts f->obj streaming; a body above max_object goes
+ * through a pass-through window. Readers are woken. Returns 0, or 500 (no memory) to abort. */
+int edge_fill_head(edge_fetch_t *f, const edge_http_msg_t *m);
+/* A piece of f->obj's body: appended (a body of unknown length past max_object stops being
+ * stored). Returns 0, or -1 to stop reading: no memory, or (f->abandon set) a pass-through body
+ * that nobody reads any more. */
+int edge_fill_body(edge_fetch_t *f, const char *at, size_t len);
+/* The response is complete: gzip variant for playlists, final freshness, readers woken; frees f. */
+void edge_fill_complete(edge_fetch_t *f);
+/* The fetch failed for good with status (502, 504, ...): a new object fails for its readers, a
+ * revalidation reports EDGE_REFRESH_FAILED; frees f. */
+void edge_fill_fail(edge_fetch_t *f, int status);
+/* A pass-through body nobody reads any more (its connection is closed): frees f. */
+void edge_fill_abandon(edge_fetch_t *f);
 
 /* ---- status ---- */
 

@@ -1,5 +1,6 @@
-/* edge_origin.c: the origin client: keep-alive pool, timeouts, failover retry, filling cache
- * objects. */
+/* edge_origin.c: the origin client's transport: keep-alive connection pool, the request line,
+ * timeouts per phase, failover to the next origin, and back-pressure from a pass-through body's
+ * window. What the response does to the cache is edge_fill.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,6 @@
 
 #define ORIGIN_ARENA 16384
 #define ORIGIN_READ  65536
-
-typedef struct edge_fetch edge_fetch_t;
 
 typedef struct edge_oconn {
     uv_tcp_t tcp;
@@ -37,27 +36,9 @@ typedef struct edge_oconn {
     uint64_t resp_bytes;
 } edge_oconn_t;
 
-struct edge_fetch {
-    edge_worker_t *w;
-    edge_obj_t *obj; /* being filled */
-    edge_obj_t *old; /* being revalidated */
-    unsigned origin;
-    unsigned attempts;
-    unsigned stale_retries;
-    uint64_t start_ms;
-    bool got_head;
-    bool retry_5xx;
-    bool abandon; /* a pass-through body nobody reads any more */
-};
-
 static void oconn_close(edge_oconn_t *oc);
 static void fetch_attempt(edge_fetch_t *f);
 static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-
-static edge_server_t *fetch_srv(edge_fetch_t *f)
-{
-    return f->w->srv;
-}
 
 static void origin_mark(edge_server_t *srv, unsigned i, bool ok)
 {
@@ -73,181 +54,10 @@ static void origin_mark(edge_server_t *srv, unsigned i, bool ok)
     }
 }
 
-static char *dup_span(const char *s, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
-static char *dup_header(const edge_http_msg_t *m, const char *name)
-{
-    size_t len = 0;
-    const char *v = edge_http_msg_header(m, name, &len);
-    return v ? dup_span(v, len) : NULL;
-}
-
-void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o)
-{
-    edge_cc_t cc;
-    edge_cc_parse(o->cache_control ? o->cache_control : "",
-                  o->cache_control ? strlen(o->cache_control) : 0, &cc);
-    bool pt = edge_obj_passthrough(o); /* not stored; its start may be gone */
-    bool complete = edge_obj_state(o) == EDGE_OBJ_COMPLETE && !pt;
-    bool live = false;
-    uint64_t ttl = cfg->ttl_other;
-    o->store = true;
-    if (o->kind == EDGE_MEDIA_SEGMENT) {
-        ttl = cfg->ttl_segment;
-    } else if (o->kind == EDGE_MEDIA_PLAYLIST || o->kind == EDGE_MEDIA_MANIFEST) {
-        /* Until the body is complete the playlist counts as live (shortest). */
-        uint64_t target = 0;
-        bool endlist = false;
-        bool master = false;
-        if (complete) {
-            uint64_t n = edge_obj_filled(o);
-            char *buf = malloc(n + 1);
-            if (buf) {
-                edge_obj_copy(o, 0, buf, n);
-                if (o->kind == EDGE_MEDIA_PLAYLIST) {
-                    edge_hls_scan(buf, n, &endlist, &target);
-                    master = target == 0 && !endlist;
-                } else {
-                    endlist = !edge_mpd_is_dynamic(buf, n);
-                }
-                free(buf);
-            }
-        }
-        if (master) {
-            ttl = cfg->ttl_other;
-        } else if (complete && endlist) {
-            ttl = cfg->ttl_vod_playlist;
-        } else {
-            live = true;
-            ttl = target ? target / 2 : 1000;
-            if (cfg->ttl_live_playlist_max && ttl > cfg->ttl_live_playlist_max) {
-                ttl = cfg->ttl_live_playlist_max;
-            }
-        }
-    }
-    if (o->status >= 400) {
-        ttl = cfg->ttl_error;
-    } else if (o->status != 200 && o->status != 203 && o->status != 301 && o->status != 308 &&
-               o->status != 410 && cc.max_age < 0 && cc.s_maxage < 0) {
-        o->store = false;
-    }
-    if (cc.s_maxage >= 0) {
-        ttl = (uint64_t)cc.s_maxage * 1000;
-    } else if (cc.max_age >= 0) {
-        ttl = (uint64_t)cc.max_age * 1000;
-    }
-    if (cc.no_cache) {
-        ttl = 0;
-    }
-    if (cc.no_store || cc.private_ || pt) {
-        o->store = false;
-    }
-    o->ttl_ms = ttl;
-    o->swr_ms = cc.swr >= 0 ? (uint64_t)cc.swr * 1000 : cfg->stale_while_revalidate;
-    o->sie_ms = cc.sie >= 0 ? (uint64_t)cc.sie * 1000 : cfg->stale_if_error;
-    if (live) {
-        if (o->swr_ms > cfg->live_stale_max) {
-            o->swr_ms = cfg->live_stale_max;
-        }
-        if (o->sie_ms > cfg->live_stale_max) {
-            o->sie_ms = cfg->live_stale_max;
-        }
-    }
-    if (cc.must_revalidate || o->status >= 400) {
-        o->swr_ms = 0;
-        o->sie_ms = 0;
-    }
-    if (cc.no_cache) {
-        /* never used without a successful validation, unless stale-if-error says so */
-        o->swr_ms = 0;
-        o->sie_ms = cc.sie >= 0 ? (uint64_t)cc.sie * 1000 : 0;
-    }
-}
-
-static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m)
-{
-    o->status = m->status;
-    o->clen = m->chunked ? -1 : m->content_length;
-    if (m->status == 304 || m->status == 204) {
-        o->clen = 0;
-    }
-    o->ctype = dup_header(m, "content-type");
-    o->etag = dup_header(m, "etag");
-    o->last_modified = dup_header(m, "last-modified");
-    o->cache_control = dup_header(m, "cache-control");
-    o->content_encoding = dup_header(m, "content-encoding");
-    size_t al = 0;
-    const char *age = edge_http_msg_header(m, "age", &al);
-    o->origin_age = 0;
-    if (age && al > 0 && al < 10) {
-        o->origin_age = strtol(age, NULL, 10);
-        if (o->origin_age < 0) {
-            o->origin_age = 0;
-        }
-    }
-    o->kind = edge_media_kind(o->key, strcspn(o->key, "?"));
-    o->resp_ms = edge_now_ms();
-}
-
-static void fetch_free(edge_fetch_t *f)
-{
-    __atomic_sub_fetch(&fetch_srv(f)->cache.fills_inflight, 1, __ATOMIC_RELAXED);
-    f->w->n_fetches--;
-    edge_obj_unref(f->obj);
-    edge_obj_unref(f->old);
-    free(f);
-}
-
-/* The fetch failed for good: tell the object's readers. */
-static void fetch_fail(edge_fetch_t *f, int status)
-{
-    edge_server_t *srv = fetch_srv(f);
-    STAT_ADD(f->w->st.origin_errors, 1);
-    if (f->obj) {
-        edge_obj_t *o = f->obj;
-        o->fail_status = status;
-        edge_cache_lock(&srv->cache);
-        edge_cache_remove_locked(&srv->cache, o);
-        edge_cache_unlock(&srv->cache);
-        __atomic_store_n(&o->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
-        edge_worker_wake_obj(srv, o);
-    } else if (f->old) {
-        edge_obj_t *o = f->old;
-        edge_cache_lock(&srv->cache);
-        o->refreshing = false;
-        o->refresh_result = EDGE_REFRESH_FAILED;
-        o->refresh_status = status;
-        __atomic_add_fetch(&o->refresh_gen, 1, __ATOMIC_SEQ_CST);
-        edge_cache_unlock(&srv->cache);
-        edge_worker_wake_obj(srv, o);
-    }
-    log_warn("origin fetch failed: %s -> %d", f->obj ? f->obj->key : f->old->key, status);
-    fetch_free(f);
-}
-
-/* A pass-through body nobody reads any more: stop (the connection is already closed). */
-static void fetch_abandon(edge_fetch_t *f)
-{
-    edge_obj_t *o = f->obj;
-    o->fail_status = 502;
-    __atomic_store_n(&o->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
-    edge_worker_wake_obj(fetch_srv(f), o);
-    log_debug("origin fetch abandoned, nobody reads it: %s", o->key);
-    fetch_free(f);
-}
-
 /* Retry on another origin (or on a fresh connection after a stale keep-alive one). */
 static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
 {
-    edge_server_t *srv = fetch_srv(f);
+    edge_server_t *srv = f->w->srv;
     if (!f->got_head && stale_conn && f->stale_retries < 2) {
         f->stale_retries++;
         f->attempts--;
@@ -261,43 +71,7 @@ static void fetch_retry_or_fail(edge_fetch_t *f, int status, bool stale_conn)
         fetch_attempt(f);
         return;
     }
-    fetch_fail(f, status);
-}
-
-static void obj_gzip(edge_obj_t *o)
-{
-    uint64_t n = edge_obj_filled(o);
-    if (o->status != 200 || o->content_encoding || n == 0 || n > EDGE_GZIP_MAX) {
-        return;
-    }
-    char *src = malloc(n);
-    if (!src) {
-        return;
-    }
-    edge_obj_copy(o, 0, src, n);
-    (void)edge_gzip(src, n, &o->gz, &o->gz_len); /* no variant when it fails */
-    free(src);
-}
-
-static void fetch_complete(edge_fetch_t *f)
-{
-    edge_server_t *srv = fetch_srv(f);
-    if (f->obj) {
-        edge_obj_t *o = f->obj;
-        if ((o->kind == EDGE_MEDIA_PLAYLIST || o->kind == EDGE_MEDIA_MANIFEST) &&
-            !edge_obj_passthrough(o)) {
-            obj_gzip(o);
-        }
-        __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
-        edge_cache_lock(&srv->cache);
-        edge_obj_freshness_locked(srv->cfg, o);
-        if (!o->store) {
-            edge_cache_remove_locked(&srv->cache, o);
-        }
-        edge_cache_unlock(&srv->cache);
-        edge_worker_wake_obj(srv, o);
-    }
-    fetch_free(f);
+    edge_fill_fail(f, status);
 }
 
 static int oconn_on_head(void *ctx, edge_http_msg_t *m)
@@ -314,75 +88,7 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
     }
     origin_mark(srv, oc->origin, true);
     f->got_head = true;
-    uint64_t now = edge_now_ms();
-    double ttfb = (double)(now - f->start_ms);
-    if (f->old) {
-        edge_obj_t *old = f->old;
-        if (m->status == 304) {
-            edge_cache_lock(&srv->cache);
-            /* The stored head stays as it is: other workers read it without the lock. */
-            old->resp_ms = now;
-            old->origin_age = 0;
-            edge_obj_freshness_locked(srv->cfg, old);
-            old->refreshing = false;
-            old->refresh_result = EDGE_REFRESH_REVALIDATED;
-            old->refresh_status = 304;
-            __atomic_add_fetch(&old->refresh_gen, 1, __ATOMIC_SEQ_CST);
-            edge_cache_unlock(&srv->cache);
-            STAT_ADD(oc->w->st.revalidated, 1);
-            edge_worker_wake_obj(srv, old);
-            return 0;
-        }
-        edge_obj_t *n = edge_obj_new(old->key, old->key_len);
-        if (!n) {
-            return 500;
-        }
-        obj_set_head(n, m);
-        n->origin_ms = ttfb;
-        __atomic_store_n(&n->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
-        edge_cache_lock(&srv->cache);
-        edge_obj_freshness_locked(srv->cfg, n);
-        bool pt = n->clen > 0 && (uint64_t)n->clen > edge_config_max_object(srv->cfg);
-        if (pt) {
-            n->store = false;
-        }
-        if (old->in_table) {
-            edge_cache_remove_locked(&srv->cache, old);
-            if (n->store) {
-                edge_cache_insert_locked(&srv->cache, n);
-            }
-        }
-        old->replaced_by = edge_obj_ref(n);
-        old->refreshing = false;
-        old->refresh_result = EDGE_REFRESH_REPLACED;
-        old->refresh_status = m->status;
-        __atomic_add_fetch(&old->refresh_gen, 1, __ATOMIC_SEQ_CST);
-        edge_cache_unlock(&srv->cache);
-        edge_worker_wake_obj(srv, old);
-        edge_obj_unref(old);
-        f->old = NULL;
-        f->obj = n;
-        if (pt) {
-            edge_obj_make_passthrough(&srv->cache, n, srv->cfg->passthrough_window);
-        }
-        return 0;
-    }
-    edge_obj_t *o = f->obj;
-    obj_set_head(o, m);
-    o->origin_ms = ttfb;
-    edge_cache_lock(&srv->cache);
-    edge_obj_freshness_locked(srv->cfg, o);
-    if (!o->store) {
-        edge_cache_remove_locked(&srv->cache, o);
-    }
-    edge_cache_unlock(&srv->cache);
-    if (o->clen > 0 && (uint64_t)o->clen > edge_config_max_object(srv->cfg)) {
-        /* Too large to store: streamed through a bounded window from the first byte. */
-        edge_obj_make_passthrough(&srv->cache, o, srv->cfg->passthrough_window);
-    }
-    __atomic_store_n(&o->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
-    edge_worker_wake_obj(srv, o);
-    return 0;
+    return edge_fill_head(f, m);
 }
 
 static int oconn_on_body(void *ctx, const char *at, size_t len)
@@ -393,21 +99,7 @@ static int oconn_on_body(void *ctx, const char *at, size_t len)
         return 0; /* a 304 has no body; nothing else lands here */
     }
     STAT_ADD(oc->w->st.origin_bytes, len);
-    edge_server_t *srv = oc->w->srv;
-    edge_obj_t *o = f->obj;
-    if (!edge_obj_passthrough(o) && edge_obj_filled(o) + len > edge_config_max_object(srv->cfg)) {
-        /* A body of unknown length past max_object: stop storing it, stream the rest. */
-        edge_obj_make_passthrough(&srv->cache, o, srv->cfg->passthrough_window);
-    }
-    if (edge_obj_passthrough(o) && edge_obj_unread(o)) {
-        f->abandon = true;
-        return -1;
-    }
-    if (edge_obj_append(&srv->cache, o, at, len) != 0) {
-        return -1;
-    }
-    edge_worker_wake_obj(oc->w->srv, f->obj);
-    return 0;
+    return edge_fill_body(f, at, len);
 }
 
 static void oconn_on_close(uv_handle_t *h)
@@ -449,7 +141,7 @@ static void oconn_fail(edge_oconn_t *oc, int status)
     if (f->got_head) {
         /* Mid-body: the object is truncated; readers must see a failure. */
         origin_mark(oc->w->srv, oc->origin, false);
-        fetch_fail(f, status);
+        edge_fill_fail(f, status);
         return;
     }
     fetch_retry_or_fail(f, status, stale);
@@ -496,7 +188,7 @@ static void oconn_abandon(edge_oconn_t *oc)
     oc->f = NULL;
     oconn_close(oc);
     if (f) {
-        fetch_abandon(f);
+        edge_fill_abandon(f);
     }
 }
 
@@ -540,7 +232,7 @@ static void oconn_release(edge_oconn_t *oc)
     oc->f = NULL;
     bool keep = oc->parser.msg.keep_alive && !oc->w->closing;
     if (f) {
-        fetch_complete(f);
+        edge_fill_complete(f);
     }
     if (!keep) {
         oconn_close(oc);

@@ -397,12 +397,32 @@ static void respond_options(const edge_req_t *req, const edge_config_t *cfg, edg
     hdr_end(out);
 }
 
-/* Conditional GET: should we answer 304? If-None-Match wins over If-Modified-Since. */
-static bool not_modified(const edge_req_t *req, const edge_obj_view_t *o)
+/* Room for the longest ETag sent (HDR_VAL_MAX) plus the gzip variant's "-gz" and a NUL. */
+#define VARIANT_ETAG_MAX (HDR_VAL_MAX + 4)
+
+/* The entity tag of the representation that is served: the stored one, or for the gzip variant
+ * the stored one with "-gz" inside its closing quote ("abc" -> "abc-gz", W/"abc" -> W/"abc-gz"),
+ * built in buf (VARIANT_ETAG_MAX bytes). NULL when there is none or it is too long to send. */
+static const char *variant_etag(const edge_obj_view_t *o, bool gz, char *buf)
+{
+    if (!str_ok(o->etag, HDR_VAL_MAX)) {
+        return NULL;
+    }
+    size_t el = strlen(o->etag);
+    if (!gz || el < 2 || o->etag[el - 1] != '"') {
+        return o->etag;
+    }
+    snprintf(buf, VARIANT_ETAG_MAX, "%.*s-gz\"", (int)(el - 1), o->etag);
+    return buf;
+}
+
+/* Conditional GET: should we answer 304? If-None-Match (weak comparison, RFC 9110 13.1.2, against
+ * etag: the served variant's) wins over If-Modified-Since. */
+static bool not_modified(const edge_req_t *req, const edge_obj_view_t *o, const char *etag)
 {
     if (req->if_none_match.p) {
-        return o->etag && edge_etag_list_match(req->if_none_match.p, req->if_none_match.n, o->etag,
-                                               strlen(o->etag));
+        return etag &&
+               edge_etag_list_match(req->if_none_match.p, req->if_none_match.n, etag, strlen(etag));
     }
     if (req->if_modified_since.p && (o->last_modified || o->mtime)) {
         time_t t = 0;
@@ -434,28 +454,25 @@ static bool if_range_ok(const edge_req_t *req, const edge_obj_view_t *o)
     return o->last_modified && strlen(o->last_modified) == l && memcmp(o->last_modified, v, l) == 0;
 }
 
-static void hdr_validators(edge_plan_t *p, const edge_obj_view_t *o, bool gz)
+/* ETag (etag: the served variant's, see variant_etag) and Last-Modified. */
+static void hdr_validators(edge_plan_t *p, const edge_obj_view_t *o, const char *etag)
 {
-    if (str_ok(o->etag, HDR_VAL_MAX)) {
-        size_t el = strlen(o->etag);
-        if (gz && el >= 2 && o->etag[el - 1] == '"') {
-            hdr_add(p, "ETag: %.*s-gz\"\r\n", (int)(el - 1), o->etag);
-        } else {
-            hdr_add(p, "ETag: %s\r\n", o->etag);
-        }
+    if (etag) {
+        hdr_add(p, "ETag: %s\r\n", etag);
     }
     if (str_ok(o->last_modified, HDR_SHORT_MAX)) {
         hdr_add(p, "Last-Modified: %s\r\n", o->last_modified);
     }
 }
 
-/* Head for a 200 representation of total bytes (-1 unknown): 304, 416, 206 or 200; sets the
- * range. */
+/* Head for a 200 representation of total bytes (-1 unknown) whose entity tag is etag: 304, 416,
+ * 206 or 200; sets the range. */
 static void hdr_representation(const edge_req_t *req, const edge_config_t *cfg,
-                               const edge_obj_view_t *o, edge_plan_t *p, int64_t total, bool gz)
+                               const edge_obj_view_t *o, edge_plan_t *p, int64_t total, bool gz,
+                               const char *etag)
 {
     bool head_only = req->method == HTTP_HEAD;
-    if (not_modified(req, o)) {
+    if (not_modified(req, o, etag)) {
         hdr_begin(req, cfg, p, 304);
         return;
     }
@@ -592,8 +609,10 @@ static void respond_object(const edge_req_t *req, const edge_obj_view_t *o, uint
         return;
     }
     bool gz = want_gz && o->has_gz;
+    char etag_buf[VARIANT_ETAG_MAX];
+    const char *etag = variant_etag(o, gz, etag_buf);
     if (o->status == 200) {
-        hdr_representation(req, cfg, o, out, gz ? (int64_t)o->gz_len : total, gz);
+        hdr_representation(req, cfg, o, out, gz ? (int64_t)o->gz_len : total, gz, etag);
     } else {
         hdr_passthrough(req, cfg, o, out, total);
     }
@@ -601,7 +620,7 @@ static void respond_object(const edge_req_t *req, const edge_obj_view_t *o, uint
         hdr_add(out, "Vary: Accept-Encoding\r\n");
     }
     if (out->status == 200 || out->status == 206 || out->status == 304) {
-        hdr_validators(out, o, gz);
+        hdr_validators(out, o, etag);
     }
     if (o->cached) {
         if (str_ok(o->cache_control, HDR_VAL_MAX)) {

@@ -2,13 +2,15 @@
 # edge_path_key: the cache key and the origin request come from the normalized path re-encoded
 # (RFC 3986): an encoded '?' is part of the path (the origin sees %3F, never a query), a real
 # query string cannot create a new cache object, a path is decoded exactly once (%252e stays
-# %252e), %20 goes out as %20, needless encodings share one key, NUL and backslashes are refused.
+# %252e), %20 goes out as %20, needless encodings share one key, NUL and backslashes are refused;
+# the access log shows that same re-encoded path, and a quote or control byte in a request cannot
+# break its line format.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 cat >"$T/origin.py" <<'PY'
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-OK = {"/live/seg1.ts", "/a%20b.ts", "/a/%252e%252e/x.ts"}
+OK = {"/live/seg1.ts", "/a%20b.ts", "/a/%252e%252e/x.ts", "/v/a%20b.ts"}
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, fmt, *a):
@@ -71,4 +73,40 @@ expect_eq "%5C is refused" "$(get /x%5Cy.ts)" 400
 expect_eq "%00 is refused" "$(get /x%00y.ts)" 400
 expect_eq "a bad escape is refused" "$(get /x%zzy.ts)" 400
 expect_eq "nothing refused reached the origin" "$(wc -l <"$T/origin.log")" "$before"
+
+# The access log shows the path as the key and the origin request have it, escaped for the log.
+# log_has TEXT: wait (up to 5 s) for an access line holding TEXT; print it.
+log_has() {
+    local l
+    for _ in $(seq 50); do
+        l=$(grep -F "access 127.0.0.1 $1" "$T/edge.log" | tail -1)
+        [ -n "$l" ] && { echo "$l"; return; }
+        sleep 0.1
+    done
+}
+expect_eq "/v/a%20b.ts is served" "$(get /v/a%20b.ts)" 200
+line=$(log_has '"GET /v/a%20b.ts" 200 ')
+check "/v/a%20b.ts is logged as /v/a%20b.ts" test -n "$line"
+check "no raw space in a logged path" sh -c "! grep -q 'access .*\"GET /v/a b' '$T/edge.log'"
+expect_eq "%22 in the path" "$(get '/v/q%22x.ts')" 404
+check "an encoded quote is logged encoded" test -n "$(log_has '"GET /v/q%22x.ts" 404 ')"
+st=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /v/q\"x.ts?a\"b HTTP/1.1\r\nHost: e\r\n\r\n")
+print(s.recv(100).split(b" ")[1].decode())' $PE)
+expect_eq "a literal quote in the target is answered" "$st" 404
+line=$(log_has '"GET /v/q%22x.ts?a\x22b" 404 ')
+check "a literal quote is logged as %22 in the path and \\x22 in the query" test -n "$line"
+st=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /v/\"\x01 HTTP/1.1\r\nHost: e\r\n\r\n")
+print(s.recv(100).split(b" ")[1].decode())' $PE)
+expect_eq "a control byte in the target: 400" "$st" 400
+check "... logged with the bytes read, escaped" test -n "$(log_has '"-" - 400 ')"
+# Every access line keeps its format: one quoted field without a quote inside, then the fields.
+bad=$(grep 'access ' "$T/edge.log" |
+    grep -Evc ' access 127\.0\.0\.1 "[^"]*"( -)? [0-9]{3} [0-9]+ [0-9.]+ms cache=[A-Z-]+ origin_ms=[0-9.]+( read="[^"]*")?$')
+expect_eq "every access line has the documented format" "$bad" 0
 finish

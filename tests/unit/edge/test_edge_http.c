@@ -345,8 +345,29 @@ static void test_dates_etags_media(void)
     CHECK(!edge_mpd_is_dynamic("<MPD type=\"static\">", 19));
 }
 
+/* The one decimal parser behind Content-Length, Range, Cache-Control and EXT-X-TARGETDURATION. */
+static void test_u64(void)
+{
+    uint64_t v = 7;
+    CHECK(edge_u64_parse("0", 1, &v) && v == 0);
+    CHECK(edge_u64_parse("9999999999999999999", 19, &v) && v == 9999999999999999999ull);
+    v = 7;
+    CHECK(!edge_u64_parse("", 0, &v) && v == 7, "empty");
+    CHECK(!edge_u64_parse("18446744073709551616", 20, &v), "20 digits");
+    CHECK(!edge_u64_parse("+1", 2, &v) && !edge_u64_parse("-1", 2, &v), "a sign");
+    CHECK(!edge_u64_parse(" 1", 2, &v) && !edge_u64_parse("1 ", 2, &v), "a space");
+    CHECK(!edge_u64_parse("1a", 2, &v) && !edge_u64_parse("0x1", 3, &v), "not a digit");
+    CHECK(edge_u64_parse("12345", 3, &v) && v == 123, "only len bytes are read");
+    /* Content-Length keeps to 18 digits (it must fit int64_t with -1 meaning absent). */
+    CHECK(req_status("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999999\r\n\r\n") !=
+          400);
+    CHECK(req_status("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000000\r\n\r\n") ==
+          400);
+}
+
 int main(void)
 {
+    test_u64();
     test_requests();
     test_responses();
     test_paths();

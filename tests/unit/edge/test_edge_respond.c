@@ -276,9 +276,37 @@ static void test_gzip(void)
     p = respond(GET_PL "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n\r\n", &v, &cfg_cache);
     CHECK(p.status == 206 && p.body == EDGE_BODY_IDENTITY, "a range gets identity bytes");
 
+    /* Revalidation compares the ETag of the variant that would be served (RFC 9110 13.1.2,
+     * weak comparison for If-None-Match). */
     p = respond(GET_PL "Accept-Encoding: gzip\r\nIf-None-Match: \"abc-gz\"\r\n\r\n", &v,
                 &cfg_cache);
-    CHECK(p.status == 200, "the -gz ETag is not the stored one (kept behaviour): %d", p.status);
+    CHECK(p.status == 304 && p.body == EDGE_BODY_NONE && has(&p, "ETag: \"abc-gz\"") &&
+              has(&p, "Vary: Accept-Encoding") && !has_name("Content-Encoding"),
+          "the gzip variant's ETag revalidates it: %d %s", p.status, hdr);
+    p = respond(GET_PL "Accept-Encoding: gzip\r\nIf-None-Match: \"x\", W/\"abc-gz\"\r\n\r\n", &v,
+                &cfg_cache);
+    CHECK(p.status == 304, "weak comparison, second in the list: %d", p.status);
+    p = respond(GET_PL "Accept-Encoding: gzip\r\nIf-None-Match: " ETAG "\r\n\r\n", &v, &cfg_cache);
+    CHECK(p.status == 200 && p.body == EDGE_BODY_GZIP && has(&p, "ETag: \"abc-gz\""),
+          "the identity ETag does not validate the gzip variant: %d", p.status);
+    p = respond(GET_PL "If-None-Match: \"abc-gz\"\r\n\r\n", &v, &cfg_cache);
+    CHECK(p.status == 200 && p.body == EDGE_BODY_IDENTITY && has(&p, "ETag: " ETAG),
+          "the -gz ETag does not validate identity: %d", p.status);
+    p = respond(GET_PL "Accept-Encoding: gzip;q=0\r\nIf-None-Match: " ETAG "\r\n\r\n", &v,
+                &cfg_cache);
+    CHECK(p.status == 304 && has(&p, "ETag: " ETAG), "identity revalidated with its ETag: %d",
+          p.status);
+    v.etag = "W/\"abc\"";
+    p = respond(GET_PL "Accept-Encoding: gzip\r\nIf-None-Match: \"abc-gz\"\r\n\r\n", &v,
+                &cfg_cache);
+    CHECK(p.status == 304 && has(&p, "ETag: W/\"abc-gz\""), "weak stored ETag, gzip variant: %d",
+          p.status);
+    v.has_gz = false;
+    p = respond(GET_PL "Accept-Encoding: gzip\r\nIf-None-Match: \"abc-gz\"\r\n\r\n", &v,
+                &cfg_cache);
+    CHECK(p.status == 200 && p.body == EDGE_BODY_IDENTITY,
+          "no gzip variant: identity is served, the -gz ETag does not match it: %d", p.status);
+    v = playlist_view();
 
     v.content_encoding = "br";
     p = respond(GET_PL "Accept-Encoding: gzip\r\n\r\n", &v, &cfg_cache);
