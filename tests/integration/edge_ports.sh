@@ -38,10 +38,11 @@ refused second_edge_mode "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(
 expect_eq "the first one still serves" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P/v/seg.ts)" 200
 # A plain socket (no SO_REUSEPORT) on the wildcard address of the same port also blocks it.
 P2=$(free_port)
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$P2" &
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' "$P2" "$T/holder.ready" &
 HOLDER=$!
 EDGE_PIDS+=("$HOLDER")
-sleep 0.3
+for _ in $(seq 100); do [ -e "$T/holder.ready" ] && break; sleep 0.1; done
+check "a plain socket holds 0.0.0.0:$P2" test -e "$T/holder.ready"
 refused other_process "127\\.0\\.0\\.1:$P2/tcp is in use: another process" --listen 127.0.0.1:$P2 --root "$T/root"
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
@@ -76,7 +77,7 @@ YAML
 PC=$(free_port)
 start_edge cap -c "$T/cap.yaml" --listen 127.0.0.1:$PC --root "$T/root"
 python3 - "$PC" <<'PY' | tee "$T/cap.out"
-import socket, sys, time
+import json, socket, sys, time
 port = int(sys.argv[1])
 def get(s):
     s.sendall(b"GET /v/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -108,7 +109,23 @@ print("%s: the longest-idle keep-alive connection was closed" % ("ok" if closed(
 print("%s: the others stay open" % ("ok" if not any(closed(s, 0.3) for s in ka[1:]) else "FAIL"))
 for s in ka + [new]:
     s.close()
-time.sleep(0.3)
+def active():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    buf = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        buf += c
+    s.close()
+    return json.loads(buf.split(b"\r\n\r\n", 1)[1])["connections"]["active"]
+# Wait (bounded) until the server has seen the closes: only the /status request is open.
+for _ in range(200):
+    if active() <= 1:
+        break
+    time.sleep(0.05)
+time.sleep(0.1)
 fresh = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(4)]
 time.sleep(0.3)
 extra = socket.create_connection(("127.0.0.1", port), timeout=10)
