@@ -12,6 +12,7 @@
 #include "pops.h"
 #include "query.h"
 #include "route.h"
+#include "rtable.h"
 #include "wire.h"
 #include "yamltree.h"
 
@@ -39,6 +40,11 @@ int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, co
                      void *add_ctx, geo_runtime_t **out, char *err, size_t errlen);
 void geo_runtime_free(geo_runtime_t *rt);
 
+/* Build the merged prefix tables of rt's policies for a health view (NULL: all up), off the
+ * query path (rtable.h). The result belongs with that view: route_health_t.table. */
+int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route_table_t **out,
+                    char *err, size_t errlen);
+
 typedef enum georesp_result {
     GEORESP_DONE = 0,   /* the answer (or SERVFAIL) is written */
     GEORESP_NODATA = 1, /* no record of this type: the caller adds the SOA */
@@ -51,7 +57,8 @@ typedef struct geo_client {
     uint8_t addr[16];
     uint8_t source_prefix; /* ECS source prefix, or the full length for the packet source */
     bool from_ecs;
-    bool ecs_unusable; /* an ECS option came with a private/loopback address: source used */
+    bool ecs_unusable;       /* an ECS option came with a private/loopback address: source used */
+    uint8_t unusable_prefix; /* then: the special-purpose range it lies in (its ECS scope) */
 } geo_client_t;
 
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *out);

@@ -33,6 +33,9 @@ typedef struct route_health {
     uint8_t short_ttl[POPS_MAX]; /* nonzero: answers naming this PoP use ttl_short */
     uint32_t ttl_short;          /* the shortened TTL (a floor: policies with less keep theirs) */
     unsigned spill;              /* shed clients spread over this many next PoPs (default 3) */
+    /* The merged prefix tables built for exactly this view (rtable.h), or NULL: the query path
+     * then ranks per client. Owned by whoever publishes the view. */
+    const struct route_table *table;
 } route_health_t;
 
 typedef enum route_mode {
