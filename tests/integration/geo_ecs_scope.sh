@@ -18,7 +18,7 @@ for a in 192.0.2.0 192.0.2.127 192.0.2.128 192.0.2.200 198.51.100.0 198.51.101.0
     203.0.113.16 203.0.113.31 203.0.113.40 203.0.112.0 100.64.0.0 100.64.77.0 100.65.0.0 \
     100.63.255.0 198.18.0.0 198.18.1.0 198.18.2.0 198.18.3.0 198.18.4.0 198.19.0.0 9.255.255.0 \
     11.0.0.0 126.255.255.0 128.0.0.0 172.15.255.0 172.32.0.0 169.253.0.0 169.255.0.0 \
-    192.167.255.0 192.169.0.0 223.255.255.0 1.0.0.0; do
+    192.167.255.0 192.169.0.0 223.255.255.0 1.0.0.0 198.18.200.0 198.18.201.0; do
     ADDRS="$ADDRS --addr $a"
 done
 
@@ -52,5 +52,18 @@ dns_start "$D/geodnsd.yaml" || dns_finish
 for r in to-pool to-cname pool-fenced to-nodata to-servfail explicit-servfail unbiased biased \
     tie tie0 tie-biased; do
     run_checker "$D" fb.test.yaml fb.test $r
+done
+dns_stop
+
+# The bundled example (zones/) with the EU client in New York (nets), no health input.
+D=$TMP/example
+geo_example_conf "$D"
+cp "$GEO/example-nets.yaml" "$D/nets.yaml"
+sed -i -e "s#schema: geoip2-city}#schema: geoip2-city, nets: nets.yaml}#" -e '/^health:/,/^[a-z]/{/^health:/d;/^ /d}' \
+    "$D/geodnsd.yaml"
+grep -q "nets: nets.yaml" "$D/geodnsd.yaml" || fail "example config takes the nets file" "$(cat "$D/geodnsd.yaml")"
+dns_start "$D/geodnsd.yaml" || dns_finish
+for r in video eu-video edge; do
+    run_checker "$D" cdn.example.test.yaml cdn.example.test $r nets.yaml
 done
 dns_finish
