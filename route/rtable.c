@@ -395,6 +395,17 @@ static bool mapped_path(const uint8_t *p)
     return !memcmp(p, mapped, 12);
 }
 
+/* Is the prefix of the first depth bits of p (depth < 96) a prefix of ::ffff:0:0/96? */
+static bool mapped_above(const uint8_t *p, unsigned depth)
+{
+    for (unsigned d = 0; d < depth; d++) {
+        unsigned bit = (p[d / 8] >> (7 - d % 8)) & 1;
+        if (bit != (d >= 80))
+            return false;
+    }
+    return true;
+}
+
 /* The merged value of the prefix at depth (bits so far in b->path): rec is the mmdb record
  * there, mt the nets/special trie node there (0 = none below), cover the nets entry covering
  * it (longest so far) or -1, special whether it lies inside a special-purpose range. */
@@ -414,6 +425,8 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
             special = true;
         more = m->child[0] || m->child[1];
     }
+    if (max == 128 && depth < 96 && !more && mapped_above(b->path, depth))
+        more = true; /* go down to ::ffff:0:0/96, where the IPv4 table is grafted */
     if (!more) {
         if (cover >= 0)
             return leaf(b, &rec, cover, special); /* a nets entry replaces the mmdb */
