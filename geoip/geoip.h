@@ -107,6 +107,9 @@ int geoip_tree_root(const geoip_db_t *db, int family, geoip_rec_t *out);
  * a record pointing outside the database). */
 int geoip_tree_child(const geoip_db_t *db, uint32_t node, unsigned bit, geoip_rec_t *out);
 
+/* The number of search-tree nodes (0 for NULL). */
+uint32_t geoip_tree_nodes(const geoip_db_t *db);
+
 /* A reference for a data record (found, key and offset set; prefix 0), for geoip_db_fill. */
 void geoip_tree_ref(const geoip_rec_t *rec, geoip_ref_t *ref);
 

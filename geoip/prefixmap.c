@@ -76,3 +76,8 @@ void geoip_tree_ref(const geoip_rec_t *rec, geoip_ref_t *ref)
     ref->offset = rec->value;
     ref->key = (uint64_t)rec->value + 1;
 }
+
+uint32_t geoip_tree_nodes(const geoip_db_t *db)
+{
+    return db ? geoip_db_mmdb(db)->metadata.node_count : 0;
+}

@@ -10,13 +10,13 @@
 #include "geoip.h"
 #include "yamltree.h"
 
-#define POPS_MAX         256 /* PoPs per file */
+#define POPS_MAX         1024 /* PoPs per file */
 #define POPS_ADDRS_MAX   16  /* addresses per PoP and family */
-#define POPS_POOLS_MAX   64  /* pools per file */
+#define POPS_POOLS_MAX   256 /* pools per file */
 #define POPS_NAME_MAX    32  /* PoP and pool names, with the NUL */
 #define POPS_HOST_MAX    256 /* hostname, absolute with the trailing dot, with the NUL */
 #define POPS_URL_MAX     256 /* probe URL */
-#define POPS_REGIONS_MAX 64  /* capacity regions per file */
+#define POPS_REGIONS_MAX 256 /* capacity regions per file */
 #define POPS_EXPECT_MAX  8   /* expected HTTP status codes per probe */
 #define POPS_BODY_MAX    128 /* expected body substring, with the NUL */
 #define POPS_FIELD_MAX   64  /* dotted JSON path of the load figure, with the NUL */

@@ -177,7 +177,8 @@ typedef struct bctx {
     uint32_t *aslot;
     size_t acap;
     uint8_t path[16];
-    uint32_t graft; /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
+    uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
+    uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
     int err;
     char *errbuf;
     size_t errlen;
@@ -414,6 +415,10 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
 {
     if (b->err)
         return RT_LEAF;
+    if (++b->steps > b->max_steps) {
+        b->err = -EIO; /* far more prefixes than the tree has nodes: it loops */
+        return RT_LEAF;
+    }
     if (max == 128 && depth == 96 && mapped_path(b->path))
         return b->graft; /* ::ffff:a.b.c.d is located and answered as a.b.c.d */
     bool more = false;
@@ -461,6 +466,9 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
                      rt_tab_t *tab, char *err, size_t errlen)
 {
     bctx_t b = {.in = in, .pol = pol, .tab = tab, .mt = mt, .errbuf = err, .errlen = errlen};
+    /* A sound tree is walked a few times over at most (IPv4 subtree aliases): 16 visits per
+     * node, plus the nets and special-range structure, is far beyond any real database. */
+    b.max_steps = 16 * ((uint64_t)geoip_tree_nodes(in->db) + mt->len + 1024) * 2;
     geoip_rec_t r4 = {GEOIP_REC_EMPTY, 0}, r6 = {GEOIP_REC_EMPTY, 0};
     if (in->db && (geoip_tree_root(in->db, AF_INET, &r4) || geoip_tree_root(in->db, AF_INET6, &r6)))
         b.err = -EIO;

@@ -336,8 +336,66 @@ static void test_mmdb(const char *mmdb)
     fx_free(&f);
 }
 
+/* A PoP file of n PoPs on a grid (all in pool "all"), as YAML text (caller frees). */
+static char *grid_pops(size_t n)
+{
+    size_t cap = n * 96 + 4096, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len, "pops:\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(
+            y + len, cap - len, "  p%zu: {location: [%.2f, %.2f], addresses: [10.%zu.%zu.1]}\n", i,
+            -60.0 + (double)(i / 32) * 3.9, -175.0 + (double)(i % 32) * 11.0, i / 256, i % 256);
+    len += (size_t)snprintf(y + len, cap - len, "pools:\n  all: [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len, "%sp%zu", i ? ", " : "", i);
+    snprintf(y + len, cap - len, "]\n");
+    return y;
+}
+
+static void test_1024_pops(void)
+{
+    CHECK(POPS_MAX >= 1024, "POPS_MAX %d", POPS_MAX);
+    char *y = grid_pops(1024);
+    fixture_t f = {0};
+    f.pops = pops_from(y);
+    free(y);
+    CHECK(f.pops->npops == 1024 && f.pops->pool[0].n == 1024, "1,024 PoPs in one pool");
+    fx_nets(&f, "nets:\n"
+                "  \"0.0.0.0/0\": {location: [-60.0, -175.0]}\n"   /* p0 */
+                "  \"1.0.0.0/8\": {location: [60.84, 166.0]}\n"    /* p1023 */
+                "  \"2.0.0.0/8\": {location: [-56.1, -164.0]}\n"); /* p33 */
+    f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: all, tie_band: 0}\n");
+    CHECK(fx_build(&f, NULL) == 0, "build with 1,024 PoPs");
+    int d;
+    CHECK(look(&f, 1, "1.2.3.4", AF_INET, &d, NULL, NULL) == 1023 && d == 8,
+          "the last of 1,024 PoPs answers its /8 (depth %d)", d);
+    CHECK(look(&f, 1, "2.2.3.4", AF_INET, &d, NULL, NULL) == 33, "p33");
+    CHECK(look(&f, 1, "3.2.3.4", AF_INET, &d, NULL, NULL) == 0, "p0");
+    /* The ranking itself with 1,024 PoPs: the nearest is found, the decision is small. */
+    route_client_t c = {.located = true, .lat = 60.84, .lon = 166.0};
+    route_decision_t dec;
+    CHECK(route_rank(f.pol[0], f.pops, &c, NULL, AF_INET, &dec, NULL) == 0 && dec.n == 1 &&
+              dec.pop[0] == 1023,
+          "route_rank over 1,024 PoPs");
+    CHECK(sizeof(route_decision_t) < 256, "a decision stays small (%zu bytes)",
+          sizeof(route_decision_t));
+    fx_free(&f);
+    /* One more is refused. */
+    y = grid_pops(POPS_MAX + 1);
+    yt_doc_t *doc = load("pops.yaml", y);
+    pops_t *p = NULL;
+    char err[512] = "";
+    CHECK(pops_parse(yt_doc_root(doc), &p, err, sizeof(err)) != 0 && strstr(err, "at most 1024"),
+          "%d PoPs refused: %s", POPS_MAX + 1, err);
+    pops_free(p);
+    yt_doc_free(doc);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
+    test_1024_pops();
     test_split_and_merge();
     test_health_flip();
     test_tie_and_sharing();
