@@ -353,6 +353,16 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     return GEORESP_CNAME;
 }
 
+uint8_t georesp_scope_prefix(const route_health_t *health, uint32_t policy_id,
+                             const geo_client_t *c, int family, uint8_t fallback)
+{
+    route_table_hit_t hit;
+    if (health && health->table && c->family &&
+        route_table_lookup(health->table, policy_id, c->family, c->addr, family, &hit))
+        return hit.depth;
+    return fallback;
+}
+
 int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
                         const zone_node_t *n, const uint8_t *owner, size_t ownerlen,
                         dns_writer_t *w, uint8_t *scope)
@@ -384,7 +394,8 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
                                    : "no client address");
     if (len < 0 ||
         route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, env->health,
-                      family, c.from_ecs ? c.source_prefix : 0, loc.prefix,
+                      family, c.from_ecs ? c.source_prefix : 0,
+                      georesp_scope_prefix(env->health, n->geo_id, &c, family, loc.prefix),
                       c.family ? route_hash_prefix(c.family, c.addr, c.source_prefix) : 0) < 0)
         return 0;
     /* The answer is for this client only: scope = the whole source prefix. */

@@ -877,7 +877,8 @@ uint32_t route_answer_ttl(const route_policy_t *pol, const route_decision_t *dec
 uint8_t route_answer_scope(uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix,
                            const route_decision_t *dec)
 {
-    uint8_t scope = route_scope(source_prefix, matched_prefix);
+    (void)source_prefix;
+    uint8_t scope = matched_prefix;
     if (dec->hashed && hash_prefix > scope)
         scope = hash_prefix;
     return scope;
@@ -982,7 +983,7 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
         out_printf(&o, "answer: CNAME %s\n", pol->cname);
     }
     if (source_prefix) {
-        out_printf(&o, "scope: /%u (source /%u, matched network /%u",
+        out_printf(&o, "scope: /%u (source /%u, widest prefix with this answer /%u",
                    route_answer_scope(source_prefix, matched_prefix, hash_prefix, &dec),
                    source_prefix, matched_prefix);
         if (dec.hashed)

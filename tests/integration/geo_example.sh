@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # geo_example: the bundled example (zones/) with the example mmdb: every example region gets its
 # nearest PoP by ECS (dnsq, dig +subnet) and by source address (kdig/dig -b 127.255.N.1), ECS
-# scope = min(source, matched network), A and AAAA, the CNAME mode, the eu-video fence,
+# scope = the widest prefix with one answer, A and AAAA, the CNAME mode, the eu-video fence,
 # `geodnsd explain`, TCP = UDP, scope 0 for static names and for TXT/MX at a geo name.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
