@@ -274,7 +274,8 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     }
     geo_client_t c;
     georesp_client(q, src, &c);
-    route_decision_t dec;
+    route_decision_t own;               /* a re-picked or per-client decision */
+    const route_decision_t *dec = &own; /* the answer's decision */
     metrics_counters_t *mc = env->counters;
     if (mc)
         metrics_inc(&mc->located[c.from_ecs       ? METRICS_LOC_ECS
@@ -287,30 +288,32 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     if (tab && c.family && route_table_lookup(tab, n->geo_id, c.family, c.addr, family, &hit)) {
         /* The merged table: the answer and the widest prefix it holds for, no mmdb walk and no
          * ranking. A hash-dependent answer is re-picked for this client's /24 (/48). */
-        dec = *hit.dec;
+        dec = hit.dec;
         uint8_t sc = hit.depth;
-        if (dec.hashed) {
-            route_decision_pick(&dec, route_client_hash(c.family, c.addr, c.source_prefix),
+        if (dec->hashed) {
+            own = *hit.dec;
+            route_decision_pick(&own, route_client_hash(c.family, c.addr, c.source_prefix),
                                 env->health);
+            dec = &own;
             uint8_t hp = route_hash_prefix(c.family, c.addr, c.source_prefix);
             if (hp > sc)
                 sc = hp;
         }
         if (c.from_ecs)
             *scope = sc;
-    } else if (georesp_decide_cached(env, pol, n->geo_id, &c, family, qfam(family), &dec, scope)) {
+    } else if (georesp_decide_cached(env, pol, n->geo_id, &c, family, qfam(family), &own, scope)) {
         if (mc)
             metrics_inc(&mc->steps[METRICS_STEP_ERROR]);
         *rcode = DNS_RCODE_SERVFAIL;
         return GEORESP_DONE;
     }
-    uint32_t ttl = route_answer_ttl(pol, &dec, env->health);
+    uint32_t ttl = route_answer_ttl(pol, dec, env->health);
     if (mc)
-        georesp_count(mc, env->pop_slot, &dec, cname_mode);
+        georesp_count(mc, env->pop_slot, dec, cname_mode);
 
     const uint8_t *cn = NULL;
     size_t cnlen = 0;
-    switch (dec.outcome) {
+    switch (dec->outcome) {
     case ROUTE_OUT_NODATA:
         return GEORESP_NODATA;
     case ROUTE_OUT_SERVFAIL:
@@ -322,16 +325,16 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         break;
     case ROUTE_OUT_POOL:
     case ROUTE_OUT_FALLBACK_POOL:
-        if (cname_mode && dec.n) {
-            cn = rt->pop_host[dec.pop[0]];
-            cnlen = rt->pop_hostlen[dec.pop[0]];
+        if (cname_mode && dec->n) {
+            cn = rt->pop_host[dec->pop[0]];
+            cnlen = rt->pop_hostlen[dec->pop[0]];
             break;
         }
-        for (unsigned i = 0; i < dec.n; i++) {
-            const pops_pop_t *p = &rt->pops->pop[dec.pop[i]];
+        for (unsigned i = 0; i < dec->n; i++) {
+            const pops_pop_t *p = &rt->pops->pop[dec->pop[i]];
             const uint8_t *addrs[POPS_ADDRS_MAX];
             size_t cnt =
-                route_pop_addresses(p, env->health, dec.pop[i], family, pol->addresses, addrs);
+                route_pop_addresses(p, env->health, dec->pop[i], family, pol->addresses, addrs);
             for (size_t j = 0; j < cnt; j++) {
                 dns_rdata_t rd = {.data = addrs[j], .len = (uint16_t)(family == AF_INET ? 4 : 16)};
                 if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen,
@@ -339,7 +342,7 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
                     return -1;
             }
         }
-        return dec.n ? GEORESP_DONE : GEORESP_NODATA;
+        return dec->n ? GEORESP_DONE : GEORESP_NODATA;
     }
     if (!cnlen)
         return GEORESP_NODATA;
