@@ -372,8 +372,9 @@ static void table_log(const gd_health_t *h, int rc, double ms, const char *err)
     }
     route_table_stats_t st;
     route_table_stats(h->table, &st);
-    log_info("geo tables: %zu for %zu locations, %zu nodes, %zu answers, %zu KiB, built in %.0f ms",
-             st.tables, st.locations, st.nodes, st.answers, st.bytes / 1024, ms);
+    log_info("geo tables: %zu for %zu locations (%zu places ranked), %zu nodes, %zu answers, "
+             "%zu KiB, built in %.0f ms",
+             st.tables, st.locations, st.ranked, st.nodes, st.answers, st.bytes / 1024, ms);
 }
 
 static gd_health_t *health_new(gd_healthwatch_t *hw)

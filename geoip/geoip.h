@@ -120,6 +120,10 @@ const char *geoip_country_continent(const char *country);
  * (haversine). */
 double geoip_distance_km(double lat1, double lon1, double lat2, double lon2);
 
+/* The point (degrees) as a unit vector: the dot product of two is the cosine of the angle
+ * between them, so it orders distances like geoip_distance_km (prefixmap.c). */
+void geoip_unit_vector(double lat, double lon, double out[3]);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Custom nets: a YAML file of prefixes that override the mmdb. */
 

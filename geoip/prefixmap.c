@@ -2,6 +2,7 @@
  * tables off the query path (route/rtable.c). libmaxminddb has no public tree walker;
  * MMDB_read_node gives one node's two records with their types. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -80,4 +81,13 @@ void geoip_tree_ref(const geoip_rec_t *rec, geoip_ref_t *ref)
 uint32_t geoip_tree_nodes(const geoip_db_t *db)
 {
     return db ? geoip_db_mmdb(db)->metadata.node_count : 0;
+}
+
+void geoip_unit_vector(double lat, double lon, double out[3])
+{
+    const double rad = M_PI / 180.0;
+    double cl = cos(lat * rad);
+    out[0] = cl * cos(lon * rad);
+    out[1] = cl * sin(lon * rad);
+    out[2] = sin(lat * rad);
 }

@@ -359,7 +359,7 @@ static bool sel_match(const route_sel_t *s, const char *country, const char *con
 }
 
 /* Whether PoP idx can answer `family`: it has an address of that family that is up. */
-static bool has_family(const pops_pop_t *p, const route_health_t *h, size_t idx, int family)
+static bool has_family(const pops_rank_t *p, const route_health_t *h, size_t idx, int family)
 {
     if (family == AF_INET)
         return p->n4 > 0 && (!h || h->addr4[idx]);
@@ -424,32 +424,101 @@ static size_t step_filter(rank_ctx_t *c, const uint16_t *list, size_t n, int ste
     return k;
 }
 
+/* Nearer (biased distance), then lower index. */
+static inline bool ent_less(const rank_ent_t *a, const rank_ent_t *b)
+{
+    return a->d < b->d || (a->d == b->d && a->idx < b->idx);
+}
+
 /* Order the eligible PoPs (already family-filtered) into dec->cand with dec->ntie. */
 static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_order,
                       route_decision_t *dec)
 {
     rank_ent_t ent[POPS_MAX];
     size_t ntie = 1;
+    bool ranked = c->use_loc && !keep_order;
+    /* Without bias (every factor 1), the nearest PoPs are those with the largest dot product
+     * of unit vectors: select on that (3 multiplications per PoP) and compute great-circle
+     * distances for the kept ones only. */
+    bool unbiased = ranked;
+    for (size_t i = 0; i < n && unbiased; i++)
+        unbiased = c->pops->rank[elig[i]].factor == 1.0;
+    double u[3] = {0, 0, 0};
+    if (unbiased)
+        geoip_unit_vector(c->lat, c->lon, u);
     for (size_t i = 0; i < n; i++) {
         ent[i].idx = elig[i];
         ent[i].d = 0;
-        if (c->use_loc && !keep_order) {
+        const pops_rank_t *r = &c->pops->rank[elig[i]];
+        if (unbiased) {
+            ent[i].d = -(u[0] * r->unit[0] + u[1] * r->unit[1] + u[2] * r->unit[2]);
+        } else if (ranked) {
             const pops_pop_t *p = &c->pops->pop[elig[i]];
-            ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon) * p->factor;
+            ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon) * r->factor;
         }
     }
-    if (c->use_loc && !keep_order) {
-        /* Insertion sort by biased distance, then index: pools are small and this is memoized. */
-        for (size_t i = 1; i < n; i++) {
+    if (ranked) {
+        /* The nearest ROUTE_CAND_MAX by biased distance, then index, sorted: only those are
+         * kept, so a pool of 1,024 PoPs costs one pass over a max-heap of the best so far
+         * (each PoP compared with the worst kept) rather than a full sort. */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            rank_ent_t e = ent[i];
+            if (k < ROUTE_CAND_MAX) {
+                size_t j = k++; /* sift up */
+                while (j > 0 && ent_less(&ent[(j - 1) / 2], &e)) {
+                    ent[j] = ent[(j - 1) / 2];
+                    j = (j - 1) / 2;
+                }
+                ent[j] = e;
+                continue;
+            }
+            if (!ent_less(&e, &ent[0]))
+                continue;
+            size_t j = 0; /* replace the worst kept, sift down */
+            for (;;) {
+                size_t l = 2 * j + 1, r = l + 1, m = j;
+                const rank_ent_t *mv = &e;
+                if (l < k && ent_less(mv, &ent[l])) {
+                    m = l;
+                    mv = &ent[l];
+                }
+                if (r < k && ent_less(mv, &ent[r]))
+                    m = r;
+                if (m == j)
+                    break;
+                ent[j] = ent[m];
+                j = m;
+            }
+            ent[j] = e;
+        }
+        for (size_t i = 1; i < k; i++) { /* the heap, sorted */
             rank_ent_t e = ent[i];
             size_t j = i;
-            while (j > 0 &&
-                   (ent[j - 1].d > e.d || (ent[j - 1].d == e.d && ent[j - 1].idx > e.idx))) {
+            while (j > 0 && ent_less(&e, &ent[j - 1])) {
                 ent[j] = ent[j - 1];
                 j--;
             }
             ent[j] = e;
         }
+        if (unbiased) {
+            /* The kept ones by great-circle distance (the same order up to rounding). */
+            for (size_t i = 0; i < k; i++) {
+                const pops_pop_t *p = &c->pops->pop[ent[i].idx];
+                ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon);
+            }
+            for (size_t i = 1; i < k; i++) {
+                rank_ent_t e = ent[i];
+                size_t j = i;
+                while (j > 0 &&
+                       (ent[j - 1].d > e.d || (ent[j - 1].d == e.d && ent[j - 1].idx > e.idx))) {
+                    ent[j] = ent[j - 1];
+                    j--;
+                }
+                ent[j] = e;
+            }
+        }
+        n = k;
         double limit = ent[0].d * (1.0 + c->pol->tie);
         while (ntie < n && ent[ntie].d <= limit)
             ntie++;
@@ -646,7 +715,7 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         out->outcome = step == 1 ? ROUTE_OUT_POOL : ROUTE_OUT_FALLBACK_POOL;
         size_t nf = 0, ntake = 0;
         for (size_t i = 0; i < ne; i++) {
-            if (has_family(&pops->pop[elig[i]], health, elig[i], family)) {
+            if (has_family(&pops->rank[elig[i]], health, elig[i], family)) {
                 fam[nf++] = elig[i];
                 ntake += takes_clients(health, elig[i]);
             } else if (trace) {

@@ -23,7 +23,8 @@ typedef struct rt_tab {
     size_t nnodes, capnodes;
     rt_answer_t *ans;
     size_t nans, capans;
-    size_t nloc;
+    size_t nloc;  /* distinct locations (records, nets entries) */
+    size_t nrank; /* rankings done (distinct places) */
 } rt_tab_t;
 
 struct route_table {
@@ -163,6 +164,14 @@ static int mt_build(mtrie_t *m, const geoip_nets_t *nets)
 
 /* ---------------------------------------------------------------- build */
 
+/* A location as the ranking sees it (coordinates, country, continent), for the place memo. */
+struct place {
+    double lat, lon;
+    char country[3], continent[3];
+    uint8_t located;
+    uint32_t id; /* answer id + 1; 0 = empty slot */
+};
+
 typedef struct bctx {
     const route_table_input_t *in;
     const route_policy_t *pol;
@@ -173,6 +182,9 @@ typedef struct bctx {
     uint32_t *lval; /* answer id + 1; 0 = empty slot */
     size_t lcap;
     uint32_t nokey; /* answer id + 1 of the unlocated client (key 0), 0 = not yet */
+    /* what ranking depends on -> answer id: many records share one place (city) */
+    struct place *place;
+    size_t pcap, nplace;
     /* answer interning: slot = answer id + 1 */
     uint32_t *aslot;
     size_t acap;
@@ -267,6 +279,72 @@ static int intern(bctx_t *b, const rt_answer_t *a, uint32_t *id)
     return 0;
 }
 
+static uint64_t place_hash(const struct place *p)
+{
+    struct place k;
+    memset(&k, 0, sizeof(k));
+    k.lat = p->lat;
+    k.lon = p->lon;
+    memcpy(k.country, p->country, 3);
+    memcpy(k.continent, p->continent, 3);
+    k.located = p->located;
+    return hash_bytes(&k, offsetof(struct place, id));
+}
+
+static bool place_eq(const struct place *a, const struct place *b)
+{
+    return a->located == b->located && (!a->located || (a->lat == b->lat && a->lon == b->lon)) &&
+           !memcmp(a->country, b->country, 3) && !memcmp(a->continent, b->continent, 3);
+}
+
+static int rank_location(bctx_t *b, const geoip_loc_t *loc, int32_t net, uint32_t *id);
+
+/* Records at the same place (most of a city database's records share their city's) rank
+ * alike: rank each place once. Locations with a fixed PoP order (nets pins) are not shared. */
+static int rank_place(bctx_t *b, const geoip_loc_t *loc, uint32_t *id)
+{
+    struct place k;
+    memset(&k, 0, sizeof(k));
+    k.located = loc->located;
+    if (loc->located) {
+        k.lat = loc->lat;
+        k.lon = loc->lon;
+    }
+    memcpy(k.country, loc->country, 3);
+    memcpy(k.continent, loc->continent, 3);
+    if ((b->nplace + 1) * 2 >= b->pcap) {
+        size_t cap = b->pcap ? b->pcap * 2 : 1024;
+        struct place *n = calloc(cap, sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        for (size_t i = 0; i < b->pcap; i++)
+            if (b->place[i].id) {
+                size_t j = place_hash(&b->place[i]) & (cap - 1);
+                while (n[j].id)
+                    j = (j + 1) & (cap - 1);
+                n[j] = b->place[i];
+            }
+        free(b->place);
+        b->place = n;
+        b->pcap = cap;
+    }
+    size_t j = place_hash(&k) & (b->pcap - 1);
+    while (b->place[j].id) {
+        if (place_eq(&b->place[j], &k)) {
+            *id = b->place[j].id - 1;
+            return 0;
+        }
+        j = (j + 1) & (b->pcap - 1);
+    }
+    int rc = rank_location(b, loc, -1, id);
+    if (rc)
+        return rc;
+    k.id = *id + 1;
+    b->place[j] = k;
+    b->nplace++;
+    return 0;
+}
+
 /* Rank one location for the policy (both families) and intern the answer. */
 static int rank_location(bctx_t *b, const geoip_loc_t *loc, int32_t net, uint32_t *id)
 {
@@ -293,7 +371,7 @@ static int rank_location(bctx_t *b, const geoip_loc_t *loc, int32_t net, uint32_
             return rc;
         canon(&d, &a.dec[1]);
     }
-    b->tab->nloc++;
+    b->tab->nrank++;
     return intern(b, &a, id);
 }
 
@@ -312,7 +390,7 @@ static int loc_answer(bctx_t *b, uint64_t key, const geoip_rec_t *rec, int32_t n
         return 0;
     }
     size_t n = b->tab->nloc;
-    if ((n + 1) * 2 >= b->lcap) {
+    if ((n + 1) * 2 >= b->lcap) { /* at most half full */
         size_t cap = b->lcap ? b->lcap * 2 : 1024;
         uint64_t *k = calloc(cap, sizeof(*k));
         uint32_t *v = calloc(cap, sizeof(*v));
@@ -352,11 +430,13 @@ static int loc_answer(bctx_t *b, uint64_t key, const geoip_rec_t *rec, int32_t n
         geoip_tree_ref(rec, &ref);
         geoip_db_fill(b->in->db, &ref, &loc);
     }
-    int rc = rank_location(b, &loc, net, id);
+    bool fixed = net >= 0 && b->in->net_nfixed && b->in->net_nfixed[net];
+    int rc = fixed ? rank_location(b, &loc, net, id) : rank_place(b, &loc, id);
     if (rc)
         return rc;
     b->lkey[s] = key;
     b->lval[s] = *id + 1;
+    b->tab->nloc++;
     return 0;
 }
 
@@ -483,6 +563,7 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
     free(b.lkey);
     free(b.lval);
     free(b.aslot);
+    free(b.place);
     if (b.err)
         snprintf(err, errlen, "geo table: %s",
                  b.err == -EIO      ? "the mmdb search tree is corrupt"
@@ -581,6 +662,7 @@ void route_table_stats(const route_table_t *t, route_table_stats_t *out)
         out->nodes += t->tab[i].nnodes;
         out->answers += t->tab[i].nans;
         out->locations += t->tab[i].nloc;
+        out->ranked += t->tab[i].nrank;
         out->bytes += t->tab[i].capnodes * sizeof(t->tab[i].node[0]) +
                       t->tab[i].capans * sizeof(t->tab[i].ans[0]);
     }

@@ -59,7 +59,8 @@ typedef struct route_table_stats {
     size_t tables;    /* distinct policies */
     size_t nodes;     /* trie nodes, all tables */
     size_t answers;   /* distinct answers, all tables */
-    size_t locations; /* distinct locations ranked */
+    size_t locations; /* distinct locations (mmdb records, nets entries) */
+    size_t ranked;    /* rankings done: distinct places (coordinates, country, continent) */
     size_t bytes;     /* memory held */
 } route_table_stats_t;
 void route_table_stats(const route_table_t *t, route_table_stats_t *out);
