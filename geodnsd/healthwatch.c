@@ -271,6 +271,7 @@ struct gd_healthwatch {
     uint64_t published_cfg; /* config generation of the last published snapshot */
     struct table_job *job;  /* the merged table being built on the thread pool, or NULL */
     bool rebuild;           /* the view changed again while job was running */
+    uint64_t view_seq;      /* counts the views published */
     health_report_t report;
     bool have_report;
     char mode[96];
@@ -331,13 +332,16 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
 
 /* The merged prefix tables for a view are built off the query path: on a config change before
  * the config is published (the main loop waits; the workers keep answering with the old
- * snapshot), on a health change on the thread pool, while the previous view and its tables keep
- * answering. A health change thus takes effect once its tables are built (logged). */
+ * snapshot); on a health change on the thread pool, after the new view itself is published
+ * without tables (answers ranked per client), so health takes effect at once and the tables
+ * (widest scopes, cheapest answers) follow when built. A view superseded while its tables are
+ * being built is dropped and the newest view built next. */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
     gd_snapshot_t *snap;  /* a reference */
     gd_health_t *h;
+    uint64_t seq; /* hw->view_seq of the view it is built for */
     int rc;
     double ms;
     char err[256];
@@ -405,12 +409,12 @@ static void job_done(uv_work_t *req, int status)
     gd_healthwatch_t *hw = j->hw;
     if (hw)
         hw->job = NULL;
-    if (hw && status == 0 && hw->snap == j->snap) {
+    if (hw && status == 0 && hw->snap == j->snap && hw->view_seq == j->seq) {
         table_log(j->h, j->rc, j->ms, j->err);
         j->h->generation = hw->cb.next_generation(hw->cb.ctx);
         hw->cb.publish(hw->cb.ctx, j->h);
     } else {
-        gd_health_unref(j->h); /* the config changed meanwhile: its own view is published */
+        gd_health_unref(j->h); /* a newer view (or config) is published: built next */
     }
     gd_snapshot_unref(j->snap);
     free(j);
@@ -434,6 +438,7 @@ static void job_start(gd_healthwatch_t *hw)
     }
     j->hw = hw;
     j->h = h;
+    j->seq = hw->view_seq;
     j->snap = hw->snap;
     gd_snapshot_ref(j->snap);
     j->req.data = j;
@@ -450,7 +455,15 @@ static void job_start(gd_healthwatch_t *hw)
 static void publish(gd_healthwatch_t *hw, bool config_changed)
 {
     hw->published_cfg = hw->snap->generation;
+    hw->view_seq++;
     if (!config_changed) {
+        /* The new view answers at once, ranked per client (no merged table yet: scopes are
+         * the matched networks, narrower, never wider); its tables follow when built. */
+        gd_health_t *now = health_new(hw);
+        if (now) {
+            now->generation = hw->cb.next_generation(hw->cb.ctx);
+            hw->cb.publish(hw->cb.ctx, now);
+        }
         job_start(hw);
         return;
     }
