@@ -512,5 +512,14 @@ int main(int argc, char **argv)
            "median scope /%u, median widest correct /%u\n",
            total, source, exact, narrower, wider, noreply,
            answered ? 100.0 * exact / answered : 0.0, med_got == 100 ? 0 : med_got, med_want);
+    close(fd);
+    route_policy_free(pol);
+    yt_doc_free(doc);
+    geoip_nets_free(nets);
+    geoip_db_close(db);
+    pops_free(pops);
+    free(net_fixed);
+    free(net_nfixed);
+    free(memo);
     return wider || noreply ? 1 : 0;
 }
