@@ -18,7 +18,7 @@ typedef struct rt_answer {
 } rt_answer_t;
 
 typedef struct rt_tab {
-    uint32_t root4, root6;
+    uint32_t root4[2], root6[2]; /* per query family: [0] A (and cname mode), [1] AAAA */
     uint32_t (*node)[2];
     size_t nnodes, capnodes;
     rt_answer_t *ans;
@@ -188,6 +188,13 @@ typedef struct bctx {
     /* answer interning: slot = answer id + 1 */
     uint32_t *aslot;
     size_t acap;
+    /* per query family, the answers whose decision for that family is equal share one
+     * representative: leaves of family fi store rep[id][fi], so the family's trie merges
+     * wherever that family's answer is equal, whatever the other family does */
+    uint32_t (*rep)[2];
+    uint32_t *fslot[2]; /* decision -> representative answer id + 1, per family */
+    size_t fcap;
+    unsigned fi; /* the family whose trie is being built */
     uint8_t path[16];
     uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
     uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
@@ -237,6 +244,50 @@ static void canon(const route_decision_t *d, route_decision_t *o)
     }
 }
 
+/* The representatives of answer id (just added) for each query family. */
+static int family_reps(bctx_t *b, uint32_t id)
+{
+    const rt_tab_t *t = b->tab;
+    if (t->nans * 2 >= b->fcap) {
+        size_t cap = b->fcap ? b->fcap * 2 : 256;
+        uint32_t(*r)[2] = realloc(b->rep, cap * sizeof(*r));
+        uint32_t *f0 = calloc(cap, sizeof(uint32_t)), *f1 = calloc(cap, sizeof(uint32_t));
+        if (!r || !f0 || !f1) {
+            if (r)
+                b->rep = r;
+            free(f0);
+            free(f1);
+            return -ENOMEM;
+        }
+        b->rep = r;
+        uint32_t *f[2] = {f0, f1};
+        for (unsigned fi = 0; fi < 2; fi++) {
+            for (size_t i = 0; i < b->fcap; i++)
+                if (b->fslot[fi] && b->fslot[fi][i]) {
+                    uint32_t v = b->fslot[fi][i];
+                    size_t k =
+                        hash_bytes(&t->ans[v - 1].dec[fi], sizeof(route_decision_t)) & (cap - 1);
+                    while (f[fi][k])
+                        k = (k + 1) & (cap - 1);
+                    f[fi][k] = v;
+                }
+            free(b->fslot[fi]);
+            b->fslot[fi] = f[fi];
+        }
+        b->fcap = cap;
+    }
+    for (unsigned fi = 0; fi < 2; fi++) {
+        const route_decision_t *d = &t->ans[id].dec[fi];
+        size_t k = hash_bytes(d, sizeof(*d)) & (b->fcap - 1);
+        while (b->fslot[fi][k] && memcmp(&t->ans[b->fslot[fi][k] - 1].dec[fi], d, sizeof(*d)))
+            k = (k + 1) & (b->fcap - 1);
+        if (!b->fslot[fi][k])
+            b->fslot[fi][k] = id + 1;
+        b->rep[id][fi] = b->fslot[fi][k] - 1;
+    }
+    return 0;
+}
+
 static int intern(bctx_t *b, const rt_answer_t *a, uint32_t *id)
 {
     rt_tab_t *t = b->tab;
@@ -276,7 +327,7 @@ static int intern(bctx_t *b, const rt_answer_t *a, uint32_t *id)
     t->ans[t->nans] = *a;
     b->aslot[k] = (uint32_t)t->nans + 1;
     *id = (uint32_t)t->nans++;
-    return 0;
+    return family_reps(b, *id);
 }
 
 static uint64_t place_hash(const struct place *p)
@@ -449,6 +500,8 @@ static uint32_t leaf(bctx_t *b, const geoip_rec_t *rec, int32_t net, bool specia
     int rc = loc_answer(b, key, rec, net, &id);
     if (rc && !b->err)
         b->err = rc;
+    if (!rc)
+        id = b->rep[id][b->fi];
     return RT_LEAF | (special ? RT_SPECIAL : 0) | id;
 }
 
@@ -552,17 +605,27 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
     geoip_rec_t r4 = {GEOIP_REC_EMPTY, 0}, r6 = {GEOIP_REC_EMPTY, 0};
     if (in->db && (geoip_tree_root(in->db, AF_INET, &r4) || geoip_tree_root(in->db, AF_INET6, &r6)))
         b.err = -EIO;
-    if (!b.err) {
+    /* One trie per query family (in cname mode both families answer alike: one trie). */
+    unsigned nfam = pol->mode == ROUTE_MODE_CNAME ? 1 : 2;
+    for (unsigned fi = 0; fi < nfam && !b.err; fi++) {
+        b.fi = fi;
         memset(b.path, 0, sizeof(b.path));
-        tab->root4 = dfs(&b, r4, 1, -1, false, 0, 32);
-        b.graft = tab->root4;
+        tab->root4[fi] = dfs(&b, r4, 1, -1, false, 0, 32);
+        b.graft = tab->root4[fi];
         memset(b.path, 0, sizeof(b.path));
         if (!b.err)
-            tab->root6 = dfs(&b, r6, 2, -1, false, 0, 128);
+            tab->root6[fi] = dfs(&b, r6, 2, -1, false, 0, 128);
+    }
+    if (nfam == 1) {
+        tab->root4[1] = tab->root4[0];
+        tab->root6[1] = tab->root6[0];
     }
     free(b.lkey);
     free(b.lval);
     free(b.aslot);
+    free(b.rep);
+    free(b.fslot[0]);
+    free(b.fslot[1]);
     free(b.place);
     if (b.err)
         snprintf(err, errlen, "geo table: %s",
@@ -638,14 +701,15 @@ bool route_table_lookup(const route_table_t *t, uint32_t policy_id, int family, 
     if (!policy_id || policy_id > t->npol)
         return false;
     const rt_tab_t *tab = &t->tab[t->pol_tab[policy_id - 1]];
-    uint32_t v = family == AF_INET ? tab->root4 : tab->root6;
+    unsigned fi = qfamily == AF_INET6 ? 1 : 0;
+    uint32_t v = family == AF_INET ? tab->root4[fi] : tab->root6[fi];
     unsigned d = 0;
     while (!(v & RT_LEAF)) {
         unsigned bit = (addr[d >> 3] >> (7 - (d & 7))) & 1;
         v = tab->node[v][bit];
         d++;
     }
-    out->dec = &tab->ans[v & RT_ID_MASK].dec[qfamily == AF_INET6 ? 1 : 0];
+    out->dec = &tab->ans[v & RT_ID_MASK].dec[fi];
     out->depth = (uint8_t)d;
     out->special = (v & RT_SPECIAL) != 0;
     return true;

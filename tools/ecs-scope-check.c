@@ -12,7 +12,8 @@
  *
  * Usage: ecs-scope-check --port P --name NAME --pops pops.yaml --policy geo.yaml
  *            [--mmdb FILE [--schema geoip2-city|dbip-city-lite]] [--nets nets.yaml]
- *            [--samples N] [--seed S] [--source 24|32] [--addr A.B.C.D]... [--verbose]
+ *            [--samples N] [--seed S] [--source 24|32] [--addr A.B.C.D]... [--type A|AAAA]
+ *            [--verbose]
  * geo.yaml holds the policy's `geo:` mapping (at the root or under `geo:`); or give the zone
  * file and the record instead: --zone cdn.example.test.yaml --record video.
  * Prints "exact N narrower N wider N" and exits 1 when any scope is wider than correct. */
@@ -41,6 +42,7 @@ static geoip_nets_t *nets;
 static pops_t *pops;
 static route_policy_t *pol;
 static uint16_t (*net_fixed)[GEOIP_NET_POPS_MAX];
+static int qfamily = AF_INET; /* --type A (AF_INET) or AAAA (AF_INET6) */
 static uint8_t *net_nfixed;
 
 /* Special-purpose IPv4 ranges an ECS address locates nobody in (the server answers them from
@@ -121,7 +123,7 @@ static void answer_at(uint32_t a, answer_t *out)
         c.nfixed = net_nfixed[net->id];
     }
     route_decision_t d;
-    if (route_rank(pol, pops, &c, NULL, pol->mode == ROUTE_MODE_CNAME ? 0 : AF_INET, &d, NULL)) {
+    if (route_rank(pol, pops, &c, NULL, pol->mode == ROUTE_MODE_CNAME ? 0 : qfamily, &d, NULL)) {
         fprintf(stderr, "route_rank failed\n");
         exit(2);
     }
@@ -257,7 +259,7 @@ static int ask(int fd, const struct sockaddr_in *srv, const char *name, uint32_t
     q[11] = 1;   /* ARCOUNT */
     size_t n = 12 + put_name(q + 12, name);
     q[n++] = 0;
-    q[n++] = 1; /* A */
+    q[n++] = qfamily == AF_INET6 ? 28 : 1; /* AAAA or A */
     q[n++] = 0;
     q[n++] = 1; /* IN */
     unsigned abytes = (src + 7) / 8;
@@ -340,21 +342,14 @@ int main(int argc, char **argv)
     uint32_t extra[256];
     size_t nextra = 0;
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},
-        {"name", required_argument, 0, 'n'},
-        {"mmdb", required_argument, 0, 'm'},
-        {"schema", required_argument, 0, 'S'},
-        {"pops", required_argument, 0, 'P'},
-        {"policy", required_argument, 0, 'g'},
-        {"nets", required_argument, 0, 'N'},
-        {"samples", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'},
-        {"source", required_argument, 0, 'x'},
-        {"addr", required_argument, 0, 'a'},
-        {"verbose", no_argument, 0, 'v'},
-        {"zone", required_argument, 0, 'z'},
-        {"record", required_argument, 0, 'r'},
-        {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'}, {"name", required_argument, 0, 'n'},
+        {"mmdb", required_argument, 0, 'm'}, {"schema", required_argument, 0, 'S'},
+        {"pops", required_argument, 0, 'P'}, {"policy", required_argument, 0, 'g'},
+        {"nets", required_argument, 0, 'N'}, {"samples", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'}, {"source", required_argument, 0, 'x'},
+        {"addr", required_argument, 0, 'a'}, {"verbose", no_argument, 0, 'v'},
+        {"zone", required_argument, 0, 'z'}, {"record", required_argument, 0, 'r'},
+        {"type", required_argument, 0, 't'}, {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -397,6 +392,12 @@ int main(int argc, char **argv)
             break;
         case 'r':
             record = optarg;
+            break;
+        case 't':
+            if (!strcmp(optarg, "AAAA"))
+                qfamily = AF_INET6;
+            else if (strcmp(optarg, "A"))
+                die("--type", "A or AAAA");
             break;
         case 'a': {
             struct in_addr ia;
@@ -508,9 +509,9 @@ int main(int argc, char **argv)
             med_want = p;
             break;
         }
-    printf("samples %u source /%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
+    printf("%s samples %u source /%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
            "median scope /%u, median widest correct /%u\n",
-           total, source, exact, narrower, wider, noreply,
+           qfamily == AF_INET6 ? "AAAA" : "A", total, source, exact, narrower, wider, noreply,
            answered ? 100.0 * exact / answered : 0.0, med_got == 100 ? 0 : med_got, med_want);
     close(fd);
     route_policy_free(pol);

@@ -3,7 +3,7 @@
 # (tools/ecs-scope-check.c) computes the widest prefix around each sample address inside which
 # every address gets the same answer, by brute force from the mmdb, the nets file and the
 # policy (independently of the server's merged tables), and compares it with the scope of the
-# server's answer (A query, ECS /24 and /32). Configs: the ECS/nets test data (nets entries
+# server's answer (A and AAAA queries, ECS /24 and /32). Configs: the ECS/nets test data (nets entries
 # splitting mmdb networks, pins) and the fallback test data (fences, fallback pools, CNAME,
 # NODATA/SERVFAIL, bias, tie band picked by client hash). Requires 100% exact, none wider.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
@@ -24,17 +24,19 @@ done
 
 # run_checker DIR ZONEFILE ZONE RECORD [NETS]
 run_checker() {
-    local dir=$1 zf=$2 zone=$3 rec=$4 nets=${5:-} src out rc
-    for src in 24 32; do
-        out=$("$CHECK" --port "$PORT" --name "$rec.$zone" --pops "$dir/pops.yaml" \
-            --zone "$dir/$zf" --record "$rec" --mmdb "$MMDB" ${nets:+--nets "$dir/$nets"} \
-            --samples 150 --seed 7 --source $src $ADDRS 2>&1)
-        rc=$?
-        if [ $rc -eq 0 ] && echo "$out" | tail -n 1 | grep -q "narrower 0 wider 0 no-reply 0"; then
-            pass "$rec.$zone ECS /$src: $(echo "$out" | tail -n 1 | sed 's/;.*//')"
-        else
-            fail "$rec.$zone ECS /$src: every scope exactly the widest correct" "$out"
-        fi
+    local dir=$1 zf=$2 zone=$3 rec=$4 nets=${5:-} src out rc t
+    for t in A AAAA; do
+        for src in 24 32; do
+            out=$("$CHECK" --port "$PORT" --name "$rec.$zone" --pops "$dir/pops.yaml" \
+                --zone "$dir/$zf" --record "$rec" --mmdb "$MMDB" ${nets:+--nets "$dir/$nets"} \
+                --samples 100 --seed 7 --source $src --type $t $ADDRS 2>&1)
+            rc=$?
+            if [ $rc -eq 0 ] && echo "$out" | tail -n 1 | grep -q "narrower 0 wider 0 no-reply 0"; then
+                pass "$rec.$zone $t ECS /$src: $(echo "$out" | tail -n 1 | sed 's/;.*//')"
+            else
+                fail "$rec.$zone $t ECS /$src: every scope exactly the widest correct" "$out"
+            fi
+        done
     done
 }
 
