@@ -608,6 +608,17 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
     /* One trie per query family (in cname mode both families answer alike: one trie). */
     unsigned nfam = pol->mode == ROUTE_MODE_CNAME ? 1 : 2;
     for (unsigned fi = 0; fi < nfam && !b.err; fi++) {
+        if (fi == 1) {
+            /* Where A and AAAA answers are equal in the same places (dual-stack PoPs), the
+             * AAAA trie would be the A trie: share it. */
+            bool same = true;
+            for (size_t i = 0; i < tab->nans && same; i++)
+                same = b.rep[i][0] == b.rep[i][1];
+            if (same) {
+                nfam = 1;
+                break;
+            }
+        }
         b.fi = fi;
         memset(b.path, 0, sizeof(b.path));
         tab->root4[fi] = dfs(&b, r4, 1, -1, false, 0, 32);
