@@ -459,40 +459,36 @@ static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_o
     }
     if (ranked) {
         /* The nearest ROUTE_CAND_MAX by biased distance, then index, sorted: only those are
-         * kept, so a pool of 1,024 PoPs costs one pass over a max-heap of the best so far
-         * (each PoP compared with the worst kept) rather than a full sort. */
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            rank_ent_t e = ent[i];
-            if (k < ROUTE_CAND_MAX) {
-                size_t j = k++; /* sift up */
-                while (j > 0 && ent_less(&ent[(j - 1) / 2], &e)) {
-                    ent[j] = ent[(j - 1) / 2];
-                    j = (j - 1) / 2;
+         * kept, so a pool of 1,024 PoPs costs a selection (quickselect, about 3 comparisons per
+         * PoP) and a sort of the kept ones, not a sort of the whole pool. (d, idx) is a total
+         * order: idx is unique. */
+        size_t k = n;
+        if (n > ROUTE_CAND_MAX) {
+            ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = ROUTE_CAND_MAX - 1;
+            while (lo < hi) {
+                rank_ent_t pivot = ent[lo + (hi - lo) / 2];
+                ptrdiff_t i = lo, j = hi;
+                while (i <= j) {
+                    while (ent_less(&ent[i], &pivot))
+                        i++;
+                    while (ent_less(&pivot, &ent[j]))
+                        j--;
+                    if (i <= j) {
+                        rank_ent_t t = ent[i];
+                        ent[i++] = ent[j];
+                        ent[j--] = t;
+                    }
                 }
-                ent[j] = e;
-                continue;
-            }
-            if (!ent_less(&e, &ent[0]))
-                continue;
-            size_t j = 0; /* replace the worst kept, sift down */
-            for (;;) {
-                size_t l = 2 * j + 1, r = l + 1, m = j;
-                const rank_ent_t *mv = &e;
-                if (l < k && ent_less(mv, &ent[l])) {
-                    m = l;
-                    mv = &ent[l];
-                }
-                if (r < k && ent_less(mv, &ent[r]))
-                    m = r;
-                if (m == j)
+                if (want <= j)
+                    hi = j;
+                else if (want >= i)
+                    lo = i;
+                else
                     break;
-                ent[j] = ent[m];
-                j = m;
             }
-            ent[j] = e;
+            k = ROUTE_CAND_MAX;
         }
-        for (size_t i = 1; i < k; i++) { /* the heap, sorted */
+        for (size_t i = 1; i < k; i++) { /* the kept ones, sorted */
             rank_ent_t e = ent[i];
             size_t j = i;
             while (j > 0 && ent_less(&e, &ent[j - 1])) {

@@ -199,8 +199,6 @@ typedef struct bctx {
     uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
     uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
     int err;
-    char *errbuf;
-    size_t errlen;
 } bctx_t;
 
 static uint64_t hash64(uint64_t x)
@@ -598,7 +596,7 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
 static int build_tab(const route_table_input_t *in, const route_policy_t *pol, const mtrie_t *mt,
                      rt_tab_t *tab, char *err, size_t errlen)
 {
-    bctx_t b = {.in = in, .pol = pol, .tab = tab, .mt = mt, .errbuf = err, .errlen = errlen};
+    bctx_t b = {.in = in, .pol = pol, .tab = tab, .mt = mt};
     /* A sound tree is walked a few times over at most (IPv4 subtree aliases): 16 visits per
      * node, plus the nets and special-range structure, is far beyond any real database. */
     b.max_steps = 16 * ((uint64_t)geoip_tree_nodes(in->db) + mt->len + 1024) * 2;
