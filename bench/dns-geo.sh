@@ -53,6 +53,9 @@
 #     capacity active (a state file with three of the four PoPs between their watermarks, so
 #     they shed clients by hash and spread them by headroom), and prints its CPU per query
 #     against plain geodnsd measured in the same rounds
+#   POPS1024=1 (0: skip) also runs "geodnsd-1024": the same geodnsd config with 1,024 PoPs in
+#     the pool (the 4 above plus 1,020 on a world grid, generated), and prints its CPU per query
+#     against plain geodnsd (4 PoPs) measured in the same rounds
 #   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
 #     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is
 #     limited and the difference is the cost of the bucket lookup per response; prints its CPU
@@ -72,6 +75,7 @@ BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
 CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
 TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"; RRL="${RRL:-1}"
+POPS1024="${POPS1024:-1}"
 ZONE=cdn.example.test
 for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
          CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
@@ -139,16 +143,34 @@ start_gdnsd() {
     bd_wait_dns gdnsd "$port" "${SPID[gdnsd]}" "$ZONE" "$d/gdnsd.log" || bd_die "gdnsd did not start"
 }
 
-# start_geodnsd NAME [HEALTH [RRL]]: geodnsd from its own dir with the shared zone and mmdb. With
+# start_geodnsd NAME [HEALTH [RRL [POPS1024]]]: geodnsd from its own dir with the shared zone and mmdb. With
 # HEALTH=1, health and capacity on the query path: PoPs with capacities and a fresh state file in
 # which fra, nyc and gru are between their watermarks (shedding). With RRL=1, rate limiting with
 # a limit far above the offered load (every response is accounted, none is limited).
 start_geodnsd() {
-    local name=$1 health=${2:-0} rrl=${3:-0} d port tb="" hcfg="" rcfg=""
+    local name=$1 health=${2:-0} rrl=${3:-0} many=${4:-0} d port tb="" hcfg="" rcfg=""
     d="$WORK/$name"; port="$(pick_port)"; mkdir -p "$d/health"
     [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
     sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
     cp "$DATA/pops.yaml" "$d/pops.yaml"
+    if [ "$many" = 1 ]; then
+        python3 - "$DATA/pops.yaml" > "$d/pops.yaml" <<'EOF'
+import sys
+lines = [l for l in open(sys.argv[1]) if l.strip() and not l.lstrip().startswith("#")]
+pops = [l for l in lines if l.startswith("  ") and "location" in l]
+names = [l.split(":")[0].strip() for l in pops]
+print("pops:")
+for l in pops:
+    print(l.rstrip())
+for i in range(1020):
+    lat = -60 + (i // 34) * 4.1
+    lon = -175 + (i % 34) * 10.4
+    print("  g%d: {location: [%.2f, %.2f], addresses: [127.1.%d.%d]}" % (i, lat, lon, i // 250, i % 250 + 1))
+    names.append("g%d" % i)
+print("pools:")
+print("  edges: [%s]" % ", ".join(names))
+EOF
+    fi
     cp "$MMDB" "$d/geo.mmdb"
     if [ "$health" = 1 ]; then
         sed -E 's|(addresses: \[127\.0\.([0-9])\.1\])|\1, capacity: 1000, probe: {url: "http://127.0.\2.1:8080/healthz"}|' \
@@ -206,9 +228,11 @@ start_geodnsd geodnsd
 HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
 [ "$HEALTH" = 1 ] && start_geodnsd geodnsd+health 1
 [ "$RRL" = 1 ] && start_geodnsd geodnsd+rrl 0 1
+[ "$POPS1024" = 1 ] && start_geodnsd geodnsd-1024 0 0 1
 start_ceiling
 SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
 [ -n "${SPID[geodnsd+rrl]:-}" ] && SERVERS+=(geodnsd+rrl)
+[ -n "${SPID[geodnsd-1024]:-}" ] && SERVERS+=(geodnsd-1024)
 [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
 for s in "${SERVERS[@]}"; do
     # shellcheck disable=SC2046
@@ -264,6 +288,12 @@ bd_run_rounds
             printf 'rate limiting on, nothing limited: geodnsd+rrl/geodnsd (medians): CPU per query %s, qps %s\n' \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl usq)" "$(bd_med "$mode" geodnsd usq)" %.3f)" \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl qps)" "$(bd_med "$mode" geodnsd qps)" %.3f)"
+        fi
+        if [ -n "${SPID[geodnsd-1024]:-}" ]; then
+            printf '1,024 PoPs vs 4 PoPs: geodnsd-1024/geodnsd (medians): CPU per query %s (%s vs %s us/q), qps %s\n' \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd-1024 usq)" "$(bd_med "$mode" geodnsd usq)" %.3f)" \
+                "$(bd_med "$mode" geodnsd-1024 usq)" "$(bd_med "$mode" geodnsd usq)" \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd-1024 qps)" "$(bd_med "$mode" geodnsd qps)" %.3f)"
         fi
     done
     echo

@@ -114,6 +114,8 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
         return 1;
     }
     int ret = 1;
+    route_table_t *tab = NULL;
+    const route_health_t *shown = NULL; /* the health explained */
     uint8_t qname[DNS_MAX_NAME], offs[DNS_MAX_LABELS];
     size_t qlen;
     uint16_t qtype = type ? (uint16_t)ldns_get_rr_type_by_name(type) : DNS_TYPE_A;
@@ -179,16 +181,25 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
     /* Health as it stands now: the same files and overrides the server reads. */
     static route_health_t view;
     static health_report_t report;
-    if (s->geo && (s->cfg.health_dir || s->cfg.overrides_path || health_dir)) {
+    if (s->geo) {
+        /* The view the server computes (also without health input), and the merged tables it
+         * builds for it, so that the answer and scope below are the server's. */
+        bool configured = s->cfg.health_dir || s->cfg.overrides_path || health_dir;
         char herr[1024];
         if (gd_health_compute_once(s, health_dir, (double)time(NULL), &view, &report, herr,
-                                   sizeof(herr)))
+                                   sizeof(herr)) &&
+            configured)
             printf("warning: %s (explained without overrides)\n", herr);
         s->env.health = &view;
-        print_health(s->geo->pops, &report, &view);
-    } else if (s->geo) {
-        printf("health: no health dir or overrides configured: every PoP up, no capacity "
-               "control\n");
+        shown = configured ? &view : NULL; /* without health input: no health columns */
+        if (configured)
+            print_health(s->geo->pops, &report, &view);
+        else
+            printf("health: no health dir or overrides configured: every PoP up, no capacity "
+                   "control\n");
+        if (geo_table_build(s->geo, &view, &tab, herr, sizeof(herr)))
+            printf("warning: %s\n", herr);
+        view.table = tab;
     }
 
     const zone_t *z = zone_set_find(&s->zones, qname, qlen, offs, zone_name_labels(qname, offs));
@@ -221,8 +232,8 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
             int fam = node->geo->mode == ROUTE_MODE_CNAME ? 0
                       : qtype == DNS_TYPE_AAAA            ? AF_INET6
                                                           : AF_INET;
-            georesp_decide(s->geo, NULL, s->env.health, s->env.generation, node->geo, node->geo_id,
-                           &gc, fam, &dec, &loc, &net);
+            georesp_decide(s->geo, NULL, shown, s->env.generation, node->geo, node->geo_id, &gc,
+                           fam, &dec, &loc, &net);
             if (net)
                 printf("located by: nets entry %s:%u (prefix /%u)\n", net->file, net->line,
                        net->prefix);
@@ -243,9 +254,11 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
             }
             rc.hash = route_client_hash(gc.family, gc.addr, gc.source_prefix);
             char text[16384];
-            if (route_explain(text, sizeof(text), node->geo, s->geo->pops, &rc, s->env.health, fam,
-                              gc.from_ecs ? gc.source_prefix : 0, loc.prefix,
-                              route_hash_prefix(gc.family, gc.addr, gc.source_prefix)) >= 0)
+            if (route_explain(
+                    text, sizeof(text), node->geo, s->geo->pops, &rc, shown, fam,
+                    gc.from_ecs ? gc.source_prefix : 0,
+                    georesp_scope_prefix(s->env.health, node->geo_id, &gc, fam, loc.prefix),
+                    route_hash_prefix(gc.family, gc.addr, gc.source_prefix)) >= 0)
                 fputs(text, stdout);
         } else if (node && node->geo) {
             printf("%s is a geo name but no PoP file is configured\n", name);
@@ -270,6 +283,7 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
         printf("no reply\n");
     }
 out:
+    route_table_free(tab);
     gd_snapshot_unref(s);
     return ret;
 }

@@ -1,5 +1,6 @@
-/* georesp.c: geo names: load PoPs/mmdb/nets into a snapshot, locate the client, rank (with the
- * per-worker memo), and write A/AAAA or CNAME answers with the ECS scope. */
+/* georesp.c: geo names at query time: locate the client, look its answer up in the merged prefix
+ * table of the health view (or, without one, rank with the per-worker memo), and write A/AAAA or
+ * CNAME answers with the ECS scope. Load-time building is in geoload.c. */
 #include "georesp.h"
 
 #include <arpa/inet.h>
@@ -9,210 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ldns/ldns.h>
-
-#include "dname.h"
-#include "log.h"
 #include "metrics.h"
-#include "path.h"
-
-static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
-{
-    size_t n;
-    int rc = dns_name_from_text(s, out, &n);
-    if (rc == 0)
-        *len = (uint8_t)n;
-    return rc;
-}
-
-static int policy_parse_cb(geo_ctx_t *ctx, const yt_node_t *geo, zone_node_t *node, char *err,
-                           size_t errlen)
-{
-    geo_runtime_t *rt = ctx->opaque;
-    if (rt->npol == rt->cappol) {
-        size_t cap = rt->cappol ? rt->cappol * 2 : 16;
-        route_policy_t **p = realloc(rt->pol, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        rt->pol = p;
-        uint8_t(*c)[DNS_MAX_NAME] = realloc(rt->pol_cname, cap * sizeof(*c));
-        if (!c)
-            return -ENOMEM;
-        rt->pol_cname = c;
-        uint8_t *cl = realloc(rt->pol_cnamelen, cap);
-        if (!cl)
-            return -ENOMEM;
-        rt->pol_cnamelen = cl;
-        rt->cappol = cap;
-    }
-    route_policy_t *pol = NULL;
-    int rc = route_policy_parse(geo, rt->pops, &pol, err, errlen);
-    if (rc)
-        return rc;
-    size_t i = rt->npol++;
-    rt->pol[i] = pol;
-    pol->id = (uint32_t)(i + 1);
-    rt->pol_cnamelen[i] = 0;
-    if (pol->cname[0] && text_to_wire(pol->cname, rt->pol_cname[i], &rt->pol_cnamelen[i]))
-        return yt_fail(err, errlen, geo, "fallback cname '%s' is not a valid name", pol->cname);
-    node->geo = pol;
-    node->geo_id = pol->id;
-    return 0;
-}
-
-void geo_runtime_free(geo_runtime_t *rt)
-{
-    if (!rt)
-        return;
-    for (size_t i = 0; i < rt->npol; i++)
-        route_policy_free(rt->pol[i]);
-    free(rt->pol);
-    free(rt->pol_cname);
-    free(rt->pol_cnamelen);
-    free(rt->net_fixed);
-    free(rt->net_nfixed);
-    free(rt->pop_host);
-    free(rt->pop_hostlen);
-    free(rt->pops_file);
-    pops_free(rt->pops);
-    geoip_nets_free(rt->nets);
-    geoip_db_close(rt->db);
-    free(rt);
-}
-
-static char *join(const char *dir, const char *p)
-{
-    size_t n = path_join(NULL, 0, dir, p) + 1;
-    char *r = malloc(n);
-    if (r)
-        path_join(r, n, dir, p);
-    return r;
-}
-
-static int load_path(const yt_node_t *n, const char *dir, char **out, char *err, size_t errlen)
-{
-    const char *v;
-    if (yt_get_str(n, &v, err, errlen))
-        return -EINVAL;
-    if (!*v)
-        return yt_fail(err, errlen, n, "empty path");
-    *out = join(dir, v);
-    return *out ? 0 : -ENOMEM;
-}
-
-int geo_runtime_load(const yt_node_t *pops_node, const yt_node_t *geoip_node, const char *dir,
-                     uint32_t generation, int (*add_file)(void *ctx, const char *path),
-                     void *add_ctx, geo_runtime_t **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    geo_runtime_t *rt = calloc(1, sizeof(*rt));
-    if (!rt)
-        return -ENOMEM;
-    rt->generation = generation;
-    rt->ctx.policy_parse = policy_parse_cb;
-    rt->ctx.opaque = rt;
-    char *path = NULL;
-    int rc;
-    if (!pops_node) {
-        rc = yt_fail(err, errlen, geoip_node, "'geoip' needs a PoP file: add 'pops: FILE'");
-        goto fail;
-    }
-    if ((rc = load_path(pops_node, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
-        (rc = pops_load(path, &rt->pops, err, errlen)))
-        goto fail;
-    rt->pops_file = path;
-    path = NULL;
-
-    if (geoip_node) {
-        static const char *const keys[] = {"mmdb", "schema", "nets", NULL};
-        if ((rc = yt_map_check_keys(geoip_node, keys, "geoip", err, errlen)))
-            goto fail;
-        const yt_node_t *m = yt_map_get(geoip_node, "mmdb");
-        const yt_node_t *s = yt_map_get(geoip_node, "schema");
-        const yt_node_t *nn = yt_map_get(geoip_node, "nets");
-        geoip_schema_t schema;
-        geoip_schema_preset("geoip2-city", &schema);
-        if (s && s->kind == YT_SCALAR) {
-            if (geoip_schema_preset(s->str, &schema)) {
-                rc = yt_fail(err, errlen, s,
-                             "unknown schema '%s' (geoip2-city, dbip-city-lite, or a mapping of "
-                             "field paths)",
-                             s->str);
-                goto fail;
-            }
-        } else if (s) {
-            static const char *const fk[] = {"latitude",  "longitude",   "country",
-                                             "continent", "subdivision", NULL};
-            if ((rc = yt_map_check_keys(s, fk, "schema", err, errlen)))
-                goto fail;
-            const char **fields[] = {&schema.latitude, &schema.longitude, &schema.country,
-                                     &schema.continent, &schema.subdivision};
-            for (size_t i = 0; fk[i]; i++) {
-                const yt_node_t *f = yt_map_get(s, fk[i]);
-                if (f && (rc = yt_get_str(f, fields[i], err, errlen)))
-                    goto fail;
-            }
-        }
-        if (m) {
-            if ((rc = load_path(m, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)))
-                goto fail;
-            char e2[768];
-            if ((rc = geoip_db_open(path, &schema, &rt->db, e2, sizeof(e2)))) {
-                rc = yt_fail(err, errlen, m, "%s", e2);
-                goto fail;
-            }
-            free(path);
-            path = NULL;
-        }
-        if (nn) {
-            if ((rc = load_path(nn, dir, &path, err, errlen)) || (rc = add_file(add_ctx, path)) ||
-                (rc = geoip_nets_load(path, &rt->nets, err, errlen)))
-                goto fail;
-            free(path);
-            path = NULL;
-            rt->nnets = geoip_nets_count(rt->nets);
-            rt->net_fixed = calloc(rt->nnets ? rt->nnets : 1, sizeof(*rt->net_fixed));
-            rt->net_nfixed = calloc(rt->nnets ? rt->nnets : 1, 1);
-            if (!rt->net_fixed || !rt->net_nfixed) {
-                rc = -ENOMEM;
-                goto fail;
-            }
-            for (size_t i = 0; i < rt->nnets; i++) {
-                const geoip_net_t *e = geoip_nets_entry(rt->nets, i);
-                if (!e->npops)
-                    continue;
-                int k = pops_resolve_net(rt->pops, e, rt->net_fixed[i], err, errlen);
-                if (k < 0) {
-                    rc = k;
-                    goto fail;
-                }
-                rt->net_nfixed[i] = (uint8_t)k;
-            }
-        }
-    }
-    size_t np = rt->pops->npops;
-    rt->pop_host = calloc(np ? np : 1, sizeof(*rt->pop_host));
-    rt->pop_hostlen = calloc(np ? np : 1, 1);
-    if (!rt->pop_host || !rt->pop_hostlen) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < np; i++) {
-        const pops_pop_t *p = &rt->pops->pop[i];
-        if (p->hostname[0] && text_to_wire(p->hostname, rt->pop_host[i], &rt->pop_hostlen[i])) {
-            snprintf(err, errlen, "PoP %s: hostname '%s' is not a valid name", p->name,
-                     p->hostname);
-            rc = -EINVAL;
-            goto fail;
-        }
-    }
-    *out = rt;
-    return 0;
-fail:
-    free(path);
-    geo_runtime_free(rt);
-    return rc;
-}
 
 /* ---- answer cache ---- */
 
@@ -290,42 +88,16 @@ static bool cache_match(const geo_cache_entry_t *e, const geo_cache_entry_t *k)
 
 /* ---- query path ---- */
 
-static bool v4_global(const uint8_t *a)
-{
-    /* Not usable as a client location: this-network, private, loopback, link-local,
-     * multicast and reserved. Documentation and shared (100.64/10) ranges are accepted so that
-     * test and example databases can place them. */
-    if (a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224)
-        return false;
-    if (a[0] == 169 && a[1] == 254)
-        return false;
-    if (a[0] == 172 && (a[1] & 0xF0) == 16)
-        return false;
-    if (a[0] == 192 && a[1] == 168)
-        return false;
-    return true;
-}
-
-static bool v6_global(const uint8_t *a)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (!memcmp(a, mapped, 12))
-        return v4_global(a + 12);
-    static const uint8_t zero[15] = {0};
-    if (!memcmp(a, zero, 15) && a[15] <= 1)
-        return false; /* :: and ::1 */
-    if (a[0] == 0xff || (a[0] & 0xFE) == 0xFC || (a[0] == 0xFE && (a[1] & 0xC0) == 0x80))
-        return false; /* multicast, unique local, link-local */
-    return true;
-}
-
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *c)
 {
     memset(c, 0, sizeof(*c));
     if (q->has_ecs && q->ecs_source > 0) {
+        /* Not usable as a client location: this-network, private, loopback, link-local,
+         * multicast, reserved, unique-local. Documentation and shared (100.64/10) ranges are
+         * accepted so that test and example databases can place them. */
         int fam = q->ecs_family == 1 ? AF_INET : AF_INET6;
-        bool global = fam == AF_INET ? v4_global(q->ecs_addr) : v6_global(q->ecs_addr);
-        if (global) {
+        uint8_t special = route_special_prefix(fam, q->ecs_addr);
+        if (!special) {
             c->family = fam;
             memcpy(c->addr, q->ecs_addr, fam == AF_INET ? 4 : 16);
             c->source_prefix = q->ecs_source;
@@ -333,6 +105,7 @@ void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client
             return;
         }
         c->ecs_unusable = true;
+        c->unusable_prefix = special; /* the answer is good for that whole range, no wider */
     }
     if (src && src->sa_family == AF_INET) {
         c->family = AF_INET;
@@ -422,6 +195,67 @@ static void georesp_count(metrics_counters_t *mc, const uint16_t *pop_slot,
         metrics_inc(&mc->pop_answers[pop_slot[dec->pop[i]]]);
 }
 
+static uint8_t qfam(int family)
+{
+    return (uint8_t)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
+}
+
+/* Without a merged table (building it failed): rank per client, with the worker's answer cache
+ * and memo. The scope is then the matched network (one location record), or the full length
+ * when nets entries could split the network: narrower than the table's, never wider. */
+static int georesp_decide_cached(const query_env_t *env, const route_policy_t *pol,
+                                 uint32_t policy_id, const geo_client_t *c, int family, uint8_t qf,
+                                 route_decision_t *dec, uint8_t *scope)
+{
+    const geo_runtime_t *rt = env->geo;
+    uint8_t matched = 0;
+    geo_cache_entry_t key, *slot = NULL;
+    if (env->cache && c->family) {
+        cache_key(c, policy_id, env->generation, qf, &key);
+        slot = cache_slot(env->cache, &key);
+    }
+    metrics_counters_t *mc = env->counters;
+    if (mc && slot)
+        metrics_inc(cache_match(slot, &key) ? &mc->cache_hit : &mc->cache_miss);
+    if (slot && cache_match(slot, &key)) {
+        memset(dec, 0, sizeof(*dec));
+        dec->outcome = (route_outcome_t)slot->outcome;
+        dec->n = slot->n;
+        memcpy(dec->pop, slot->pop, sizeof(dec->pop));
+        matched = slot->prefix;
+        dec->hashed = slot->flags & CACHE_HASHED;
+        dec->short_ttl = slot->flags & CACHE_SHORT_TTL;
+        dec->full = slot->flags & CACHE_FULL;
+        dec->shed = slot->flags & CACHE_SHED;
+    } else {
+        geoip_loc_t loc;
+        const geoip_net_t *net;
+        if (georesp_decide(rt, env->memo, env->health, env->generation, pol, policy_id, c, family,
+                           dec, &loc, &net))
+            return -1;
+        matched = loc.prefix;
+        if (slot) {
+            *slot = key;
+            slot->outcome = (uint8_t)dec->outcome;
+            slot->n = dec->n;
+            memcpy(slot->pop, dec->pop, sizeof(slot->pop));
+            slot->prefix = matched;
+            slot->flags = (uint8_t)((dec->hashed ? CACHE_HASHED : 0) |
+                                    (dec->short_ttl ? CACHE_SHORT_TTL : 0) |
+                                    (dec->full ? CACHE_FULL : 0) | (dec->shed ? CACHE_SHED : 0));
+        }
+    }
+    if (c->from_ecs) {
+        uint8_t full = c->family == AF_INET ? 32 : 128;
+        uint8_t sc = rt->nnets ? full : matched;
+        uint8_t hp = route_hash_prefix(c->family, c->addr, c->source_prefix);
+        if (dec->hashed && hp > sc)
+            sc = hp;
+        *scope = sc;
+    }
+    return 0;
+}
+
 int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
                    const zone_node_t *n, const uint8_t *owner, size_t ownerlen, dns_writer_t *w,
                    uint8_t *rcode, uint8_t *scope, const uint8_t **target, size_t *targetlen)
@@ -440,62 +274,46 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     }
     geo_client_t c;
     georesp_client(q, src, &c);
-    route_decision_t dec;
-    uint8_t matched = 0;
-    geo_cache_entry_t key, *slot = NULL;
-    uint8_t qfam = (uint8_t)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
-    if (env->cache && c.family) {
-        cache_key(&c, n->geo_id, env->generation, qfam, &key);
-        slot = cache_slot(env->cache, &key);
-    }
+    route_decision_t own;               /* a re-picked or per-client decision */
+    const route_decision_t *dec = &own; /* the answer's decision */
     metrics_counters_t *mc = env->counters;
     if (mc)
         metrics_inc(&mc->located[c.from_ecs       ? METRICS_LOC_ECS
                                  : c.ecs_unusable ? METRICS_LOC_ECS_UNUSABLE
                                                   : METRICS_LOC_SOURCE]);
-    if (mc && slot)
-        metrics_inc(cache_match(slot, &key) ? &mc->cache_hit : &mc->cache_miss);
-    if (slot && cache_match(slot, &key)) {
-        dec.outcome = (route_outcome_t)slot->outcome;
-        dec.n = slot->n;
-        memcpy(dec.pop, slot->pop, sizeof(dec.pop));
-        matched = slot->prefix;
-        dec.hashed = slot->flags & CACHE_HASHED;
-        dec.short_ttl = slot->flags & CACHE_SHORT_TTL;
-        dec.full = slot->flags & CACHE_FULL;
-        dec.shed = slot->flags & CACHE_SHED;
-    } else {
-        geoip_loc_t loc;
-        const geoip_net_t *net;
-        if (georesp_decide(rt, env->memo, env->health, env->generation, pol, n->geo_id, &c, family,
-                           &dec, &loc, &net)) {
-            if (mc)
-                metrics_inc(&mc->steps[METRICS_STEP_ERROR]);
-            *rcode = DNS_RCODE_SERVFAIL;
-            return GEORESP_DONE;
+    if (c.ecs_unusable)
+        *scope = c.unusable_prefix;
+    route_table_hit_t hit;
+    const route_table_t *tab = env->health ? env->health->table : NULL;
+    if (tab && c.family && route_table_lookup(tab, n->geo_id, c.family, c.addr, family, &hit)) {
+        /* The merged table: the answer and the widest prefix it holds for, no mmdb walk and no
+         * ranking. A hash-dependent answer is re-picked for this client's /24 (/48). */
+        dec = hit.dec;
+        uint8_t sc = hit.depth;
+        if (dec->hashed) {
+            own = *hit.dec;
+            route_decision_pick(&own, route_client_hash(c.family, c.addr, c.source_prefix),
+                                env->health);
+            dec = &own;
+            uint8_t hp = route_hash_prefix(c.family, c.addr, c.source_prefix);
+            if (hp > sc)
+                sc = hp;
         }
-        matched = loc.prefix;
-        if (slot) {
-            *slot = key;
-            slot->outcome = (uint8_t)dec.outcome;
-            slot->n = dec.n;
-            memcpy(slot->pop, dec.pop, sizeof(slot->pop));
-            slot->prefix = matched;
-            slot->flags =
-                (uint8_t)((dec.hashed ? CACHE_HASHED : 0) | (dec.short_ttl ? CACHE_SHORT_TTL : 0) |
-                          (dec.full ? CACHE_FULL : 0) | (dec.shed ? CACHE_SHED : 0));
-        }
+        if (c.from_ecs)
+            *scope = sc;
+    } else if (georesp_decide_cached(env, pol, n->geo_id, &c, family, qfam(family), &own, scope)) {
+        if (mc)
+            metrics_inc(&mc->steps[METRICS_STEP_ERROR]);
+        *rcode = DNS_RCODE_SERVFAIL;
+        return GEORESP_DONE;
     }
-    if (c.from_ecs)
-        *scope = route_answer_scope(c.source_prefix, matched,
-                                    route_hash_prefix(c.family, c.addr, c.source_prefix), &dec);
-    uint32_t ttl = route_answer_ttl(pol, &dec, env->health);
+    uint32_t ttl = route_answer_ttl(pol, dec, env->health);
     if (mc)
-        georesp_count(mc, env->pop_slot, &dec, cname_mode);
+        georesp_count(mc, env->pop_slot, dec, cname_mode);
 
     const uint8_t *cn = NULL;
     size_t cnlen = 0;
-    switch (dec.outcome) {
+    switch (dec->outcome) {
     case ROUTE_OUT_NODATA:
         return GEORESP_NODATA;
     case ROUTE_OUT_SERVFAIL:
@@ -507,16 +325,16 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
         break;
     case ROUTE_OUT_POOL:
     case ROUTE_OUT_FALLBACK_POOL:
-        if (cname_mode && dec.n) {
-            cn = rt->pop_host[dec.pop[0]];
-            cnlen = rt->pop_hostlen[dec.pop[0]];
+        if (cname_mode && dec->n) {
+            cn = rt->pop_host[dec->pop[0]];
+            cnlen = rt->pop_hostlen[dec->pop[0]];
             break;
         }
-        for (unsigned i = 0; i < dec.n; i++) {
-            const pops_pop_t *p = &rt->pops->pop[dec.pop[i]];
+        for (unsigned i = 0; i < dec->n; i++) {
+            const pops_pop_t *p = &rt->pops->pop[dec->pop[i]];
             const uint8_t *addrs[POPS_ADDRS_MAX];
             size_t cnt =
-                route_pop_addresses(p, env->health, dec.pop[i], family, pol->addresses, addrs);
+                route_pop_addresses(p, env->health, dec->pop[i], family, pol->addresses, addrs);
             for (size_t j = 0; j < cnt; j++) {
                 dns_rdata_t rd = {.data = addrs[j], .len = (uint16_t)(family == AF_INET ? 4 : 16)};
                 if (dns_writer_rr(w, DNS_SEC_AN, owner, ownerlen,
@@ -524,7 +342,7 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
                     return -1;
             }
         }
-        return dec.n ? GEORESP_DONE : GEORESP_NODATA;
+        return dec->n ? GEORESP_DONE : GEORESP_NODATA;
     }
     if (!cnlen)
         return GEORESP_NODATA;
@@ -536,6 +354,16 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     *target = cn;
     *targetlen = cnlen;
     return GEORESP_CNAME;
+}
+
+uint8_t georesp_scope_prefix(const route_health_t *health, uint32_t policy_id,
+                             const geo_client_t *c, int family, uint8_t fallback)
+{
+    route_table_hit_t hit;
+    if (health && health->table && c->family &&
+        route_table_lookup(health->table, policy_id, c->family, c->addr, family, &hit))
+        return hit.depth;
+    return fallback;
 }
 
 int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
@@ -569,7 +397,8 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
                                    : "no client address");
     if (len < 0 ||
         route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, env->health,
-                      family, c.from_ecs ? c.source_prefix : 0, loc.prefix,
+                      family, c.from_ecs ? c.source_prefix : 0,
+                      georesp_scope_prefix(env->health, n->geo_id, &c, family, loc.prefix),
                       c.family ? route_hash_prefix(c.family, c.addr, c.source_prefix) : 0) < 0)
         return 0;
     /* The answer is for this client only: scope = the whole source prefix. */
@@ -593,56 +422,4 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
         line = nl + 1;
     }
     return 0;
-}
-
-/* ---- load-time checks of CNAME targets ---- */
-
-static void warn_pool(const geo_runtime_t *rt, const zone_set_t *zs, int pool, const char *geo,
-                      bool *warned)
-{
-    if (pool < 0 || (size_t)pool >= rt->pops->npools)
-        return;
-    const pops_pool_t *pl = &rt->pops->pool[pool];
-    for (size_t k = 0; k < pl->n; k++) {
-        unsigned i = pl->idx[k];
-        const pops_pop_t *p = &rt->pops->pop[i];
-        if (warned[i] || !rt->pop_hostlen[i] ||
-            zone_set_target_ok(zs, rt->pop_host[i], rt->pop_hostlen[i], true))
-            continue;
-        warned[i] = true;
-        log_warn("%s:%u:%u: PoP %s: hostname %s (CNAME target of the geo name %s) has no data "
-                 "in our zones: clients sent there get NXDOMAIN",
-                 rt->pops_file ? rt->pops_file : "pops", p->line, p->col, p->name, p->hostname,
-                 geo);
-    }
-}
-
-void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
-{
-    if (!rt || !rt->pops || !zs)
-        return;
-    bool *warned = calloc(rt->pops->npops ? rt->pops->npops : 1, sizeof(*warned));
-    if (!warned)
-        return;
-    for (size_t zi = 0; zi < zs->nzones; zi++) {
-        const zone_t *z = zs->zones[zi];
-        for (uint32_t b = 0; b < z->nbuckets; b++)
-            for (const zone_node_t *n = z->buckets[b]; n; n = n->next) {
-                const route_policy_t *pol = n->geo;
-                if (!pol)
-                    continue;
-                char name[DNS_MAX_NAME * 4 + 2];
-                dns_name_to_str(n->name, name, sizeof(name));
-                if (pol->mode == ROUTE_MODE_CNAME) {
-                    warn_pool(rt, zs, pol->pool, name, warned);
-                    warn_pool(rt, zs, pol->fallback_pool, name, warned);
-                }
-                if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
-                    !zone_set_target_ok(zs, rt->pol_cname[pol->id - 1],
-                                        rt->pol_cnamelen[pol->id - 1], true))
-                    log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
-                             name, pol->cname);
-            }
-    }
-    free(warned);
 }

@@ -12,6 +12,7 @@
 #include "pops.h"
 #include "query.h"
 #include "route.h"
+#include "rtable.h"
 #include "wire.h"
 #include "yamltree.h"
 
@@ -46,6 +47,11 @@ void geo_runtime_free(geo_runtime_t *rt);
  * target. Load and reload go on. */
 void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs);
 
+/* Build the merged prefix tables of rt's policies for a health view (NULL: all up), off the
+ * query path (rtable.h). The result belongs with that view: route_health_t.table. */
+int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route_table_t **out,
+                    char *err, size_t errlen);
+
 typedef enum georesp_result {
     GEORESP_DONE = 0,   /* the answer (or SERVFAIL) is written */
     GEORESP_NODATA = 1, /* no record of this type: the caller adds the SOA */
@@ -58,7 +64,8 @@ typedef struct geo_client {
     uint8_t addr[16];
     uint8_t source_prefix; /* ECS source prefix, or the full length for the packet source */
     bool from_ecs;
-    bool ecs_unusable; /* an ECS option came with a private/loopback address: source used */
+    bool ecs_unusable;       /* an ECS option came with a private/loopback address: source used */
+    uint8_t unusable_prefix; /* then: the special-purpose range it lies in (its ECS scope) */
 } geo_client_t;
 
 void georesp_client(const dns_query_t *q, const struct sockaddr *src, geo_client_t *out);
@@ -77,6 +84,11 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
 typedef struct geo_cache geo_cache_t;
 geo_cache_t *geo_cache_new(size_t slots);
 void geo_cache_free(geo_cache_t *cache);
+
+/* The widest prefix around client c with one answer (the ECS scope before the hash prefix):
+ * the merged table's leaf depth when health has a table, else fallback. */
+uint8_t georesp_scope_prefix(const route_health_t *health, uint32_t policy_id,
+                             const geo_client_t *c, int family, uint8_t fallback);
 
 /* Debugging over DNS: TXT records, one per line of route_explain(), telling why this client
  * gets what it gets at geo node n (TTL 0). Only called for loopback clients when the server

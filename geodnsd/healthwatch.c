@@ -27,8 +27,10 @@ void gd_health_ref(gd_health_t *h)
 
 void gd_health_unref(gd_health_t *h)
 {
-    if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+    if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        route_table_free(h->table);
         free(h);
+    }
 }
 
 /* ------------------------------------------------------------------ state-file directory */
@@ -267,6 +269,9 @@ struct gd_healthwatch {
     bool ov_missing;
     route_health_t view;
     uint64_t published_cfg; /* config generation of the last published snapshot */
+    struct table_job *job;  /* the merged table being built on the thread pool, or NULL */
+    bool rebuild;           /* the view changed again while job was running */
+    uint64_t view_seq;      /* counts the views published */
     health_report_t report;
     bool have_report;
     char mode[96];
@@ -325,18 +330,152 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
     log_info("overrides %s: %zu in force", path, ov->n);
 }
 
-static void publish(gd_healthwatch_t *hw)
+/* The merged prefix tables for a view are built off the query path: on a config change before
+ * the config is published (the main loop waits; the workers keep answering with the old
+ * snapshot); on a health change on the thread pool, after the new view itself is published
+ * without tables (answers ranked per client), so health takes effect at once and the tables
+ * (widest scopes, cheapest answers) follow when built. A view superseded while its tables are
+ * being built is dropped and the newest view built next. */
+typedef struct table_job {
+    uv_work_t req;
+    gd_healthwatch_t *hw; /* NULL once the watcher stopped */
+    gd_snapshot_t *snap;  /* a reference */
+    gd_health_t *h;
+    uint64_t seq; /* hw->view_seq of the view it is built for */
+    int rc;
+    double ms;
+    char err[256];
+} table_job_t;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void table_build(const gd_snapshot_t *snap, gd_health_t *h, int *rc, double *ms, char *err,
+                        size_t errlen)
+{
+    double t0 = now_ms();
+    route_table_t *t = NULL;
+    h->view.table = NULL;
+    *rc = geo_table_build(snap->geo, &h->view, &t, err, errlen);
+    if (!*rc) {
+        h->table = t;
+        h->view.table = t;
+    }
+    *ms = now_ms() - t0;
+}
+
+static void table_log(const gd_health_t *h, int rc, double ms, const char *err)
+{
+    if (rc) {
+        log_error("%s; answering without merged tables (ranking per client)", err);
+        return;
+    }
+    route_table_stats_t st;
+    route_table_stats(h->table, &st);
+    log_info("geo tables: %zu for %zu locations (%zu places ranked), %zu nodes, %zu answers, "
+             "%zu KiB, built in %.0f ms",
+             st.tables, st.locations, st.ranked, st.nodes, st.answers, st.bytes / 1024, ms);
+}
+
+static gd_health_t *health_new(gd_healthwatch_t *hw)
 {
     gd_health_t *h = calloc(1, sizeof(*h));
     if (!h) {
         log_error("health: out of memory; the previous health view stays in use");
-        return;
+        return NULL;
     }
     atomic_init(&h->refs, 1);
-    h->generation = hw->cb.next_generation(hw->cb.ctx);
     h->cfg_generation = hw->snap->generation;
     h->view = hw->view;
+    h->view.table = NULL;
+    return h;
+}
+
+static void job_start(gd_healthwatch_t *hw);
+
+static void job_work(uv_work_t *req)
+{
+    table_job_t *j = req->data;
+    table_build(j->snap, j->h, &j->rc, &j->ms, j->err, sizeof(j->err));
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+    table_job_t *j = req->data;
+    gd_healthwatch_t *hw = j->hw;
+    if (hw)
+        hw->job = NULL;
+    if (hw && status == 0 && hw->snap == j->snap && hw->view_seq == j->seq) {
+        table_log(j->h, j->rc, j->ms, j->err);
+        j->h->generation = hw->cb.next_generation(hw->cb.ctx);
+        hw->cb.publish(hw->cb.ctx, j->h);
+    } else {
+        gd_health_unref(j->h); /* a newer view (or config) is published: built next */
+    }
+    gd_snapshot_unref(j->snap);
+    free(j);
+    if (hw && hw->rebuild) {
+        hw->rebuild = false;
+        job_start(hw);
+    }
+}
+
+static void job_start(gd_healthwatch_t *hw)
+{
+    if (hw->job) {
+        hw->rebuild = true; /* built when the running job is done, from the view then */
+        return;
+    }
+    table_job_t *j = calloc(1, sizeof(*j));
+    gd_health_t *h = j ? health_new(hw) : NULL;
+    if (!h) {
+        free(j);
+        return;
+    }
+    j->hw = hw;
+    j->h = h;
+    j->seq = hw->view_seq;
+    j->snap = hw->snap;
+    gd_snapshot_ref(j->snap);
+    j->req.data = j;
+    if (uv_queue_work(hw->loop, &j->req, job_work, job_done)) {
+        /* No thread pool: build here. */
+        job_work(&j->req);
+        hw->job = j;
+        job_done(&j->req, 0);
+        return;
+    }
+    hw->job = j;
+}
+
+static void publish(gd_healthwatch_t *hw, bool config_changed)
+{
     hw->published_cfg = hw->snap->generation;
+    hw->view_seq++;
+    if (!config_changed) {
+        /* The new view answers at once, ranked per client (no merged table yet: scopes are
+         * the matched networks, narrower, never wider); its tables follow when built. */
+        gd_health_t *now = health_new(hw);
+        if (now) {
+            now->generation = hw->cb.next_generation(hw->cb.ctx);
+            hw->cb.publish(hw->cb.ctx, now);
+        }
+        job_start(hw);
+        return;
+    }
+    gd_health_t *h = health_new(hw);
+    if (!h)
+        return;
+    int rc;
+    double ms;
+    char err[256];
+    table_build(hw->snap, h, &rc, &ms, err, sizeof(err));
+    table_log(h, rc, ms, err);
+    h->generation = hw->cb.next_generation(hw->cb.ctx);
     hw->cb.publish(hw->cb.ctx, h);
 }
 
@@ -395,7 +534,7 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
     log_changes(hw, config_changed);
     if (changed || config_changed || hw->published_cfg != hw->snap->generation) {
         hw->view = view;
-        publish(hw);
+        publish(hw, config_changed || hw->published_cfg != hw->snap->generation);
     }
 }
 
@@ -479,6 +618,9 @@ void gd_healthwatch_stop(gd_healthwatch_t *hw)
 {
     if (!hw)
         return;
+    if (hw->job)
+        hw->job->hw = NULL; /* finishes on its own and frees what it built */
+    hw->job = NULL;
     uv_timer_stop(&hw->tick);
     uv_timer_stop(&hw->event_delay);
     uv_close((uv_handle_t *)&hw->tick, hw_closed);

@@ -17,9 +17,10 @@
  * snapshot whose generation is cfg_generation (PoP indices are that config's). */
 typedef struct gd_health {
     atomic_uint refs;
-    uint64_t generation;     /* from the daemon's counter, shared with config snapshots */
-    uint64_t cfg_generation; /* the config snapshot it was computed for */
-    route_health_t view;
+    uint64_t generation;       /* from the daemon's counter, shared with config snapshots */
+    uint64_t cfg_generation;   /* the config snapshot it was computed for */
+    route_health_t view;       /* view.table is table */
+    struct route_table *table; /* the merged prefix tables built for view, or NULL */
 } gd_health_t;
 
 void gd_health_ref(gd_health_t *h);

@@ -362,6 +362,11 @@ const char *geoip_db_type(const geoip_db_t *db)
     return db->mmdb.metadata.database_type ? db->mmdb.metadata.database_type : "";
 }
 
+const struct MMDB_s *geoip_db_mmdb(const geoip_db_t *db)
+{
+    return &db->mmdb;
+}
+
 /* Read a number (double, float or integer, or a numeric string) at path. */
 static bool get_number(MMDB_entry_s *e, const char *const *path, double *out)
 {

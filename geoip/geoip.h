@@ -85,12 +85,49 @@ void geoip_db_fill(const geoip_db_t *db, const geoip_ref_t *ref, geoip_loc_t *ou
 /* The database_type string of the metadata ("GeoIP2-City"); owned by db. */
 const char *geoip_db_type(const geoip_db_t *db);
 
+/* ------------------------------------------------------------------------------------------ */
+/* The search tree, for building merged prefix tables off the query path (prefixmap.c). */
+
+/* The libmaxminddb handle inside db (for prefixmap.c). */
+struct MMDB_s;
+const struct MMDB_s *geoip_db_mmdb(const geoip_db_t *db);
+
+typedef enum geoip_rec_type {
+    GEOIP_REC_EMPTY = 0, /* no data for the addresses below */
+    GEOIP_REC_NODE,      /* a search-tree node: value is its number */
+    GEOIP_REC_DATA,      /* a data record: value is its offset (geoip_ref_t.offset) */
+} geoip_rec_type_t;
+
+typedef struct geoip_rec {
+    geoip_rec_type_t type;
+    uint32_t value;
+} geoip_rec_t;
+
+/* The record the tree starts from for family (AF_INET: the IPv4 subtree of an IPv6 database,
+ * i.e. after 96 zero bits; AF_INET6: the root, or EMPTY in an IPv4-only database).
+ * Returns 0, or -EIO for a corrupt tree. */
+int geoip_tree_root(const geoip_db_t *db, int family, geoip_rec_t *out);
+
+/* The record under node for the next address bit. Returns 0, or -EIO (node out of range or
+ * a record pointing outside the database). */
+int geoip_tree_child(const geoip_db_t *db, uint32_t node, unsigned bit, geoip_rec_t *out);
+
+/* The number of search-tree nodes (0 for NULL). */
+uint32_t geoip_tree_nodes(const geoip_db_t *db);
+
+/* A reference for a data record (found, key and offset set; prefix 0), for geoip_db_fill. */
+void geoip_tree_ref(const geoip_rec_t *rec, geoip_ref_t *ref);
+
 /* Continent code ("EU") for an ISO country code, or NULL when unknown. */
 const char *geoip_country_continent(const char *country);
 
 /* Great-circle distance in km between two points (degrees) on a sphere of radius 6371.0088 km
  * (haversine). */
 double geoip_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+/* The point (degrees) as a unit vector: the dot product of two is the cosine of the angle
+ * between them, so it orders distances like geoip_distance_km (prefixmap.c). */
+void geoip_unit_vector(double lat, double lon, double out[3]);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Custom nets: a YAML file of prefixes that override the mmdb. */

@@ -12,7 +12,7 @@
 
 #include "health.h"
 
-#define CTL_SLOTS         1024 /* name index slots: a power of two, 4 x POPS_MAX */
+#define CTL_SLOTS         4096 /* name index slots: a power of two, 4 x POPS_MAX */
 #define CTL_SLOT_FREE     UINT16_MAX
 #define CTL_FNV_OFFSET    2166136261u
 #define CTL_FNV_PRIME     16777619u

@@ -17,6 +17,7 @@ void pops_free(pops_t *pops)
         return;
     free(pops->pop);
     free(pops->name_index);
+    free(pops->rank);
     free(pops->pool);
     free(pops->region);
     free(pops);
@@ -672,6 +673,16 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
         pops->has_default_location = true;
     }
     free(stamp);
+    stamp = NULL;
+    if (!(pops->rank = calloc(pops->npops ? pops->npops : 1, sizeof(*pops->rank))))
+        goto nomem;
+    for (size_t i = 0; i < pops->npops; i++) {
+        const pops_pop_t *p = &pops->pop[i];
+        geoip_unit_vector(p->lat, p->lon, pops->rank[i].unit);
+        pops->rank[i].factor = p->factor;
+        pops->rank[i].n4 = (uint8_t)p->n4;
+        pops->rank[i].n6 = (uint8_t)p->n6;
+    }
     *out = pops;
     return 0;
 nomem:

@@ -10,16 +10,16 @@
 #include "geoip.h"
 #include "yamltree.h"
 
-#define POPS_MAX         256 /* PoPs per file */
-#define POPS_ADDRS_MAX   16  /* addresses per PoP and family */
-#define POPS_POOLS_MAX   64  /* pools per file */
-#define POPS_NAME_MAX    32  /* PoP and pool names, with the NUL */
-#define POPS_HOST_MAX    256 /* hostname, absolute with the trailing dot, with the NUL */
-#define POPS_URL_MAX     256 /* probe URL */
-#define POPS_REGIONS_MAX 64  /* capacity regions per file */
-#define POPS_EXPECT_MAX  8   /* expected HTTP status codes per probe */
-#define POPS_BODY_MAX    128 /* expected body substring, with the NUL */
-#define POPS_FIELD_MAX   64  /* dotted JSON path of the load figure, with the NUL */
+#define POPS_MAX         1024 /* PoPs per file */
+#define POPS_ADDRS_MAX   16   /* addresses per PoP and family */
+#define POPS_POOLS_MAX   256  /* pools per file */
+#define POPS_NAME_MAX    32   /* PoP and pool names, with the NUL */
+#define POPS_HOST_MAX    256  /* hostname, absolute with the trailing dot, with the NUL */
+#define POPS_URL_MAX     256  /* probe URL */
+#define POPS_REGIONS_MAX 256  /* capacity regions per file */
+#define POPS_EXPECT_MAX  8    /* expected HTTP status codes per probe */
+#define POPS_BODY_MAX    128  /* expected body substring, with the NUL */
+#define POPS_FIELD_MAX   64   /* dotted JSON path of the load figure, with the NUL */
 
 typedef enum pops_probe_kind {
     POPS_PROBE_NONE = 0, /* no probe: the PoP is never judged by health state files */
@@ -94,10 +94,19 @@ typedef struct pops_region {
     uint16_t idx[POPS_MAX];
 } pops_region_t;
 
+/* What ranking reads of each PoP, packed (a pops_pop_t is 2 KB: with 1,024 PoPs the ranking
+ * would touch 1,024 cache lines scattered over 2 MB). */
+typedef struct pops_rank {
+    double unit[3]; /* the location as a unit vector: dot products order distances */
+    double factor;  /* as pops_pop_t.factor */
+    uint8_t n4, n6; /* as pops_pop_t.n4, n6 */
+} pops_rank_t;
+
 /* The parsed file. Immutable after pops_parse; read the fields directly. */
 typedef struct pops {
     size_t npops;
-    pops_pop_t *pop; /* [npops] */
+    pops_pop_t *pop;   /* [npops] */
+    pops_rank_t *rank; /* [npops] */
     size_t npools;
     pops_pool_t *pool; /* [npools] */
     size_t nregions;

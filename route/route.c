@@ -359,7 +359,7 @@ static bool sel_match(const route_sel_t *s, const char *country, const char *con
 }
 
 /* Whether PoP idx can answer `family`: it has an address of that family that is up. */
-static bool has_family(const pops_pop_t *p, const route_health_t *h, size_t idx, int family)
+static bool has_family(const pops_rank_t *p, const route_health_t *h, size_t idx, int family)
 {
     if (family == AF_INET)
         return p->n4 > 0 && (!h || h->addr4[idx]);
@@ -424,32 +424,97 @@ static size_t step_filter(rank_ctx_t *c, const uint16_t *list, size_t n, int ste
     return k;
 }
 
+/* Nearer (biased distance), then lower index. */
+static inline bool ent_less(const rank_ent_t *a, const rank_ent_t *b)
+{
+    return a->d < b->d || (a->d == b->d && a->idx < b->idx);
+}
+
 /* Order the eligible PoPs (already family-filtered) into dec->cand with dec->ntie. */
 static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_order,
                       route_decision_t *dec)
 {
     rank_ent_t ent[POPS_MAX];
     size_t ntie = 1;
+    bool ranked = c->use_loc && !keep_order;
+    /* Without bias (every factor 1), the nearest PoPs are those with the largest dot product
+     * of unit vectors: select on that (3 multiplications per PoP) and compute great-circle
+     * distances for the kept ones only. */
+    bool unbiased = ranked;
+    for (size_t i = 0; i < n && unbiased; i++)
+        unbiased = c->pops->rank[elig[i]].factor == 1.0;
+    double u[3] = {0, 0, 0};
+    if (unbiased)
+        geoip_unit_vector(c->lat, c->lon, u);
     for (size_t i = 0; i < n; i++) {
         ent[i].idx = elig[i];
         ent[i].d = 0;
-        if (c->use_loc && !keep_order) {
+        const pops_rank_t *r = &c->pops->rank[elig[i]];
+        if (unbiased) {
+            ent[i].d = -(u[0] * r->unit[0] + u[1] * r->unit[1] + u[2] * r->unit[2]);
+        } else if (ranked) {
             const pops_pop_t *p = &c->pops->pop[elig[i]];
-            ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon) * p->factor;
+            ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon) * r->factor;
         }
     }
-    if (c->use_loc && !keep_order) {
-        /* Insertion sort by biased distance, then index: pools are small and this is memoized. */
-        for (size_t i = 1; i < n; i++) {
+    if (ranked) {
+        /* The nearest ROUTE_CAND_MAX by biased distance, then index, sorted: only those are
+         * kept, so a pool of 1,024 PoPs costs a selection (quickselect, about 3 comparisons per
+         * PoP) and a sort of the kept ones, not a sort of the whole pool. (d, idx) is a total
+         * order: idx is unique. */
+        size_t k = n;
+        if (n > ROUTE_CAND_MAX) {
+            ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = ROUTE_CAND_MAX - 1;
+            while (lo < hi) {
+                rank_ent_t pivot = ent[lo + (hi - lo) / 2];
+                ptrdiff_t i = lo, j = hi;
+                while (i <= j) {
+                    while (ent_less(&ent[i], &pivot))
+                        i++;
+                    while (ent_less(&pivot, &ent[j]))
+                        j--;
+                    if (i <= j) {
+                        rank_ent_t t = ent[i];
+                        ent[i++] = ent[j];
+                        ent[j--] = t;
+                    }
+                }
+                if (want <= j)
+                    hi = j;
+                else if (want >= i)
+                    lo = i;
+                else
+                    break;
+            }
+            k = ROUTE_CAND_MAX;
+        }
+        for (size_t i = 1; i < k; i++) { /* the kept ones, sorted */
             rank_ent_t e = ent[i];
             size_t j = i;
-            while (j > 0 &&
-                   (ent[j - 1].d > e.d || (ent[j - 1].d == e.d && ent[j - 1].idx > e.idx))) {
+            while (j > 0 && ent_less(&e, &ent[j - 1])) {
                 ent[j] = ent[j - 1];
                 j--;
             }
             ent[j] = e;
         }
+        if (unbiased) {
+            /* The kept ones by great-circle distance (the same order up to rounding). */
+            for (size_t i = 0; i < k; i++) {
+                const pops_pop_t *p = &c->pops->pop[ent[i].idx];
+                ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon);
+            }
+            for (size_t i = 1; i < k; i++) {
+                rank_ent_t e = ent[i];
+                size_t j = i;
+                while (j > 0 &&
+                       (ent[j - 1].d > e.d || (ent[j - 1].d == e.d && ent[j - 1].idx > e.idx))) {
+                    ent[j] = ent[j - 1];
+                    j--;
+                }
+                ent[j] = e;
+            }
+        }
+        n = k;
         double limit = ent[0].d * (1.0 + c->pol->tie);
         while (ntie < n && ent[ntie].d <= limit)
             ntie++;
@@ -646,7 +711,7 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
         out->outcome = step == 1 ? ROUTE_OUT_POOL : ROUTE_OUT_FALLBACK_POOL;
         size_t nf = 0, ntake = 0;
         for (size_t i = 0; i < ne; i++) {
-            if (has_family(&pops->pop[elig[i]], health, elig[i], family)) {
+            if (has_family(&pops->rank[elig[i]], health, elig[i], family)) {
                 fam[nf++] = elig[i];
                 ntake += takes_clients(health, elig[i]);
             } else if (trace) {
@@ -877,7 +942,8 @@ uint32_t route_answer_ttl(const route_policy_t *pol, const route_decision_t *dec
 uint8_t route_answer_scope(uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix,
                            const route_decision_t *dec)
 {
-    uint8_t scope = route_scope(source_prefix, matched_prefix);
+    (void)source_prefix;
+    uint8_t scope = matched_prefix;
     if (dec->hashed && hash_prefix > scope)
         scope = hash_prefix;
     return scope;
@@ -982,7 +1048,7 @@ int route_explain(char *buf, size_t buflen, const route_policy_t *pol, const pop
         out_printf(&o, "answer: CNAME %s\n", pol->cname);
     }
     if (source_prefix) {
-        out_printf(&o, "scope: /%u (source /%u, matched network /%u",
+        out_printf(&o, "scope: /%u (source /%u, widest prefix with this answer /%u",
                    route_answer_scope(source_prefix, matched_prefix, hash_prefix, &dec),
                    source_prefix, matched_prefix);
         if (dec.hashed)

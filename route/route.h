@@ -33,6 +33,9 @@ typedef struct route_health {
     uint8_t short_ttl[POPS_MAX]; /* nonzero: answers naming this PoP use ttl_short */
     uint32_t ttl_short;          /* the shortened TTL (a floor: policies with less keep theirs) */
     unsigned spill;              /* shed clients spread over this many next PoPs (default 3) */
+    /* The merged prefix tables built for exactly this view (rtable.h), or NULL: the query path
+     * then ranks per client. Owned by whoever publishes the view. */
+    const struct route_table *table;
 } route_health_t;
 
 typedef enum route_mode {
@@ -172,7 +175,7 @@ int route_rank(const route_policy_t *pol, const pops_t *pops, const route_client
  * client is spread over the next health->spill candidates in proportion to their weight. */
 void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_health_t *health);
 
-/* ECS scope prefix to return: min(source prefix, matched network prefix). */
+/* min(source prefix, matched network prefix) (no longer the ECS scope: route_answer_scope). */
 uint8_t route_scope(uint8_t source_prefix, uint8_t matched_prefix);
 
 /* Memo of decisions, one per worker, fixed size, direct-mapped: a new decision overwrites
@@ -210,8 +213,10 @@ size_t route_pop_addresses(const pops_pop_t *p, const route_health_t *h, size_t 
 uint32_t route_answer_ttl(const route_policy_t *pol, const route_decision_t *dec,
                           const route_health_t *h);
 
-/* The ECS scope of an answer: min(source, matched network), widened to hash_prefix (see
- * route_hash_prefix) when the pick depended on the client hash. */
+/* The ECS scope of an answer: matched_prefix, the widest prefix around the client inside which
+ * every address gets this answer (the merged table's leaf depth, rtable.h), widened to
+ * hash_prefix (see route_hash_prefix) when the pick depended on the client hash. The source
+ * prefix does not bound it either way (RFC 7871 7.2.1). */
 uint8_t route_answer_scope(uint8_t source_prefix, uint8_t matched_prefix, uint8_t hash_prefix,
                            const route_decision_t *dec);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # geo_example: the bundled example (zones/) with the example mmdb: every example region gets its
 # nearest PoP by ECS (dnsq, dig +subnet) and by source address (kdig/dig -b 127.255.N.1), ECS
-# scope = min(source, matched network), A and AAAA, the CNAME mode, the eu-video fence,
+# scope = the widest prefix with one answer, A and AAAA, the CNAME mode, the eu-video fence,
 # `geodnsd explain`, TCP = UDP, scope 0 for static names and for TXT/MX at a geo name.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
@@ -23,34 +23,37 @@ V=video.$Z
 FRA=127.0.1.1 NYC=127.0.2.1 SIN=127.0.3.1 GRU=127.0.4.1
 FRA6=fd00:c0d:1::1 NYC6=fd00:c0d:2::1 SIN6=fd00:c0d:3::1 GRU6=fd00:c0d:4::1
 
-# region ECS-net network-prefix source-N PoP4 PoP6
-REGIONS="Paris 192.0.2.0/24 24 1 $FRA $FRA6
+# region ECS-net scope source-N PoP4 PoP6. The scope is the widest prefix around the ECS address
+# inside which every address gets the same answer (tests/integration/geo_ecs_scope.sh checks
+# it against a brute-force computation): Paris's /24 sits in 192.0.0.0/9 where everything else
+# is unlocated and goes to fra too (192.0.0.0/8 would take in 192.168/16, answered from the
+# resolver's address); Reykjavik and Tunis share 198.18.0.0/23 (both fra), Berlin's /24 is next
+# to New York's (nyc).
+REGIONS="Paris 192.0.2.0/24 9 1 $FRA $FRA6
 Chicago 198.51.100.0/24 24 2 $NYC $NYC6
 Tokyo 203.0.113.0/24 24 3 $SIN $SIN6
 BuenosAires 100.64.0.0/16 16 4 $GRU $GRU6
 Sydney 2001:db8::/32 32 5 $SIN $SIN6
-Reykjavik 198.18.0.0/24 24 6 $FRA $FRA6
-Tunis 198.18.1.0/24 24 7 $FRA $FRA6
+Reykjavik 198.18.0.0/24 23 6 $FRA $FRA6
+Tunis 198.18.1.0/24 23 7 $FRA $FRA6
 Berlin 198.18.2.0/24 24 8 $FRA $FRA6
 NewYork 198.18.3.0/24 24 9 $NYC $NYC6"
 
 echo "# ECS (dnsq): nearest PoP per region, A and AAAA, scope"
-while read -r city net np n p4 p6; do
-    src=${net##*/}
-    sc=$((src < np ? src : np))
+while read -r city net sc n p4 p6; do
     ga "ECS $net ($city) A -> $p4, scope $sc" "$p4" "$sc" --ecs "$net" $V
     ga "ECS $net ($city) AAAA -> $p6, scope $sc" "$p6" "$sc" --ecs "$net" --type AAAA $V
     ga "ECS $net ($city) A over TCP: same answer and scope as UDP" "$p4" "$sc" --tcp --ecs "$net" $V
 done <<<"$REGIONS"
 q --ecs 192.0.2.0/24 $V
 has "ECS Paris: TTL 30 from the policy" "^AN $V\. 30 IN A $FRA$"
-has "ECS Paris: family, source and address echoed" '^OPT-ECS family=1 source=24 scope=24 addr=192\.0\.2\.0 '
+has "ECS Paris: family, source and address echoed" '^OPT-ECS family=1 source=24 scope=9 addr=192\.0\.2\.0 '
 expect "ECS Paris: AA, one record, ldns/wire checks" ok rcode=NOERROR +aa an=1
 
-echo "# ECS scope = min(source prefix, matched network prefix)"
-ga "ECS 192.0.2.77/32 in the /24 Paris network -> scope 24" "$FRA" 24 --ecs 192.0.2.77/32 $V
-has "ECS /32: address echoed in full" '^OPT-ECS family=1 source=32 scope=24 addr=192\.0\.2\.77 '
-ga "ECS 198.18.0.0/16 (source /16, Reykjavik /24 network) -> fra, scope 16" "$FRA" 16 --ecs 198.18.0.0/16 $V
+echo "# ECS scope = the widest prefix with one answer, whatever the source prefix"
+ga "ECS 192.0.2.77/32 in the /24 Paris network -> scope 9" "$FRA" 9 --ecs 192.0.2.77/32 $V
+has "ECS /32: address echoed in full" '^OPT-ECS family=1 source=32 scope=9 addr=192\.0\.2\.77 '
+ga "ECS 198.18.0.0/16 (source /16 spans several answers) -> fra, scope 23 (longer, RFC 7871 7.2.1)" "$FRA" 23 --ecs 198.18.0.0/16 $V
 ga "ECS 100.64.0.0/16 on the /16 Buenos Aires network -> scope 16" "$GRU" 16 --ecs 100.64.0.0/16 $V
 ga "ECS 100.64.77.0/24 inside the /16 Buenos Aires network -> scope 16" "$GRU" 16 --ecs 100.64.77.0/24 $V
 ga "ECS 2001:db8:1::/48 inside the Sydney /32 -> sin, scope 32" "$SIN" 32 --ecs 2001:db8:1::/48 $V
@@ -59,9 +62,7 @@ ga "ECS 2001:db8:1::/48 AAAA -> sin, scope 32" "$SIN6" 32 --ecs 2001:db8:1::/48 
 ga "ECS 203.0.112.0/24 (no mmdb entry) -> default_location Frankfurt -> fra" "$FRA" - --ecs 203.0.112.0/24 $V
 
 echo "# dig +subnet"
-while read -r city net np n p4 p6; do
-    src=${net##*/}
-    sc=$((src < np ? src : np))
+while read -r city net sc n p4 p6; do
     gd "dig +subnet=$net ($city) -> $p4, CLIENT-SUBNET scope $sc" "$p4" "$sc" @127.0.0.1 +subnet="$net" $V A
 done <<<"$REGIONS"
 gd "dig +subnet=2001:db8::/32 (Sydney) AAAA over ::1 -> $SIN6, scope 32" "$SIN6" 32 @::1 +subnet=2001:db8::/32 $V AAAA
@@ -88,24 +89,25 @@ bad=$(printf '%s\n' $a | grep -Ev "^($SIN|$SIN6)$" | tr '\n' ' ')
 expect_eq "ANY (Tokyo): no other PoP's addresses" "$bad" ""
 
 echo "# CNAME mode (edge)"
-for c in "203.0.113.0/24:sin:$SIN" "192.0.2.0/24:fra:$FRA" "198.51.100.0/24:nyc:$NYC" "100.64.0.0/16:gru:$GRU"; do
-    IFS=: read -r net pop a <<<"$c"
+for c in "203.0.113.0/24:sin:$SIN:24" "192.0.2.0/24:fra:$FRA:9" "198.51.100.0/24:nyc:$NYC:24" \
+    "100.64.0.0/16:gru:$GRU:16"; do
+    IFS=: read -r net pop a w <<<"$c"
     q --ecs "$net" edge.$Z
     expect "edge (mode cname) from $net: NOERROR AA, CNAME + A" ok rcode=NOERROR +aa an=2
     has "edge from $net: CNAME $pop.edge.$Z with the policy TTL 30" "^AN edge\.$Z\. 30 IN CNAME $pop\.edge\.$Z\.$"
     has "edge from $net: CNAME followed in the zone to $a" "^AN $pop\.edge\.$Z\. [0-9]+ IN A $a$"
-    s=$(ecs_scope); w=${net##*/}
+    s=$(ecs_scope)
     expect_eq "edge from $net: scope $w" "$s" "$w"
 done
 gk "kdig -b 127.255.2.1 edge (CNAME mode, Chicago) -> nyc.edge -> $NYC" "$NYC" @127.0.0.1 -b 127.255.2.1 edge.$Z A
 has "kdig edge (Chicago): CNAME nyc.edge" "CNAME[[:space:]]+nyc\.edge\.$Z\."
 
 echo "# fence: eu-video (EU clients only EU PoPs)"
-ga "eu-video from Paris -> fra" "$FRA" 24 --ecs 192.0.2.0/24 eu-video.$Z
+ga "eu-video from Paris -> fra, scope 9" "$FRA" 9 --ecs 192.0.2.0/24 eu-video.$Z
 ga "video from the EU client in New York (nets) -> nyc (nearest, no fence)" "$NYC" 24 --ecs 198.18.200.0/24 $V
-ga "eu-video from the EU client in New York -> fra (fenced to EU), scope 24" "$FRA" 24 --ecs 198.18.200.0/24 eu-video.$Z
-ga "eu-video AAAA from the EU client in New York -> fra" "$FRA6" 24 --ecs 198.18.200.0/24 --type AAAA eu-video.$Z
-ga "eu-video from Reykjavik (EU) -> fra" "$FRA" 24 --ecs 198.18.0.0/24 eu-video.$Z
+ga "eu-video from the EU client in New York -> fra (fenced to EU), scope 17" "$FRA" 17 --ecs 198.18.200.0/24 eu-video.$Z
+ga "eu-video AAAA from the EU client in New York -> fra" "$FRA6" 17 --ecs 198.18.200.0/24 --type AAAA eu-video.$Z
+ga "eu-video from Reykjavik (EU) -> fra" "$FRA" 23 --ecs 198.18.0.0/24 eu-video.$Z
 ga "eu-video from Tokyo (non-EU) -> nearest sin" "$SIN" 24 --ecs 203.0.113.0/24 eu-video.$Z
 ga "eu-video from Chicago (non-EU) -> nearest nyc" "$NYC" 24 --ecs 198.51.100.0/24 eu-video.$Z
 ga "eu-video from Buenos Aires (non-EU) -> nearest gru" "$GRU" 16 --ecs 100.64.0.0/16 eu-video.$Z

@@ -25,7 +25,8 @@ VENDOR=cdn.vendor.example.net
 
 echo "# step 1: clients the fence does not restrict get the pool"
 for n in to-pool to-cname pool-fenced to-nodata to-servfail; do
-    ga "$n from Chicago (NA, not fenced) -> chi" "$CHI" 24 --ecs $CHICAGO $n.$Z
+    # scope 11: 198.32.0.0/11 holds Chicago and unlocated space only, answered chi alike
+    ga "$n from Chicago (NA, not fenced) -> chi, scope 11" "$CHI" 11 --ecs $CHICAGO $n.$Z
 done
 ga "pool-fenced from Tokyo -> tyo" "$TYO" 24 --ecs $TOKYO pool-fenced.$Z
 
@@ -61,7 +62,7 @@ for t in A AAAA; do
 done
 q --ecs $PARIS explicit-servfail.$Z
 expect "explicit-servfail (then: servfail, FR fenced to FR) from Paris: SERVFAIL" ok rcode=SERVFAIL an=0
-ga "explicit-servfail from Berlin (DE: no rule matches) -> nearest chi" "$CHI" 24 --ecs $BERLIN explicit-servfail.$Z
+ga "explicit-servfail from Berlin (DE: no rule matches) -> nearest chi, scope 6 (196.0.0.0/6; Paris, fenced, is in the next /6)" "$CHI" 6 --ecs $BERLIN explicit-servfail.$Z
 dg @127.0.0.1 -b 127.255.1.1 to-servfail.$Z A
 has "dig -b 127.255.1.1 (Paris) to-servfail: status SERVFAIL" 'status: SERVFAIL'
 alive "server alive after SERVFAIL answers"
@@ -84,10 +85,10 @@ explain "$CONF" to-pool.$Z $PARIS AAAA
 has "explain to-pool AAAA: ams has no address of family" '^ams +.* no address of family$'
 
 echo "# bias"
-ga "unbiased [par, nyc] from Reykjavik -> par (2233 km < 4203 km)" "$PAR" 24 --ecs $REYKJAVIK unbiased.$Z
+ga "unbiased [par, nyc] from Reykjavik -> par (2233 km < 4203 km), scope 23 (Tunis too)" "$PAR" 23 --ecs $REYKJAVIK unbiased.$Z
 ga "biased [par, nycb(+50)] from Reykjavik -> nycb (4203 x 0.5 = 2102 km < 2233 km)" "$NYCB" 24 --ecs $REYKJAVIK biased.$Z
 gk "biased from source 127.255.6.1 (Reykjavik) -> nycb" "$NYCB" @127.0.0.1 -b 127.255.6.1 biased.$Z A
-ga "biased from Paris -> par (bias does not reach that far)" "$PAR" 24 --ecs $PARIS biased.$Z
+ga "biased from Paris -> par (bias does not reach that far), scope 9" "$PAR" 9 --ecs $PARIS biased.$Z
 ga "biased from Chicago -> nycb" "$NYCB" 24 --ecs $CHICAGO biased.$Z
 explain "$CONF" biased.$Z $REYKJAVIK
 has "explain biased: nycb chosen with bias 50 and biased distance ~2101.6" '^nycb +pool +yes +4203\.[0-9] +50 +210[0-9]\.[0-9] +- +100 +chosen$'

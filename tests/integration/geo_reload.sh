@@ -78,7 +78,7 @@ reload_step() {
 mark() { FROM=$(($(log_lines) + 1)); }
 
 echo "# baseline (example database)"
-ga "Paris 192.0.2.0/24 -> fra" "$FRA" 24 --ecs 192.0.2.0/24 $V
+ga "Paris 192.0.2.0/24 -> fra, scope 9 (192.0.0.0/9 answers fra alike)" "$FRA" 9 --ecs 192.0.2.0/24 $V
 ga "Chicago 198.51.100.0/24 -> nyc" "$NYC" 24 --ecs 198.51.100.0/24 $V
 gk "source 127.255.1.1 (Paris) -> fra" "$FRA" @127.0.0.1 -b 127.255.1.1 $V A
 ga "Tokyo 203.0.113.0/24 -> sin" "$SIN" 24 --ecs 203.0.113.0/24 $V

@@ -605,7 +605,7 @@ static void test_explain(void)
     CHECK(strstr(buf, "fence: rule 1, clients continent EU -> pops continent EU") != NULL);
     CHECK(strstr(buf, "outcome: pool") != NULL);
     CHECK(strstr(buf, "answer: par A 127.0.2.1\n") != NULL); /* addresses: 1 */
-    CHECK(strstr(buf, "scope: /16 (source /24, matched network /16)") != NULL);
+    CHECK(strstr(buf, "scope: /16 (source /24, widest prefix with this answer /16)") != NULL);
     CHECK(strstr(buf, "ttl: 30") != NULL);
     const char *line = strstr(buf, "\nnyc ");
     CHECK(line && strstr(line, "fenced") && strstr(line, "fenced") < strchr(line + 1, '\n'));

