@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "dname.h"
-#include "log.h"
 #include "georesp.h"
+#include "log.h"
 #include "path.h"
 
 static int text_to_wire(const char *s, uint8_t *out, uint8_t *len)
