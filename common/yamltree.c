@@ -289,7 +289,8 @@ static int end_container(builder_t *B)
     n->items = doc_alloc(B->d, (cnt ? cnt : 1) * sizeof(*n->items));
     if (!n->items)
         return -ENOMEM;
-    memcpy(n->items, B->kids + f->first, cnt * sizeof(*n->items));
+    if (cnt) /* B->kids is NULL until the first child */
+        memcpy(n->items, B->kids + f->first, cnt * sizeof(*n->items));
     B->nkids = f->first;
     n->n = n->kind == YT_MAP ? cnt / 2 : cnt;
     if (n->kind == YT_MAP && n->n > YT_MAP_INDEX_MIN) {
