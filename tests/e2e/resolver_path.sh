@@ -89,7 +89,7 @@ fetch_all() {
 
 nfiles=$(wc -w <<<"$FILES")
 echo "# a viewer per example region, through unbound, then a player through the edge it got"
-for viewer in "Paris 192.0.2.0/24 A 127.0.1.1 24" "Chicago 198.51.100.0/24 A 127.0.2.1 24" \
+for viewer in "Paris 192.0.2.0/24 A 127.0.1.1 9" "Chicago 198.51.100.0/24 A 127.0.2.1 24" \
     "Tokyo 203.0.113.0/24 A 127.0.3.1 24" "Buenos-Aires 100.64.0.0/16 A 127.0.4.1 16" \
     "Sydney 2001:db8::/32 A 127.0.3.1 32" "Sydney 2001:db8::/32 AAAA fd00:c0d:3::1 32"; do
     set -- $viewer
@@ -175,10 +175,11 @@ echo "  player: $(grep -c ' fail ' "$TMP/player.log") failed attempts, then nyc 
 explain "$EX/geodnsd.yaml" --health-dir "$HD" $V 192.0.2.1/24
 has "explain: fra down by the e2e vantage" "fra +down +e2e:down"
 
-# Last (it leaves a scope-0 answer in unbound's cache for the TTL): a client placed only by its
-# loopback source address. unbound sends that address as ECS (127.255.3.0/24), but geodnsd does
-# not use loopback ECS addresses: it answers for the resolver's own address (127.0.0.1, in no
-# mmdb network), with scope 0. So through unbound, clients are placed with dig +subnet only.
+# Last: a client placed only by its loopback source address. unbound sends that address as ECS
+# (127.255.3.0/24), but geodnsd does not use loopback ECS addresses: it answers for the
+# resolver's own address (127.0.0.1, in no mmdb network) with the scope of the unusable range,
+# /8 (127.0.0.0/8), so the answer is cached for loopback clients only. So through unbound,
+# clients are placed with dig +subnet only. (Paris's scope is /9: the widest correct prefix.)
 got=$(dig -b 127.255.3.1 @127.0.0.1 -p "$RP" +short +time=2 +tries=2 "$V" | tail -n 1)
 own=$(dig @127.0.0.1 -p "$PORT" +short +norec +time=2 +tries=1 "$V" | tail -n 1)
 expect_eq "a client placed by its source 127.255.3.1 (Tokyo) through unbound gets the resolver's answer" \
