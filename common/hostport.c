@@ -20,6 +20,9 @@ int hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
         colon = strchr(s, ':');
         if (!colon || strchr(colon + 1, ':'))
             return -EINVAL;
+        /* A bracket belongs only around an IPv6 address at the start. */
+        if (memchr(h, '[', (size_t)(colon - h)) || memchr(h, ']', (size_t)(colon - h)))
+            return -EINVAL;
     }
     size_t hl = (size_t)(colon - h) - (s[0] == '[' ? 1 : 0);
     const char *p = colon + 1;

@@ -279,11 +279,23 @@ static yt_node_t *new_node(builder_t *B, yt_kind_t kind, const yaml_mark_t *m)
     return n;
 }
 
+static int end_container_body(builder_t *B, frame_t *f);
+
 /* A container's end: take its children off the stack; a mapping gets its index and duplicate
  * check. */
 static int end_container(builder_t *B)
 {
+    /* Popped first (the node goes to the frame below); the clean-up of a failed parse frees
+     * only the anchors of frames still open, so this one's is freed here whatever happens. */
     frame_t *f = &B->frames[--B->depth];
+    int rc = end_container_body(B, f);
+    free(f->anchor);
+    f->anchor = NULL;
+    return rc;
+}
+
+static int end_container_body(builder_t *B, frame_t *f)
+{
     yt_node_t *n = f->node;
     size_t cnt = B->nkids - f->first;
     n->items = doc_alloc(B->d, (cnt ? cnt : 1) * sizeof(*n->items));
@@ -313,7 +325,7 @@ static int end_container(builder_t *B)
     int rc = 0;
     if (f->anchor) {
         size_t count = B->d->nodes + B->alias_nodes - f->count0;
-        rc = anchor_add(B, f->anchor, n, count, f->height);
+        rc = anchor_add(B, f->anchor, n, count, f->height); /* takes the name, even on error */
         f->anchor = NULL;
     }
     return rc ? rc : add_node(B, n, f->height);

@@ -35,9 +35,11 @@ int main(void)
     ok("h:00080", "h", 80);
 
     bad("");
-    bad("127.0.0.1");        /* no port */
-    bad("127.0.0.1:");       /* empty port */
-    bad(":53");              /* empty host */
+    bad("127.0.0.1");  /* no port */
+    bad("127.0.0.1:"); /* empty port */
+    bad(":53");        /* empty host */
+    bad("a]:1");       /* a bracket outside [IPv6] */
+    bad("a[b:1");
     bad("[]:53");            /* empty host in brackets */
     bad("::1:53");           /* IPv6 without brackets: ambiguous */
     bad("[::1]53");          /* no ':' after ']' */

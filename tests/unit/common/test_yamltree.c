@@ -111,6 +111,10 @@ int main(void)
     /* Aliases: the anchor must be complete first, defined once, and a container is no key. */
     expect_fail("a: &x [1, *x]\n", "t.yaml:1:11: YAML syntax: found undefined alias '*x'");
     expect_fail("a: &x 1\nb: &x 2\n", "t.yaml:2:4: YAML syntax: anchor '&x' is defined twice");
+    /* An anchored mapping refused at its end (duplicate key, nested): its anchor is freed
+     * (LeakSanitizer checks this in the sanitizer build). */
+    expect_fail("&m\na: 1\na: 2\n", "t.yaml:3:1: duplicate key 'a' (first at line 2)");
+    expect_fail("x: &m {a: 1, a: 2}\n", "t.yaml:1:14: duplicate key 'a' (first at line 1)");
     expect_fail("a: &x [1]\n? *x\n: 2\n", "t.yaml:1:4: mapping keys must be plain values");
     {
         /* An alias stands for its anchor: same node, same position. */
