@@ -75,6 +75,13 @@ typedef struct answer {
     route_decision_t d;
 } answer_t;
 
+/* Two answers are the same when they pick the same PoPs, or rank the same candidates when the
+ * pick depends on the client hash. This is written here on purpose and not taken from
+ * route/rtable.c's canon(), which looks alike: the check is meant to find the cases where the
+ * merged tables call two different answers equal (and so widen a scope too far), and a shared
+ * comparison would carry the same mistake into both sides. It also compares less: with one
+ * policy and every PoP up (see the file comment) the PoPs-per-answer, short-TTL and shedding
+ * fields never differ between addresses. */
 static void canon(const route_decision_t *d, route_decision_t *o)
 {
     memset(o, 0, sizeof(*o));
