@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "hash.h"
 
 /* A trie value: a node index, or a leaf (answer id, and whether it is a special range). */
@@ -91,14 +92,8 @@ typedef struct mtrie {
 
 static uint32_t mt_new(mtrie_t *m)
 {
-    if (m->len == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        mt_node_t *n = realloc(m->n, cap * sizeof(*n));
-        if (!n)
-            return 0;
-        m->n = n;
-        m->cap = cap;
-    }
+    if (grow_for(&m->n, &m->cap, m->len, sizeof(*m->n), 64))
+        return 0;
     m->n[m->len] = (mt_node_t){.entry = -1};
     return (uint32_t)m->len++;
 }
@@ -302,14 +297,8 @@ static int intern(bctx_t *b, const rt_answer_t *a, uint32_t *id)
     }
     if (t->nans > RT_ID_MASK)
         return -ENOMEM;
-    if (t->nans == t->capans) {
-        size_t cap = t->capans ? t->capans * 2 : 64;
-        rt_answer_t *n = realloc(t->ans, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        t->ans = n;
-        t->capans = cap;
-    }
+    if (grow_for(&t->ans, &t->capans, t->nans, sizeof(*t->ans), 64))
+        return -ENOMEM;
     t->ans[t->nans] = *a;
     b->aslot[k] = (uint32_t)t->nans + 1;
     *id = (uint32_t)t->nans++;
