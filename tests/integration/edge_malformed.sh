@@ -61,14 +61,7 @@ for name, host, port in targets:
     print("ok: %s: still serving after all malformed requests" % name)
 
     # Pipelined requests on one connection are answered in order.
-    s = socket.create_connection((host, port), timeout=10)
-    s.sendall(b"GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
+    buf = rawhttp.exchange_all(host, port, b"GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     codes = [m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", buf)]
     print("%s: %s: pipelined requests answered in order %s" % ("ok" if codes == ["200", "404", "200"] else "FAIL", name, codes))
 

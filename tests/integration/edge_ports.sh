@@ -104,15 +104,8 @@ print("%s: the others stay open" % ("ok" if not any(rawhttp.closed_by_server(s, 
 for s in ka + [new]:
     s.close()
 def active():
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    s.close()
+    buf = rawhttp.exchange_all("127.0.0.1", port,
+                               b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     return json.loads(buf.split(b"\r\n\r\n", 1)[1])["connections"]["active"]
 # Wait (bounded) until the server has seen the closes: only the /status request is open.
 for _ in range(200):

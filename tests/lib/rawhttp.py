@@ -24,6 +24,21 @@ def status(host, port, data, timeout=10):
     return line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
 
 
+def exchange_all(host, port, data, timeout=10):
+    """Send the bytes data on a new connection and return all the server sends until it
+    closes (the requests should end with Connection: close)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.sendall(data)
+    buf = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        buf += c
+    s.close()
+    return buf
+
+
 def closed_by_server(s, limit=20):
     """True when the server closes the connection s (EOF or reset) within limit seconds."""
     s.settimeout(limit)
