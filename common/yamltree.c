@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <yaml.h>
+
+#include "errmsg.h"
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -91,31 +93,29 @@ static int pos_error(char *err, size_t errlen, const char *file, unsigned line, 
 static int pos_error(char *err, size_t errlen, const char *file, unsigned line, unsigned col,
                      const char *fmt, ...)
 {
-    if (err && errlen) {
-        int n = snprintf(err, errlen, "%s:%u:%u: ", file, line, col);
-        if (n >= 0 && (size_t)n < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -EINVAL;
+    if (!err || !errlen)
+        return -EINVAL;
+    snprintf(err, errlen, "%s:%u:%u: ", file, line, col);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = errmsg_vappend(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int yt_fail(char *err, size_t errlen, const yt_node_t *at, const char *fmt, ...)
 {
-    if (err && errlen) {
-        int n = at ? snprintf(err, errlen, "%s:%u:%u: ", at->file, at->line, at->col)
-                   : snprintf(err, errlen, "(config): ");
-        if (n >= 0 && (size_t)n < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -EINVAL;
+    if (!err || !errlen)
+        return -EINVAL;
+    if (at)
+        snprintf(err, errlen, "%s:%u:%u: ", at->file, at->line, at->col);
+    else
+        snprintf(err, errlen, "(config): ");
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = errmsg_vappend(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* FNV-1a over the key bytes: cheap, and good enough for config keys (the index only has to keep

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "edge_internal.h"
+#include "hash.h"
 
 #define CHUNK_SIZE      (64 * 1024)
 #define CHUNK_EXACT_MAX (4u << 20)
@@ -41,12 +42,7 @@ bool edge_list_linked(const edge_list_t *n)
 
 uint64_t edge_key_hash(const char *k, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return hash_fnv1a64(k, len);
 }
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget)

@@ -78,6 +78,28 @@ static void conn_wait(conn_t *c)
     }
 }
 
+/* What the result n of a nonblocking send() or sendfile() on a connection calls for. */
+typedef enum io_next {
+    IO_SENT,   /* n bytes went out: count them, go on */
+    IO_RETRY,  /* interrupted before anything went: try again */
+    IO_FULL,   /* the socket buffer is full: queue the rest with uv_write */
+    IO_CLOSED, /* an error, or nothing to send (the file ended early): close */
+} io_next_t;
+
+static io_next_t io_next(ssize_t n)
+{
+    if (n > 0) {
+        return IO_SENT;
+    }
+    if (n < 0 && errno == EINTR) {
+        return IO_RETRY;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return IO_FULL;
+    }
+    return IO_CLOSED;
+}
+
 /* Body bytes [*off, end) from a file (memfd of a cached object, or the served file) with
  * sendfile: page references instead of copies. The head goes first with MSG_MORE. When the
  * socket is full, one copied piece is queued with uv_write so that its callback says when to go
@@ -94,45 +116,39 @@ static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off
     while (r->hdr_sent < hlen) {
         ssize_t n = send(sock, r->hdr + r->hdr_sent, hlen - r->hdr_sent,
                          MSG_DONTWAIT | MSG_NOSIGNAL | (*off < end ? MSG_MORE : 0));
-        if (n > 0) {
+        io_next_t next = io_next(n);
+        if (next == IO_SENT) {
             r->hdr_sent += (size_t)n;
             r->bytes_out += (uint64_t)n;
             STAT_ADD(c->w->st.bytes_out, (uint64_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (next == IO_FULL) {
             uv_buf_t b = uv_buf_init(r->hdr + r->hdr_sent, (unsigned)(hlen - r->hdr_sent));
             r->hdr_sent = hlen;
             return conn_write(c, &b, 1) == 0 ? 1 : -1;
+        } else if (next == IO_CLOSED) {
+            edge_conn_close(c);
+            return -1;
         }
-        edge_conn_close(c);
-        return -1;
     }
     while (*off < end) {
         off_t fo = (off_t)*off;
         ssize_t n = sendfile(sock, file_fd, &fo, (size_t)(end - *off));
-        if (n > 0) {
+        io_next_t next = io_next(n);
+        if (next == IO_SENT) {
             *off += (uint64_t)n;
             r->body_out += (uint64_t)n;
             r->bytes_out += (uint64_t)n;
             STAT_ADD(c->w->st.bytes_out, (uint64_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (next == IO_FULL) {
             uint64_t piece = end - *off < SENDFILE_PIECE ? end - *off : SENDFILE_PIECE;
             uv_buf_t b = uv_buf_init((char *)base + *off, (unsigned)piece);
             *off += piece;
             r->body_out += piece;
             return conn_write(c, &b, 1) == 0 ? 1 : -1;
+        } else if (next == IO_CLOSED) {
+            edge_conn_close(c);
+            return -1;
         }
-        edge_conn_close(c);
-        return -1;
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "georesp.h"
+#include "grow.h"
 #include "log.h"
 
 /* Rescan (stat only for unchanged files) and recompute this often: ramps (slow start, drain),
@@ -105,14 +106,8 @@ static dir_entry_t *dir_entry_get(gd_health_dir_t *hd, const char *name)
     for (size_t i = 0; i < hd->n; i++)
         if (!strcmp(hd->e[i].name, name))
             return &hd->e[i];
-    if (hd->n == hd->cap) {
-        size_t cap = hd->cap ? hd->cap * 2 : 8;
-        dir_entry_t *e = realloc(hd->e, cap * sizeof(*e));
-        if (!e)
-            return NULL;
-        hd->e = e;
-        hd->cap = cap;
-    }
+    if (grow_for(&hd->e, &hd->cap, hd->n, sizeof(*hd->e), 8))
+        return NULL;
     dir_entry_t *e = &hd->e[hd->n];
     memset(e, 0, sizeof(*e));
     if (!(e->name = strdup(name)))

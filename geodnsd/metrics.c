@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "wire.h"
 
 #define SLOT_HASH_SIZE  (2 * METRICS_POP_SLOTS) /* open addressing, at most half full */
@@ -108,9 +109,7 @@ void metrics_slots_free(metrics_slots_t *s)
 
 static uint16_t slot_find(metrics_slots_t *s, const char *name)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
+    uint32_t h = hash_fnv1a32_str(name);
     for (size_t i = h % SLOT_HASH_SIZE;; i = (i + 1) % SLOT_HASH_SIZE) {
         if (s->hash[i] == 0) {
             if (s->n == METRICS_POP_SLOTS)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 /* Tokens are kept in thousandths of a response so that a rate of a few per second refills
  * smoothly with a millisecond clock. */
 #define RRL_MILLI 1000u
@@ -139,17 +141,6 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
-/* 64-bit mix (the finalizer of MurmurHash3): spreads neighbouring prefixes over the table. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
                           rrl_class_t cls, uint32_t now_ms)
 {
@@ -166,7 +157,7 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
     if (bits % 8)
         masked[bits / 8] = (uint8_t)(a[bits / 8] & (0xff << (8 - bits % 8)));
     uint64_t k0 = load64(masked), k1 = load64(masked + 8);
-    uint64_t h = mix64(k0 ^ mix64(k1 ^ ((uint64_t)fam << 8 | (uint64_t)cls)));
+    uint64_t h = hash_mix64(k0 ^ hash_mix64(k1 ^ ((uint64_t)fam << 8 | (uint64_t)cls)));
 
     uint32_t cap = c->rate * RRL_MILLI;
     rrl_bucket_t *hit = NULL, *victim = NULL;

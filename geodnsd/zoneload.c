@@ -15,6 +15,7 @@
 
 #include "dname.h"
 #include "geo.h"
+#include "grow.h"
 #include "log.h"
 #include "xfr.h"
 #include "yamltree.h"
@@ -252,14 +253,8 @@ static int add_rr(loader_t *L, pending_node_t *n, uint16_t type, uint32_t ttl, l
         pos += ldns_rdf_size(f);
     }
     /* Exact duplicates are dropped by node_finish (rrs_sort_dedup). */
-    if (n->nrrs == n->caprrs) {
-        size_t cap = n->caprrs ? n->caprrs * 2 : 4;
-        pending_rr_t *r = realloc(n->rrs, cap * sizeof(*r));
-        if (!r)
-            return -ENOMEM;
-        n->rrs = r;
-        n->caprrs = cap;
-    }
+    if (grow_for(&n->rrs, &n->caprrs, n->nrrs, sizeof(*n->rrs), 4))
+        return -ENOMEM;
     n->rrs[n->nrrs++] = (pending_rr_t){.type = type, .ttl = ttl, .rd = rd, .at = at};
     if (++L->nrecords > MAX_RRS_PER_ZONE)
         return loc_fail(L, at, "more than %u records in one zone", MAX_RRS_PER_ZONE);

@@ -16,6 +16,8 @@
 
 #include <maxminddb.h>
 
+#include "errmsg.h"
+
 enum { F_LAT, F_LON, F_COUNTRY, F_CONTINENT, F_SUBDIV, F_COUNT };
 
 struct geoip_db {
@@ -103,14 +105,14 @@ static int corrupt(char *err, size_t errlen, const char *path, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 static int corrupt(char *err, size_t errlen, const char *path, const char *fmt, ...)
 {
-    int n = snprintf(err, errlen, "%s: corrupt GeoIP database (mmdb): ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
+    if (!err || !errlen)
+        return -EINVAL;
+    snprintf(err, errlen, "%s: corrupt GeoIP database (mmdb): ", path);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = errmsg_vappend(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Check one record of node `node` (side 0 = left, 1 = right): a node number, the empty marker

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "geoip.h"
+#include "grow.h"
 
 /* Trie node: children by bit, entry index + 1 (0 = none). Node 0 is the IPv4 root, 1 IPv6. */
 typedef struct nets_node {
@@ -91,14 +92,8 @@ int geoip_prefix_parse(const char *s, int *family, uint8_t addr[16], uint8_t *pr
 
 static int node_new(geoip_nets_t *nets, uint32_t *out)
 {
-    if (nets->nnodes == nets->nodecap) {
-        size_t cap = nets->nodecap ? nets->nodecap * 2 : 256;
-        nets_node_t *p = realloc(nets->nodes, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        nets->nodes = p;
-        nets->nodecap = cap;
-    }
+    if (grow_for(&nets->nodes, &nets->nodecap, nets->nnodes, sizeof(*nets->nodes), 256))
+        return -ENOMEM;
     memset(&nets->nodes[nets->nnodes], 0, sizeof(nets_node_t));
     *out = (uint32_t)nets->nnodes++;
     return 0;

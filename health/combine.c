@@ -10,12 +10,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hash.h"
 #include "health.h"
 
 #define CTL_SLOTS         4096 /* name index slots: a power of two, 4 x POPS_MAX */
 #define CTL_SLOT_FREE     UINT16_MAX
-#define CTL_FNV_OFFSET    2166136261u
-#define CTL_FNV_PRIME     16777619u
 #define SLOW_START_FLOOR  0.05   /* a PoP coming back takes this share at once */
 #define WEIGHT_SCALE      1000.0 /* weight = headroom in capacity units x this */
 #define WEIGHT_DEFAULT    1000   /* weight of every PoP when none has a capacity */
@@ -79,10 +78,7 @@ typedef struct ctl_force {
 
 static uint32_t ctl_hash(const char *s)
 {
-    uint32_t h = CTL_FNV_OFFSET;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * CTL_FNV_PRIME;
-    return h;
+    return hash_fnv1a32_str(s);
 }
 
 /* Index n records of stride bytes whose first member is a NUL-terminated name. */

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
+#include "hash.h"
+
 /* A trie value: a node index, or a leaf (answer id, and whether it is a special range). */
 #define RT_LEAF    0x80000000u
 #define RT_SPECIAL 0x40000000u
@@ -89,14 +92,8 @@ typedef struct mtrie {
 
 static uint32_t mt_new(mtrie_t *m)
 {
-    if (m->len == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        mt_node_t *n = realloc(m->n, cap * sizeof(*n));
-        if (!n)
-            return 0;
-        m->n = n;
-        m->cap = cap;
-    }
+    if (grow_for(&m->n, &m->cap, m->len, sizeof(*m->n), 64))
+        return 0;
     m->n[m->len] = (mt_node_t){.entry = -1};
     return (uint32_t)m->len++;
 }
@@ -201,23 +198,9 @@ typedef struct bctx {
     int err;
 } bctx_t;
 
-static uint64_t hash64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return hash64(h);
+    return hash_mix64(hash_fnv1a64(p, n));
 }
 
 /* The canonical form of a decision: what the answer depends on, nothing else, so that equal
@@ -314,14 +297,8 @@ static int intern(bctx_t *b, const rt_answer_t *a, uint32_t *id)
     }
     if (t->nans > RT_ID_MASK)
         return -ENOMEM;
-    if (t->nans == t->capans) {
-        size_t cap = t->capans ? t->capans * 2 : 64;
-        rt_answer_t *n = realloc(t->ans, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        t->ans = n;
-        t->capans = cap;
-    }
+    if (grow_for(&t->ans, &t->capans, t->nans, sizeof(*t->ans), 64))
+        return -ENOMEM;
     t->ans[t->nans] = *a;
     b->aslot[k] = (uint32_t)t->nans + 1;
     *id = (uint32_t)t->nans++;
@@ -450,7 +427,7 @@ static int loc_answer(bctx_t *b, uint64_t key, const geoip_rec_t *rec, int32_t n
         }
         for (size_t i = 0; i < b->lcap; i++)
             if (b->lval[i]) {
-                size_t s = hash64(b->lkey[i]) & (cap - 1);
+                size_t s = hash_mix64(b->lkey[i]) & (cap - 1);
                 while (v[s])
                     s = (s + 1) & (cap - 1);
                 k[s] = b->lkey[i];
@@ -462,7 +439,7 @@ static int loc_answer(bctx_t *b, uint64_t key, const geoip_rec_t *rec, int32_t n
         b->lval = v;
         b->lcap = cap;
     }
-    size_t s = hash64(key) & (b->lcap - 1);
+    size_t s = hash_mix64(key) & (b->lcap - 1);
     while (b->lval[s]) {
         if (b->lkey[s] == key) {
             *id = b->lval[s] - 1;

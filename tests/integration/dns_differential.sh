@@ -21,16 +21,6 @@ for tool in nsd dig python3; do
 done
 
 M=$DATA/master
-NSD_PID=""
-diff_stop() {
-    if [ -n "$NSD_PID" ]; then
-        kill "$NSD_PID" 2>/dev/null
-        wait "$NSD_PID" 2>/dev/null
-    fi
-    dns_cleanup
-}
-trap diff_stop EXIT
-
 cat >"$M/geodnsd.yaml" <<CONF
 listen: ["127.0.0.1:5353"]
 workers: 1
@@ -45,31 +35,11 @@ mkdir -p "$N"
 cp "$M/example.com.zone" "$N/"
 NSD_PORT=$(free_port 127.0.0.1)
 while [ "$NSD_PORT" = "$PORT" ]; do NSD_PORT=$(free_port 127.0.0.1); done
-cat >"$N/nsd.conf" <<CONF
-server:
-    ip-address: 127.0.0.1@$NSD_PORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$N"
-    database: ""
-    zonelistfile: "$N/zone.list"
-    xfrdfile: "$N/xfrd.state"
-    xfrdir: "$N"
-    pidfile: "$N/nsd.pid"
-    verbosity: 1
-    zonefiles-write: 0
-    rrl-ratelimit: 0
-    refuse-any: no
-remote-control:
-    control-enable: no
+nsd_start "$N" "$NSD_PORT" "verbosity: 1" "refuse-any: no" <<CONF
 zone:
     name: example.com
     zonefile: example.com.zone
 CONF
-nsd -d -c "$N/nsd.conf" >"$N/nsd.log" 2>&1 &
-NSD_PID=$!
 up=""
 for ((i = 0; i < 50 * DNS_SLOW; i++)); do
     if dig @127.0.0.1 -p "$NSD_PORT" +time=1 +tries=1 +short example.com SOA 2>/dev/null |

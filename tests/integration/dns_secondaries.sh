@@ -53,24 +53,7 @@ dns_start "$W/geodnsd.yaml" --metrics "$MPORT" || finish
 # NSD: foreground, as this user, everything in its temp dir.
 N=$TMP/nsd
 mkdir -p "$N"
-cat >"$N/nsd.conf" <<CONF
-server:
-    ip-address: 127.0.0.1@$NSD_PORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$N"
-    database: ""
-    zonelistfile: "$N/zone.list"
-    xfrdfile: "$N/xfrd.state"
-    xfrdir: "$N"
-    pidfile: "$N/nsd.pid"
-    verbosity: 2
-    zonefiles-write: 0
-    rrl-ratelimit: 0
-remote-control:
-    control-enable: no
+nsd_start "$N" "$NSD_PORT" "verbosity: 2" <<CONF
 key:
     name: xfr-key
     algorithm: hmac-sha256
@@ -81,8 +64,6 @@ zone:
     request-xfr: AXFR 127.0.0.1@$PORT xfr-key
     allow-notify: 127.0.0.1 xfr-key
 CONF
-nsd -d -c "$N/nsd.conf" >"$N/nsd.log" 2>&1 &
-PIDS+=($!)
 
 # Knot: foreground, as this user, a writable storage dir.
 K=$TMP/knot

@@ -66,17 +66,12 @@ for mode in origin edge; do
     expect_match "$mode: HEAD has the full length" "$h" 'Content-Length: 100000'
     hp=${U#http://}
     r=$(printf 'HEAD /v/seg.ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | python3 -c '
-import socket, sys
+import sys
+sys.path.insert(0, sys.argv[2])
+import rawhttp
 h, p = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((h, int(p)), timeout=10)
-s.sendall(sys.stdin.buffer.read())
-d = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    d += c
-print("nobody" if d.endswith(b"\r\n\r\n") and d.count(b"\r\n\r\n") == 1 else "body")' "$hp")
+d = rawhttp.exchange_all(h, int(p), sys.stdin.buffer.read())
+print("nobody" if d.endswith(b"\r\n\r\n") and d.count(b"\r\n\r\n") == 1 else "body")' "$hp" "$SRC/tests/lib")
     expect_eq "$mode: HEAD has no body" "$r" nobody
 
     h=$(curl -s -D- -o "$T/pl" --compressed "$U/v/index.m3u8")

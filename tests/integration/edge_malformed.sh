@@ -14,8 +14,10 @@ start_edge origin -c "$T/o.yaml" --listen 127.0.0.1:$PO --root "$T/root"
 PE=$(free_port)
 start_edge edge -c "$T/o.yaml" --listen 127.0.1.1:$PE --origin http://127.0.0.1:$PO
 
-python3 - 127.0.0.1 "$PO" 127.0.1.1 "$PE" <<'PY' >"$T/malformed.out"
+python3 - 127.0.0.1 "$PO" 127.0.1.1 "$PE" "$SRC/tests/lib" <<'PY' >"$T/malformed.out"
 import re, socket, sys, time
+sys.path.insert(0, sys.argv[5])
+import rawhttp
 targets = [("origin", sys.argv[1], int(sys.argv[2])), ("edge", sys.argv[3], int(sys.argv[4]))]
 big = "X-Big: " + "a" * 1000 + "\r\n"
 cases = [
@@ -48,74 +50,41 @@ cases = [
     ("unsupported Expect", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", "417"),
 ]
 
-def exchange(host, port, data, timeout=10):
-    s = socket.create_connection((host, port), timeout=timeout)
-    s.sendall(data)
-    buf = b""
-    try:
-        while b"\r\n" not in buf:
-            c = s.recv(4096)
-            if not c:
-                break
-            buf += c
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    line = buf.split(b"\r\n", 1)[0].decode("latin-1")
-    return line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
-
-def closed_by_server(s, limit=20):
-    # True when the server closes the connection (EOF or reset) before limit seconds.
-    s.settimeout(limit)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
 for name, host, port in targets:
     for cname, data, want in cases:
-        got = exchange(host, port, data)
+        got = rawhttp.status(host, port, data)
         ok = got in want.split("|")
         print("%s: %s: %s gives %s" % ("ok" if ok else "FAIL", name, cname, got if ok else got + " want " + want))
-        alive = exchange(host, port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        alive = rawhttp.status(host, port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         if alive != "200":
             print("FAIL: %s: server stopped serving after %s (%s)" % (name, cname, alive))
     print("ok: %s: still serving after all malformed requests" % name)
 
     # Pipelined requests on one connection are answered in order.
-    s = socket.create_connection((host, port), timeout=10)
-    s.sendall(b"GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
+    buf = rawhttp.exchange_all(host, port, b"GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     codes = [m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", buf)]
     print("%s: %s: pipelined requests answered in order %s" % ("ok" if codes == ["200", "404", "200"] else "FAIL", name, codes))
 
     # Header-read timeout: a request head that never completes is dropped.
     s = socket.create_connection((host, port), timeout=10)
     s.sendall(b"GET /a.ts HTTP/1.1\r\nHost: x\r\n")
-    print("%s: %s: incomplete request head is closed by the header timeout" % ("ok" if closed_by_server(s) else "FAIL", name))
+    print("%s: %s: incomplete request head is closed by the header timeout" % ("ok" if rawhttp.closed_by_server(s) else "FAIL", name))
     s.close()
     # Idle timeout: an idle keep-alive connection is closed.
     s = socket.create_connection((host, port), timeout=10)
-    print("%s: %s: idle connection is closed by the idle timeout" % ("ok" if closed_by_server(s) else "FAIL", name))
+    print("%s: %s: idle connection is closed by the idle timeout" % ("ok" if rawhttp.closed_by_server(s) else "FAIL", name))
     s.close()
 
     # Connection bound (6): further connections are closed at once; the server recovers.
     held = [socket.create_connection((host, port), timeout=10) for _ in range(6)]
     time.sleep(0.3)
     extra = socket.create_connection((host, port), timeout=10)
-    print("%s: %s: connection over the bound is closed" % ("ok" if closed_by_server(extra, 5) else "FAIL", name))
+    print("%s: %s: connection over the bound is closed" % ("ok" if rawhttp.closed_by_server(extra, 5) else "FAIL", name))
     extra.close()
     for h in held:
         h.close()
     time.sleep(0.3)
-    alive = exchange(host, port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    alive = rawhttp.status(host, port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     print("%s: %s: serving again below the bound" % ("ok" if alive == "200" else "FAIL", name))
 PY
 expect_eq "the malformed-request script ran to its end" "$?" 0

@@ -18,18 +18,7 @@ ln -s real "$T/root/dirlink_in"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 # raw PORT BYTES: send BYTES (printf escapes) on a new connection, print the reply's status code.
 raw() {
-    python3 -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1"))
-buf = b""
-while b"\r\n" not in buf:
-    c = s.recv(4096)
-    if not c:
-        break
-    buf += c
-line = buf.split(b"\r\n", 1)[0].decode("latin-1")
-print(line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none")' "$1" "$2"
+    python3 "$SRC/tests/lib/rawhttp.py" status "$1" "$2"
 }
 
 P=$(free_port)

@@ -76,8 +76,10 @@ timeouts: {idle: 30s, header_read: 30s}
 YAML
 PC=$(free_port)
 start_edge cap -c "$T/cap.yaml" --listen 127.0.0.1:$PC --root "$T/root"
-python3 - "$PC" <<'PY' | tee "$T/cap.out"
+python3 - "$PC" "$SRC/tests/lib" <<'PY' | tee "$T/cap.out"
 import json, socket, sys, time
+sys.path.insert(0, sys.argv[2])
+import rawhttp
 port = int(sys.argv[1])
 def get(s):
     s.sendall(b"GET /v/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -88,14 +90,6 @@ def get(s):
             return None
         buf += c
     return buf.split(b" ")[1].decode()
-def closed(s, limit):
-    s.settimeout(limit)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 ka = []
 for i in range(4):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -105,20 +99,13 @@ for i in range(4):
 new = socket.create_connection(("127.0.0.1", port), timeout=10)
 code = get(new)
 print("%s: a new connection over the cap is served (%s)" % ("ok" if code == "200" else "FAIL", code))
-print("%s: the longest-idle keep-alive connection was closed" % ("ok" if closed(ka[0], 5) else "FAIL"))
-print("%s: the others stay open" % ("ok" if not any(closed(s, 0.3) for s in ka[1:]) else "FAIL"))
+print("%s: the longest-idle keep-alive connection was closed" % ("ok" if rawhttp.closed_by_server(ka[0], 5) else "FAIL"))
+print("%s: the others stay open" % ("ok" if not any(rawhttp.closed_by_server(s, 0.3) for s in ka[1:]) else "FAIL"))
 for s in ka + [new]:
     s.close()
 def active():
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    s.close()
+    buf = rawhttp.exchange_all("127.0.0.1", port,
+                               b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     return json.loads(buf.split(b"\r\n\r\n", 1)[1])["connections"]["active"]
 # Wait (bounded) until the server has seen the closes: only the /status request is open.
 for _ in range(200):
@@ -129,8 +116,8 @@ time.sleep(0.1)
 fresh = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(4)]
 time.sleep(0.3)
 extra = socket.create_connection(("127.0.0.1", port), timeout=10)
-print("%s: over the cap with no keep-alive connection to close, the new one is closed" % ("ok" if closed(extra, 5) else "FAIL"))
-print("%s: connections that sent nothing yet were kept" % ("ok" if not any(closed(s, 0.3) for s in fresh) else "FAIL"))
+print("%s: over the cap with no keep-alive connection to close, the new one is closed" % ("ok" if rawhttp.closed_by_server(extra, 5) else "FAIL"))
+print("%s: connections that sent nothing yet were kept" % ("ok" if not any(rawhttp.closed_by_server(s, 0.3) for s in fresh) else "FAIL"))
 PY
 checks_from "$T/cap.out"
 check "/status counts the refused connection" test "$(status_field http://127.0.0.1:$PC connections.rejected)" -ge 1

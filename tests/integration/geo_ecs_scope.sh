@@ -10,6 +10,15 @@
 geo_init
 CHECK=$BIN/ecs-scope-check
 [ -x "$CHECK" ] || { fail "ecs-scope-check built" "no $CHECK"; dns_finish; }
+# A name the checker cannot put in a question is refused before anything is asked.
+LONG=$(printf 'a%.0s' {1..64}).example.test
+out=$("$CHECK" --port 1 --name "$LONG" --pops /nonexistent --policy /nonexistent 2>&1)
+rc=$?
+if [ $rc -eq 2 ] && [[ $out == *"not a valid domain name"* ]]; then
+    pass "ecs-scope-check refuses a 64-byte label (exit 2)"
+else
+    fail "ecs-scope-check refuses a 64-byte label (exit 2)" "rc=$rc: $out"
+fi
 
 # Addresses in and around every network of the example mmdb and the nets entries, the edges of
 # the special-purpose ranges, plus random public addresses.

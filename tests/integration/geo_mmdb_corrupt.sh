@@ -70,31 +70,26 @@ expect_eq "--check: the good database passes" "$?" 0
 dns_start "$CONF" || dns_finish
 regions "start"
 
-FROM=$(($(log_lines) + 1))
-replace "$D/city.mmdb" "$BAD"
-if wait_reload 'reload (ok|failed)' "$FROM"; then
-    line=$(tail -n +"$FROM" "$LOG" | grep -E -m1 'reload (ok|failed)')
-    case $line in
-    *"reload failed"*"corrupt GeoIP database"*) pass "corrupt mmdb -> 'reload failed' with the reason" ;;
-    *) fail "corrupt mmdb -> 'reload failed' with the reason" "$line" ;;
-    esac
-else
-    fail "corrupt mmdb -> 'reload failed'" "no reload line: $(tail -n +"$FROM" "$LOG" | tail -n 5)"
-fi
-regions "after the corrupt mmdb"
-
-FROM=$(($(log_lines) + 1))
-replace "$D/city.mmdb" "$CUT"
-if wait_reload 'reload (ok|failed)' "$FROM"; then
-    line=$(tail -n +"$FROM" "$LOG" | grep -E -m1 'reload (ok|failed)')
-    case $line in
-    *"reload failed"*city.mmdb*) pass "cut mmdb -> 'reload failed' naming it" ;;
-    *) fail "cut mmdb -> 'reload failed' naming it" "$line" ;;
-    esac
-else
-    fail "cut mmdb -> 'reload failed'" "no reload line: $(tail -n +"$FROM" "$LOG" | tail -n 5)"
-fi
-regions "after the cut mmdb"
+# refused FILE TEXT CHECK: FILE replaces the database; the reload it starts must log "reload
+# failed" followed by TEXT (CHECK names the assertion), and the answers must stay as they were.
+refused() {
+    local file=$1 text=$2 check=$3 from line
+    from=$(($(log_lines) + 1))
+    replace "$D/city.mmdb" "$file"
+    if wait_reload 'reload (ok|failed)' "$from"; then
+        line=$(tail -n +"$from" "$LOG" | grep -E -m1 'reload (ok|failed)')
+        if [[ $line == *"reload failed"*"$text"* ]]; then
+            pass "$check"
+        else
+            fail "$check" "$line"
+        fi
+    else
+        fail "$check" "no reload line: $(tail -n +"$from" "$LOG" | tail -n 5)"
+    fi
+    regions "after $(basename "$file")"
+}
+refused "$BAD" "corrupt GeoIP database" "corrupt mmdb -> 'reload failed' with the reason"
+refused "$CUT" city.mmdb "cut mmdb -> 'reload failed' naming it"
 alive "server alive after two refused databases"
 dns_stop
 expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0

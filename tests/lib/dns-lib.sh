@@ -124,6 +124,32 @@ dns_start() {
     return 1
 }
 
+# nsd_start DIR PORT [OPTION...] <CLAUSES: NSD as a peer on 127.0.0.1@PORT, in the foreground
+# as this user with everything (zone files, state, pid) under DIR, RRL and remote control off,
+# IPv4 only. Each OPTION ("name: value") goes into the server: clause; the text on stdin (key:,
+# zone: clauses) follows it in DIR/nsd.conf. The log is DIR/nsd.log. Sets NSD_PID and adds it to
+# DNS_BG_PIDS, so dns_cleanup stops it.
+nsd_start() {
+    local dir=$1 port=$2 opt
+    shift 2
+    {
+        printf 'server:\n'
+        printf '    %s\n' "ip-address: 127.0.0.1@$port" "do-ip6: no" "server-count: 1" \
+            'username: ""' 'chroot: ""' "zonesdir: \"$dir\"" 'database: ""' \
+            "zonelistfile: \"$dir/zone.list\"" "xfrdfile: \"$dir/xfrd.state\"" \
+            "xfrdir: \"$dir\"" "pidfile: \"$dir/nsd.pid\"" "zonefiles-write: 0" \
+            "rrl-ratelimit: 0"
+        for opt in "$@"; do
+            printf '    %s\n' "$opt"
+        done
+        printf 'remote-control:\n    control-enable: no\n'
+        cat
+    } >"$dir/nsd.conf"
+    "${NSD:-nsd}" -d -c "$dir/nsd.conf" >"$dir/nsd.log" 2>&1 &
+    NSD_PID=$!
+    DNS_BG_PIDS+=("$NSD_PID")
+}
+
 # dns_stop: SIGTERM, bounded wait. Sets STOP_STATUS (exit status, or "timeout").
 dns_stop() {
     local i

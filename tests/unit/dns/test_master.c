@@ -12,6 +12,7 @@
 #include <ldns/ldns.h>
 
 #include "check.h"
+#include "dns_probe.h"
 #include "query.h"
 #include "snapshot.h"
 #include "zoneload.h"
@@ -212,37 +213,15 @@ static void test_include(void)
 
 /* ---- answers ---- */
 
-static size_t put_name(uint8_t *p, const char *name)
-{
-    size_t o = 0;
-    const char *s = name;
-    while (*s) {
-        const char *dot = strchr(s, '.');
-        size_t l = dot ? (size_t)(dot - s) : strlen(s);
-        p[o++] = (uint8_t)l;
-        memcpy(p + o, s, l);
-        o += l;
-        s += l + (dot ? 1 : 0);
-    }
-    p[o++] = 0;
-    return o;
-}
-
 static ldns_pkt *run(const uint8_t *q, size_t qlen, bool tcp)
 {
-    struct sockaddr_in src = {.sin_family = AF_INET};
-    outlen = query_process(&snap->env, q, qlen, out, tcp ? 65535 : 4096, tcp ? QUERY_TCP : 0,
-                           (struct sockaddr *)&src);
-    ldns_pkt *p = NULL;
-    if (!outlen || ldns_wire2pkt(&p, out, outlen) != LDNS_STATUS_OK)
-        return NULL;
-    return p;
+    return probe_run(&snap->env, q, qlen, tcp, out, &outlen);
 }
 
 static ldns_pkt *ask(const char *name, uint16_t type)
 {
     uint8_t q[600] = {0x12, 0x34, 0, 0, 0, 1};
-    size_t n = 12 + put_name(q + 12, name);
+    size_t n = 12 + probe_put_name(q + 12, name);
     q[n++] = (uint8_t)(type >> 8);
     q[n++] = (uint8_t)type;
     q[n++] = 0;
@@ -250,40 +229,21 @@ static ldns_pkt *ask(const char *name, uint16_t type)
     return run(q, n, false);
 }
 
-static int count_type(const ldns_rr_list *l, ldns_rr_type t)
-{
-    int c = 0;
-    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
-        c += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t;
-    return c;
-}
-
-static bool has_rr(const ldns_rr_list *l, const char *a, const char *b)
-{
-    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
-        char *s = ldns_rr2str(ldns_rr_list_rr(l, i));
-        bool ok = s && strstr(s, a) && (!b || strstr(s, b));
-        free(s);
-        if (ok)
-            return true;
-    }
-    return false;
-}
-
 #define RC(p) ((int)ldns_pkt_get_rcode(p))
 
 static void test_dname(void)
 {
     ldns_pkt *p = ask("x.d.dname.test", LDNS_RR_TYPE_A);
-    CHECK(
-        p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 2 &&
-            has_rr(ldns_pkt_answer(p), "d.dname.test.\t120\tIN\tDNAME\ttarget.example.", NULL) &&
-            has_rr(ldns_pkt_answer(p), "x.d.dname.test.\t120\tIN\tCNAME\tx.target.example.", NULL),
-        "DNAME out of zone: DNAME and synthesized CNAME with the DNAME's TTL");
+    CHECK(p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 2 &&
+              probe_has_rr(ldns_pkt_answer(p), "d.dname.test.\t120\tIN\tDNAME\ttarget.example.",
+                           NULL) &&
+              probe_has_rr(ldns_pkt_answer(p), "x.d.dname.test.\t120\tIN\tCNAME\tx.target.example.",
+                           NULL),
+          "DNAME out of zone: DNAME and synthesized CNAME with the DNAME's TTL");
     ldns_pkt_free(p);
     p = ask("q.d.dname.test", LDNS_RR_TYPE_A);
     CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 2 &&
-              !has_rr(ldns_pkt_answer(p), "192.0.2.1", NULL),
+              !probe_has_rr(ldns_pkt_answer(p), "192.0.2.1", NULL),
           "data below a DNAME is never answered");
     ldns_pkt_free(p);
     p = ask("a.b.x.d2.dname.test", LDNS_RR_TYPE_A);
@@ -292,12 +252,12 @@ static void test_dname(void)
     ldns_pkt_free(p);
     p = ask("x.d2.dname.test", LDNS_RR_TYPE_A);
     CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 3 &&
-              has_rr(ldns_pkt_answer(p), "x.www2.dname.test.", "192.0.2.99"),
+              probe_has_rr(ldns_pkt_answer(p), "x.www2.dname.test.", "192.0.2.99"),
           "DNAME into the zone: the chain is followed");
     ldns_pkt_free(p);
     p = ask("d.dname.test", LDNS_RR_TYPE_DNAME);
     CHECK(p && RC(p) == 0 && ldns_pkt_ancount(p) == 1 &&
-              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
+              probe_count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
           "qtype DNAME at the owner returns it");
     ldns_pkt_free(p);
     p = ask("d.dname.test", LDNS_RR_TYPE_A);
@@ -305,8 +265,8 @@ static void test_dname(void)
           "the DNAME owner itself is not rewritten (NODATA)");
     ldns_pkt_free(p);
     p = ask("b.loopd.dname.test", LDNS_RR_TYPE_A);
-    CHECK(p && RC(p) == 0 && count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1 &&
-              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_CNAME) == 1,
+    CHECK(p && RC(p) == 0 && probe_count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1 &&
+              probe_count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_CNAME) == 1,
           "a self-referencing DNAME is applied once (no repeated records)");
     ldns_pkt_free(p);
     /* The target is 190 bytes; a 75-byte prefix makes the name longer than 255. */
@@ -315,12 +275,12 @@ static void test_dname(void)
     snprintf(longq + 63, sizeof(longq) - 63, ".cccccccccc.long.dname.test");
     p = ask(longq, LDNS_RR_TYPE_A);
     CHECK(p && RC(p) == LDNS_RCODE_YXDOMAIN && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 1 &&
-              count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
+              probe_count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_DNAME) == 1,
           "synthesized name too long: YXDOMAIN with the DNAME");
     ldns_pkt_free(p);
     p = ask("x.apexd.test", LDNS_RR_TYPE_A);
-    CHECK(p && RC(p) == 0 && has_rr(ldns_pkt_answer(p), "apexd.test.", "DNAME") &&
-              has_rr(ldns_pkt_answer(p), "x.apexd.test.", "x.dname.test."),
+    CHECK(p && RC(p) == 0 && probe_has_rr(ldns_pkt_answer(p), "apexd.test.", "DNAME") &&
+              probe_has_rr(ldns_pkt_answer(p), "x.apexd.test.", "x.dname.test."),
           "DNAME at the apex");
     ldns_pkt_free(p);
     p = ask("apexd.test", LDNS_RR_TYPE_SOA);
@@ -332,8 +292,8 @@ static void test_occluded(void)
 {
     ldns_pkt *p = ask("sub.dname.test", LDNS_RR_TYPE_A);
     CHECK(p && RC(p) == 0 && !ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 0 &&
-              has_rr(ldns_pkt_authority(p), "sub.dname.test.", "NS") &&
-              has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
+              probe_has_rr(ldns_pkt_authority(p), "sub.dname.test.", "NS") &&
+              probe_has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
           "data at a cut is occluded: referral with glue");
     ldns_pkt_free(p);
     p = ask("ns.sub.dname.test", LDNS_RR_TYPE_A);
@@ -349,18 +309,18 @@ static void test_additional(void)
 {
     ldns_pkt *p = ask("dname.test", LDNS_RR_TYPE_NS);
     CHECK(p && RC(p) == 0 && ldns_pkt_aa(p) && ldns_pkt_ancount(p) == 2 &&
-              has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "192.0.2.53") &&
-              has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "2001:db8::53") &&
-              has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
+              probe_has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "192.0.2.53") &&
+              probe_has_rr(ldns_pkt_additional(p), "ns1.dname.test.", "2001:db8::53") &&
+              probe_has_rr(ldns_pkt_additional(p), "ns.sub.dname.test.", "192.0.2.10"),
           "apex NS: addresses of the name servers, glue included");
     ldns_pkt_free(p);
     p = ask("dname.test", LDNS_RR_TYPE_MX);
     CHECK(p && ldns_pkt_ancount(p) == 2 && ldns_pkt_arcount(p) == 1 &&
-              has_rr(ldns_pkt_additional(p), "mail.dname.test.", "192.0.2.25"),
+              probe_has_rr(ldns_pkt_additional(p), "mail.dname.test.", "192.0.2.25"),
           "MX: target address once for two records");
     ldns_pkt_free(p);
     p = ask("_x._tcp.dname.test", LDNS_RR_TYPE_SRV);
-    CHECK(p && has_rr(ldns_pkt_additional(p), "www.dname.test.", "192.0.2.80"), "SRV target");
+    CHECK(p && probe_has_rr(ldns_pkt_additional(p), "www.dname.test.", "192.0.2.80"), "SRV target");
     ldns_pkt_free(p);
     /* 8 MX fit in 512 bytes, their 16 addresses do not: some are left out, no TC. */
     p = ask("many.dname.test", LDNS_RR_TYPE_MX);

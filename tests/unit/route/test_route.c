@@ -11,6 +11,7 @@
 #include "check.h"
 #include "pops.h"
 #include "route.h"
+#include "route_fixture.h"
 
 static const char pops_yaml[] =
     "pops:\n"
@@ -35,44 +36,6 @@ static const char pops_yaml[] =
 
 enum { FRA, PAR, NYC, SIN, GRU, AMS, BJ };
 
-static yt_doc_t *load(const char *name, const char *text)
-{
-    yt_doc_t *doc = NULL;
-    char err[512];
-    if (yt_doc_load_buffer(name, text, strlen(text), &doc, err, sizeof(err))) {
-        fprintf(stderr, "yaml: %s\n", err);
-        abort();
-    }
-    return doc;
-}
-
-static pops_t *pops_from(const char *text)
-{
-    yt_doc_t *doc = load("pops.yaml", text);
-    pops_t *p = NULL;
-    char err[512];
-    if (pops_parse(yt_doc_root(doc), &p, err, sizeof(err))) {
-        fprintf(stderr, "pops: %s\n", err);
-        abort();
-    }
-    yt_doc_free(doc);
-    return p;
-}
-
-/* Parse "geo: {...}" text as a policy. */
-static route_policy_t *policy_from(const pops_t *pops, const char *text)
-{
-    yt_doc_t *doc = load("zone.yaml", text);
-    route_policy_t *pol = NULL;
-    char err[512];
-    if (route_policy_parse(yt_map_get(yt_doc_root(doc), "geo"), pops, &pol, err, sizeof(err))) {
-        fprintf(stderr, "policy: %s\n", err);
-        abort();
-    }
-    yt_doc_free(doc);
-    return pol;
-}
-
 static route_client_t at(double lat, double lon, const char *cc, const char *cont, uint32_t hash)
 {
     route_client_t c;
@@ -86,16 +49,10 @@ static route_client_t at(double lat, double lon, const char *cc, const char *con
     return c;
 }
 
-/* A health view from per-PoP up flags: every address up, every PoP keeping all its clients. */
-static route_health_t *health_from_up(route_health_t *h, const uint8_t *up, size_t n)
+/* A health view from per-PoP up flags (route_fixture.h), weights 1000, short TTL 10, spill 3. */
+static route_health_t *health_up(route_health_t *h, const uint8_t *up, size_t n)
 {
-    memset(h, 0, sizeof(*h));
-    for (size_t i = 0; i < POPS_MAX; i++) {
-        h->up[i] = i < n ? up[i] : 1;
-        h->keep[i] = ROUTE_SHARE_ONE;
-        h->weight[i] = 1000;
-        h->addr4[i] = h->addr6[i] = 0xffff;
-    }
+    health_from_up(h, up, n, 1000);
     h->ttl_short = 10;
     h->spill = 3;
     return h;
@@ -104,7 +61,7 @@ static route_health_t *health_from_up(route_health_t *h, const uint8_t *up, size
 static const route_health_t *hv(const uint8_t *up)
 {
     static route_health_t h;
-    return up ? health_from_up(&h, up, 7) : NULL;
+    return up ? health_up(&h, up, 7) : NULL;
 }
 
 static route_decision_t rank(const route_policy_t *pol, const pops_t *pops, const route_client_t *c,
@@ -723,7 +680,7 @@ static void test_capacity_shares(void)
     route_policy_t *pol = policy_from(p, "geo: {pool: edges, ttl: 30}\n");
     route_health_t h;
     uint8_t up[C_N] = {1, 1, 1, 1, 1};
-    health_from_up(&h, up, C_N);
+    health_up(&h, up, C_N);
     static uint8_t first[CLIENTS], again[CLIENTS], fewer[CLIENTS];
     unsigned n[C_N];
 
@@ -798,7 +755,7 @@ static void test_capacity_full_and_addresses(void)
     route_policy_t *plain = policy_from(p, "geo: {pool: edges}\n");
     route_health_t h;
     uint8_t up[C_N] = {1, 1, 1, 1, 1};
-    health_from_up(&h, up, C_N);
+    health_up(&h, up, C_N);
     route_client_t c = at(50.11, 8.68, "DE", "EU", 99);
     route_decision_t d;
 
@@ -824,7 +781,7 @@ static void test_capacity_full_and_addresses(void)
 
     /* Per-address health: a withdrawn address is left out of the answer; a PoP whose every
      * IPv4 address is down cannot answer A, and the next nearest does. */
-    health_from_up(&h, up, C_N);
+    health_up(&h, up, C_N);
     const uint8_t *addrs[POPS_ADDRS_MAX];
     h.addr4[C_FRA] = 0x2;
     CHECK(route_pop_addresses(&p->pop[C_FRA], &h, C_FRA, AF_INET, 0, addrs) == 1);
@@ -834,7 +791,7 @@ static void test_capacity_full_and_addresses(void)
     CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0);
     CHECK(d.outcome == ROUTE_OUT_POOL && d.pop[0] == C_AMS);
     /* Down PoPs: the next nearest; all down: the chain goes on (servfail here). */
-    health_from_up(&h, up, C_N);
+    health_up(&h, up, C_N);
     h.up[C_FRA] = 0;
     CHECK(route_rank(plain, p, &c, &h, AF_INET, &d, NULL) == 0 && d.pop[0] == C_AMS);
     memset(h.up, 0, sizeof(h.up));

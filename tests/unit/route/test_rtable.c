@@ -12,6 +12,7 @@
 #include "geoip.h"
 #include "pops.h"
 #include "route.h"
+#include "route_fixture.h"
 #include "rtable.h"
 #include "yamltree.h"
 
@@ -25,30 +26,6 @@ static const char pops_yaml[] =
     "  edges: [fra, nyc, sin]\n"
     "  tie: [fra, par]\n";
 enum { FRA, NYC, SIN, PAR };
-
-static yt_doc_t *load(const char *name, const char *text)
-{
-    yt_doc_t *doc = NULL;
-    char err[512];
-    if (yt_doc_load_buffer(name, text, strlen(text), &doc, err, sizeof(err))) {
-        fprintf(stderr, "yaml: %s\n", err);
-        abort();
-    }
-    return doc;
-}
-
-static route_policy_t *policy_from(const pops_t *pops, const char *text)
-{
-    yt_doc_t *doc = load("zone.yaml", text);
-    route_policy_t *pol = NULL;
-    char err[512];
-    if (route_policy_parse(yt_map_get(yt_doc_root(doc), "geo"), pops, &pol, err, sizeof(err))) {
-        fprintf(stderr, "policy: %s\n", err);
-        abort();
-    }
-    yt_doc_free(doc);
-    return pol;
-}
 
 typedef struct fixture {
     pops_t *pops;
@@ -130,17 +107,6 @@ static int look(const fixture_t *f, uint32_t pol, const char *a, int qfam, int *
     if (hit.dec->hashed)
         return hit.dec->cand[0];
     return hit.dec->n ? hit.dec->pop[0] : -1;
-}
-
-static pops_t *pops_from(const char *text)
-{
-    yt_doc_t *doc = load("pops.yaml", text);
-    pops_t *p = NULL;
-    char err[512];
-    if (pops_parse(yt_doc_root(doc), &p, err, sizeof(err)))
-        abort();
-    yt_doc_free(doc);
-    return p;
 }
 
 /* Every address in the leaf's prefix must get the answer the per-client ranking gives:
@@ -254,13 +220,7 @@ static void test_health_flip(void)
                 "  \"5.0.1.0/24\": {location: [40.7, -74.0]}\n"); /* nyc */
     f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: edges}\n");
     route_health_t h;
-    memset(&h, 0, sizeof(h));
-    for (size_t i = 0; i < f.pops->npops; i++) {
-        h.up[i] = 1;
-        h.keep[i] = ROUTE_SHARE_ONE;
-        h.weight[i] = 1;
-        h.addr4[i] = h.addr6[i] = 0xffff;
-    }
+    health_from_up(&h, NULL, 0, 1);
     CHECK(fx_build(&f, &h) == 0, "build, all up");
     int d;
     CHECK(look(&f, 1, "5.0.0.1", AF_INET, &d, NULL, NULL) == FRA && d == 24, "all up: fra /24");

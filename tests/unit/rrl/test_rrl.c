@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "cookie.h"
+#include "dname.h"
 #include "query.h"
 #include "rrl.h"
 #include "snapshot.h"
@@ -219,17 +220,10 @@ static size_t make_query(uint8_t *m, const char *name, uint16_t type, const uint
 {
     static const uint8_t hdr[12] = {0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
     memcpy(m, hdr, 12);
-    size_t o = 12;
-    const char *p = name;
-    while (*p) {
-        const char *dot = strchr(p, '.');
-        size_t l = dot ? (size_t)(dot - p) : strlen(p);
-        m[o++] = (uint8_t)l;
-        memcpy(m + o, p, l);
-        o += l;
-        p += l + (dot ? 1 : 0);
-    }
-    m[o++] = 0;
+    size_t nlen = 0;
+    if (dns_name_from_text(name, m + 12, &nlen))
+        abort(); /* the tests' names are valid */
+    size_t o = 12 + nlen;
     m[o++] = (uint8_t)(type >> 8);
     m[o++] = (uint8_t)type;
     m[o++] = 0;

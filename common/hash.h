@@ -1,0 +1,45 @@
+/* hash.h: the non-cryptographic hashes the tables use (FNV-1a, MurmurHash3's 64-bit finalizer).
+ * None resists chosen keys: a table indexed with one bounds its probe length itself. */
+#ifndef COMMON_HASH_H
+#define COMMON_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HASH_FNV32_OFFSET 2166136261u
+#define HASH_FNV32_PRIME  16777619u
+#define HASH_FNV64_OFFSET 14695981039346656037ull
+#define HASH_FNV64_PRIME  1099511628211ull
+
+/* MurmurHash3's 64-bit finalizer: every input bit moves every output bit (spreads neighbouring
+ * keys, such as prefixes, over a table). */
+static inline uint64_t hash_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* 64-bit FNV-1a of n bytes at p. */
+static inline uint64_t hash_fnv1a64(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = HASH_FNV64_OFFSET;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * HASH_FNV64_PRIME;
+    return h;
+}
+
+/* 32-bit FNV-1a of the NUL-terminated string s (a name index). */
+static inline uint32_t hash_fnv1a32_str(const char *s)
+{
+    uint32_t h = HASH_FNV32_OFFSET;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * HASH_FNV32_PRIME;
+    return h;
+}
+
+#endif
