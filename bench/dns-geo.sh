@@ -297,6 +297,9 @@ bd_run_rounds
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl usq)" "$(bd_med "$mode" geodnsd usq)" %.3f)" \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl qps)" "$(bd_med "$mode" geodnsd qps)" %.3f)"
         fi
+        printf 'user-space CPU per query (medians, us/q; the rest is kernel):'
+        for s in "${SERVERS[@]}"; do printf ' %s %s' "$s" "$(bd_med "$mode" "$s" uusq)"; done
+        echo
         if [ -n "${SPID[geodnsd-base]:-}" ]; then
             printf 'this build vs BASE=%s: geodnsd/geodnsd-base (medians): CPU per query %s (%s vs %s us/q), qps %s\n' \
                 "$BASE" "$(bd_ratio "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" geodnsd-base usq)" %.3f)" \
