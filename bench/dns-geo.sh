@@ -56,6 +56,10 @@
 #   POPS1024=1 (0: skip) also runs "geodnsd-1024": the same geodnsd config with 1,024 PoPs in
 #     the pool (the 4 above plus 1,020 on a world grid, generated), and prints its CPU per query
 #     against plain geodnsd (4 PoPs) measured in the same rounds
+#   BASE= (a path to another geodnsd binary) also runs "geodnsd-base": that binary with the same
+#     config as geodnsd, in the same rounds, and prints geodnsd/geodnsd-base CPU per query: an
+#     A/B comparison of two builds on the same machine at the same time
+#   MODES="max rate" (the modes to run; "max" alone for the full-load figures only)
 #   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
 #     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is
 #     limited and the difference is the cost of the bucket lookup per response; prints its CPU
@@ -75,7 +79,10 @@ BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
 CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
 TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"; RRL="${RRL:-1}"
-POPS1024="${POPS1024:-1}"
+POPS1024="${POPS1024:-1}"; BASE="${BASE:-}"
+read -r -a MODES <<< "${MODES:-max rate}"
+for m in "${MODES[@]}"; do [[ "$m" =~ ^(max|rate)$ ]] || bd_die "MODES: unknown mode '$m' (max, rate)"; done
+[ -z "$BASE" ] || [ -x "$BASE" ] || bd_die "BASE=$BASE is not an executable"
 ZONE=cdn.example.test
 for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
          CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
@@ -143,12 +150,12 @@ start_gdnsd() {
     bd_wait_dns gdnsd "$port" "${SPID[gdnsd]}" "$ZONE" "$d/gdnsd.log" || bd_die "gdnsd did not start"
 }
 
-# start_geodnsd NAME [HEALTH [RRL [POPS1024]]]: geodnsd from its own dir with the shared zone and mmdb. With
+# start_geodnsd NAME [HEALTH [RRL [POPS1024 [BINARY]]]]: geodnsd (or BINARY) from its own dir with the shared zone and mmdb. With
 # HEALTH=1, health and capacity on the query path: PoPs with capacities and a fresh state file in
 # which fra, nyc and gru are between their watermarks (shedding). With RRL=1, rate limiting with
 # a limit far above the offered load (every response is accounted, none is limited).
 start_geodnsd() {
-    local name=$1 health=${2:-0} rrl=${3:-0} many=${4:-0} d port tb="" hcfg="" rcfg=""
+    local name=$1 health=${2:-0} rrl=${3:-0} many=${4:-0} bin=${5:-$GEODNSD} d port tb="" hcfg="" rcfg=""
     d="$WORK/$name"; port="$(pick_port)"; mkdir -p "$d/health"
     [ -n "$TIE_BAND" ] && tb=", tie_band: $TIE_BAND"
     sed "s|@TIE_BAND@|$tb|" "$DATA/$ZONE.yaml" > "$d/$ZONE.yaml"
@@ -196,9 +203,9 @@ $hcfg
 $rcfg
 log: {level: warn}
 EOF
-    "$GEODNSD" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
+    "$bin" --check -c "$d/geodnsd.yaml" > "$d/check.log" 2>&1 ||
         { cat "$d/check.log" >&2; bd_die "geodnsd --check failed ($d/geodnsd.yaml)"; }
-    "$GEODNSD" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
+    "$bin" -c "$d/geodnsd.yaml" --listen "127.0.0.1:$port" > "$d/geodnsd.log" 2>&1 < /dev/null &
     SPID[$name]=$!; SPORT[$name]=$port
     bd_wait_dns "$name" "$port" "${SPID[$name]}" "$ZONE" "$d/geodnsd.log" || bd_die "$name did not start"
     if [ "$health" = 1 ]; then
@@ -229,10 +236,12 @@ HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
 [ "$HEALTH" = 1 ] && start_geodnsd geodnsd+health 1
 [ "$RRL" = 1 ] && start_geodnsd geodnsd+rrl 0 1
 [ "$POPS1024" = 1 ] && start_geodnsd geodnsd-1024 0 0 1
+[ -n "$BASE" ] && start_geodnsd geodnsd-base 0 0 0 "$BASE"
 start_ceiling
 SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
 [ -n "${SPID[geodnsd+rrl]:-}" ] && SERVERS+=(geodnsd+rrl)
 [ -n "${SPID[geodnsd-1024]:-}" ] && SERVERS+=(geodnsd-1024)
+[ -n "${SPID[geodnsd-base]:-}" ] && SERVERS+=(geodnsd-base)
 [ -n "${SPID[ceiling]:-}" ] && SERVERS+=(ceiling)
 for s in "${SERVERS[@]}"; do
     # shellcheck disable=SC2046
@@ -241,7 +250,7 @@ done
 
 # ---- header and cross-check ----------------------------------------------------------
 NS=${#SERVERS[@]}
-est=$(( ROUNDS * 2 * NS * (DURATION + 1) + NS * WARMUP ))
+est=$(( ROUNDS * ${#MODES[@]} * NS * (DURATION + 1) + NS * WARMUP ))
 {
     echo "geodnsd vs gdnsd, geo routing with ECS, zone $ZONE: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $NCPU CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
@@ -272,7 +281,6 @@ declare -A R=()   # R[mode,round,server,field]
 
 BD_DNSPERF_FLAGS="-B"
 # ---- run ---------------------------------------------------------------------------
-MODES=(max rate)
 bd_run_rounds
 
 # ---- tables ------------------------------------------------------------------------
@@ -288,6 +296,15 @@ bd_run_rounds
             printf 'rate limiting on, nothing limited: geodnsd+rrl/geodnsd (medians): CPU per query %s, qps %s\n' \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl usq)" "$(bd_med "$mode" geodnsd usq)" %.3f)" \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd+rrl qps)" "$(bd_med "$mode" geodnsd qps)" %.3f)"
+        fi
+        printf 'user-space CPU per query (medians, us/q; the rest is kernel):'
+        for s in "${SERVERS[@]}"; do printf ' %s %s' "$s" "$(bd_med "$mode" "$s" uusq)"; done
+        echo
+        if [ -n "${SPID[geodnsd-base]:-}" ]; then
+            printf 'this build vs BASE=%s: geodnsd/geodnsd-base (medians): CPU per query %s (%s vs %s us/q), qps %s\n' \
+                "$BASE" "$(bd_ratio "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" geodnsd-base usq)" %.3f)" \
+                "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" geodnsd-base usq)" \
+                "$(bd_ratio "$(bd_med "$mode" geodnsd qps)" "$(bd_med "$mode" geodnsd-base qps)" %.3f)"
         fi
         if [ -n "${SPID[geodnsd-1024]:-}" ]; then
             printf '1,024 PoPs vs 4 PoPs: geodnsd-1024/geodnsd (medians): CPU per query %s (%s vs %s us/q), qps %s\n' \
