@@ -147,7 +147,11 @@ double health_cap_step(health_cap_t *c, double ratio, double load_time, double n
         dt = 0; /* first step, or a clock that went back */
     c->last_step = now;
     double keep = c->keep;
-    bool edge = target == 0 || target == 1; /* the ends are always reachable */
+    /* The ends are always reachable; and from a share of 0 any positive target is: a target
+     * within the dead band of 0 (a demand estimate past ~95x capacity) would otherwise leave the
+     * share at 0 for good, with no reading ever able to lower the estimate again (the upper
+     * bound needs a share above 0 in the window). */
+    bool edge = target == 0 || target == 1 || (keep == 0 && target > 0);
     if (fabs(target - keep) >= HEALTH_CAP_DEAD_BAND || (edge && target != keep)) {
         if (target < keep)
             keep = target;

@@ -42,10 +42,7 @@ for n in 1 2 3 4; do
 done
 GRU=127.0.4.1
 # gru's capacity: a quarter of what wrk reaches through its edge on this machine, so the load
-# lands past the high watermark (about 4x capacity) whatever the machine's speed. Far more
-# (past ~19x) would leave the share under 5%, where the capacity controller cannot bound the
-# demand from above and does not take the clients back (docs/health.md "The lag is not known
-# exactly").
+# lands past the high watermark (about 4x capacity) whatever the machine's speed.
 rate=$(wrk -t1 -c4 -d3s "http://$GRU:$EP/live/seg_000.ts" | awk '/^Requests\/sec:/ {print int($2)}')
 CAP=$(( ${rate:-0} / 4 ))
 check "wrk calibrated the request rate through gru's edge (${rate:-?}/s)" test "$CAP" -ge 10

@@ -11,20 +11,21 @@
 #define EPS 1e-9
 
 /* The simulation: readings every SIM_STEP seconds; demand in phases of SIM_PHASE seconds. */
-#define SIM_STEP        10   /* seconds */
-#define SIM_PHASE       1800 /* seconds */
-#define SIM_PHASES      4
-#define SIM_PHASE_STEPS (SIM_PHASE / SIM_STEP)
-#define SIM_STEPS       (SIM_PHASES * SIM_PHASE_STEPS)
-#define SIM_LAG         40.0 /* the configured lag */
-#define SIM_NOISE       0.01 /* +-1% deterministic reading noise */
-#define SIM_TAIL        30   /* steps at a phase's end over which the share must not swing */
-#define SWING_MAX       0.03 /* allowed max - min of the share over the tail */
-#define REVERSAL_MAX    2    /* allowed direction changes of the share over the tail */
-#define SETTLE_LAGS     6.0  /* settling within this many (longest) lags */
-#define RETURN_LAGS     4.0  /* back to keeping everyone within this many (longest) lags */
-#define POINT_KEEP_MIN  0.05 /* the point estimate's floor and dead band, as health_cap_step's */
-#define POINT_DEAD_BAND 0.01
+#define SIM_STEP                 10   /* seconds */
+#define SIM_PHASE                1800 /* seconds */
+#define SIM_PHASES               4
+#define SIM_PHASE_STEPS          (SIM_PHASE / SIM_STEP)
+#define SIM_STEPS                (SIM_PHASES * SIM_PHASE_STEPS)
+#define SIM_LAG                  40.0 /* the configured lag */
+#define SIM_NOISE                0.01 /* +-1% deterministic reading noise */
+#define SIM_TAIL                 30 /* steps at a phase's end over which the share must not swing */
+#define SWING_MAX                0.03 /* allowed max - min of the share over the tail */
+#define REVERSAL_MAX             2    /* allowed direction changes of the share over the tail */
+#define SETTLE_LAGS              6.0  /* settling within this many (longest) lags */
+#define RETURN_LAGS              4.0  /* back to keeping everyone within this many (longest) lags */
+#define HEALTH_CAP_TEST_KEEP_MIN 0.05 /* health_cap_step's floor of the share in its estimate */
+#define POINT_KEEP_MIN           0.05 /* the point estimate's floor and dead band, as health_cap_step's */
+#define POINT_DEAD_BAND          0.01
 
 static const pops_watermarks_t WM = {0.80, 0.95};
 #define HEALTH_TEST_TINY_SHARE 0.05 /* below the controller's reliable-divisor floor */
@@ -245,6 +246,21 @@ static void test_step_rules(void)
     CHECK(fabs(k - 0.95 / 1.11) < EPS, "stops at the target: %.4f", k);
     CHECK(fabs(c.demand - 0.96) < EPS,
           "a zero reading under a window reaching share 0 says nothing");
+    /* A demand estimate past ~95x capacity puts the target within the dead band of 0: from a
+     * share of 0 it is still taken (a tiny share), so that once the demand is gone the readings
+     * under that share lower the estimate and the share comes back. */
+    health_cap_init(&c);
+    CHECK(health_cap_step(&c, 0.96, 100, 100, &WM, 2) == 0, "past high: 0");
+    /* Window [106, 109] all at share 0: d = 10 / 0.05 = 200. */
+    k = health_cap_step(&c, 200 * HEALTH_CAP_TEST_KEEP_MIN, 110, 110, &WM, 2);
+    CHECK(k > 0 && k < 0.01, "a target within the dead band of 0 is taken from 0: %.5f", k);
+    double t = 110;
+    for (int i = 0; i < 60 && k < 1; i++) {
+        t += 1;
+        k = health_cap_step(&c, 0.0002, t, t, &WM, 2); /* the demand went away */
+    }
+    CHECK(k == 1, "after 200x demand estimated at share 0, back to 1 within 60 s: %.4f at %.0f", k,
+          t - 110);
     /* Dead band: a target move below 0.01 is ignored. */
     health_cap_init(&c);
     double d = 0.95 / 1.15;
