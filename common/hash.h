@@ -23,6 +23,19 @@ static inline uint64_t hash_mix64(uint64_t x)
     return x;
 }
 
+/* MurmurHash3's 32-bit finalizer of x with a salt mixed in first (a PoP index, a step): a
+ * well-mixed 32-bit value from a client hash. */
+static inline uint32_t hash_mix32(uint32_t x, uint32_t salt)
+{
+    x ^= salt * 0x9e3779b9u;
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
 /* 64-bit FNV-1a of n bytes at p. */
 static inline uint64_t hash_fnv1a64(const void *p, size_t n)
 {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hash.h"
+
 /* ---------------------------------------------------------------- policy parsing */
 
 /* A scalar or a list of scalars: call back for each item. */
@@ -374,18 +376,6 @@ static bool takes_clients(const route_health_t *h, size_t idx)
     return !h || h->keep[idx] > 0 || h->weight[idx] > 0;
 }
 
-/* A well-mixed 32-bit value from a client hash and a salt (a PoP index, a step). */
-static uint32_t mix32(uint32_t x, uint32_t salt)
-{
-    x ^= salt * 0x9e3779b9u;
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
-
 typedef struct rank_ent {
     double d;
     uint16_t idx;
@@ -576,7 +566,7 @@ void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_healt
     }
     /* The nearest keeps the client when its hash falls inside the share it keeps. */
     uint16_t first = order[0];
-    uint32_t u = mix32(hash, first) >> 16;
+    uint32_t u = hash_mix32(hash, first) >> 16;
     if (health->keep[first] < ROUTE_SHARE_ONE)
         dec->hashed = true;
     if (u < health->keep[first]) {
@@ -595,7 +585,7 @@ void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_healt
             }
         if (nt) {
             dec->shed = true;
-            uint64_t x = (uint64_t)mix32(hash, 0xffffu) * total >> 32;
+            uint64_t x = (uint64_t)hash_mix32(hash, 0xffffu) * total >> 32;
             unsigned k = 0;
             while (k + 1 < nt && x >= health->weight[tgt[k]]) {
                 x -= health->weight[tgt[k]];
