@@ -545,7 +545,7 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
         if ((rc = add_file_cb(&ac, zone_files.v[i])))
             goto fail;
         if ((rc = zone_load_file(zone_files.v[i], &s->arena, s->geo ? &s->geo->ctx : NULL,
-                                 &zones[i], err, errlen)))
+                                 add_file_cb, &ac, &zones[i], err, errlen)))
             goto fail;
     }
     if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen))) {

@@ -10,13 +10,21 @@
 
 struct geo_ctx;
 
+/* Told of a file a zone load reads besides the zone file itself (each $INCLUDEd file, by the
+ * path the directive resolves to), before reading it, also when the load then fails on it.
+ * Returns 0, or a negative code that fails the load. */
+typedef int (*zone_file_seen_fn)(void *ctx, const char *path);
+
 /* Load the zone file at path into memory owned by arena: a YAML zone when path ends in .yaml or
  * .yml, else an RFC 1035 master file ($ORIGIN, $TTL, $INCLUDE relative to the including file,
  * at most 8 deep; the zone is the owner of the first record, its SOA). geo (may be NULL)
- * resolves `geo:` names; without it a geo name is an error. On failure returns a negative code
- * and writes "file:line:col: reason" (YAML) or "file:line: reason" (master file) into err.
- * Warnings (targets without data, data below a DNAME) are logged and do not fail the load. */
-int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo, zone_t **out, char *err,
+ * resolves `geo:` names; without it a geo name is an error. file_seen (may be NULL) is called
+ * with file_ctx for every $INCLUDEd file; the caller reports path itself. On failure returns a
+ * negative code and writes "file:line:col: reason" (YAML) or "file:line: reason" (master file)
+ * into err. Warnings (targets without data, data below a DNAME) are logged and do not fail the
+ * load. */
+int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo,
+                   zone_file_seen_fn file_seen, void *file_ctx, zone_t **out, char *err,
                    size_t errlen);
 
 /* The same from memory (tests, fuzzing); name stands for the file in messages and picks the

@@ -142,7 +142,7 @@ static int load_path(const char *path, char *err, size_t errlen, size_t *nrecord
     arena_t a;
     arena_init(&a);
     zone_t *z = NULL;
-    int rc = zone_load_file(path, &a, NULL, &z, err, errlen);
+    int rc = zone_load_file(path, &a, NULL, NULL, NULL, &z, err, errlen);
     if (!rc && nrecords)
         *nrecords = z->nrecords;
     arena_deinit(&a);
