@@ -6,12 +6,5 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 1 << 16)
-        return 0;
-    arena_t a;
-    arena_init(&a);
-    char err[1024];
-    fuzz_zone_load("fuzz.yaml", data, size, &a, err, sizeof(err));
-    arena_deinit(&a);
-    return 0;
+    return fuzz_zone_run("fuzz.yaml", data, size, NULL);
 }
