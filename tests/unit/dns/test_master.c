@@ -1,6 +1,8 @@
-/* test_master.c: RFC 1035 master-file zones: malformed files that must fail naming file:line, and
- * the answering rules they exercise through query_process() (DNAME, occluded data, additional
- * addresses, NOTIMP), the responses parsed by ldns. */
+/* test_master.c: RFC 1035 master-file zones: malformed files that must fail naming file:line,
+ * the $INCLUDEd files a load reports to its caller (for the file watcher), and the answering
+ * rules they exercise through query_process() (DNAME, occluded data, additional addresses,
+ * NOTIMP), the responses parsed by ldns. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -211,6 +213,87 @@ static void test_include(void)
     rmdir(dir);
 }
 
+/* Paths zone_load_file reports through its file_seen callback. */
+typedef struct seen {
+    char path[4][512];
+    int n;
+    int fail_rc; /* returned by the callback */
+} seen_t;
+
+static int on_seen(void *ctx, const char *path)
+{
+    seen_t *s = ctx;
+    if (s->n < 4)
+        snprintf(s->path[s->n], sizeof(s->path[0]), "%s", path);
+    s->n++;
+    return s->fail_rc;
+}
+
+static int load_seen(const char *path, seen_t *s, char *err, size_t errlen)
+{
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    int rc = zone_load_file(path, &a, NULL, on_seen, s, &z, err, errlen);
+    arena_deinit(&a);
+    return rc;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && !strcmp(s + n - t, tail);
+}
+
+/* Every $INCLUDEd file is reported, nested ones too, before it is read: also when the load then
+ * fails on it (a broken or a missing file). The zone file itself is the caller's to report. */
+static void test_include_reported(void)
+{
+    char dir[] = "/tmp/geodns-master-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(false, "mkdtemp");
+        return;
+    }
+    char zone[512], a[512], b[512], err[1024] = "";
+    snprintf(zone, sizeof(zone), "%s/m.test.zone", dir);
+    snprintf(a, sizeof(a), "%s/a.inc", dir);
+    snprintf(b, sizeof(b), "%s/b.inc", dir);
+    write_file(zone, SOA "$INCLUDE a.inc\n");
+    write_file(a, "a A 192.0.2.10\n$INCLUDE b.inc\n");
+    write_file(b, "b A 192.0.2.11\n");
+    seen_t s = {0};
+    int rc = load_seen(zone, &s, err, sizeof(err));
+    CHECK(rc == 0 && s.n == 2 && ends_with(s.path[0], "/a.inc") && ends_with(s.path[1], "/b.inc"),
+          "included files reported in order: rc=%d n=%d '%s' '%s' %s", rc, s.n, s.path[0],
+          s.path[1], err);
+    /* A broken included file is reported and names the failure. */
+    write_file(b, "b A 192.0.2\n");
+    s = (seen_t){0};
+    rc = load_seen(zone, &s, err, sizeof(err));
+    CHECK(rc != 0 && s.n == 2 && ends_with(s.path[1], "/b.inc") && strstr(err, "b.inc:1:"),
+          "a broken included file is reported: rc=%d n=%d %s", rc, s.n, err);
+    /* A missing one too, so that creating it can be noticed. */
+    unlink(b);
+    s = (seen_t){0};
+    rc = load_seen(zone, &s, err, sizeof(err));
+    CHECK(rc != 0 && s.n == 2 && ends_with(s.path[1], "/b.inc") && strstr(err, "cannot open"),
+          "a missing included file is reported: rc=%d n=%d %s", rc, s.n, err);
+    /* The callback's failure fails the load with its code. */
+    write_file(b, "b A 192.0.2.11\n");
+    s = (seen_t){.fail_rc = -ENOMEM};
+    rc = load_seen(zone, &s, err, sizeof(err));
+    CHECK(rc == -ENOMEM && s.n == 1, "a failing callback fails the load: rc=%d n=%d", rc, s.n);
+    /* A zone without $INCLUDE reports nothing. */
+    write_file(zone, SOA);
+    s = (seen_t){0};
+    rc = load_seen(zone, &s, err, sizeof(err));
+    CHECK(rc == 0 && s.n == 0, "no include, nothing reported: rc=%d n=%d %s", rc, s.n, err);
+    unlink(a);
+    unlink(b);
+    unlink(zone);
+    rmdir(dir);
+}
+
 /* ---- answers ---- */
 
 static ldns_pkt *run(const uint8_t *q, size_t qlen, bool tcp)
@@ -357,6 +440,7 @@ int main(void)
     test_load_good();
     test_load_bad();
     test_include();
+    test_include_reported();
     char err[1024];
     if (gd_snapshot_load(TEST_DATA "/master/server.yaml", NULL, 1, &snap, err, sizeof(err))) {
         fprintf(stderr, "cannot load test config: %s\n", err);
