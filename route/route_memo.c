@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "hash.h"
 #include "route.h"
 
 typedef struct memo_slot {
@@ -39,12 +40,7 @@ static size_t memo_index(const route_memo_t *m, const route_memo_key_t *k)
 {
     uint64_t x = k->loc ^ ((uint64_t)k->policy << 32) ^
                  ((uint64_t)k->generation * 0x9e3779b97f4a7c15u) ^ ((uint64_t)k->family << 56);
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9u;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebu;
-    x ^= x >> 31;
-    return (size_t)x & m->mask;
+    return (size_t)hash_mix64(x) & m->mask;
 }
 
 static bool key_eq(const route_memo_key_t *a, const route_memo_key_t *b)

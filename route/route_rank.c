@@ -70,10 +70,52 @@ static size_t step_filter(rank_ctx_t *c, const uint16_t *list, size_t n, int ste
     return k;
 }
 
-/* Nearer (biased distance), then lower index. */
+/* Nearer (biased distance), then lower index: a total order, idx being unique. */
 static inline bool ent_less(const rank_ent_t *a, const rank_ent_t *b)
 {
     return a->d < b->d || (a->d == b->d && a->idx < b->idx);
+}
+
+/* Insertion sort of ent[0..n) (n <= ROUTE_CAND_MAX) by ent_less, or by index alone. */
+static inline void ent_sort(rank_ent_t *ent, size_t n, bool by_idx)
+{
+    for (size_t i = 1; i < n; i++) {
+        rank_ent_t e = ent[i];
+        size_t j = i;
+        while (j > 0 && (by_idx ? e.idx < ent[j - 1].idx : ent_less(&e, &ent[j - 1]))) {
+            ent[j] = ent[j - 1];
+            j--;
+        }
+        ent[j] = e;
+    }
+}
+
+/* Quickselect: move the `want` smallest of ent[0..n) by ent_less to the front, unordered. About
+ * three comparisons per entry, so that a pool of 1,024 PoPs is not sorted whole. */
+static void ent_select(rank_ent_t *ent, size_t n, size_t want)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, k = (ptrdiff_t)want - 1;
+    while (lo < hi) {
+        rank_ent_t pivot = ent[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (ent_less(&ent[i], &pivot))
+                i++;
+            while (ent_less(&pivot, &ent[j]))
+                j--;
+            if (i <= j) {
+                rank_ent_t t = ent[i];
+                ent[i++] = ent[j];
+                ent[j--] = t;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
 }
 
 /* Order the eligible PoPs (already family-filtered) into dec->cand with dec->ntie. */
@@ -110,55 +152,17 @@ static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_o
          * order: idx is unique. */
         size_t k = n;
         if (n > ROUTE_CAND_MAX) {
-            ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = ROUTE_CAND_MAX - 1;
-            while (lo < hi) {
-                rank_ent_t pivot = ent[lo + (hi - lo) / 2];
-                ptrdiff_t i = lo, j = hi;
-                while (i <= j) {
-                    while (ent_less(&ent[i], &pivot))
-                        i++;
-                    while (ent_less(&pivot, &ent[j]))
-                        j--;
-                    if (i <= j) {
-                        rank_ent_t t = ent[i];
-                        ent[i++] = ent[j];
-                        ent[j--] = t;
-                    }
-                }
-                if (want <= j)
-                    hi = j;
-                else if (want >= i)
-                    lo = i;
-                else
-                    break;
-            }
+            ent_select(ent, n, ROUTE_CAND_MAX);
             k = ROUTE_CAND_MAX;
         }
-        for (size_t i = 1; i < k; i++) { /* the kept ones, sorted */
-            rank_ent_t e = ent[i];
-            size_t j = i;
-            while (j > 0 && ent_less(&e, &ent[j - 1])) {
-                ent[j] = ent[j - 1];
-                j--;
-            }
-            ent[j] = e;
-        }
+        ent_sort(ent, k, false); /* the kept ones, sorted */
         if (unbiased) {
             /* The kept ones by great-circle distance (the same order up to rounding). */
             for (size_t i = 0; i < k; i++) {
                 const pops_pop_t *p = &c->pops->pop[ent[i].idx];
                 ent[i].d = geoip_distance_km(c->lat, c->lon, p->lat, p->lon);
             }
-            for (size_t i = 1; i < k; i++) {
-                rank_ent_t e = ent[i];
-                size_t j = i;
-                while (j > 0 &&
-                       (ent[j - 1].d > e.d || (ent[j - 1].d == e.d && ent[j - 1].idx > e.idx))) {
-                    ent[j] = ent[j - 1];
-                    j--;
-                }
-                ent[j] = e;
-            }
+            ent_sort(ent, k, false);
         }
         n = k;
         double limit = ent[0].d * (1.0 + c->pol->tie);
@@ -166,15 +170,7 @@ static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_o
             ntie++;
         /* The tie group in PoP index order, so that a client's pick does not depend on small
          * distance differences inside the band. */
-        for (size_t i = 1; i < ntie; i++) {
-            rank_ent_t e = ent[i];
-            size_t j = i;
-            while (j > 0 && ent[j - 1].idx > e.idx) {
-                ent[j] = ent[j - 1];
-                j--;
-            }
-            ent[j] = e;
-        }
+        ent_sort(ent, ntie, true);
     }
     size_t keep = n < ROUTE_CAND_MAX ? n : ROUTE_CAND_MAX;
     for (size_t i = 0; i < keep; i++)
