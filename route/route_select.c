@@ -53,6 +53,13 @@ uint8_t route_scope(uint8_t source_prefix, uint8_t matched_prefix)
 
 /* ---------------------------------------------------------------- pick */
 
+/* floor(u x total / 2^32): a uniform 32-bit u mapped onto [0, total), exactly, for any total up
+ * to ROUTE_CAND_MAX weights of UINT32_MAX (2^37), where u x total itself would pass 64 bits. */
+static inline uint64_t scale32(uint32_t u, uint64_t total)
+{
+    return (uint64_t)u * (total >> 32) + ((uint64_t)u * (total & 0xffffffffu) >> 32);
+}
+
 /* Append p to the answer unless it is there already. */
 static void pick_add(route_decision_t *dec, uint16_t p, const route_health_t *h)
 {
@@ -111,7 +118,7 @@ void route_decision_pick(route_decision_t *dec, uint32_t hash, const route_healt
             }
         if (nt) {
             dec->shed = true;
-            uint64_t x = (uint64_t)hash_mix32(hash, 0xffffu) * total >> 32;
+            uint64_t x = scale32(hash_mix32(hash, 0xffffu), total);
             unsigned k = 0;
             while (k + 1 < nt && x >= health->weight[tgt[k]]) {
                 x -= health->weight[tgt[k]];

@@ -215,6 +215,79 @@ static void test_capacity_full_and_addresses(void)
     pops_free(p);
 }
 
+/* Hostile capacity views: weights at their ceiling (UINT32_MAX, what the combiner gives a PoP of
+ * large capacity) must still split shed clients by headroom, and views whose shares and weights
+ * sum to 0 must still answer. */
+static void test_capacity_extremes(void)
+{
+    pops_t *p = pops_from(cap_yaml);
+    route_policy_t *pol = policy_from(p, "geo: {pool: edges}\n");
+    route_policy_t *three = policy_from(p, "geo: {pool: edges, answers: 3}\n");
+    route_health_t h;
+    uint8_t up[C_N] = {1, 1, 1, 1, 1};
+    static uint8_t chosen[CLIENTS];
+    unsigned n[C_N];
+
+    /* fra sheds everyone; ams and lon have the largest weight there is: half each (the weights'
+     * sum no longer fits 32 bits, and the spread must not wrap). */
+    health_up(&h, up, C_N);
+    h.keep[C_FRA] = 0;
+    h.weight[C_FRA] = h.weight[C_MAD] = h.weight[C_NYC] = 0;
+    h.weight[C_AMS] = h.weight[C_LON] = UINT32_MAX;
+    pick_all(pol, p, &h, chosen, n);
+    CHECK(n[C_FRA] == 0 && n[C_MAD] == 0 && n[C_NYC] == 0, "fra %u mad %u nyc %u", n[C_FRA],
+          n[C_MAD], n[C_NYC]);
+    CHECK(n[C_AMS] > CLIENTS / 2 - 300 && n[C_AMS] < CLIENTS / 2 + 300 &&
+              n[C_AMS] + n[C_LON] == CLIENTS,
+          "equal ceiling weights: ams %u, lon %u of %u", n[C_AMS], n[C_LON], CLIENTS);
+    /* 3 : 1 with three targets whose weights sum past 2^33. */
+    h.weight[C_AMS] = 3000000000u;
+    h.weight[C_LON] = 1000000000u;
+    h.weight[C_MAD] = 4000000000u;
+    pick_all(pol, p, &h, chosen, n);
+    CHECK(n[C_AMS] > CLIENTS * 3 / 8 - 300 && n[C_AMS] < CLIENTS * 3 / 8 + 300 &&
+              n[C_LON] > CLIENTS / 8 - 200 && n[C_LON] < CLIENTS / 8 + 200 &&
+              n[C_MAD] > CLIENTS / 2 - 300 && n[C_MAD] < CLIENTS / 2 + 300,
+          "weights 3e9 : 1e9 : 4e9 -> ams %u, lon %u, mad %u", n[C_AMS], n[C_LON], n[C_MAD]);
+
+    /* The nearest sheds everyone but nobody has headroom (every weight 0, the others keeping
+     * their own clients): the nearest still serves, nothing is marked shed. */
+    health_up(&h, up, C_N);
+    h.keep[C_FRA] = 0;
+    h.weight[C_FRA] = 1000;
+    for (int i = C_AMS; i < C_N; i++)
+        h.weight[i] = 0;
+    pick_all(pol, p, &h, chosen, n);
+    CHECK(n[C_FRA] == CLIENTS, "no headroom elsewhere: fra keeps %u of %u", n[C_FRA], CLIENTS);
+
+    /* Shares and weights all 0 with answers: 3: three distinct PoPs, least loaded first, for
+     * every client (the overflow answer, never fewer PoPs than asked). */
+    const uint16_t load[C_N] = {990, 960, 970, 999, 980};
+    for (int i = 0; i < C_N; i++) {
+        h.keep[i] = 0;
+        h.weight[i] = 0;
+        h.load[i] = load[i];
+    }
+    unsigned bad = 0;
+    for (uint32_t x = 0; x < 1000; x++) {
+        route_client_t c = at(50.11, 8.68, "DE", "EU", x * 2654435761u);
+        route_decision_t d;
+        CHECK(route_rank(three, p, &c, &h, AF_INET, &d, NULL) == 0);
+        bad += !(d.outcome == ROUTE_OUT_POOL && d.full && d.n == 3 && d.pop[0] == C_AMS &&
+                 d.pop[1] == C_LON && d.pop[2] == C_NYC);
+    }
+    CHECK(bad == 0, "all shares 0, answers 3: %u of 1000 clients not ams, lon, nyc", bad);
+    /* Every PoP down as well: nothing to answer with, the chain ends (servfail). */
+    memset(h.up, 0, sizeof(h.up));
+    route_client_t c = at(50.11, 8.68, "DE", "EU", 1);
+    route_decision_t d;
+    CHECK(route_rank(three, p, &c, &h, AF_INET, &d, NULL) == 0 && d.outcome == ROUTE_OUT_SERVFAIL &&
+          d.n == 0);
+    route_policy_free(three);
+    route_policy_free(pol);
+    pops_free(p);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -222,5 +295,6 @@ int main(int argc, char **argv)
     test_scope_hash_memo();
     test_capacity_shares();
     test_capacity_full_and_addresses();
+    test_capacity_extremes();
     return check_report();
 }
