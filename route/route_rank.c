@@ -70,6 +70,9 @@ static size_t step_filter(rank_ctx_t *c, const uint16_t *list, size_t n, int ste
     return k;
 }
 
+/* Biased distances closer than this are one place for the tie band (a millimetre). */
+#define ROUTE_SAME_PLACE_KM 1e-6
+
 /* Nearer (biased distance), then lower index: a total order, idx being unique. */
 static inline bool ent_less(const rank_ent_t *a, const rank_ent_t *b)
 {
@@ -165,7 +168,10 @@ static void step_rank(rank_ctx_t *c, const uint16_t *elig, size_t n, bool keep_o
             ent_sort(ent, k, false);
         }
         n = k;
-        double limit = ent[0].d * (1.0 + c->pol->tie);
+        /* The band, plus a millimetre: two names of one place (the pole at two longitudes)
+         * come out of the haversine a few picometres apart, and must tie even when the client
+         * stands on them (nearest 0 km) or the band is 0. */
+        double limit = ent[0].d * (1.0 + c->pol->tie) + ROUTE_SAME_PLACE_KM;
         while (ntie < n && ent[ntie].d <= limit)
             ntie++;
         /* The tie group in PoP index order, so that a client's pick does not depend on small

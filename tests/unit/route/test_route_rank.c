@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "geoip.h"
 #include "pops.h"
 #include "route.h"
 #include "route_cases.h"
@@ -339,6 +340,175 @@ static void test_with_mmdb(const char *dir)
     geoip_db_close(db);
 }
 
+/* The PoP set {names[i] at lat[i], lon[i], bias[i]}, all in pool "all", as a PoP file. */
+static pops_t *pops_at(size_t n, const double *lat, const double *lon, const int *bias)
+{
+    size_t cap = n * 120 + 64, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len, "pops:\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len,
+                                "  p%zu: {location: [%.6f, %.6f], bias: %d, addresses: "
+                                "[10.%zu.%zu.1]}\n",
+                                i, lat[i], lon[i], bias ? bias[i] : 0, i / 256, i % 256);
+    len += (size_t)snprintf(y + len, cap - len, "pools:\n  all: [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len, "%sp%zu", i ? ", " : "", i);
+    snprintf(y + len, cap - len, "]\n");
+    pops_t *p = pops_from(y);
+    free(y);
+    return p;
+}
+
+/* The ranking of c with tie band 0 is the brute-force order: biased great-circle distance, then
+ * index, for every kept candidate (distances within a millimetre are one place: either order). */
+static bool order_is_brute(const pops_t *p, const route_policy_t *pol0, const route_client_t *c)
+{
+    route_decision_t d;
+    if (route_rank(pol0, p, c, NULL, AF_INET, &d, NULL) != 0)
+        return false;
+    size_t n = p->npops < ROUTE_CAND_MAX ? p->npops : ROUTE_CAND_MAX;
+    if (d.ncand != n)
+        return false;
+    for (size_t i = 1; i < n; i++) {
+        const pops_pop_t *a = &p->pop[d.cand[i - 1]], *b = &p->pop[d.cand[i]];
+        double da = geoip_distance_km(c->lat, c->lon, a->lat, a->lon) * a->factor;
+        double db = geoip_distance_km(c->lat, c->lon, b->lat, b->lon) * b->factor;
+        if (da > db + 1e-6)
+            return false;
+    }
+    return true;
+}
+
+/* Hostile geometry: 1,024 PoPs at one spot (a tie band wider than the kept candidates), PoPs on
+ * both sides of the antimeridian and at a pole. */
+static void test_hostile_geometry(void)
+{
+    static double lat[POPS_MAX], lon[POPS_MAX];
+    static int bias[POPS_MAX];
+    for (size_t i = 0; i < POPS_MAX; i++) {
+        lat[i] = 50.11;
+        lon[i] = 8.68;
+    }
+    pops_t *p = pops_at(POPS_MAX, lat, lon, NULL);
+    route_policy_t *pol = policy_from(p, "geo: {pool: all}\n");
+    route_policy_t *eight = policy_from(p, "geo: {pool: all, answers: 8, tie_band: 0}\n");
+    /* Every client, at the spot or far from it, ties all the PoPs it keeps: the tie group is the
+     * ROUTE_CAND_MAX lowest-numbered, each gets clients, a client keeps its PoP. */
+    static unsigned count[POPS_MAX];
+    const route_client_t where[2] = {at(50.11, 8.68, "DE", "EU", 0),
+                                     at(-33.9, 151.2, "AU", "OC", 0)};
+    for (int w = 0; w < 2; w++) {
+        memset(count, 0, sizeof(count));
+        unsigned bad = 0;
+        for (uint32_t x = 0; x < 4096; x++) {
+            route_client_t c = where[w];
+            c.hash = x * 2654435761u;
+            route_decision_t d = rank(pol, p, &c, NULL, AF_INET),
+                             again = rank(pol, p, &c, NULL, AF_INET);
+            bad += !(d.outcome == ROUTE_OUT_POOL && d.n == 1 && d.ntie == ROUTE_CAND_MAX &&
+                     d.pop[0] < ROUTE_CAND_MAX && again.pop[0] == d.pop[0]);
+            count[d.pop[0]]++;
+        }
+        unsigned used = 0, least = 4096;
+        for (size_t i = 0; i < ROUTE_CAND_MAX; i++) {
+            used += count[i] > 0;
+            least = count[i] < least ? count[i] : least;
+        }
+        CHECK(bad == 0, "1,024 PoPs at one spot, client %d: %u of 4096 picks off", w, bad);
+        CHECK(used == ROUTE_CAND_MAX && least > 4096 / ROUTE_CAND_MAX / 2,
+              "client %d: %u of %d tied PoPs used, the least %u times", w, used, ROUTE_CAND_MAX,
+              least);
+    }
+    /* answers 8: eight distinct PoPs. */
+    route_decision_t d = rank(eight, p, &where[0], NULL, AF_INET);
+    bool distinct = d.n == 8;
+    for (unsigned i = 0; i < d.n; i++)
+        for (unsigned j = 0; j < i; j++)
+            distinct = distinct && d.pop[i] != d.pop[j];
+    CHECK(distinct, "answers 8 over 1,024 tied PoPs: %u answers, all distinct: %d", d.n, distinct);
+    /* The first 32 down: the next 32 tie instead. */
+    static uint8_t up[POPS_MAX];
+    memset(up, 1, sizeof(up));
+    memset(up, 0, ROUTE_CAND_MAX);
+    route_health_t *h = malloc(sizeof(*h));
+    health_from_up(h, up, POPS_MAX, 1000);
+    route_decision_t dh;
+    CHECK(route_rank(pol, p, &where[1], h, AF_INET, &dh, NULL) == 0 && dh.ntie == ROUTE_CAND_MAX &&
+              dh.cand[0] == ROUTE_CAND_MAX && dh.pop[0] >= ROUTE_CAND_MAX &&
+              dh.pop[0] < 2 * ROUTE_CAND_MAX,
+          "first 32 down: cand[0] %u, pick %u", dh.cand[0], dh.pop[0]);
+    route_policy_free(eight);
+    route_policy_free(pol);
+    pops_free(p);
+    /* One of them biased +50 (the biased path, 1,024 distances): it alone is nearest. */
+    bias[700] = 50;
+    p = pops_at(POPS_MAX, lat, lon, bias);
+    pol = policy_from(p, "geo: {pool: all}\n");
+    d = rank(pol, p, &where[1], NULL, AF_INET);
+    CHECK(d.n == 1 && d.pop[0] == 700 && d.ntie == 1, "biased PoP among 1,024: got %u (tie %u)",
+          d.pop[0], d.ntie);
+    d = rank(pol, p, &where[1], up, AF_INET); /* hv() covers 7 PoPs: all up */
+    CHECK(d.pop[0] == 700);
+    health_from_up(h, up, POPS_MAX, 1000);
+    h->up[700] = 0;
+    CHECK(route_rank(pol, p, &where[1], h, AF_INET, &d, NULL) == 0 && d.ntie == ROUTE_CAND_MAX &&
+              d.pop[0] >= ROUTE_CAND_MAX && d.pop[0] < 2 * ROUTE_CAND_MAX,
+          "biased PoP down: %u", d.pop[0]);
+    free(h);
+    route_policy_free(pol);
+    pops_free(p);
+
+    /* The antimeridian: east (179.9), west (-179.9), far (170.0), and 180 / -180 (one place). */
+    const double alat[5] = {10, 10, 10, 10, 10}, alon[5] = {179.9, -179.9, 170.0, 180, -180};
+    p = pops_at(5, alat, alon, NULL);
+    pol = policy_from(p, "geo: {pool: all, tie_band: 0, answers: 3}\n");
+    route_client_t c = at(10, -179.5, "FJ", "OC", 1);
+    d = rank(pol, p, &c, NULL, AF_INET);
+    /* From -179.5: -179.9 (0.4 deg), then 180 and -180 (0.5 deg, tied), 179.9 (0.6), 170. */
+    CHECK(d.n == 3 && d.pop[0] == 1 && d.ntie == 1 && d.cand[1] == 3 && d.cand[2] == 4 &&
+              d.cand[3] == 0 && d.cand[4] == 2,
+          "antimeridian: %u %u %u %u %u", d.cand[0], d.cand[1], d.cand[2], d.cand[3], d.cand[4]);
+    c = at(10, 179.93, "FJ", "OC", 1);
+    d = rank(pol, p, &c, NULL, AF_INET);
+    CHECK(d.pop[0] == 0 && d.cand[4] == 2, "from 179.93: %u, last %u", d.pop[0], d.cand[4]);
+    for (double x = -180; x <= 180; x += 0.7) {
+        c = at(10, x, "FJ", "OC", 1);
+        CHECK(order_is_brute(p, pol, &c), "antimeridian set from lon %.1f", x);
+    }
+    route_policy_free(pol);
+    pops_free(p);
+
+    /* A pole: two PoPs at the north pole (lon 0 and 120, one place), one at 80N, one at the south
+     * pole. */
+    const double plat[4] = {90, 90, 80, -90}, plon[4] = {0, 120, -60, 45};
+    p = pops_at(4, plat, plon, NULL);
+    pol = policy_from(p, "geo: {pool: all}\n");
+    route_policy_t *pol0 = policy_from(p, "geo: {pool: all, tie_band: 0}\n");
+    c = at(89.9, -60, "GL", "NA", 1);
+    d = rank(pol, p, &c, NULL, AF_INET);
+    CHECK(d.ntie == 2 && (d.pop[0] == 0 || d.pop[0] == 1), "near the pole: %u (tie %u)", d.pop[0],
+          d.ntie);
+    c = at(90, 0, "GL", "NA", 1);
+    d = rank(pol, p, &c, NULL, AF_INET);
+    CHECK(d.ntie == 2 && (d.pop[0] == 0 || d.pop[0] == 1) && d.cand[3] == 3,
+          "at the pole: %u (tie %u), last %u", d.pop[0], d.ntie, d.cand[3]);
+    c = at(-89, 170, "AQ", "AN", 1);
+    d = rank(pol, p, &c, NULL, AF_INET);
+    CHECK(d.pop[0] == 3 && (d.cand[3] == 0 || d.cand[3] == 1), "south: %u, last %u", d.pop[0],
+          d.cand[3]);
+    unsigned bad = 0;
+    for (double y = -90; y <= 90; y += 5)
+        for (double x = -180; x <= 180; x += 15) {
+            c = at(y, x, "", "", 1);
+            bad += !order_is_brute(p, pol0, &c);
+        }
+    CHECK(bad == 0, "pole set: %u locations ranked out of order", bad);
+    route_policy_free(pol0);
+    route_policy_free(pol);
+    pops_free(p);
+}
+
 int main(int argc, char **argv)
 {
     test_nearest_and_family();
@@ -347,6 +517,7 @@ int main(int argc, char **argv)
     test_fences();
     test_fallback_chain();
     test_unlocated_and_fixed();
+    test_hostile_geometry();
     test_with_mmdb(argc > 1 ? argv[1] : ".");
     return check_report();
 }
