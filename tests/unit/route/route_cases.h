@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -98,5 +99,26 @@ CASES_DATA char cap_yaml[] =
     "  edges: [fra, ams, lon, mad, nyc]\n";
 
 enum { C_FRA, C_AMS, C_LON, C_MAD, C_NYC, C_N };
+
+/* n PoPs p0, p1, ... at lat[i], lon[i] with bias[i] (bias may be NULL: none), address
+ * 10.(i / 256).(i % 256).1, all in pool "all"; the caller frees them with pops_free(). */
+static inline pops_t *pops_at(size_t n, const double *lat, const double *lon, const int *bias)
+{
+    size_t cap = n * 120 + 64, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len, "pops:\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len,
+                                "  p%zu: {location: [%.6f, %.6f], bias: %d, addresses: "
+                                "[10.%zu.%zu.1]}\n",
+                                i, lat[i], lon[i], bias ? bias[i] : 0, i / 256, i % 256);
+    len += (size_t)snprintf(y + len, cap - len, "pools:\n  all: [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len, "%sp%zu", i ? ", " : "", i);
+    snprintf(y + len, cap - len, "]\n");
+    pops_t *p = pops_from(y);
+    free(y);
+    return p;
+}
 
 #endif

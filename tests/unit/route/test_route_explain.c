@@ -68,11 +68,70 @@ static void test_explain_overflow(void)
     pops_free(p);
 }
 
+/* Every PoP down: the chain ends, every PoP's line says why, there is no answer line; and the text
+ * cut at every buffer size is still a terminated prefix of the whole. */
+static void test_explain_all_down(void)
+{
+    pops_t *p = pops_from(pops_yaml);
+    route_policy_t *pol =
+        policy_from(p, "geo: {pool: edges, fallback: {pool: backup, then: nodata}}\n");
+    uint8_t up[7] = {0};
+    char full[8192], cut[8192];
+    int n = route_explain(full, sizeof(full), pol, p, &CHICAGO, hv(up), AF_INET, 24, 16, 24);
+    CHECK(n > 0 && (size_t)n == strlen(full));
+    CHECK(strstr(full, "outcome: nodata\n") != NULL && strstr(full, "answer:") == NULL, "%s", full);
+    static const char *const names[7] = {"fra", "par", "nyc", "sin", "gru", "ams", "bj"};
+    for (int i = 0; i < 7; i++) {
+        char head[8];
+        snprintf(head, sizeof(head), "\n%s ", names[i]);
+        const char *line = strstr(full, head), *eol = line ? strchr(line + 1, '\n') : NULL;
+        const char *why = line ? strstr(line, i == BJ ? "not in pool" : "down") : NULL;
+        CHECK(why && why < eol, "%s: not marked %s", names[i], i == BJ ? "not in pool" : "down");
+    }
+    unsigned bad = 0;
+    for (size_t len = 1; len <= (size_t)n + 1; len++) {
+        memset(cut, 'x', sizeof(cut));
+        int m = route_explain(cut, len, pol, p, &CHICAGO, hv(up), AF_INET, 24, 16, 24);
+        bad += !(m >= 0 && (size_t)m < len && (size_t)m == strlen(cut) &&
+                 !strncmp(cut, full, (size_t)m) && (len > (size_t)n || (size_t)m == len - 1));
+    }
+    CHECK(bad == 0, "explain cut at %d sizes: %u wrong", n + 1, bad);
+    CHECK(route_explain(cut, 0, pol, p, &CHICAGO, hv(up), AF_INET, 24, 16, 24) == -EINVAL);
+    route_policy_free(pol);
+    pops_free(p);
+}
+
+/* 1,024 PoPs: one line each, the last one present with room, a full buffer cut cleanly. */
+static void test_explain_1024(void)
+{
+    static double lat[POPS_MAX], lon[POPS_MAX];
+    for (size_t i = 0; i < POPS_MAX; i++) {
+        lat[i] = -60.0 + (double)(i / 32) * 3.9;
+        lon[i] = -175.0 + (double)(i % 32) * 11.0;
+    }
+    pops_t *p = pops_at(POPS_MAX, lat, lon, NULL);
+    route_policy_t *pol = policy_from(p, "geo: {pool: all}\n");
+    size_t big = 1u << 20;
+    char *buf = malloc(big);
+    route_client_t c = at(48.85, 2.35, "FR", "EU", 5);
+    int n = route_explain(buf, big, pol, p, &c, NULL, AF_INET, 0, 0, 0);
+    CHECK(n > 0 && (size_t)n == strlen(buf) && (size_t)n < big);
+    CHECK(strstr(buf, "\np1023 ") != NULL && strstr(buf, "outcome: pool\n") != NULL,
+          "1,024 PoP lines and the outcome");
+    int m = route_explain(buf, 4096, pol, p, &c, NULL, AF_INET, 0, 0, 0);
+    CHECK(m == 4095 && strlen(buf) == 4095, "cut at 4 KiB: %d", m);
+    free(buf);
+    route_policy_free(pol);
+    pops_free(p);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
     test_explain();
     test_explain_overflow();
+    test_explain_all_down();
+    test_explain_1024();
     return check_report();
 }

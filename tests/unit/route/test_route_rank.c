@@ -340,26 +340,6 @@ static void test_with_mmdb(const char *dir)
     geoip_db_close(db);
 }
 
-/* The PoP set {names[i] at lat[i], lon[i], bias[i]}, all in pool "all", as a PoP file. */
-static pops_t *pops_at(size_t n, const double *lat, const double *lon, const int *bias)
-{
-    size_t cap = n * 120 + 64, len = 0;
-    char *y = malloc(cap);
-    len += (size_t)snprintf(y + len, cap - len, "pops:\n");
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(y + len, cap - len,
-                                "  p%zu: {location: [%.6f, %.6f], bias: %d, addresses: "
-                                "[10.%zu.%zu.1]}\n",
-                                i, lat[i], lon[i], bias ? bias[i] : 0, i / 256, i % 256);
-    len += (size_t)snprintf(y + len, cap - len, "pools:\n  all: [");
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(y + len, cap - len, "%sp%zu", i ? ", " : "", i);
-    snprintf(y + len, cap - len, "]\n");
-    pops_t *p = pops_from(y);
-    free(y);
-    return p;
-}
-
 /* The ranking of c with tie band 0 is the brute-force order: biased great-circle distance, then
  * index, for every kept candidate (distances within a millimetre are one place: either order). */
 static bool order_is_brute(const pops_t *p, const route_policy_t *pol0, const route_client_t *c)
@@ -448,7 +428,7 @@ static void test_hostile_geometry(void)
     d = rank(pol, p, &where[1], NULL, AF_INET);
     CHECK(d.n == 1 && d.pop[0] == 700 && d.ntie == 1, "biased PoP among 1,024: got %u (tie %u)",
           d.pop[0], d.ntie);
-    d = rank(pol, p, &where[1], up, AF_INET); /* hv() covers 7 PoPs: all up */
+    d = rank(pol, p, &where[1], up, AF_INET); /* hv(up): PoPs 0-6 down */
     CHECK(d.pop[0] == 700);
     health_from_up(h, up, POPS_MAX, 1000);
     h->up[700] = 0;
