@@ -100,6 +100,18 @@ CASES_DATA char cap_yaml[] =
 
 enum { C_FRA, C_AMS, C_LON, C_MAD, C_NYC, C_N };
 
+/* Make every PoP of cap_yaml past its high watermark in h: none keeps or takes clients; loads
+ * fra 99.0%, ams 96.0% (the least), lon 97.0%, mad 99.9%, nyc 98.0%. Up flags are left. */
+static inline void health_full(route_health_t *h)
+{
+    static const uint16_t load[C_N] = {990, 960, 970, 999, 980};
+    for (int i = 0; i < C_N; i++) {
+        h->keep[i] = 0;
+        h->weight[i] = 0;
+        h->load[i] = load[i];
+    }
+}
+
 /* n PoPs p0, p1, ... at lat[i], lon[i] with bias[i] (bias may be NULL: none), address
  * 10.(i / 256).(i % 256).1, all in pool "all"; the caller frees them with pops_free(). */
 static inline pops_t *pops_at(size_t n, const double *lat, const double *lon, const int *bias)

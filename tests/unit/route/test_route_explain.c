@@ -53,12 +53,7 @@ static void test_explain_overflow(void)
     route_health_t h;
     uint8_t up[C_N] = {1, 1, 1, 1, 1};
     health_up(&h, up, C_N);
-    const uint16_t load[C_N] = {990, 960, 970, 999, 980};
-    for (int i = 0; i < C_N; i++) {
-        h.keep[i] = 0;
-        h.weight[i] = 0;
-        h.load[i] = load[i];
-    }
+    health_full(&h);
     route_client_t c = at(50.11, 8.68, "DE", "EU", 99);
     char buf[4096];
     CHECK(route_explain(buf, sizeof(buf), plain, p, &c, &h, AF_INET, 24, 16, 24) > 0);

@@ -175,12 +175,7 @@ static void test_capacity_full_and_addresses(void)
     route_decision_t d;
 
     /* Every PoP past its high watermark: the contingency CDN takes the overflow... */
-    const uint16_t load[C_N] = {990, 960, 970, 999, 980};
-    for (int i = 0; i < C_N; i++) {
-        h.keep[i] = 0;
-        h.weight[i] = 0;
-        h.load[i] = load[i];
-    }
+    health_full(&h);
     CHECK(route_rank(cn, p, &c, &h, AF_INET, &d, NULL) == 0);
     CHECK(d.outcome == ROUTE_OUT_CNAME && d.full);
     /* ...and without one, the least loaded PoP, never nothing. */
@@ -262,12 +257,7 @@ static void test_capacity_extremes(void)
 
     /* Shares and weights all 0 with answers: 3: three distinct PoPs, least loaded first, for
      * every client (the overflow answer, never fewer PoPs than asked). */
-    const uint16_t load[C_N] = {990, 960, 970, 999, 980};
-    for (int i = 0; i < C_N; i++) {
-        h.keep[i] = 0;
-        h.weight[i] = 0;
-        h.load[i] = load[i];
-    }
+    health_full(&h);
     unsigned bad = 0;
     for (uint32_t x = 0; x < 1000; x++) {
         route_client_t c = at(50.11, 8.68, "DE", "EU", x * 2654435761u);
