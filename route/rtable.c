@@ -10,6 +10,7 @@
 
 #include "grow.h"
 #include "hash.h"
+#include "route_int.h"
 
 /* A trie value: a node index, or a leaf (answer id, and whether it is a special range). */
 #define RT_LEAF    0x80000000u
@@ -56,13 +57,12 @@ static uint8_t v4_special(const uint8_t *a)
 
 uint8_t route_special_prefix(int family, const uint8_t *a)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t zero[15] = {0};
     if (family == AF_INET)
         return v4_special(a);
     if (family != AF_INET6)
         return 0;
-    if (!memcmp(a, mapped, 12)) {
+    if (route_addr_v4mapped(a)) {
         uint8_t p = v4_special(a + 12);
         return p ? (uint8_t)(96 + p) : 0;
     }
@@ -498,12 +498,6 @@ static uint32_t node_new(bctx_t *b, uint32_t l, uint32_t r)
     return (uint32_t)t->nnodes++;
 }
 
-static bool mapped_path(const uint8_t *p)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return !memcmp(p, mapped, 12);
-}
-
 /* Is the prefix of the first depth bits of p (depth < 96) a prefix of ::ffff:0:0/96? */
 static bool mapped_above(const uint8_t *p, unsigned depth)
 {
@@ -527,7 +521,7 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
         b->err = -EIO; /* far more prefixes than the tree has nodes: it loops */
         return RT_LEAF;
     }
-    if (max == 128 && depth == 96 && mapped_path(b->path))
+    if (max == 128 && depth == 96 && route_addr_v4mapped(b->path))
         return b->graft; /* ::ffff:a.b.c.d is located and answered as a.b.c.d */
     bool more = false;
     if (mt) {
