@@ -27,7 +27,8 @@
 #define RELOAD_DEBOUNCE_MS 300
 #define RRL_LOG_MS         60000u
 #define PATH_TEXT_MAX      1024                 /* a watched file's path as logged */
-#define WHY_MAX            (PATH_TEXT_MAX + 16) /* "PATH changed" */
+#define WHY_MAX            (PATH_TEXT_MAX + 16) /* a request: "PATH changed" */
+#define JOB_WHY_MAX        (WHY_MAX + 48)       /* a reload: "WHY, and N more requests" */
 
 /* Paths a load read, kept so that a failed reload also watches the file that broke it. */
 typedef struct path_list {
@@ -60,7 +61,8 @@ typedef struct daemon {
     reload_job_t *job;
     uv_async_t reload_done; /* the load thread's "finished" */
     bool reload_again;
-    char again_why[WHY_MAX];
+    char again_why[WHY_MAX]; /* the first request queued */
+    unsigned again_more;     /* and how many more were merged with it */
     bool stopping;
     /* The restart-only settings the server runs with (a reload cannot change them). */
     gd_listen_t run_listen[GD_MAX_LISTEN];
@@ -288,7 +290,7 @@ struct reload_job {
     gd_overrides_t ov;  /* the daemon's, with this job's file observer and cancel flag */
     atomic_bool cancel; /* set by SIGTERM: the load stops at its next file */
     atomic_bool done;   /* set by the thread when the load is over, before the async */
-    char why[WHY_MAX];
+    char why[JOB_WHY_MAX];
     struct timespec t0;
     path_list_t seen; /* the files the load read */
     gd_snapshot_t *s;
@@ -380,8 +382,14 @@ static void reload_finish(daemon_t *d)
     reload_job_free(j);
     rewatch(d);
     if (d->reload_again && !d->stopping) {
+        char why[JOB_WHY_MAX];
+        if (d->again_more)
+            snprintf(why, sizeof(why), "%s, and %u more request%s", d->again_why, d->again_more,
+                     d->again_more > 1 ? "s" : "");
+        else
+            snprintf(why, sizeof(why), "%s", d->again_why);
         d->reload_again = false;
-        reload_start(d, d->again_why);
+        reload_start(d, why);
     }
 }
 
@@ -434,8 +442,13 @@ static void reload_request(daemon_t *d, const char *why)
     }
     log_info("reload requested (%s) while one is running: %s", why,
              d->reload_again ? "merged with the one already queued" : "queued to run after it");
-    d->reload_again = true;
-    snprintf(d->again_why, sizeof(d->again_why), "%s", why);
+    if (d->reload_again) {
+        d->again_more++;
+    } else {
+        d->reload_again = true;
+        d->again_more = 0;
+        snprintf(d->again_why, sizeof(d->again_why), "%s", why);
+    }
 }
 
 /* Shutdown: cancel the reload in progress (its load stops at its next file), wait for its
@@ -447,6 +460,13 @@ static void reload_abort(daemon_t *d)
         return;
     d->job = NULL;
     atomic_store(&j->cancel, true);
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    j->threaded = false;
+    if (j->rc == -ECANCELED)
+        log_info("reload (%s) cancelled: %s", j->why, j->err);
+    else if (j->rc == 0)
+        log_info("reload (%s) loaded but not published: stopping", j->why);
     reload_job_free(j);
 }
 
