@@ -396,8 +396,9 @@ static void reload_finish(daemon_t *d)
 static void on_reload_done(uv_async_t *h)
 {
     daemon_t *d = h->data;
-    /* Async sends coalesce, and one may arrive after its job was taken: look at the job. */
-    if (d->job && atomic_load(&d->job->done))
+    /* Async sends coalesce, and one may arrive after its job was taken: look at the job. Once
+     * stopping, the job is reload_abort's (nothing is published during shutdown). */
+    if (d->job && !d->stopping && atomic_load(&d->job->done))
         reload_finish(d);
 }
 
