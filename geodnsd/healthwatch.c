@@ -267,6 +267,7 @@ struct gd_healthwatch {
     struct table_job *job;  /* the merged table being built on the thread pool, or NULL */
     bool rebuild;           /* the view changed again while job was running */
     uint64_t view_seq;      /* counts the views published */
+    uint64_t view_gen;      /* generation of the last view published: its tables publish with it */
     health_report_t report;
     bool have_report;
     char mode[96];
@@ -325,18 +326,20 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
     log_info("overrides %s: %zu in force", path, ov->n);
 }
 
-/* The merged prefix tables for a view are built off the query path: on a config change before
- * the config is published (the main loop waits; the workers keep answering with the old
- * snapshot); on a health change on the thread pool, after the new view itself is published
- * without tables (answers ranked per client), so health takes effect at once and the tables
- * (widest scopes, cheapest answers) follow when built. A view superseded while its tables are
- * being built is dropped and the newest view built next. */
+/* The merged prefix tables for a view are built off the main loop and off the query path, on
+ * the thread pool, after the new view itself is published without tables (answers ranked per
+ * client), so a health change or a reloaded config takes effect at once and the tables (widest
+ * scopes, cheapest answers) follow when built. The tables complete the view they were built
+ * for: they are published with that view's generation, so one change is one generation. A view
+ * superseded while its tables are being built is dropped and the newest view built next. Only
+ * at start-up are the first tables built before anything is served (gd_healthwatch_config). */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
     gd_snapshot_t *snap;  /* a reference */
     gd_health_t *h;
     uint64_t seq; /* hw->view_seq of the view it is built for */
+    uint64_t gen; /* that view's generation */
     int rc;
     double ms;
     char err[256];
@@ -406,7 +409,7 @@ static void job_done(uv_work_t *req, int status)
         hw->job = NULL;
     if (hw && status == 0 && hw->snap == j->snap && hw->view_seq == j->seq) {
         table_log(j->h, j->rc, j->ms, j->err);
-        j->h->generation = hw->cb.next_generation(hw->cb.ctx);
+        j->h->generation = j->gen;
         hw->cb.publish(hw->cb.ctx, j->h);
     } else {
         gd_health_unref(j->h); /* a newer view (or config) is published: built next */
@@ -434,6 +437,7 @@ static void job_start(gd_healthwatch_t *hw)
     j->hw = hw;
     j->h = h;
     j->seq = hw->view_seq;
+    j->gen = hw->view_gen;
     j->snap = hw->snap;
     gd_snapshot_ref(j->snap);
     j->req.data = j;
@@ -447,22 +451,24 @@ static void job_start(gd_healthwatch_t *hw)
     hw->job = j;
 }
 
-static void publish(gd_healthwatch_t *hw, bool config_changed)
+/* Publish hw->view under a new generation. With tables_now (start-up, nothing served yet) its
+ * tables are built here first; otherwise the view answers at once, ranked per client (no merged
+ * table yet: scopes are the matched networks, narrower, never wider), and its tables follow
+ * from the thread pool under the same generation. */
+static void publish(gd_healthwatch_t *hw, bool tables_now)
 {
     hw->published_cfg = hw->snap->generation;
     hw->view_seq++;
-    if (!config_changed) {
-        /* The new view answers at once, ranked per client (no merged table yet: scopes are
-         * the matched networks, narrower, never wider); its tables follow when built. */
-        gd_health_t *now = health_new(hw);
-        if (now) {
-            now->generation = hw->cb.next_generation(hw->cb.ctx);
-            hw->cb.publish(hw->cb.ctx, now);
+    hw->view_gen = hw->cb.next_generation(hw->cb.ctx);
+    gd_health_t *h = health_new(hw);
+    if (!tables_now) {
+        if (h) {
+            h->generation = hw->view_gen;
+            hw->cb.publish(hw->cb.ctx, h);
         }
         job_start(hw);
         return;
     }
-    gd_health_t *h = health_new(hw);
     if (!h)
         return;
     int rc;
@@ -470,7 +476,7 @@ static void publish(gd_healthwatch_t *hw, bool config_changed)
     char err[256];
     table_build(hw->snap, h, &rc, &ms, err, sizeof(err));
     table_log(h, rc, ms, err);
-    h->generation = hw->cb.next_generation(hw->cb.ctx);
+    h->generation = hw->view_gen;
     hw->cb.publish(hw->cb.ctx, h);
 }
 
@@ -512,7 +518,7 @@ static void log_changes(gd_healthwatch_t *hw, bool config_changed)
     }
 }
 
-static void compute(gd_healthwatch_t *hw, bool config_changed)
+static void compute(gd_healthwatch_t *hw, bool config_changed, bool tables_now)
 {
     if (!hw->snap || !hw->snap->geo)
         return;
@@ -529,18 +535,18 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
     log_changes(hw, config_changed);
     if (changed || config_changed || hw->published_cfg != hw->snap->generation) {
         hw->view = view;
-        publish(hw, config_changed || hw->published_cfg != hw->snap->generation);
+        publish(hw, tables_now);
     }
 }
 
 static void on_tick(uv_timer_t *t)
 {
-    compute(t->data, false);
+    compute(t->data, false, false);
 }
 
 static void on_event_delay(uv_timer_t *t)
 {
-    compute(t->data, false);
+    compute(t->data, false, false);
 }
 
 static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -589,14 +595,14 @@ int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_heal
     return 0;
 }
 
-void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap)
+void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap, bool tables_now)
 {
     gd_snapshot_ref(snap);
     if (hw->snap)
         gd_snapshot_unref(hw->snap);
     hw->snap = snap;
     watch_dir(hw, snap->geo ? snap->cfg.health_dir : NULL);
-    compute(hw, true);
+    compute(hw, true, tables_now);
 }
 
 const health_report_t *gd_healthwatch_report(const gd_healthwatch_t *hw)

@@ -17,7 +17,10 @@
  * snapshot whose generation is cfg_generation (PoP indices are that config's). */
 typedef struct gd_health {
     atomic_uint refs;
-    uint64_t generation;       /* from the daemon's counter, shared with config snapshots */
+    /* From the daemon's counter, shared with config snapshots: one per health change (a new
+     * view, or a view for a reloaded config). The view's merged tables, published later as a
+     * snapshot of their own, carry the generation of the view they complete. */
+    uint64_t generation;
     uint64_t cfg_generation;   /* the config snapshot it was computed for */
     route_health_t view;       /* view.table is table */
     struct route_table *table; /* the merged prefix tables built for view, or NULL */
@@ -60,8 +63,11 @@ int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_heal
 
 /* A config snapshot is about to be published: compute and publish its health first (so that a
  * worker taking the config finds the matching health already there). Also (re)starts watching
- * the config's health dir and overrides file. */
-void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap);
+ * the config's health dir and overrides file. With tables_now (start-up, before serving) the
+ * merged prefix tables are built here, on the caller's thread, before the health is published;
+ * otherwise (a reload, on the main loop) the health is published at once without them and they
+ * follow from the thread pool under the same generation. */
+void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap, bool tables_now);
 
 /* The latest report (for explain and metrics), or NULL before the first computation. */
 const health_report_t *gd_healthwatch_report(const gd_healthwatch_t *hw);

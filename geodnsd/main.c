@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,17 @@
 #define WATCH_INTERVAL_MS  1000
 #define RELOAD_DEBOUNCE_MS 300
 #define RRL_LOG_MS         60000u
+#define PATH_TEXT_MAX      1024                 /* a watched file's path as logged */
+#define WHY_MAX            (PATH_TEXT_MAX + 16) /* a request: "PATH changed" */
+#define JOB_WHY_MAX        (WHY_MAX + 48)       /* a reload: "WHY, and N more requests" */
+
+/* Paths a load read, kept so that a failed reload also watches the file that broke it. */
+typedef struct path_list {
+    char **v;
+    size_t n;
+} path_list_t;
+
+typedef struct reload_job reload_job_t;
 
 typedef struct daemon {
     uv_loop_t *loop;
@@ -42,9 +54,16 @@ typedef struct daemon {
     uv_fs_poll_t *watches;
     size_t nwatches;
     /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
-    char **seen;
-    size_t nseen;
-    char changed[1024]; /* the file whose change triggered the pending reload */
+    path_list_t seen;
+    char changed[PATH_TEXT_MAX]; /* the file whose change triggered the pending reload */
+    /* The reload in progress (its load runs on a thread of its own), or NULL; a request during
+     * it sets reload_again (one more reload after it, whatever the number of requests). */
+    reload_job_t *job;
+    uv_async_t reload_done; /* the load thread's "finished" */
+    bool reload_again;
+    char again_why[WHY_MAX]; /* the first request queued */
+    unsigned again_more;     /* and how many more were merged with it */
+    bool stopping;
     /* The restart-only settings the server runs with (a reload cannot change them). */
     gd_listen_t run_listen[GD_MAX_LISTEN];
     size_t run_nlisten;
@@ -62,24 +81,25 @@ typedef struct daemon {
     uint64_t health_generation, health_updates;
 } daemon_t;
 
-static void seen_clear(daemon_t *d)
+static void path_list_clear(path_list_t *l)
 {
-    for (size_t i = 0; i < d->nseen; i++)
-        free(d->seen[i]);
-    free(d->seen);
-    d->seen = NULL;
-    d->nseen = 0;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }
 
+/* The load's file observer (on the load thread: it touches only its job's list). */
 static void on_file_seen(void *ctx, const char *path)
 {
-    daemon_t *d = ctx;
-    char **n = realloc(d->seen, (d->nseen + 1) * sizeof(*n));
+    path_list_t *l = ctx;
+    char **n = realloc(l->v, (l->n + 1) * sizeof(*n));
     if (!n)
         return;
-    d->seen = n;
-    if ((d->seen[d->nseen] = strdup(path)))
-        d->nseen++;
+    l->v = n;
+    if ((l->v[l->n] = strdup(path)))
+        l->n++;
 }
 
 static void usage(FILE *f)
@@ -183,7 +203,7 @@ static void watch(daemon_t *d)
     /* The previous array is released once its handles have closed; keep it simple by leaking
      * nothing: handles are closed first and the array freed on the next loop turn. */
     const gd_config_t *c = &d->snap->cfg;
-    size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + d->nseen;
+    size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + d->seen.n;
     uv_fs_poll_t *w = calloc(n ? n : 1, sizeof(*w));
     if (!w) {
         log_warn("cannot watch config files: out of memory");
@@ -192,7 +212,7 @@ static void watch(daemon_t *d)
     for (size_t i = 0; i < n; i++) {
         const char *path = i < c->nfiles                     ? c->files[i]
                            : (c->zone_dir && i == c->nfiles) ? c->zone_dir
-                                                             : d->seen[n - 1 - i];
+                                                             : d->seen.v[n - 1 - i];
         uv_fs_poll_init(d->loop, &w[i]);
         w[i].data = d;
         uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
@@ -253,17 +273,35 @@ static void warn_restart_only(const daemon_t *d, const gd_config_t *nc)
                  d->run_metrics[0] ? "serving metrics on " : "no metrics listener", d->run_metrics);
 }
 
-/* A reload reads every file again: seconds of CPU for a zone of a million records. It runs on a
- * thread of its own, niced (that thread only) while the main loop waits for it as before, so
- * that on a busy machine the UDP and TCP threads keep the CPU they need to answer on time. */
-#define RELOAD_NICE 10
-typedef struct reload_job {
+/* A reload reads every file again: seconds of CPU for a zone of a million records. The load
+ * runs on a thread of its own, niced (that thread only), so that on a busy machine the UDP and
+ * TCP threads keep the CPU they need to answer on time, while the main loop goes on serving
+ * health changes, metrics, the status page, signals and file events. When the load is done an
+ * async wakes the main loop, which publishes the new snapshot (reload_finish). One load at a
+ * time: requests during one (SIGHUP, file changes) make exactly one more reload after it, which
+ * reads the files as they are then. SIGTERM cancels the load at its next file. */
+#define RELOAD_NICE     10
+#define RELOAD_STACK_SZ (8u << 20)
+
+struct reload_job {
     daemon_t *d;
+    uv_thread_t thread;
+    bool threaded;      /* thread was started (else the load ran on the main loop) */
+    gd_overrides_t ov;  /* the daemon's, with this job's file observer and cancel flag */
+    atomic_bool cancel; /* set by SIGTERM: the load stops at its next file */
+    atomic_bool done;   /* set by the thread when the load is over, before the async */
+    char why[JOB_WHY_MAX];
+    struct timespec t0;
+    path_list_t seen; /* the files the load read */
     gd_snapshot_t *s;
-    char *err;
-    size_t errlen;
     int rc;
-} reload_job_t;
+    char err[1024];
+};
+
+static void reload_load(reload_job_t *j)
+{
+    j->rc = gd_snapshot_load(j->d->config_path, &j->ov, 0, &j->s, j->err, sizeof(j->err));
+}
 
 static void reload_thread(void *arg)
 {
@@ -274,56 +312,163 @@ static void reload_thread(void *arg)
     int cur = getpriority(PRIO_PROCESS, tid);
     if (errno == 0)
         (void)setpriority(PRIO_PROCESS, tid, cur + RELOAD_NICE > 19 ? 19 : cur + RELOAD_NICE);
-    j->rc = gd_snapshot_load(j->d->config_path, &j->d->ov, j->d->generation + 1, &j->s, j->err,
-                             j->errlen);
+    reload_load(j);
+    atomic_store(&j->done, true);
+    uv_async_send(&j->d->reload_done);
 }
 
-static void reload(daemon_t *d, const char *why)
+static double seconds_since(const struct timespec *t0)
 {
-    char err[1024] = "";
-    gd_snapshot_t *s = NULL;
-    seen_clear(d);
-    d->ov.file_seen = on_file_seen;
-    d->ov.file_seen_ctx = d;
-    reload_job_t job = {.d = d, .err = err, .errlen = sizeof(err)};
-    uv_thread_t t;
-    uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = 8u << 20};
-    int rc;
-    if (uv_thread_create_ex(&t, &topt, reload_thread, &job) == 0) {
-        uv_thread_join(&t);
-        rc = job.rc;
-        s = job.s;
-    } else {
-        rc = gd_snapshot_load(d->config_path, &d->ov, d->generation + 1, &s, err, sizeof(err));
-    }
-    if (rc) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Take the job off the daemon: wait for its thread (finished, or stopping at its next file
+ * once cancelled) and free what it holds (a loaded snapshot included). */
+static void reload_job_free(reload_job_t *j)
+{
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    if (j->s)
+        gd_snapshot_unref(j->s);
+    path_list_clear(&j->seen);
+    free(j);
+}
+
+static void reload_start(daemon_t *d, const char *why);
+
+/* The load is done (main loop): publish its snapshot, or keep the old one on failure. Then run
+ * the reload requested meanwhile, if any. */
+static void reload_finish(daemon_t *d)
+{
+    reload_job_t *j = d->job;
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    j->threaded = false;
+    d->job = NULL;
+    path_list_clear(&d->seen);
+    if (j->rc) {
         d->reloads_failed++;
-        log_error("reload failed (%s), still serving generation %llu: %s", why,
-                  (unsigned long long)d->generation, err);
-        rewatch(d);
+        log_error("reload failed (%s), still serving generation %llu: %s", j->why,
+                  (unsigned long long)d->snap->generation, j->err);
+        d->seen = j->seen; /* watched too: fixing the broken file reloads */
+        j->seen = (path_list_t){0};
+    } else {
+        gd_snapshot_t *s = j->s;
+        j->s = NULL;
+        gd_snapshot_set_generation(s, ++d->generation);
+        const gd_config_t *nc = &s->cfg;
+        warn_restart_only(d, nc);
+        log_setup(nc->log_level, nc->syslog, "geodnsd");
+        d->reloads_ok++;
+        d->last_reload_ok = (int64_t)time(NULL);
+        map_slots(d, s);
+        /* Health for the new config first: a worker taking the config then finds its health
+         * (answers from the new view at once; its merged tables follow from the thread pool). */
+        gd_healthwatch_config(d->hw, s, false);
+        gd_server_publish(d->srv, s, NULL);
+        gd_snapshot_t *old = d->snap;
+        d->snap = s;
+        notify_changed(d->notifier, old, s);
+        gd_snapshot_unref(old);
+        size_t records = 0;
+        for (size_t i = 0; i < s->zones.nzones; i++)
+            records += s->zones.zones[i]->nrecords;
+        log_info("reload ok (%s): generation %llu, %zu zones, %zu records, loaded in %.1f s",
+                 j->why, (unsigned long long)s->generation, s->zones.nzones, records,
+                 seconds_since(&j->t0));
+    }
+    reload_job_free(j);
+    rewatch(d);
+    if (d->reload_again && !d->stopping) {
+        char why[JOB_WHY_MAX];
+        if (d->again_more)
+            snprintf(why, sizeof(why), "%s, and %u more request%s", d->again_why, d->again_more,
+                     d->again_more > 1 ? "s" : "");
+        else
+            snprintf(why, sizeof(why), "%s", d->again_why);
+        d->reload_again = false;
+        reload_start(d, why);
+    }
+}
+
+static void on_reload_done(uv_async_t *h)
+{
+    daemon_t *d = h->data;
+    /* Async sends coalesce, and one may arrive after its job was taken: look at the job. Once
+     * stopping, the job is reload_abort's (nothing is published during shutdown). */
+    if (d->job && !d->stopping && atomic_load(&d->job->done))
+        reload_finish(d);
+}
+
+static void reload_start(daemon_t *d, const char *why)
+{
+    reload_job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        d->reloads_failed++;
+        log_error("reload failed (%s), still serving generation %llu: out of memory", why,
+                  (unsigned long long)d->snap->generation);
         return;
     }
-    seen_clear(d);
-    d->generation++;
-    const gd_config_t *nc = &s->cfg;
-    warn_restart_only(d, nc);
-    log_setup(nc->log_level, nc->syslog, "geodnsd");
-    d->reloads_ok++;
-    d->last_reload_ok = (int64_t)time(NULL);
-    map_slots(d, s);
-    /* Health for the new config first: a worker taking the config then finds its health. */
-    gd_healthwatch_config(d->hw, s);
-    gd_server_publish(d->srv, s, NULL);
-    gd_snapshot_t *old = d->snap;
-    d->snap = s;
-    notify_changed(d->notifier, old, s);
-    gd_snapshot_unref(old);
-    size_t records = 0;
-    for (size_t i = 0; i < s->zones.nzones; i++)
-        records += s->zones.zones[i]->nrecords;
-    log_info("reload ok (%s): generation %llu, %zu zones, %zu records", why,
-             (unsigned long long)d->generation, s->zones.nzones, records);
-    rewatch(d);
+    j->d = d;
+    j->ov = d->ov;
+    j->ov.file_seen = on_file_seen;
+    j->ov.file_seen_ctx = &j->seen;
+    atomic_init(&j->cancel, false);
+    atomic_init(&j->done, false);
+    j->ov.cancel = &j->cancel;
+    snprintf(j->why, sizeof(j->why), "%s", why);
+    clock_gettime(CLOCK_MONOTONIC, &j->t0);
+    d->job = j;
+    log_info("reload started (%s)", why);
+    uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = RELOAD_STACK_SZ};
+    if (uv_thread_create_ex(&j->thread, &topt, reload_thread, j) == 0) {
+        j->threaded = true;
+        return;
+    }
+    /* No thread to be had: load here, the main loop waiting, as a last resort. */
+    reload_load(j);
+    reload_finish(d);
+}
+
+/* A SIGHUP or a file change: reload now, or once the reload in progress is done. */
+static void reload_request(daemon_t *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    if (!d->job) {
+        reload_start(d, why);
+        return;
+    }
+    log_info("reload requested (%s) while one is running: %s", why,
+             d->reload_again ? "merged with the one already queued" : "queued to run after it");
+    if (d->reload_again) {
+        d->again_more++;
+    } else {
+        d->reload_again = true;
+        d->again_more = 0;
+        snprintf(d->again_why, sizeof(d->again_why), "%s", why);
+    }
+}
+
+/* Shutdown: cancel the reload in progress (its load stops at its next file), wait for its
+ * thread and free what it loaded. */
+static void reload_abort(daemon_t *d)
+{
+    reload_job_t *j = d->job;
+    if (!j)
+        return;
+    d->job = NULL;
+    atomic_store(&j->cancel, true);
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    j->threaded = false;
+    if (j->rc == -ECANCELED)
+        log_info("reload (%s) cancelled: %s", j->why, j->err);
+    else if (j->rc == 0)
+        log_info("reload (%s) loaded but not published: stopping", j->why);
+    reload_job_free(j);
 }
 
 /* Re-arm the file watches for the current snapshot's files (and those of a failed reload). */
@@ -370,22 +515,24 @@ static void on_rrl_timer(uv_timer_t *t)
 static void on_reload_timer(uv_timer_t *t)
 {
     daemon_t *d = t->data;
-    char why[1100];
+    char why[WHY_MAX];
     snprintf(why, sizeof(why), "%s changed", d->changed);
-    reload(d, why);
+    reload_request(d, why);
 }
 
 static void on_sighup(uv_signal_t *h, int sig)
 {
     (void)sig;
-    reload(h->data, "SIGHUP");
+    reload_request(h->data, "SIGHUP");
 }
 
 static void on_health(void *ctx, gd_health_t *h)
 {
     daemon_t *d = ctx;
+    /* A view's merged tables come under the view's generation: one change, one update. */
+    if (h->generation != d->health_generation)
+        d->health_updates++;
     d->health_generation = h->generation;
-    d->health_updates++;
     gd_server_publish(d->srv, NULL, h);
     gd_health_unref(h);
 }
@@ -398,7 +545,14 @@ static uint64_t next_generation(void *ctx)
 static void on_sigterm(uv_signal_t *h, int sig)
 {
     daemon_t *d = h->data;
-    log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    d->stopping = true;
+    if (d->job) {
+        atomic_store(&d->job->cancel, true);
+        log_info("%s: stopping (the reload in progress (%s) is cancelled)",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", d->job->why);
+    } else {
+        log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
     uv_stop(d->loop);
 }
 
@@ -522,6 +676,8 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sig_int, on_sigterm, SIGINT);
     uv_timer_init(d.loop, &d.reload_timer);
     d.reload_timer.data = &d;
+    uv_async_init(d.loop, &d.reload_done, on_reload_done);
+    d.reload_done.data = &d;
     uv_timer_init(d.loop, &d.rrl_timer);
     d.rrl_timer.data = &d;
     uv_timer_start(&d.rrl_timer, on_rrl_timer, RRL_LOG_MS, RRL_LOG_MS);
@@ -531,7 +687,7 @@ int main(int argc, char **argv)
         log_error("cannot start the health watcher: out of memory");
         return 1;
     }
-    gd_healthwatch_config(d.hw, d.snap);
+    gd_healthwatch_config(d.hw, d.snap, true);
 
     for (size_t i = 0; i < d.snap->cfg.nlisten; i++)
         log_info("listening on %s (udp, tcp)", d.snap->cfg.listen[i].text);
@@ -547,6 +703,7 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
+    reload_abort(&d);
     notify_stop(d.notifier);
     gd_status_stop(d.status); /* first: it reads the server's counters */
     gd_server_stop(d.srv);
@@ -557,6 +714,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&d.sig_int, NULL);
     uv_close((uv_handle_t *)&d.reload_timer, NULL);
     uv_close((uv_handle_t *)&d.rrl_timer, NULL);
+    uv_close((uv_handle_t *)&d.reload_done, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(d.watches);
     notify_free(d.notifier);
@@ -564,7 +722,7 @@ int main(int argc, char **argv)
     gd_status_free(d.status);
     metrics_slots_free(d.slots);
     free(d.sum);
-    seen_clear(&d);
+    path_list_clear(&d.seen);
     uv_loop_close(d.loop);
     gd_snapshot_unref(d.snap);
     log_info("stopped");

@@ -88,6 +88,14 @@ void gd_snapshot_ref(gd_snapshot_t *s)
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
+void gd_snapshot_set_generation(gd_snapshot_t *s, uint64_t generation)
+{
+    s->generation = generation;
+    s->env.generation = (uint32_t)generation;
+    if (s->geo)
+        s->geo->generation = (uint32_t)generation;
+}
+
 void gd_snapshot_unref(gd_snapshot_t *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
@@ -190,9 +198,18 @@ struct add_ctx {
     const gd_overrides_t *ov;
 };
 
+static bool cancelled(const gd_overrides_t *ov)
+{
+    return ov && ov->cancel && atomic_load_explicit(ov->cancel, memory_order_relaxed);
+}
+
+/* Called before each file is read (config, PoPs, mmdb, nets, every zone): the load's cancel
+ * point, so a cancelled load stops within one file. */
 static int add_file_cb(void *ctx, const char *path)
 {
     struct add_ctx *ac = ctx;
+    if (cancelled(ac->ov))
+        return -ECANCELED;
     if (ac->ov && ac->ov->file_seen)
         ac->ov->file_seen(ac->ov->file_seen_ctx, path);
     char *p = arena_strdup(ac->a, path);
@@ -548,6 +565,10 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
                                  add_file_cb, &ac, &zones[i], err, errlen)))
             goto fail;
     }
+    if (cancelled(ov)) {
+        rc = -ECANCELED;
+        goto fail;
+    }
     if ((rc = zone_set_build(&s->zones, zones, zone_files.n, &s->arena, err, errlen))) {
         if (rc == -EEXIST)
             duplicate_zone_error(zones, &zone_files, &zone_where, err, errlen);
@@ -589,6 +610,8 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     *out = s;
     return 0;
 fail:
+    if (rc == -ECANCELED)
+        snprintf(err, errlen, "%s: load cancelled", config_path);
     yt_doc_free(doc);
     geo_runtime_free(s->geo);
     arena_deinit(&s->arena);

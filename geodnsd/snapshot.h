@@ -64,6 +64,9 @@ typedef struct gd_overrides {
     const char *metrics;    /* --metrics ADDR:PORT or PORT */
     void (*file_seen)(void *ctx, const char *path);
     void *file_seen_ctx;
+    /* When set (by another thread), the load stops before its next file (or step) and fails
+     * with -ECANCELED; NULL = never cancelled. */
+    const atomic_bool *cancel;
 } gd_overrides_t;
 
 typedef struct gd_snapshot {
@@ -80,9 +83,15 @@ typedef struct gd_snapshot {
 } gd_snapshot_t;
 
 /* Build a snapshot from the server config file and everything it names. On failure returns a
- * negative code with "file:line:col: reason" in err and nothing allocated. */
+ * negative code with "file:line:col: reason" in err and nothing allocated; -ECANCELED when
+ * ov->cancel was set. generation may be 0 and set later, before the snapshot is shared
+ * (generation, env.generation and geo->generation). */
 int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t generation,
                      gd_snapshot_t **out, char *err, size_t errlen);
+
+/* Give a snapshot that is not shared yet its generation (a reload loads before it knows the
+ * generation its publish will take). */
+void gd_snapshot_set_generation(gd_snapshot_t *s, uint64_t generation);
 
 void gd_snapshot_ref(gd_snapshot_t *s);
 /* Drop a reference; the last one frees the snapshot. */
