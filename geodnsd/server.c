@@ -166,6 +166,7 @@ typedef struct udp_thread {
     struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
     struct sockaddr_storage raddr[UDP_BATCH];
     uint8_t rctl[UDP_BATCH][64], sctl[UDP_BATCH][64];
+    uint16_t sqend[UDP_BATCH], sopt[UDP_BATCH]; /* each reply's query_meta_t qend, opt_off */
     uint8_t rbuf[UDP_BATCH][UDP_BUFSZ];
     uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
 } udp_thread_t;
@@ -246,6 +247,19 @@ static int open_socket(const gd_listen_t *l, int type, char *err, size_t errlen)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        /* Don't Fragment on every reply (RFC 9715): a reply larger than the outgoing link's MTU
+         * fails with EMSGSIZE and goes out truncated instead (udp_send). PROBE, not DO: the
+         * interface MTU, so a forged ICMP "fragmentation needed" cannot shrink our replies.
+         * Unfragmented IPv4 packets with DF also need no IP ID drawn from the shared
+         * generator. */
+        if (l->ss.ss_family == AF_INET) {
+            int pmtu = IP_PMTUDISC_PROBE;
+            (void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+        } else {
+            int pmtu = IPV6_PMTUDISC_PROBE;
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one));
+        }
         if (addr_is_any(&l->ss)) {
             if (l->ss.ss_family == AF_INET)
                 (void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
@@ -353,6 +367,35 @@ static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_met
     return rrl_truncate(buf, len, meta->qend, meta->opt_off);
 }
 
+/* Send the batch's ns replies with as few sendmmsg calls as possible. sendmmsg stops at the
+ * first datagram it cannot send: a reply larger than the link's MTU (EMSGSIZE, the socket sets
+ * DF) is cut to its header, question and OPT with TC set, so the client retries over TCP, and
+ * sent again; any other error (an unreachable destination) skips that datagram. */
+static void udp_send(udp_thread_t *u, int ns)
+{
+    int sent = 0;
+    while (sent < ns) {
+        int r = sendmmsg(u->fd, u->smsg + sent, (unsigned)(ns - sent), 0);
+        if (r > 0) {
+            sent += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        struct iovec *v = &u->siov[sent];
+        size_t cut = r < 0 && errno == EMSGSIZE
+                         ? rrl_truncate(v->iov_base, v->iov_len, u->sqend[sent], u->sopt[sent])
+                         : v->iov_len;
+        if (cut < v->iov_len) {
+            v->iov_len = cut;
+            metrics_inc(&u->counters.mtu_truncated);
+            metrics_inc(&u->counters.truncated);
+            continue; /* the same datagram again, now small */
+        }
+        sent++; /* a per-destination error: skip that datagram */
+    }
+}
+
 /* Answer one received batch and send the replies with as few sendmmsg calls as possible. */
 static void udp_answer_batch(udp_thread_t *u, int n, uint32_t now)
 {
@@ -371,6 +414,8 @@ static void udp_answer_batch(udp_thread_t *u, int n, uint32_t now)
             continue;
         u->siov[ns].iov_base = u->sbuf[ns];
         u->siov[ns].iov_len = len;
+        u->sqend[ns] = meta.qend;
+        u->sopt[ns] = meta.opt_off;
         struct msghdr *s = &u->smsg[ns].msg_hdr;
         s->msg_name = &u->raddr[i];
         s->msg_namelen = m->msg_namelen;
@@ -399,17 +444,7 @@ static void udp_answer_batch(udp_thread_t *u, int n, uint32_t now)
         }
         ns++;
     }
-    int sent = 0;
-    while (sent < ns) {
-        int r = sendmmsg(u->fd, u->smsg + sent, (unsigned)(ns - sent), 0);
-        if (r <= 0) {
-            if (r < 0 && errno == EINTR)
-                continue;
-            sent++; /* a per-destination error: skip that datagram */
-            continue;
-        }
-        sent += r;
-    }
+    udp_send(u, ns);
 }
 
 static void udp_thread_main(void *arg)
