@@ -450,21 +450,27 @@ static void udp_answer_batch(udp_thread_t *u, int n, uint32_t now)
 static void udp_thread_main(void *arg)
 {
     udp_thread_t *u = arg;
+    for (int i = 0; i < UDP_BATCH; i++) {
+        u->riov[i].iov_base = u->rbuf[i];
+        u->riov[i].iov_len = UDP_BUFSZ;
+        struct msghdr *m = &u->rmsg[i].msg_hdr;
+        m->msg_name = &u->raddr[i];
+        m->msg_iov = &u->riov[i];
+        m->msg_iovlen = 1;
+        m->msg_control = u->pktinfo ? u->rctl[i] : NULL;
+    }
+    int used = UDP_BATCH; /* headers the last recvmmsg may have written to */
     while (!atomic_load_explicit(u->stop, memory_order_acquire)) {
-        for (int i = 0; i < UDP_BATCH; i++) {
-            u->riov[i].iov_base = u->rbuf[i];
-            u->riov[i].iov_len = UDP_BUFSZ;
+        /* The kernel rewrites only the lengths and flags of the headers it filled in. */
+        for (int i = 0; i < used; i++) {
             struct msghdr *m = &u->rmsg[i].msg_hdr;
-            m->msg_name = &u->raddr[i];
             m->msg_namelen = sizeof(u->raddr[i]);
-            m->msg_iov = &u->riov[i];
-            m->msg_iovlen = 1;
-            m->msg_control = u->pktinfo ? u->rctl[i] : NULL;
             m->msg_controllen = u->pktinfo ? sizeof(u->rctl[i]) : 0;
             m->msg_flags = 0;
         }
         /* Block for the first datagram, then take whatever else is queued. */
         int n = recvmmsg(u->fd, u->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
+        used = n > 0 ? n : 1;
         /* A snapshot published while we waited applies to this batch already (and an idle
          * thread lets go of the old one within the receive timeout). */
         gd_snapshot_t *before = u->ans.snap;
