@@ -202,6 +202,11 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
          "UDP responses sent with TC set (the client retries over TCP).");
     series_u64(b, "geodnsd_responses_truncated_total", NULL, NULL, NULL, NULL,
                metrics_get(&c->truncated));
+    head(b, "geodnsd_responses_mtu_truncated_total", "counter",
+         "UDP responses larger than the outgoing link's MTU (sent with Don't Fragment), sent "
+         "truncated (TC=1) instead; also counted in geodnsd_responses_truncated_total.");
+    series_u64(b, "geodnsd_responses_mtu_truncated_total", NULL, NULL, NULL, NULL,
+               metrics_get(&c->mtu_truncated));
     head(b, "geodnsd_rrl_dropped_total", "counter",
          "UDP responses not sent because their source was over its rate limit.");
     series_u64(b, "geodnsd_rrl_dropped_total", NULL, NULL, NULL, NULL,

@@ -164,7 +164,8 @@ static void write_additional(answer_ctx_t *a, const zone_t *z, const zone_rrset_
 /* DNAME substitution (RFC 6672 2.2): the DNAME, then a CNAME from the name to the name with the
  * DNAME owner replaced by its target, TTL of the DNAME. *name becomes the new name. Returns -1
  * when the answer does not fit, 1 when the new name is too long (YXDOMAIN), else 0. */
-static int write_dname(answer_ctx_t *a, const zone_node_t *n, uint8_t *name, size_t *namelen)
+static int write_dname(answer_ctx_t *a, const zone_node_t *n, const uint8_t *name, size_t *namelen,
+                       uint8_t *out)
 {
     const zone_rrset_t *dn = zone_node_rrset(n, DNS_TYPE_DNAME);
     if (!dn || write_rrset(a->w, DNS_SEC_AN, n->name, n->namelen, dn, dn->ttl))
@@ -180,9 +181,9 @@ static int write_dname(answer_ctx_t *a, const zone_node_t *n, uint8_t *name, siz
     dns_rdata_t cn = {.data = target, .len = (uint16_t)(plen + (size_t)tl), .nnames = 1};
     if (dns_writer_rr(a->w, DNS_SEC_AN, name, *namelen, DNS_TYPE_CNAME, dn->ttl, &cn))
         return -1;
-    memcpy(name, target, cn.len);
+    memcpy(out, target, cn.len);
     *namelen = cn.len;
-    dns_name_lower(name, *namelen);
+    dns_name_lower(out, *namelen);
     return 0;
 }
 
@@ -217,12 +218,14 @@ static bool src_is_loopback(const struct sockaddr *src)
 static int answer_zone(answer_ctx_t *a, const zone_t *z)
 {
     const dns_query_t *q = a->q;
-    uint8_t name[DNS_MAX_NAME];
-    uint8_t offs[DNS_MAX_LABELS];
+    /* The name being answered: the (lower-case) qname until a CNAME or DNAME leads elsewhere,
+     * then the copy in buf. Not copied up front: that copy was a measurable part of a query. */
+    const uint8_t *name = q->qname;
+    const uint8_t *offs = q->label_off;
     size_t namelen = q->qname_len;
     unsigned nlabels = q->qname_labels;
-    memcpy(name, q->qname, namelen);
-    memcpy(offs, q->label_off, nlabels);
+    uint8_t buf[DNS_MAX_NAME];
+    uint8_t buf_offs[DNS_MAX_LABELS];
     const zone_node_t *seen[MAX_CNAME_CHAIN + 1];
     unsigned nseen = 0;
 
@@ -256,16 +259,18 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
                 if (seen[i] == n)
                     return 0; /* DNAME loop: each substitution once */
             seen[nseen++] = n;
-            int r = write_dname(a, n, name, &namelen);
+            int r = write_dname(a, n, name, &namelen, buf);
             if (r < 0)
                 return -1;
             if (r > 0) {
                 a->rcode = DNS_RCODE_YXDOMAIN;
                 return 0;
             }
+            name = buf;
             if (hop + 1 >= MAX_CNAME_CHAIN || !name_under(name, namelen, z->apex, z->apexlen))
                 return 0;
-            nlabels = zone_name_labels(name, offs);
+            nlabels = zone_name_labels(buf, buf_offs);
+            offs = buf_offs;
             continue;
         }
         case ZONE_MATCH_EXACT:
@@ -289,12 +294,14 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
                 return write_negative_soa(a, z);
             if (r == GEORESP_DONE || hop + 1 >= MAX_CNAME_CHAIN)
                 return 0;
-            memcpy(name, target, targetlen);
+            memcpy(buf, target, targetlen);
             namelen = targetlen;
-            dns_name_lower(name, namelen);
+            dns_name_lower(buf, namelen);
+            name = buf;
             if (!name_under(name, namelen, z->apex, z->apexlen))
                 return 0;
-            nlabels = zone_name_labels(name, offs);
+            nlabels = zone_name_labels(buf, buf_offs);
+            offs = buf_offs;
             continue;
         }
         if (q->qtype == DNS_TYPE_ANY) {
@@ -321,12 +328,14 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
         int tl = dns_name_len(rd->data, rd->len);
         if (tl < 0)
             return 0;
-        memcpy(name, rd->data, (size_t)tl);
+        memcpy(buf, rd->data, (size_t)tl);
         namelen = (size_t)tl;
-        dns_name_lower(name, namelen);
+        dns_name_lower(buf, namelen);
+        name = buf;
         if (!name_under(name, namelen, z->apex, z->apexlen))
             return 0;
-        nlabels = zone_name_labels(name, offs);
+        nlabels = zone_name_labels(buf, buf_offs);
+        offs = buf_offs;
     }
 }
 

@@ -20,6 +20,32 @@ static inline uint8_t lower(uint8_t c)
     return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
+/* Eight bytes lower-cased at once: 'A'..'Z' get 0x20 added, every other byte (label lengths,
+ * which are below 'A', included) stays as it is. */
+static inline uint64_t lower8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101u, high = ones * 0x80u;
+    uint64_t h = v & ~high;                    /* the low seven bits of each byte */
+    uint64_t ge_a = h + ones * (0x80u - 'A');  /* top bit set where h >= 'A' */
+    uint64_t gt_z = h + ones * (0x7Fu - 'Z');  /* top bit set where h > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~v & high; /* 'A'..'Z' (and not 0xC1..0xDA) */
+    return v | (upper >> 2);
+}
+
+/* Copy n bytes of a wire name lower-cased, eight at a time. */
+static void copy_lower(uint8_t *d, const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t v;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, s + i, 8);
+        v = lower8(v);
+        memcpy(d + i, &v, 8);
+    }
+    for (; i < n; i++)
+        d[i] = lower(s[i]);
+}
+
 void dns_name_lower(uint8_t *name, size_t len)
 {
     size_t i = 0;
@@ -156,7 +182,7 @@ static int parse_ecs(dns_query_t *q, const uint8_t *p, size_t n)
     q->ecs_source = source;
     q->ecs_scope = scope;
     memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-    memcpy(q->ecs_addr, p + 4, alen);
+    dns_copy_short(q->ecs_addr, p + 4, alen);
     return 0;
 }
 
@@ -233,7 +259,8 @@ dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *
     if (qd != 1)
         return DNS_PARSE_FORMERR;
 
-    /* The question name: no compression (there is nothing before it to point to). */
+    /* The question name: no compression (there is nothing before it to point to). Walk the
+     * labels, then copy the whole name lower-cased in one pass. */
     size_t off = DNS_HDR_LEN, o = 0;
     unsigned labels = 0;
     for (;;) {
@@ -245,16 +272,15 @@ dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *
         if (o + l + 1 > DNS_MAX_NAME || off + 1 + l > len)
             return DNS_PARSE_FORMERR;
         if (l == 0) {
-            q->qname[o++] = 0;
+            o++;
             off++;
             break;
         }
         q->label_off[labels++] = (uint8_t)o;
-        q->qname[o++] = l;
-        for (size_t i = 0; i < l; i++)
-            q->qname[o++] = lower(pkt[off + 1 + i]);
+        o += (size_t)l + 1;
         off += (size_t)l + 1;
     }
+    copy_lower(q->qname, pkt + DNS_HDR_LEN, o);
     q->qname_wire = pkt + DNS_HDR_LEN;
     q->qname_len = (uint8_t)o;
     q->qname_labels = (uint8_t)labels;
@@ -320,7 +346,7 @@ int dns_writer_question(dns_writer_t *w, const dns_query_t *q)
     size_t qlen = (size_t)q->qname_len + 4;
     if (w->len + qlen > w->limit)
         return -1;
-    memcpy(w->buf + w->len, q->qname_wire, qlen);
+    dns_copy_short(w->buf + w->len, q->qname_wire, qlen);
     comp_add_labels(w, w->len);
     w->len += qlen;
     w->counts[DNS_SEC_QD] = 1;
@@ -369,7 +395,7 @@ static bool msg_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
         if (l == 0)
             return true;
         for (size_t i = 1; i <= l; i++)
-            if (lower(buf[off + i]) != lower(s[i]))
+            if (buf[off + i] != s[i] && lower(buf[off + i]) != lower(s[i]))
                 return false;
         off += (size_t)l + 1;
         s += (size_t)l + 1;

@@ -3,14 +3,29 @@
 
 #include <string.h>
 
+/* Eight bytes per step (a multiply and a shift each) rather than FNV's one: a query hashes its
+ * name two or three times (zone, node, wildcard), and byte-wise FNV was a measurable part of
+ * the CPU per query. The hash only has to agree with itself: tables are built with it too. */
 uint32_t zone_name_hash(const uint8_t *name, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= name[i];
-        h *= 16777619u;
+    const uint64_t k = 0x9E3779B97F4A7C15u;
+    uint64_t h = (uint64_t)len * k;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, name + i, 8);
+        h = (h ^ v) * k;
+        h ^= h >> 29;
     }
-    return h;
+    if (i < len) {
+        uint64_t v = 0;
+        for (unsigned s = 0; i < len; i++, s += 8)
+            v |= (uint64_t)name[i] << s;
+        h = (h ^ v) * k;
+        h ^= h >> 29;
+    }
+    h *= 0xBF58476D1CE4E5B9u;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 unsigned zone_name_labels(const uint8_t *name, uint8_t *label_off)
@@ -88,7 +103,7 @@ zone_match_t zone_lookup(const zone_t *z, const uint8_t *name, size_t namelen,
             uint8_t wild[DNS_MAX_NAME + 2];
             wild[0] = 1;
             wild[1] = '*';
-            memcpy(wild + 2, encloser->name, encloser->namelen);
+            dns_copy_short(wild + 2, encloser->name, encloser->namelen);
             const zone_node_t *w = zone_node_find(z, wild, (size_t)encloser->namelen + 2);
             if (w) {
                 *node = w;

@@ -235,6 +235,27 @@ else
     fail "reload with rrl logged 'reload ok'" "$(tail -5 "$LOG")"
 fi
 
+# A new table size: the main loop allocates the new buckets and the UDP threads swap them in
+# between batches (the old ones go back to the main loop to be freed: ASan sees no leak at the
+# stop); limiting goes on. Then sizes changing reload after reload, with queries in flight.
+if reload_to "$base
+rrl: {responses_per_second: 5, slip: 0, table_size: 4096}"; then
+    f=$(full_of 300)
+    assert "reloaded with another table size: at most 20 of 300 in full" "[ ${f:-0} -le 20 ]" "full=$f"
+else
+    fail "reload with another table size logged 'reload ok'" "$(tail -5 "$LOG")"
+fi
+for size in 1024 8192 1024 2048 4096 1024; do
+    full_of 50 >/dev/null &
+    flood=$!
+    reload_to "$base
+rrl: {responses_per_second: 5, slip: 0, table_size: $size}" || fail "reload to table_size $size" "$(tail -5 "$LOG")"
+    wait "$flood"
+done
+f=$(full_of 300)
+assert "after six size changes under traffic: still limited (at most 20 of 300 in full)" "[ ${f:-0} -le 20 ]" "full=$f"
+alive "alive after the table swaps"
+
 # Config errors name the key and its position; nothing starts.
 bad() {
     local desc=$1 rrl=$2 want=$3 msg

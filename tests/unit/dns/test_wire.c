@@ -1,4 +1,5 @@
-/* test_wire.c: name reading (compression rules), the compressing writer and its limits. */
+/* test_wire.c: name reading (compression rules), the compressing writer and its limits, the
+ * question parser's lower-casing and the short copy helper. */
 #include <string.h>
 
 #include "check.h"
@@ -93,9 +94,104 @@ static void test_writer(void)
     CHECK(buf[before + 10] == 0 && buf[before + 11] == 9, "rdlength counts compressed bytes");
 }
 
+static uint8_t ref_lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* dns_query_parse lower-cases the question name eight bytes at a time: every byte value (the
+ * ones next to 'A' and 'Z', and 0xC1..0xDA, whose low seven bits are letters) at every position
+ * of names of every length, compared with a byte-wise reference; the question itself is kept. */
+static void test_parse_lower(void)
+{
+    uint8_t pkt[12 + DNS_MAX_NAME + 4];
+    dns_query_t q;
+    unsigned bad = 0, tried = 0;
+    for (unsigned total = 1; total <= DNS_MAX_NAME; total += (total < 40 ? 1 : 17)) {
+        for (unsigned b = 0; b < 256; b++) {
+            memset(pkt, 0, sizeof(pkt));
+            pkt[5] = 1; /* qdcount */
+            /* Labels of up to 63 bytes filling total bytes of name (root included). */
+            size_t o = 12, left = total - 1;
+            unsigned k = b;
+            while (left > 0) {
+                size_t l = left - 1 > 63 ? 63 : left - 1;
+                if (l == 0) { /* one byte left: cannot start a label; lengthen the last */
+                    break;
+                }
+                pkt[o] = (uint8_t)l;
+                for (size_t i = 1; i <= l; i++)
+                    pkt[o + i] = (uint8_t)(k++ % 3 == 0 ? b : (b + i) & 0xFF);
+                o += l + 1;
+                left -= l + 1;
+            }
+            pkt[o++] = 0;
+            size_t nlen = o - 12;
+            pkt[o + 1] = 1, pkt[o + 3] = 1; /* A IN */
+            size_t len = o + 4;
+            tried++;
+            if (dns_query_parse(pkt, len, &q) != DNS_PARSE_OK || q.qname_len != nlen) {
+                bad++;
+                continue;
+            }
+            bool ok = q.qname_wire == pkt + 12 && q.qtype == 1 && q.qclass == 1;
+            size_t i = 0;
+            unsigned nl = 0;
+            while (pkt[12 + i]) {
+                ok = ok && q.label_off[nl] == i && q.qname[i] == pkt[12 + i];
+                for (size_t j = 1; j <= pkt[12 + i]; j++)
+                    ok = ok && q.qname[i + j] == ref_lower(pkt[12 + i + j]);
+                i += (size_t)pkt[12 + i] + 1;
+                nl++;
+            }
+            ok = ok && q.qname[i] == 0 && q.qname_labels == nl;
+            if (!ok)
+                bad++;
+        }
+    }
+    CHECK(bad == 0, "question names lower-cased like the byte-wise reference (%u of %u differ)",
+          bad, tried);
+    /* A name whose labels are made of the bytes around the letters. */
+    static const uint8_t edge[] = {0x0B, '@',  'A',  'Z',  '[', '`', 'a', 'z', '{',
+                                   0xC1, 0xDA, 0xFF, 0x03, 'M', 'i', 'X', 0x00};
+    memset(pkt, 0, sizeof(pkt));
+    pkt[5] = 1;
+    memcpy(pkt + 12, edge, sizeof(edge));
+    pkt[12 + sizeof(edge) + 1] = 1, pkt[12 + sizeof(edge) + 3] = 1;
+    static const uint8_t want[] = {0x0B, '@',  'a',  'z',  '[', '`', 'a', 'z', '{',
+                                   0xC1, 0xDA, 0xFF, 0x03, 'm', 'i', 'x', 0x00};
+    CHECK(dns_query_parse(pkt, 12 + sizeof(edge) + 4, &q) == DNS_PARSE_OK &&
+              q.qname_len == sizeof(want) && !memcmp(q.qname, want, sizeof(want)),
+          "only A..Z change; label lengths, '@', '[', 0xC1..0xDA do not");
+}
+
+/* dns_copy_short copies exactly n bytes for every n up to past a name's length, and touches
+ * nothing around them. */
+static void test_copy_short(void)
+{
+    uint8_t src[300], dst[300 + 32];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    unsigned bad = 0;
+    for (size_t n = 0; n <= sizeof(src); n++) {
+        memset(dst, 0xEE, sizeof(dst));
+        dns_copy_short(dst + 16, src, n);
+        bool ok = !memcmp(dst + 16, src, n);
+        for (size_t i = 0; i < 16; i++)
+            ok = ok && dst[i] == 0xEE;
+        for (size_t i = 16 + n; i < sizeof(dst); i++)
+            ok = ok && dst[i] == 0xEE;
+        if (!ok)
+            bad++;
+    }
+    CHECK(bad == 0, "dns_copy_short: %u lengths of 0..300 copied wrongly or wrote outside", bad);
+}
+
 int main(void)
 {
     test_name_read();
     test_writer();
+    test_parse_lower();
+    test_copy_short();
     return check_report();
 }
