@@ -301,9 +301,10 @@ bd_run_rounds
         for s in "${SERVERS[@]}"; do printf ' %s %s' "$s" "$(bd_med "$mode" "$s" uusq)"; done
         echo
         if [ -n "${SPID[geodnsd-base]:-}" ]; then
-            printf 'this build vs BASE=%s: geodnsd/geodnsd-base (medians): CPU per query %s (%s vs %s us/q), qps %s\n' \
+            printf 'this build vs BASE=%s: geodnsd/geodnsd-base (medians): CPU per query %s (%s vs %s us/q; paired per round %s), qps %s\n' \
                 "$BASE" "$(bd_ratio "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" geodnsd-base usq)" %.3f)" \
                 "$(bd_med "$mode" geodnsd usq)" "$(bd_med "$mode" geodnsd-base usq)" \
+                "$(bd_paired "$mode" geodnsd geodnsd-base)" \
                 "$(bd_ratio "$(bd_med "$mode" geodnsd qps)" "$(bd_med "$mode" geodnsd-base qps)" %.3f)"
         fi
         if [ -n "${SPID[geodnsd-1024]:-}" ]; then

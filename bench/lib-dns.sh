@@ -218,6 +218,21 @@ bd_med() {
 
 # bd_print_table MODE PEER PEER_LABEL: per-round figures and medians of every server, and the
 # ratios geodnsd/PEER (and against the ceiling when it ran).
+# bd_paired MODE A B [FIELD]: the per-round ratios A/B of FIELD (default usq, CPU per query),
+# as "median [min-max]". Every round runs each server back to back, so a drift of the shared
+# machine over the minutes of a run (seen: every server 20 % slower in one round than in the
+# next) cancels in a round's ratio, where the ratio of the medians keeps it.
+bd_paired() {
+    local mode=$1 a=$2 b=$3 f=${4:-usq} r
+    for r in $(seq 1 "$ROUNDS"); do
+        printf '%s %s\n' "${R[$mode,$r,$a,$f]:-}" "${R[$mode,$r,$b,$f]:-}"
+    done | awk '$1 > 0 && $2 > 0 { v[n++] = $1 / $2 }
+        END { if (!n) { print "n/a"; exit }
+              for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+              m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+              printf "%.3f [%.3f-%.3f]", m, v[0], v[n - 1] }'
+}
+
 bd_print_table() {
     local mode="$1" peer="$2" label="$3" s r
     echo
@@ -257,5 +272,9 @@ bd_print_table() {
             "$label" "$(bd_ratio "$(bd_med "$mode" "$peer" qps)" "$(bd_med "$mode" ceiling qps)")" \
             "$(bd_ratio "$(bd_med "$mode" "$peer" usq)" "$(bd_med "$mode" ceiling usq)")"
     fi
+    printf '\nCPU per query, paired per round (median [min-max] of the rounds'"'"' ratios): geodnsd/%s %s' \
+        "$label" "$(bd_paired "$mode" geodnsd "$peer")"
+    [ -n "${SPID[ceiling]:-}" ] && printf ', geodnsd/ceiling %s, %s/ceiling %s' \
+        "$(bd_paired "$mode" geodnsd ceiling)" "$label" "$(bd_paired "$mode" "$peer" ceiling)"
     echo
 }
