@@ -1,5 +1,6 @@
-/* addr.h: the IP address tests the programs share: IPv4-mapped IPv6, the address bytes of a
- * sockaddr, prefix matching. Header-only so that the query path can inline them. */
+/* addr.h: the IP address helpers the programs share: IPv4-mapped IPv6, the address bytes of a
+ * sockaddr, prefix matching (inline: the query path calls them) and the prefix parser of the
+ * config readers. */
 #ifndef COMMON_ADDR_H
 #define COMMON_ADDR_H
 
@@ -51,5 +52,12 @@ static inline bool addr_prefix_match(const uint8_t *a, const uint8_t *p, unsigne
     uint8_t m = (uint8_t)(0xff << (8 - rest));
     return (a[full] & m) == (p[full] & m);
 }
+
+/* addr_prefix_parse: "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128) into
+ * *family (AF_INET or AF_INET6), addr (4 or 16 bytes used, the rest zero) and *bits. The
+ * prefix length is 1 to 3 decimal digits, at most 32 or 128. Returns 0, or -EINVAL (outputs
+ * untouched) for anything else, text too long for an address included. Bits past the prefix
+ * are kept as written. */
+int addr_prefix_parse(const char *s, int *family, uint8_t addr[16], unsigned *bits);
 
 #endif

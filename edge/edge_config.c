@@ -150,38 +150,7 @@ int edge_origin_parse(const char *url, edge_origin_cfg_t *o)
 
 int edge_cidr_parse(const char *s, edge_cidr_t *c)
 {
-    char buf[64];
-    if (strlen(s) >= sizeof(buf)) {
-        return -EINVAL;
-    }
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    long bits = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end = NULL;
-        bits = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || bits < 0) {
-            return -EINVAL;
-        }
-    }
-    memset(c, 0, sizeof(*c));
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        if (bits > 32) {
-            return -EINVAL;
-        }
-        c->bits = bits < 0 ? 32 : (unsigned)bits;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        if (bits > 128) {
-            return -EINVAL;
-        }
-        c->bits = bits < 0 ? 128 : (unsigned)bits;
-    } else {
-        return -EINVAL;
-    }
-    return 0;
+    return addr_prefix_parse(s, &c->family, c->addr, &c->bits);
 }
 
 bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)

@@ -42,33 +42,14 @@ void rrl_config_default(rrl_config_t *c)
 
 int rrl_prefix_parse(const char *s, rrl_prefix_t *p)
 {
-    char host[64];
-    const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    if (hl >= sizeof(host))
+    int fam;
+    unsigned bits;
+    uint8_t a[16];
+    if (addr_prefix_parse(s, &fam, a, &bits))
         return -EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = 0;
-    memset(p, 0, sizeof(*p));
-    unsigned max;
-    if (inet_pton(AF_INET, host, p->addr) == 1) {
-        p->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, p->addr) == 1) {
-        p->family = AF_INET6;
-        max = 128;
-    } else {
-        return -EINVAL;
-    }
-    unsigned bits = max;
-    if (slash) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || v < 0 || v > (long)max)
-            return -EINVAL;
-        bits = (unsigned)v;
-    }
+    p->family = (uint8_t)fam;
     p->bits = (uint8_t)bits;
+    memcpy(p->addr, a, sizeof(p->addr));
     return 0;
 }
 

@@ -64,27 +64,10 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
 
 static int parse_net(const char *s, xfr_allow_t *e)
 {
-    char buf[80];
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = 0;
-    if (inet_pton(AF_INET, buf, e->addr) == 1)
-        e->family = AF_INET;
-    else if (inet_pton(AF_INET6, buf, e->addr) == 1)
-        e->family = AF_INET6;
-    else
+    unsigned bits;
+    if (addr_prefix_parse(s, &e->family, e->addr, &bits))
         return -1;
-    int max = e->family == AF_INET ? 32 : 128;
-    int p = max;
-    if (slash) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || v < 0 || v > max)
-            return -1;
-        p = (int)v;
-    }
-    e->prefix = (uint8_t)p;
+    e->prefix = (uint8_t)bits;
     e->has_net = true;
     return 0;
 }
