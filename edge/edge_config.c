@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 static const char *const ll_hls_params[] = {"_HLS_msn", "_HLS_part", "_HLS_skip", NULL};
 
 static void keep_params_reset(edge_config_t *cfg)
@@ -148,52 +150,7 @@ int edge_origin_parse(const char *url, edge_origin_cfg_t *o)
 
 int edge_cidr_parse(const char *s, edge_cidr_t *c)
 {
-    char buf[64];
-    if (strlen(s) >= sizeof(buf)) {
-        return -EINVAL;
-    }
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    long bits = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end = NULL;
-        bits = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || bits < 0) {
-            return -EINVAL;
-        }
-    }
-    memset(c, 0, sizeof(*c));
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        if (bits > 32) {
-            return -EINVAL;
-        }
-        c->bits = bits < 0 ? 32 : (unsigned)bits;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        if (bits > 128) {
-            return -EINVAL;
-        }
-        c->bits = bits < 0 ? 128 : (unsigned)bits;
-    } else {
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-    unsigned full = bits / 8;
-    if (memcmp(a, b, full) != 0) {
-        return false;
-    }
-    unsigned rest = bits % 8;
-    if (rest == 0) {
-        return true;
-    }
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (b[full] & mask);
+    return addr_prefix_parse(s, &c->family, c->addr, &c->bits);
 }
 
 bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)
@@ -207,8 +164,7 @@ bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)
         v4 = true;
     } else if (sa->sa_family == AF_INET6) {
         a6 = ((const struct sockaddr_in6 *)sockaddr)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a6, mapped, 12) == 0) {
+        if (addr_v4mapped(a6)) {
             memcpy(a4, a6 + 12, 4);
             v4 = true;
         }
@@ -216,10 +172,10 @@ bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (list[i].family == AF_INET && v4 && prefix_match(list[i].addr, a4, list[i].bits)) {
+        if (list[i].family == AF_INET && v4 && addr_prefix_match(list[i].addr, a4, list[i].bits)) {
             return true;
         }
-        if (list[i].family == AF_INET6 && a6 && prefix_match(list[i].addr, a6, list[i].bits)) {
+        if (list[i].family == AF_INET6 && a6 && addr_prefix_match(list[i].addr, a6, list[i].bits)) {
             return true;
         }
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "metrics.h"
 
 /* ---- answer cache ---- */
@@ -139,8 +140,7 @@ int georesp_decide(const geo_runtime_t *rt, struct route_memo *memo, const route
         loc->prefix = ref.prefix;
     /* An IPv4-mapped IPv6 client is located as IPv4; its prefix goes back into IPv6 terms, so
      * the ECS scope of a family-2 option counts the 96 mapped bits. */
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (c->family == AF_INET6 && !memcmp(c->addr, mapped, 12) && loc->prefix <= 32)
+    if (c->family == AF_INET6 && addr_v4mapped(c->addr) && loc->prefix <= 32)
         loc->prefix = (uint8_t)(loc->prefix + 96);
     uint32_t hash = c->family ? route_client_hash(c->family, c->addr, c->source_prefix) : 0;
     route_memo_key_t key = {

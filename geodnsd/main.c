@@ -137,7 +137,7 @@ static void print_summary(const gd_snapshot_t *s)
 {
     for (size_t i = 0; i < s->zones.nzones; i++) {
         const zone_t *z = s->zones.zones[i];
-        char name[1100];
+        char name[DNS_NAME_TEXT_MAX];
         dns_name_to_str(z->apex, name, sizeof(name));
         printf("zone %s: serial %u, %zu names, %zu records (%s)\n", name, z->serial, z->nnodes,
                z->nrecords, z->file);

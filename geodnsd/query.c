@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "cookie.h"
 #include "georesp.h"
 #include "metrics.h"
@@ -204,15 +205,12 @@ static int write_any(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner
 
 static bool src_is_loopback(const struct sockaddr *src)
 {
-    if (src && src->sa_family == AF_INET)
-        return ((const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr)[0] == 127;
-    if (src && src->sa_family == AF_INET6) {
-        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in6 *)src)->sin6_addr;
-        static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        return !memcmp(a, one, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
-    }
-    return false;
+    static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    int fam;
+    const uint8_t *a = addr_sockaddr_bytes(src, &fam);
+    if (!a)
+        return false;
+    return fam == AF_INET ? a[0] == 127 : !memcmp(a, one, 16);
 }
 
 static int answer_zone(answer_ctx_t *a, const zone_t *z)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "hash.h"
 
 /* Tokens are kept in thousandths of a response so that a rate of a few per second refills
@@ -41,75 +42,26 @@ void rrl_config_default(rrl_config_t *c)
 
 int rrl_prefix_parse(const char *s, rrl_prefix_t *p)
 {
-    char host[64];
-    const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    if (hl >= sizeof(host))
+    int fam;
+    unsigned bits;
+    uint8_t a[16];
+    if (addr_prefix_parse(s, &fam, a, &bits))
         return -EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = 0;
-    memset(p, 0, sizeof(*p));
-    unsigned max;
-    if (inet_pton(AF_INET, host, p->addr) == 1) {
-        p->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, p->addr) == 1) {
-        p->family = AF_INET6;
-        max = 128;
-    } else {
-        return -EINVAL;
-    }
-    unsigned bits = max;
-    if (slash) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || v < 0 || v > (long)max)
-            return -EINVAL;
-        bits = (unsigned)v;
-    }
+    p->family = (uint8_t)fam;
     p->bits = (uint8_t)bits;
+    memcpy(p->addr, a, sizeof(p->addr));
     return 0;
-}
-
-/* The address bytes of src and its family; IPv4-mapped IPv6 counts as IPv4. NULL if neither. */
-static const uint8_t *src_addr(const struct sockaddr *src, int *family)
-{
-    if (src->sa_family == AF_INET) {
-        *family = AF_INET;
-        return (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
-    }
-    if (src->sa_family == AF_INET6) {
-        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in6 *)src)->sin6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (!memcmp(a, mapped, sizeof(mapped))) {
-            *family = AF_INET;
-            return a + 12;
-        }
-        *family = AF_INET6;
-        return a;
-    }
-    return NULL;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *p, unsigned bits)
-{
-    unsigned full = bits / 8, rest = bits % 8;
-    if (memcmp(a, p, full))
-        return false;
-    if (!rest)
-        return true;
-    uint8_t m = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & m) == (p[full] & m);
 }
 
 bool rrl_exempt(const rrl_config_t *c, const struct sockaddr *src)
 {
     int fam;
-    const uint8_t *a = src_addr(src, &fam);
+    const uint8_t *a = addr_sockaddr_bytes(src, &fam);
     if (!a)
         return false;
     for (size_t i = 0; i < c->nexempt; i++)
-        if (c->exempt[i].family == fam && prefix_match(a, c->exempt[i].addr, c->exempt[i].bits))
+        if (c->exempt[i].family == fam &&
+            addr_prefix_match(a, c->exempt[i].addr, c->exempt[i].bits))
             return true;
     return false;
 }
@@ -145,7 +97,7 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
                           rrl_class_t cls, uint32_t now_ms)
 {
     int fam;
-    const uint8_t *a = src_addr(src, &fam);
+    const uint8_t *a = addr_sockaddr_bytes(src, &fam);
     if (!a)
         return RRL_PASS;
     uint8_t masked[16] = {0};

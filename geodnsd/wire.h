@@ -10,6 +10,11 @@
 #define DNS_HDR_LEN    12
 #define DNS_MAX_NAME   255
 #define DNS_MAX_LABELS 128
+/* Bytes that hold the presentation form of any wire name with its NUL, as dns_name_to_str and
+ * ldns write it: at most 253 bytes of label text (255 less the first length byte and the root),
+ * each up to 4 characters ("\DDD"), a dot after each label, and the NUL. 4 * 255 + 2 covers that
+ * with room to spare, and also a name typed with the same escapes plus a final dot. */
+#define DNS_NAME_TEXT_MAX (DNS_MAX_NAME * 4 + 2)
 
 /* Copy n bytes of a name or question (a few hundred at most) without the "rep movsq" that gcc
  * -O2 makes of a memcpy of bounded variable length: its start-up cost exceeds the copy of a
@@ -144,7 +149,10 @@ int dns_name_len(const uint8_t *name, size_t max);
 /* Lower-case a wire name in place (ASCII letters only, label lengths untouched). */
 void dns_name_lower(uint8_t *name, size_t len);
 
-/* Presentation form ("www.example.test.") of a wire name into buf. */
+/* Presentation form ("www.example.test.") of a wire name into buf: "\." and "\\" for a dot or a
+ * backslash in a label, "\DDD" for other bytes outside 33..126. Never writes more than buflen
+ * bytes (NUL included); a buf of DNS_NAME_TEXT_MAX bytes holds any name whole, a smaller one
+ * may cut it short. */
 void dns_name_to_str(const uint8_t *name, char *buf, size_t buflen);
 
 /* Record data prepared at load time: uncompressed wire bytes plus the offsets of the names that

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "georesp.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -63,27 +64,10 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
 
 static int parse_net(const char *s, xfr_allow_t *e)
 {
-    char buf[80];
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = 0;
-    if (inet_pton(AF_INET, buf, e->addr) == 1)
-        e->family = AF_INET;
-    else if (inet_pton(AF_INET6, buf, e->addr) == 1)
-        e->family = AF_INET6;
-    else
+    unsigned bits;
+    if (addr_prefix_parse(s, &e->family, e->addr, &bits))
         return -1;
-    int max = e->family == AF_INET ? 32 : 128;
-    int p = max;
-    if (slash) {
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || v < 0 || v > max)
-            return -1;
-        p = (int)v;
-    }
-    e->prefix = (uint8_t)p;
+    e->prefix = (uint8_t)bits;
     e->has_net = true;
     return 0;
 }
@@ -177,36 +161,9 @@ int xfr_policy_resolve(xfr_policy_t *p, const xfr_keyring_t *ring, char *err, si
 
 static bool net_match(const xfr_allow_t *x, const struct sockaddr *sa)
 {
-    uint8_t addr[16];
     int fam;
-    if (!sa)
-        return false;
-    if (sa->sa_family == AF_INET) {
-        fam = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        const uint8_t *a6 = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (!memcmp(a6, mapped, 12)) {
-            fam = AF_INET;
-            memcpy(addr, a6 + 12, 4);
-        } else {
-            fam = AF_INET6;
-            memcpy(addr, a6, 16);
-        }
-    } else {
-        return false;
-    }
-    if (fam != x->family)
-        return false;
-    unsigned full = x->prefix / 8u, rest = x->prefix % 8u;
-    if (memcmp(addr, x->addr, full))
-        return false;
-    if (rest) {
-        uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-        return (addr[full] & mask) == (x->addr[full] & mask);
-    }
-    return true;
+    const uint8_t *addr = addr_sockaddr_bytes(sa, &fam);
+    return addr && fam == x->family && addr_prefix_match(addr, x->addr, x->prefix);
 }
 
 const tsig_key_t *xfr_notify_key(const xfr_policy_t *p, const struct sockaddr *target)

@@ -84,7 +84,7 @@ static int master_add(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
         return zl_fail(L, at, "a second SOA record (the zone %s already has one)", L->apex_str);
     }
     if (!zl_name_below_or_at(name, olen, L->apex, L->apexlen)) {
-        char s[DNS_MAX_NAME * 4 + 2];
+        char s[DNS_NAME_TEXT_MAX];
         dns_name_to_str(name, s, sizeof(s));
         return zl_fail(L, at, "name %s is outside the zone %s", s, L->apex_str);
     }
@@ -308,6 +308,42 @@ static int read_zone_text(loader_t *L, const char *path, const yt_node_t *from, 
     return 0;
 }
 
+/* The origin argument of a $INCLUDE into *out (a new name the caller owns): absolute with a
+ * final dot, else relative to the current origin (the root's "." included). Its text is built in
+ * a buffer that holds any name, and a longer one is refused, never cut short. */
+static int include_origin(master_ctx_t *M, const yt_node_t *at, const char *org, ldns_rdf **out)
+{
+    loader_t *L = M->L;
+    size_t ol = strlen(org);
+    char absname[DNS_NAME_TEXT_MAX];
+    int w;
+    *out = NULL;
+    if (ol && org[ol - 1] == '.') {
+        w = snprintf(absname, sizeof(absname), "%s", org);
+    } else {
+        /* The origin is never NULL while a file is read (the file's name or the no-origin
+         * sentinel stands in); refuse rather than read a name that was never written. */
+        if (!M->origin)
+            return zl_fail(L, at, "$INCLUDE origin '%s' is relative and there is no origin", org);
+        char *os = ldns_rdf2str(M->origin);
+        if (!os)
+            return -ENOMEM;
+        w = snprintf(absname, sizeof(absname), "%s%s%s", org, strcmp(os, ".") ? "." : "", os);
+        free(os);
+    }
+    /* The error echoes the first 80 characters: enough to find it, never a page of text. */
+    const char *more = ol > 80 ? "..." : "";
+    if (w < 0 || (size_t)w >= sizeof(absname))
+        return zl_fail(L, at, "$INCLUDE origin '%.80s%s' is longer than a domain name", org, more);
+    ldns_status st = ldns_str2rdf_dname(out, absname);
+    if (st != LDNS_STATUS_OK || !*out) {
+        *out = NULL;
+        return zl_fail(L, at, "$INCLUDE origin '%.80s%s' is not a domain name: %s", org, more,
+                       ldns_get_errorstr_by_id(st));
+    }
+    return 0;
+}
+
 /* $INCLUDE <file> [<origin>]: the file is resolved against the including file's directory; the
  * origin (if given) holds inside it only (RFC 1035 5.1). The file is reported to file_seen
  * before anything else can fail on it, so that the daemon watches it even when it is missing
@@ -344,24 +380,20 @@ static int master_include(master_ctx_t *M, const char *file, unsigned line, char
     for (unsigned i = 0; i <= M->depth; i++)
         if (M->stack[i] && !strcmp(M->stack[i], real))
             return zl_fail(L, at, "$INCLUDE loop: %s includes itself", path);
-    ldns_rdf *saved = M->origin ? ldns_rdf_clone(M->origin) : NULL;
+    ldns_rdf *o = NULL;
     if (org) {
-        ldns_rdf *o = NULL;
-        size_t ol = strlen(org);
-        char absname[DNS_MAX_NAME * 4 + 2];
-        if (ol && org[ol - 1] == '.')
-            snprintf(absname, sizeof(absname), "%s", org);
-        else if (M->origin) {
-            char *os = ldns_rdf2str(M->origin);
-            snprintf(absname, sizeof(absname), "%s.%s", org, os ? os : ".");
-            free(os);
-        }
-        if (ldns_str2rdf_dname(&o, absname) != LDNS_STATUS_OK || !o) {
-            ldns_rdf_deep_free(saved);
-            return zl_fail(L, at, "$INCLUDE origin '%s' is not a domain name", org);
-        }
-        if (M->origin)
-            ldns_rdf_deep_free(M->origin);
+        rc = include_origin(M, at, org, &o);
+        if (rc)
+            return rc;
+    }
+    /* A copy: ldns frees and replaces M->origin when the included file says $ORIGIN. */
+    ldns_rdf *saved = M->origin ? ldns_rdf_clone(M->origin) : NULL;
+    if (M->origin && !saved) {
+        ldns_rdf_deep_free(o);
+        return -ENOMEM;
+    }
+    if (o) {
+        ldns_rdf_deep_free(M->origin);
         M->origin = o;
     }
     const char *keep = arena_strdup(L->arena, path);
@@ -375,8 +407,7 @@ static int master_include(master_ctx_t *M, const char *file, unsigned line, char
         M->depth--;
     }
     free(text);
-    if (M->origin)
-        ldns_rdf_deep_free(M->origin);
+    ldns_rdf_deep_free(M->origin);
     M->origin = saved;
     return rc;
 }
@@ -389,7 +420,7 @@ static ldns_rdf *origin_from_name(const char *path)
     size_t l = strlen(b);
     if (l <= 5 || strcmp(b + l - 5, ".zone"))
         return NULL;
-    char s[DNS_MAX_NAME * 4 + 2];
+    char s[DNS_NAME_TEXT_MAX];
     snprintf(s, sizeof(s), "%.*s.", (int)(l - 5), b);
     ldns_rdf *o = NULL;
     if (ldns_str2rdf_dname(&o, s) != LDNS_STATUS_OK)

@@ -10,9 +10,11 @@
 #include "xfr.h"
 #include "zone_loader.h"
 
-/* Parse "<owner> <ttl> IN <type> <rdata>" with ldns and add it to node n. */
-static int add_text_rr(loader_t *L, pending_node_t *n, const char *owner_str, uint16_t type,
-                       uint32_t ttl, const char *rdata, const yt_node_t *at)
+/* Parse "@ <ttl> IN <type> <rdata>" with ldns and add it to node n. The owner is n's (the
+ * loader takes the name from the node, not from the record): ldns reads an owner's text only up
+ * to 255 characters, which a name written with \DDD escapes can pass. */
+static int add_text_rr(loader_t *L, pending_node_t *n, uint16_t type, uint32_t ttl,
+                       const char *rdata, const yt_node_t *at)
 {
     if (strpbrk(rdata, "\n\r"))
         return zl_fail(L, at, "record data must be on one line");
@@ -47,11 +49,11 @@ static int add_text_rr(loader_t *L, pending_node_t *n, const char *owner_str, ui
     char *ts = ldns_rr_type2str(t);
     snprintf(type_str, sizeof(type_str), "%s", ts ? ts : "TYPE0");
     free(ts);
-    size_t linelen = strlen(owner_str) + strlen(rdata) + 64;
+    size_t linelen = strlen(rdata) + 64;
     char *line = malloc(linelen);
     if (!line)
         return -ENOMEM;
-    snprintf(line, linelen, "%s %u IN %s %s", owner_str, ttl, type_str, rdata);
+    snprintf(line, linelen, "@ %u IN %s %s", ttl, type_str, rdata);
     ldns_rr *rr = NULL;
     ldns_status st = ldns_rr_new_frm_str(&rr, line, ttl, L->origin, NULL);
     free(line);
@@ -70,19 +72,25 @@ static int add_text_rr(loader_t *L, pending_node_t *n, const char *owner_str, ui
 
 /* Turn a relative or absolute name from the file into lower-case wire form inside the zone. */
 static int owner_to_wire(loader_t *L, const yt_node_t *at, const char *s, uint8_t *out,
-                         size_t *outlen, char *abs, size_t abslen)
+                         size_t *outlen)
 {
+    char abs[DNS_NAME_TEXT_MAX]; /* the absolute text: it holds any name's */
+    size_t abslen = sizeof(abs);
+    int w;
     if (!strcmp(s, "@")) {
-        snprintf(abs, abslen, "%s", L->apex_str);
+        w = snprintf(abs, abslen, "%s", L->apex_str);
     } else {
         size_t sl = strlen(s);
         if (sl == 0 || strpbrk(s, " \t\n\r;()\"") || strstr(s, ".."))
             return zl_fail(L, at, "'%s' is not a valid owner name", s);
         if (s[sl - 1] == '.')
-            snprintf(abs, abslen, "%s", s);
+            w = snprintf(abs, abslen, "%s", s);
         else
-            snprintf(abs, abslen, "%s.%s", s, L->apex_str);
+            w = snprintf(abs, abslen, "%s.%s", s, L->apex_str);
     }
+    /* Longer than any name's text: refused whole, never cut into another valid name. */
+    if (w < 0 || (size_t)w >= abslen)
+        return zl_fail(L, at, "'%.80s...' is longer than a domain name (255 bytes)", s);
     size_t len;
     if (dns_name_from_text(abs, out, &len))
         return zl_fail(L, at, "'%s' is not a valid domain name", s);
@@ -93,11 +101,11 @@ static int owner_to_wire(loader_t *L, const yt_node_t *at, const char *s, uint8_
     return 0;
 }
 
-static int add_values(loader_t *L, pending_node_t *n, const char *abs, uint16_t type, uint32_t ttl,
+static int add_values(loader_t *L, pending_node_t *n, uint16_t type, uint32_t ttl,
                       const yt_node_t *v)
 {
     if (v->kind == YT_SCALAR)
-        return add_text_rr(L, n, abs, type, ttl, v->str, v);
+        return add_text_rr(L, n, type, ttl, v->str, v);
     if (v->kind == YT_SEQ) {
         if (v->n == 0)
             return zl_fail(L, v, "empty list of record data");
@@ -106,7 +114,7 @@ static int add_values(loader_t *L, pending_node_t *n, const char *abs, uint16_t 
                 return zl_fail(L, v->items[i],
                                "record data must be a value (quote it if it has special "
                                "characters)");
-            int rc = add_text_rr(L, n, abs, type, ttl, v->items[i]->str, v->items[i]);
+            int rc = add_text_rr(L, n, type, ttl, v->items[i]->str, v->items[i]);
             if (rc)
                 return rc;
         }
@@ -124,15 +132,14 @@ static int add_values(loader_t *L, pending_node_t *n, const char *abs, uint16_t 
         return zl_fail(L, v, "record set without 'data'");
     if (d->kind == YT_MAP)
         return zl_fail(L, d, "'data' must be a value or a list of values");
-    return add_values(L, n, abs, type, ttl, d);
+    return add_values(L, n, type, ttl, d);
 }
 
 static int load_node(loader_t *L, const yt_node_t *key, const yt_node_t *val)
 {
     uint8_t name[DNS_MAX_NAME];
     size_t namelen = 0;
-    char abs[1100];
-    int rc = owner_to_wire(L, key, key->str, name, &namelen, abs, sizeof(abs));
+    int rc = owner_to_wire(L, key, key->str, name, &namelen);
     if (rc)
         return rc;
     if (val->kind != YT_MAP)
@@ -167,7 +174,7 @@ static int load_node(loader_t *L, const yt_node_t *key, const yt_node_t *val)
             return zl_fail(L, k, "the SOA is set with the zone's 'soa:' key");
         if (!zl_type_storable(type))
             return zl_fail(L, k, "'%s' is not a type that can be stored in a zone", k->str);
-        if ((rc = add_values(L, n, abs, type, ttl, v)))
+        if ((rc = add_values(L, n, type, ttl, v)))
             return rc;
     }
     return 0;
@@ -226,7 +233,7 @@ static int soa_build(loader_t *L, const yt_node_t *soa, const char *path)
     pending_node_t *apex = zl_node_ensure(L, L->apex, L->apexlen, NULL);
     if (!apex)
         return -ENOMEM;
-    return add_text_rr(L, apex, L->apex_str, DNS_TYPE_SOA, ttl, rdata, soa);
+    return add_text_rr(L, apex, DNS_TYPE_SOA, ttl, rdata, soa);
 }
 
 int zone_yaml_load(yt_doc_t *doc, const char *path, arena_t *arena, struct geo_ctx *geo,
@@ -250,11 +257,12 @@ int zone_yaml_load(yt_doc_t *doc, const char *path, arena_t *arena, struct geo_c
         goto done;
     {
         size_t zl = strlen(zname);
-        char abs[1100];
-        snprintf(abs, sizeof(abs), "%s%s", zname, zl && zname[zl - 1] == '.' ? "" : ".");
-        if (!zl || strpbrk(zname, " \t;()\"@") ||
+        char abs[DNS_NAME_TEXT_MAX];
+        int w = snprintf(abs, sizeof(abs), "%s%s", zname, zl && zname[zl - 1] == '.' ? "" : ".");
+        if (!zl || w < 0 || (size_t)w >= sizeof(abs) || strpbrk(zname, " \t;()\"@") ||
             ldns_str2rdf_dname(&L.origin, abs) != LDNS_STATUS_OK) {
-            rc = yt_fail(err, errlen, zn, "'%s' is not a valid zone name", zname);
+            rc = yt_fail(err, errlen, zn, "'%.80s%s' is not a valid zone name", zname,
+                         zl > 80 ? "..." : "");
             goto done;
         }
         zl_set_apex(&L, ldns_rdf_data(L.origin), ldns_rdf_size(L.origin));
@@ -281,7 +289,7 @@ int zone_yaml_load(yt_doc_t *doc, const char *path, arena_t *arena, struct geo_c
             rc = -ENOMEM;
             goto done;
         }
-        if ((rc = add_values(&L, apex, L.apex_str, DNS_TYPE_NS, L.default_ttl, ns)))
+        if ((rc = add_values(&L, apex, DNS_TYPE_NS, L.default_ttl, ns)))
             goto done;
     }
     const yt_node_t *recs = yt_map_get(root, "records");

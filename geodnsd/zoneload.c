@@ -61,7 +61,7 @@ int zone_set_build(zone_set_t *zs, zone_t **zones, size_t n, arena_t *arena, cha
                 break;
             }
             if ((*slot)->apexlen == z->apexlen && !memcmp((*slot)->apex, z->apex, z->apexlen)) {
-                char name[1100];
+                char name[DNS_NAME_TEXT_MAX];
                 dns_name_to_str(z->apex, name, sizeof(name));
                 snprintf(err, errlen, "%s: zone %s is already defined in %s", z->file, name,
                          (*slot)->file);

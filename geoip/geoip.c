@@ -16,6 +16,7 @@
 
 #include <maxminddb.h>
 
+#include "addr.h"
 #include "errmsg.h"
 
 enum { F_LAT, F_LON, F_COUNTRY, F_CONTINENT, F_SUBDIV, F_COUNT };
@@ -422,19 +423,13 @@ static void get_string(MMDB_entry_s *e, const char *const *path, char *out, size
     out[len] = '\0';
 }
 
-static bool is_v4_mapped(const uint8_t *a)
-{
-    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return !memcmp(a, pfx, 12);
-}
-
 int geoip_db_find(const geoip_db_t *db, int family, const uint8_t *addr, geoip_ref_t *ref)
 {
     memset(ref, 0, sizeof(*ref));
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     const struct sockaddr *sa;
-    if (family == AF_INET6 && is_v4_mapped(addr)) {
+    if (family == AF_INET6 && addr_v4mapped(addr)) {
         family = AF_INET;
         addr += 12;
     }

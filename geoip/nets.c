@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "geoip.h"
 #include "grow.h"
 
@@ -122,10 +123,9 @@ static int trie_insert(geoip_nets_t *nets, int family, const uint8_t *addr, unsi
 
 const geoip_net_t *geoip_nets_lookup(const geoip_nets_t *nets, int family, const uint8_t *addr)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (!nets || !nets->nnodes)
         return NULL;
-    if (family == AF_INET6 && !memcmp(addr, mapped, 12)) {
+    if (family == AF_INET6 && addr_v4mapped(addr)) {
         family = AF_INET;
         addr += 12;
     }

@@ -1,4 +1,5 @@
-/* test_dname.c: dns_name_from_text: valid names in wire form, malformed ones refused. */
+/* test_dname.c: dns_name_from_text: valid names in wire form, malformed ones refused; the longest
+ * name text round-trips through dns_name_to_str. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,49 @@ static void bad_name(const char *s)
     size_t len = 12345;
     CHECK(dns_name_from_text(s, out, &len) == -EINVAL, "'%s' accepted", s ? s : "(null)");
     CHECK(len == 12345 && out[0] == 0xAA, "'%s': output written on error", s ? s : "(null)");
+}
+
+/* The longest text a wire name makes: 255 bytes in labels of 63, 63, 63 and 61 bytes that all
+ * need \DDD (and a '.' and a '\' written as "\." and "\\"). dns_name_to_str writes it whole into
+ * DNS_NAME_TEXT_MAX bytes, and dns_name_from_text reads it back to the same wire bytes. */
+static void test_text_round_trip(void)
+{
+    static const uint8_t lens[4] = {63, 63, 63, 61};
+    uint8_t wire[DNS_MAX_NAME];
+    size_t w = 0;
+    unsigned v = 0;
+    for (int l = 0; l < 4; l++) {
+        wire[w++] = lens[l];
+        for (int i = 0; i < lens[l]; i++, v++) {
+            unsigned u = v % 162; /* the 162 bytes written as \DDD: 0..32 and 127..255 */
+            wire[w++] = (uint8_t)(u < 33 ? u : 127 + (u - 33));
+        }
+    }
+    wire[w++] = 0;
+    wire[1] = '.';
+    wire[2] = '\\';
+    CHECK(w == DNS_MAX_NAME, "wire name of %zu bytes", w);
+
+    char text[DNS_NAME_TEXT_MAX + 8];
+    memset(text, 'Z', sizeof(text));
+    dns_name_to_str(wire, text, DNS_NAME_TEXT_MAX);
+    size_t tl = strnlen(text, DNS_NAME_TEXT_MAX);
+    /* 248 bytes as \DDD, 2 as \. and \\, 4 dots. */
+    CHECK(tl == 248 * 4 + 2 * 2 + 4 && tl < DNS_NAME_TEXT_MAX, "text of %zu characters", tl);
+    CHECK(text[DNS_NAME_TEXT_MAX] == 'Z', "nothing written past DNS_NAME_TEXT_MAX");
+    uint8_t back[DNS_MAX_NAME];
+    size_t bl = 0;
+    CHECK(dns_name_from_text(text, back, &bl) == 0 && bl == w && !memcmp(back, wire, w),
+          "the text reads back to the same %zu wire bytes (got %zu)", w, bl);
+
+    /* Exactly the text's size is enough; a smaller buffer cuts it short but stays in bounds. */
+    char exact[248 * 4 + 2 * 2 + 4 + 1];
+    dns_name_to_str(wire, exact, sizeof(exact));
+    CHECK(!strcmp(exact, text), "a buffer of strlen + 1 bytes holds it");
+    char small[40];
+    memset(small, 'Z', sizeof(small));
+    dns_name_to_str(wire, small, 32);
+    CHECK(strnlen(small, 32) < 32 && small[32] == 'Z', "a 32-byte buffer: cut, NUL-terminated");
 }
 
 int main(void)
@@ -56,5 +100,6 @@ int main(void)
     bad_name("a..b.");
     bad_name("..");
     bad_name(".a");
+    test_text_round_trip();
     return check_report();
 }

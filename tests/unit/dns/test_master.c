@@ -14,6 +14,7 @@
 #include <ldns/ldns.h>
 
 #include "check.h"
+#include "dname.h"
 #include "dns_probe.h"
 #include "query.h"
 #include "snapshot.h"
@@ -210,6 +211,116 @@ static void test_include(void)
     snprintf(q, sizeof(q), "%s/m.test.zone", dir);
     unlink(q);
     unlink(p);
+    rmdir(dir);
+}
+
+/* Load the zone file at path and check that each of the names (NULL-terminated list) has a node
+ * with an A record. */
+static void expect_names(const char *path, const char *what, const char *const *names)
+{
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    char err[1024] = "";
+    int rc = zone_load_file(path, &a, NULL, NULL, NULL, &z, err, sizeof(err));
+    CHECK(rc == 0 && z, "%s: loads: %s", what, err);
+    for (size_t i = 0; rc == 0 && z && names[i]; i++) {
+        uint8_t w[DNS_MAX_NAME];
+        size_t wl = 0;
+        const zone_node_t *n = NULL;
+        if (!dns_name_from_text(names[i], w, &wl))
+            n = zone_node_find(z, w, wl);
+        CHECK(n && zone_node_rrset(n, DNS_TYPE_A), "%s: %s is in the zone", what, names[i]);
+    }
+    arena_deinit(&a);
+}
+
+static void expect_file_error(const char *path, const char *what, const char *where,
+                              const char *reason)
+{
+    char err[1024] = "";
+    int rc = load_path(path, err, sizeof(err), NULL);
+    CHECK(rc != 0 && strstr(err, where) && strstr(err, reason), "%s: expected '%s' '%s', got '%s'",
+          what, where, reason, err);
+}
+
+/* A relative $INCLUDE origin is relative to the origin in force on its line, wherever that came
+ * from: the zone file's name, a $ORIGIN line, the root, a parent $INCLUDE's origin argument or
+ * a $ORIGIN inside an included file; the outer origin comes back after each $INCLUDE. A
+ * relative origin with no origin to extend, one longer than any name's text, one over 255
+ * bytes and one with a label over 63 bytes fail naming file:line. */
+static void test_include_relative_origin(void)
+{
+    char dir[] = "/tmp/geodns-incorg-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(false, "mkdtemp");
+        return;
+    }
+    char zone[512], leaf[512], mid[512], noorg[512], t[2048];
+    snprintf(zone, sizeof(zone), "%s/m.test.zone", dir);
+    snprintf(leaf, sizeof(leaf), "%s/leaf.inc", dir);
+    snprintf(mid, sizeof(mid), "%s/mid.inc", dir);
+    snprintf(noorg, sizeof(noorg), "%s/noorigin.db", dir);
+    write_file(leaf, "www 60 A 192.0.2.5\n");
+
+    /* Origin from the file name (no $ORIGIN line at all). */
+    write_file(zone, "@ 60 SOA ns1 h 1 2 3 4 5\n  60 NS ns1\nns1 60 A 192.0.2.1\n"
+                     "$INCLUDE leaf.inc sub\nafter 60 A 192.0.2.6\n");
+    expect_names(zone, "origin from the file name",
+                 (const char *const[]){"www.sub.m.test.", "after.m.test.", NULL});
+
+    /* Origin from a $ORIGIN line, and the outer origin back after the $INCLUDE. */
+    write_file(zone, SOA "$ORIGIN x.m.test.\n$INCLUDE leaf.inc sub\nafter A 192.0.2.6\n");
+    expect_names(zone, "origin from $ORIGIN",
+                 (const char *const[]){"www.sub.x.m.test.", "after.x.m.test.", NULL});
+
+    /* The root as origin: "sub.m.test" then means sub.m.test., not "sub.m.test..". */
+    write_file(zone, SOA "$ORIGIN .\n$INCLUDE leaf.inc sub.m.test\nafter.m.test A 192.0.2.6\n");
+    expect_names(zone, "root origin",
+                 (const char *const[]){"www.sub.m.test.", "after.m.test.", NULL});
+
+    /* Nested: the included file's origin came from the parent's relative argument, then from a
+     * $ORIGIN inside it; each level gets its own back. */
+    write_file(mid, "$INCLUDE leaf.inc deep\nm1 A 192.0.2.7\n$ORIGIN o.sub.m.test.\n"
+                    "$INCLUDE leaf.inc deeper\nm2 A 192.0.2.8\n");
+    write_file(zone, SOA "$INCLUDE mid.inc sub\nafter A 192.0.2.6\n");
+    expect_names(zone, "nested",
+                 (const char *const[]){"www.deep.sub.m.test.", "m1.sub.m.test.",
+                                       "www.deeper.o.sub.m.test.", "m2.o.sub.m.test.",
+                                       "after.m.test.", NULL});
+
+    /* A file with no origin (neither $ORIGIN nor <zone>.zone): the relative origin lands below
+     * the no-origin name and the included file's records are refused, naming their line. */
+    write_file(noorg, "m.test. 60 SOA ns1.m.test. h.m.test. 1 2 3 4 5\nm.test. 60 NS ns1.m.test.\n"
+                      "ns1.m.test. 60 A 192.0.2.1\n$INCLUDE leaf.inc sub\n");
+    expect_file_error(noorg, "no origin", "leaf.inc:1:", "relative name without an origin");
+
+    /* Longer than any name's text once the origin is added: refused, not cut short. */
+    char longorg[1100];
+    memset(longorg, 'a', sizeof(longorg) - 1);
+    for (size_t i = 60; i < sizeof(longorg) - 1; i += 61)
+        longorg[i] = '.';
+    longorg[sizeof(longorg) - 1] = '\0';
+    snprintf(t, sizeof(t), SOA "$INCLUDE leaf.inc %s\n", longorg);
+    write_file(zone, t);
+    expect_file_error(zone, "long origin", "m.test.zone:6:", "longer than a domain name");
+    /* 1010 characters: the text fits, the name is over 255 bytes. */
+    longorg[1010] = '\0';
+    snprintf(t, sizeof(t), SOA "$INCLUDE leaf.inc %s\n", longorg);
+    write_file(zone, t);
+    expect_file_error(zone, "origin over 255 bytes", "m.test.zone:6:", "not a domain name");
+    /* A 64-byte label. */
+    char label[65];
+    memset(label, 'b', 64);
+    label[64] = '\0';
+    snprintf(t, sizeof(t), SOA "$INCLUDE leaf.inc %s\n", label);
+    write_file(zone, t);
+    expect_file_error(zone, "64-byte label", "m.test.zone:6:", "not a domain name");
+
+    unlink(zone);
+    unlink(leaf);
+    unlink(mid);
+    unlink(noorg);
     rmdir(dir);
 }
 
@@ -440,6 +551,7 @@ int main(void)
     test_load_good();
     test_load_bad();
     test_include();
+    test_include_relative_origin();
     test_include_reported();
     char err[1024];
     if (gd_snapshot_load(TEST_DATA "/master/server.yaml", NULL, 1, &snap, err, sizeof(err))) {

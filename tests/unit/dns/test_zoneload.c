@@ -1,8 +1,10 @@
 /* test_zoneload.c: zone files that must load, and broken ones that must fail naming file:line. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "wire.h"
 #include "zoneload.h"
 
 static int load(const char *text, char *err, size_t errlen, zone_t **z, arena_t *a)
@@ -22,6 +24,59 @@ static void expect_error(const char *text, const char *where, const char *what)
     CHECK(rc != 0 && strstr(err, where) && strstr(err, what), "expected '%s' '%s', got rc=%d '%s'",
           where, what, rc, err);
     arena_deinit(&a);
+}
+
+/* A label of n bytes, each written as \DDD (byte 200 + i % 50), into out (4 * n + 1 bytes). */
+static void escaped_label(char *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        snprintf(out + 4 * i, 5, "\\%03d", 200 + i % 50);
+}
+
+/* Names written with escapes up to 255 wire bytes (about 1000 characters of text with the zone
+ * name) load whole: the zone name and a relative owner both go through a text buffer of
+ * DNS_NAME_TEXT_MAX bytes. One byte more is refused, and so is text longer than that buffer. */
+static void test_long_escaped_names(void)
+{
+    char l63[4 * 63 + 1], l56[4 * 56 + 1], l57[4 * 57 + 1], text[4096], err[1024] = "";
+    escaped_label(l63, 63);
+    escaped_label(l56, 56);
+    escaped_label(l57, 57);
+    /* Zone: 3 labels of 63 bytes + "test": 198 wire bytes; owner label of 56: 255 bytes. */
+    snprintf(text, sizeof(text),
+             "zone: '%s.%s.%s.test'\nsoa: {primary: ns1, contact: h@example.test}\nns: [ns1]\n"
+             "records:\n  '%s': {A: 192.0.2.1}\n",
+             l63, l63, l63, l56);
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    int rc = load(text, err, sizeof(err), &z, &a);
+    CHECK(rc == 0 && z && z->apexlen == 198, "escaped zone name loads: %s", err);
+    if (z) {
+        uint8_t name[DNS_MAX_NAME];
+        name[0] = 56;
+        for (int i = 0; i < 56; i++)
+            name[1 + i] = (uint8_t)(200 + i % 50);
+        memcpy(name + 57, z->apex, z->apexlen);
+        const zone_node_t *n = zone_node_find(z, name, 57 + z->apexlen);
+        CHECK(n && zone_node_rrset(n, DNS_TYPE_A), "the 255-byte owner is in the zone");
+    }
+    arena_deinit(&a);
+    snprintf(text, sizeof(text),
+             "zone: '%s.%s.%s.test'\nsoa: {primary: ns1, contact: h@example.test}\nns: [ns1]\n"
+             "records:\n  '%s': {A: 192.0.2.1}\n",
+             l63, l63, l63, l57);
+    expect_error(text, "t.yaml:5:", "not a valid domain name");
+    char huge[1011]; /* + ".example.test.": past the text buffer, within YAML's 1024-byte keys */
+    memset(huge, 'a', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    for (size_t i = 50; i < sizeof(huge) - 1; i += 51)
+        huge[i] = '.';
+    snprintf(text, sizeof(text), HEAD "records:\n  '%s': {A: 192.0.2.1}\n", huge);
+    expect_error(text, "t.yaml:5:", "longer than a domain name");
+    snprintf(text, sizeof(text),
+             "zone: '%s'\nsoa: {primary: ns1, contact: h@example.test}\nns: [ns1]\n", huge);
+    expect_error(text, "t.yaml:1:", "not a valid zone name");
 }
 
 int main(void)
@@ -67,5 +122,6 @@ int main(void)
     expect_error("", "t.yaml:1:1", "empty");
     expect_error(HEAD "records:\n  www: {A: 192.0.2.1}\n  www: {A: 192.0.2.2}\n", "t.yaml:6:3",
                  "duplicate key");
+    test_long_escaped_names();
     return check_report();
 }
