@@ -413,8 +413,8 @@ static void job_done(uv_work_t *req, int status)
     if (hw)
         hw->job = NULL;
     if (status == UV_ECANCELED || j->rc == -ECANCELED)
-        log_info("geo tables: build for generation %" PRIu64 " cancelled after %.0f ms (%s)",
-                 j->gen, status == UV_ECANCELED ? 0.0 : j->ms,
+        log_info("geo table build for generation %" PRIu64 " cancelled after %.0f ms (%s)", j->gen,
+                 status == UV_ECANCELED ? 0.0 : j->ms,
                  !hw ? "shutting down" : "superseded by a newer health view or config");
     if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap && hw->view_seq == j->seq) {
         table_log(j->h, j->rc, j->ms, j->err);
@@ -455,7 +455,7 @@ static void job_start(gd_healthwatch_t *hw)
     j->snap = hw->snap;
     gd_snapshot_ref(j->snap);
     j->req.data = j;
-    log_info("geo tables: building for generation %" PRIu64, j->gen);
+    log_info("geo table build for generation %" PRIu64 " started", j->gen);
     if (uv_queue_work(hw->loop, &j->req, job_work, job_done)) {
         /* No thread pool: build here. */
         job_work(&j->req);
