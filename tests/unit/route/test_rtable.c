@@ -1,6 +1,7 @@
 /* test_rtable.c: the merged prefix tables (route/rtable.c) on hand-built tiny maps: a split /24,
  * neighbours merged, the nets overlay over an mmdb, health changes flipping answers and
- * scopes, special-purpose ranges, client-hash answers, IPv4-mapped IPv6, shared tables, and
+ * scopes, special-purpose ranges, client-hash answers, IPv4-mapped IPv6, shared tables, a build
+ * cancelled at each of its checks (in->cancel), and
  * every leaf checked against the per-client ranking. argv[1]: the example mmdb (or none). */
 #include <arpa/inet.h>
 #include <errno.h>
