@@ -213,6 +213,12 @@ fail:
 int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route_table_t **out,
                     char *err, size_t errlen)
 {
+    return geo_table_build_cancel(rt, health, NULL, out, err, errlen);
+}
+
+int geo_table_build_cancel(const geo_runtime_t *rt, const route_health_t *health,
+                           const atomic_bool *cancel, route_table_t **out, char *err, size_t errlen)
+{
     route_table_input_t in = {
         .pops = rt->pops,
         .db = rt->db,
@@ -222,6 +228,7 @@ int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route
         .pol = rt->pol,
         .npol = rt->npol,
         .health = health,
+        .cancel = cancel,
     };
     return route_table_build(&in, out, err, errlen);
 }

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,15 +332,19 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
  * client), so a health change or a reloaded config takes effect at once and the tables (widest
  * scopes, cheapest answers) follow when built. The tables complete the view they were built
  * for: they are published with that view's generation, so one change is one generation. A view
- * superseded while its tables are being built is dropped and the newest view built next. Only
- * at start-up are the first tables built before anything is served (gd_healthwatch_config). */
+ * superseded while its tables are being built (a newer health change, a reload) has its build
+ * cancelled (the build checks job.cancel every few thousand trie nodes and every ranking) and
+ * the newest view is built as soon as the cancelled build returns; shutdown cancels it too, so
+ * neither waits out a build that can take seconds. Only at start-up are the first tables built
+ * before anything is served (gd_healthwatch_config). */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
     gd_snapshot_t *snap;  /* a reference */
     gd_health_t *h;
-    uint64_t seq; /* hw->view_seq of the view it is built for */
-    uint64_t gen; /* that view's generation */
+    uint64_t seq;       /* hw->view_seq of the view it is built for */
+    uint64_t gen;       /* that view's generation */
+    atomic_bool cancel; /* set on the main loop: superseded, or shutting down */
     int rc;
     double ms;
     char err[256];
@@ -352,13 +357,13 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void table_build(const gd_snapshot_t *snap, gd_health_t *h, int *rc, double *ms, char *err,
-                        size_t errlen)
+static void table_build(const gd_snapshot_t *snap, gd_health_t *h, const atomic_bool *cancel,
+                        int *rc, double *ms, char *err, size_t errlen)
 {
     double t0 = now_ms();
     route_table_t *t = NULL;
     h->view.table = NULL;
-    *rc = geo_table_build(snap->geo, &h->view, &t, err, errlen);
+    *rc = geo_table_build_cancel(snap->geo, &h->view, cancel, &t, err, errlen);
     if (!*rc) {
         h->table = t;
         h->view.table = t;
@@ -398,7 +403,7 @@ static void job_start(gd_healthwatch_t *hw);
 static void job_work(uv_work_t *req)
 {
     table_job_t *j = req->data;
-    table_build(j->snap, j->h, &j->rc, &j->ms, j->err, sizeof(j->err));
+    table_build(j->snap, j->h, &j->cancel, &j->rc, &j->ms, j->err, sizeof(j->err));
 }
 
 static void job_done(uv_work_t *req, int status)
@@ -407,7 +412,11 @@ static void job_done(uv_work_t *req, int status)
     gd_healthwatch_t *hw = j->hw;
     if (hw)
         hw->job = NULL;
-    if (hw && status == 0 && hw->snap == j->snap && hw->view_seq == j->seq) {
+    if (status == UV_ECANCELED || j->rc == -ECANCELED)
+        log_info("geo table build for generation %" PRIu64 " cancelled after %.0f ms (%s)", j->gen,
+                 status == UV_ECANCELED ? 0.0 : j->ms,
+                 !hw ? "shutting down" : "superseded by a newer health view or config");
+    if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap && hw->view_seq == j->seq) {
         table_log(j->h, j->rc, j->ms, j->err);
         j->h->generation = j->gen;
         hw->cb.publish(hw->cb.ctx, j->h);
@@ -425,7 +434,11 @@ static void job_done(uv_work_t *req, int status)
 static void job_start(gd_healthwatch_t *hw)
 {
     if (hw->job) {
-        hw->rebuild = true; /* built when the running job is done, from the view then */
+        /* The running build is for an older view: stop it; the newest view is built when it
+         * returns. Its tables would be dropped anyway (job_done); until then, and until the
+         * newer ones are built, the published view answers ranked per client. */
+        atomic_store_explicit(&hw->job->cancel, true, memory_order_relaxed);
+        hw->rebuild = true;
         return;
     }
     table_job_t *j = calloc(1, sizeof(*j));
@@ -434,6 +447,7 @@ static void job_start(gd_healthwatch_t *hw)
         free(j);
         return;
     }
+    atomic_init(&j->cancel, false);
     j->hw = hw;
     j->h = h;
     j->seq = hw->view_seq;
@@ -441,6 +455,7 @@ static void job_start(gd_healthwatch_t *hw)
     j->snap = hw->snap;
     gd_snapshot_ref(j->snap);
     j->req.data = j;
+    log_info("geo table build for generation %" PRIu64 " started", j->gen);
     if (uv_queue_work(hw->loop, &j->req, job_work, job_done)) {
         /* No thread pool: build here. */
         job_work(&j->req);
@@ -474,7 +489,7 @@ static void publish(gd_healthwatch_t *hw, bool tables_now)
     int rc;
     double ms;
     char err[256];
-    table_build(hw->snap, h, &rc, &ms, err, sizeof(err));
+    table_build(hw->snap, h, NULL, &rc, &ms, err, sizeof(err));
     table_log(h, rc, ms, err);
     h->generation = hw->view_gen;
     hw->cb.publish(hw->cb.ctx, h);
@@ -619,9 +634,15 @@ void gd_healthwatch_stop(gd_healthwatch_t *hw)
 {
     if (!hw)
         return;
-    if (hw->job)
-        hw->job->hw = NULL; /* finishes on its own and frees what it built */
+    if (hw->job) {
+        /* Cancel it: a queued job is not run; a running build stops at its next check, frees
+         * what it made, and its job_done (on the loop's closing turn) frees the rest. */
+        hw->job->hw = NULL;
+        atomic_store_explicit(&hw->job->cancel, true, memory_order_relaxed);
+        (void)uv_cancel((uv_req_t *)&hw->job->req);
+    }
     hw->job = NULL;
+    hw->rebuild = false;
     uv_timer_stop(&hw->tick);
     uv_timer_stop(&hw->event_delay);
     uv_close((uv_handle_t *)&hw->tick, hw_closed);

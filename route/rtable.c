@@ -206,8 +206,26 @@ typedef struct bctx {
     uint8_t path[16];
     uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
     uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
+    unsigned long checks;      /* of in->cancel, for route_table_cancel_hook */
     int err;
 } bctx_t;
+
+void (*route_table_cancel_hook)(unsigned long n);
+
+/* Has the caller cancelled the build? Sets b->err then. */
+static bool cancelled(bctx_t *b)
+{
+    const atomic_bool *c = b->in->cancel;
+    if (!c)
+        return false;
+    if (route_table_cancel_hook)
+        route_table_cancel_hook(++b->checks);
+    if (!atomic_load_explicit(c, memory_order_relaxed))
+        return false;
+    if (!b->err)
+        b->err = -ECANCELED;
+    return true;
+}
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -386,6 +404,8 @@ static int rank_place(bctx_t *b, const geoip_loc_t *loc, uint32_t *id)
 static int rank_location(bctx_t *b, const geoip_loc_t *loc, int32_t net, uint32_t *id)
 {
     const route_table_input_t *in = b->in;
+    if (cancelled(b)) /* a ranking is the costly step: with many PoPs, tens of microseconds */
+        return -ECANCELED;
     route_client_t c;
     route_client_from_loc(&c, loc);
     if (net >= 0 && in->net_nfixed && in->net_nfixed[net]) {
@@ -532,6 +552,8 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
         b->err = -EIO; /* far more prefixes than the tree has nodes: it loops */
         return RT_LEAF;
     }
+    if (!(b->steps & 4095) && cancelled(b))
+        return RT_LEAF;
     if (max == 128 && depth == 96 && route_addr_v4mapped(b->path))
         return b->graft; /* ::ffff:a.b.c.d is located and answered as a.b.c.d */
     bool more = false;
@@ -602,6 +624,7 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
     geoip_rec_t r4 = {GEOIP_REC_EMPTY, 0}, r6 = {GEOIP_REC_EMPTY, 0};
     if (in->db && (geoip_tree_root(in->db, AF_INET, &r4) || geoip_tree_root(in->db, AF_INET6, &r6)))
         b.err = -EIO;
+    (void)cancelled(&b); /* one check per table, however small */
     /* One trie per query family (in cname mode both families answer alike: one trie). */
     unsigned nfam = pol->mode == ROUTE_MODE_CNAME ? 1 : 2;
     for (unsigned fi = 0; fi < nfam && !b.err; fi++) {
@@ -645,9 +668,10 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
     free(b.place);
     if (b.err)
         snprintf(err, errlen, "geo table: %s",
-                 b.err == -EIO      ? "the mmdb search tree is corrupt"
-                 : b.err == -EINVAL ? "a policy does not match the PoP file"
-                                    : "out of memory");
+                 b.err == -EIO         ? "the mmdb search tree is corrupt"
+                 : b.err == -EINVAL    ? "a policy does not match the PoP file"
+                 : b.err == -ECANCELED ? "build cancelled"
+                                       : "out of memory");
     return b.err;
 }
 

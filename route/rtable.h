@@ -10,6 +10,7 @@
 #ifndef GEODNS_RTABLE_H
 #define GEODNS_RTABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,13 +29,21 @@ typedef struct route_table_input {
     route_policy_t *const *pol;                      /* policy id i + 1 is pol[i] */
     size_t npol;
     const route_health_t *health; /* NULL: every PoP up, keeping all its clients */
+    /* NULL: never. Otherwise read (relaxed) every 4096 trie nodes walked and every location
+     * ranked: once it is true the build stops, frees what it made and returns -ECANCELED. */
+    const atomic_bool *cancel;
 } route_table_input_t;
 
 typedef struct route_table route_table_t;
 
 /* Build the tables. Returns 0, -ENOMEM, -EIO (corrupt mmdb tree), -EINVAL (policy/pops
- * mismatch); err gets the reason. */
+ * mismatch), -ECANCELED (in->cancel became true); err gets the reason. */
 int route_table_build(const route_table_input_t *in, route_table_t **out, char *err, size_t errlen);
+
+/* Tests only (NULL otherwise): called at every check of a non-NULL in->cancel with the check's
+ * number in this table (from 1), before the flag is read, so a test can cancel at a chosen point.
+ */
+extern void (*route_table_cancel_hook)(unsigned long n);
 void route_table_free(route_table_t *t);
 
 /* What a lookup finds. */

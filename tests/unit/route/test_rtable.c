@@ -1,8 +1,13 @@
 /* test_rtable.c: the merged prefix tables (route/rtable.c) on hand-built tiny maps: a split /24,
  * neighbours merged, the nets overlay over an mmdb, health changes flipping answers and
- * scopes, special-purpose ranges, client-hash answers, IPv4-mapped IPv6, shared tables, and
+ * scopes, special-purpose ranges, client-hash answers, IPv4-mapped IPv6, shared tables, a build
+ * cancelled at each of its checks (in->cancel), and
  * every leaf checked against the per-client ranking. argv[1]: the example mmdb (or none). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +396,125 @@ static void test_1024_pops(void)
     free(y);
 }
 
+/* ---- cancellation: a build stops at its next check of in->cancel, returns -ECANCELED and
+ * leaves nothing behind (ASan's leak check runs over this test). */
+static atomic_bool cancel_flag;
+static unsigned long cancel_at, cancel_seen;
+static void hook_cancel_at(unsigned long n)
+{
+    (void)n;
+    cancel_seen++;
+    if (cancel_seen == cancel_at)
+        atomic_store(&cancel_flag, true);
+}
+
+static sem_t hook_reached, flag_set;
+static void hook_wait_other_thread(unsigned long n)
+{
+    if (++cancel_seen == cancel_at) {
+        sem_post(&hook_reached); /* the build is running: let the other thread cancel it */
+        sem_wait(&flag_set);
+    }
+    (void)n;
+}
+
+static void *set_flag_thread(void *arg)
+{
+    (void)arg;
+    sem_wait(&hook_reached);
+    atomic_store(&cancel_flag, true);
+    sem_post(&flag_set);
+    return NULL;
+}
+
+static int build_cancellable(fixture_t *f, char *err, size_t errlen)
+{
+    route_table_free(f->t);
+    f->t = (route_table_t *)0x1; /* must come back NULL on failure */
+    route_table_input_t in = {
+        .pops = f->pops,
+        .db = f->db,
+        .nets = f->nets,
+        .net_fixed = (const uint16_t(*)[GEOIP_NET_POPS_MAX])f->fixed,
+        .net_nfixed = f->nfixed,
+        .pol = f->pol,
+        .npol = f->npol,
+        .cancel = &cancel_flag,
+    };
+    err[0] = '\0';
+    return route_table_build(&in, &f->t, err, errlen);
+}
+
+static void test_cancel(const char *mmdb)
+{
+    fixture_t f = {0};
+    f.pops = pops_from(pops_yaml);
+    geoip_schema_t sch;
+    geoip_schema_preset("geoip2-city", &sch);
+    char err[512];
+    if (geoip_db_open(mmdb, &sch, &f.db, err, sizeof(err))) {
+        CHECK(0, "open %s: %s", mmdb, err);
+        pops_free(f.pops);
+        return;
+    }
+    fx_nets(&f, "nets:\n  \"192.0.2.0/25\": {pops: [nyc]}\n");
+    f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: edges}\n");
+    f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: tie}\n"); /* a second table */
+
+    /* Never set: the build completes, counting its checks. */
+    atomic_store(&cancel_flag, false);
+    cancel_at = 0;
+    cancel_seen = 0;
+    route_table_cancel_hook = hook_cancel_at;
+    CHECK(build_cancellable(&f, err, sizeof(err)) == 0 && f.t, "flag never set: built (%s)", err);
+    unsigned long total = cancel_seen;
+    CHECK(total >= 4, "the build checks the flag per table and per ranking (%lu checks)", total);
+    int d;
+    CHECK(look(&f, 1, "192.0.2.1", AF_INET, &d, NULL, NULL) == NYC && d == 25,
+          "a build with a flag never set answers as without one");
+
+    /* Set before the build. */
+    route_table_cancel_hook = NULL;
+    atomic_store(&cancel_flag, true);
+    int rc = build_cancellable(&f, err, sizeof(err));
+    CHECK(rc == -ECANCELED && !f.t && strstr(err, "cancelled"),
+          "flag set before: -ECANCELED, no table (rc %d, %s)", rc, err);
+
+    /* Set at every check in turn: in the first table, between tables, in the second. */
+    route_table_cancel_hook = hook_cancel_at;
+    int bad = 0;
+    for (unsigned long k = 1; k <= total; k++) {
+        atomic_store(&cancel_flag, false);
+        cancel_at = k;
+        cancel_seen = 0;
+        rc = build_cancellable(&f, err, sizeof(err));
+        if (rc != -ECANCELED || f.t || cancel_seen != k)
+            bad++;
+    }
+    CHECK(bad == 0,
+          "cancelled at each of %lu checks: -ECANCELED, no table, stops at once "
+          "(%d wrong)",
+          total, bad);
+
+    /* Set from another thread while the build waits at its middle check. */
+    sem_init(&hook_reached, 0, 0);
+    sem_init(&flag_set, 0, 0);
+    atomic_store(&cancel_flag, false);
+    cancel_at = total / 2 + 1;
+    cancel_seen = 0;
+    route_table_cancel_hook = hook_wait_other_thread;
+    pthread_t th;
+    pthread_create(&th, NULL, set_flag_thread, NULL);
+    rc = build_cancellable(&f, err, sizeof(err));
+    pthread_join(th, NULL);
+    CHECK(rc == -ECANCELED && !f.t && cancel_seen == cancel_at,
+          "flag set by another thread during the build: -ECANCELED at the next check (rc %d)", rc);
+    sem_destroy(&hook_reached);
+    sem_destroy(&flag_set);
+    route_table_cancel_hook = NULL;
+    fx_free(&f);
+}
+
 int main(int argc, char **argv)
 {
     test_1024_pops();
@@ -399,5 +523,7 @@ int main(int argc, char **argv)
     test_tie_and_sharing();
     if (argc > 1)
         test_mmdb(argv[1]);
+    if (argc > 1)
+        test_cancel(argv[1]);
     return check_report();
 }
