@@ -209,7 +209,7 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
     } else {
         zone_match_t m =
             zone_lookup(z, qname, qlen, offs, zone_name_labels(qname, offs), qtype, &node);
-        char zn[1100];
+        char zn[DNS_NAME_TEXT_MAX];
         dns_name_to_str(z->apex, zn, sizeof(zn));
         printf("zone: %s (%s)\n", zn, z->file);
         if ((m == ZONE_MATCH_EXACT || m == ZONE_MATCH_WILDCARD) && node->geo && s->geo) {

@@ -269,7 +269,7 @@ void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
                 const route_policy_t *pol = n->geo;
                 if (!pol)
                     continue;
-                char name[DNS_MAX_NAME * 4 + 2];
+                char name[DNS_NAME_TEXT_MAX];
                 dns_name_to_str(n->name, name, sizeof(name));
                 if (pol->mode == ROUTE_MODE_CNAME) {
                     warn_pool(rt, zs, pol->pool, name, warned);

@@ -505,7 +505,7 @@ static void duplicate_zone_error(zone_t *const *zones, const file_list_t *files,
             if (zones[i]->apexlen != zones[j]->apexlen ||
                 memcmp(zones[i]->apex, zones[j]->apex, zones[i]->apexlen))
                 continue;
-            char name[1100];
+            char name[DNS_NAME_TEXT_MAX];
             dns_name_to_str(zones[j]->apex, name, sizeof(name));
             if (!strcmp(files->v[i], files->v[j]))
                 snprintf(err, errlen, "%s: the zone file %s is named twice (first at %s)",

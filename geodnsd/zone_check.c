@@ -87,7 +87,7 @@ void zl_drop_below_dname(loader_t *L)
             if (up && zl_has_type(up, DNS_TYPE_DNAME) && !zl_has_type(up, DNS_TYPE_NS)) {
                 pn->dropped = true;
                 if (pn->nrrs || pn->geo) {
-                    char name[DNS_MAX_NAME * 4 + 2], dn[DNS_MAX_NAME * 4 + 2];
+                    char name[DNS_NAME_TEXT_MAX], dn[DNS_NAME_TEXT_MAX];
                     char msg[DNS_MAX_NAME * 4 + 80];
                     dns_name_to_str(pn->name, name, sizeof(name));
                     dns_name_to_str(up->name, dn, sizeof(dn));
@@ -141,7 +141,7 @@ void zl_warn_dangling_targets(const loader_t *L, const zone_t *z)
             }
             if (ok)
                 continue;
-            char name[DNS_MAX_NAME * 4 + 2], msg[DNS_MAX_NAME * 4 + 80];
+            char name[DNS_NAME_TEXT_MAX], msg[DNS_MAX_NAME * 4 + 80];
             dns_name_to_str(t, name, sizeof(name));
             snprintf(msg, sizeof(msg), " (target of a %s record) has no %s in zone %s",
                      r->type == DNS_TYPE_CNAME ? "CNAME"
@@ -183,7 +183,7 @@ void zl_warn_cross_zone_targets(const zone_set_t *zs)
                         if (!tz || tz == z ||
                             zone_set_target_ok(zs, t, (size_t)tl, rs->type != DNS_TYPE_CNAME))
                             continue;
-                        char owner[DNS_MAX_NAME * 4 + 2], target[DNS_MAX_NAME * 4 + 2];
+                        char owner[DNS_NAME_TEXT_MAX], target[DNS_NAME_TEXT_MAX];
                         dns_name_to_str(n->name, owner, sizeof(owner));
                         dns_name_to_str(t, target, sizeof(target));
                         log_warn("%s: %s %s target %s has no %s in the zone we serve for it",

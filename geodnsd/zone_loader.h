@@ -50,7 +50,7 @@ typedef struct loader {
     ldns_rdf *origin; /* YAML: the zone name, for relative names in record data */
     uint8_t apex[DNS_MAX_NAME];
     size_t apexlen;
-    char apex_str[DNS_MAX_NAME * 4 + 2];
+    char apex_str[DNS_NAME_TEXT_MAX];
     uint32_t default_ttl;
     pending_node_t **buckets;
     size_t nbuckets, nnodes;

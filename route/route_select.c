@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "hash.h"
 #include "route.h"
 #include "route_int.h"
@@ -14,7 +15,7 @@ uint8_t route_hash_prefix(int family, const uint8_t *addr, unsigned prefix)
 {
     if (family == AF_INET)
         return (uint8_t)(prefix < ROUTE_HASH_V4 ? prefix : ROUTE_HASH_V4);
-    if (route_addr_v4mapped(addr))
+    if (addr_v4mapped(addr))
         return (uint8_t)(prefix < 96 + ROUTE_HASH_V4 ? prefix : 96 + ROUTE_HASH_V4);
     return (uint8_t)(prefix < ROUTE_HASH_V6 ? prefix : ROUTE_HASH_V6);
 }
@@ -24,7 +25,7 @@ uint32_t route_client_hash(int family, const uint8_t *addr, unsigned prefix)
     prefix = route_hash_prefix(family, addr, prefix);
     unsigned max = 32;
     if (family == AF_INET6) {
-        if (route_addr_v4mapped(addr)) {
+        if (addr_v4mapped(addr)) {
             addr += 12;
             prefix = prefix >= 96 ? prefix - 96 : 0;
         } else {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "grow.h"
 #include "hash.h"
 #include "route_int.h"
@@ -73,7 +74,7 @@ uint8_t route_special_prefix(int family, const uint8_t *a)
         return v4_special(a);
     if (family != AF_INET6)
         return 0;
-    if (route_addr_v4mapped(a)) {
+    if (addr_v4mapped(a)) {
         uint8_t p = v4_special(a + 12);
         return p ? (uint8_t)(96 + p) : 0;
     }
@@ -554,7 +555,7 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
     }
     if (!(b->steps & 4095) && cancelled(b))
         return RT_LEAF;
-    if (max == 128 && depth == 96 && route_addr_v4mapped(b->path))
+    if (max == 128 && depth == 96 && addr_v4mapped(b->path))
         return b->graft; /* ::ffff:a.b.c.d is located and answered as a.b.c.d */
     bool more = false;
     if (mt) {
