@@ -16,27 +16,8 @@ HD=$EX/health
 mkdir -p "$HD"
 CONF=$EX/geodnsd.yaml
 
-# state POP=STATE...: vantage ams's state file, written as healthcheck does.
-state() {
-    python3 - "$HD/ams.json" "$@" <<'EOF'
-import json, os, sys, time
-now = int(time.time())
-idx = {"fra": 1, "nyc": 2, "sin": 3, "gru": 4}
-pops = {}
-for spec in sys.argv[2:]:
-    name, st = spec.split("=")
-    a = {"state": st, "reason": "http 200" if st == "up" else "timeout", "rtt_ms": 0.5,
-         "history": "11" if st == "up" else "00", "ok_streak": 2 if st == "up" else 0,
-         "probes": 2, "failures": 0 if st == "up" else 2, "since": now}
-    pops[name] = {"state": st, "load": 400.0, "load_reason": "",
-                  "addresses": {"127.0.%d.1" % idx[name]: a}}
-doc = {"format": "geodns-health", "version": 1, "vantage": "ams", "time": now, "round_ms": 10,
-       "pops": pops}
-with open(sys.argv[1] + ".tmp", "w") as f:
-    json.dump(doc, f)
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-EOF
-}
+# state POP=STATE...: vantage ams's state file, each PoP at load 400 (tests/lib/health-state.py).
+state() { python3 "$SRC/tests/lib/health-state.py" "$HD/ams.json" ams --load 400 "$@"; }
 
 # browse WHAT OUT: headless chromium on the status page: --dump-dom into OUT, or a screenshot
 # at OUT. A private profile in $TMP; bounded by timeout.

@@ -25,41 +25,12 @@ FRA=127.0.1.1 NYC=127.0.2.1 SIN=127.0.3.1 GRU=127.0.4.1
 PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24 TOKYO=203.0.113.0/24
 V=video.cdn.example.test
 
-# state FILE VANTAGE AGE POP=STATE[:LOAD[:ADDRSTATE]]...: write a state file the way healthcheck
-# does (temp file + rename), AGE seconds old. ADDRSTATE overrides the state of the PoP's first
-# IPv4 address only (the PoP gets a second, up, address 127.0.N.9 then).
+# state FILE VANTAGE AGE POP=STATE[:LOAD[:ADDRSTATE]]...: a state file AGE seconds old
+# (tests/lib/health-state.py says what the fields mean).
 state() {
     local file=$1 vantage=$2 age=$3
     shift 3
-    python3 - "$file" "$vantage" "$age" "$@" <<'EOF'
-import json, os, sys, time
-file, vantage, age = sys.argv[1], sys.argv[2], int(sys.argv[3])
-idx = {"fra": 1, "nyc": 2, "sin": 3, "gru": 4}
-pops = {}
-now = int(time.time()) - age
-for spec in sys.argv[4:]:
-    name, rest = spec.split("=")
-    parts = rest.split(":")
-    st = parts[0]
-    load = float(parts[1]) if len(parts) > 1 and parts[1] else None
-    addrs = {}
-    a = "127.0.%d.1" % idx[name]
-    first = parts[2] if len(parts) > 2 else st
-    addrs[a] = {"state": first, "reason": "http 200" if first == "up" else "timeout",
-                "rtt_ms": 0.5, "history": "11" if first == "up" else "00",
-                "ok_streak": 2 if first == "up" else 0, "probes": 2,
-                "failures": 0 if first == "up" else 2, "since": now}
-    if len(parts) > 2:
-        addrs["127.0.%d.9" % idx[name]] = dict(addrs[a], state=st, reason="http 200")
-    pops[name] = {"state": st, "load": load, "load_reason": "" if load is not None else "no status",
-                  "addresses": addrs}
-doc = {"format": "geodns-health", "version": 1, "vantage": vantage, "time": now,
-       "round_ms": 10, "pops": pops}
-tmp = file + ".tmp"
-with open(tmp, "w") as f:
-    json.dump(doc, f)
-os.rename(tmp, file)
-EOF
+    python3 "$SRC/tests/lib/health-state.py" "$file" "$vantage" --age "$age" "$@"
 }
 
 # until_ga DESC WANT_ADDRS DNSQ-ARGS...: the answer becomes WANT_ADDRS within 3 s (x slow).

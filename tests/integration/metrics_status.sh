@@ -15,29 +15,8 @@ CONF=$EX/geodnsd.yaml
 V=video.cdn.example.test
 PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24 TOKYO=203.0.113.0/24
 
-# state POP=STATE[:LOAD]...: the vantage ams's state file, written as healthcheck does.
-state() {
-    python3 - "$HD/ams.json" "$@" <<'EOF'
-import json, os, sys, time
-now = int(time.time())
-idx = {"fra": 1, "nyc": 2, "sin": 3, "gru": 4}
-pops = {}
-for spec in sys.argv[2:]:
-    name, rest = spec.split("=")
-    st, _, load = rest.partition(":")
-    a = {"state": st, "reason": "http 200" if st == "up" else "timeout", "rtt_ms": 0.5,
-         "history": "11" if st == "up" else "00", "ok_streak": 2 if st == "up" else 0,
-         "probes": 2, "failures": 0 if st == "up" else 2, "since": now}
-    pops[name] = {"state": st, "load": float(load) if load else None,
-                  "load_reason": "" if load else "no status",
-                  "addresses": {"127.0.%d.1" % idx[name]: a}}
-doc = {"format": "geodns-health", "version": 1, "vantage": "ams", "time": now, "round_ms": 10,
-       "pops": pops}
-with open(sys.argv[1] + ".tmp", "w") as f:
-    json.dump(doc, f)
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-EOF
-}
+# state POP=STATE[:LOAD]...: the vantage ams's state file (tests/lib/health-state.py).
+state() { python3 "$SRC/tests/lib/health-state.py" "$HD/ams.json" ams "$@"; }
 
 MPORT=$(free_port 127.0.0.1)
 URL=http://127.0.0.1:$MPORT
