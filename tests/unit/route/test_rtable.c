@@ -273,20 +273,29 @@ static void test_tie_and_sharing(void)
     fx_free(&f);
 }
 
-static void test_mmdb(const char *mmdb)
+/* The example PoPs over the mmdb, with one nets entry (192.0.2.0/25 -> nyc) and the policy
+ * "pool edges". False (after a failed CHECK) when the mmdb does not open. */
+static bool fx_mmdb(fixture_t *f, const char *mmdb)
 {
-    fixture_t f = {0};
-    f.pops = pops_from(pops_yaml);
+    f->pops = pops_from(pops_yaml);
     geoip_schema_t sch;
     geoip_schema_preset("geoip2-city", &sch);
     char err[512];
-    if (geoip_db_open(mmdb, &sch, &f.db, err, sizeof(err))) {
+    if (geoip_db_open(mmdb, &sch, &f->db, err, sizeof(err))) {
         CHECK(0, "open %s: %s", mmdb, err);
-        pops_free(f.pops);
-        return;
+        pops_free(f->pops);
+        return false;
     }
-    fx_nets(&f, "nets:\n  \"192.0.2.0/25\": {pops: [nyc]}\n");
-    f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: edges}\n");
+    fx_nets(f, "nets:\n  \"192.0.2.0/25\": {pops: [nyc]}\n");
+    f->pol[f->npol++] = policy_from(f->pops, "geo: {pool: edges}\n");
+    return true;
+}
+
+static void test_mmdb(const char *mmdb)
+{
+    fixture_t f = {0};
+    if (!fx_mmdb(&f, mmdb))
+        return;
     CHECK(fx_build(&f, NULL) == 0, "build over the example mmdb");
     int d;
     CHECK(look(&f, 1, "192.0.2.1", AF_INET, &d, NULL, NULL) == NYC && d == 25,
@@ -448,17 +457,9 @@ static int build_cancellable(fixture_t *f, char *err, size_t errlen)
 static void test_cancel(const char *mmdb)
 {
     fixture_t f = {0};
-    f.pops = pops_from(pops_yaml);
-    geoip_schema_t sch;
-    geoip_schema_preset("geoip2-city", &sch);
     char err[512];
-    if (geoip_db_open(mmdb, &sch, &f.db, err, sizeof(err))) {
-        CHECK(0, "open %s: %s", mmdb, err);
-        pops_free(f.pops);
+    if (!fx_mmdb(&f, mmdb))
         return;
-    }
-    fx_nets(&f, "nets:\n  \"192.0.2.0/25\": {pops: [nyc]}\n");
-    f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: edges}\n");
     f.pol[f.npol++] = policy_from(f.pops, "geo: {pool: tie}\n"); /* a second table */
 
     /* Never set: the build completes, counting its checks. */
