@@ -138,8 +138,13 @@ double health_cap_step(health_cap_t *c, double ratio, double load_time, double n
     if (kmin > 0 && (kmin >= HEALTH_CAP_KEEP_MIN || ratio < wm->low) && c->demand > ratio / kmin)
         c->demand = ratio / kmin;
 
-    /* Even the most favourable reading of the load puts the current share past high. */
-    bool full = ratio * c->keep / fmax(kmax, HEALTH_CAP_KEEP_MIN) >= wm->high;
+    /* Even the most favourable reading of the load puts the current share past high. At a share
+     * of 0 that scaling reads 0; but when the share was 0 over the whole window the reading is
+     * the clients the PoP already had (no new one arrived), and while that is past high the
+     * share stays 0, instead of climbing back at every reading and flapping between 0 and the
+     * fixed point. */
+    bool full = c->keep > 0 ? ratio * c->keep / fmax(kmax, HEALTH_CAP_KEEP_MIN) >= wm->high
+                            : kmax == 0 && ratio >= wm->high;
     double target = full ? 0 : cap_target_for(c->demand, wm);
 
     double dt = now - c->last_step;

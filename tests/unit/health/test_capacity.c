@@ -251,16 +251,24 @@ static void test_step_rules(void)
      * under that share lower the estimate and the share comes back. */
     health_cap_init(&c);
     CHECK(health_cap_step(&c, 0.96, 100, 100, &WM, 2) == 0, "past high: 0");
-    /* Window [106, 109] all at share 0: d = 10 / 0.05 = 200. */
+    /* Window [106, 109] all at share 0: d = 10 / 0.05 = 200; the reading (10x capacity, all of
+     * it clients the PoP already had) is past high: the share stays 0. */
     k = health_cap_step(&c, 200 * HEALTH_CAP_TEST_KEEP_MIN, 110, 110, &WM, 2);
+    CHECK(k == 0, "past high with the share 0 over the whole window: stays 0: %.5f", k);
+    for (double s = 111; s <= 130; s++)
+        CHECK(health_cap_step(&c, 5 + (int)s % 3, s, s, &WM, 2) == 0,
+              "sticky load past high (%dx) at share 0: stays 0, no flapping", 5 + (int)s % 3);
+    /* The load falls under high: a target within the dead band of 0 is still taken from 0 (a
+     * tiny share), so that the readings under that share lower the estimate. */
+    k = health_cap_step(&c, 0.5, 131, 131, &WM, 2);
     CHECK(k > 0 && k < 0.01, "a target within the dead band of 0 is taken from 0: %.5f", k);
-    double t = 110;
+    double t = 131;
     for (int i = 0; i < 60 && k < 1; i++) {
         t += 1;
         k = health_cap_step(&c, 0.0002, t, t, &WM, 2); /* the demand went away */
     }
     CHECK(k == 1, "after 200x demand estimated at share 0, back to 1 within 60 s: %.4f at %.0f", k,
-          t - 110);
+          t - 131);
     /* Dead band: a target move below 0.01 is ignored. */
     health_cap_init(&c);
     double d = 0.95 / 1.15;
