@@ -75,9 +75,9 @@ typedef struct metrics_counters {
     metrics_ctr_t dropped[METRICS_TRANSPORTS]; /* no reply: not a DNS query */
     metrics_ctr_t truncated;                   /* UDP replies with TC set */
     metrics_ctr_t rrl_dropped;                 /* UDP responses not sent: rate limited (rrl.h) */
-    metrics_ctr_t rrl_slipped;  /* UDP responses sent truncated instead: rate limited */
+    metrics_ctr_t rrl_slipped;   /* UDP responses sent truncated instead: rate limited */
     metrics_ctr_t mtu_truncated; /* UDP responses over the link MTU, sent truncated instead */
-    metrics_ctr_t transfers[2]; /* zone transfer requests over TCP: refused, allowed (xfr.h) */
+    metrics_ctr_t transfers[2];  /* zone transfer requests over TCP: refused, allowed (xfr.h) */
     metrics_ctr_t steps[METRICS_STEPS];
     metrics_ctr_t overflow; /* every PoP of the answering step was full */
     metrics_ctr_t shed;     /* the nearest PoP shed this client to another */
