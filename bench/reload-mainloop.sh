@@ -42,17 +42,8 @@ EX="$RESULTS/ex"
 mkdir -p "$EX/health"
 cp "$REPO"/zones/*.yaml "$EX"/
 : >"$EX/admin.yaml"
-zl=cdn.example.test.yaml
-for ((k = 0; k < ZONES; k++)); do
-    awk -v n="$NAMES" -v k=$k 'BEGIN {
-        printf "zone: big%d.test\nttl: 300\n", k
-        printf "soa: {primary: ns1, contact: hostmaster@big%d.test, refresh: 3600, retry: 600, expire: 604800, minimum: 60}\n", k
-        print "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}"
-        for (i = 0; i < n; i++)
-            printf "  h%d: {A: 10.%d.%d.%d, TXT: \"\\\"rec %d\\\"\"}\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
-    }' >"$EX/big$k.test.yaml"
-    zl="$zl, big$k.test.yaml"
-done
+. "$REPO/tests/lib/big-zones.sh"
+zl="cdn.example.test.yaml, $(big_zones "$EX" "$ZONES" "$NAMES")" || bd_die "cannot write the big zones"
 sed -i -e "s#^geoip: {mmdb: [^,]*,#geoip: {mmdb: $MMDB,#" -e "s/^zones: .*/zones: [$zl]/" \
     -e '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$EX/geodnsd.yaml"
 cat >>"$EX/geodnsd.yaml" <<EOF

@@ -29,17 +29,8 @@ EOF
 
 # The big zones, listed after the example zone (a load reads them in order).
 NZ=12 NN=50000
-zl=cdn.example.test.yaml
-for ((k = 0; k < NZ; k++)); do
-    awk -v n=$NN -v k=$k 'BEGIN {
-        printf "zone: big%d.test\nttl: 300\n", k
-        printf "soa: {primary: ns1, contact: hostmaster@big%d.test, refresh: 3600, retry: 600, expire: 604800, minimum: 60}\n", k
-        print "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}"
-        for (i = 0; i < n; i++)
-            printf "  h%d: {A: 10.%d.%d.%d, TXT: \"\\\"rec %d\\\"\"}\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
-    }' >"$EX/big$k.test.yaml"
-    zl="$zl, big$k.test.yaml"
-done
+. "$SRC/tests/lib/big-zones.sh"
+zl="cdn.example.test.yaml, $(big_zones "$EX" "$NZ" "$NN")" || die "cannot write the big zones"
 sed -i "s/^zones: .*/zones: [$zl]/" "$CONF"
 R=$("$GEODNSD" --check -c "$CONF" 2>&1)
 expect_eq "--check accepts the config with $NZ big zones" "$?" 0

@@ -61,11 +61,11 @@ static void fx_nets(fixture_t *f, const char *nets_yaml)
     }
 }
 
-static int fx_build(fixture_t *f, const route_health_t *h)
+/* The build's input from the fixture. */
+static route_table_input_t fx_input(const fixture_t *f, const route_health_t *h,
+                                    const atomic_bool *cancel)
 {
-    route_table_free(f->t);
-    f->t = NULL;
-    route_table_input_t in = {
+    return (route_table_input_t){
         .pops = f->pops,
         .db = f->db,
         .nets = f->nets,
@@ -74,7 +74,15 @@ static int fx_build(fixture_t *f, const route_health_t *h)
         .pol = f->pol,
         .npol = f->npol,
         .health = h,
+        .cancel = cancel,
     };
+}
+
+static int fx_build(fixture_t *f, const route_health_t *h)
+{
+    route_table_free(f->t);
+    f->t = NULL;
+    route_table_input_t in = fx_input(f, h, NULL);
     char err[256];
     int rc = route_table_build(&in, &f->t, err, sizeof(err));
     if (rc)
@@ -440,16 +448,7 @@ static int build_cancellable(fixture_t *f, char *err, size_t errlen)
 {
     route_table_free(f->t);
     f->t = (route_table_t *)0x1; /* must come back NULL on failure */
-    route_table_input_t in = {
-        .pops = f->pops,
-        .db = f->db,
-        .nets = f->nets,
-        .net_fixed = (const uint16_t(*)[GEOIP_NET_POPS_MAX])f->fixed,
-        .net_nfixed = f->nfixed,
-        .pol = f->pol,
-        .npol = f->npol,
-        .cancel = &cancel_flag,
-    };
+    route_table_input_t in = fx_input(f, NULL, &cancel_flag);
     err[0] = '\0';
     return route_table_build(&in, &f->t, err, errlen);
 }
