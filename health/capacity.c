@@ -25,8 +25,9 @@
  *
  * Shedding applies at once; taking clients back is rate limited to a full share per lag, so a
  * return never outruns the readings that would show it to be too much. Past the high watermark
- * (the observed ratio, scaled to the share now in force, at or above high) the share is 0: the
- * PoP takes no new clients. A dead band ignores target moves below HEALTH_CAP_DEAD_BAND. */
+ * (the observed ratio, scaled to the share now in force, at or above high; at share 0 the
+ * ratio itself) the share is 0: the PoP takes no new clients. A dead band ignores target moves
+ * below HEALTH_CAP_DEAD_BAND. */
 #include <math.h>
 
 #include "health.h"
@@ -139,12 +140,11 @@ double health_cap_step(health_cap_t *c, double ratio, double load_time, double n
         c->demand = ratio / kmin;
 
     /* Even the most favourable reading of the load puts the current share past high. At a share
-     * of 0 that scaling reads 0; but when the share was 0 over the whole window the reading is
-     * the clients the PoP already had (no new one arrived), and while that is past high the
-     * share stays 0, instead of climbing back at every reading and flapping between 0 and the
-     * fixed point. */
+     * of 0 that scaling reads 0, so there the reading itself decides: a PoP whose load is past
+     * high takes no new client, whether the load is clients of an older, larger share still
+     * draining or clients that do not follow DNS at all (players holding their connection). */
     bool full = c->keep > 0 ? ratio * c->keep / fmax(kmax, HEALTH_CAP_KEEP_MIN) >= wm->high
-                            : kmax == 0 && ratio >= wm->high;
+                            : ratio >= wm->high;
     double target = full ? 0 : cap_target_for(c->demand, wm);
 
     double dt = now - c->last_step;

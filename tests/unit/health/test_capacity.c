@@ -235,14 +235,17 @@ static void test_step_rules(void)
     health_cap_init(&c);
     CHECK(health_cap_step(&c, 0.96, 100, 100, &WM, 60) == 0, "past high: 0");
     /* The next readings still show the clients of the old share (their time minus lag/2 is
-     * before the change): demand 0.96, so the share climbs towards k* = 0.95 / 1.11, rate
-     * limited to dt / lag per step, and the reading is not "past high" for the share now 0. */
-    k = health_cap_step(&c, 0.96, 115, 115, &WM, 60);
-    CHECK(fabs(k - 15.0 / 60) < EPS, "rises by dt/lag: %.4f", k);
-    /* Window [10, 100] holds shares 1 and 0: no upper bound on demand, the estimate stands. */
-    k = health_cap_step(&c, 0.96, 130, 130, &WM, 60);
-    CHECK(fabs(k - 30.0 / 60) < EPS, "rises by dt/lag again: %.4f", k);
+     * before the change), past high: the PoP takes no new client while its load is past high,
+     * whatever share produced it. */
+    CHECK(health_cap_step(&c, 0.96, 115, 115, &WM, 60) == 0, "still past high: stays 0");
+    CHECK(health_cap_step(&c, 0.96, 130, 130, &WM, 60) == 0, "still past high: stays 0 again");
+    /* The old clients gone, the share climbs towards k* = 0.95 / 1.11 for demand 0.96, rate
+     * limited to dt / lag per step. */
     k = health_cap_step(&c, 0.0, 160, 160, &WM, 60);
+    CHECK(fabs(k - 30.0 / 60) < EPS, "rises by dt/lag: %.4f", k);
+    /* Window [70, 160] holds shares 1, 0 and 0.5: no upper bound on demand, the estimate
+     * stands. */
+    k = health_cap_step(&c, 0.0, 190, 190, &WM, 60);
     CHECK(fabs(k - 0.95 / 1.11) < EPS, "stops at the target: %.4f", k);
     CHECK(fabs(c.demand - 0.96) < EPS,
           "a zero reading under a window reaching share 0 says nothing");
@@ -366,6 +369,37 @@ static void test_extreme_overload_recovers(void)
           st.back);
 }
 
+/* Load that does not follow the share at all (e2e.overload_traffic: wrk fetching from the PoP's
+ * address, or players holding their connections): readings every second, lag 2 s, the load
+ * steady at 2.2x capacity. Once the first reading sheds, the share stays 0 for as long as the
+ * load is past high; before, it climbed back at the next reading (the reading, scaled to share
+ * 0, read 0) and flapped between 0 and a few percent of the clients every few seconds, so some
+ * clients were always sent to the overloaded PoP. When the load goes, the share comes back. */
+static void test_load_ignoring_dns(void)
+{
+    health_cap_t c;
+    health_cap_init(&c);
+    int above0 = 0;
+    double t = 0, k;
+    for (; t < 60; t++) {
+        k = health_cap_step(&c, 2.2, t, t, &WM, 2);
+        if (k > 0)
+            above0++;
+    }
+    CHECK(above0 == 0,
+          "load past high that ignores DNS: share 0 at every one of 60 readings "
+          "(%d above 0)",
+          above0);
+    /* One reading just under high: the load is draining, the share starts climbing. */
+    k = health_cap_step(&c, 0.9, t, t, &WM, 2);
+    CHECK(k > 0, "the load under high: the share climbs again: %.4f", k);
+    for (int i = 0; i < 120 && k < 1; i++) {
+        t++;
+        k = health_cap_step(&c, 0.01, t, t, &WM, 2);
+    }
+    CHECK(k == 1, "the load gone: back to 1 within 120 s: %.4f at %.0f s", k, t - 60);
+}
+
 int main(void)
 {
     test_shed_curve();
@@ -377,5 +411,6 @@ int main(void)
     test_point_estimate_swings();
     test_region_sim();
     test_extreme_overload_recovers();
+    test_load_ignoring_dns();
     return check_report();
 }
