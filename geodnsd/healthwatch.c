@@ -455,7 +455,9 @@ static void job_start(gd_healthwatch_t *hw)
     j->snap = hw->snap;
     gd_snapshot_ref(j->snap);
     j->req.data = j;
-    log_info("geo table build for generation %" PRIu64 " started", j->gen);
+    /* debug: with load readings every second a health change is routine; "geo tables: ..."
+     * says when the build is done. */
+    log_debug("geo table build for generation %" PRIu64 " started", j->gen);
     if (uv_queue_work(hw->loop, &j->req, job_work, job_done)) {
         /* No thread pool: build here. */
         job_work(&j->req);

@@ -53,7 +53,7 @@ with open(d + '/geodnsd.yaml', 'w') as f:
     f.write('listen: ["127.0.0.1:5353"]\nworkers: 1\nzones: [z.yaml]\npops: pops.yaml\n'
             'geoip: {mmdb: big.mmdb, schema: geoip2-city}\n'
             'health: {dir: health, quorum: 1, max_age: 600s, slow_start: 0s, lag: 1s}\n'
-            'log: {level: info}\n')
+            'log: {level: debug}\n')  # debug: "geo table build ... started"
 EOF
 [ -s "$D/z.yaml" ] || die "cannot write the test config"
 
