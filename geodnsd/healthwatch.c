@@ -335,8 +335,9 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
  * superseded while its tables are being built (a newer health change, a reload) has its build
  * cancelled (the build checks job.cancel every few thousand trie nodes and every ranking) and
  * the newest view is built as soon as the cancelled build returns; shutdown cancels it too, so
- * neither waits out a build that can take seconds. Only at start-up are the first tables built
- * before anything is served (gd_healthwatch_config). */
+ * neither waits out a build that can take seconds. Start-up is no different: the first view
+ * answers at once, and a SIGTERM during the first build (seconds with a big database and many
+ * PoPs) stops it like any other. */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
@@ -419,6 +420,7 @@ static void job_done(uv_work_t *req, int status)
     if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap && hw->view_seq == j->seq) {
         table_log(j->h, j->rc, j->ms, j->err);
         j->h->generation = j->gen;
+        j->h->tables_done = true;
         hw->cb.publish(hw->cb.ctx, j->h);
     } else {
         gd_health_unref(j->h); /* a newer view (or config) is published: built next */
@@ -468,33 +470,20 @@ static void job_start(gd_healthwatch_t *hw)
     hw->job = j;
 }
 
-/* Publish hw->view under a new generation. With tables_now (start-up, nothing served yet) its
- * tables are built here first; otherwise the view answers at once, ranked per client (no merged
+/* Publish hw->view under a new generation: it answers at once, ranked per client (no merged
  * table yet: scopes are the matched networks, narrower, never wider), and its tables follow
  * from the thread pool under the same generation. */
-static void publish(gd_healthwatch_t *hw, bool tables_now)
+static void publish(gd_healthwatch_t *hw)
 {
     hw->published_cfg = hw->snap->generation;
     hw->view_seq++;
     hw->view_gen = hw->cb.next_generation(hw->cb.ctx);
     gd_health_t *h = health_new(hw);
-    if (!tables_now) {
-        if (h) {
-            h->generation = hw->view_gen;
-            hw->cb.publish(hw->cb.ctx, h);
-        }
-        job_start(hw);
-        return;
+    if (h) {
+        h->generation = hw->view_gen;
+        hw->cb.publish(hw->cb.ctx, h);
     }
-    if (!h)
-        return;
-    int rc;
-    double ms;
-    char err[256];
-    table_build(hw->snap, h, NULL, &rc, &ms, err, sizeof(err));
-    table_log(h, rc, ms, err);
-    h->generation = hw->view_gen;
-    hw->cb.publish(hw->cb.ctx, h);
+    job_start(hw);
 }
 
 /* After a reload PoP indices may have moved: carry the logged states over by name. */
@@ -535,7 +524,7 @@ static void log_changes(gd_healthwatch_t *hw, bool config_changed)
     }
 }
 
-static void compute(gd_healthwatch_t *hw, bool config_changed, bool tables_now)
+static void compute(gd_healthwatch_t *hw, bool config_changed)
 {
     if (!hw->snap || !hw->snap->geo)
         return;
@@ -552,18 +541,18 @@ static void compute(gd_healthwatch_t *hw, bool config_changed, bool tables_now)
     log_changes(hw, config_changed);
     if (changed || config_changed || hw->published_cfg != hw->snap->generation) {
         hw->view = view;
-        publish(hw, tables_now);
+        publish(hw);
     }
 }
 
 static void on_tick(uv_timer_t *t)
 {
-    compute(t->data, false, false);
+    compute(t->data, false);
 }
 
 static void on_event_delay(uv_timer_t *t)
 {
-    compute(t->data, false, false);
+    compute(t->data, false);
 }
 
 static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -612,14 +601,14 @@ int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_heal
     return 0;
 }
 
-void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap, bool tables_now)
+void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap)
 {
     gd_snapshot_ref(snap);
     if (hw->snap)
         gd_snapshot_unref(hw->snap);
     hw->snap = snap;
     watch_dir(hw, snap->geo ? snap->cfg.health_dir : NULL);
-    compute(hw, true, tables_now);
+    compute(hw, true);
 }
 
 const health_report_t *gd_healthwatch_report(const gd_healthwatch_t *hw)

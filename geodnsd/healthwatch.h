@@ -24,6 +24,7 @@ typedef struct gd_health {
     uint64_t cfg_generation;   /* the config snapshot it was computed for */
     route_health_t view;       /* view.table is table */
     struct route_table *table; /* the merged prefix tables built for view, or NULL */
+    bool tables_done;          /* published by the table build (tables, or the build's error) */
 } gd_health_t;
 
 void gd_health_ref(gd_health_t *h);
@@ -63,11 +64,10 @@ int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_heal
 
 /* A config snapshot is about to be published: compute and publish its health first (so that a
  * worker taking the config finds the matching health already there). Also (re)starts watching
- * the config's health dir and overrides file. With tables_now (start-up, before serving) the
- * merged prefix tables are built here, on the caller's thread, before the health is published;
- * otherwise (a reload, on the main loop) the health is published at once without them and they
- * follow from the thread pool under the same generation. */
-void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap, bool tables_now);
+ * the config's health dir and overrides file. The health is published at once without merged
+ * prefix tables; they follow from the thread pool under the same generation (published again,
+ * tables_done set). A config without geo names publishes nothing. */
+void gd_healthwatch_config(gd_healthwatch_t *hw, gd_snapshot_t *snap);
 
 /* The latest report (for explain and metrics), or NULL before the first computation. */
 const health_report_t *gd_healthwatch_report(const gd_healthwatch_t *hw);

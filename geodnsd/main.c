@@ -64,6 +64,7 @@ typedef struct daemon {
     char again_why[WHY_MAX]; /* the first request queued */
     unsigned again_more;     /* and how many more were merged with it */
     bool stopping;
+    bool ready; /* "geodnsd ready" logged: the first view's merged tables are built */
     /* The restart-only settings the server runs with (a reload cannot change them). */
     gd_listen_t run_listen[GD_MAX_LISTEN];
     size_t run_nlisten;
@@ -366,7 +367,7 @@ static void reload_finish(daemon_t *d)
         map_slots(d, s);
         /* Health for the new config first: a worker taking the config then finds its health
          * (answers from the new view at once; its merged tables follow from the thread pool). */
-        gd_healthwatch_config(d->hw, s, false);
+        gd_healthwatch_config(d->hw, s);
         gd_server_publish(d->srv, s, NULL);
         gd_snapshot_t *old = d->snap;
         d->snap = s;
@@ -526,6 +527,19 @@ static void on_sighup(uv_signal_t *h, int sig)
     reload_request(h->data, "SIGHUP");
 }
 
+/* "geodnsd ready": the answers are what the config says, merged tables (widest scopes)
+ * included. The listeners answer from the start (ranked per client until the tables are built,
+ * health already applied). */
+static void log_ready(daemon_t *d)
+{
+    size_t records = 0;
+    for (size_t i = 0; i < d->snap->zones.nzones; i++)
+        records += d->snap->zones.zones[i]->nrecords;
+    log_info("geodnsd ready: %zu zones, %zu records, %u workers", d->snap->zones.nzones, records,
+             d->run_workers);
+    d->ready = true;
+}
+
 static void on_health(void *ctx, gd_health_t *h)
 {
     daemon_t *d = ctx;
@@ -533,8 +547,11 @@ static void on_health(void *ctx, gd_health_t *h)
     if (h->generation != d->health_generation)
         d->health_updates++;
     d->health_generation = h->generation;
+    bool first_tables = !d->ready && h->tables_done;
     gd_server_publish(d->srv, NULL, h);
     gd_health_unref(h);
+    if (first_tables)
+        log_ready(d);
 }
 
 static uint64_t next_generation(void *ctx)
@@ -687,19 +704,19 @@ int main(int argc, char **argv)
         log_error("cannot start the health watcher: out of memory");
         return 1;
     }
-    gd_healthwatch_config(d.hw, d.snap, true);
+    /* The first view answers at once; its tables are built on the thread pool with the loop
+     * running, so a SIGTERM meanwhile stops the build (seconds with a big database and many
+     * PoPs) instead of waiting it out. "geodnsd ready" follows the tables (on_health). */
+    gd_healthwatch_config(d.hw, d.snap);
 
     for (size_t i = 0; i < d.snap->cfg.nlisten; i++)
         log_info("listening on %s (udp, tcp)", d.snap->cfg.listen[i].text);
     if (d.status)
         log_info("metrics and status page on http://%s/ (/metrics, /status.json)",
                  d.snap->cfg.metrics.text);
-    size_t records = 0;
-    for (size_t i = 0; i < d.snap->zones.nzones; i++)
-        records += d.snap->zones.zones[i]->nrecords;
     d.notifier = notify_new(d.loop);
-    log_info("geodnsd ready: %zu zones, %zu records, %u workers", d.snap->zones.nzones, records,
-             workers);
+    if (!d.snap->geo)
+        log_ready(&d); /* no geo names: no tables to wait for */
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 

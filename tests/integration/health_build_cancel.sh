@@ -2,7 +2,8 @@
 # health_build_cancel: a merged-table build (route_table_build on the thread pool, seconds with a
 # big database and many PoPs) does not hold up what comes after it. A newer health change cancels
 # the running build (logged), the newest view's tables are built next and the answers follow the
-# newer change; SIGTERM during a build cancels it and geodnsd exits 0 with "stopped" (under ASan:
+# newer change; SIGTERM during a build (the start-up one, before "ready", included: the listeners
+# answer meanwhile, health applied) cancels it and geodnsd exits 0 with "stopped" (under ASan:
 # no leak). The data: 16,384 mmdb networks, each its own place, 1,024 PoPs, 12 distinct geo
 # policies (12 tables): about 4 s per build on the development machine. No timing is asserted:
 # every wait is bounded and polls the log or the answers.
@@ -156,6 +157,37 @@ L_STOP=$(grep -En -- ' stopped$' "$LOG" | tail -n 1 | cut -d: -f1)
 check "then \"stopped\"" [ "${L_CANCEL:-999999}" -lt "${L_STOP:-0}" ]
 check "no tables published for the cancelled build" \
     [ "$(tail -n +"${L_CANCEL:-1}" "$LOG" | grep -c "$BUILT")" = 0 ]
+echo "# SIGTERM during the start-up build"
+state "$XP" # $XP down from the start
+: >"$LOG"
+"$GEODNSD" -c "$D/geodnsd.yaml" --listen "127.0.0.1:$PORT" 2>>"$LOG" >>"$TMP/server.stdout" &
+SERVER_PID=$!
+if until_n "$STARTED" 1 60; then
+    # The listeners answer while the first tables are built, with the health already applied.
+    q --ecs $CLIENT v0.big.test
+    A=$(addrs)
+    check "during the start-up build the client is answered ($A), not by its PoP that is down" \
+        [ -n "$A" -a "$A" != "$X" ]
+    kill -TERM "$SERVER_PID"
+else
+    fail "the start-up build starts (logged at debug)" "$(tail -n 8 "$LOG")"
+    kill -TERM "$SERVER_PID"
+fi
+for ((i = 0; i < 300 * DNS_SLOW; i++)); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+    fail "geodnsd exits after SIGTERM during the start-up build" "still running; killed"
+    kill -KILL "$SERVER_PID"
+fi
+wait "$SERVER_PID"
+expect_eq "geodnsd exits 0 after SIGTERM during the start-up build" "$?" 0
+SERVER_PID=""
+has_log "the start-up build is cancelled (logged)" "$SHUTDOWN"
+check "no tables and no \"ready\" before it stopped" \
+    [ "$(grep -Ec -- "$BUILT|geodnsd ready" "$LOG")" = 0 ]
+has_log "then \"stopped\"" ' stopped$'
 hasnt_log() { if grep -Eq -- "$2" "$LOG"; then fail "$1" "$(grep -E -- "$2" "$LOG" | head -n 5)"; else pass "$1"; fi; }
 hasnt_log "no sanitizer report (leaks, errors)" 'Sanitizer|runtime error'
 finish
