@@ -267,8 +267,9 @@ struct gd_healthwatch {
     uint64_t published_cfg; /* config generation of the last published snapshot */
     struct table_job *job;  /* the merged table being built on the thread pool, or NULL */
     bool rebuild;           /* the view changed again while job was running */
-    uint64_t view_seq;      /* counts the views published */
-    uint64_t view_gen;      /* generation of the last view published: its tables publish with it */
+    uint64_t view_seq;      /* counts the views computed */
+    uint64_t view_gen;      /* generation of the last view computed: its tables publish with it */
+    uint64_t state_seq;     /* view_seq of the last view published at once (see publish) */
     health_report_t report;
     bool have_report;
     char mode[96];
@@ -332,12 +333,16 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
  * client), so a health change or a reloaded config takes effect at once and the tables (widest
  * scopes, cheapest answers) follow when built. The tables complete the view they were built
  * for: they are published with that view's generation, so one change is one generation. A view
- * superseded while its tables are being built (a newer health change, a reload) has its build
- * cancelled (the build checks job.cancel every few thousand trie nodes and every ranking) and
- * the newest view is built as soon as the cancelled build returns; shutdown cancels it too, so
- * neither waits out a build that can take seconds. Start-up is no different: the first view
- * answers at once, and a SIGTERM during the first build (seconds with a big database and many
- * PoPs) stops it like any other. */
+ * superseded by a change of state or config (a PoP or address up or down, a drain, a short TTL,
+ * a reload) has its build cancelled (the build checks job.cancel every few thousand trie nodes
+ * and every ranking) and the newest view is built as soon as the cancelled build returns;
+ * shutdown cancels it too, so neither waits out a build that can take seconds. A change of the
+ * capacity shares alone is not published at once but with its tables, and does not cancel the
+ * build running (whose view has the same states): with load readings every second and a build
+ * of several seconds (a big database, many PoPs), cancelling at every reading would leave the
+ * answers without tables for good. The shares then reach the answers one build late. Start-up is no
+ * different: the first view answers at once, and a SIGTERM during the first build (seconds with a
+ * big database and many PoPs) stops it like any other. */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
@@ -399,7 +404,7 @@ static gd_health_t *health_new(gd_healthwatch_t *hw)
     return h;
 }
 
-static void job_start(gd_healthwatch_t *hw);
+static void job_start(gd_healthwatch_t *hw, bool cancel_running);
 
 static void job_work(uv_work_t *req)
 {
@@ -417,29 +422,33 @@ static void job_done(uv_work_t *req, int status)
         log_info("geo table build for generation %" PRIu64 " cancelled after %.0f ms (%s)", j->gen,
                  status == UV_ECANCELED ? 0.0 : j->ms,
                  !hw ? "shutting down" : "superseded by a newer health view or config");
-    if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap && hw->view_seq == j->seq) {
+    /* Published unless a change of state or config came after its view (then that change is
+     * published already and its own build follows); newer share-only views follow it. */
+    if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap &&
+        j->seq >= hw->state_seq) {
         table_log(j->h, j->rc, j->ms, j->err);
         j->h->generation = j->gen;
         j->h->tables_done = true;
         hw->cb.publish(hw->cb.ctx, j->h);
     } else {
-        gd_health_unref(j->h); /* a newer view (or config) is published: built next */
+        gd_health_unref(j->h); /* a newer state or config is published: built next */
     }
     gd_snapshot_unref(j->snap);
     free(j);
     if (hw && hw->rebuild) {
         hw->rebuild = false;
-        job_start(hw);
+        job_start(hw, false);
     }
 }
 
-static void job_start(gd_healthwatch_t *hw)
+static void job_start(gd_healthwatch_t *hw, bool cancel_running)
 {
     if (hw->job) {
-        /* The running build is for an older view: stop it; the newest view is built when it
-         * returns. Its tables would be dropped anyway (job_done); until then, and until the
-         * newer ones are built, the published view answers ranked per client. */
-        atomic_store_explicit(&hw->job->cancel, true, memory_order_relaxed);
+        /* The running build is for an older view; the newest is built when it returns. After a
+         * change of state or config its tables would be dropped anyway (job_done): stop it;
+         * until the newer ones are built, the published view answers ranked per client. */
+        if (cancel_running)
+            atomic_store_explicit(&hw->job->cancel, true, memory_order_relaxed);
         hw->rebuild = true;
         return;
     }
@@ -470,20 +479,37 @@ static void job_start(gd_healthwatch_t *hw)
     hw->job = j;
 }
 
-/* Publish hw->view under a new generation: it answers at once, ranked per client (no merged
- * table yet: scopes are the matched networks, narrower, never wider), and its tables follow
- * from the thread pool under the same generation. */
-static void publish(gd_healthwatch_t *hw)
+/* Publish hw->view under a new generation. After a change of state or config (at_once) it
+ * answers at once, ranked per client (no merged table yet: scopes are the matched networks,
+ * narrower, never wider), and its tables follow from the thread pool under the same generation.
+ * A change of the capacity shares alone is published with its tables (see table_job_t). */
+static void publish(gd_healthwatch_t *hw, bool at_once)
 {
     hw->published_cfg = hw->snap->generation;
     hw->view_seq++;
     hw->view_gen = hw->cb.next_generation(hw->cb.ctx);
+    if (!at_once) {
+        job_start(hw, false);
+        return;
+    }
+    hw->state_seq = hw->view_seq;
     gd_health_t *h = health_new(hw);
     if (h) {
         h->generation = hw->view_gen;
         hw->cb.publish(hw->cb.ctx, h);
     }
-    job_start(hw);
+    job_start(hw, true);
+}
+
+/* Whether view b differs from a in what decides which PoPs and addresses may answer and with
+ * what TTL (health states, overrides, drains, short TTLs), not only in capacity shares, shed
+ * weights and loads. */
+static bool view_states_differ(const route_health_t *a, const route_health_t *b)
+{
+    return memcmp(a->up, b->up, sizeof(a->up)) || memcmp(a->addr4, b->addr4, sizeof(a->addr4)) ||
+           memcmp(a->addr6, b->addr6, sizeof(a->addr6)) ||
+           memcmp(a->short_ttl, b->short_ttl, sizeof(a->short_ttl)) ||
+           a->ttl_short != b->ttl_short || a->spill != b->spill;
 }
 
 /* After a reload PoP indices may have moved: carry the logged states over by name. */
@@ -539,9 +565,11 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
                                      hw->ov, now_seconds(), &view, &hw->report);
     hw->have_report = true;
     log_changes(hw, config_changed);
-    if (changed || config_changed || hw->published_cfg != hw->snap->generation) {
+    bool cfg = config_changed || hw->published_cfg != hw->snap->generation;
+    if (changed || cfg) {
+        bool at_once = cfg || view_states_differ(&hw->view, &view);
         hw->view = view;
-        publish(hw);
+        publish(hw, at_once);
     }
 }
 

@@ -39,8 +39,9 @@ with open(d + '/pops.yaml', 'w') as f:  # a grid
     f.write('pops:\n')
     for i in range(n):
         a = '127.%d.%d.1' % (1 + i // 256, i % 256)
-        f.write('  p%d: {location: [%.2f, %.2f], addresses: [%s], probe: {url: "http://%s/"}}\n'
-                % (i, -60.0 + (i // 32) * 3.9, -175.0 + (i % 32) * 11.0, a, a))
+        cap = ', capacity: 1000' if i < 10 else ''  # p0-p9: loads in the churn section
+        f.write('  p%d: {location: [%.2f, %.2f], addresses: [%s]%s, probe: {url: "http://%s/"}}\n'
+                % (i, -60.0 + (i // 32) * 3.9, -175.0 + (i % 32) * 11.0, a, cap, a))
     f.write('pools:\n  all: [%s]\n' % ', '.join('p%d' % i for i in range(n)))
 with open(d + '/z.yaml', 'w') as f:
     f.write('zone: big.test\nttl: 300\nsoa: {primary: ns1, contact: h@big.test, refresh: 3600, '
@@ -59,12 +60,13 @@ EOF
 [ -s "$D/z.yaml" ] || die "cannot write the test config"
 
 # state [POP...]: one vantage's state file (temp file + rename, as healthcheck writes it) with
-# every PoP up except the ones named.
+# every PoP up except the ones named. LOAD=N: p0-p9 report a load of N (capacity 1000).
 state() {
-    python3 - "$D/health/v1.json" "$@" <<'EOF'
+    LOAD=${LOAD:-} python3 - "$D/health/v1.json" "$@" <<'EOF'
 import json, os, sys, time
 path, down = sys.argv[1], set(sys.argv[2:])
 now = int(time.time())
+load = os.environ.get("LOAD")
 pops = {}
 for i in range(1024):
     name, st = "p%d" % i, "down" if "p%d" % i in down else "up"
@@ -73,6 +75,9 @@ for i in range(1024):
         "state": st, "reason": "http 200" if st == "up" else "timeout", "rtt_ms": 0.5,
         "history": "11" if st == "up" else "00", "ok_streak": 2 if st == "up" else 0,
         "probes": 2, "failures": 0 if st == "up" else 2, "since": now}}}
+    if load and i < 10:
+        pops[name]["load"] = float(load)
+        del pops[name]["load_reason"]
 doc = {"format": "geodns-health", "version": 1, "vantage": "v1", "time": now, "round_ms": 10,
        "pops": pops}
 with open(path + ".tmp", "w") as f:
@@ -134,6 +139,25 @@ expect_eq "only the superseded build was cancelled" "$(nlog "$SUPERSEDED")" 1
 # The last change ($XP up, p500 down) decides: $XP answers its client again.
 q --ecs $CLIENT v0.big.test
 expect_eq "the answers follow the newer change: $XP is back for its client" "$(addrs)" "$X"
+
+echo "# capacity shares changing faster than a build takes: no build cancelled, tables published"
+# A new load reading every ~1.1 s (the file's time has a one-second resolution), alternating
+# between 85% and 93% of capacity for p0-p9: each moves their shares (lag 1 s), a new view
+# each time, while a build takes seconds. Before, each cancelled the running build and the
+# tables never came.
+S=$(nlog "$STARTED") B=$(nlog "$BUILT") C=$(nlog "$SUPERSEDED")
+for ((k = 0; k < 60 * DNS_SLOW; k++)); do
+    LOAD=$((850 + (k % 2) * 80)) state p500
+    sleep 1.1
+    [ "$(nlog "$BUILT")" -gt "$B" ] && [ "$(nlog "$STARTED")" -ge $((S + 2)) ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+done
+NS=$(($(nlog "$STARTED") - S)) NB=$(($(nlog "$BUILT") - B))
+echo "  $((k + 1)) readings: $NS builds started, $NB tables published"
+check "the shares moved: more than one build started ($NS)" [ "$NS" -ge 2 ]
+check "tables published while the shares kept moving ($NB)" [ "$NB" -ge 1 ]
+expect_eq "no build cancelled by a share change" "$(($(nlog "$SUPERSEDED") - C))" 0
+state p500 # loads gone again
 
 echo "# SIGTERM during a build"
 S=$(nlog "$STARTED")
