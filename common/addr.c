@@ -1,9 +1,24 @@
-/* addr.c: the address-prefix parser the config readers share (rrl exempt, xfr allow, edge
- * upload_allow). */
+/* addr.c: the address and address-prefix parsers the config readers share (PoP addresses,
+ * health state and overrides, rrl exempt, xfr allow, edge upload_allow, geodnsd explain). */
 #include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+
+int addr_parse(const char *s, int *family, uint8_t addr[16])
+{
+    uint8_t a[16] = {0};
+    int fam;
+    if (inet_pton(AF_INET, s, a) == 1)
+        fam = AF_INET;
+    else if (inet_pton(AF_INET6, s, a) == 1)
+        fam = AF_INET6;
+    else
+        return -EINVAL;
+    *family = fam;
+    memcpy(addr, a, 16);
+    return 0;
+}
 
 int addr_prefix_parse(const char *s, int *family, uint8_t addr[16], unsigned *bits)
 {
@@ -15,18 +30,11 @@ int addr_prefix_parse(const char *s, int *family, uint8_t addr[16], unsigned *bi
         return -EINVAL;
     memcpy(host, s, hl);
     host[hl] = '\0';
-    uint8_t a[16] = {0};
-    unsigned max;
+    uint8_t a[16];
     int fam;
-    if (inet_pton(AF_INET, host, a) == 1) {
-        fam = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, a) == 1) {
-        fam = AF_INET6;
-        max = 128;
-    } else {
+    if (addr_parse(host, &fam, a))
         return -EINVAL;
-    }
+    unsigned max = fam == AF_INET ? 32 : 128;
     unsigned b = max;
     if (slash) {
         const char *d = slash + 1;

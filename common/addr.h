@@ -1,6 +1,6 @@
 /* addr.h: the IP address helpers the programs share: IPv4-mapped IPv6, the address bytes of a
- * sockaddr, prefix matching (inline: the query path calls them) and the prefix parser of the
- * config readers. */
+ * sockaddr, prefix matching (inline: the query path calls them) and the address and prefix
+ * parsers of the config readers. */
 #ifndef COMMON_ADDR_H
 #define COMMON_ADDR_H
 
@@ -52,6 +52,13 @@ static inline bool addr_prefix_match(const uint8_t *a, const uint8_t *p, unsigne
     uint8_t m = (uint8_t)(0xff << (8 - rest));
     return (a[full] & m) == (p[full] & m);
 }
+
+/* addr_parse: a bare IPv4 address in dotted-quad form ("192.0.2.7") or IPv6 address in
+ * RFC 4291 text form ("2001:db8::1", "::ffff:192.0.2.7") into *family (AF_INET or AF_INET6)
+ * and addr (4 or 16 bytes used, the rest zero). An IPv4-mapped IPv6 address stays AF_INET6.
+ * No prefix, blank, zone index or other text around the address. Returns 0, or -EINVAL
+ * (outputs untouched) for anything else. */
+int addr_parse(const char *s, int *family, uint8_t addr[16]);
 
 /* addr_prefix_parse: "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128) into
  * *family (AF_INET or AF_INET6), addr (4 or 16 bytes used, the rest zero) and *bits. The

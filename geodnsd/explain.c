@@ -10,6 +10,7 @@
 
 #include <ldns/ldns.h>
 
+#include "addr.h"
 #include "dname.h"
 #include "georesp.h"
 #include "healthwatch.h"
@@ -131,33 +132,36 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
 
     /* CLIENT_IP/PREFIX stands for an ECS option; a bare address for the packet source. */
     char addr_s[80];
-    snprintf(addr_s, sizeof(addr_s), "%s", client);
+    if ((size_t)snprintf(addr_s, sizeof(addr_s), "%s", client) >= sizeof(addr_s)) {
+        fprintf(stderr, "explain: '%s' is not an IPv4 or IPv6 address\n", client);
+        goto out;
+    }
     char *slash = strchr(addr_s, '/');
     long prefix = -1;
     if (slash) {
         *slash = 0;
         char *end;
         prefix = strtol(slash + 1, &end, 10);
-        if (*end || prefix < 0) {
+        /* Digits only: strtol alone takes "" as 0 and allows a blank or a sign first. */
+        if (slash[1] < '0' || slash[1] > '9' || *end) {
             fprintf(stderr, "explain: bad prefix in '%s'\n", client);
             goto out;
         }
     }
     geo_client_t c = {0};
     struct sockaddr_storage ss = {0};
-    if (inet_pton(AF_INET, addr_s, c.addr) == 1) {
-        c.family = AF_INET;
+    if (addr_parse(addr_s, &c.family, c.addr)) {
+        fprintf(stderr, "explain: '%s' is not an IPv4 or IPv6 address\n", addr_s);
+        goto out;
+    }
+    if (c.family == AF_INET) {
         struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
         v4->sin_family = AF_INET;
         memcpy(&v4->sin_addr, c.addr, 4);
-    } else if (inet_pton(AF_INET6, addr_s, c.addr) == 1) {
-        c.family = AF_INET6;
+    } else {
         struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
         v6->sin6_family = AF_INET6;
         memcpy(&v6->sin6_addr, c.addr, 16);
-    } else {
-        fprintf(stderr, "explain: '%s' is not an IPv4 or IPv6 address\n", addr_s);
-        goto out;
     }
     unsigned maxp = c.family == AF_INET ? 32 : 128;
     if (prefix > (long)maxp) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "health.h"
 
 #define OV_LIST_MAX      256            /* room for "fra, nyc, ..." in an error message */
@@ -107,23 +108,16 @@ static int ov_addr_find(const yt_node_t *k, const pops_pop_t *p, const char *tex
                         health_override_t *o, char *err, size_t errlen)
 {
     uint8_t a[16];
-    if (inet_pton(AF_INET, text, a) == 1) {
-        for (size_t i = 0; i < p->n4; i++)
-            if (!memcmp(p->v4[i], a, 4)) {
-                o->family = AF_INET;
-                o->addr_index = (int)i;
-                return 0;
-            }
-    } else if (inet_pton(AF_INET6, text, a) == 1) {
-        for (size_t i = 0; i < p->n6; i++)
-            if (!memcmp(p->v6[i], a, 16)) {
-                o->family = AF_INET6;
-                o->addr_index = (int)i;
-                return 0;
-            }
-    } else {
+    int fam;
+    if (addr_parse(text, &fam, a))
         return yt_fail(err, errlen, k, "'%s' is not an IPv4 or IPv6 address", text);
-    }
+    size_t n = fam == AF_INET ? p->n4 : p->n6, alen = fam == AF_INET ? 4 : 16;
+    for (size_t i = 0; i < n; i++)
+        if (!memcmp(fam == AF_INET ? p->v4[i] : p->v6[i], a, alen)) {
+            o->family = fam;
+            o->addr_index = (int)i;
+            return 0;
+        }
     char list[OV_LIST_MAX] = "", buf[INET6_ADDRSTRLEN];
     for (size_t i = 0; i < p->n4; i++)
         ov_list_add(list, sizeof(list), inet_ntop(AF_INET, p->v4[i], buf, sizeof(buf)));

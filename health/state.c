@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "health.h"
 
 #define STATE_TIME_MAX    253402300799LL /* 9999-12-31T23:59:59Z: later times are not real */
@@ -221,13 +222,11 @@ static int state_parse_addr(const yt_node_t *k, const yt_node_t *v, health_pop_t
     health_addr_t *a = &p->addrs[p->naddrs];
     memset(a, 0, sizeof(*a));
     a->rtt_ms = -1;
-    if (inet_pton(AF_INET, k->str, a->addr) == 1)
-        a->family = AF_INET;
-    else if (inet_pton(AF_INET6, k->str, a->addr) == 1)
-        a->family = AF_INET6;
-    else
+    int fam;
+    if (addr_parse(k->str, &fam, a->addr))
         return yt_fail(err, errlen, k, "'%s' is not an IPv4 or IPv6 address", k->str);
-    size_t alen = a->family == AF_INET ? 4 : 16;
+    a->family = fam;
+    size_t alen = fam == AF_INET ? 4 : 16;
     for (size_t i = 0; i < p->naddrs; i++)
         if (p->addrs[i].family == a->family && !memcmp(p->addrs[i].addr, a->addr, alen))
             return yt_fail(err, errlen, k, "address %s is listed twice in PoP '%s'", k->str,

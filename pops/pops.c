@@ -2,13 +2,13 @@
  * default_location) into an immutable pops_t. */
 #include "pops.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "hostport.h"
 
 void pops_free(pops_t *pops)
@@ -234,22 +234,17 @@ static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, s
         uint8_t a[16];
         if (yt_get_str(n->items[i], &s, err, errlen))
             return -EINVAL;
-        bool found = false;
-        if (inet_pton(AF_INET, s, a) == 1) {
-            for (size_t j = 0; j < p->n4; j++)
-                if (!memcmp(p->v4[j], a, 4)) {
-                    p->probe.mask4 |= (uint16_t)(1u << j);
-                    found = true;
-                }
-        } else if (inet_pton(AF_INET6, s, a) == 1) {
-            for (size_t j = 0; j < p->n6; j++)
-                if (!memcmp(p->v6[j], a, 16)) {
-                    p->probe.mask6 |= (uint16_t)(1u << j);
-                    found = true;
-                }
-        } else {
+        int fam;
+        if (addr_parse(s, &fam, a))
             return yt_fail(err, errlen, n->items[i], "'%s' is not an IPv4 or IPv6 address", s);
-        }
+        bool found = false;
+        size_t na = fam == AF_INET ? p->n4 : p->n6, alen = fam == AF_INET ? 4 : 16;
+        uint16_t *mask = fam == AF_INET ? &p->probe.mask4 : &p->probe.mask6;
+        for (size_t j = 0; j < na; j++)
+            if (!memcmp(fam == AF_INET ? p->v4[j] : p->v6[j], a, alen)) {
+                *mask |= (uint16_t)(1u << j);
+                found = true;
+            }
         if (!found)
             return yt_fail(err, errlen, n->items[i],
                            "probe address %s is not one of PoP '%s''s addresses", s, p->name);
@@ -403,50 +398,37 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
     return 0;
 }
 
+/* One address of the PoP's list: at most POPS_ADDRS_MAX of a family, none twice. */
+static int parse_address(const yt_node_t *item, pops_pop_t *p, char *err, size_t errlen)
+{
+    const char *s;
+    uint8_t a[16];
+    int fam;
+    if (yt_get_str(item, &s, err, errlen))
+        return -EINVAL;
+    if (addr_parse(s, &fam, a))
+        return yt_fail(err, errlen, item, "'%s' is not an IPv4 or IPv6 address", s);
+    size_t *n = fam == AF_INET ? &p->n4 : &p->n6, alen = fam == AF_INET ? 4 : 16;
+    if (*n == POPS_ADDRS_MAX)
+        return yt_fail(err, errlen, item, "more than %d %s addresses", POPS_ADDRS_MAX,
+                       fam == AF_INET ? "IPv4" : "IPv6");
+    for (size_t j = 0; j < *n; j++)
+        if (!memcmp(fam == AF_INET ? p->v4[j] : p->v6[j], a, alen))
+            return yt_fail(err, errlen, item, "address %s is listed twice", s);
+    memcpy(fam == AF_INET ? p->v4[*n] : p->v6[*n], a, alen);
+    (*n)++;
+    return 0;
+}
+
 static int parse_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
-    if (n->kind == YT_SCALAR) {
-        /* A single address written without brackets. */
-        const yt_node_t *one = n;
-        const char *s = one->str;
-        uint8_t a[16];
-        if (inet_pton(AF_INET, s, a) == 1) {
-            memcpy(p->v4[p->n4++], a, 4);
-            return 0;
-        }
-        if (inet_pton(AF_INET6, s, a) == 1) {
-            memcpy(p->v6[p->n6++], a, 16);
-            return 0;
-        }
-        return yt_fail(err, errlen, one, "'%s' is not an IPv4 or IPv6 address", s);
-    }
+    if (n->kind == YT_SCALAR) /* a single address written without brackets */
+        return parse_address(n, p, err, errlen);
     if (n->kind != YT_SEQ)
         return yt_fail(err, errlen, n, "addresses must be a list of IPv4/IPv6 addresses");
-    for (size_t i = 0; i < n->n; i++) {
-        const char *s;
-        uint8_t a[16];
-        if (yt_get_str(n->items[i], &s, err, errlen))
+    for (size_t i = 0; i < n->n; i++)
+        if (parse_address(n->items[i], p, err, errlen))
             return -EINVAL;
-        if (inet_pton(AF_INET, s, a) == 1) {
-            if (p->n4 == POPS_ADDRS_MAX)
-                return yt_fail(err, errlen, n->items[i], "more than %d IPv4 addresses",
-                               POPS_ADDRS_MAX);
-            for (size_t j = 0; j < p->n4; j++)
-                if (!memcmp(p->v4[j], a, 4))
-                    return yt_fail(err, errlen, n->items[i], "address %s is listed twice", s);
-            memcpy(p->v4[p->n4++], a, 4);
-        } else if (inet_pton(AF_INET6, s, a) == 1) {
-            if (p->n6 == POPS_ADDRS_MAX)
-                return yt_fail(err, errlen, n->items[i], "more than %d IPv6 addresses",
-                               POPS_ADDRS_MAX);
-            for (size_t j = 0; j < p->n6; j++)
-                if (!memcmp(p->v6[j], a, 16))
-                    return yt_fail(err, errlen, n->items[i], "address %s is listed twice", s);
-            memcpy(p->v6[p->n6++], a, 16);
-        } else {
-            return yt_fail(err, errlen, n->items[i], "'%s' is not an IPv4 or IPv6 address", s);
-        }
-    }
     return 0;
 }
 

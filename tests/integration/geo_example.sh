@@ -160,6 +160,17 @@ has "explain edge (cname mode): CNAME nyc.edge" "^answer: nyc CNAME nyc\.edge\.$
 explain "$CONF" static.$Z 203.0.113.0/24
 expect_eq "explain static: exit 0" "$RC" 0
 has "explain static: not a geo name" 'not a geo name'
+# The client argument: an address, or an address/prefix with 1 to 3 digits after the slash.
+for bad in "203.0.113.0/|bad prefix in '203\.0\.113\.0/'" \
+    "203.0.113.0/+24|bad prefix in" "203.0.113.0/ 24|bad prefix in" \
+    "203.0.113.0/24x|bad prefix in" "203.0.113/24|'203\.0\.113' is not an IPv4 or IPv6 address" \
+    " 203.0.113.7|' 203\.0\.113\.7' is not an IPv4 or IPv6 address" \
+    "203.0.113.0/33|prefix /33 is longer than 32" "2001:db8::/129|prefix /129 is longer than 128" \
+    "$(printf '0%.0s' {1..90})|is not an IPv4 or IPv6 address"; do
+    explain "$CONF" $V "${bad%%|*}"
+    expect_eq "explain client '${bad%%|*}': exit 1" "$RC" 1
+    has "explain client '${bad%%|*}': error" "^explain: .*${bad#*|}"
+done
 
 alive "server alive at the end"
 dns_stop

@@ -1,6 +1,6 @@
 /* test_addr.c: common/addr.h: the IPv4-mapped test, the sockaddr address bytes (mapped folded
- * to IPv4, other families refused), prefix matching at byte and bit boundaries, and the prefix
- * parser with malformed input. */
+ * to IPv4, other families refused), prefix matching at byte and bit boundaries, and the address
+ * and prefix parsers with malformed input. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -30,6 +30,75 @@ static void bad_prefix(const char *s)
     memset(a, 0xAA, sizeof(a));
     CHECK(addr_prefix_parse(s, &fam, a, &bits) == -EINVAL, "'%s' refused", s);
     CHECK(fam == 77 && bits == 999 && a[0] == 0xAA, "'%s': outputs untouched", s);
+}
+
+static void good_addr(const char *s, int want_fam, const char *want_bytes)
+{
+    int fam = 0;
+    uint8_t a[16], want[16] = {0};
+    memset(a, 0xAA, sizeof(a));
+    /* The expected bytes through inet_pton of the canonical text. */
+    CHECK(inet_pton(want_fam, want_bytes, want) == 1, "test bug: '%s'", want_bytes);
+    int rc = addr_parse(s, &fam, a);
+    CHECK(rc == 0 && fam == want_fam && !memcmp(a, want, 16), "'%s': rc %d family %d", s, rc, fam);
+}
+
+static void bad_addr(const char *s)
+{
+    int fam = 77;
+    uint8_t a[16];
+    memset(a, 0xAA, sizeof(a));
+    CHECK(addr_parse(s, &fam, a) == -EINVAL, "'%s' refused", s);
+    CHECK(fam == 77 && a[0] == 0xAA && a[15] == 0xAA, "'%s': outputs untouched", s);
+}
+
+static void test_addr_parse(void)
+{
+    good_addr("192.0.2.7", AF_INET, "192.0.2.7"); /* bytes 4..15 zero: want[] is zeroed */
+    good_addr("0.0.0.0", AF_INET, "0.0.0.0");
+    good_addr("255.255.255.255", AF_INET, "255.255.255.255");
+    good_addr("2001:db8::1", AF_INET6, "2001:db8::1");
+    good_addr("2001:DB8:0:0:0:0:0:1", AF_INET6, "2001:db8::1");
+    good_addr("::", AF_INET6, "::");
+    /* IPv4-mapped stays IPv6: the PoP lists and health files keep the family as written. */
+    good_addr("::ffff:1.2.3.4", AF_INET6, "::ffff:1.2.3.4");
+    good_addr("::ffff:0102:0304", AF_INET6, "::ffff:1.2.3.4");
+    good_addr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", AF_INET6,
+              "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+    bad_addr("");
+    bad_addr("1.2.3");
+    bad_addr("1.2.3.4.5");
+    bad_addr("1.2.3.256");
+    bad_addr("01.2.3.4"); /* no octal or leading zeros (inet_aton would take them) */
+    bad_addr("0x1.2.3.4");
+    bad_addr("16909060"); /* one number: inet_aton's form, not an address here */
+    bad_addr("1.2.3.4x");
+    bad_addr("1.2.3.4.");
+    bad_addr("::1x");
+    bad_addr("2001:db8::1::2");
+    bad_addr("1:2:3:4:5:6:7:8:9");
+    bad_addr("12345::");
+    bad_addr(":::");
+    bad_addr("::ffff:1.2.3");
+    bad_addr(" 1.2.3.4");
+    bad_addr("1.2.3.4 ");
+    bad_addr("1.2.3.4\n");
+    bad_addr("\t::1");
+    bad_addr("1.2. 3.4");
+    bad_addr("[::1]");
+    bad_addr("fe80::1%eth0");
+    bad_addr("1.2.3.4:53");
+    bad_addr("example.com");
+    /* A prefix is not a bare address, not even the full-length one. */
+    bad_addr("192.0.2.0/24");
+    bad_addr("192.0.2.7/32");
+    bad_addr("2001:db8::/32");
+    bad_addr("::1/128");
+    /* Longer than any address text. */
+    bad_addr("0000:0000:0000:0000:0000:0000:0000:0000:0000");
+    bad_addr("0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:"
+             "0000:0000:0000:0000:0000:0000:0000:0000:0000");
+    bad_addr("1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4.1.2.3.4");
 }
 
 static void test_prefix_parse(void)
@@ -62,6 +131,7 @@ static void test_prefix_parse(void)
 
 int main(void)
 {
+    test_addr_parse();
     test_prefix_parse();
     uint8_t a[16];
     CHECK(inet_pton(AF_INET6, "::ffff:192.0.2.7", a) == 1 && addr_v4mapped(a), "::ffff:v4 mapped");

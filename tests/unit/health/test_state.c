@@ -329,8 +329,27 @@ static void test_malformed(void)
                "addresses");
     expect_bad_edit("bad address", "\"127.0.1.1\"", "\"127.0.1.256\"", "address");
     expect_bad_edit("name as address", "\"127.0.1.1\"", "\"fra.example\"", "address");
+    expect_bad_edit("prefix as address", "\"127.0.1.1\"", "\"127.0.1.1/32\"",
+                    "'127.0.1.1/32' is not an IPv4 or IPv6 address");
+    expect_bad_edit("three-part address", "\"127.0.1.1\"", "\"127.0.1\"",
+                    "'127.0.1' is not an IPv4 or IPv6 address");
+    expect_bad_edit("address with a blank", "\"127.0.1.1\"", "\" 127.0.1.1\"",
+                    "' 127.0.1.1' is not an IPv4 or IPv6 address");
+    expect_bad_edit("empty address", "\"127.0.1.1\"", "\"\"", "'' is not an IPv4 or IPv6 address");
     expect_bad_edit("duplicate address (two spellings)", "\"127.0.1.1\": {",
                     "\"::1\": {\"state\": \"up\"}, \"0:0::1\": {", "twice");
+    /* An IPv4-mapped address is IPv6, not a second spelling of the IPv4 one. */
+    char *mdoc =
+        edit("\"127.0.1.1\": {", "\"::ffff:127.0.1.1\": {\"state\": \"up\"}, \"127.0.1.1\": {");
+    health_file_t *mapped = NULL;
+    CHECK(mdoc && parse_str(mdoc, &mapped, err) == 0, "mapped and IPv4 side by side: %s", err);
+    const health_pop_t *mp = mapped ? health_file_pop(mapped, "fra") : NULL;
+    CHECK(mp && mp->naddrs == 2 && mp->addrs[0].family == AF_INET6 &&
+              mp->addrs[0].addr[10] == 0xff && mp->addrs[1].family == AF_INET &&
+              mp->addrs[1].addr[0] == 127 && mp->addrs[1].addr[4] == 0,
+          "mapped address kept as IPv6");
+    health_file_free(mapped);
+    free(mdoc);
     expect_bad_edit("address entry not a mapping", "\"127.0.1.1\": {\"state\": \"up\",",
                     "\"127.0.1.1\": 5, \"x\": {", "mapping");
     expect_bad_edit("address state missing", "\"state\": \"up\", \"reason\"", "\"reason\"",

@@ -102,6 +102,71 @@ static void test_pops_errors(void)
                "pops.yaml:3:19: location must be [latitude, longitude]");
 }
 
+/* A PoP's address list and its probe subset: both families, a single unbracketed address, the
+ * per-family bound, duplicates (as bytes, not text) and malformed entries. */
+static void test_pops_addresses(void)
+{
+    pops_t *p = pops_from("pops:\n  fra: {location: [50, 8],\n"
+                          "        addresses: [1.2.3.4, \"2001:db8::1\", \"::ffff:1.2.3.4\"]}\n");
+    /* The IPv4-mapped address stays IPv6, distinct from 1.2.3.4. */
+    CHECK(p->pop[0].n4 == 1 && p->pop[0].n6 == 2 && p->pop[0].v4[0][3] == 4 &&
+          p->pop[0].v6[1][10] == 0xff && p->pop[0].v6[1][15] == 4);
+    pops_free(p);
+    p = pops_from("pops:\n  fra: {location: [50, 8], addresses: \"2001:db8::1\"}\n");
+    CHECK(p->pop[0].n4 == 0 && p->pop[0].n6 == 1 && p->pop[0].v6[0][15] == 1);
+    pops_free(p);
+
+    /* 16 of each family is the bound; the 17th of one is refused. */
+    char yaml[2048], *w = yaml;
+    w += sprintf(w, "pops:\n  fra: {location: [50, 8], addresses: [");
+    for (int i = 0; i < 16; i++)
+        w += sprintf(w, "10.0.0.%d, \"2001:db8::%x\", ", i, i);
+    sprintf(w, "10.0.0.99]}\n");
+    pops_error(yaml, "pops.yaml:2:");
+    pops_error(yaml, "more than 16 IPv4 addresses");
+    sprintf(w - 2, "]}\n");
+    p = pops_from(yaml);
+    CHECK(p->pop[0].n4 == 16 && p->pop[0].n6 == 16);
+    pops_free(p);
+    w = yaml + sprintf(yaml, "pops:\n  fra: {location: [50, 8], addresses: [");
+    for (int i = 0; i < 17; i++)
+        w += sprintf(w, "%s\"2001:db8::%x\"", i ? ", " : "", i);
+    sprintf(w, "]}\n");
+    pops_error(yaml, "more than 16 IPv6 addresses");
+
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4, 1.2.3.4]}\n",
+               "pops.yaml:2:49: address 1.2.3.4 is listed twice");
+    pops_error(
+        "pops:\n  fra: {location: [50, 8], addresses: [\"2001:db8::1\", \"2001:DB8:0::1\"]}\n",
+        "address 2001:DB8:0::1 is listed twice");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: 1.2.3.4/32}\n",
+               "pops.yaml:2:39: '1.2.3.4/32' is not an IPv4 or IPv6 address");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [\" 1.2.3.4\"]}\n",
+               "' 1.2.3.4' is not an IPv4 or IPv6 address");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3]}\n",
+               "'1.2.3' is not an IPv4 or IPv6 address");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: {a: 1.2.3.4}}\n",
+               "addresses must be a list of IPv4/IPv6 addresses");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [[1.2.3.4]]}\n",
+               "expected a single value");
+
+    /* probe.addresses: a subset, as bits of v4[] / v6[]. */
+    p = pops_from("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4, 1.2.3.5, \"::1\"],\n"
+                  "        probe: {url: \"http://x/\", addresses: [1.2.3.5, \"0::1\"]}}\n");
+    CHECK(p->pop[0].probe.mask4 == 2 && p->pop[0].probe.mask6 == 1, "probe masks %x %x",
+          p->pop[0].probe.mask4, p->pop[0].probe.mask6);
+    pops_free(p);
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"http://x/\", addresses: [1.2.3.6]}}\n",
+               "pops.yaml:3:47: probe address 1.2.3.6 is not one of PoP 'fra''s addresses");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"http://x/\", addresses: [\"::ffff:1.2.3.4\"]}}\n",
+               "probe address ::ffff:1.2.3.4 is not one of PoP 'fra''s addresses");
+    pops_error("pops:\n  fra: {location: [50, 8], addresses: [1.2.3.4],\n"
+               "        probe: {url: \"http://x/\", addresses: [1.2.3.4/32]}}\n",
+               "pops.yaml:3:47: '1.2.3.4/32' is not an IPv4 or IPv6 address");
+}
+
 static void policy_error(const pops_t *pops, const char *yaml, const char *want)
 {
     yt_doc_t *doc = load("zone.yaml", yaml);
@@ -180,6 +245,7 @@ int main(int argc, char **argv)
     (void)argv;
     test_pops_parse();
     test_pops_errors();
+    test_pops_addresses();
     test_policy_parse();
     return check_report();
 }
