@@ -17,10 +17,6 @@
 
 #define UDP_BATCH 64
 #define UDP_BUFSZ 4096
-/* Slots one cache line longer than a page: with a 4096-byte stride every slot's first lines
- * fall in the same L1 cache set (64 sets of 64 bytes), and a batch of 64 queries and 64
- * replies evicts itself from the 8 ways; one line more per slot spreads them over all sets. */
-#define UDP_SLOT (UDP_BUFSZ + 64)
 
 struct udp_thread {
     uv_thread_t thread;
@@ -42,9 +38,8 @@ struct udp_thread {
     struct sockaddr_storage raddr[UDP_BATCH];
     uint8_t rctl[UDP_BATCH][64], sctl[UDP_BATCH][64];
     uint16_t sqend[UDP_BATCH], sopt[UDP_BATCH]; /* each reply's query_meta_t qend, opt_off */
-    uint8_t rbuf[UDP_BATCH][UDP_SLOT];
-    uint8_t gap[UDP_BUFSZ / 2]; /* replies half the sets away from their queries */
-    uint8_t sbuf[UDP_BATCH][UDP_SLOT];
+    uint8_t rbuf[UDP_BATCH][UDP_BUFSZ];
+    uint8_t sbuf[UDP_BATCH][UDP_BUFSZ];
 };
 
 void udp_socket_options(int fd, int family, bool any)

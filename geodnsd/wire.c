@@ -325,6 +325,7 @@ void dns_writer_init(dns_writer_t *w, uint8_t *buf, size_t limit, uint16_t id, u
     w->limit = limit;
     w->len = DNS_HDR_LEN;
     w->ncomp = 0;
+    w->qname_len = 0;
     memset(w->counts, 0, sizeof(w->counts));
     memset(buf, 0, DNS_HDR_LEN);
     wr16(buf, id);
@@ -348,6 +349,7 @@ int dns_writer_question(dns_writer_t *w, const dns_query_t *q)
         return -1;
     dns_copy_short(w->buf + w->len, q->qname_wire, qlen);
     comp_add_labels(w, w->len);
+    w->qname_len = q->qname_len;
     w->len += qlen;
     w->counts[DNS_SEC_QD] = 1;
     return 0;
@@ -359,6 +361,7 @@ int dns_writer_question_name(dns_writer_t *w, const uint8_t *name, size_t namele
         return -1;
     memcpy(w->buf + w->len, name, namelen);
     comp_add_labels(w, w->len);
+    w->qname_len = namelen;
     w->len += namelen;
     wr16(w->buf + w->len, qtype);
     wr16(w->buf + w->len + 2, DNS_CLASS_IN);
@@ -405,6 +408,17 @@ static bool msg_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
 
 int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen)
 {
+    /* The commonest name by far, an answer's owner that is the question's name spelled alike
+     * (zone data is lower case, and so are most questions): a pointer to the question, what
+     * the search below finds too, without its label-by-label comparison. */
+    if (namelen == w->qname_len && w->len >= DNS_HDR_LEN + namelen &&
+        !memcmp(w->buf + DNS_HDR_LEN, name, namelen)) {
+        if (w->len + 2 > w->limit)
+            return -1;
+        wr16(w->buf + w->len, (uint16_t)(0xC000 | DNS_HDR_LEN));
+        w->len += 2;
+        return 0;
+    }
     /* Find the longest suffix of name already present in the message. */
     size_t i = 0, ptr = 0;
     bool found = false;
@@ -514,6 +528,8 @@ void dns_writer_rewind(dns_writer_t *w, size_t len, const uint16_t counts[4])
 {
     w->len = len;
     memcpy(w->counts, counts, sizeof(w->counts));
+    if (len < DNS_HDR_LEN + w->qname_len)
+        w->qname_len = 0;
     /* Drop compression targets that now lie past the end. */
     unsigned n = 0;
     for (unsigned i = 0; i < w->ncomp; i++)

@@ -175,6 +175,7 @@ typedef struct dns_writer {
     uint16_t counts[4]; /* QD, AN, NS, AR */
     unsigned ncomp;
     uint16_t comp[DNS_COMP_MAX]; /* offsets of label starts usable as compression targets */
+    size_t qname_len;            /* the question's name, at DNS_HDR_LEN; 0 before it is written */
 } dns_writer_t;
 
 enum dns_section { DNS_SEC_QD = 0, DNS_SEC_AN = 1, DNS_SEC_NS = 2, DNS_SEC_AR = 3 };
