@@ -96,6 +96,23 @@ until_n() {
     done
     return 1
 }
+# term_wait WHEN: SIGTERM to the server, wait (bounded) for it to exit, check it exited 0.
+term_wait() {
+    local i rc
+    kill -TERM "$SERVER_PID"
+    for ((i = 0; i < 300 * DNS_SLOW; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        fail "geodnsd exits after SIGTERM $1" "still running; killed"
+        kill -KILL "$SERVER_PID"
+    fi
+    wait "$SERVER_PID"
+    rc=$?
+    SERVER_PID=""
+    expect_eq "geodnsd exits 0 after SIGTERM $1" "$rc" 0
+}
 STARTED='geo table build for generation [0-9]+ started'
 SUPERSEDED='geo table build for generation [0-9]+ cancelled after [0-9]+ ms \(superseded'
 SHUTDOWN='geo table build for generation [0-9]+ cancelled after [0-9]+ ms \(shutting down\)'
@@ -163,18 +180,7 @@ echo "# SIGTERM during a build"
 S=$(nlog "$STARTED")
 state "$XP" p500
 until_n "$STARTED" $((S + 1)) 30 || fail "a health change starts a table build" "$(tail -n 5 "$LOG")"
-kill -TERM "$SERVER_PID"
-for ((i = 0; i < 300 * DNS_SLOW; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-    fail "geodnsd exits after SIGTERM" "still running; killed"
-    kill -KILL "$SERVER_PID"
-fi
-wait "$SERVER_PID"
-expect_eq "geodnsd exits 0 after SIGTERM during a build" "$?" 0
-SERVER_PID=""
+term_wait "during a build"
 has_log "the running build is cancelled at shutdown (logged)" "$SHUTDOWN"
 L_CANCEL=$(grep -En -- "$SHUTDOWN" "$LOG" | tail -n 1 | cut -d: -f1)
 L_STOP=$(grep -En -- ' stopped$' "$LOG" | tail -n 1 | cut -d: -f1)
@@ -192,22 +198,10 @@ if until_n "$STARTED" 1 60; then
     A=$(addrs)
     check "during the start-up build the client is answered ($A), not by its PoP that is down" \
         [ -n "$A" -a "$A" != "$X" ]
-    kill -TERM "$SERVER_PID"
 else
     fail "the start-up build starts (logged at debug)" "$(tail -n 8 "$LOG")"
-    kill -TERM "$SERVER_PID"
 fi
-for ((i = 0; i < 300 * DNS_SLOW; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-    fail "geodnsd exits after SIGTERM during the start-up build" "still running; killed"
-    kill -KILL "$SERVER_PID"
-fi
-wait "$SERVER_PID"
-expect_eq "geodnsd exits 0 after SIGTERM during the start-up build" "$?" 0
-SERVER_PID=""
+term_wait "during the start-up build"
 has_log "the start-up build is cancelled (logged)" "$SHUTDOWN"
 check "no tables and no \"ready\" before it stopped" \
     [ "$(grep -Ec -- "$BUILT|geodnsd ready" "$LOG")" = 0 ]
