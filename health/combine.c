@@ -207,13 +207,11 @@ static bool ctl_probe_combine(const health_ctl_t *ctl, size_t nf, size_t i, cons
             const health_addr_t *ha = &hp->addrs[k];
             if (ha->state == HEALTH_UNKNOWN)
                 continue;
-            ctl_votes_t *v = NULL;
-            for (size_t j = 0; ha->family == AF_INET && j < p->n4 && !v; j++)
-                v = memcmp(p->v4[j], ha->addr, 4) ? NULL : &a4[j];
-            for (size_t j = 0; ha->family == AF_INET6 && j < p->n6 && !v; j++)
-                v = memcmp(p->v6[j], ha->addr, 16) ? NULL : &a6[j];
-            if (v)
+            int j = pops_addr_index(p, ha->family, ha->addr);
+            if (j >= 0) {
+                ctl_votes_t *v = ha->family == AF_INET ? &a4[j] : &a6[j];
                 *(ha->state == HEALTH_UP ? &v->up : &v->down) += 1;
+            }
         }
     }
     uint16_t dec4, dec6, up4 = ctl_votes_bits(a4, p->n4, quorum, &dec4),

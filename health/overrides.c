@@ -111,13 +111,12 @@ static int ov_addr_find(const yt_node_t *k, const pops_pop_t *p, const char *tex
     int fam;
     if (addr_parse(text, &fam, a))
         return yt_fail(err, errlen, k, "'%s' is not an IPv4 or IPv6 address", text);
-    size_t n = fam == AF_INET ? p->n4 : p->n6, alen = fam == AF_INET ? 4 : 16;
-    for (size_t i = 0; i < n; i++)
-        if (!memcmp(fam == AF_INET ? p->v4[i] : p->v6[i], a, alen)) {
-            o->family = fam;
-            o->addr_index = (int)i;
-            return 0;
-        }
+    int idx = pops_addr_index(p, fam, a);
+    if (idx >= 0) {
+        o->family = fam;
+        o->addr_index = idx;
+        return 0;
+    }
     char list[OV_LIST_MAX] = "", buf[INET6_ADDRSTRLEN];
     for (size_t i = 0; i < p->n4; i++)
         ov_list_add(list, sizeof(list), inet_ntop(AF_INET, p->v4[i], buf, sizeof(buf)));

@@ -222,6 +222,15 @@ static int parse_expect(const yt_node_t *n, pops_probe_t *pr, char *err, size_t 
 }
 
 /* probe.addresses: the subset of the PoP's addresses to probe. */
+int pops_addr_index(const pops_pop_t *p, int family, const uint8_t *a)
+{
+    size_t n = family == AF_INET ? p->n4 : family == AF_INET6 ? p->n6 : 0;
+    for (size_t j = 0; j < n; j++)
+        if (!memcmp(family == AF_INET ? p->v4[j] : p->v6[j], a, family == AF_INET ? 4 : 16))
+            return (int)j;
+    return -1;
+}
+
 static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
     if (n->kind != YT_SEQ || n->n == 0)
@@ -237,17 +246,11 @@ static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, s
         int fam;
         if (addr_parse(s, &fam, a))
             return yt_fail(err, errlen, n->items[i], "'%s' is not an IPv4 or IPv6 address", s);
-        bool found = false;
-        size_t na = fam == AF_INET ? p->n4 : p->n6, alen = fam == AF_INET ? 4 : 16;
-        uint16_t *mask = fam == AF_INET ? &p->probe.mask4 : &p->probe.mask6;
-        for (size_t j = 0; j < na; j++)
-            if (!memcmp(fam == AF_INET ? p->v4[j] : p->v6[j], a, alen)) {
-                *mask |= (uint16_t)(1u << j);
-                found = true;
-            }
-        if (!found)
+        int j = pops_addr_index(p, fam, a); /* the PoP's addresses are unique */
+        if (j < 0)
             return yt_fail(err, errlen, n->items[i],
                            "probe address %s is not one of PoP '%s''s addresses", s, p->name);
+        *(fam == AF_INET ? &p->probe.mask4 : &p->probe.mask6) |= (uint16_t)(1u << j);
     }
     return 0;
 }
@@ -412,9 +415,8 @@ static int parse_address(const yt_node_t *item, pops_pop_t *p, char *err, size_t
     if (*n == POPS_ADDRS_MAX)
         return yt_fail(err, errlen, item, "more than %d %s addresses", POPS_ADDRS_MAX,
                        fam == AF_INET ? "IPv4" : "IPv6");
-    for (size_t j = 0; j < *n; j++)
-        if (!memcmp(fam == AF_INET ? p->v4[j] : p->v6[j], a, alen))
-            return yt_fail(err, errlen, item, "address %s is listed twice", s);
+    if (pops_addr_index(p, fam, a) >= 0)
+        return yt_fail(err, errlen, item, "address %s is listed twice", s);
     memcpy(fam == AF_INET ? p->v4[*n] : p->v6[*n], a, alen);
     (*n)++;
     return 0;
