@@ -332,17 +332,18 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
  * the thread pool, after the new view itself is published without tables (answers ranked per
  * client), so a health change or a reloaded config takes effect at once and the tables (widest
  * scopes, cheapest answers) follow when built. The tables complete the view they were built
- * for: they are published with that view's generation, so one change is one generation. A view
- * superseded by a change of state or config (a PoP or address up or down, a drain, a short TTL,
- * a reload) has its build cancelled (the build checks job.cancel every few thousand trie nodes
- * and every ranking) and the newest view is built as soon as the cancelled build returns;
- * shutdown cancels it too, so neither waits out a build that can take seconds. A change of the
- * capacity shares alone is not published at once but with its tables, and does not cancel the
- * build running (whose view has the same states): with load readings every second and a build
- * of several seconds (a big database, many PoPs), cancelling at every reading would leave the
- * answers without tables for good. The shares then reach the answers one build late. Start-up is no
- * different: the first view answers at once, and a SIGTERM during the first build (seconds with a
- * big database and many PoPs) stops it like any other. */
+ * for: they are published with that view's generation, so one change is one generation.
+ *
+ * A view superseded by a change of state or config (a PoP or address up or down, a drain, a
+ * short TTL, a PoP past its high watermark, a reload) has its build cancelled (the build checks
+ * job.cancel every few thousand trie nodes and every ranking) and the newest view is built as
+ * soon as the cancelled build returns; shutdown cancels it too, so neither waits out a build
+ * that can take seconds. Any other move of the capacity shares is not published at once but
+ * with its tables, and does not cancel the running build (whose view has the same states):
+ * with load readings every second and a build of several seconds (a big database, many PoPs),
+ * cancelling at every reading would leave the answers without tables for good. Those shares
+ * reach the answers one build late. Start-up is no different: the first view answers at once,
+ * and a SIGTERM during the first build stops it like any other. */
 typedef struct table_job {
     uv_work_t req;
     gd_healthwatch_t *hw; /* NULL once the watcher stopped */
@@ -501,15 +502,22 @@ static void publish(gd_healthwatch_t *hw, bool at_once)
     job_start(hw, true);
 }
 
-/* Whether view b differs from a in what decides which PoPs and addresses may answer and with
- * what TTL (health states, overrides, drains, short TTLs), not only in capacity shares, shed
- * weights and loads. */
-static bool view_states_differ(const route_health_t *a, const route_health_t *b)
+/* Whether view b must answer at once rather than with its tables: it differs from a in what
+ * decides which PoPs and addresses may answer and with what TTL (health states, overrides,
+ * drains, short TTLs), or a PoP stops taking new clients (its share, or its part of other PoPs'
+ * shed clients, falls to 0: past its high watermark). Other moves of the shares, weights and
+ * loads can wait for their tables. */
+static bool view_urgent(const route_health_t *a, const route_health_t *b)
 {
-    return memcmp(a->up, b->up, sizeof(a->up)) || memcmp(a->addr4, b->addr4, sizeof(a->addr4)) ||
-           memcmp(a->addr6, b->addr6, sizeof(a->addr6)) ||
-           memcmp(a->short_ttl, b->short_ttl, sizeof(a->short_ttl)) ||
-           a->ttl_short != b->ttl_short || a->spill != b->spill;
+    if (memcmp(a->up, b->up, sizeof(a->up)) || memcmp(a->addr4, b->addr4, sizeof(a->addr4)) ||
+        memcmp(a->addr6, b->addr6, sizeof(a->addr6)) ||
+        memcmp(a->short_ttl, b->short_ttl, sizeof(a->short_ttl)) || a->ttl_short != b->ttl_short ||
+        a->spill != b->spill)
+        return true;
+    for (size_t i = 0; i < POPS_MAX; i++)
+        if ((a->keep[i] && !b->keep[i]) || (a->weight[i] && !b->weight[i]))
+            return true;
+    return false;
 }
 
 /* After a reload PoP indices may have moved: carry the logged states over by name. */
@@ -567,7 +575,7 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
     log_changes(hw, config_changed);
     bool cfg = config_changed || hw->published_cfg != hw->snap->generation;
     if (changed || cfg) {
-        bool at_once = cfg || view_states_differ(&hw->view, &view);
+        bool at_once = cfg || view_urgent(&hw->view, &view);
         hw->view = view;
         publish(hw, at_once);
     }

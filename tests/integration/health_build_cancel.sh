@@ -39,9 +39,9 @@ with open(d + '/pops.yaml', 'w') as f:  # a grid
     f.write('pops:\n')
     for i in range(n):
         a = '127.%d.%d.1' % (1 + i // 256, i % 256)
-        cap = ', capacity: 1000' if i < 10 else ''  # p0-p9: loads in the churn section
-        f.write('  p%d: {location: [%.2f, %.2f], addresses: [%s]%s, probe: {url: "http://%s/"}}\n'
-                % (i, -60.0 + (i // 32) * 3.9, -175.0 + (i % 32) * 11.0, a, cap, a))
+        f.write('  p%d: {location: [%.2f, %.2f], addresses: [%s], capacity: 1000, '
+                'probe: {url: "http://%s/"}}\n'
+                % (i, -60.0 + (i // 32) * 3.9, -175.0 + (i % 32) * 11.0, a, a))
     f.write('pools:\n  all: [%s]\n' % ', '.join('p%d' % i for i in range(n)))
 with open(d + '/z.yaml', 'w') as f:
     f.write('zone: big.test\nttl: 300\nsoa: {primary: ns1, contact: h@big.test, refresh: 3600, '
@@ -60,13 +60,14 @@ EOF
 [ -s "$D/z.yaml" ] || die "cannot write the test config"
 
 # state [POP...]: one vantage's state file (temp file + rename, as healthcheck writes it) with
-# every PoP up except the ones named. LOAD=N: p0-p9 report a load of N (capacity 1000).
+# every PoP up except the ones named. LOADS="p0=850 p1=930": those PoPs report that load (every
+# PoP has a capacity of 1000); the others report none (their share stays as it was).
 state() {
-    LOAD=${LOAD:-} python3 - "$D/health/v1.json" "$@" <<'EOF'
+    LOADS=${LOADS:-} python3 - "$D/health/v1.json" "$@" <<'EOF'
 import json, os, sys, time
 path, down = sys.argv[1], set(sys.argv[2:])
 now = int(time.time())
-load = os.environ.get("LOAD")
+loads = dict(x.split("=") for x in os.environ.get("LOADS", "").split())
 pops = {}
 for i in range(1024):
     name, st = "p%d" % i, "down" if "p%d" % i in down else "up"
@@ -75,8 +76,8 @@ for i in range(1024):
         "state": st, "reason": "http 200" if st == "up" else "timeout", "rtt_ms": 0.5,
         "history": "11" if st == "up" else "00", "ok_streak": 2 if st == "up" else 0,
         "probes": 2, "failures": 0 if st == "up" else 2, "since": now}}}
-    if load and i < 10:
-        pops[name]["load"] = float(load)
+    if name in loads:
+        pops[name]["load"] = float(loads[name])
         del pops[name]["load_reason"]
 doc = {"format": "geodns-health", "version": 1, "vantage": "v1", "time": now, "round_ms": 10,
        "pops": pops}
@@ -164,7 +165,8 @@ echo "# capacity shares changing faster than a build takes: no build cancelled, 
 # tables never came.
 S=$(nlog "$STARTED") B=$(nlog "$BUILT") C=$(nlog "$SUPERSEDED")
 for ((k = 0; k < 60 * DNS_SLOW; k++)); do
-    LOAD=$((850 + (k % 2) * 80)) state p500
+    l=$((850 + (k % 2) * 80))
+    LOADS="p0=$l p1=$l p2=$l p3=$l p4=$l p5=$l p6=$l p7=$l p8=$l p9=$l" state p500
     sleep 1.1
     [ "$(nlog "$BUILT")" -gt "$B" ] && [ "$(nlog "$STARTED")" -ge $((S + 2)) ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -175,6 +177,20 @@ check "the shares moved: more than one build started ($NS)" [ "$NS" -ge 2 ]
 check "tables published while the shares kept moving ($NB)" [ "$NB" -ge 1 ]
 expect_eq "no build cancelled by a share change" "$(($(nlog "$SUPERSEDED") - C))" 0
 state p500 # loads gone again
+
+echo "# a PoP past its high watermark is applied at once, not with its tables"
+B=$(nlog "$BUILT")
+LOADS="$XP=990" state p500 # $XP (up, the client's PoP) at 99% of its capacity: share 0
+for ((i = 0; i < 100 * DNS_SLOW; i++)); do
+    q --ecs $CLIENT v0.big.test
+    [ "$(addrs)" != "$X" ] && break
+    sleep 0.1
+done
+NB=$(($(nlog "$BUILT") - B))
+check "$XP full: its client goes elsewhere ($(addrs)) before its tables are built ($NB built)" \
+    [ "$(addrs)" != "$X" -a -n "$(addrs)" -a "$NB" = 0 ]
+until_n "$BUILT" $((B + 1)) 120 || fail "the tables for $XP full are built" "$(tail -n 5 "$LOG")"
+state p500 # load gone: $XP's share comes back (rate limited, one lag), its tables follow
 
 echo "# SIGTERM during a build"
 S=$(nlog "$STARTED")
