@@ -69,8 +69,10 @@ RSS0=$(rss)
 # one chunk (64k); a body of unknown length holds <= max_object (16M/8) before it turns into a
 # pass-through. Two fills here. Over the RSS at start, allowance 16 MiB (allocator, stacks).
 BOUND=$((RSS0 + 16 * 1048576 + 2 * (1048576 + 131072) + 2 * 1048576 + 16 * 1048576))
+# The sampler renames each reading into place: a reader never sees a half-written file (seen:
+# an empty peak under ASan, the read landing between the truncation and the write).
 ( peak=0; while kill -0 $EDGE_PID 2>/dev/null; do r=$(rss); [ "${r:-0}" -gt $peak ] && peak=$r
-  echo $peak >"$T/peak"; sleep 0.1; done ) &
+  echo $peak >"$T/peak.new"; mv "$T/peak.new" "$T/peak"; sleep 0.1; done ) &
 SAMPLER=$!
 
 # Four stalled readers (read 64 KiB, then nothing), then one fast reader of the same object.
