@@ -163,56 +163,23 @@ replace() {
 # 100.64.%d.0/24) are sent for NAME by the running server: "ADDR=COUNT ..." sorted by address
 # ("none" counts replies without an address).
 ecs_spread() {
-    # One process sends the N queries itself (dnsq per query cost 5-13 s per spread under ASan):
-    # A, EDNS (1232) with the ECS option, to 127.0.0.1; a reply is matched by id, 3 tries of 2 s.
-    python3 - "$PORT" "$@" <<'PYEOF'
-import collections, random, socket, struct, sys
+    # One process asks all N (tests/lib/dnswire.py): dnsq per query cost 5-13 s per spread
+    # under ASan. 3 tries of 2 s per query.
+    PYTHONPATH="$SRC/tests/lib" python3 - "$PORT" "$@" <<'PYEOF'
+import collections, socket, sys
+import dnswire
 port, name, fmt, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-def query(qid, prefix):
-    addr, bits = prefix.split("/")
-    bits = int(bits)
-    ab = socket.inet_aton(addr)[: (bits + 7) // 8]
-    qname = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
-    ecs = struct.pack("!HBB", 1, bits, 0) + ab
-    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 4 + len(ecs)) + struct.pack("!HH", 8, len(ecs)) + ecs
-    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1) + qname + struct.pack("!HH", 1, 1) + opt
-def skip_name(m, o):
-    while True:
-        l = m[o]
-        if l >= 0xC0:
-            return o + 2
-        if l == 0:
-            return o + 1
-        o += l + 1
-def first_a(m):
-    an = struct.unpack("!H", m[6:8])[0]
-    o = skip_name(m, 12) + 4
-    for _ in range(an):
-        o = skip_name(m, o)
-        t, c, ttl, rdl = struct.unpack("!HHIH", m[o:o + 10])
-        o += 10
-        if t == 1 and rdl == 4:
-            return socket.inet_ntoa(m[o:o + 4])
-        o += rdl
-    return None
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(2)
 c = collections.Counter()
 for i in range(n):
-    got = None
-    for _ in range(3):
-        qid = random.randrange(65536)
-        s.sendto(query(qid, fmt % i), ("127.0.0.1", port))
-        try:
-            while True:
-                m = s.recv(65535)
-                if len(m) >= 12 and struct.unpack("!H", m[:2])[0] == qid:
-                    break
-        except socket.timeout:
-            continue
-        got = first_a(m) or "none"
-        break
-    c[got or "none"] += 1
+    r = None
+    for t in range(3):
+        r = dnswire.ask(s, port, name, "A", dnswire.ecs_parse(fmt % i), (3 * i + t) & 0xFFFF)
+        if r:
+            break
+    got = [a.split()[-1] for a in (r[1] if r else []) if a.split()[2] == "A"]
+    c[got[0] if got else "none"] += 1
 print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
 PYEOF
 }

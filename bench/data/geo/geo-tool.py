@@ -26,14 +26,16 @@ Stdlib only.
       Then compares the static names (rcode and answer RRsets) of the query mix."""
 import math, os, socket, struct, sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "tests", "lib"))
+import dnswire  # noqa: E402 (the repository's tests/lib: wire format and the UDP client)
+from dnswire import T, wire  # noqa: E402
+
 ZONE = "cdn.example.test"
 # PoPs of the scenario (bench/data/geo/pops.yaml and gdnsd.conf.in must agree)
 POPS = {"fra": ((50.11, 8.68), "127.0.1.1"), "nyc": ((40.71, -74.01), "127.0.2.1"),
         "sin": ((1.35, 103.82), "127.0.3.1"), "gru": ((-23.55, -46.63), "127.0.4.1")}
 ADDR2POP = {a: p for p, (_, a) in POPS.items()}
-T = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "OPT": 41}
-TN = {v: k for k, v in T.items()}
-RC = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
 
 
 class Lcg:
@@ -68,18 +70,6 @@ def ecs_text(e):
     fam, p, raw = e
     if fam == 1: return "%s/%d" % (socket.inet_ntoa(raw[:4]), p)
     return "%s/%d" % (socket.inet_ntop(socket.AF_INET6, raw.ljust(16, b"\0")), p)
-
-
-def wire(name, qtype, e, qid=0):
-    msg = struct.pack("!6H", qid, 0, 1, 0, 0, 1)
-    msg += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
-    msg += struct.pack("!HH", T[qtype], 1)
-    opt = b""
-    if e:
-        fam, p, raw = e
-        addr = raw[:(p + 7) // 8]
-        opt = struct.pack("!HHHBB", 8, 4 + len(addr), fam, p, 0) + addr
-    return msg + b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(opt)) + opt
 
 
 def unknown_v4(rnd, used):
@@ -122,57 +112,10 @@ def cmd_queries(nets_path, outdir, count=10000):
 
 
 # ---- answers -------------------------------------------------------------------------
-def read_name(m, p):
-    labels, end = [], None
-    for _ in range(128):
-        l = m[p]
-        if l & 0xC0 == 0xC0:
-            if end is None: end = p + 2
-            p = ((l & 0x3F) << 8) | m[p + 1]; continue
-        if l == 0:
-            return ".".join(labels).lower() + ".", (end if end is not None else p + 1)
-        labels.append(m[p + 1:p + 1 + l].decode("ascii", "replace")); p += l + 1
-    raise ValueError("name loop")
-
-
-def rdata_text(m, t, p, rl):
-    if t == 1: return socket.inet_ntoa(m[p:p + 4])
-    if t == 28: return socket.inet_ntop(socket.AF_INET6, m[p:p + 16])
-    if t in (2, 5): return read_name(m, p)[0]
-    if t == 15: return "%d %s" % (struct.unpack("!H", m[p:p + 2])[0], read_name(m, p + 2)[0])
-    if t == 6:
-        a, q = read_name(m, p); b, q = read_name(m, q)
-        return "%s %s %d %d %d %d %d" % ((a, b) + struct.unpack("!5I", m[q:q + 20]))
-    return m[p:p + rl].hex()
-
-
 def ask(sock, port, name, qtype, e, qid):
-    sock.sendto(wire(name, qtype, e, qid), ("127.0.0.1", port))
-    for _ in range(3):
-        try:
-            r, _ = sock.recvfrom(4096)
-        except socket.timeout:
-            return None
-        if struct.unpack("!H", r[:2])[0] == qid: break
-    else:
-        return None
-    rcode = r[3] & 15
-    qd, an, ns, ar = struct.unpack("!4H", r[4:12])
-    p = 12
-    for _ in range(qd): p = read_name(r, p)[1] + 4
-    ans, scope = [], None
-    for i in range(an + ns + ar):
-        owner, p = read_name(r, p)
-        t, c, ttl, rl = struct.unpack("!HHIH", r[p:p + 10]); p += 10
-        if i < an: ans.append("%s %d %s %s" % (owner, ttl, TN.get(t, t), rdata_text(r, t, p, rl)))
-        if t == 41:
-            q = p
-            while q + 4 <= p + rl:
-                oc, ol = struct.unpack("!HH", r[q:q + 4])
-                if oc == 8 and ol >= 4: scope = r[q + 7]
-                q += 4 + ol
-        p += rl
-    return RC.get(rcode, str(rcode)), sorted(ans), scope
+    """dnswire.ask with the answer section sorted (the servers' orders may differ)."""
+    r = dnswire.ask(sock, port, name, qtype, e, qid)
+    return r and (r[0], sorted(r[1]), r[2])
 
 
 def hav(a, b):
