@@ -201,7 +201,7 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
         else
             printf("health: no health dir or overrides configured: every PoP up, no capacity "
                    "control\n");
-        if (geo_table_build(s->geo, &view, &tab, herr, sizeof(herr)))
+        if (geo_table_build(s->geo, &view, NULL, &tab, herr, sizeof(herr)))
             printf("warning: %s\n", herr);
         view.table = tab;
     }

@@ -210,14 +210,8 @@ fail:
     return rc;
 }
 
-int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route_table_t **out,
-                    char *err, size_t errlen)
-{
-    return geo_table_build_cancel(rt, health, NULL, out, err, errlen);
-}
-
-int geo_table_build_cancel(const geo_runtime_t *rt, const route_health_t *health,
-                           const atomic_bool *cancel, route_table_t **out, char *err, size_t errlen)
+int geo_table_build(const geo_runtime_t *rt, const route_health_t *health,
+                    const atomic_bool *cancel, route_table_t **out, char *err, size_t errlen)
 {
     route_table_input_t in = {
         .pops = rt->pops,

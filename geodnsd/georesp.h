@@ -48,13 +48,11 @@ void geo_runtime_free(geo_runtime_t *rt);
 void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs);
 
 /* Build the merged prefix tables of rt's policies for a health view (NULL: all up), off the
- * query path (rtable.h). The result belongs with that view: route_health_t.table. */
-int geo_table_build(const geo_runtime_t *rt, const route_health_t *health, route_table_t **out,
-                    char *err, size_t errlen);
-/* The same, stopping with -ECANCELED once *cancel is true (route_table_input_t.cancel). */
-int geo_table_build_cancel(const geo_runtime_t *rt, const route_health_t *health,
-                           const atomic_bool *cancel, route_table_t **out, char *err,
-                           size_t errlen);
+ * query path (rtable.h). The result belongs with that view: route_health_t.table. With a
+ * cancel flag (NULL: none) the build stops with -ECANCELED once it is true
+ * (route_table_input_t.cancel). */
+int geo_table_build(const geo_runtime_t *rt, const route_health_t *health,
+                    const atomic_bool *cancel, route_table_t **out, char *err, size_t errlen);
 
 typedef enum georesp_result {
     GEORESP_DONE = 0,   /* the answer (or SERVFAIL) is written */

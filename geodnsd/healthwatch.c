@@ -364,20 +364,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void table_build(const gd_snapshot_t *snap, gd_health_t *h, const atomic_bool *cancel,
-                        int *rc, double *ms, char *err, size_t errlen)
-{
-    double t0 = now_ms();
-    route_table_t *t = NULL;
-    h->view.table = NULL;
-    *rc = geo_table_build_cancel(snap->geo, &h->view, cancel, &t, err, errlen);
-    if (!*rc) {
-        h->table = t;
-        h->view.table = t;
-    }
-    *ms = now_ms() - t0;
-}
-
 static void table_log(const gd_health_t *h, int rc, double ms, const char *err)
 {
     if (rc) {
@@ -407,10 +393,19 @@ static gd_health_t *health_new(gd_healthwatch_t *hw)
 
 static void job_start(gd_healthwatch_t *hw, bool cancel_running);
 
+/* The build, on a thread-pool thread. */
 static void job_work(uv_work_t *req)
 {
     table_job_t *j = req->data;
-    table_build(j->snap, j->h, &j->cancel, &j->rc, &j->ms, j->err, sizeof(j->err));
+    double t0 = now_ms();
+    route_table_t *t = NULL;
+    j->h->view.table = NULL;
+    j->rc = geo_table_build(j->snap->geo, &j->h->view, &j->cancel, &t, j->err, sizeof(j->err));
+    if (!j->rc) {
+        j->h->table = t;
+        j->h->view.table = t;
+    }
+    j->ms = now_ms() - t0;
 }
 
 static void job_done(uv_work_t *req, int status)
@@ -422,7 +417,7 @@ static void job_done(uv_work_t *req, int status)
     if (status == UV_ECANCELED || j->rc == -ECANCELED)
         log_info("geo table build for generation %" PRIu64 " cancelled after %.0f ms (%s)", j->gen,
                  status == UV_ECANCELED ? 0.0 : j->ms,
-                 !hw ? "shutting down" : "superseded by a newer health view or config");
+                 !hw ? "shutting down" : "superseded by a change of health state or config");
     /* Published unless a change of state or config came after its view (then that change is
      * published already and its own build follows); newer share-only views follow it. */
     if (hw && status == 0 && j->rc != -ECANCELED && hw->snap == j->snap &&

@@ -349,7 +349,7 @@ int dns_writer_question(dns_writer_t *w, const dns_query_t *q)
         return -1;
     dns_copy_short(w->buf + w->len, q->qname_wire, qlen);
     comp_add_labels(w, w->len);
-    w->qname_len = q->qname_len;
+    w->qname_len = w->len == DNS_HDR_LEN ? q->qname_len : 0; /* the first name only */
     w->len += qlen;
     w->counts[DNS_SEC_QD] = 1;
     return 0;
@@ -361,7 +361,7 @@ int dns_writer_question_name(dns_writer_t *w, const uint8_t *name, size_t namele
         return -1;
     memcpy(w->buf + w->len, name, namelen);
     comp_add_labels(w, w->len);
-    w->qname_len = namelen;
+    w->qname_len = w->len == DNS_HDR_LEN ? namelen : 0;
     w->len += namelen;
     wr16(w->buf + w->len, qtype);
     wr16(w->buf + w->len + 2, DNS_CLASS_IN);
@@ -411,8 +411,7 @@ int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen)
     /* The commonest name by far, an answer's owner that is the question's name spelled alike
      * (zone data is lower case, and so are most questions): a pointer to the question, what
      * the search below finds too, without its label-by-label comparison. */
-    if (namelen == w->qname_len && w->len >= DNS_HDR_LEN + namelen &&
-        !memcmp(w->buf + DNS_HDR_LEN, name, namelen)) {
+    if (namelen == w->qname_len && !memcmp(w->buf + DNS_HDR_LEN, name, namelen)) {
         if (w->len + 2 > w->limit)
             return -1;
         wr16(w->buf + w->len, (uint16_t)(0xC000 | DNS_HDR_LEN));

@@ -221,7 +221,6 @@ static int parse_expect(const yt_node_t *n, pops_probe_t *pr, char *err, size_t 
     return 0;
 }
 
-/* probe.addresses: the subset of the PoP's addresses to probe. */
 int pops_addr_index(const pops_pop_t *p, int family, const uint8_t *a)
 {
     size_t n = family == AF_INET ? p->n4 : family == AF_INET6 ? p->n6 : 0;
@@ -231,6 +230,7 @@ int pops_addr_index(const pops_pop_t *p, int family, const uint8_t *a)
     return -1;
 }
 
+/* probe.addresses: the subset of the PoP's addresses to probe. */
 static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, size_t errlen)
 {
     if (n->kind != YT_SEQ || n->n == 0)

@@ -133,10 +133,10 @@ void pops_free(pops_t *pops);
 
 /* Index of the PoP / pool called name, or -ENOENT. */
 int pops_find(const pops_t *pops, const char *name);
+int pops_pool_find(const pops_t *pops, const char *name);
 /* The index of the address a (4 bytes for AF_INET, 16 for AF_INET6) among p's addresses of that
  * family, or -1. */
 int pops_addr_index(const pops_pop_t *p, int family, const uint8_t *a);
-int pops_pool_find(const pops_t *pops, const char *name);
 
 /* Split "http://host[:port]/path" into host (without port), port (80 when absent) and path ("/"
  * when absent). Returns 0 or -EINVAL (not http://, empty host, bad port, too long). */

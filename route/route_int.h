@@ -10,8 +10,6 @@
 
 #include "route.h"
 
-/* Whether a (16-byte) IPv6 address is IPv4-mapped (::ffff:0:0/96). */
-
 /* Whether the two-letter code is in list[0..n). An empty code (unknown) matches nothing. */
 static inline bool route_code_in(const char (*list)[3], size_t n, const char *code)
 {

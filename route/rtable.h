@@ -39,12 +39,12 @@ typedef struct route_table route_table_t;
 /* Build the tables. Returns 0, -ENOMEM, -EIO (corrupt mmdb tree), -EINVAL (policy/pops
  * mismatch), -ECANCELED (in->cancel became true); err gets the reason. */
 int route_table_build(const route_table_input_t *in, route_table_t **out, char *err, size_t errlen);
+void route_table_free(route_table_t *t);
 
 /* Tests only (NULL otherwise): called at every check of a non-NULL in->cancel with the check's
  * number in this table (from 1), before the flag is read, so a test can cancel at a chosen point.
  */
 extern void (*route_table_cancel_hook)(unsigned long n);
-void route_table_free(route_table_t *t);
 
 /* What a lookup finds. */
 struct route_table_hit {
