@@ -432,6 +432,19 @@ static uint8_t response_class(unsigned rcode, const dns_writer_t *w, bool aa)
 
 bool query_is_transfer(const uint8_t *pkt, size_t len)
 {
+    /* Nearly every TCP query is not a transfer: its question's type says so without the whole
+     * parse (which query_process does next). Only a question of type AXFR or IXFR, or one the
+     * walk below cannot read, goes on to the parse that decides. */
+    if (len < DNS_HDR_LEN || pkt[4] != 0 || pkt[5] != 1)
+        return false; /* not exactly one question: never a transfer (dns_query_parse: FORMERR) */
+    size_t off = DNS_HDR_LEN;
+    while (off < len && pkt[off] && pkt[off] <= 63)
+        off += (size_t)pkt[off] + 1;
+    if (off + 3 <= len && pkt[off] == 0) {
+        uint16_t qtype = (uint16_t)((pkt[off + 1] << 8) | pkt[off + 2]);
+        if (qtype != DNS_TYPE_AXFR && qtype != DNS_TYPE_IXFR)
+            return false;
+    }
     dns_query_t q;
     return dns_query_parse(pkt, len, &q) == DNS_PARSE_OK && q.opcode == 0 && q.has_question &&
            (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR);

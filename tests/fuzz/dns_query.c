@@ -41,6 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_reply(out, n, 4096);
     if (n && size >= 12 && n > 512 && !(data[10] | data[11]))
         abort(); /* without an OPT, UDP replies stay within 512 bytes */
+    {
+        /* The quick question-type test in query_is_transfer agrees with the whole parse. */
+        dns_query_t q;
+        bool xfr = dns_query_parse(data, size, &q) == DNS_PARSE_OK && q.opcode == 0 &&
+                   q.has_question && (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR);
+        if (xfr != query_is_transfer(data, size))
+            abort();
+    }
     if (query_is_transfer(data, size)) {
         /* What the TCP path does with a transfer: every frame is a reply within 64 KiB. The
          * fixed time keeps a TSIG seed's signature valid; a flipped first byte of the input picks

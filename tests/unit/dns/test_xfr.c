@@ -215,6 +215,23 @@ static void test_udp_and_dispatch(void)
     rlen = request("big.test.", LDNS_RR_TYPE_SOA, NULL, &req, &mac);
     CHECK(!query_is_transfer(req, rlen), "SOA is not a transfer");
     free(req);
+    /* Malformed questions are never transfers, whatever their type field seems to say. */
+    rlen = request("big.test.", LDNS_RR_TYPE_AXFR, NULL, &req, &mac);
+    CHECK(!query_is_transfer(req, rlen - 1), "AXFR cut inside its class: not a transfer");
+    CHECK(!query_is_transfer(req, 12), "header alone: not a transfer");
+    req[5] = 2;
+    CHECK(!query_is_transfer(req, rlen), "AXFR with a question count of 2: not a transfer");
+    req[5] = 1;
+    req[2] |= 0x80;
+    CHECK(!query_is_transfer(req, rlen), "an AXFR response: not a transfer");
+    req[2] &= 0x7F;
+    req[12] = 0xC0;
+    CHECK(!query_is_transfer(req, rlen), "AXFR with a pointer in its question: not a transfer");
+    free(req);
+    static const uint8_t ixfr[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'x', 0, 0, 251, 0, 1};
+    CHECK(query_is_transfer(ixfr, sizeof(ixfr)), "IXFR of x. is a transfer");
+    static const uint8_t soa[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'x', 0, 0, 6, 0, 1};
+    CHECK(!query_is_transfer(soa, sizeof(soa)), "SOA of x. is not a transfer");
     /* A signed SOA query (a secondary's refresh check) gets a signed answer, over UDP too. */
     rlen = request("big.test.", LDNS_RR_TYPE_SOA, KEY, &req, &mac);
     n = query_process(&snap->env, req, rlen, out, sizeof(out), 0, (const struct sockaddr *)&sa);
