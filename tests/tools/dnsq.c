@@ -158,6 +158,19 @@ static unsigned get16(const uint8_t *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
+/* A prefix length of an ECS option: 0..255 in decimal digits, nothing else (-1 otherwise). */
+static int prefix_len(const char *s)
+{
+    int v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > 255)
+            return -1;
+    }
+    return v;
+}
+
 static int parse_ecs(const char *arg, dnsq_opt_t *o)
 {
     char buf[128];
@@ -172,9 +185,11 @@ static int parse_ecs(const char *arg, dnsq_opt_t *o)
     slash2 = strchr(slash + 1, '/');
     if (slash2) {
         *slash2 = 0;
-        scope = atoi(slash2 + 1);
+        scope = prefix_len(slash2 + 1);
     }
-    src = atoi(slash + 1);
+    src = prefix_len(slash + 1);
+    if (src < 0 || scope < 0)
+        return -1;
     if (inet_pton(AF_INET, buf, addr) == 1)
         family = 1;
     else if (inet_pton(AF_INET6, buf, addr) == 1)
