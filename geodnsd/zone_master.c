@@ -19,6 +19,16 @@
 /* The origin of a file that neither sets $ORIGIN nor is named <zone>.zone: a relative name ending
  * up below it is an error, never a silently wrong name. */
 #define MASTER_NO_ORIGIN "no-origin--set-origin-or-name-the-file-zone.invalid."
+/* ldns reads an owner of at most 255 characters of text; a legal name written with many \DDD
+ * escapes is longer (up to 4 characters per byte). Such an owner is replaced in the text by
+ * "o<N>." + this placeholder and put back once ldns has parsed the record. */
+#define MASTER_LONG_OWNER     "long-owner--placeholder.invalid."
+#define MASTER_LONG_OWNER_MIN 200 /* owners of more characters than this are replaced */
+
+typedef struct long_owner {
+    char *text;     /* the owner as written */
+    ldns_rdf *name; /* resolved against the origin of its line, at its first record */
+} long_owner_t;
 
 typedef struct master_ctx {
     loader_t *L;
@@ -32,6 +42,9 @@ typedef struct master_ctx {
     void *file_ctx;
     const char *stack[MASTER_MAX_INCLUDE_DEPTH + 1]; /* real paths of the files being read */
     unsigned depth;
+    long_owner_t *longs; /* owners too long for ldns (MASTER_LONG_OWNER) */
+    size_t nlongs, caplongs;
+    ldns_rdf *long_parent; /* MASTER_LONG_OWNER as a name */
 } master_ctx_t;
 
 static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_t len);
@@ -94,6 +107,68 @@ static int master_add(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
     return zl_add_rr(L, n, type, ldns_rr_ttl(rr), rr, at);
 }
 
+/* An owner ldns could not read, replaced at [tok, tok+toklen) by a placeholder of the same
+ * length or less (blank-padded); the text is kept to be read once ldns has parsed the record. */
+static int long_owner_replace(master_ctx_t *M, char *tok, size_t toklen)
+{
+    if (M->nlongs == M->caplongs) {
+        size_t cap = M->caplongs ? 2 * M->caplongs : 8;
+        long_owner_t *n = realloc(M->longs, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        M->longs = n;
+        M->caplongs = cap;
+    }
+    long_owner_t *e = &M->longs[M->nlongs];
+    if (!(e->text = strndup(tok, toklen)))
+        return -ENOMEM;
+    e->name = NULL;
+    int w = snprintf(tok, toklen, "o%zu." MASTER_LONG_OWNER, M->nlongs);
+    memset(tok + w, ' ', toklen - (size_t)w);
+    M->nlongs++;
+    return 0;
+}
+
+/* A record whose owner is a placeholder gets its real owner back: read from the text the first
+ * time (relative to the origin of that line, as ldns would), the same name for the records
+ * that follow it without an owner of their own. */
+static int long_owner_restore(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
+{
+    ldns_rdf *owner = ldns_rr_owner(rr);
+    const uint8_t *d = ldns_rdf_data(owner);
+    size_t len = ldns_rdf_size(owner), pl = ldns_rdf_size(M->long_parent);
+    if (len < 3 + pl || d[1] != 'o' || (size_t)d[0] + 1 + pl != len ||
+        memcmp(d + 1 + d[0], ldns_rdf_data(M->long_parent), pl))
+        return 0;
+    size_t idx = 0;
+    for (unsigned i = 2; i <= d[0]; i++) {
+        if (d[i] < '0' || d[i] > '9')
+            return 0;
+        idx = idx * 10 + (size_t)(d[i] - '0');
+        if (idx >= M->nlongs)
+            return 0;
+    }
+    long_owner_t *e = &M->longs[idx];
+    if (!e->name) {
+        ldns_rdf *n = NULL;
+        ldns_status st = ldns_str2rdf_dname(&n, e->text);
+        if (st == LDNS_STATUS_OK && !ldns_dname_str_absolute(e->text))
+            st = M->origin ? ldns_dname_cat(n, M->origin) : LDNS_STATUS_ERR;
+        if (st != LDNS_STATUS_OK) {
+            ldns_rdf_deep_free(n);
+            return zl_fail(M->L, at, "owner name '%.80s...' is not a domain name: %s", e->text,
+                           ldns_get_errorstr_by_id(st));
+        }
+        e->name = n;
+    }
+    ldns_rdf *real = ldns_rdf_clone(e->name);
+    if (!real)
+        return -ENOMEM;
+    ldns_rr_set_owner(rr, real);
+    ldns_rdf_deep_free(owner);
+    return 0;
+}
+
 /* Parse master-file text [buf, buf+len) that holds no $INCLUDE; first_line is its line number
  * in file. */
 static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size_t len,
@@ -128,7 +203,9 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
             rc = zl_fail(M->L, at, "%s: '%.*s'", ldns_get_errorstr_by_id(st), (int)ql, p);
             break;
         }
-        rc = master_add(M, rr, at);
+        rc = M->nlongs ? long_owner_restore(M, rr, at) : 0;
+        if (!rc)
+            rc = master_add(M, rr, at);
         ldns_rr_free(rr);
         if (rc)
             break;
@@ -242,6 +319,18 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
                                word ? word : "$");
             }
         } else {
+            if (depth == 0 && !quote) {
+                /* A record's first line: its owner (the first token, if the line does not
+                 * start blank), replaced if it is too long for ldns. */
+                size_t i = pos;
+                while (i < eol && !strchr(" \t\r;()\"", buf[i]))
+                    i += buf[i] == '\\' && i + 1 < eol ? 2 : 1;
+                if (i - pos > MASTER_LONG_OWNER_MIN) {
+                    int rc = long_owner_replace(M, buf + pos, i - pos);
+                    if (rc)
+                        return rc;
+                }
+            }
             /* Track parentheses and quotes so a '$' inside a multi-line record is data. */
             bool esc = false;
             for (size_t i = pos; i < eol; i++) {
@@ -446,7 +535,9 @@ int zone_master_load(const char *path, const char *buf, size_t len, arena_t *are
         M.origin = NULL;
     if (ldns_str2rdf_dname(&M.no_origin, MASTER_NO_ORIGIN) != LDNS_STATUS_OK)
         M.no_origin = NULL;
-    if (rc || !M.origin || !M.no_origin) {
+    if (ldns_str2rdf_dname(&M.long_parent, MASTER_LONG_OWNER) != LDNS_STATUS_OK)
+        M.long_parent = NULL;
+    if (rc || !M.origin || !M.no_origin || !M.long_parent) {
         rc = -ENOMEM;
         goto done;
     }
@@ -480,6 +571,14 @@ done:
         ldns_rdf_deep_free(M.prev);
     if (M.no_origin)
         ldns_rdf_deep_free(M.no_origin);
+    if (M.long_parent)
+        ldns_rdf_deep_free(M.long_parent);
+    for (size_t i = 0; i < M.nlongs; i++) {
+        free(M.longs[i].text);
+        if (M.longs[i].name)
+            ldns_rdf_deep_free(M.longs[i].name);
+    }
+    free(M.longs);
     zl_free(&L);
     return rc;
 }

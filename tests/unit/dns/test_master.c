@@ -74,6 +74,58 @@ static void test_load_good(void)
     arena_deinit(&a);
 }
 
+/* A name of n bytes 'a', every byte written as \097: four characters per byte. */
+static void escaped_label(char *buf, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        memcpy(buf + 4 * i, "\\097", 4);
+    buf[4 * n] = '\0';
+}
+
+static void test_long_owners(void)
+{
+    /* Owners longer than ldns's 255 characters of text: relative (to the origin of their line,
+     * also for the record after it that has no owner, across an $ORIGIN), absolute. */
+    char l60[4 * 60 + 1], text[4096];
+    escaped_label(l60, 60);
+    snprintf(text, sizeof(text),
+             SOA "%s.%s A 192.0.2.7\n  TXT \"after\"\n$ORIGIN sub.m.test.\n  AAAA 2001:db8::7\n"
+                 "%s.%s.m.test. A 192.0.2.8\nshort A 192.0.2.9\n",
+             l60, l60, l60, l60);
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    char err[1024] = "";
+    int rc = zone_load_buffer("m.test.zone", text, strlen(text), &a, NULL, &z, err, sizeof(err));
+    CHECK(rc == 0 && z, "long escaped owners load: %s", err);
+    if (z) {
+        uint8_t n[2 * 61 + 8] = {0};
+        n[0] = 60;
+        memset(n + 1, 'a', 60);
+        n[61] = 60;
+        memset(n + 62, 'a', 60);
+        memcpy(n + 122, "\001m\004test", 8);
+        const zone_node_t *node = zone_node_find(z, n, sizeof(n));
+        CHECK(node && zone_node_rrset(node, DNS_TYPE_A) && zone_node_rrset(node, DNS_TYPE_TXT) &&
+                  zone_node_rrset(node, DNS_TYPE_AAAA),
+              "the long owner holds A, TXT and (after $ORIGIN, no owner of its own) AAAA");
+        CHECK(z->nrecords == 8, "records %zu", z->nrecords);
+        uint8_t s[] = {5,   's', 'h', 'o', 'r', 't', 3,   's', 'u',
+                       'b', 1,   'm', 4,   't', 'e', 's', 't', 0};
+        CHECK(zone_node_find(z, s, sizeof(s)) != NULL, "a short owner after them is unchanged");
+    }
+    arena_deinit(&a);
+    /* Too long once the origin is added, a label over 63 bytes, no origin: refused, file:line. */
+    snprintf(text, sizeof(text), SOA "%s.%s.%s.%s.%s A 192.0.2.7\n", l60, l60, l60, l60, l60);
+    expect_error("m.test.zone", text, "m.test.zone:6:", "not a domain name");
+    char l64[4 * 64 + 1];
+    escaped_label(l64, 64);
+    snprintf(text, sizeof(text), SOA "%s A 192.0.2.7\n", l64);
+    expect_error("m.test.zone", text, "m.test.zone:6:", "not a domain name");
+    snprintf(text, sizeof(text), "x. SOA ns1.x. h.x. 1 2 3 4 5\n%s A 192.0.2.7\n", l60);
+    expect_error("static.db", text, "static.db:2:", "without an origin");
+}
+
 static void test_load_bad(void)
 {
     expect_error("static.db", "@ SOA ns1 h 1 2 3 4 5\n", "static.db:1:", "without an origin");
@@ -549,6 +601,7 @@ static void test_notimp(void)
 int main(void)
 {
     test_load_good();
+    test_long_owners();
     test_load_bad();
     test_include();
     test_include_relative_origin();
