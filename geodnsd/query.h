@@ -50,8 +50,14 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
                      size_t outcap, unsigned flags, const struct sockaddr *src);
 
 /* What the network side needs to know about a response for rate limiting (rrl.h). */
+struct zone;
 typedef struct query_meta {
-    uint8_t rrl_class; /* rrl_class_t of the response */
+    uint8_t rrl_class;        /* rrl_class_t of the response */
+    const struct zone *zone;  /* the zone that answered (NULL: none), for RRL's NXDOMAIN and
+                               * referral buckets; valid while the snapshot is held */
+    const uint8_t *rrl_owner; /* the wildcard or DNAME owner that answered (NULL: none), for
+                               * RRL: answers it synthesizes share its bucket */
+    uint8_t rrl_owner_len;
     bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
     uint16_t qend;     /* offset in out just past the question (12 when there is none) */
     uint16_t opt_off;  /* offset in out of the OPT record, the last one, or 0 when none */

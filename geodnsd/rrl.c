@@ -1,4 +1,5 @@
-/* rrl.c: response rate limiting: fixed-size per-thread bucket tables keyed by (prefix, class). */
+/* rrl.c: response rate limiting: fixed-size per-thread bucket tables keyed by (prefix, class,
+ * name). */
 #include "rrl.h"
 
 #include <arpa/inet.h>
@@ -10,6 +11,8 @@
 
 #include "addr.h"
 #include "hash.h"
+#include "wire.h"
+#include "zone.h"
 
 /* Tokens are kept in thousandths of a response so that a rate of a few per second refills
  * smoothly with a millisecond clock. */
@@ -17,6 +20,7 @@
 
 typedef struct rrl_bucket {
     uint64_t key[2];  /* the masked source prefix */
+    uint32_t name;    /* rrl_response_name */
     uint32_t stamp;   /* ms of the last refill */
     uint32_t tokens;  /* thousandths of a response */
     uint16_t limited; /* limited responses since the last slipped one */
@@ -94,7 +98,7 @@ static uint64_t load64(const uint8_t *p)
 }
 
 rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
-                          rrl_class_t cls, uint32_t now_ms)
+                          rrl_class_t cls, uint32_t name, uint32_t now_ms)
 {
     int fam;
     const uint8_t *a = addr_sockaddr_bytes(src, &fam);
@@ -109,15 +113,16 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
     if (bits % 8)
         masked[bits / 8] = (uint8_t)(a[bits / 8] & (0xff << (8 - bits % 8)));
     uint64_t k0 = load64(masked), k1 = load64(masked + 8);
-    uint64_t h = hash_mix64(k0 ^ hash_mix64(k1 ^ ((uint64_t)fam << 8 | (uint64_t)cls)));
+    uint64_t h = hash_mix64(
+        k0 ^ hash_mix64(k1 ^ ((uint64_t)name << 32 | (uint64_t)fam << 8 | (uint64_t)cls)));
 
     uint32_t cap = c->rate * RRL_MILLI;
     rrl_bucket_t *hit = NULL, *victim = NULL;
     uint32_t victim_age = 0;
     for (uint32_t i = 0; i < RRL_PROBE; i++) {
         rrl_bucket_t *b = &t->b[(h + i) & t->mask];
-        if (b->family == (uint8_t)fam && b->cls == (uint8_t)cls && b->key[0] == k0 &&
-            b->key[1] == k1) {
+        if (b->family == (uint8_t)fam && b->cls == (uint8_t)cls && b->name == name &&
+            b->key[0] == k0 && b->key[1] == k1) {
             hit = b;
             break;
         }
@@ -135,6 +140,7 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
         hit->key[1] = k1;
         hit->family = (uint8_t)fam;
         hit->cls = (uint8_t)cls;
+        hit->name = name;
         hit->stamp = now_ms;
         hit->tokens = cap;
         hit->limited = 0;
@@ -159,6 +165,25 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
         return RRL_SLIP;
     }
     return RRL_DROP;
+}
+
+uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
+                           size_t ownerlen, const uint8_t *apex, size_t apexlen)
+{
+    if (cls == RRL_NXDOMAIN || cls == RRL_REFERRAL)
+        return apex ? zone_name_hash(apex, apexlen) : 0;
+    if ((cls != RRL_ANSWER && cls != RRL_NODATA) || qend < DNS_HDR_LEN + 5)
+        return 0;
+    uint32_t qtype = (uint32_t)buf[qend - 4] << 8 | buf[qend - 3];
+    if (owner) /* stored lower-case */
+        return zone_name_hash(owner, ownerlen) ^ (qtype * 0x9E3779B1u) ^ 0x5bd1e995u;
+    size_t nl = qend - DNS_HDR_LEN - 4;
+    uint8_t low[DNS_MAX_NAME];
+    if (nl > sizeof(low))
+        return 0;
+    memcpy(low, buf + DNS_HDR_LEN, nl);
+    dns_name_lower(low, nl);
+    return zone_name_hash(low, nl) ^ (qtype * 0x9E3779B1u);
 }
 
 size_t rrl_truncate(uint8_t *buf, size_t len, size_t qend, size_t opt_off)

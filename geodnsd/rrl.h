@@ -18,8 +18,10 @@
 /* Buckets looked at for one key (open addressing, linear probing); bounds the work per query. */
 #define RRL_PROBE 8
 
-/* What a response is, for rate limiting: each class of one prefix has its own bucket, so a
- * flood of NXDOMAIN does not limit the answers of the same network. */
+/* What a response is, for rate limiting: each class of one prefix has its own buckets, so a
+ * flood of NXDOMAIN does not limit the answers of the same network. Within a class, responses
+ * are told apart by a name (rrl_account): as in BIND, NSD and Knot, a resolver asking for many
+ * names is not limited by the rate of one name. */
 typedef enum rrl_class {
     RRL_ANSWER = 0, /* NOERROR with records in the answer section */
     RRL_NODATA,     /* NOERROR, name exists, no record of the type */
@@ -73,13 +75,23 @@ rrl_table_t *rrl_table_new(uint32_t size);
 void rrl_table_free(rrl_table_t *t);
 uint32_t rrl_table_size(const rrl_table_t *t);
 
-/* Charge one response of class cls to src's prefix at time now_ms (any millisecond clock;
- * wrapping of the 32-bit value is handled). Never allocates. When the key is new and its probe
- * window is full, the bucket of that window used least recently is taken over (a source that
- * comes back after such an eviction starts with a full bucket). Exemptions (prefixes, cookies)
- * are the caller's: they are only worth checking when this returns something else than PASS. */
+/* Charge one response of class cls and name to src's prefix at time now_ms (any millisecond
+ * clock; wrapping of the 32-bit value is handled). name tells responses of one class apart
+ * (rrl_response_name): each (prefix, class, name) has its own bucket. Never allocates. When the key
+ * is new and its probe window is full, the bucket of that window used least recently is taken over
+ * (a source that comes back after such an eviction starts with a full bucket). Exemptions
+ * (prefixes, cookies) are the caller's: they are only worth checking when this returns something
+ * else than PASS. */
 rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
-                          rrl_class_t cls, uint32_t now_ms);
+                          rrl_class_t cls, uint32_t name, uint32_t now_ms);
+
+/* The name of a response for its bucket, as BIND keys it: answers and NODATA by their question
+ * (name, case folded, and type), or by the wildcard or DNAME that synthesized them (owner, when
+ * not NULL: random names under one wildcard are one bucket); NXDOMAIN and referrals by the
+ * zone that gave them (apex; a flood of random names in one zone is one bucket); errors all
+ * alike (0). buf holds the response, qend is the offset past its question (12: none). */
+uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
+                           size_t ownerlen, const uint8_t *apex, size_t apexlen);
 
 /* Turn the response in buf (len bytes, written by query_process: header, question, records,
  * OPT last when opt_off is not 0) into its truncated form: TC=1, question kept, no records but

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # dns_rrl: response rate limiting with rrl {responses_per_second: 5, slip: 2}: a flood from one
 # source is mostly dropped, about half of the limited responses go out truncated (TC=1, question
-# and OPT kept); another /24 is answered in full meanwhile; TCP from the flooded source is always
+# and OPT kept); the flooded source still gets other names in full (a bucket per name), while
+# names that do not exist share one bucket per zone, names under one wildcard one bucket; another /24 is answered in full meanwhile;
+# TCP from the flooded source is always
 # answered; an exempt prefix is never limited; a client sending back a valid server cookie is
 # answered in full while the same source without it is limited; reloads turn it off and on;
 # config errors are refused with their position. Counts only, no timing.
@@ -22,12 +24,15 @@ port = int(sys.argv[1])
 SERVER = ('127.0.0.1', port)
 QNAME = b'\x03www\x07example\x04test\x00'
 
-def query(qid, cookie=None):
+def wire(name):
+    return b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\x00'
+
+def query(qid, cookie=None, qname=QNAME):
     opts = b''
     if cookie is not None:
         opts = struct.pack('>HH', 10, len(cookie)) + cookie
     opt = b'\x00' + struct.pack('>HHIH', 41, 1232, 0, len(opts)) + opts
-    return struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 1) + QNAME + struct.pack('>HH', 1, 1) + opt
+    return struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 1) + qname + struct.pack('>HH', 1, 1) + opt
 
 def sock(ip):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -41,6 +46,9 @@ def classify(d, st):
         st['bad'] += 1
         return
     fl, qd, an, ns, ar = struct.unpack('>HHHHH', d[2:12])
+    if fl & 0x000f == 3:
+        st['nxdomain_full' if not fl & 0x0200 else 'tc'] += 1
+        return
     if fl & 0x0200:
         st['tc'] += 1
         # Truncated: question kept, no records, OPT kept (the OPT root name then type 41).
@@ -73,14 +81,14 @@ def drain(s, st, wait):
             classify(d, st)
 
 def new_stats():
-    return dict(sent=0, replies=0, full=0, tc=0, tc_ok=0, other=0, bad=0)
+    return dict(sent=0, replies=0, full=0, tc=0, tc_ok=0, other=0, bad=0, nxdomain_full=0)
 
-def flood(s, n, cookie=None, side=None, side_every=0, side_st=None):
+def flood(s, n, cookie=None, side=None, side_every=0, side_st=None, names=None):
     st = new_stats()
     t0 = time.monotonic()
     for i in range(n):
         try:
-            s.sendto(query(i & 0xffff, cookie), SERVER)
+            s.sendto(query(i & 0xffff, cookie, wire(names[i]) if names else QNAME), SERVER)
             st['sent'] += 1
         except BlockingIOError:
             drain(s, st, 0.01)
@@ -105,6 +113,14 @@ st = flood(a, 2000, side=other, side_every=300, side_st=other_st)
 drain(other, other_st, 2.0)
 show('flood', st)
 show('other', other_st)
+
+# 1b. From the flooded source, right after: other names each have their own bucket (5 of each
+#     answered in full), while names that do not exist share their zone's bucket.
+show('names', flood(a, 20, names=['mail.example.test', 'sip.example.test', 'c3.example.test',
+                                  'ns2.example.test'] * 5))
+show('nx', flood(a, 300, names=['nx%d.example.test' % i for i in range(300)]))
+# ... and so do names a wildcard answers (BIND: counted as for the wildcard's parent).
+show('wild', flood(a, 300, names=['w%d.wild.example.test' % i for i in range(300)]))
 
 # 2. TCP from the flooded source, right after the flood.
 ok = 0
@@ -176,6 +192,16 @@ assert "flood: about half of the $limited limited responses truncated (TC=1): $t
 assert "flood: every truncated reply has TC=1, the question, no records and the OPT" \
     "[ ${tc:-0} -eq $(val flood_tc_ok) ]" "tc=$tc tc_ok=$(val flood_tc_ok)"
 assert "flood: no other reply" "[ $(val flood_other) -eq 0 ] && [ $(val flood_bad) -eq 0 ]" "$out"
+assert "the flooded source, 4 other names x 5: all 20 answered in full (a bucket per name)" \
+    "[ $(val names_full) -eq 20 ]" "names_full=$(val names_full)"
+nxfull=$(val nx_nxdomain_full); nxsecs=$(val nx_secs)
+assert "the flooded source, 300 names that do not exist: one bucket for their zone (full NXDOMAIN <= $((5 + 5 * ${nxsecs:-1} + 10)))" \
+    "[ ${nxfull:-0} -le $((5 + 5 * ${nxsecs:-1} + 10)) ] && [ ${nxfull:-0} -ge 1 ] && [ $(val nx_tc) -ge 100 ]" \
+    "nx_nxdomain_full=$nxfull nx_tc=$(val nx_tc)"
+wfull=$(val wild_full); wsecs=$(val wild_secs)
+assert "the flooded source, 300 names under one wildcard: one bucket (full answers <= $((5 + 5 * ${wsecs:-1} + 10)))" \
+    "[ ${wfull:-0} -le $((5 + 5 * ${wsecs:-1} + 10)) ] && [ ${wfull:-0} -ge 1 ] && [ $(val wild_tc) -ge 100 ]" \
+    "wild_full=$wfull wild_tc=$(val wild_tc)"
 assert "another /24 during the flood: all 5 answered in full" "[ $(val other_full) -eq 5 ]" \
     "other_full=$(val other_full)"
 assert "TCP from the flooded source: 5 of 5 answered in full" "[ $(val tcp_full) -eq 5 ]" \

@@ -12,6 +12,7 @@
 #include "query.h"
 #include "rrl.h"
 #include "snapshot.h"
+#include "zone.h"
 
 static struct sockaddr_storage v4(const char *a)
 {
@@ -35,13 +36,25 @@ static struct sockaddr_storage v6(const char *a)
 
 #define SA(ss) ((const struct sockaddr *)&(ss))
 
-/* Send n responses at time now; count the verdicts. */
+/* Send n responses named name at time now; count the verdicts. */
+static void burst_named(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
+                        rrl_class_t cls, uint32_t name, uint32_t now, int n, int *pass, int *drop,
+                        int *slip)
+{
+    *pass = *drop = *slip = 0;
+    for (int i = 0; i < n; i++) {
+        rrl_verdict_t v = rrl_account(t, c, src, cls, name, now);
+        *(v == RRL_PASS ? pass : v == RRL_DROP ? drop : slip) += 1;
+    }
+}
+
+/* Send n responses (all of one name) at time now; count the verdicts. */
 static void burst(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
                   rrl_class_t cls, uint32_t now, int n, int *pass, int *drop, int *slip)
 {
     *pass = *drop = *slip = 0;
     for (int i = 0; i < n; i++) {
-        rrl_verdict_t v = rrl_account(t, c, src, cls, now);
+        rrl_verdict_t v = rrl_account(t, c, src, cls, 0, now);
         *(v == RRL_PASS ? pass : v == RRL_DROP ? drop : slip) += 1;
     }
 }
@@ -89,6 +102,35 @@ static void test_bucket(void)
     c.slip = 3;
     burst(t, &c, SA(a), RRL_ANSWER, 60000, 9, &p, &d, &s);
     CHECK(s == 3 && d == 6, "slip 3: one in three truncated (%d, %d)", s, d);
+    rrl_table_free(t);
+}
+
+static void test_names(void)
+{
+    /* Within one prefix and class, each name has its own bucket. */
+    rrl_config_t c;
+    rrl_config_default(&c);
+    c.rate = 5;
+    c.slip = 0;
+    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    struct sockaddr_storage a = v4("192.0.2.1");
+    int p, d, s;
+    burst_named(t, &c, SA(a), RRL_ANSWER, 0x1111, 1000, 20, &p, &d, &s);
+    CHECK(p == 5 && d == 15, "one name: its burst of 5 (%d)", p);
+    burst_named(t, &c, SA(a), RRL_ANSWER, 0x2222, 1000, 20, &p, &d, &s);
+    CHECK(p == 5, "another name from the same /24: its own burst (%d)", p);
+    burst_named(t, &c, SA(a), RRL_ANSWER, 0x1111, 1000, 1, &p, &d, &s);
+    CHECK(p == 0, "the first name is still limited");
+    burst_named(t, &c, SA(a), RRL_NODATA, 0x1111, 1000, 1, &p, &d, &s);
+    CHECK(p == 1, "the same name in another class: another bucket");
+    /* Many names from one source: every one answered, the table evicts the oldest. */
+    int passed = 0;
+    for (uint32_t i = 0; i < 4 * RRL_TABLE_MIN; i++) {
+        burst_named(t, &c, SA(a), RRL_ANSWER, 0x10000 + i, 2000, 1, &p, &d, &s);
+        passed += p;
+    }
+    CHECK(passed == 4 * RRL_TABLE_MIN, "%u names once each: all answered (%d)", 4 * RRL_TABLE_MIN,
+          passed);
     rrl_table_free(t);
 }
 
@@ -298,6 +340,44 @@ static void test_query_meta(void)
         n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
         CHECK(n > 0 && !meta.cookie_valid, "a damaged server cookie is not");
     }
+    /* Bucket names: by question for answers and NODATA (case folded), by zone for NXDOMAIN
+     * and referrals, one for all errors. */
+    static const struct {
+        const char *a, *b;
+        uint16_t ta, tb;
+        bool same;
+    } names[] = {
+        {"www.example.test", "WwW.ExAmPle.TEST", 1, 1, true},
+        {"www.example.test", "alias.example.test", 1, 1, false},
+        {"www.example.test", "www.example.test", 1, 28, false},
+        {"www.example.test", "www.example.test", 16, 99, false},
+        {"nothere.example.test", "other.nothere.example.test", 1, 16, true},
+        {"a.sub.example.test", "b.c.sub.example.test", 1, 1, true},
+        {"www.not-ours.test", "x.not-ours-either.test", 1, 1, true},
+        /* Synthesized answers count for their wildcard or DNAME (BIND: "as if for the parent"):
+         * random names below one are one bucket. */
+        {"a.wild.example.test", "b.c.wild.example.test", 1, 1, true},
+        {"a.wild.example.test", "a.wild.example.test", 1, 16, false},
+        {"a.wild.example.test", "exists.wild.example.test", 1, 1, false},
+        {"x.d.dname.test", "y.z.d.dname.test", 1, 1, true},
+        {"x.d.dname.test", "x.d2.dname.test", 1, 1, false},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        uint32_t h[2];
+        rrl_class_t cls[2];
+        for (int k = 0; k < 2; k++) {
+            ql = make_query(q, k ? names[i].b : names[i].a, k ? names[i].tb : names[i].ta, NULL, 0);
+            n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
+            const zone_t *z = meta.zone;
+            cls[k] = (rrl_class_t)meta.rrl_class;
+            h[k] = rrl_response_name(cls[k], out, meta.qend, meta.rrl_owner, meta.rrl_owner_len,
+                                     z ? z->apex : NULL, z ? z->apexlen : 0);
+        }
+        CHECK(cls[0] == cls[1] && (h[0] == h[1]) == names[i].same,
+              "%s/%u and %s/%u: %s bucket name (class %u %u, %08x %08x)", names[i].a, names[i].ta,
+              names[i].b, names[i].tb, names[i].same ? "the same" : "another", cls[0], cls[1], h[0],
+              h[1]);
+    }
     /* The response cut by rrl_truncate: TC, question, OPT. */
     ql = make_query(q, "www.example.test", 1, NULL, 0);
     n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
@@ -311,6 +391,7 @@ int main(void)
 {
     test_query_meta();
     test_bucket();
+    test_names();
     test_prefixes();
     test_table_full();
     test_wrap();
