@@ -52,22 +52,25 @@ static void burst_named(rrl_table_t *t, const rrl_config_t *c, const struct sock
 static void burst(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
                   rrl_class_t cls, uint32_t now, int n, int *pass, int *drop, int *slip)
 {
-    *pass = *drop = *slip = 0;
-    for (int i = 0; i < n; i++) {
-        rrl_verdict_t v = rrl_account(t, c, src, cls, 0, now);
-        *(v == RRL_PASS ? pass : v == RRL_DROP ? drop : slip) += 1;
-    }
+    burst_named(t, c, src, cls, 0, now, n, pass, drop, slip);
+}
+
+/* A default config at rate and slip, and a table of the smallest size. */
+static rrl_table_t *setup(rrl_config_t *c, uint32_t rate, uint32_t slip)
+{
+    rrl_config_default(c);
+    c->rate = rate;
+    c->slip = slip;
+    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    CHECK(t != NULL, "table");
+    return t;
 }
 
 static void test_bucket(void)
 {
     rrl_config_t c;
-    rrl_config_default(&c);
+    rrl_table_t *t = setup(&c, 5, 2);
     c.enabled = true;
-    c.rate = 5;
-    c.slip = 2;
-    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
-    CHECK(t != NULL, "table");
     struct sockaddr_storage a = v4("192.0.2.1"), b = v4("192.0.2.200"), other = v4("192.0.3.1");
     int p, d, s;
     burst(t, &c, SA(a), RRL_ANSWER, 1000, 100, &p, &d, &s);
@@ -109,10 +112,7 @@ static void test_names(void)
 {
     /* Within one prefix and class, each name has its own bucket. */
     rrl_config_t c;
-    rrl_config_default(&c);
-    c.rate = 5;
-    c.slip = 0;
-    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    rrl_table_t *t = setup(&c, 5, 0);
     struct sockaddr_storage a = v4("192.0.2.1");
     int p, d, s;
     burst_named(t, &c, SA(a), RRL_ANSWER, 0x1111, 1000, 20, &p, &d, &s);
@@ -137,10 +137,7 @@ static void test_names(void)
 static void test_prefixes(void)
 {
     rrl_config_t c;
-    rrl_config_default(&c);
-    c.rate = 1;
-    c.slip = 0;
-    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    rrl_table_t *t = setup(&c, 1, 0);
     int p, d, s;
     struct sockaddr_storage a = v6("2001:db8:0:100::1"), b = v6("2001:db8:0:1ff::2"),
                             o = v6("2001:db8:0:200::1"), m = v6("::ffff:192.0.2.9"),
@@ -184,10 +181,7 @@ static void test_prefixes(void)
 static void test_table_full(void)
 {
     rrl_config_t c;
-    rrl_config_default(&c);
-    c.rate = 2;
-    c.slip = 0;
-    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    rrl_table_t *t = setup(&c, 2, 0);
     CHECK(rrl_table_new(RRL_TABLE_MIN + 1) == NULL, "size not a power of two refused");
     CHECK(rrl_table_new(RRL_TABLE_MIN / 2) == NULL, "size below the minimum refused");
     int p, d, s, total_pass = 0;
@@ -216,10 +210,7 @@ static void test_table_full(void)
 static void test_wrap(void)
 {
     rrl_config_t c;
-    rrl_config_default(&c);
-    c.rate = 10;
-    c.slip = 0;
-    rrl_table_t *t = rrl_table_new(RRL_TABLE_MIN);
+    rrl_table_t *t = setup(&c, 10, 0);
     struct sockaddr_storage a = v4("198.51.100.1");
     int p, d, s;
     uint32_t before = UINT32_MAX - 50;
