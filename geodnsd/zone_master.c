@@ -169,6 +169,22 @@ static int long_owner_restore(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
     return 0;
 }
 
+/* The long owner whose placeholder starts the text at p (before end), or NULL. */
+static const long_owner_t *long_owner_at(const master_ctx_t *M, const char *p, const char *end)
+{
+    static const char tail[] = "." MASTER_LONG_OWNER;
+    if (p >= end || *p != 'o')
+        return NULL;
+    size_t idx = 0;
+    const char *d = p + 1;
+    for (; d < end && *d >= '0' && *d <= '9' && idx < M->nlongs; d++)
+        idx = idx * 10 + (size_t)(*d - '0');
+    if (d == p + 1 || idx >= M->nlongs || (size_t)(end - d) < sizeof(tail) - 1 ||
+        memcmp(d, tail, sizeof(tail) - 1))
+        return NULL;
+    return &M->longs[idx];
+}
+
 /* Parse master-file text [buf, buf+len) that holds no $INCLUDE; first_line is its line number
  * in file. */
 static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size_t len,
@@ -197,10 +213,16 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
                 p = nl ? nl + 1 : end;
             }
+            /* A long owner is quoted as written (its start), not as its placeholder. */
+            const long_owner_t *lo = long_owner_at(M, p, end);
+            size_t ll = lo ? strlen(lo->text) : 0;
+            if (lo)
+                p += (size_t)(end - p) < ll ? (size_t)(end - p) : ll;
             size_t ql = 0;
             while (p + ql < end && p[ql] != '\n' && p[ql] != '\r' && ql < 80)
                 ql++;
-            rc = zl_fail(M->L, at, "%s: '%.*s'", ldns_get_errorstr_by_id(st), (int)ql, p);
+            rc = zl_fail(M->L, at, "%s: '%.*s%s%.*s'", ldns_get_errorstr_by_id(st), lo ? 40 : 0,
+                         lo ? lo->text : "", lo ? "..." : "", (int)ql, p);
             break;
         }
         rc = M->nlongs ? long_owner_restore(M, rr, at) : 0;

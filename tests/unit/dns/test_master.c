@@ -118,6 +118,10 @@ static void test_long_owners(void)
     /* Too long once the origin is added, a label over 63 bytes, no origin: refused, file:line. */
     snprintf(text, sizeof(text), SOA "%s.%s.%s.%s.%s A 192.0.2.7\n", l60, l60, l60, l60, l60);
     expect_error("m.test.zone", text, "m.test.zone:6:", "not a domain name");
+    /* Bad data after a long owner: the error quotes the owner as written, not a placeholder. */
+    snprintf(text, sizeof(text), SOA "%s A 192.0.2\n", l60);
+    expect_error("m.test.zone", text, "m.test.zone:6:",
+                 "'\\097\\097\\097\\097\\097\\097\\097\\097\\097\\097... A 192.0.2'");
     char l64[4 * 64 + 1];
     escaped_label(l64, 64);
     snprintf(text, sizeof(text), SOA "%s A 192.0.2.7\n", l64);
