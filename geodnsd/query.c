@@ -27,8 +27,10 @@ typedef struct answer_ctx {
     bool tc;
     uint8_t rcode;
     uint8_t ecs_scope;
-    bool cookie_valid;        /* a valid server cookie came with the query */
-    const zone_node_t *synth; /* the wildcard or DNAME that answered the question itself */
+    bool cookie_valid; /* a valid server cookie came with the query */
+    /* What keys the response for RRL instead of the question: the wildcard or DNAME that
+     * synthesized the answer to the question itself, or the delegation of a referral. */
+    const zone_node_t *rrl_node;
 } answer_ctx_t;
 
 static int write_rrset(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, size_t ownerlen,
@@ -243,8 +245,8 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
     for (unsigned hop = 0;; hop++) {
         const zone_node_t *n;
         zone_match_t m = zone_lookup(z, name, namelen, offs, nlabels, q->qtype, &n);
-        if (hop == 0 && (m == ZONE_MATCH_WILDCARD || m == ZONE_MATCH_DNAME))
-            a->synth = n;
+        if (hop == 0 && (m == ZONE_MATCH_WILDCARD || m == ZONE_MATCH_DNAME || m == ZONE_MATCH_CUT))
+            a->rrl_node = n;
         switch (m) {
         case ZONE_MATCH_CUT:
             if (hop == 0) {
@@ -590,9 +592,9 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     uint16_t fl = (uint16_t)((a.aa && aa_rcode ? DNS_FLAG_AA : 0) | (a.tc ? DNS_FLAG_TC : 0));
     count_query(env, tcp, q.qtype, a.rcode, a.tc);
     meta->cookie_valid = a.cookie_valid;
-    if (a.synth) {
-        meta->rrl_owner = a.synth->name;
-        meta->rrl_owner_len = a.synth->namelen;
+    if (a.rrl_node) {
+        meta->rrl_owner = a.rrl_node->name;
+        meta->rrl_owner_len = a.rrl_node->namelen;
     }
     size_t rlen = dns_writer_finish(&w, fl, (uint8_t)(a.rcode & 0xF));
     if (ts.present) {

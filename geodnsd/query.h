@@ -55,8 +55,9 @@ typedef struct query_meta {
     uint8_t rrl_class;        /* rrl_class_t of the response */
     const struct zone *zone;  /* the zone that answered (NULL: none), for RRL's NXDOMAIN and
                                * referral buckets; valid while the snapshot is held */
-    const uint8_t *rrl_owner; /* the wildcard or DNAME owner that answered (NULL: none), for
-                               * RRL: answers it synthesizes share its bucket */
+    const uint8_t *rrl_owner; /* the wildcard or DNAME that answered, or the delegation that
+                               * referred (NULL: none), for RRL: responses it gave share its
+                               * bucket */
     uint8_t rrl_owner_len;
     bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
     uint16_t qend;     /* offset in out just past the question (12 when there is none) */

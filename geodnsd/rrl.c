@@ -170,6 +170,8 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
 uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
                            size_t ownerlen, const uint8_t *apex, size_t apexlen)
 {
+    if (cls == RRL_REFERRAL && owner) /* the delegation point */
+        return zone_name_hash(owner, ownerlen) ^ 0x27d4eb2fu;
     if (cls == RRL_NXDOMAIN || cls == RRL_REFERRAL)
         return apex ? zone_name_hash(apex, apexlen) : 0;
     if ((cls != RRL_ANSWER && cls != RRL_NODATA) || qend < DNS_HDR_LEN + 5)

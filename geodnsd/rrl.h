@@ -87,9 +87,10 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
 
 /* The name of a response for its bucket, as BIND keys it: answers and NODATA by their question
  * (name, case folded, and type), or by the wildcard or DNAME that synthesized them (owner, when
- * not NULL: random names under one wildcard are one bucket); NXDOMAIN and referrals by the
- * zone that gave them (apex; a flood of random names in one zone is one bucket); errors all
- * alike (0). buf holds the response, qend is the offset past its question (12: none). */
+ * not NULL: random names under one wildcard are one bucket); referrals by their delegation
+ * point (owner); NXDOMAIN by the zone that gave it (apex; a flood of random names in one zone
+ * is one bucket); errors all alike (0). buf holds the response, qend is the offset past its
+ * question (12: none). */
 uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
                            size_t ownerlen, const uint8_t *apex, size_t apexlen);
 

@@ -369,6 +369,20 @@ static void test_query_meta(void)
               names[i].b, names[i].tb, names[i].same ? "the same" : "another", cls[0], cls[1], h[0],
               h[1]);
     }
+    /* A referral is keyed by its delegation point: two delegations of one zone, two buckets. */
+    ql = make_query(q, "a.b.sub.example.test", 1, NULL, 0);
+    n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
+    static const uint8_t cut[] = "\003sub\007example\004test";
+    CHECK(meta.rrl_class == RRL_REFERRAL && meta.rrl_owner && meta.rrl_owner_len == sizeof(cut) &&
+              !memcmp(meta.rrl_owner, cut, sizeof(cut)),
+          "referral: keyed by the delegation sub.example.test");
+    static const uint8_t cut2[] = "\004sub2\007example\004test";
+    const zone_t *z = meta.zone;
+    CHECK(z &&
+              rrl_response_name(RRL_REFERRAL, out, meta.qend, cut, sizeof(cut), z->apex,
+                                z->apexlen) != rrl_response_name(RRL_REFERRAL, out, meta.qend, cut2,
+                                                                 sizeof(cut2), z->apex, z->apexlen),
+          "two delegations of one zone: two bucket names");
     /* The response cut by rrl_truncate: TC, question, OPT. */
     ql = make_query(q, "www.example.test", 1, NULL, 0);
     n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
