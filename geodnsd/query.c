@@ -29,7 +29,8 @@ typedef struct answer_ctx {
     uint8_t ecs_scope;
     bool cookie_valid; /* a valid server cookie came with the query */
     /* What keys the response for RRL instead of the question: the wildcard or DNAME that
-     * synthesized the answer to the question itself, or the delegation of a referral. */
+     * synthesized the answer to the question itself, the delegation of a referral, the apex of
+     * the zone that has no such name. */
     const zone_node_t *rrl_node;
 } answer_ctx_t;
 
@@ -255,6 +256,8 @@ static int answer_zone(answer_ctx_t *a, const zone_t *z)
             }
             return 0; /* a chain into a delegation ends at the last CNAME */
         case ZONE_MATCH_NXDOMAIN:
+            if (hop == 0)
+                a->rrl_node = z->apex_node;
             a->rcode = DNS_RCODE_NXDOMAIN;
             return write_negative_soa(a, z);
         case ZONE_MATCH_DNAME: {
@@ -562,7 +565,6 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
             if (parent)
                 z = parent;
         }
-        meta->zone = z;
         if (!z) {
             a.rcode = DNS_RCODE_REFUSED;
         } else if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR) {

@@ -50,14 +50,12 @@ size_t query_process(const query_env_t *env, const uint8_t *pkt, size_t len, uin
                      size_t outcap, unsigned flags, const struct sockaddr *src);
 
 /* What the network side needs to know about a response for rate limiting (rrl.h). */
-struct zone;
 typedef struct query_meta {
     uint8_t rrl_class;        /* rrl_class_t of the response */
-    const struct zone *zone;  /* the zone that answered (NULL: none), for RRL's NXDOMAIN and
-                               * referral buckets; valid while the snapshot is held */
-    const uint8_t *rrl_owner; /* the wildcard or DNAME that answered, or the delegation that
-                               * referred (NULL: none), for RRL: responses it gave share its
-                               * bucket */
+    const uint8_t *rrl_owner; /* the name that keys the response for RRL instead of its
+                               * question (NULL: none): the wildcard or DNAME that answered,
+                               * the delegation that referred, the apex of an NXDOMAIN's zone;
+                               * valid while the snapshot is held */
     uint8_t rrl_owner_len;
     bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
     uint16_t qend;     /* offset in out just past the question (12 when there is none) */

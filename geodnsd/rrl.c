@@ -168,17 +168,15 @@ rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct so
 }
 
 uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
-                           size_t ownerlen, const uint8_t *apex, size_t apexlen)
+                           size_t ownerlen)
 {
-    if (cls == RRL_REFERRAL && owner) /* the delegation point */
-        return zone_name_hash(owner, ownerlen) ^ 0x27d4eb2fu;
-    if (cls == RRL_NXDOMAIN || cls == RRL_REFERRAL)
-        return apex ? zone_name_hash(apex, apexlen) : 0;
-    if ((cls != RRL_ANSWER && cls != RRL_NODATA) || qend < DNS_HDR_LEN + 5)
+    if (cls == RRL_ERROR || qend < DNS_HDR_LEN + 5)
         return 0;
-    uint32_t qtype = (uint32_t)buf[qend - 4] << 8 | buf[qend - 3];
-    if (owner) /* stored lower-case */
-        return zone_name_hash(owner, ownerlen) ^ (qtype * 0x9E3779B1u) ^ 0x5bd1e995u;
+    /* The class is part of the key already: only answers and NODATA are told apart by type. */
+    uint32_t qtype =
+        cls == RRL_ANSWER || cls == RRL_NODATA ? (uint32_t)buf[qend - 4] << 8 | buf[qend - 3] : 0;
+    if (owner) /* zone names are stored lower-case */
+        return zone_name_hash(owner, ownerlen) ^ (qtype * 0x9E3779B1u);
     size_t nl = qend - DNS_HDR_LEN - 4;
     uint8_t low[DNS_MAX_NAME];
     if (nl > sizeof(low))

@@ -85,14 +85,14 @@ uint32_t rrl_table_size(const rrl_table_t *t);
 rrl_verdict_t rrl_account(rrl_table_t *t, const rrl_config_t *c, const struct sockaddr *src,
                           rrl_class_t cls, uint32_t name, uint32_t now_ms);
 
-/* The name of a response for its bucket, as BIND keys it: answers and NODATA by their question
- * (name, case folded, and type), or by the wildcard or DNAME that synthesized them (owner, when
- * not NULL: random names under one wildcard are one bucket); referrals by their delegation
- * point (owner); NXDOMAIN by the zone that gave it (apex; a flood of random names in one zone
- * is one bucket); errors all alike (0). buf holds the response, qend is the offset past its
- * question (12: none). */
+/* The name of a response for its bucket, as BIND keys it: owner when the query path gave one
+ * (query_meta_t.rrl_owner: the wildcard or DNAME that synthesized an answer, so random names
+ * under one wildcard are one bucket; the delegation point of a referral; the zone of an
+ * NXDOMAIN, so a flood of random names in one zone is one bucket), else the question name
+ * (case folded); answers and NODATA also by question type; errors all alike (0). buf holds the
+ * response, qend is the offset past its question (12: none). */
 uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, const uint8_t *owner,
-                           size_t ownerlen, const uint8_t *apex, size_t apexlen);
+                           size_t ownerlen);
 
 /* Turn the response in buf (len bytes, written by query_process: header, question, records,
  * OPT last when opt_off is not 0) into its truncated form: TC=1, question kept, no records but

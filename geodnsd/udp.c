@@ -14,7 +14,6 @@
 #include "answerer.h"
 #include "log.h"
 #include "rrl.h"
-#include "zone.h"
 
 #define UDP_BATCH 64
 #define UDP_BUFSZ 4096
@@ -140,9 +139,7 @@ static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_met
 {
     const rrl_config_t *c = &u->ans.snap->cfg.rrl;
     rrl_class_t cls = (rrl_class_t)meta->rrl_class;
-    const zone_t *z = meta->zone;
-    uint32_t name = rrl_response_name(cls, buf, meta->qend, meta->rrl_owner, meta->rrl_owner_len,
-                                      z ? z->apex : NULL, z ? z->apexlen : 0);
+    uint32_t name = rrl_response_name(cls, buf, meta->qend, meta->rrl_owner, meta->rrl_owner_len);
     rrl_verdict_t v = rrl_account(u->rrl, c, src, cls, name, now);
     if (v == RRL_PASS || (c->cookies && meta->cookie_valid) || rrl_exempt(c, src))
         return len;

@@ -12,7 +12,6 @@
 #include "query.h"
 #include "rrl.h"
 #include "snapshot.h"
-#include "zone.h"
 
 static struct sockaddr_storage v4(const char *a)
 {
@@ -359,10 +358,8 @@ static void test_query_meta(void)
         for (int k = 0; k < 2; k++) {
             ql = make_query(q, k ? names[i].b : names[i].a, k ? names[i].tb : names[i].ta, NULL, 0);
             n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
-            const zone_t *z = meta.zone;
             cls[k] = (rrl_class_t)meta.rrl_class;
-            h[k] = rrl_response_name(cls[k], out, meta.qend, meta.rrl_owner, meta.rrl_owner_len,
-                                     z ? z->apex : NULL, z ? z->apexlen : 0);
+            h[k] = rrl_response_name(cls[k], out, meta.qend, meta.rrl_owner, meta.rrl_owner_len);
         }
         CHECK(cls[0] == cls[1] && (h[0] == h[1]) == names[i].same,
               "%s/%u and %s/%u: %s bucket name (class %u %u, %08x %08x)", names[i].a, names[i].ta,
@@ -377,12 +374,16 @@ static void test_query_meta(void)
               !memcmp(meta.rrl_owner, cut, sizeof(cut)),
           "referral: keyed by the delegation sub.example.test");
     static const uint8_t cut2[] = "\004sub2\007example\004test";
-    const zone_t *z = meta.zone;
-    CHECK(z &&
-              rrl_response_name(RRL_REFERRAL, out, meta.qend, cut, sizeof(cut), z->apex,
-                                z->apexlen) != rrl_response_name(RRL_REFERRAL, out, meta.qend, cut2,
-                                                                 sizeof(cut2), z->apex, z->apexlen),
+    CHECK(rrl_response_name(RRL_REFERRAL, out, meta.qend, cut, sizeof(cut)) !=
+              rrl_response_name(RRL_REFERRAL, out, meta.qend, cut2, sizeof(cut2)),
           "two delegations of one zone: two bucket names");
+    /* An NXDOMAIN is keyed by its zone's apex. */
+    ql = make_query(q, "nothere.example.test", 1, NULL, 0);
+    n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
+    static const uint8_t apex[] = "\007example\004test";
+    CHECK(meta.rrl_class == RRL_NXDOMAIN && meta.rrl_owner && meta.rrl_owner_len == sizeof(apex) &&
+              !memcmp(meta.rrl_owner, apex, sizeof(apex)),
+          "NXDOMAIN: keyed by the zone example.test");
     /* The response cut by rrl_truncate: TC, question, OPT. */
     ql = make_query(q, "www.example.test", 1, NULL, 0);
     n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
