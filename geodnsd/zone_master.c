@@ -129,6 +129,19 @@ static int long_owner_replace(master_ctx_t *M, char *tok, size_t toklen)
     return 0;
 }
 
+/* The long owner a placeholder's first label "o<N>" ([s, s+n)) names, or NULL. */
+static long_owner_t *long_owner_of(const master_ctx_t *M, const char *s, size_t n)
+{
+    if (n < 2 || s[0] != 'o')
+        return NULL;
+    size_t idx = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || (idx = idx * 10 + (size_t)(s[i] - '0')) >= M->nlongs)
+            return NULL;
+    }
+    return &M->longs[idx];
+}
+
 /* A record whose owner is a placeholder gets its real owner back: read from the text the first
  * time (relative to the origin of that line, as ldns would), the same name for the records
  * that follow it without an owner of their own. */
@@ -137,18 +150,10 @@ static int long_owner_restore(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
     ldns_rdf *owner = ldns_rr_owner(rr);
     const uint8_t *d = ldns_rdf_data(owner);
     size_t len = ldns_rdf_size(owner), pl = ldns_rdf_size(M->long_parent);
-    if (len < 3 + pl || d[1] != 'o' || (size_t)d[0] + 1 + pl != len ||
-        memcmp(d + 1 + d[0], ldns_rdf_data(M->long_parent), pl))
+    long_owner_t *e =
+        len == (size_t)d[0] + 1 + pl ? long_owner_of(M, (const char *)d + 1, d[0]) : NULL;
+    if (!e || memcmp(d + 1 + d[0], ldns_rdf_data(M->long_parent), pl))
         return 0;
-    size_t idx = 0;
-    for (unsigned i = 2; i <= d[0]; i++) {
-        if (d[i] < '0' || d[i] > '9')
-            return 0;
-        idx = idx * 10 + (size_t)(d[i] - '0');
-        if (idx >= M->nlongs)
-            return 0;
-    }
-    long_owner_t *e = &M->longs[idx];
     if (!e->name) {
         ldns_rdf *n = NULL;
         ldns_status st = ldns_str2rdf_dname(&n, e->text);
@@ -173,16 +178,10 @@ static int long_owner_restore(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
 static const long_owner_t *long_owner_at(const master_ctx_t *M, const char *p, const char *end)
 {
     static const char tail[] = "." MASTER_LONG_OWNER;
-    if (p >= end || *p != 'o')
+    const char *dot = memchr(p, '.', (size_t)(end - p));
+    if (!dot || (size_t)(end - dot) < sizeof(tail) - 1 || memcmp(dot, tail, sizeof(tail) - 1))
         return NULL;
-    size_t idx = 0;
-    const char *d = p + 1;
-    for (; d < end && *d >= '0' && *d <= '9' && idx < M->nlongs; d++)
-        idx = idx * 10 + (size_t)(*d - '0');
-    if (d == p + 1 || idx >= M->nlongs || (size_t)(end - d) < sizeof(tail) - 1 ||
-        memcmp(d, tail, sizeof(tail) - 1))
-        return NULL;
-    return &M->longs[idx];
+    return long_owner_of(M, p, (size_t)(dot - p));
 }
 
 /* Parse master-file text [buf, buf+len) that holds no $INCLUDE; first_line is its line number
