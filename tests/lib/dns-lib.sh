@@ -60,6 +60,7 @@ dns_init() {
         # tests/tools is not part of this build: compile dnsq here so the test still runs.
         DNSQ=$TMP/dnsq
         if ! cc -std=c11 -D_GNU_SOURCE -O1 -o "$DNSQ" "$SRC/tests/tools/dnsq.c" \
+            "$SRC/tests/tools/dnsq_report.c" \
             $(pkg-config --cflags --libs ldns) 2>"$TMP/dnsq-build.log"; then
             die "cannot build dnsq (add_subdirectory(tools) missing in tests/CMakeLists.txt?)" \
                 "$(cat "$TMP/dnsq-build.log")"
