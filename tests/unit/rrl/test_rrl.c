@@ -330,8 +330,8 @@ static void test_query_meta(void)
         n = query_process_meta(&snap->env, q, ql, out, sizeof(out), 0, SA(src), &meta);
         CHECK(n > 0 && !meta.cookie_valid, "a damaged server cookie is not");
     }
-    /* Bucket names: by question for answers and NODATA (case folded), by zone for NXDOMAIN
-     * and referrals, one for all errors. */
+    /* Bucket names: by question for answers and NODATA (case folded), by zone for NXDOMAIN,
+     * by delegation for referrals, one for all errors. */
     static const struct {
         const char *a, *b;
         uint16_t ta, tb;
