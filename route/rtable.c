@@ -207,11 +207,9 @@ typedef struct bctx {
     uint8_t path[16];
     uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
     uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
-    unsigned long checks;      /* of in->cancel, for route_table_cancel_hook */
+    unsigned long checks;      /* of in->cancel, for in->cancel_check */
     int err;
 } bctx_t;
-
-void (*route_table_cancel_hook)(unsigned long n);
 
 /* Has the caller cancelled the build? Sets b->err then. */
 static bool cancelled(bctx_t *b)
@@ -219,8 +217,8 @@ static bool cancelled(bctx_t *b)
     const atomic_bool *c = b->in->cancel;
     if (!c)
         return false;
-    if (route_table_cancel_hook)
-        route_table_cancel_hook(++b->checks);
+    if (b->in->cancel_check)
+        b->in->cancel_check(++b->checks);
     if (!atomic_load_explicit(c, memory_order_relaxed))
         return false;
     if (!b->err)

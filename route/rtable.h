@@ -32,6 +32,10 @@ typedef struct route_table_input {
     /* NULL: never. Otherwise read (relaxed) every 4096 trie nodes walked and every location
      * ranked: once it is true the build stops, frees what it made and returns -ECANCELED. */
     const atomic_bool *cancel;
+    /* Tests only (NULL otherwise): called at every check of a non-NULL cancel with the check's
+     * number in this build (from 1), before the flag is read, so a test can cancel at a chosen
+     * point. */
+    void (*cancel_check)(unsigned long n);
 } route_table_input_t;
 
 typedef struct route_table route_table_t;
@@ -40,11 +44,6 @@ typedef struct route_table route_table_t;
  * mismatch), -ECANCELED (in->cancel became true); err gets the reason. */
 int route_table_build(const route_table_input_t *in, route_table_t **out, char *err, size_t errlen);
 void route_table_free(route_table_t *t);
-
-/* Tests only (NULL otherwise): called at every check of a non-NULL in->cancel with the check's
- * number in this table (from 1), before the flag is read, so a test can cancel at a chosen point.
- */
-extern void (*route_table_cancel_hook)(unsigned long n);
 
 /* What a lookup finds. */
 struct route_table_hit {

@@ -444,11 +444,14 @@ static void *set_flag_thread(void *arg)
     return NULL;
 }
 
+static void (*cancel_hook)(unsigned long n); /* the builds' cancel_check */
+
 static int build_cancellable(fixture_t *f, char *err, size_t errlen)
 {
     route_table_free(f->t);
     f->t = (route_table_t *)0x1; /* must come back NULL on failure */
     route_table_input_t in = fx_input(f, NULL, &cancel_flag);
+    in.cancel_check = cancel_hook;
     err[0] = '\0';
     return route_table_build(&in, &f->t, err, errlen);
 }
@@ -465,7 +468,7 @@ static void test_cancel(const char *mmdb)
     atomic_store(&cancel_flag, false);
     cancel_at = 0;
     cancel_seen = 0;
-    route_table_cancel_hook = hook_cancel_at;
+    cancel_hook = hook_cancel_at;
     CHECK(build_cancellable(&f, err, sizeof(err)) == 0 && f.t, "flag never set: built (%s)", err);
     unsigned long total = cancel_seen;
     CHECK(total >= 4, "the build checks the flag per table and per ranking (%lu checks)", total);
@@ -474,14 +477,14 @@ static void test_cancel(const char *mmdb)
           "a build with a flag never set answers as without one");
 
     /* Set before the build. */
-    route_table_cancel_hook = NULL;
+    cancel_hook = NULL;
     atomic_store(&cancel_flag, true);
     int rc = build_cancellable(&f, err, sizeof(err));
     CHECK(rc == -ECANCELED && !f.t && strstr(err, "cancelled"),
           "flag set before: -ECANCELED, no table (rc %d, %s)", rc, err);
 
     /* Set at every check in turn: in the first table, between tables, in the second. */
-    route_table_cancel_hook = hook_cancel_at;
+    cancel_hook = hook_cancel_at;
     int bad = 0;
     for (unsigned long k = 1; k <= total; k++) {
         atomic_store(&cancel_flag, false);
@@ -502,7 +505,7 @@ static void test_cancel(const char *mmdb)
     atomic_store(&cancel_flag, false);
     cancel_at = total / 2 + 1;
     cancel_seen = 0;
-    route_table_cancel_hook = hook_wait_other_thread;
+    cancel_hook = hook_wait_other_thread;
     pthread_t th;
     pthread_create(&th, NULL, set_flag_thread, NULL);
     rc = build_cancellable(&f, err, sizeof(err));
@@ -511,7 +514,7 @@ static void test_cancel(const char *mmdb)
           "flag set by another thread during the build: -ECANCELED at the next check (rc %d)", rc);
     sem_destroy(&hook_reached);
     sem_destroy(&flag_set);
-    route_table_cancel_hook = NULL;
+    cancel_hook = NULL;
     fx_free(&f);
 }
 
