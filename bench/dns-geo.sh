@@ -36,7 +36,8 @@
 #     (utime+stime from /proc/PID/stat before/after, all threads; includes the kernel's
 #     UDP work done in the server's context); "other" = busy CPU time of the machine not
 #     used by the server or dnsperf (noise from other work);
-#   - prints one table per mode (each round and the median) and the ratios geodnsd/gdnsd;
+#   - prints one table per mode (each round and the median) and the ratios geodnsd/gdnsd,
+#     also paired per round: median [min-max] and a 95 % bootstrap interval of the median;
 #     writes results.tsv, summary.txt, crosscheck.txt, the dnsperf logs to RESULTS
 #     (default: a new temp dir, printed).
 #
@@ -58,7 +59,8 @@
 #     against plain geodnsd (4 PoPs) measured in the same rounds
 #   BASE= (a path to another geodnsd binary) also runs "geodnsd-base": that binary with the same
 #     config as geodnsd, in the same rounds, and prints geodnsd/geodnsd-base CPU per query: an
-#     A/B comparison of two builds on the same machine at the same time
+#     A/B comparison of two builds on the same machine at the same time; BASE=$BUILD/bin/geodnsd
+#     (the very binary measured) is an A/A run: the method's own noise
 #   MODES="max rate" (the modes to run; "max" alone for the full-load figures only)
 #   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
 #     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is

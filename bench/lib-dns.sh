@@ -216,23 +216,33 @@ bd_med() {
     local r; for r in $(seq 1 "$ROUNDS"); do echo "${R[$1,$r,$2,$3]:--}"; done | bd_median
 }
 
-# bd_print_table MODE PEER PEER_LABEL: per-round figures and medians of every server, and the
-# ratios geodnsd/PEER (and against the ceiling when it ran).
 # bd_paired MODE A B [FIELD]: the per-round ratios A/B of FIELD (default usq, CPU per query),
-# as "median [min-max]". Every round runs each server back to back, so a drift of the shared
-# machine over the minutes of a run (seen: every server 20 % slower in one round than in the
-# next) cancels in a round's ratio, where the ratio of the medians keeps it.
+# as "median [min-max] ci LO-HI". Every round runs each server back to back, so a drift of the
+# shared machine over the minutes of a run (seen: every server 20 % slower in one round than in
+# the next) cancels in a round's ratio, where the ratio of the medians keeps it. LO-HI is a 95 %
+# bootstrap interval of that median (2,000 resamples of the rounds with replacement, fixed seed):
+# a target inside it is one the run cannot tell from the figure. BASE= set to the very binary
+# measured (an A/A run) shows the method's own noise the same way.
 bd_paired() {
     local mode=$1 a=$2 b=$3 f=${4:-usq} r
     for r in $(seq 1 "$ROUNDS"); do
         printf '%s %s\n' "${R[$mode,$r,$a,$f]:-}" "${R[$mode,$r,$b,$f]:-}"
-    done | awk '$1 > 0 && $2 > 0 { v[n++] = $1 / $2 }
+    done | awk 'function med(x, k,   i, j, t) {
+                    for (i = 1; i < k; i++)
+                        for (j = i; j > 0 && x[j] < x[j - 1]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+                    return k % 2 ? x[(k - 1) / 2] : (x[k / 2 - 1] + x[k / 2]) / 2 }
+        $1 > 0 && $2 > 0 { v[n++] = $1 / $2 }
         END { if (!n) { print "n/a"; exit }
-              for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-              m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
-              printf "%.3f [%.3f-%.3f]", m, v[0], v[n - 1] }'
+              for (i = 0; i < n; i++) w[i] = v[i]
+              m = med(w, n); lo = w[0]; hi = w[n - 1]
+              srand(1); B = 2000
+              for (b = 0; b < B; b++) { for (i = 0; i < n; i++) s[i] = v[int(rand() * n)]; bm[b] = med(s, n) }
+              med(bm, B)
+              printf "%.3f [%.3f-%.3f] ci %.3f-%.3f", m, lo, hi, bm[int(B * 0.025)], bm[int(B * 0.975) - 1] }'
 }
 
+# bd_print_table MODE PEER PEER_LABEL: per-round figures and medians of every server, and the
+# ratios geodnsd/PEER (and against the ceiling when it ran).
 bd_print_table() {
     local mode="$1" peer="$2" label="$3" s r
     echo
@@ -272,7 +282,7 @@ bd_print_table() {
             "$label" "$(bd_ratio "$(bd_med "$mode" "$peer" qps)" "$(bd_med "$mode" ceiling qps)")" \
             "$(bd_ratio "$(bd_med "$mode" "$peer" usq)" "$(bd_med "$mode" ceiling usq)")"
     fi
-    printf '\nCPU per query, paired per round (median [min-max] of the rounds'"'"' ratios): geodnsd/%s %s' \
+    printf '\nCPU per query, paired per round (median [min-max] of the rounds'"'"' ratios, ci: 95 %% interval of the median): geodnsd/%s %s' \
         "$label" "$(bd_paired "$mode" geodnsd "$peer")"
     [ -n "${SPID[ceiling]:-}" ] && printf ', geodnsd/ceiling %s, %s/ceiling %s' \
         "$(bd_paired "$mode" geodnsd ceiling)" "$label" "$(bd_paired "$mode" "$peer" ceiling)"
