@@ -9,6 +9,10 @@
  * 2 (some) reply missing, 3 a reply did not parse or its counts disagree with its content. */
 enum { EXIT_NOREPLY = 2, EXIT_BADREPLY = 3 };
 
+/* A name in presentation form at its longest: 255 wire bytes, each written as \DDD, and the
+ * terminating NUL. */
+#define DNSQ_NAME_TEXT (255 * 4 + 1)
+
 static inline unsigned get16(const uint8_t *p)
 {
     return (unsigned)p[0] << 8 | p[1];

@@ -84,7 +84,7 @@ typedef struct wire_info {
     int opt_owner_root;
     size_t opt_off; /* offset of the (first) OPT RR's type field */
     int opt_overrun;
-    char qname[1100];
+    char qname[DNSQ_NAME_TEXT];
     unsigned qtype, qclass;
 } wire_info_t;
 
