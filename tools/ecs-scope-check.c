@@ -2,19 +2,20 @@
  *
  * For sample IPv4 (or, with --family 6, IPv6) addresses it asks a running geodnsd (UDP,
  * loopback) for an A record of a geo name with an ECS option, and compares the returned scope
- * against the widest correct prefix, computed here by brute force and independently of geodnsd's
- * merged tables: for growing prefixes around the address, every mmdb network inside the prefix is
- * found by lookups on network boundaries (MMDB_lookup through geoip_locate, nets entries and the
- * special-purpose ranges cut in), each is ranked through the route library, and the prefix is
- * widened while every answer equals the address's. An answer that depends on the client hash (tie
- * band, capacity shedding) is good for its /24 (/48) at most. Health: all PoPs up (run the server
- * without health input). IPv6 samples are drawn from the registries' blocks (random_address);
- * the walk also covers ::ffff:0:0/96, located and answered as IPv4.
+ * against the widest correct prefix, computed here by brute force and independently of
+ * geodnsd's merged tables: for growing prefixes around the address, every mmdb network inside
+ * the prefix is found by lookups on network boundaries (MMDB_lookup through geoip_locate, nets
+ * entries and the special-purpose ranges cut in), each is ranked through the route library, and
+ * the prefix is widened while every answer equals the address's. An answer that depends on the
+ * client hash (tie band, capacity shedding) is good for its /24 (/48) at most. Health: all PoPs
+ * up but those named with --down (run the server with the same PoPs down and no load input).
+ * IPv6 samples are drawn from the registries' blocks (random_address); the walk also covers
+ * ::ffff:0:0/96, located and answered as IPv4.
  *
  * Usage: ecs-scope-check --port P --name NAME --pops pops.yaml --policy geo.yaml
  *            [--mmdb FILE [--schema geoip2-city|dbip-city-lite]] [--nets nets.yaml]
  *            [--samples N] [--seed S] [--family 4|6] [--source 24|32 | 48|56|..|128]
- *            [--addr ADDRESS]... [--type A|AAAA] [--verbose]
+ *            [--addr ADDRESS]... [--type A|AAAA] [--down POP]... [--verbose]
  * geo.yaml holds the policy's `geo:` mapping (at the root or under `geo:`); or give the zone
  * file and the record instead: --zone cdn.example.test.yaml --record video.
  * Prints "exact N narrower N wider N" and exits 1 when any scope is wider than correct. */
@@ -47,6 +48,10 @@ static route_policy_t *pol;
 static uint16_t (*net_fixed)[GEOIP_NET_POPS_MAX];
 static int qfamily = AF_INET; /* --type A (AF_INET) or AAAA (AF_INET6) */
 static uint8_t *net_nfixed;
+/* The health the server runs with: NULL (every PoP up), or every PoP up but the --down ones,
+ * each keeping all its clients (no load input). */
+static route_health_t health_view;
+static const route_health_t *health;
 
 /* Addresses are numbers of W bits: 32 for IPv4 ECS (--family 4), 128 for IPv6 (--family 6). */
 __extension__ typedef unsigned __int128 u128;
@@ -213,7 +218,7 @@ static void answer_at(u128 a, answer_t *out)
         c.nfixed = net_nfixed[net->id];
     }
     route_decision_t d;
-    if (route_rank(pol, pops, &c, NULL, pol->mode == ROUTE_MODE_CNAME ? 0 : qfamily, &d, NULL)) {
+    if (route_rank(pol, pops, &c, health, pol->mode == ROUTE_MODE_CNAME ? 0 : qfamily, &d, NULL)) {
         fprintf(stderr, "route_rank failed\n");
         exit(2);
     }
@@ -475,26 +480,18 @@ int main(int argc, char **argv)
                *nets_path = NULL, *name = NULL, *record = NULL;
     unsigned port = 0, samples = 200, seed = 1, source = 0;
     bool verbose = false;
-    const char *extra[256];
-    size_t nextra = 0;
+    const char *extra[256], *down[POPS_MAX];
+    size_t nextra = 0, ndown = 0;
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},
-        {"name", required_argument, 0, 'n'},
-        {"mmdb", required_argument, 0, 'm'},
-        {"schema", required_argument, 0, 'S'},
-        {"pops", required_argument, 0, 'P'},
-        {"policy", required_argument, 0, 'g'},
-        {"nets", required_argument, 0, 'N'},
-        {"samples", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'},
-        {"source", required_argument, 0, 'x'},
-        {"addr", required_argument, 0, 'a'},
-        {"verbose", no_argument, 0, 'v'},
-        {"zone", required_argument, 0, 'z'},
-        {"record", required_argument, 0, 'r'},
-        {"type", required_argument, 0, 't'},
-        {"family", required_argument, 0, 'f'},
-        {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'}, {"name", required_argument, 0, 'n'},
+        {"mmdb", required_argument, 0, 'm'}, {"schema", required_argument, 0, 'S'},
+        {"pops", required_argument, 0, 'P'}, {"policy", required_argument, 0, 'g'},
+        {"nets", required_argument, 0, 'N'}, {"samples", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'}, {"source", required_argument, 0, 'x'},
+        {"addr", required_argument, 0, 'a'}, {"verbose", no_argument, 0, 'v'},
+        {"zone", required_argument, 0, 'z'}, {"record", required_argument, 0, 'r'},
+        {"type", required_argument, 0, 't'}, {"family", required_argument, 0, 'f'},
+        {"down", required_argument, 0, 'd'}, {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -544,6 +541,11 @@ int main(int argc, char **argv)
         case 'f':
             family = ipv6_or_4("--family", optarg, "6", "4");
             break;
+        case 'd':
+            if (ndown == POPS_MAX)
+                die("--down", "too many");
+            down[ndown++] = optarg;
+            break;
         case 'a':
             if (nextra == 256)
                 die("--addr", "at most 256");
@@ -562,7 +564,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ecs-scope-check --port P --name NAME --pops F --policy F "
                         "[--mmdb F --schema S] [--nets F] [--samples N] [--seed S] "
                         "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
-                        "[--addr A]...\n");
+                        "[--addr A]... [--down POP]...\n");
         return 2;
     }
     u128 extra_a[256];
@@ -583,6 +585,22 @@ int main(int argc, char **argv)
     char err[1024];
     if (pops_load(pops_path, &pops, err, sizeof(err)))
         die(pops_path, err);
+    if (ndown) {
+        for (size_t i = 0; i < POPS_MAX; i++) {
+            health_view.up[i] = 1;
+            health_view.keep[i] = ROUTE_SHARE_ONE;
+            health_view.weight[i] = 1;
+            health_view.addr4[i] = health_view.addr6[i] = 0xffffu;
+        }
+        health_view.spill = 3;
+        for (size_t i = 0; i < ndown; i++) {
+            int k = pops_find(pops, down[i]);
+            if (k < 0)
+                die("--down: no such PoP", down[i]);
+            health_view.up[k] = 0;
+        }
+        health = &health_view;
+    }
     if (mmdb) {
         geoip_schema_t sch;
         if (geoip_schema_preset(schema, &sch))

@@ -5,7 +5,8 @@
 # policy (independently of the server's merged tables), and compares it with the scope of the
 # server's answer (A and AAAA queries, ECS IPv4 /24 and /32, IPv6 /48, /56 and /128). Configs: the ECS/nets test data (nets entries
 # splitting mmdb networks, pins) and the fallback test data (fences, fallback pools, CNAME,
-# NODATA/SERVFAIL, bias, tie band picked by client hash). Requires 100% exact, none wider.
+# NODATA/SERVFAIL, bias, tie band picked by client hash), the bundled example with and without
+# health input (fra down). Requires 100% exact, none wider.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
 CHECK=$BIN/ecs-scope-check
@@ -110,4 +111,51 @@ dns_start "$D/geodnsd.yaml" || dns_finish
 for r in video eu-video edge; do
     run_checker "$D" cdn.example.test.yaml cdn.example.test $r nets.yaml
 done
+dns_stop
+
+# Health: the bundled example as shipped (health dir, no state file yet: every PoP assumed up),
+# then a state file saying fra is down. Until the tables for the new view are built, answers
+# are ranked per client with narrower scopes (never wider: any WIDER fails at once); once they
+# are, every scope is exactly the widest correct one with fra down (checker --down fra).
+D=$TMP/example-health
+geo_example_conf "$D"
+mkdir -p "$D/health"
+dns_start "$D/geodnsd.yaml" || dns_finish
+# scope_poll DESC CHECKER-ARGS...: the checker's verdict becomes "narrower 0 wider 0" within 10 s
+scope_poll() {
+    local desc=$1 i out rc
+    shift
+    for ((i = 0; i < 50 * DNS_SLOW; i++)); do
+        out=$("$CHECK" --port "$PORT" --name video.cdn.example.test --pops "$D/pops.yaml" \
+            --zone "$D/cdn.example.test.yaml" --record video --mmdb "$MMDB" --samples 100 \
+            --seed 3 "$@" 2>&1)
+        rc=$?
+        [ $rc -ne 0 ] && break # a scope wider than correct (or no reply): fail now
+        echo "$out" | tail -n 1 | grep -q "narrower 0 wider 0 no-reply 0" && break
+        sleep 0.2
+    done
+    if [ $rc -eq 0 ] && echo "$out" | tail -n 1 | grep -q "narrower 0 wider 0 no-reply 0"; then
+        pass "$desc: $(echo "$out" | tail -n 1 | sed 's/;.*//')"
+    else
+        fail "$desc" "rc=$rc: $out"
+    fi
+}
+scope_poll "all up (health dir, no state yet): IPv4 /24 exact" --family 4 --source 24 $ADDRS
+ga "all up: Paris -> fra" 127.0.1.1 - --ecs 192.0.2.0/24 video.cdn.example.test
+python3 "$SRC/tests/lib/health-state.py" "$D/health/v1.json" v1 fra=down nyc=up sin=up gru=up
+scope_poll "fra down: IPv4 /24 exact with fra down" --family 4 --source 24 --down fra $ADDRS
+ga "fra down: Paris -> nyc" 127.0.2.1 - --ecs 192.0.2.0/24 video.cdn.example.test
+# The checker tells the two views apart: told every PoP is up, it finds the merged scopes wider.
+out=$("$CHECK" --port "$PORT" --name video.cdn.example.test --pops "$D/pops.yaml" \
+    --zone "$D/cdn.example.test.yaml" --record video --mmdb "$MMDB" --samples 100 --seed 3 \
+    --family 4 --source 24 $ADDRS 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && echo "$out" | tail -n 1 | grep -Eq "wider [1-9]"; then
+    pass "checker without --down fra reports the fra-down scopes as too wide, exit 1"
+else
+    fail "checker without --down fra reports the fra-down scopes as too wide" "rc=$rc: $out"
+fi
+scope_poll "fra down: IPv6 /56 exact with fra down" --family 6 --source 56 --down fra $ADDRS6
+scope_poll "fra down: AAAA, IPv4 /32 exact with fra down" --family 4 --source 32 --type AAAA \
+    --down fra $ADDRS
 finish
