@@ -62,6 +62,9 @@
 #     A/B comparison of two builds on the same machine at the same time; BASE=$BUILD/bin/geodnsd
 #     (the very binary measured) is an A/A run: the method's own noise
 #   MODES="max rate" (the modes to run; "max" alone for the full-load figures only)
+#   QUOTA= (percent of one CPU, as root): each server runs inside a cpu cgroup limited to that
+#     share (bench/lib-dns.sh bd_quota_setup), so at full load the server, not dnsperf, is the
+#     bottleneck and never idles waiting for queries
 #   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
 #     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is
 #     limited and the difference is the cost of the bucket lookup per response; prints its CPU
@@ -122,6 +125,7 @@ declare -A SPID=() SPORT=()
 cleanup() {
     local s
     for s in "${!SPID[@]}"; do bd_stop "${SPID[$s]}"; done
+    bd_quota_cleanup
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -35,6 +35,9 @@
 #   WAIT_IDLE=5 IDLE_PCT=10 (before each run, wait up to WAIT_IDLE s for the machine
 #     to be less than IDLE_PCT % busy; 0 = don't wait)
 #   CLIENT_CPU=0 SERVER_CPU=1  BUILD=<repo>/build  RESULTS=<dir>
+#   QUOTA= (percent of one CPU, as root): each server runs inside a cpu cgroup limited to that
+#     share (bench/lib-dns.sh bd_quota_setup), so at full load the server, not dnsperf, is the
+#     bottleneck and never idles waiting for queries
 #   CEILING=1 (0: skip the ceiling)  CEILING_SRC=<path to udp-ceiling.c>
 #   NSD_SERVERS=1 (NSD server-count)  GEODNSD_WORKERS=1
 #   NSD_MINIMAL=no (NSD's default: authority NS + glue in positive answers, so its
@@ -86,6 +89,7 @@ declare -A SPID=() SPORT=()
 cleanup() {
     local s
     for s in "${!SPID[@]}"; do bd_stop "${SPID[$s]}"; done
+    bd_quota_cleanup
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -143,6 +143,64 @@ bd_wait_idle() {
     echo "$busy"
 }
 
+# QUOTA (percent of one CPU; empty: none): every dnsperf run has its server inside a cpu cgroup
+# limited to QUOTA % of one CPU (CFS quota over a 10 ms period), so the server and not dnsperf
+# is the bottleneck: full load means the server is busy all the time it may run. cgroup v2
+# (cpu.max) or v1 (the cpu controller); the group is removed by bd_quota_cleanup.
+BD_CG="" BD_CG_V=""
+declare -A BD_CG_HOME=()
+bd_quota_setup() {
+    [ -n "${QUOTA:-}" ] || return 0
+    { [[ "$QUOTA" =~ ^[0-9]+$ ]] && [ "$QUOTA" -ge 5 ] && [ "$QUOTA" -le 100 ]; } ||
+        bd_die "QUOTA must be 5..100 (percent of one CPU)"
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+            echo +cpu > /sys/fs/cgroup/cgroup.subtree_control || bd_die "QUOTA: cannot enable the cpu controller"
+        BD_CG=/sys/fs/cgroup/geodns-bench.$$ BD_CG_V=2
+        mkdir "$BD_CG" && echo "$((QUOTA * 100)) 10000" > "$BD_CG/cpu.max" || bd_die "QUOTA: cannot set up $BD_CG"
+    elif [ -d /sys/fs/cgroup/cpu ]; then
+        BD_CG=/sys/fs/cgroup/cpu/geodns-bench.$$ BD_CG_V=1
+        { mkdir "$BD_CG" && echo 10000 > "$BD_CG/cpu.cfs_period_us" &&
+            echo $((QUOTA * 100)) > "$BD_CG/cpu.cfs_quota_us"; } || bd_die "QUOTA: cannot set up $BD_CG"
+    else
+        bd_die "QUOTA needs a cpu cgroup (v2 /sys/fs/cgroup or v1 /sys/fs/cgroup/cpu)"
+    fi
+}
+
+# bd_quota_enter PID... / bd_quota_leave PID...: move every thread of the processes into the
+# quota group and back to the group each came from (nothing without QUOTA).
+bd_quota_enter() {
+    local p t
+    [ -n "$BD_CG" ] || return 0
+    for p in "$@"; do
+        if [ "$BD_CG_V" = 2 ]; then
+            BD_CG_HOME[$p]=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$p/cgroup")
+            echo "$p" > "$BD_CG/cgroup.procs"
+        else
+            BD_CG_HOME[$p]=/sys/fs/cgroup/cpu$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' "/proc/$p/cgroup")
+            for t in /proc/"$p"/task/*; do echo "${t##*/}" > "$BD_CG/tasks"; done
+        fi
+    done 2>/dev/null || bd_die "QUOTA: cannot move the server into $BD_CG"
+}
+bd_quota_leave() {
+    local p t
+    [ -n "$BD_CG" ] || return 0
+    for p in "$@"; do
+        if [ "$BD_CG_V" = 2 ]; then
+            echo "$p" > "${BD_CG_HOME[$p]}/cgroup.procs"
+        else
+            for t in /proc/"$p"/task/*; do echo "${t##*/}" > "${BD_CG_HOME[$p]}/tasks"; done
+        fi
+    done 2>/dev/null || true
+}
+bd_quota_cleanup() {
+    [ -n "$BD_CG" ] && [ -d "$BD_CG" ] || return 0
+    local f=tasks
+    [ "$BD_CG_V" = 2 ] && f=cgroup.procs
+    while read -r t; do echo "$t" > "${BD_CG%/*}/$f"; done < "$BD_CG/$f" 2>/dev/null || true
+    rmdir "$BD_CG" 2>/dev/null || true
+}
+
 # bd_run_one MODE ROUND SERVER SECS [record]: one dnsperf run against SERVER (pinned), its
 # figures into R[...] and a line of $TSV. Uses the caller's SPORT, SPID, QFILE, CLIENTS,
 # OUTSTANDING, RATE, RESULTS, WORK, SERVER_CPU, CLIENT_CPU, WAIT_IDLE, IDLE_PCT, HZ, TSV and
@@ -155,6 +213,7 @@ bd_run_one() {
     [ "$mode" = rate ] && rate=(-Q "$RATE")
     mapfile -t pids < <(bd_tree "$pid")
     bd_pin "$SERVER_CPU" "${pids[@]}"
+    bd_quota_enter "${pids[@]}"
     [ "$record" = 1 ] && busy0="$(bd_wait_idle "$WAIT_IDLE" "$IDLE_PCT")"
     c0="$(bd_cpu_ticks "${pids[@]}")"; b0="$(bd_busy_ticks)"; u0="$(bd_cpu_ticks --user "${pids[@]}")"
     # shellcheck disable=SC2086
@@ -165,6 +224,7 @@ bd_run_one() {
         r=$?; times > "$log.times"; exit $r
     ) || rc=$?
     c1="$(bd_cpu_ticks "${pids[@]}")"; b1="$(bd_busy_ticks)"; u1="$(bd_cpu_ticks --user "${pids[@]}")"
+    bd_quota_leave "${pids[@]}"
     [ "$record" = 1 ] || return 0
     if [ "$rc" != 0 ]; then bd_say "dnsperf against $s failed (rc $rc), see $log"; tail -5 "$log" >&2; fi
     local sent done_q lost qps avg maxl rcodes srv dp other usq pct
@@ -198,6 +258,7 @@ bd_run_one() {
 # servers alternates between rounds), each DURATION s.
 bd_run_rounds() {
     local s round mode i n=${#SERVERS[@]} order
+    bd_quota_setup
     for s in "${SERVERS[@]}"; do [ "$WARMUP" -gt 0 ] && bd_run_one max 0 "$s" "$WARMUP" 0; done
     for round in $(seq 1 "$ROUNDS"); do
         order=("${SERVERS[@]}")
@@ -247,7 +308,7 @@ bd_print_table() {
     local mode="$1" peer="$2" label="$3" s r
     echo
     if [ "$mode" = max ]; then
-        echo "mode max: dnsperf ${BD_DNSPERF_FLAGS:+$BD_DNSPERF_FLAGS }-c $CLIENTS -q $OUTSTANDING (full load), $DURATION s per run"
+        echo "mode max: dnsperf ${BD_DNSPERF_FLAGS:+$BD_DNSPERF_FLAGS }-c $CLIENTS -q $OUTSTANDING (full load), $DURATION s per run${QUOTA:+; each server limited to $QUOTA % of one CPU (QUOTA, cgroup)}"
     else
         echo "mode rate: dnsperf ${BD_DNSPERF_FLAGS:+$BD_DNSPERF_FLAGS }-c $CLIENTS -q $OUTSTANDING -Q $RATE (fixed offered load), $DURATION s per run"
     fi
