@@ -261,7 +261,7 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
             if (route_explain(
                     text, sizeof(text), node->geo, s->geo->pops, &rc, shown, fam,
                     gc.from_ecs ? gc.source_prefix : 0,
-                    georesp_scope_prefix(s->env.health, node->geo_id, &gc, fam, loc.prefix),
+                    georesp_scope_prefix(s->geo, s->env.health, node->geo_id, &gc, fam, loc.prefix),
                     route_hash_prefix(gc.family, gc.addr, gc.source_prefix)) >= 0)
                 fputs(text, stdout);
         } else if (node && node->geo) {

@@ -200,9 +200,18 @@ static uint8_t qfam(int family)
     return (uint8_t)(family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0);
 }
 
-/* Without a merged table (building it failed): rank per client, with the worker's answer cache
- * and memo. The scope is then the matched network (one location record), or the full length
- * when nets entries could split the network: narrower than the table's, never wider. */
+/* The scope of an answer ranked per client (no merged table): the matched network (one location
+ * record), cut short of any special range it holds (answered from the resolver's address), or the
+ * full length when nets entries could split the network: narrower than the table's, never wider. */
+static uint8_t fallback_scope(const geo_runtime_t *rt, const geo_client_t *c, uint8_t matched)
+{
+    if (rt->nnets)
+        return c->family == AF_INET ? 32 : 128;
+    return route_special_clamp(c->family, c->addr, matched);
+}
+
+/* Without a merged table (building it failed, or not built yet for the newest view): rank per
+ * client, with the worker's answer cache and memo; the scope is fallback_scope(). */
 static int georesp_decide_cached(const query_env_t *env, const route_policy_t *pol,
                                  uint32_t policy_id, const geo_client_t *c, int family, uint8_t qf,
                                  route_decision_t *dec, uint8_t *scope)
@@ -246,8 +255,7 @@ static int georesp_decide_cached(const query_env_t *env, const route_policy_t *p
         }
     }
     if (c->from_ecs) {
-        uint8_t full = c->family == AF_INET ? 32 : 128;
-        uint8_t sc = rt->nnets ? full : matched;
+        uint8_t sc = fallback_scope(rt, c, matched);
         uint8_t hp = route_hash_prefix(c->family, c->addr, c->source_prefix);
         if (dec->hashed && hp > sc)
             sc = hp;
@@ -356,14 +364,14 @@ int georesp_answer(const query_env_t *env, const dns_query_t *q, const struct so
     return GEORESP_CNAME;
 }
 
-uint8_t georesp_scope_prefix(const route_health_t *health, uint32_t policy_id,
-                             const geo_client_t *c, int family, uint8_t fallback)
+uint8_t georesp_scope_prefix(const geo_runtime_t *rt, const route_health_t *health,
+                             uint32_t policy_id, const geo_client_t *c, int family, uint8_t matched)
 {
     route_table_hit_t hit;
     if (health && health->table && c->family &&
         route_table_lookup(health->table, policy_id, c->family, c->addr, family, &hit))
         return hit.depth;
-    return fallback;
+    return c->family ? fallback_scope(rt, c, matched) : matched;
 }
 
 int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const struct sockaddr *src,
@@ -398,7 +406,7 @@ int georesp_explain_txt(const query_env_t *env, const dns_query_t *q, const stru
     if (len < 0 ||
         route_explain(text + len, sizeof(text) - (size_t)len, pol, rt->pops, &rc, env->health,
                       family, c.from_ecs ? c.source_prefix : 0,
-                      georesp_scope_prefix(env->health, n->geo_id, &c, family, loc.prefix),
+                      georesp_scope_prefix(rt, env->health, n->geo_id, &c, family, loc.prefix),
                       c.family ? route_hash_prefix(c.family, c.addr, c.source_prefix) : 0) < 0)
         return 0;
     /* The answer is for this client only: scope = the whole source prefix. */

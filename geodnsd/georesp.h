@@ -88,9 +88,12 @@ geo_cache_t *geo_cache_new(size_t slots);
 void geo_cache_free(geo_cache_t *cache);
 
 /* The widest prefix around client c with one answer (the ECS scope before the hash prefix):
- * the merged table's leaf depth when health has a table, else fallback. */
-uint8_t georesp_scope_prefix(const route_health_t *health, uint32_t policy_id,
-                             const geo_client_t *c, int family, uint8_t fallback);
+ * the merged table's leaf depth when health has a table, else what ranking per client can
+ * vouch for around the matched network of prefix matched (nets entries and special ranges
+ * cut in). */
+uint8_t georesp_scope_prefix(const geo_runtime_t *rt, const route_health_t *health,
+                             uint32_t policy_id, const geo_client_t *c, int family,
+                             uint8_t matched);
 
 /* Debugging over DNS: TXT records, one per line of route_explain(), telling why this client
  * gets what it gets at geo node n (TTL 0). Only called for loopback clients when the server

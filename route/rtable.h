@@ -80,4 +80,19 @@ void route_table_stats(const route_table_t *t, route_table_stats_t *out);
  * databases place them): see docs/geo.md. */
 uint8_t route_special_prefix(int family, const uint8_t *addr);
 
+/* Those ranges as a list (IPv4 ones also stand, plus 96, inside ::ffff:0:0/96): *out gets the
+ * static array; returns its length. */
+typedef struct route_special_range {
+    int family;
+    uint8_t addr[16];
+    uint8_t prefix;
+} route_special_range_t;
+size_t route_special_ranges(const route_special_range_t **out);
+
+/* For a client addr outside every special range, located in a network of prefix bits: the
+ * shortest length, at least prefix, whose block around addr holds no special range (nor, for an
+ * IPv6 address that is not IPv4-mapped, any of ::ffff:0:0/96, located as IPv4). An ECS scope
+ * taken from the matched network alone would otherwise cover addresses answered differently. */
+uint8_t route_special_clamp(int family, const uint8_t *addr, uint8_t prefix);
+
 #endif

@@ -136,6 +136,15 @@ echo "# a newer change cancels the running build"
 S=$(nlog "$STARTED") B=$(nlog "$BUILT")
 state "$XP"
 if until_n "$STARTED" $((S + 1)) 30; then
+    # Meanwhile the new view answers by ranking each client. Its ECS scope is the matched network
+    # cut short of the special ranges inside it: 8.8.8.0 lies in a large empty network of this
+    # mmdb that also holds 0/8 and 10/8 (answered from the resolver's address), so 8.0.0.0/7, as
+    # the tables say; 11.0.0.0 gets 11/8, beside 10/8.
+    for cs in 8.8.8.0/24=7 11.0.0.0/24=8; do
+        q --ecs "${cs%=*}" v1.big.test
+        d="while the tables build ($(($(nlog "$BUILT") - B)) built since): ECS ${cs%=*}"
+        expect_eq "$d gets scope /${cs#*=}, clear of the special ranges" "$(ecs_scope)" "${cs#*=}"
+    done
     state p500 # $XP is back up: the build for "$XP down" is now useless
     if until_n "$SUPERSEDED" 1 60; then
         pass "the build for the older view is cancelled (logged)"

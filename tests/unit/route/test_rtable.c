@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "check.h"
 #include "geoip.h"
 #include "pops.h"
@@ -518,11 +519,105 @@ static void test_cancel(const char *mmdb)
     fx_free(&f);
 }
 
+/* The longest range of the list holding a (IPv4 ranges also inside ::ffff:0:0/96), or 0. */
+static unsigned list_special(int family, const uint8_t *a)
+{
+    const route_special_range_t *r;
+    size_t n = route_special_ranges(&r);
+    unsigned best = 0;
+    bool mapped = family == AF_INET6 && addr_v4mapped(a);
+    for (size_t i = 0; i < n; i++) {
+        unsigned p = r[i].prefix;
+        if (r[i].family == family && addr_prefix_match(a, r[i].addr, p) && p > best)
+            best = p;
+        if (mapped && r[i].family == AF_INET && addr_prefix_match(a + 12, r[i].addr, p) &&
+            96 + p > best)
+            best = 96 + p;
+    }
+    return best;
+}
+
+/* route_special_prefix (the query path's hand-written tests) against the list, at every range's
+ * first and last address and the addresses next to them, IPv4 ranges also IPv4-mapped. */
+static void test_special_list(void)
+{
+    const route_special_range_t *r;
+    size_t n = route_special_ranges(&r);
+    int bad = 0, probes = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned bits = r[i].family == AF_INET ? 32 : 128, nb = bits / 8;
+        uint8_t lo[16] = {0}, hi[16] = {0};
+        memcpy(lo, r[i].addr, nb);
+        memcpy(hi, r[i].addr, nb);
+        for (unsigned b = r[i].prefix; b < bits; b++)
+            hi[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+        uint8_t probe[4][16];
+        memcpy(probe[0], lo, 16);
+        memcpy(probe[1], hi, 16);
+        memcpy(probe[2], lo, 16); /* lo - 1 */
+        for (int k = (int)nb - 1; k >= 0 && probe[2][k]-- == 0; k--)
+            ;
+        memcpy(probe[3], hi, 16); /* hi + 1 */
+        for (int k = (int)nb - 1; k >= 0 && ++probe[3][k] == 0; k--)
+            ;
+        for (int k = 0; k < 4; k++) {
+            probes++;
+            if (route_special_prefix(r[i].family, probe[k]) != list_special(r[i].family, probe[k]))
+                bad++;
+            if (r[i].family == AF_INET) {
+                uint8_t m[16] = {[10] = 0xff, [11] = 0xff};
+                memcpy(m + 12, probe[k], 4);
+                probes++;
+                if (route_special_prefix(AF_INET6, m) != list_special(AF_INET6, m))
+                    bad++;
+            }
+        }
+        CHECK(route_special_prefix(r[i].family, lo) == r[i].prefix, "range %zu: its first address",
+              i);
+    }
+    CHECK(bad == 0, "route_special_prefix agrees with the list at %d edge addresses (%d differ)",
+          probes, bad);
+}
+
+static uint8_t clamp_of(const char *a, uint8_t prefix)
+{
+    uint8_t addr[16];
+    int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, a, addr) != 1)
+        abort();
+    return route_special_clamp(fam, addr, prefix);
+}
+
+static void test_special_clamp(void)
+{
+    /* 0.0.0.0/2 holds 0/8 and 10/8: 8.8.8.0 is good for 8.0.0.0/7 (8.x and 9.x) only. */
+    CHECK(clamp_of("8.8.8.0", 2) == 7, "8.8.8.0 in a /2: /7 (%u)", clamp_of("8.8.8.0", 2));
+    CHECK(clamp_of("1.2.3.0", 1) == 8, "1.2.3.0 in 0/1: 1.0.0.0/8 (%u)", clamp_of("1.2.3.0", 1));
+    CHECK(clamp_of("11.0.0.0", 4) == 8, "11.0.0.0 in 0/4: 11/8, next to 10/8 (%u)",
+          clamp_of("11.0.0.0", 4));
+    CHECK(clamp_of("100.64.0.0", 10) == 10, "no special range near: unchanged");
+    CHECK(clamp_of("192.169.0.0", 8) == 16, "192.169/16, next to 192.168/16 (%u)",
+          clamp_of("192.169.0.0", 8));
+    CHECK(clamp_of("8.8.8.0", 30) == 30, "a network longer than needed stays");
+    CHECK(clamp_of("2001:db8::", 0) == 3,
+          "IPv6 in ::/0: 2000::/3, clear of ::/96 ranges and fc00::/7 (%u)",
+          clamp_of("2001:db8::", 0));
+    CHECK(clamp_of("::1:0:0:0", 0) == 80, "::1:0:0:0 in ::/0: /80, clear of ::ffff:0:0/96 (%u)",
+          clamp_of("::1:0:0:0", 0));
+    CHECK(clamp_of("fe00::", 7) == 9, "fe00:: in fe00::/7: /9, clear of fe80::/10 (%u)",
+          clamp_of("fe00::", 7));
+    CHECK(clamp_of("::ffff:8.8.8.0", 98) == 103, "IPv4-mapped 8.8.8.0 in a mapped /2: /103 (%u)",
+          clamp_of("::ffff:8.8.8.0", 98));
+    CHECK(clamp_of("::ffff:8.8.8.0", 96) == 103, "IPv4-mapped, the whole mapped range: /103");
+}
+
 int main(int argc, char **argv)
 {
     test_1024_pops();
     test_split_and_merge();
     test_health_flip();
+    test_special_list();
+    test_special_clamp();
     test_tie_and_sharing();
     if (argc > 1)
         test_mmdb(argv[1]);
