@@ -65,7 +65,7 @@ bool route_table_lookup(const route_table_t *t, uint32_t policy_id, int family, 
 
 typedef struct route_table_stats {
     size_t tables;    /* distinct policies */
-    size_t nodes;     /* trie nodes, all tables */
+    size_t nodes;     /* trie nodes (16-way), all tables */
     size_t answers;   /* distinct answers, all tables */
     size_t locations; /* distinct locations (mmdb records, nets entries) */
     size_t ranked;    /* rankings done: distinct places (coordinates, country, continent) */

@@ -154,6 +154,52 @@ static void check_leaf_exact(const fixture_t *f, uint32_t pol, uint32_t a, const
     }
 }
 
+/* The 16-way nodes walk 4 bits a step and give back the bits a leaf leaves unused: whatever
+ * nibble a leaf ends in, every address with the same first depth bits must reach the same leaf
+ * (same answer, same depth), and ::ffff:a.b.c.d the IPv4 leaf 96 bits deeper. Random addresses,
+ * their leaves' prefixes with random remainders. */
+static void check_leaf_consistent(const fixture_t *f)
+{
+    srand(11);
+    int bad = 0, leaves[129] = {0};
+    for (int i = 0; i < 20000; i++) {
+        int fam = i & 1 ? AF_INET6 : AF_INET;
+        unsigned bits = fam == AF_INET ? 32 : 128;
+        uint8_t a[16], b[16];
+        for (int k = 0; k < 16; k++)
+            a[k] = (uint8_t)rand();
+        if (fam == AF_INET6 && i % 4 == 1)
+            a[0] = 0x20; /* 2000::/8 as well as anywhere */
+        route_table_hit_t ha, hb;
+        route_table_lookup(f->t, 1, fam, a, AF_INET, &ha);
+        leaves[ha.depth]++;
+        for (int k = 0; k < 16; k++)
+            b[k] = (uint8_t)rand();
+        for (unsigned d = 0; d < ha.depth && d < bits; d++) {
+            uint8_t m = (uint8_t)(0x80u >> (d % 8));
+            b[d / 8] = (uint8_t)((b[d / 8] & ~m) | (a[d / 8] & m));
+        }
+        route_table_lookup(f->t, 1, fam, b, AF_INET, &hb);
+        if (hb.dec != ha.dec || hb.depth != ha.depth || hb.special != ha.special)
+            bad++;
+        if (fam == AF_INET) {
+            uint8_t m6[16] = {[10] = 0xff, [11] = 0xff};
+            memcpy(m6 + 12, a, 4);
+            route_table_lookup(f->t, 1, AF_INET6, m6, AF_INET, &hb);
+            if (hb.dec != ha.dec || hb.depth != ha.depth + 96)
+                bad++;
+        }
+    }
+    int odd = 0; /* leaves ending inside a nibble step, not at its end */
+    for (int d = 0; d <= 128; d++)
+        if (d % 4)
+            odd += leaves[d];
+    CHECK(bad == 0 && odd > 0,
+          "20,000 leaves: the same leaf for every address in its prefix, ::ffff:0:0/96 96 bits "
+          "deeper (%d differ; %d leaves end inside a step)",
+          bad, odd);
+}
+
 static void test_split_and_merge(void)
 {
     fixture_t f = {0};
@@ -221,6 +267,7 @@ static void test_split_and_merge(void)
         inet_pton(AF_INET, samples[i], &ia);
         check_leaf_exact(&f, 1, ntohl(ia.s_addr), samples[i]);
     }
+    check_leaf_consistent(&f);
     fx_free(&f);
 }
 
@@ -322,6 +369,7 @@ static void test_mmdb(const char *mmdb)
         inet_pton(AF_INET, samples[i], &ia);
         check_leaf_exact(&f, 1, ntohl(ia.s_addr), samples[i]);
     }
+    check_leaf_consistent(&f);
     fx_free(&f);
 }
 
