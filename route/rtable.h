@@ -5,8 +5,9 @@
  * the special-purpose ranges, every location ranked once (memoized by location record), and
  * siblings with equal answers merged bottom-up. The depth of the leaf a client address reaches
  * is then exactly the widest prefix around it inside which every address gets the same answer
- * from the inputs (config, mmdb, nets, fences, health): the ECS scope. A lookup walks at most
- * 32 (IPv4) or 128 (IPv6) bits, never allocates, locks or logs. */
+ * from the inputs (config, mmdb, nets, fences, health): the ECS scope. For lookups the trie is
+ * compiled into 16-way nodes under a jump table of the first 12 bits: at most 5 (IPv4) or 29
+ * (IPv6) steps; a lookup never allocates, locks or logs. */
 #ifndef GEODNS_RTABLE_H
 #define GEODNS_RTABLE_H
 
@@ -18,6 +19,7 @@
 #include "geoip.h"
 #include "pops.h"
 #include "route.h"
+#include "route_special.h"
 
 /* What a table is built from. Everything is borrowed for the build only. */
 typedef struct route_table_input {
@@ -72,27 +74,5 @@ typedef struct route_table_stats {
     size_t bytes;     /* memory held */
 } route_table_stats_t;
 void route_table_stats(const route_table_t *t, route_table_stats_t *out);
-
-/* The prefix length of the special-purpose range (RFC 6890: this network, private, shared,
- * loopback, link-local, benchmarking, multicast, reserved; ::, ::1, fc00::/7, fe80::/10,
- * ff00::/8; IPv4-mapped IPv6 by its IPv4 address, plus 96) containing addr, or 0 when addr is
- * not in one. The documentation ranges, 100.64.0.0/10 and 198.18.0.0/15 are usable (test
- * databases place them): see docs/geo.md. */
-uint8_t route_special_prefix(int family, const uint8_t *addr);
-
-/* Those ranges as a list (IPv4 ones also stand, plus 96, inside ::ffff:0:0/96): *out gets the
- * static array; returns its length. */
-typedef struct route_special_range {
-    int family;
-    uint8_t addr[16];
-    uint8_t prefix;
-} route_special_range_t;
-size_t route_special_ranges(const route_special_range_t **out);
-
-/* For a client addr outside every special range, located in a network of prefix bits: the
- * shortest length, at least prefix, whose block around addr holds no special range (nor, for an
- * IPv6 address that is not IPv4-mapped, any of ::ffff:0:0/96, located as IPv4). An ECS scope
- * taken from the matched network alone would otherwise cover addresses answered differently. */
-uint8_t route_special_clamp(int family, const uint8_t *addr, uint8_t prefix);
 
 #endif
