@@ -156,7 +156,8 @@ static void check_leaf_exact(const fixture_t *f, uint32_t pol, uint32_t a, const
 
 /* The 16-way nodes walk 4 bits a step and give back the bits a leaf leaves unused: whatever
  * nibble a leaf ends in, every address with the same first depth bits must reach the same leaf
- * (same answer, same depth), and ::ffff:a.b.c.d the IPv4 leaf 96 bits deeper. Random addresses,
+ * (same answer, same depth), the address across its last bit another leaf, and ::ffff:a.b.c.d
+ * the IPv4 leaf 96 bits deeper. Random addresses,
  * their leaves' prefixes with random remainders. */
 static void check_leaf_consistent(const fixture_t *f)
 {
@@ -182,6 +183,13 @@ static void check_leaf_consistent(const fixture_t *f)
         route_table_lookup(f->t, 1, fam, b, AF_INET, &hb);
         if (hb.dec != ha.dec || hb.depth != ha.depth || hb.special != ha.special)
             bad++;
+        if (ha.depth) { /* across the leaf's last bit: another leaf (equal siblings merge) */
+            memcpy(b, a, 16);
+            b[(ha.depth - 1) / 8] ^= (uint8_t)(0x80u >> ((ha.depth - 1) % 8));
+            route_table_lookup(f->t, 1, fam, b, AF_INET, &hb);
+            if (hb.dec == ha.dec && hb.depth == ha.depth && hb.special == ha.special)
+                bad++;
+        }
         if (fam == AF_INET) {
             uint8_t m6[16] = {[10] = 0xff, [11] = 0xff};
             memcpy(m6 + 12, a, 4);
@@ -195,8 +203,8 @@ static void check_leaf_consistent(const fixture_t *f)
         if (d % 4)
             odd += leaves[d];
     CHECK(bad == 0 && odd > 0,
-          "20,000 leaves: the same leaf for every address in its prefix, ::ffff:0:0/96 96 bits "
-          "deeper (%d differ; %d leaves end inside a step)",
+          "20,000 leaves: the same leaf for every address in its prefix, another across its "
+          "last bit, ::ffff:0:0/96 96 bits deeper (%d differ; %d leaves end inside a step)",
           bad, odd);
 }
 
