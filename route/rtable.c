@@ -43,10 +43,8 @@ typedef struct rt_jump {
 typedef struct rt_tab {
     uint32_t root4[2], root6[2]; /* per query family: [0] A (and cname mode), [1] AAAA */
     rt_jump_t *jump[2][2];       /* [address family: IPv4, IPv6][query family]; shared like roots */
-    uint32_t (*node)[2];         /* the binary trie dfs builds; freed once compiled */
-    size_t nnodes, capnodes;
-    /* The trie the query path walks: the binary trie below the jump tables, 4 levels folded
-     * into each 16-way node (one cache line), so a lookup takes a quarter of the steps. */
+    /* The trie the query path walks: the build's binary trie below the jump tables, 4 levels
+     * folded into each 16-way node (one cache line), so a lookup takes a quarter of the steps. */
     uint32_t (*cnode)[RT_FANOUT];
     size_t ncnodes, capcnodes;
     rt_answer_t *ans;
@@ -161,7 +159,11 @@ typedef struct bctx {
     size_t fcap;
     unsigned fi; /* the family whose trie is being built */
     uint8_t path[16];
-    uint32_t graft;            /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
+    uint32_t graft; /* the IPv4 table's root, grafted at ::ffff:0:0/96 */
+    /* the binary trie dfs builds, compiled into the table's 16-way nodes, then freed */
+    uint32_t (*node)[2];
+    size_t nnodes, capnodes;
+    uint32_t *memo; /* while compiling, per binary node: its 16-way node + 1, 0 = not yet */
     uint64_t steps, max_steps; /* bounds the walk: a corrupt tree may point back up */
     unsigned long checks;      /* of in->cancel, for in->cancel_check */
     int err;
@@ -468,20 +470,14 @@ static uint32_t leaf(bctx_t *b, const geoip_rec_t *rec, int32_t net, bool specia
 
 static uint32_t node_new(bctx_t *b, uint32_t l, uint32_t r)
 {
-    rt_tab_t *t = b->tab;
-    if (t->nnodes == t->capnodes) {
-        size_t cap = t->capnodes ? t->capnodes * 2 : 1024;
-        uint32_t(*n)[2] = cap < RT_LEAF ? realloc(t->node, cap * sizeof(*n)) : NULL;
-        if (!n) {
-            b->err = -ENOMEM;
-            return RT_LEAF;
-        }
-        t->node = n;
-        t->capnodes = cap;
+    if (b->nnodes >= RT_LEAF ||
+        grow_for(&b->node, &b->capnodes, b->nnodes, sizeof(*b->node), 1024)) {
+        b->err = -ENOMEM;
+        return RT_LEAF;
     }
-    t->node[t->nnodes][0] = l;
-    t->node[t->nnodes][1] = r;
-    return (uint32_t)t->nnodes++;
+    b->node[b->nnodes][0] = l;
+    b->node[b->nnodes][1] = r;
+    return (uint32_t)b->nnodes++;
 }
 
 /* Is the prefix of the first depth bits of p (depth < 96) a prefix of ::ffff:0:0/96? */
@@ -554,61 +550,56 @@ static uint32_t dfs(bctx_t *b, geoip_rec_t rec, uint32_t mt, int32_t cover, bool
 
 /* ---------------------------------------------------------------- the query-path trie */
 
-typedef struct cctx {
-    rt_tab_t *tab;
-    uint32_t *memo; /* per binary node: its 16-way node + 1, 0 while not yet compiled */
-    int err;
-} cctx_t;
-
 /* The 16-way node standing for binary node v, which lies at a whole nibble: walks reach binary
  * nodes there only (from the jump tables at depth RT_JUMP_BITS, then RT_STRIDE bits a step; the
  * IPv4 trie is grafted at depth 96). Each entry is where RT_STRIDE more bits lead: a leaf met
  * within them (with the bits left unused) or the 16-way node below. The graft makes the binary
  * trie a DAG: a node reached twice is compiled once. Recursion depth: 128 / RT_STRIDE. */
-static uint32_t compile(cctx_t *c, uint32_t v)
+static uint32_t compile(bctx_t *b, uint32_t v)
 {
-    if (c->memo[v])
-        return c->memo[v] - 1;
-    rt_tab_t *t = c->tab;
+    if (b->memo[v])
+        return b->memo[v] - 1;
+    rt_tab_t *t = b->tab;
     uint32_t e[RT_FANOUT];
-    for (unsigned nib = 0; nib < RT_FANOUT && !c->err; nib++) {
+    for (unsigned nib = 0; nib < RT_FANOUT && !b->err; nib++) {
         uint32_t x = v;
         unsigned k = 0;
         while (k < RT_STRIDE && !(x & RT_LEAF))
-            x = t->node[x][(nib >> (RT_STRIDE - 1 - k++)) & 1];
-        e[nib] = x & RT_LEAF ? x | RT_UNUSED(RT_STRIDE - k) : compile(c, x);
+            x = b->node[x][(nib >> (RT_STRIDE - 1 - k++)) & 1];
+        e[nib] = x & RT_LEAF ? x | RT_UNUSED(RT_STRIDE - k) : compile(b, x);
     }
-    if (c->err)
+    if (b->err)
         return RT_LEAF;
     if (t->ncnodes >= RT_LEAF ||
         grow_for(&t->cnode, &t->capcnodes, t->ncnodes, sizeof(*t->cnode), 256)) {
-        c->err = -ENOMEM;
+        b->err = -ENOMEM;
         return RT_LEAF;
     }
     memcpy(t->cnode[t->ncnodes], e, sizeof(e));
-    c->memo[v] = (uint32_t)t->ncnodes + 1;
+    b->memo[v] = (uint32_t)t->ncnodes + 1;
     return (uint32_t)t->ncnodes++;
 }
 
-/* The jump table of the trie at root: for each value of the first RT_JUMP_BITS bits, where a
- * walk from root stands after them (a 16-way node, compiled here, or the leaf met sooner).
- * NULL when out of memory. */
-static rt_jump_t *jump_build(cctx_t *c, uint32_t root)
+/* The jump table of the binary trie at root: for each value of the first RT_JUMP_BITS bits,
+ * where a walk from root stands after them (a 16-way node, compiled here, or the leaf met
+ * sooner). NULL with b->err set when out of memory. */
+static rt_jump_t *jump_build(bctx_t *b, uint32_t root)
 {
-    const rt_tab_t *tab = c->tab;
     rt_jump_t *j = malloc(sizeof(*j) << RT_JUMP_BITS);
-    if (!j)
+    if (!j) {
+        b->err = -ENOMEM;
         return NULL;
-    for (uint32_t p = 0; p < (1u << RT_JUMP_BITS) && !c->err; p++) {
+    }
+    for (uint32_t p = 0; p < (1u << RT_JUMP_BITS) && !b->err; p++) {
         uint32_t v = root;
         unsigned d = 0;
         for (; d < RT_JUMP_BITS && !(v & RT_LEAF); d++)
-            v = tab->node[v][(p >> (RT_JUMP_BITS - 1 - d)) & 1];
+            v = b->node[v][(p >> (RT_JUMP_BITS - 1 - d)) & 1];
         if (!(v & RT_LEAF))
-            v = compile(c, v);
+            v = compile(b, v);
         j[p] = (rt_jump_t){.v = v, .depth = (uint8_t)d};
     }
-    if (c->err) {
+    if (b->err) {
         free(j);
         return NULL;
     }
@@ -652,29 +643,24 @@ static int build_tab(const route_table_input_t *in, const route_policy_t *pol, c
         tab->root4[1] = tab->root4[0];
         tab->root6[1] = tab->root6[0];
     }
-    cctx_t c = {.tab = tab};
-    if (!b.err && !(c.memo = calloc(tab->nnodes ? tab->nnodes : 1, sizeof(*c.memo))))
+    if (!b.err && !(b.memo = calloc(b.nnodes ? b.nnodes : 1, sizeof(*b.memo))))
         b.err = -ENOMEM;
     for (unsigned fi = 0; fi < nfam && !b.err; fi++)
         for (unsigned af = 0; af < 2 && !b.err; af++)
-            if (!(tab->jump[af][fi] = jump_build(&c, af ? tab->root6[fi] : tab->root4[fi])))
-                b.err = -ENOMEM;
-    free(c.memo);
-    if (!b.err && tab->ncnodes &&
-        tab->ncnodes < tab->capcnodes) { /* give back the doubling's slack */
+            tab->jump[af][fi] = jump_build(&b, af ? tab->root6[fi] : tab->root4[fi]);
+    if (!b.err && tab->ncnodes && tab->ncnodes < tab->capcnodes) { /* the doubling's slack */
         uint32_t(*cn)[RT_FANOUT] = realloc(tab->cnode, tab->ncnodes * sizeof(*cn));
         if (cn) {
             tab->cnode = cn;
             tab->capcnodes = tab->ncnodes;
         }
     }
-    free(tab->node); /* the query path walks the 16-way nodes */
-    tab->node = NULL;
-    tab->capnodes = 0;
     if (nfam == 1 && !b.err) {
         tab->jump[0][1] = tab->jump[0][0];
         tab->jump[1][1] = tab->jump[1][0];
     }
+    free(b.node);
+    free(b.memo);
     free(b.lkey);
     free(b.lval);
     free(b.aslot);
@@ -743,7 +729,6 @@ void route_table_free(route_table_t *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->ntab; i++) {
-        free(t->tab[i].node);
         free(t->tab[i].cnode);
         free(t->tab[i].ans);
         for (unsigned af = 0; af < 2; af++) {
