@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "metrics.h"
+#include "route_special.h"
 
 /* ---- answer cache ---- */
 

@@ -12,6 +12,7 @@
 #include "grow.h"
 #include "hash.h"
 #include "route_int.h"
+#include "route_special.h"
 
 /* A trie value: a node index, or a leaf (answer id, and whether it is a special range). In the
  * query-path trie of 16-way nodes (4 address bits per step) a leaf also says how many of the

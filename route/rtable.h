@@ -19,7 +19,6 @@
 #include "geoip.h"
 #include "pops.h"
 #include "route.h"
-#include "route_special.h"
 
 /* What a table is built from. Everything is borrowed for the build only. */
 typedef struct route_table_input {
