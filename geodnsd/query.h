@@ -59,7 +59,7 @@ typedef struct query_meta {
     uint8_t rrl_owner_len;
     bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
     uint16_t qend;     /* offset in out just past the question (12 when there is none) */
-    uint16_t opt_off;  /* offset in out of the OPT record, the last one, or 0 when none */
+    uint16_t opt_off;  /* offset in out of the OPT record (only a TSIG after it), or 0: none */
 } query_meta_t;
 
 /* query_process() that also fills *meta (when the return value is not 0). */

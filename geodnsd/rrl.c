@@ -190,14 +190,16 @@ size_t rrl_truncate(uint8_t *buf, size_t len, size_t qend, size_t opt_off)
 {
     if (qend < 12 || qend > len)
         return len < 12 ? len : 12;
-    size_t n = qend;
-    if (opt_off >= qend && opt_off < len) {
-        memmove(buf + qend, buf + opt_off, len - opt_off);
-        n = qend + (len - opt_off);
+    /* The OPT record alone: a TSIG after it signed the whole reply and goes with the rest. */
+    size_t optlen = 0;
+    if (opt_off >= qend && opt_off + 11 <= len) {
+        optlen = 11 + (((size_t)buf[opt_off + 9] << 8) | buf[opt_off + 10]);
+        if (opt_off + optlen > len)
+            optlen = 0;
     }
+    memmove(buf + qend, buf + opt_off, optlen);
     buf[2] |= 0x02; /* TC */
     memset(buf + 6, 0, 6);
-    if (opt_off >= qend && opt_off < len)
-        buf[11] = 1;
-    return n;
+    buf[11] = optlen ? 1 : 0;
+    return qend + optlen;
 }

@@ -95,8 +95,9 @@ uint32_t rrl_response_name(rrl_class_t cls, const uint8_t *buf, size_t qend, con
                            size_t ownerlen);
 
 /* Turn the response in buf (len bytes, written by query_process: header, question, records,
- * OPT last when opt_off is not 0) into its truncated form: TC=1, question kept, no records but
- * the OPT. qend is the offset just past the question. Returns the new length. */
+ * the OPT at opt_off when not 0, perhaps a TSIG after it) into its truncated form: TC=1,
+ * question kept, no records but the OPT. qend is the offset just past the question. Returns the
+ * new length. */
 size_t rrl_truncate(uint8_t *buf, size_t len, size_t qend, size_t opt_off);
 
 #endif

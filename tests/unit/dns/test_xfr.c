@@ -15,6 +15,7 @@
 #include "check.h"
 #include "query.h"
 #include "snapshot.h"
+#include "tsig.h"
 #include "xfr.h"
 
 #define KEY      "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
@@ -250,6 +251,56 @@ static void test_udp_and_dispatch(void)
     free(req);
 }
 
+/* A TSIG whose algorithm name is a compression pointer (2 bytes on the wire, 13 once read) is
+ * malformed: the fields after it are never read from where the whole name would end, which
+ * for a message ending there is past its end (caught by ASan: the buffer is exactly its size). */
+static void test_tsig_compressed_algorithm(void)
+{
+    static const uint8_t qhead[] = {
+        0,  7,   0,   0,   0,   1,   0,   0,   0,   0,   0,   1, /* header */
+        11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6',
+        0,  0,   6,   0,   1}; /* hmac-sha256. SOA IN */
+    static const uint8_t owner[] = {7, 'x', 'f', 'r', '-', 'k', 'e', 'y', 0,
+                                    0, 250, 0,   255, 0,   0,   0,   0};
+    for (int compressed = 1; compressed >= 0; compressed--) {
+        uint8_t alg[13];
+        size_t al = compressed ? 2 : 13;
+        if (compressed) {
+            alg[0] = 0xC0;
+            alg[1] = 12; /* the question name */
+        } else {
+            memcpy(alg, qhead + 12, 13);
+        }
+        size_t rdlen = al + 10 + 6, len = sizeof(qhead) + sizeof(owner) + 2 + rdlen;
+        uint8_t *m = malloc(len), *p = m;
+        memcpy(p, qhead, sizeof(qhead));
+        p += sizeof(qhead);
+        memcpy(p, owner, sizeof(owner));
+        p += sizeof(owner);
+        *p++ = 0;
+        *p++ = (uint8_t)rdlen;
+        memcpy(p, alg, al);
+        p += al;
+        memset(p, 0, 16); /* time 0, fudge 0, MAC length 0, original ID 0, no error, no other */
+        m[len - 6] = 0;
+        m[len - 5] = 7;
+        const xfr_keyring_t *ring = snap->env.xfr_keys;
+        tsig_check_t ts;
+        int rc = tsig_verify(ring->keys, ring->n, m, len, (uint64_t)time(NULL), &ts);
+        if (compressed)
+            CHECK(rc == -1, "TSIG with a compressed algorithm name: malformed (%d)", rc);
+        else
+            CHECK(rc == 0 && ts.error == TSIG_BADSIG, "the same uncompressed: BADSIG (%d, %u)", rc,
+                  ts.error);
+        static uint8_t out[4096];
+        struct sockaddr_in sa = addr4("127.0.0.1");
+        size_t n =
+            query_process(&snap->env, m, len, out, sizeof(out), 0, (const struct sockaddr *)&sa);
+        CHECK(n >= 12, "answered (%zu bytes)", n);
+        free(m);
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_xfr.XXXXXX";
@@ -291,6 +342,7 @@ int main(void)
     }
     test_transfers();
     test_udp_and_dispatch();
+    test_tsig_compressed_algorithm();
     gd_snapshot_unref(snap);
     const char *names[] = {"big.yaml", "cdn.yaml", "pops.yaml", "geodnsd.yaml"};
     for (size_t i = 0; i < 4; i++) {

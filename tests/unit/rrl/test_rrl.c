@@ -240,6 +240,17 @@ static void test_truncate(void)
     CHECK(m[2] & 0x80 && m[2] & 0x04, "QR and AA kept");
     CHECK(m[4] == 0 && m[5] == 1 && m[7] == 0 && m[9] == 0 && m[11] == 1, "counts 1 0 0 1");
     CHECK(m[19] == 0 && m[21] == 41, "OPT follows the question");
+    /* A signed reply: the TSIG after the OPT goes (its MAC covered what is cut), the counts
+     * say what is left. */
+    uint8_t m3[] = {0x12, 0x34, 0x84, 0x00, 0,   1, 0,   0, 0, 0, 0, 2, /* header */
+                    1,    'a',  0,    0,    1,   0, 1,                  /* question: ends at 19 */
+                    0,    0,    41,   4,    0,   0, 0,   0, 0, 0, 4,    /* OPT at 19, 4 bytes of */
+                    0,    10,   0,    0,                                /* an empty COOKIE */
+                    1,    'k',  0,    0,    250, 0, 255, 0, 0, 0, 0, 0,
+                    5,    1,    2,    3,    4,   5}; /* TSIG */
+    n = rrl_truncate(m3, sizeof(m3), 19, 19);
+    CHECK(n == 19 + 15 && m3[11] == 1 && m3[21] == 41 && m3[31] == 10,
+          "with a TSIG after the OPT: question and OPT only, ARCOUNT 1 (%zu)", n);
     uint8_t m2[] = {0, 1,    0x84, 0, 0, 1, 0, 1, 0, 0, 0,  0, 1, 'a', 0, 0, 1, 0,
                     1, 0xc0, 12,   0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
     n = rrl_truncate(m2, sizeof(m2), 19, 0);
