@@ -43,11 +43,15 @@ typedef struct health_addr {
     int64_t since;                  /* unix seconds of the last state change (0 = never) */
 } health_addr_t;
 
+/* The largest load a state file holds (capacity is a uint32): the prober refuses a larger
+ * reading for its PoP, and the reader refuses a file that has one. */
+#define HEALTH_LOAD_MAX 1e15
+
 typedef struct health_pop {
     char name[POPS_NAME_MAX];
     health_state_t state; /* up when any address is up; down when all are down */
     bool has_load;
-    double load;                         /* in the unit of the PoP's capacity */
+    double load; /* in the unit of the PoP's capacity, 0 to HEALTH_LOAD_MAX */
     char load_reason[HEALTH_REASON_MAX]; /* why has_load is false, or "" */
     size_t naddrs;
     health_addr_t addrs[HEALTH_ADDRS_MAX];

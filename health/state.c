@@ -15,7 +15,6 @@
 
 #define STATE_TIME_MAX    253402300799LL /* 9999-12-31T23:59:59Z: later times are not real */
 #define STATE_RTT_MAX     1e9            /* ms; a round trip longer than this is nonsense */
-#define STATE_LOAD_MAX    1e15           /* in the capacity unit (capacity is a uint32) */
 #define STATE_HISTORY_MAX 32             /* bits in health_addr_t.history */
 #define STATE_READ_CHUNK  65536
 
@@ -291,7 +290,7 @@ static int state_parse_pop(const yt_node_t *k, const yt_node_t *v, health_pop_t 
         state_get_state(n, &p->state, err, errlen))
         return -EINVAL;
     if ((n = yt_map_get(v, "load")) && !yt_is_null(n)) {
-        if (state_get_double(n, 0, STATE_LOAD_MAX, &p->load, "load", err, errlen))
+        if (state_get_double(n, 0, HEALTH_LOAD_MAX, &p->load, "load", err, errlen))
             return -EINVAL;
         p->has_load = true;
     }

@@ -48,8 +48,8 @@ static int load_number(const yt_node_t *n, double *out)
     return 0;
 }
 
-int hc_load_read(const char *name, const char *body, size_t len, const char *field, double *out,
-                 char *reason, size_t reasonlen)
+int hc_load_read(const char *name, const char *body, size_t len, const char *field, double max,
+                 double *out, char *reason, size_t reasonlen)
 {
     char err[LOAD_ERR_MAX] = "";
     yt_doc_t *doc = NULL;
@@ -73,6 +73,8 @@ int hc_load_read(const char *name, const char *body, size_t len, const char *fie
         snprintf(reason, reasonlen, "%s is not a number", field);
     else if (*out < 0)
         snprintf(reason, reasonlen, "%s is negative", field);
+    else if (*out > max)
+        snprintf(reason, reasonlen, "%s %g is out of range (0 to %g)", field, *out, max);
     else
         rc = 0;
     yt_doc_free(doc);

@@ -182,8 +182,8 @@ static void round_load_record(hc_round_t *r, hc_job_t *j, const hc_outcome_t *o)
         snprintf(p->load_reason, sizeof(p->load_reason), "%s", o->reason);
     } else if (o->status < 200 || o->status > 299) {
         snprintf(p->load_reason, sizeof(p->load_reason), "status %d", o->status);
-    } else if (!hc_load_read(pr->status_path, o->body, o->body_len, pr->load_field, &p->load,
-                             p->load_reason, sizeof(p->load_reason))) {
+    } else if (!hc_load_read(pr->status_path, o->body, o->body_len, pr->load_field, HEALTH_LOAD_MAX,
+                             &p->load, p->load_reason, sizeof(p->load_reason))) {
         p->has_load = true;
         p->load_reason[0] = '\0';
         r->stats.loads_read++;

@@ -17,7 +17,7 @@ static void expect_value(const char *what, const char *doc, const char *field, d
 {
     double v = -1;
     char reason[REASON_MAX] = "";
-    int rc = hc_load_read("/status", doc, strlen(doc), field, &v, reason, sizeof(reason));
+    int rc = hc_load_read("/status", doc, strlen(doc), field, 1e15, &v, reason, sizeof(reason));
     CHECK(rc == 0 && v == want, "%s: rc %d value %g reason '%s'", what, rc, v, reason);
 }
 
@@ -25,7 +25,7 @@ static void expect_reason(const char *what, const char *doc, const char *field, 
 {
     double v = -1;
     char reason[REASON_MAX] = "";
-    int rc = hc_load_read("/status", doc, strlen(doc), field, &v, reason, sizeof(reason));
+    int rc = hc_load_read("/status", doc, strlen(doc), field, 1e15, &v, reason, sizeof(reason));
     CHECK(rc == -EINVAL && strstr(reason, needle), "%s: rc %d reason '%s', want '%s'", what, rc,
           reason, needle);
 }
@@ -50,6 +50,11 @@ int main(void)
     expect_reason("inf", "{\"load\": {\"value\": 1e999}}", "load.value", "not a number");
     expect_reason("hex", "{\"load\": {\"value\": 0x10}}", "load.value", "not a number");
     expect_reason("negative", "{\"load\": {\"value\": -3}}", "load.value", "negative");
+    expect_value("at the bound", "{\"load\": {\"value\": 1e15}}", "load.value", 1e15);
+    expect_reason("past the bound", "{\"load\": {\"value\": 1e16}}", "load.value",
+                  "load.value 1e+16 is out of range (0 to 1e+15)");
+    expect_reason("the largest double", "{\"load\": {\"value\": 1.7976931348623157e308}}",
+                  "load.value", "out of range");
     expect_reason("HTML", "<html><body>502 Bad Gateway</body></html>", "load.value", "no field");
     expect_reason("broken JSON", "{\"load\": {\"value\": 1", "load.value", "not JSON: /status:");
     expect_reason("empty body", "", "load.value", "not JSON: /status:1:1");
