@@ -187,7 +187,10 @@ int health_file_replace(const char *path, int (*writer)(FILE *f, const void *ctx
         close(fd);
         goto fail;
     }
+    errno = 0;
     rc = writer(f, ctx);
+    if (rc == -EIO && errno && errno != EIO)
+        rc = -errno; /* the stream's error (ENOSPC, EDQUOT) rather than its ferror flag */
     if (!rc && fflush(f))
         rc = -errno;
     if (!rc && fsync(fileno(f)))

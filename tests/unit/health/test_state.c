@@ -175,6 +175,15 @@ static void test_round_trip(void)
     health_file_free(hf);
 }
 
+/* A writer whose stream failed as on a full disk. */
+static int full_disk_writer(FILE *f, const void *ctx)
+{
+    (void)ctx;
+    fputs("{", f);
+    errno = ENOSPC;
+    return -EIO;
+}
+
 static void test_save_load(const char *tmpdir)
 {
     char dir[512], path[600], err[ERRLEN] = "";
@@ -203,6 +212,12 @@ static void test_save_load(const char *tmpdir)
     back = NULL;
     CHECK(health_file_load(path, &back, err, sizeof(err)) == -ENOENT && !back, "missing file");
     CHECK(strstr(err, "ams.json") != NULL, "missing file named: %s", err);
+    /* A write that fails (a full disk: stdio's error flag, errno ENOSPC) says why, and leaves
+     * neither the file nor its temporary. */
+    CHECK(health_file_replace(path, full_disk_writer, NULL, err, sizeof(err)) == -ENOSPC,
+          "a full disk: -ENOSPC");
+    CHECK(strstr(err, strerror(ENOSPC)) != NULL, "a full disk is named: %s", err);
+    CHECK(access(path, F_OK) != 0, "nothing written on a full disk");
     snprintf(path, sizeof(path), "%s/none/ams.json", dir);
     CHECK(health_file_save(path, hf, err, sizeof(err)) == -ENOENT, "save into missing dir");
     CHECK(strstr(err, "ams.json") != NULL, "save error names the file: %s", err);
