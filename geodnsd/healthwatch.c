@@ -71,6 +71,7 @@ struct gd_health_dir {
     size_t n, cap;
     const health_file_t **list;
     bool dir_failed; /* the directory could not be opened (reported once) */
+    bool too_many;   /* more than HEALTH_VANTAGES_MAX state files (reported once) */
 };
 
 gd_health_dir_t *gd_health_dir_new(void)
@@ -154,19 +155,35 @@ size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
         while ((de = readdir(d))) {
             if (!is_state_file(de->d_name))
                 continue;
+            size_t slot = nn;
             if (nn == HEALTH_VANTAGES_MAX) {
+                /* Keep the first ones by name whatever the directory order: the last by name
+                 * so far gives way to one before it. */
                 too_many = true;
-                continue;
+                slot = 0;
+                for (size_t i = 1; i < nn; i++)
+                    if (strcmp(names[i], names[slot]) > 0)
+                        slot = i;
+                if (strcmp(de->d_name, names[slot]) >= 0)
+                    continue;
+                free(names[slot]);
+                nn--;
             }
-            if ((names[nn] = strdup(de->d_name)))
+            if ((names[slot] = strdup(de->d_name)))
                 nn++;
+            else if (slot != nn)
+                names[slot] = names[nn]; /* no memory: close the gap */
         }
         closedir(d);
     }
     qsort(names, nn, sizeof(*names), cmp_name);
-    if (too_many)
+    if (too_many && !hd->too_many)
         warnf(warn, ctx, "health dir %s: more than %d state files; reading the first %d by name",
               path, HEALTH_VANTAGES_MAX, HEALTH_VANTAGES_MAX);
+    else if (!too_many && hd->too_many && !hd->dir_failed)
+        warnf(warn, ctx, "health dir %s: %d state files or fewer again", path, HEALTH_VANTAGES_MAX);
+    if (!hd->dir_failed)
+        hd->too_many = too_many;
     for (size_t i = 0; i < nn; i++) {
         char full[4096];
         snprintf(full, sizeof(full), "%s/%s", path, names[i]);

@@ -195,5 +195,24 @@ has "all full, no CNAME (eu-video): the least loaded PoP (nyc) still answers" \
 q --ecs $CHICAGO $V
 has "all past the high watermark: video -> CNAME" "^AN $V\. [0-9]+ IN CNAME video\.cdn-vendor\.example\.net\.$"
 
+echo "# more state files than vantages read (32): the first 32 by name, warned about once"
+L=$(($(log_lines) + 1))
+for ((i = 33; i >= 0; i--)); do # made in reverse, so directory order is not name order
+    v=$(printf 'v%02d' $i)
+    state "$HD/$v.json" $v 0 fra=up:990 nyc=up:980 sin=up:990 gru=up:990
+done
+wait_log "more than 32 state files; reading the first 32 by name" 5 "$L" ||
+    fail "34 more state files: warned" "$(tail -n 5 "$LOG")"
+sleep 2 # four more scans of the directory
+expect_eq "the warning is logged once, not at every scan" \
+    "$(tail -n +"$L" "$LOG" | grep -c 'more than 32 state files')" 1
+explain "$CONF" $V 192.0.2.1/24
+first32=$(cd "$HD" && ls -- *.json | LC_ALL=C sort | head -n 32 | sed 's/\.json$//')
+missing=0
+for v in $first32; do grep -q " $v:" <<<"$R" || missing=$((missing + 1)); done
+expect_eq "explain reads each of the first 32 state files by name" "$missing" 0
+hasnt "v32 and v33 (past the first 32 by name) are not read" " v3[23]:"
+rm -f "$HD"/v*.json
+
 alive "geodnsd survived every health change"
 finish
