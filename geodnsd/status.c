@@ -216,7 +216,10 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         conn_error(c, 400);
         return;
     case STATUS_HTTP_TOO_LARGE:
-        conn_error(c, c->inlen >= sizeof(c->in) ? 431 : 414);
+        conn_error(c, 431);
+        return;
+    case STATUS_HTTP_URI_TOO_LONG:
+        conn_error(c, 414);
         return;
     case STATUS_HTTP_DONE:
         conn_dispatch(c, &req);

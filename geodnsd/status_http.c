@@ -37,7 +37,7 @@ static status_http_result_t parse_request_line(const char *s, size_t n, status_h
     if (!path_end)
         path_end = i;
     if (path_end - t >= sizeof(req->path))
-        return STATUS_HTTP_TOO_LARGE;
+        return STATUS_HTTP_URI_TOO_LONG;
     memcpy(req->path, s + t, path_end - t);
     req->path[path_end - t] = 0;
     static const char version[] = " HTTP/1.";
@@ -78,7 +78,9 @@ status_http_result_t status_http_parse(const char *buf, size_t len, status_http_
                 if ((c < 0x20 && c != '\t' && !(c == '\r' && i + 1 == limit)) || c == 0x7f)
                     return STATUS_HTTP_BAD;
             }
-            return len >= STATUS_HTTP_HEAD_MAX ? STATUS_HTTP_TOO_LARGE : STATUS_HTTP_INCOMPLETE;
+            if (len < STATUS_HTTP_HEAD_MAX)
+                return STATUS_HTTP_INCOMPLETE;
+            return line ? STATUS_HTTP_TOO_LARGE : STATUS_HTTP_URI_TOO_LONG;
         }
         size_t end = (size_t)(nl - buf);
         size_t lend = end > pos && buf[end - 1] == '\r' ? end - 1 : end;

@@ -11,10 +11,11 @@
 #define STATUS_HTTP_HEADERS_MAX 64   /* header lines */
 
 typedef enum status_http_result {
-    STATUS_HTTP_INCOMPLETE = 0, /* a valid prefix: read more */
-    STATUS_HTTP_DONE = 1,       /* a complete, valid request head */
-    STATUS_HTTP_BAD = -1,       /* malformed: answer 400 and close */
-    STATUS_HTTP_TOO_LARGE = -2, /* head, path or header count past the limits: 431 or 414 */
+    STATUS_HTTP_INCOMPLETE = 0,    /* a valid prefix: read more */
+    STATUS_HTTP_DONE = 1,          /* a complete, valid request head */
+    STATUS_HTTP_BAD = -1,          /* malformed: answer 400 and close */
+    STATUS_HTTP_TOO_LARGE = -2,    /* head or header count past the limits: 431 */
+    STATUS_HTTP_URI_TOO_LONG = -3, /* the request line or its path past the limits: 414 */
 } status_http_result_t;
 
 typedef struct status_http_request {

@@ -86,13 +86,19 @@ static void test_parse_malformed(void)
     CHECK(status_http_parse(big, n, &req) == STATUS_HTTP_TOO_LARGE, "too many headers");
     memset(big, 'a', STATUS_HTTP_HEAD_MAX + 100);
     memcpy(big, "GET /", 5);
-    CHECK(status_http_parse(big, STATUS_HTTP_HEAD_MAX + 100, &req) == STATUS_HTTP_TOO_LARGE,
-          "a head past the limit");
+    CHECK(status_http_parse(big, STATUS_HTTP_HEAD_MAX + 100, &req) == STATUS_HTTP_URI_TOO_LONG,
+          "a request line past the head's limit");
+    /* More header lines than allowed inside the size limit: 431, as a head too large. */
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i <= STATUS_HTTP_HEADERS_MAX; i++)
+        n += (size_t)sprintf(big + n, "X-A%d: b\r\n", i);
+    CHECK(n < STATUS_HTTP_HEAD_MAX && status_http_parse(big, n, &req) == STATUS_HTTP_TOO_LARGE,
+          "%d header lines in %zu bytes: too large", STATUS_HTTP_HEADERS_MAX + 1, n);
     char path[STATUS_HTTP_PATH_MAX + 40];
     memset(path, 'p', sizeof(path));
     memcpy(path, "GET /", 5);
     strcpy(path + STATUS_HTTP_PATH_MAX + 10, " HTTP/1.1\r\n\r\n");
-    CHECK(parse(path, &req) == STATUS_HTTP_TOO_LARGE, "a path past the limit");
+    CHECK(parse(path, &req) == STATUS_HTTP_URI_TOO_LONG, "a path past the limit");
     free(big);
 }
 
