@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -117,6 +118,33 @@ static void conn_on_written(uv_write_t *req, int status)
 /* Transfers out, counted over all workers for the log lines. */
 static atomic_ulong xfr_seq;
 
+/* Refusals are logged at most XFR_REFUSED_LOG_MAX a second over all workers (a client that
+ * pipelines transfers it may not have must not fill the disk); the next line logged says how
+ * many were not. Every refusal is counted in the metrics all the same. */
+#define XFR_REFUSED_LOG_MAX 10
+static atomic_ulong xfr_refused_sec, xfr_refused_in_sec, xfr_refused_unlogged;
+
+static const char *unlogged_note(char *buf, size_t len, unsigned long n)
+{
+    snprintf(buf, len, " (%lu refusals before it not logged: more than %d a second)", n,
+             XFR_REFUSED_LOG_MAX);
+    return buf;
+}
+
+static bool xfr_refused_log(unsigned long *unlogged)
+{
+    unsigned long now = (unsigned long)time(NULL);
+    unsigned long sec = atomic_load(&xfr_refused_sec);
+    if (sec != now && atomic_compare_exchange_strong(&xfr_refused_sec, &sec, now))
+        atomic_store(&xfr_refused_in_sec, 0);
+    if (atomic_fetch_add(&xfr_refused_in_sec, 1) >= XFR_REFUSED_LOG_MAX) {
+        atomic_fetch_add(&xfr_refused_unlogged, 1);
+        return false;
+    }
+    *unlogged = atomic_exchange(&xfr_refused_unlogged, 0);
+    return true;
+}
+
 /* A zone transfer request: the whole response (one frame per message) is written in one go
  * from its own buffer; reading waits until it is out. Returns -1 when the connection closed. */
 static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
@@ -134,16 +162,18 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
         conn_close(c);
         return -1;
     }
-    unsigned long n = atomic_fetch_add(&xfr_seq, 1) + 1;
+    unsigned long n = atomic_fetch_add(&xfr_seq, 1) + 1, unlogged = 0;
+    char more[96];
     metrics_inc(&c->pool->counters->transfers[r.allowed ? 1 : 0]);
     if (r.allowed)
         log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
                  n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
                  peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);
-    else
-        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: rcode %u tsig error %u", n,
+    else if (xfr_refused_log(&unlogged))
+        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: rcode %u tsig error %u%s", n,
                  r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
-                 r.key ? " key " : "", r.key ? r.key : "", r.rcode, r.tsig_error);
+                 r.key ? " key " : "", r.key ? r.key : "", r.rcode, r.tsig_error,
+                 unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
     c->xfr_out = out;
     uv_buf_t b = uv_buf_init((char *)out, (unsigned)outlen);
     c->wreq.data = c;

@@ -372,6 +372,10 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
         o.buf[1] = (uint8_t)l;
         o.len = l + 2;
         res->messages = 1;
+        /* A refusal is a few dozen bytes: don't hold a transfer's buffer while it is written. */
+        uint8_t *fit = realloc(o.buf, o.len);
+        if (fit)
+            o.buf = fit;
         *out = o.buf;
         *outlen = o.len;
         return 0;

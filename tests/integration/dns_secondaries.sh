@@ -179,4 +179,43 @@ refused=$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="refuse
 expect_eq "metrics count the attempts (allowed, refused) as the log does" "$allowed $refused" \
     "$(grep -c 'transfer #.* allowed' "$LOG") $(grep -c 'transfer #.* refused' "$LOG")"
 
+# A client pipelining 200 AXFRs it may not have: each is answered REFUSED and counted, but the
+# log takes at most 10 refusals a second, then says how many it left out.
+before=$(grep -c 'transfer #.* refused' "$LOG")
+t0=$(date +%s)
+R=$(timeout 30 python3 - "$PORT" "$Z" <<'PYEOF' 2>&1
+import socket, struct, sys
+port, zone = int(sys.argv[1]), sys.argv[2]
+qname = b"".join(bytes([len(l)]) + l.encode() for l in zone.rstrip(".").split(".")) + b"\0"
+msg = lambda i: struct.pack(">HHHHHH", i, 0, 1, 0, 0, 0) + qname + struct.pack(">HH", 252, 1)
+frames = b"".join(struct.pack(">H", len(msg(i))) + msg(i) for i in range(200))
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s.sendall(frames)
+buf, refused = b"", 0
+while refused < 200:
+    data = s.recv(65536)
+    if not data:
+        break
+    buf += data
+    while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+        n = struct.unpack(">H", buf[:2])[0]
+        refused += (buf[2 + 3] & 15) == 5
+        buf = buf[2 + n:]
+print("refused", refused)
+PYEOF
+)
+t1=$(date +%s)
+expect_eq "200 pipelined AXFRs from a client not allowed: 200 REFUSED" "$R" "refused 200"
+logged=$(($(grep -c 'transfer #.* refused' "$LOG") - before))
+expect_eq "their log lines: at most 10 a second ($logged in $((t1 - t0 + 1)) s)" \
+    "$([ "$logged" -ge 1 ] && [ "$logged" -le $((10 * (t1 - t0 + 1))) ] && echo yes)" yes
+M=$(curl -s "http://127.0.0.1:$MPORT/metrics")
+expect_eq "metrics count all 200" \
+    "$(printf '%s\n' "$M" | sed -n 's/^geodnsd_transfers_total{result="refused"} //p')" \
+    "$((refused + 200))"
+sleep 1.1 # a new second
+R=$(dig +tcp -p "$PORT" @127.0.0.1 "$Z" AXFR 2>&1)
+has_log "the next refusal logged says how many were not" \
+    "transfer #[0-9]+ refused: .* \([0-9]+ refusals before it not logged: more than 10 a second\)"
+
 finish
