@@ -75,13 +75,17 @@ static void round_on_close(uv_handle_t *h)
 
 /* ------------------------------------------------------------------ requests */
 
-/* The Host header: the probe's, else the address and port (a tcp probe has no URL). */
-static void round_host(const hc_rpop_t *rp, const health_addr_t *a, uint16_t port, char *out,
-                       size_t n)
+/* The Host header: the status URL's for the status request, else the probe's, else the address
+ * and port (a tcp probe has no URL). */
+static void round_host(const hc_rpop_t *rp, hc_job_kind_t kind, const health_addr_t *a,
+                       uint16_t port, char *out, size_t n)
 {
+    const pops_probe_t *pr = &rp->pp->probe;
     char text[HEALTH_ADDR_STRLEN];
-    if (rp->pp->probe.host[0])
-        snprintf(out, n, "%s", rp->pp->probe.host);
+    if (kind == JOB_LOAD && pr->status_host[0])
+        snprintf(out, n, "%s", pr->status_host);
+    else if (pr->host[0])
+        snprintf(out, n, "%s", pr->host);
     else if (a->family == AF_INET6)
         snprintf(out, n, "[%s]:%u", health_addr_format(a, text), port);
     else
@@ -289,7 +293,7 @@ static void round_load_jobs(hc_round_t *r)
             continue;
         }
         char host[ROUND_HOST_MAX];
-        round_host(rp, &p->addrs[k], pr->status_port, host, sizeof(host));
+        round_host(rp, JOB_LOAD, &p->addrs[k], pr->status_port, host, sizeof(host));
         rp->status_request_len = round_request(rp->status_request, pr->status_path, host);
         hc_job_t *j = &r->jobs[r->njobs++];
         memset(j, 0, sizeof(*j));
@@ -445,7 +449,7 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
         round_pop_init(p, pp, prev);
         if (pp->probe.kind == POPS_PROBE_HTTP) {
             char host[ROUND_HOST_MAX];
-            round_host(rp, &p->addrs[0], pp->probe.port, host, sizeof(host));
+            round_host(rp, JOB_ADDR, &p->addrs[0], pp->probe.port, host, sizeof(host));
             rp->request_len = round_request(rp->request, pp->probe.path, host);
         }
         for (size_t k = 0; k < p->naddrs; k++) {

@@ -23,6 +23,16 @@ void pops_free(pops_t *pops)
     free(pops);
 }
 
+/* A value that goes into the request line or a header: no spaces or control bytes, so it can
+ * neither split the request line nor start a header of its own. */
+static bool header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return false;
+    return true;
+}
+
 int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, char *path,
                    size_t pathlen)
 {
@@ -39,17 +49,14 @@ int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, 
     const char *rb = v6 ? memchr(h, ']', hl) : NULL;
     bool has_port = v6 ? rb && rb + 1 < h + hl : memchr(h, ':', hl) != NULL;
     snprintf(auth, sizeof(auth), "%.*s%s", (int)hl, h, has_port ? "" : ":80");
-    if (hostport_parse(auth, name, sizeof(name), port))
+    if (hostport_parse(auth, name, sizeof(name), port) || !header_safe(name))
         return -EINVAL;
     /* The host as it stands in the URL (an IPv6 address in brackets): the Host header's. */
     if (snprintf(host, hostlen, v6 ? "[%s]" : "%s", name) >= (int)hostlen)
         return -EINVAL;
     const char *pa = slash ? slash : "/";
-    if (strlen(pa) >= pathlen)
+    if (strlen(pa) >= pathlen || !header_safe(pa))
         return -EINVAL;
-    for (const char *c = pa; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return -EINVAL; /* no spaces or control bytes in a request line */
     strcpy(path, pa);
     return 0;
 }
@@ -255,6 +262,15 @@ static int parse_probe_addresses(const yt_node_t *n, pops_pop_t *p, char *err, s
     return 0;
 }
 
+/* The Host header of a URL: its host, with ":port" when the port is not 80. Returns 0, or
+ * -EINVAL when it does not fit out. */
+static int url_host_header(char *out, size_t n, const char *host, uint16_t port)
+{
+    int w =
+        port != 80 ? snprintf(out, n, "%s:%u", host, (unsigned)port) : snprintf(out, n, "%s", host);
+    return w < 0 || (size_t)w >= n ? -EINVAL : 0;
+}
+
 /* probe: {url: "http://host:port/path", type: http|tcp, port: N, host: H, expect: [200],
  *         body: "ok", timeout: 2s, status: /status | "http://host:port/path" | false,
  *         load_field: load.value, down_after: 3, window: 5, up_after: 2} */
@@ -297,17 +313,13 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
                            "plain-HTTP health port, or use type: tcp on port 443",
                            s);
         if (strlen(s) >= POPS_URL_MAX ||
-            pops_url_split(s, urlhost, sizeof(urlhost), &pr->port, pr->path, sizeof(pr->path)))
+            pops_url_split(s, urlhost, sizeof(urlhost), &pr->port, pr->path, sizeof(pr->path)) ||
+            url_host_header(pr->host, sizeof(pr->host), urlhost, pr->port))
             return yt_fail(err, errlen, u,
                            "probe url '%s' must look like http://host[:port]/path (< %d bytes, "
-                           "no spaces)",
+                           "no spaces or control bytes)",
                            s, POPS_URL_MAX);
         strcpy(pr->url, s);
-        /* The Host header carries the port when it is not the default. */
-        if (pr->port != 80)
-            snprintf(pr->host, sizeof(pr->host), "%s:%u", urlhost, (unsigned)pr->port);
-        else
-            snprintf(pr->host, sizeof(pr->host), "%s", urlhost);
     } else if (pr->kind == POPS_PROBE_HTTP) {
         return yt_fail(err, errlen, n, "an http probe needs a url");
     }
@@ -322,10 +334,7 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
     if ((v = yt_map_get(n, "host"))) {
         if (yt_get_str(v, &s, err, errlen))
             return -EINVAL;
-        bool ok = *s && strlen(s) < sizeof(pr->host);
-        for (const char *c = s; ok && *c; c++)
-            ok = (unsigned char)*c > ' ' && *c != 0x7f;
-        if (!ok)
+        if (!*s || strlen(s) >= sizeof(pr->host) || !header_safe(s))
             return yt_fail(err, errlen, v, "probe host must be a non-empty header value");
         strcpy(pr->host, s);
     }
@@ -361,20 +370,28 @@ static int parse_probe(const yt_node_t *n, pops_pop_t *p, char *err, size_t errl
         } else {
             if (yt_get_str(v, &s, err, errlen))
                 return -EINVAL;
+            /* A path is read on the probe's port with the probe's Host; a URL gives the port
+             * and the Host header (the connection still goes to the PoP's address). */
             char h[POPS_HOST_MAX];
+            bool ok;
             if (s[0] == '/') {
-                if (strlen(s) >= sizeof(pr->status_path))
-                    return yt_fail(err, errlen, v, "status path is too long");
-                strcpy(pr->status_path, s);
-                if (!pr->status_port)
-                    pr->status_port = pr->port;
-            } else if (pops_url_split(s, h, sizeof(h), &pr->status_port, pr->status_path,
-                                      sizeof(pr->status_path))) {
-                return yt_fail(err, errlen, v,
-                               "status must be a path (/status), an http:// URL or false, not "
-                               "'%s'",
-                               s);
+                ok = strlen(s) < sizeof(pr->status_path) && header_safe(s);
+                if (ok) {
+                    strcpy(pr->status_path, s);
+                    if (!pr->status_port)
+                        pr->status_port = pr->port;
+                }
+            } else {
+                ok = strlen(s) < POPS_URL_MAX &&
+                     !pops_url_split(s, h, sizeof(h), &pr->status_port, pr->status_path,
+                                     sizeof(pr->status_path)) &&
+                     !url_host_header(pr->status_host, sizeof(pr->status_host), h, pr->status_port);
             }
+            if (!ok)
+                return yt_fail(err, errlen, v,
+                               "status must be a path (/status), an http://host[:port]/path URL "
+                               "or false (< %d bytes, no spaces or control bytes), not '%s'",
+                               POPS_URL_MAX, s);
         }
     }
     if ((v = yt_map_get(n, "load_field"))) {

@@ -28,7 +28,9 @@ typedef enum pops_probe_kind {
 } pops_probe_kind_t;
 
 /* How healthcheck probes a PoP. Every address of the PoP is probed separately, with the URL's
- * host used only as the Host header: the connection goes to the address being probed. */
+ * host used only as the Host header: the connection goes to the address being probed. The same
+ * holds for a status URL: its port and path are used on the PoP's address, its host only in the
+ * Host header of the status request. */
 typedef struct pops_probe {
     pops_probe_kind_t kind;
     char url[POPS_URL_MAX];           /* http: as written */
@@ -44,6 +46,7 @@ typedef struct pops_probe {
      * "load.value" (segment-edge's /status). status_path "" = no load reading. */
     char status_path[POPS_URL_MAX];
     uint16_t status_port;
+    char status_host[POPS_HOST_MAX]; /* a status URL's host[:port] (its Host header), else "" */
     char load_field[POPS_FIELD_MAX];
     /* Anti-flap: down after down_after failures within the last window probes, up again after
      * up_after consecutive successes. Defaults 3 of 5, and 2. */
@@ -139,7 +142,8 @@ int pops_pool_find(const pops_t *pops, const char *name);
 int pops_addr_index(const pops_pop_t *p, int family, const uint8_t *a);
 
 /* Split "http://host[:port]/path" into host (without port), port (80 when absent) and path ("/"
- * when absent). Returns 0 or -EINVAL (not http://, empty host, bad port, too long). */
+ * when absent). Returns 0 or -EINVAL (not http://, empty host, bad port, too long, a space or
+ * control byte in the host or path: both go into the request). */
 int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, char *path,
                    size_t pathlen);
 

@@ -4,7 +4,7 @@
 # --once rounds, a corrupt previous state replaced, the lock serializing two runs, hostile
 # servers (blackhole, trickle, endless headers, garbage, huge body) bounded by the probe timeout
 # and a round by --deadline, probe.addresses, the real segment-edge, a bad PoP file, load from
-# /status, --textfile, --interval.
+# /status (and from a status URL on another host and port), --textfile, --interval.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
 HC=$BIN/healthcheck
@@ -327,6 +327,34 @@ expect_eq "concurrency 1: a probe not started before the deadline fails as such"
     "$(addr fra 127.0.1.1 reason)" "timeout (round deadline, not started)"
 expect_eq "concurrency 1: one probe at a time (the blackhole first)" "$(addr bh 127.0.3.1 reason)" \
     "timeout (round deadline)"
+
+# --- a status URL on another host and port: its port on the PoP's address, its host in Host ----
+start_pop stprobe http 127.0.12.1 "$P1"
+start_pop ststatus http 127.0.12.1 "$P2" '{"load": {"value": 42}}'
+cat >"$TMP/status-url.yaml" <<EOF
+pops:
+  st: {location: [50.11, 8.68], addresses: [127.0.12.1],
+       probe: {url: "http://probe.example.test:$P1/healthz",
+               status: "http://status.example.test:$P2/status"}}
+EOF
+hc --once -c "$TMP/status-url.yaml" --vantage st --out "$OUT"
+S=$OUT/st.json
+expect_eq "status URL: load read on its port at the PoP's address" "$(pop st load)" 42
+check "status URL: its host and port in the Host header" \
+    grep -q "request /status host=status.example.test:$P2 " "$TMP/ststatus.log"
+check "status URL: the probe keeps its own Host" \
+    grep -q "request /healthz host=probe.example.test:$P1 " "$TMP/stprobe.log"
+R=$(cat "$TMP/stprobe.log")
+hasnt "status URL: the probe port is not asked for /status" "request /status"
+printf '%s\n' 'pops:' '  st: {location: [1, 2], addresses: [127.0.12.1],' \
+    "       probe: {url: \"http://127.0.12.1:$P1/healthz\"," \
+    '               status: "/st atus\r\nX-Injected: yes"}}' >"$TMP/bad-status.yaml"
+hc --once -c "$TMP/bad-status.yaml" --vantage st --out "$OUT"
+expect_eq "status path with a space and CR LF: exit 1" "$RC" 1
+has "status path with a space and CR LF: file:line:col" \
+    "$TMP/bad-status.yaml:4:24: status must be a path .*no spaces or control bytes"
+stop_pop stprobe
+stop_pop ststatus
 
 # --- the real segment-edge: /healthz and the load from its /status --------------------------
 if [ -x "$BIN/segment-edge" ]; then
