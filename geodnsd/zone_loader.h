@@ -124,6 +124,37 @@ void zl_warn_dangling_targets(const loader_t *L, const zone_t *z);
 /* The same across the zones of a set, for targets another zone of the set serves. */
 void zl_warn_cross_zone_targets(const zone_set_t *zs);
 
+/* ---- zone_numbers.c: the numbers of zone text, which ldns wraps to their field's size ---- */
+
+/* How a number of zone text reads. */
+typedef enum zl_num {
+    ZL_NUM_OK,     /* well formed and in range */
+    ZL_NUM_RANGE,  /* a number, but out of range (negative included) */
+    ZL_NUM_SYNTAX, /* not written as the field's numbers are */
+} zl_num_t;
+
+/* A TTL [s, s+n): decimal seconds, or units as in 1h30m (s, m, h, d, w), at most 2147483647
+ * (RFC 2181 8). *out: its value as ldns reads it (modulo 2^32). */
+zl_num_t zl_read_ttl(const char *s, size_t n, uint32_t *out);
+
+/* A type name [s, s+n): TYPEnnn must be a number from 0 to 65535 (ldns reads any int and the
+ * type number wraps). 0, or -EINVAL with the reason at at. */
+int zl_check_type_name(loader_t *L, const yt_node_t *at, const char *s, size_t n);
+
+/* The numbers of a record that ldns has parsed into rr from text [text, text+len) written as
+ * in a master file: "[owner] [ttl] [class] type rdata" (no owner when it starts blank;
+ * parentheses, quotes and comments as ldns reads them). The TTL (also as units), CLASSnnn,
+ * TYPEnnn, the integer and timer fields of the data (up to the first field that can span
+ * several tokens) and the length of the \# form must be unsigned decimals in their field's
+ * range, where ldns wraps them (99999999999 to 1215752191, -1 to 65535). No allocation unless
+ * it fails. Returns 0, or -EINVAL with "file:line: reason" at at. */
+int zl_check_record_text(loader_t *L, const yt_node_t *at, const char *text, size_t len,
+                         const ldns_rr *rr);
+
+/* The same for the record data alone [rdata, rdata+len) of rr (YAML zones). */
+int zl_check_rdata_text(loader_t *L, const yt_node_t *at, const char *rdata, size_t len,
+                        const ldns_rr *rr);
+
 /* ---- the readers ---- */
 
 /* zone_yaml.c: a YAML zone document (takes ownership of doc). */

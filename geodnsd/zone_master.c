@@ -80,8 +80,9 @@ static int master_add(master_ctx_t *M, ldns_rr *rr, const yt_node_t *at)
         return zl_fail(L, at, "only class IN is served");
     if (!zl_type_storable(type))
         return zl_fail(L, at, "type %u is not a type that can be stored in a zone", type);
+    /* The text check refuses these as written; this guards a TTL it could not place. */
     if (ldns_rr_ttl(rr) > 0x7FFFFFFFu)
-        return zl_fail(L, at, "TTL %u is over 2147483647 (RFC 2181 8)", ldns_rr_ttl(rr));
+        return zl_fail(L, at, "TTL %u is out of range (0 to 2147483647)", ldns_rr_ttl(rr));
     size_t olen = ldns_rdf_size(owner);
     uint8_t name[DNS_MAX_NAME];
     if (olen > DNS_MAX_NAME)
@@ -195,7 +196,9 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
     int line = (int)first_line - 1, rc = 0;
     while (!feof(fp)) {
         ldns_rr *rr = NULL;
+        long from = ftell(fp); /* the record's text, for the numbers ldns reads unchecked */
         ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &M->ttl, &M->origin, &M->prev, &line);
+        long to = ftell(fp);
         if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
             st == LDNS_STATUS_SYNTAX_ORIGIN)
             continue;
@@ -225,6 +228,8 @@ static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size
             break;
         }
         rc = M->nlongs ? long_owner_restore(M, rr, at) : 0;
+        if (!rc && from >= 0 && to >= from && (size_t)to <= len)
+            rc = zl_check_record_text(M->L, at, buf + from, (size_t)(to - from), rr);
         if (!rc)
             rc = master_add(M, rr, at);
         ldns_rr_free(rr);
@@ -256,34 +261,6 @@ static char *directive_token(char **p)
         *s++ = '\0';
     *p = s;
     return tok;
-}
-
-/* A TTL as ldns reads it: digits with optional s/m/h/d/w units, at most 2^31-1 seconds. */
-static bool ttl_text_ok(const char *s)
-{
-    uint64_t total = 0, num = 0;
-    bool digits = false;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s >= '0' && *s <= '9') {
-            num = num * 10 + (uint64_t)(*s - '0');
-            digits = true;
-            if (num > 0x7FFFFFFFu)
-                return false;
-            continue;
-        }
-        static const char units[] = "smhdw";
-        static const uint64_t mult[] = {1, 60, 3600, 86400, 604800};
-        const char *u = strchr(units, *s | 0x20);
-        if (!u || !*u || !digits)
-            return false;
-        total += num * mult[u - units];
-        num = 0;
-        digits = false;
-    }
-    total += num;
-    return total <= 0x7FFFFFFFu;
 }
 
 static int master_include(master_ctx_t *M, const char *file, unsigned line, char *args);
@@ -329,10 +306,14 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
                 chunk_line = line + 1;
             } else if (word && !strcmp(word, "$TTL")) {
                 char *v = directive_token(&args);
-                if (!v || !ttl_text_ok(v))
+                uint32_t ttl;
+                zl_num_t how = v ? zl_read_ttl(v, strlen(v), &ttl) : ZL_NUM_SYNTAX;
+                if (how == ZL_NUM_RANGE)
                     return zl_fail(L, zl_loc(L, file, line),
-                                   "bad $TTL value '%s' (seconds, or units like 1h30m, at most "
-                                   "2147483647)",
+                                   "$TTL %s is out of range (0 to 2147483647)", v);
+                if (how != ZL_NUM_OK)
+                    return zl_fail(L, zl_loc(L, file, line),
+                                   "bad $TTL value '%s' (seconds, or units like 1h30m)",
                                    v ? v : "");
             } else if (!word || strcmp(word, "$ORIGIN")) {
                 return zl_fail(L, zl_loc(L, file, line),

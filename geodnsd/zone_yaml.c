@@ -64,7 +64,7 @@ static int add_text_rr(loader_t *L, pending_node_t *n, uint16_t type, uint32_t t
     int rc = 0;
     if ((uint16_t)ldns_rr_get_type(rr) != type)
         rc = zl_fail(L, at, "record data '%s' does not parse as %s", rdata, type_str);
-    else
+    else if (!(rc = zl_check_rdata_text(L, at, rdata, strlen(rdata), rr)))
         rc = zl_add_rr(L, n, type, ttl, rr, at);
     ldns_rr_free(rr);
     return rc;
@@ -167,6 +167,8 @@ static int load_node(loader_t *L, const yt_node_t *key, const yt_node_t *val)
             return zl_fail(L, k, "unknown record type '%s'", k->str);
         for (size_t j = 0; j <= kl; j++)
             up[j] = (char)((k->str[j] >= 'a' && k->str[j] <= 'z') ? k->str[j] - 32 : k->str[j]);
+        if ((rc = zl_check_type_name(L, k, up, kl)))
+            return rc;
         uint16_t type = (uint16_t)ldns_get_rr_type_by_name(up);
         if (type == 0)
             return zl_fail(L, k, "unknown record type '%s'", k->str);

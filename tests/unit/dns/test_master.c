@@ -135,7 +135,8 @@ static void test_load_bad(void)
     expect_error("static.db", "@ SOA ns1 h 1 2 3 4 5\n", "static.db:1:", "without an origin");
     expect_error("m.zone", "$ORIGIN m.test.\nwww A 192.0.2.1\n", "m.zone:2:", "must be its SOA");
     expect_error("m.zone", SOA "$TTL abc\n", "m.zone:6:", "bad $TTL");
-    expect_error("m.zone", SOA "$TTL 4294967295\n", "m.zone:6:", "bad $TTL");
+    expect_error("m.zone", SOA "$TTL 4294967295\n",
+                 "m.zone:6:", "$TTL 4294967295 is out of range (0 to 2147483647)");
     expect_error("m.zone", SOA "www 300 IN FOO bar\n", "m.zone:6:", "");
     expect_error("m.zone", SOA "www A 1.2.3\n", "m.zone:6:", "'www A 1.2.3'");
     expect_error("m.zone", SOA "www CH A 192.0.2.1\n", "m.zone:6:", "class IN");
@@ -185,6 +186,69 @@ static void test_load_bad(void)
     char err[256] = "";
     CHECK(load_text("m.zone", SOA "d DNAME x.example.\na.d A 192.0.2.7\n", err, sizeof(err)) == 0,
           "data below a DNAME loads (ignored): %s", err);
+}
+
+/* The SOA line with serial `serial`, then one record. */
+#define NUM_ZONE(serial, rec) \
+    "$ORIGIN m.test.\n$TTL 60\n@ SOA ns1 h " serial " 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n" rec "\n"
+
+static void expect_loads(const char *text, const char *what)
+{
+    char err[1024] = "";
+    CHECK(load_text("m.zone", text, err, sizeof(err)) == 0, "%s loads: %s", what, err);
+}
+
+/* Numbers ldns would wrap to their field's size are refused, naming the field and its range;
+ * the largest values load. */
+static void test_numbers(void)
+{
+    static const struct {
+        const char *rec, *why;
+    } bad[] = {
+        {"www 99999999999 A 192.0.2.1", "TTL 99999999999 is out of range (0 to 2147483647)"},
+        {"w2 4294967296 A 192.0.2.1", "TTL 4294967296 is out of range (0 to 2147483647)"},
+        {"w3 2147483648 A 192.0.2.1", "TTL 2147483648 is out of range (0 to 2147483647)"},
+        {"w4 3000000000s A 192.0.2.1", "TTL 3000000000s is out of range (0 to 2147483647)"},
+        {"w5 596524h A 192.0.2.1", "TTL 596524h is out of range (0 to 2147483647)"},
+        {"w6 300x A 192.0.2.1", "TTL '300x' is not a number of seconds"},
+        {"@ MX 70000 ns1", "MX preference 70000 is out of range (0 to 65535)"},
+        {"@ MX -1 ns1", "MX preference -1 is out of range (0 to 65535)"},
+        {"@ MX +1 ns1", "MX preference +1 is not a plain number (0 to 65535)"},
+        {"_s._tcp SRV 65537 1 1 ns1", "SRV priority 65537 is out of range (0 to 65535)"},
+        {"_s._tcp SRV 1 -1 1 ns1", "SRV weight -1 is out of range (0 to 65535)"},
+        {"_s._tcp SRV 1 1 99999 ns1", "SRV port 99999 is out of range (0 to 65535)"},
+
+        {"c CAA 300 issue \"x\"", "CAA flags 300 is out of range (0 to 255)"},
+        {"x TYPE65537 \\# 4 0a000001", "type number 65537 is out of range (0 to 65535)"},
+        {"x TYPE99999 \\# 4 0a000001", "type number 99999 is out of range (0 to 65535)"},
+        {"x A \\# 65540 0a000001", "\\# data length 65540 is out of range (0 to 65535)"},
+        {"x 60 CLASS65537 A 192.0.2.1", "class number 65537 is out of range (0 to 65535)"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text), NUM_ZONE("1", "%s"), bad[i].rec);
+        expect_error("m.zone", text, "m.zone:6:", bad[i].why);
+    }
+    expect_error("m.zone", NUM_ZONE("99999999999", ""),
+                 "m.zone:3:", "SOA serial 99999999999 is out of range (0 to 4294967295)");
+    expect_error("m.zone", "$ORIGIN m.test.\n@ SOA ns1 h 1 2 -3 4 5\n",
+                 "m.zone:2:", "SOA retry -3 is out of range (0 to 2147483647)");
+    expect_error("m.zone", "$ORIGIN m.test.\n@ SOA ns1 h ( 1 2 3\n 2147483648 5 )\n",
+                 "m.zone:3:", "SOA expire 2147483648 is out of range (0 to 2147483647)");
+    /* The largest values, units, a mnemonic algorithm and numbers inside quotes load. */
+    expect_loads(NUM_ZONE("4294967295", "www 2147483647 A 192.0.2.1\n"
+                                        "w2 68w3d3h14m7s A 192.0.2.2\n"
+                                        "@ MX 65535 ns1\n"
+                                        "_s._tcp SRV 65535 0 65535 ns1\n"
+                                        "c CAA 255 issue \"99999\"\n"
+                                        "t TXT \"70000\" 70000\n"
+                                        "_p._tcp SRV 1 2 (443) ns1\n"
+                                        "x TYPE65535 \\# 4 0a000001\n"
+                                        "y 60 CLASS1 A 192.0.2.3"),
+                 "numbers at their limits");
+    expect_loads(NUM_ZONE("1", "d NS ns1\nd DS 60485 RSASHA1 1 2BB183AF5F22588179A53B0A98631FAD1A2"
+                               "92118"),
+                 "a DS with a mnemonic algorithm");
 }
 
 static void write_file(const char *path, const char *text)
@@ -607,6 +671,7 @@ int main(void)
     test_load_good();
     test_long_owners();
     test_load_bad();
+    test_numbers();
     test_include();
     test_include_relative_origin();
     test_include_reported();

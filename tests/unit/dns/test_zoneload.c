@@ -79,6 +79,37 @@ static void test_long_escaped_names(void)
     expect_error(text, "t.yaml:1:", "not a valid zone name");
 }
 
+/* Record data numbers ldns would wrap, and TYPEnnn past 65535, are refused; the limits load. */
+static void test_numbers(void)
+{
+    expect_error(HEAD "records:\n  www: {MX: \"70000 ns1\"}\n",
+                 "t.yaml:5:", "MX preference 70000 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  www: {MX: \"-1 ns1\"}\n",
+                 "t.yaml:5:", "MX preference -1 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  _s._tcp: {SRV: \"65537 -1 99999 ns1\"}\n",
+                 "t.yaml:5:", "SRV priority 65537 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  _s._tcp: {SRV: [\"1 2 3 ns1\", \"1 2 99999 ns1\"]}\n",
+                 "t.yaml:5:", "SRV port 99999 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  c: {CAA: '300 issue \"x\"'}\n",
+                 "t.yaml:5:", "CAA flags 300 is out of range (0 to 255)");
+    expect_error(HEAD "records:\n  x: {TYPE65537: '\\# 4 0a000001'}\n", "t.yaml:5:7",
+                 "type number 65537 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  x: {TYPE99999: '\\# 4 0a000001'}\n", "t.yaml:5:7",
+                 "type number 99999 is out of range (0 to 65535)");
+    expect_error(HEAD "records:\n  x: {A: '\\# 65540 0a000001'}\n",
+                 "t.yaml:5:", "\\# data length 65540 is out of range (0 to 65535)");
+    arena_t a;
+    arena_init(&a);
+    zone_t *z = NULL;
+    char err[1024] = "";
+    int rc = load(HEAD "records:\n  www: {MX: \"65535 ns1\", CAA: '255 issue \"x\"', ttl: "
+                       "2147483647}\n  _s._tcp: {SRV: \"65535 0 65535 ns1\"}\n"
+                       "  x: {TYPE65535: '\\# 4 0a000001'}\n",
+                  err, sizeof(err), &z, &a);
+    CHECK(rc == 0 && z, "numbers at their limits load: %s", err);
+    arena_deinit(&a);
+}
+
 int main(void)
 {
     arena_t a;
@@ -123,5 +154,6 @@ int main(void)
     expect_error(HEAD "records:\n  www: {A: 192.0.2.1}\n  www: {A: 192.0.2.2}\n", "t.yaml:6:3",
                  "duplicate key");
     test_long_escaped_names();
+    test_numbers();
     return check_report();
 }
