@@ -247,12 +247,11 @@ int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t
         return -1;
     size_t p = rd;
     int al = dns_name_read(msg, end, &p, out->algname);
-    /* The algorithm name is never compressed (RFC 8945 4.2, RFC 3597 4): the digest and the
-     * fields after it are read as if it took al bytes here. */
+    /* The algorithm name is never compressed (RFC 8945 4.2, RFC 3597 4): the fields after it
+     * start at rd + al, as the digest below reads them. */
     if (al < 0 || p != rd + (size_t)al || p + 10 > end)
         return -1;
     out->algnamelen = (uint8_t)al;
-    size_t timers = p; /* time signed and fudge */
     uint64_t t = 0;
     for (int i = 0; i < 6; i++)
         t = (t << 8) | msg[p + (size_t)i];
@@ -292,7 +291,7 @@ int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t
     vl += 6;
     memcpy(vars + vl, out->algname, (size_t)al);
     vl += (size_t)al;
-    memcpy(vars + vl, msg + timers, 8);
+    memcpy(vars + vl, msg + rd + al, 8); /* time signed and fudge */
     vl += 8;
     memcpy(vars + vl, msg + p + 2, 4); /* error, other len */
     vl += 4;
