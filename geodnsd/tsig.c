@@ -316,17 +316,48 @@ int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t
 }
 
 /* Append the TSIG RR itself. */
+/* The offset of the question name's suffix spelled like name (any case) in msg, whose question
+ * is written uncompressed after the header, for a compression pointer; 0 when there is none. */
+static size_t question_suffix(const uint8_t *msg, size_t len, const uint8_t *name, size_t namelen)
+{
+    if (len <= DNS_HDR_LEN || get16(msg + 4) == 0)
+        return 0;
+    size_t end = DNS_HDR_LEN;
+    while (end < len && msg[end] != 0) {
+        if (msg[end] & 0xC0)
+            return 0;
+        end += 1 + (size_t)msg[end];
+    }
+    if (end >= len)
+        return 0;
+    for (size_t o = DNS_HDR_LEN; o <= end; o += 1 + (size_t)msg[o]) {
+        if (end + 1 - o != namelen)
+            continue;
+        size_t i = 0;
+        while (i < namelen && tolower(msg[o + i]) == tolower(name[i]))
+            i++;
+        if (i == namelen)
+            return o;
+    }
+    return 0;
+}
+
+/* owner_ptr: where the key name already stands in msg (written as a pointer), or 0. */
 static int put_tsig_rr(uint8_t *msg, size_t *len, size_t cap, const uint8_t *keyname, size_t keylen,
-                       const uint8_t *alg, size_t alglen, uint64_t t, const uint8_t *mac,
-                       size_t maclen, uint16_t orig_id, uint16_t error)
+                       size_t owner_ptr, const uint8_t *alg, size_t alglen, uint64_t t,
+                       const uint8_t *mac, size_t maclen, uint16_t orig_id, uint16_t error)
 {
     size_t rdlen = alglen + 10 + maclen + 6;
-    size_t need = keylen + 10 + rdlen;
+    size_t ownlen = owner_ptr ? 2 : keylen;
+    size_t need = ownlen + 10 + rdlen;
     if (*len + need > cap)
         return -1;
     uint8_t *p = msg + *len;
-    memcpy(p, keyname, keylen);
-    p += keylen;
+    if (owner_ptr)
+        put16(p, (uint16_t)(0xC000 | owner_ptr));
+    else
+        memcpy(p, keyname, keylen);
+    p += ownlen;
     put16(p, TYPE_TSIG);
     put16(p + 2, CLASS_ANY);
     memset(p + 4, 0, 4);
@@ -364,13 +395,17 @@ int tsig_sign(const tsig_key_t *k, uint8_t *msg, size_t *len, size_t cap, const 
         hmac_parts(k, parts, lens, 4, mac, maclen);
     else
         hmac_parts(k, parts + 2, lens + 2, 2, mac, maclen);
-    return put_tsig_rr(msg, len, cap, k->name, k->namelen, alg, alglen, now, mac, *maclen,
+    return put_tsig_rr(msg, len, cap, k->name, k->namelen, 0, alg, alglen, now, mac, *maclen,
                        get16(msg), 0);
 }
 
 int tsig_append_error(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *len, size_t cap,
                       uint64_t now)
 {
-    return put_tsig_rr(msg, len, cap, c->keyname, c->keynamelen, c->algname, c->algnamelen, now,
-                       NULL, 0, id, c->error);
+    /* The key name is the client's choice, and a query may give it as a pointer into its
+     * question: where it ends the question's name, the reply points there too, so that an
+     * unknown key does not come back as a name spelled out in full (up to 255 bytes more). */
+    size_t ptr = question_suffix(msg, *len, c->keyname, c->keynamelen);
+    return put_tsig_rr(msg, len, cap, c->keyname, c->keynamelen, ptr, c->algname, c->algnamelen,
+                       now, NULL, 0, id, c->error);
 }

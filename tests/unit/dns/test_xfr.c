@@ -301,6 +301,56 @@ static void test_tsig_compressed_algorithm(void)
     }
 }
 
+/* A TSIG naming an unknown key by a pointer to the question's name: the BADKEY reply points to
+ * it too (a key name spelled out in full would make the reply up to 255 bytes longer than the
+ * query), and an independent parser reads the same owner name back. */
+static void test_badkey_owner_pointer(void)
+{
+    uint8_t m[512], *p = m;
+    static const uint8_t hdr[] = {0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    memcpy(p, hdr, sizeof(hdr));
+    p += sizeof(hdr);
+    for (int i = 0; i < 3; i++) { /* 30 x K . 30 x k . 30 x K . big.test. */
+        *p++ = 30;
+        memset(p, i == 1 ? 'k' : 'K', 30);
+        p += 30;
+    }
+    static const uint8_t tail[] = {3, 'b', 'i', 'g', 4, 't', 'e', 's', 't', 0, 0, 6, 0, 1};
+    memcpy(p, tail, sizeof(tail));
+    p += sizeof(tail);
+    size_t qend = (size_t)(p - m);
+    *p++ = 0xC0;
+    *p++ = 12;
+    static const uint8_t fixed[] = {0, 250, 0, 255, 0, 0, 0, 0};
+    memcpy(p, fixed, sizeof(fixed));
+    p += sizeof(fixed);
+    static const uint8_t alg[] = {11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0};
+    *p++ = 0;
+    *p++ = (uint8_t)(sizeof(alg) + 10 + 6);
+    memcpy(p, alg, sizeof(alg));
+    p += sizeof(alg);
+    memset(p, 0, 16); /* time 0, fudge 0, no MAC, original ID 0, no error, no other data */
+    p += 16;
+    size_t len = (size_t)(p - m);
+    static uint8_t out[4096];
+    struct sockaddr_in sa = addr4("127.0.0.1");
+    size_t n = query_process(&snap->env, m, len, out, sizeof(out), 0, (const struct sockaddr *)&sa);
+    CHECK(n >= 12 && (out[3] & 0xF) == LDNS_RCODE_NOTAUTH, "unknown key by pointer: NOTAUTH");
+    CHECK(n <= len, "the BADKEY reply is no longer than the query (%zu, %zu)", n, len);
+    CHECK(n >= qend + 2 && out[n - 41] == 0xC0 && out[n - 40] == 12,
+          "its TSIG owner is a pointer to the question name");
+    ldns_pkt *pk = NULL;
+    CHECK(ldns_wire2pkt(&pk, out, n) == LDNS_STATUS_OK && ldns_pkt_tsig(pk),
+          "ldns reads the reply and its TSIG");
+    if (pk && ldns_pkt_tsig(pk)) {
+        ldns_rr *t = ldns_pkt_tsig(pk);
+        ldns_rdf *q = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(pk), 0));
+        CHECK(ldns_dname_compare(ldns_rr_owner(t), q) == 0, "the TSIG owner reads as the question");
+        CHECK(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)) == 17, "the TSIG error is BADKEY");
+    }
+    ldns_pkt_free(pk);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_xfr.XXXXXX";
@@ -343,6 +393,7 @@ int main(void)
     test_transfers();
     test_udp_and_dispatch();
     test_tsig_compressed_algorithm();
+    test_badkey_owner_pointer();
     gd_snapshot_unref(snap);
     const char *names[] = {"big.yaml", "cdn.yaml", "pops.yaml", "geodnsd.yaml"};
     for (size_t i = 0; i < 4; i++) {
