@@ -137,6 +137,9 @@ typedef enum zl_num {
  * (RFC 2181 8). *out: its value as ldns reads it (modulo 2^32). */
 zl_num_t zl_read_ttl(const char *s, size_t n, uint32_t *out);
 
+/* Is [s, s+n) a class (IN, CH, HS, NONE, ANY or CLASSnnn, any case) as ldns reads one? */
+bool zl_is_class(const char *s, size_t n);
+
 /* A type name [s, s+n): TYPEnnn must be a number from 0 to 65535 (ldns reads any int and the
  * type number wraps). 0, or -EINVAL with the reason at at. */
 int zl_check_type_name(loader_t *L, const yt_node_t *at, const char *s, size_t n);

@@ -185,6 +185,38 @@ static const long_owner_t *long_owner_at(const master_ctx_t *M, const char *p, c
     return long_owner_of(M, p, (size_t)(dot - p));
 }
 
+/* RFC 1035 5.1 lets a record give its class before its TTL ("www IN 300 A ..."), which ldns
+ * refuses: on a record's first line from p (just after its owner) to eol, "class ttl" is
+ * rewritten in place as "ttl class", in the same bytes, so that lines and offsets stay. */
+static void class_before_ttl(char *p, const char *eol)
+{
+    static const char stop[] = " \t\r;()\"";
+    char *a = p;
+    while (a < eol && (*a == ' ' || *a == '\t'))
+        a++;
+    char *ae = a;
+    while (ae < eol && !strchr(stop, *ae))
+        ae++;
+    if (a == p || ae == a || !zl_is_class(a, (size_t)(ae - a)))
+        return;
+    char *b = ae;
+    while (b < eol && (*b == ' ' || *b == '\t'))
+        b++;
+    if (b == ae || b >= eol || *b < '0' || *b > '9')
+        return;
+    char *be = b;
+    while (be < eol && !strchr(stop, *be))
+        be++;
+    char tmp[96];
+    size_t cl = (size_t)(ae - a), wl = (size_t)(b - ae), tl = (size_t)(be - b);
+    if (cl + wl + tl > sizeof(tmp))
+        return; /* ldns says what is wrong with a TTL that long */
+    memcpy(tmp, a, cl + wl + tl);
+    memcpy(a, tmp + cl + wl, tl);
+    memcpy(a + tl, tmp + cl, wl);
+    memcpy(a + tl + wl, tmp, cl);
+}
+
 /* Parse master-file text [buf, buf+len) that holds no $INCLUDE; first_line is its line number
  * in file. */
 static int master_parse_chunk(master_ctx_t *M, const char *file, char *buf, size_t len,
@@ -327,6 +359,7 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
                 size_t i = pos;
                 while (i < eol && !strchr(" \t\r;()\"", buf[i]))
                     i += buf[i] == '\\' && i + 1 < eol ? 2 : 1;
+                class_before_ttl(buf + i, buf + eol);
                 if (i - pos > MASTER_LONG_OWNER_MIN) {
                     int rc = long_owner_replace(M, buf + pos, i - pos);
                     if (rc)

@@ -181,9 +181,9 @@ int zl_check_type_name(loader_t *L, const yt_node_t *at, const char *s, size_t n
     return has_prefix(s, n, "TYPE") ? check_generic_number(L, at, "type", s, n, 4) : 0;
 }
 
-/* Is [s, s+n) a class as ldns_get_rr_class_by_name() reads it (without its cost for every
- * record: most tokens here are types)? */
-static bool is_class(const char *s, size_t n)
+/* As ldns_get_rr_class_by_name() reads a class, without its cost for every record (most tokens
+ * here are types). */
+bool zl_is_class(const char *s, size_t n)
 {
     static const char *const names[] = {"IN", "CH", "HS", "NONE", "ANY"};
     if (has_prefix(s, n, "CLASS")) {
@@ -389,24 +389,31 @@ int zl_check_record_text(loader_t *L, const yt_node_t *at, const char *text, siz
         return 0;
     if (!next_token(&p, end, &t))
         return 0;
-    /* A TTL when it starts with a digit, as ldns decides. */
-    if (t.s[0] >= '0' && t.s[0] <= '9') {
-        num_text_t r = read_period(t.s, t.n, TTL_MAX);
-        if (r.how != ZL_NUM_OK && (uint32_t)r.wrapped == ldns_rr_ttl(rr))
-            return r.how == ZL_NUM_RANGE
-                       ? zl_fail(L, at, "TTL %.*s is out of range (0 to 2147483647)", (int)t.n, t.s)
-                       : zl_fail(L, at,
-                                 "TTL '%.*s' is not a number of seconds (or units like 1h30m)",
-                                 (int)t.n, t.s);
-        if (!next_token(&p, end, &t))
-            return 0;
-    }
-    /* A class, when it is one (ldns tries the token as a class, then as the type). */
-    if (is_class(t.s, t.n)) {
-        int rc =
-            has_prefix(t.s, t.n, "CLASS") ? check_generic_number(L, at, "class", t.s, t.n, 5) : 0;
-        if (rc)
-            return rc;
+    /* A TTL and a class, each optional, in either order (RFC 1035 5.1): a token is the TTL when
+     * it starts with a digit, as ldns decides, and a class when it is one (ldns tries a token as
+     * a class, then as the type). */
+    bool ttl_seen = false, class_seen = false;
+    for (;;) {
+        if (!ttl_seen && t.s[0] >= '0' && t.s[0] <= '9') {
+            ttl_seen = true;
+            num_text_t r = read_period(t.s, t.n, TTL_MAX);
+            if (r.how != ZL_NUM_OK && (uint32_t)r.wrapped == ldns_rr_ttl(rr))
+                return r.how == ZL_NUM_RANGE
+                           ? zl_fail(L, at, "TTL %.*s is out of range (0 to 2147483647)", (int)t.n,
+                                     t.s)
+                           : zl_fail(L, at,
+                                     "TTL '%.*s' is not a number of seconds (or units like 1h30m)",
+                                     (int)t.n, t.s);
+        } else if (!class_seen && zl_is_class(t.s, t.n)) {
+            class_seen = true;
+            int rc = has_prefix(t.s, t.n, "CLASS")
+                         ? check_generic_number(L, at, "class", t.s, t.n, 5)
+                         : 0;
+            if (rc)
+                return rc;
+        } else {
+            break;
+        }
         if (!next_token(&p, end, &t))
             return 0;
     }

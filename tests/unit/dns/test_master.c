@@ -223,6 +223,10 @@ static void test_numbers(void)
         {"x TYPE99999 \\# 4 0a000001", "type number 99999 is out of range (0 to 65535)"},
         {"x A \\# 65540 0a000001", "\\# data length 65540 is out of range (0 to 65535)"},
         {"x 60 CLASS65537 A 192.0.2.1", "class number 65537 is out of range (0 to 65535)"},
+        /* The class before the TTL, as RFC 1035 5.1 allows too. */
+        {"w7 IN 99999999999 A 192.0.2.1", "TTL 99999999999 is out of range (0 to 2147483647)"},
+        {"w8 CLASS65537 60 A 192.0.2.1", "class number 65537 is out of range (0 to 65535)"},
+        {"@ IN 60 MX 70000 ns1", "MX preference 70000 is out of range (0 to 65535)"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[512];
@@ -237,6 +241,8 @@ static void test_numbers(void)
                  "m.zone:3:", "SOA expire 2147483648 is out of range (0 to 2147483647)");
     /* The largest values, units, a mnemonic algorithm and numbers inside quotes load. */
     expect_loads(NUM_ZONE("4294967295", "www 2147483647 A 192.0.2.1\n"
+                                        "w3 IN 2147483647 A 192.0.2.3\n"
+                                        "@ IN 60 MX 65535 ns1\n"
                                         "w2 68w3d3h14m7s A 192.0.2.2\n"
                                         "@ MX 65535 ns1\n"
                                         "_s._tcp SRV 65535 0 65535 ns1\n"
