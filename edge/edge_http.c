@@ -159,6 +159,17 @@ static int on_headers_complete(llhttp_t *ll)
             return parser_fail(p, 505, "HTTP version not supported");
         }
     }
+    if (p->response && m->status == 101) {
+        return parser_fail(p, 502, "101 Switching Protocols in a response");
+    }
+    if (p->response && m->status >= 100 && m->status < 200) {
+        /* Interim (RFC 9110 15.2): no body, the final response follows on the same connection. */
+        if (++p->n_interim > EDGE_HTTP_MAX_INTERIM) {
+            return parser_fail(p, 502, "too many interim responses");
+        }
+        p->interim = true;
+        return 1; /* llhttp: no body */
+    }
     p->in_head = false;
     p->head_done = true;
     if (p->head_cb) {
@@ -213,7 +224,8 @@ void edge_http_parser_init(edge_http_parser_t *p, bool response, char *arena, si
     edge_http_parser_next(p);
 }
 
-void edge_http_parser_next(edge_http_parser_t *p)
+/* Per-message state back to the start of a message head. */
+static void parser_msg_reset(edge_http_parser_t *p)
 {
     memset(&p->msg, 0, sizeof(p->msg));
     p->msg.content_length = -1;
@@ -229,6 +241,13 @@ void edge_http_parser_next(edge_http_parser_t *p)
     p->scan_done = false;
     p->scan_line_len = 0;
     p->scan_lines = 0;
+    p->interim = false;
+}
+
+void edge_http_parser_next(edge_http_parser_t *p)
+{
+    parser_msg_reset(p);
+    p->n_interim = 0;
     if (llhttp_get_errno(&p->ll) == HPE_PAUSED) {
         llhttp_resume(&p->ll);
     }
@@ -271,20 +290,32 @@ static int parser_scan_head(edge_http_parser_t *p, const char *data, size_t len)
 int edge_http_parser_feed(edge_http_parser_t *p, const char *data, size_t len, size_t *used)
 {
     *used = 0;
-    if (p->status_hint != 0) {
-        return -EINVAL;
-    }
-    if (!p->scan_done && parser_scan_head(p, data, len) != 0) {
-        return -EINVAL;
-    }
-    llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
-    if (e == HPE_OK) {
-        *used = len;
-        return EDGE_HTTP_NEED_MORE;
-    }
-    if (e == HPE_PAUSED) {
-        *used = (size_t)(llhttp_get_error_pos(&p->ll) - data);
-        return EDGE_HTTP_MESSAGE_DONE;
+    llhttp_errno_t e;
+    for (;;) {
+        if (p->status_hint != 0) {
+            return -EINVAL;
+        }
+        if (!p->scan_done && parser_scan_head(p, data, len) != 0) {
+            return -EINVAL;
+        }
+        e = llhttp_execute(&p->ll, data, len);
+        if (e == HPE_OK) {
+            *used += len;
+            return EDGE_HTTP_NEED_MORE;
+        }
+        if (e != HPE_PAUSED) {
+            break;
+        }
+        size_t n = (size_t)(llhttp_get_error_pos(&p->ll) - data);
+        *used += n;
+        if (!p->interim) {
+            return EDGE_HTTP_MESSAGE_DONE;
+        }
+        /* An interim response ended: parse on to the final one (its head is scanned anew). */
+        parser_msg_reset(p);
+        llhttp_resume(&p->ll);
+        data += n;
+        len -= n;
     }
     if (e == HPE_PAUSED_UPGRADE) {
         p->status_hint = 400;

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #define EDGE_HTTP_MAX_HEADERS 64
+/* Interim responses (1xx other than 101) skipped before a final response; one more is an error. */
+#define EDGE_HTTP_MAX_INTERIM 8
 
 typedef struct edge_http_header {
     const char *name;
@@ -59,6 +61,8 @@ typedef struct edge_http_parser {
     bool scan_done;       /* head pre-scan (folding) reached the blank line */
     size_t scan_line_len; /* bytes in the current head line */
     unsigned scan_lines;  /* head lines seen */
+    bool interim;         /* responses: the message being parsed is a 1xx interim response */
+    unsigned n_interim;   /* responses: interim responses skipped before this final one */
     int status_hint; /* HTTP status to answer a failed request with (400, 413, 414, 431, ...) */
     const char *reason;
     edge_http_head_cb head_cb;
@@ -72,7 +76,10 @@ enum {
 };
 
 /* Initialise a parser for requests (response=false) or responses. arena (caller storage) bounds
- * the head size: a head that does not fit fails with status_hint 431 (414 for a long URL). */
+ * the head size: a head that does not fit fails with status_hint 431 (414 for a long URL).
+ * A response parser skips interim responses (100 Continue, 103 Early Hints, any 1xx but 101):
+ * head_cb sees only the final response. More than EDGE_HTTP_MAX_INTERIM of them before it, or a
+ * 101 Switching Protocols (nothing asks an origin to switch), fail with status_hint 502. */
 void edge_http_parser_init(edge_http_parser_t *p, bool response, char *arena, size_t arena_cap,
                            size_t max_url);
 

@@ -167,6 +167,108 @@ static void test_responses(void)
     CHECK(edge_http_parser_finish(&p) < 0);
 }
 
+/* Head callbacks of a response parse: how many, and the last status seen. */
+static int heads_seen;
+static int head_status;
+
+static int count_head(void *ctx, edge_http_msg_t *m)
+{
+    (void)ctx;
+    heads_seen++;
+    head_status = m->status;
+    return 0;
+}
+
+/* Parse one origin response fed in pieces of step bytes: the feed result, *used_total the bytes
+ * consumed up to the end of the final response. */
+static int parse_origin(const char *msg, size_t len, size_t step, size_t *used_total,
+                        edge_http_parser_t *p)
+{
+    edge_http_parser_init(p, true, arena, sizeof(arena), 1024);
+    p->body_cb = sink;
+    p->head_cb = count_head;
+    body_len = 0;
+    heads_seen = 0;
+    head_status = 0;
+    size_t off = 0;
+    int rc = EDGE_HTTP_NEED_MORE;
+    while (off < len) {
+        size_t n = len - off < step ? len - off : step;
+        size_t used = 0;
+        rc = edge_http_parser_feed(p, msg + off, n, &used);
+        if (rc < 0) {
+            break;
+        }
+        off += used;
+        if (rc == EDGE_HTTP_MESSAGE_DONE) {
+            break;
+        }
+    }
+    *used_total = off;
+    return rc;
+}
+
+/* Interim responses (1xx) before the final one are skipped, at most EDGE_HTTP_MAX_INTERIM of
+ * them; a 101 is refused. */
+static void test_interim_responses(void)
+{
+    edge_http_parser_t p;
+    size_t used = 0;
+    const char *final = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char msg[4096];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 100 Continue\r\n\r\n"
+                     "HTTP/1.1 103 Early Hints\r\nLink: </s.ts>; rel=preload\r\n\r\n%s"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                     final);
+    size_t first_len = strlen(msg) - strlen("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    size_t steps[] = {1, 3, 7, 1u << 20};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        CHECK(parse_origin(msg, (size_t)n, steps[i], &used, &p) == EDGE_HTTP_MESSAGE_DONE,
+              "step %zu", steps[i]);
+        CHECK(heads_seen == 1 && head_status == 200, "step %zu: %d heads, status %d", steps[i],
+              heads_seen, head_status);
+        CHECK(p.msg.status == 200 && body_len == 2 && memcmp(body, "ok", 2) == 0, "step %zu",
+              steps[i]);
+        CHECK(edge_http_msg_header(&p.msg, "link", NULL) == NULL,
+              "the final head has only its own fields");
+        CHECK(used == first_len, "step %zu: used %zu of %zu", steps[i], used, first_len);
+    }
+    /* An interim response has no body, whatever it says. */
+    const char *cl = "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n"
+                     "HTTP/1.1 204 No Content\r\n\r\n";
+    CHECK(parse_origin(cl, strlen(cl), 1, &used, &p) == EDGE_HTTP_MESSAGE_DONE &&
+          head_status == 204 && body_len == 0);
+    /* Eight interim responses are skipped; a ninth is an origin error (502). */
+    for (int k = 8; k <= 9; k++) {
+        size_t o = 0;
+        for (int j = 0; j < k; j++) {
+            o += (size_t)snprintf(msg + o, sizeof(msg) - o, "HTTP/1.1 103 Early Hints\r\n\r\n");
+        }
+        o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s", final);
+        int rc = parse_origin(msg, o, 5, &used, &p);
+        if (k == 8) {
+            CHECK(rc == EDGE_HTTP_MESSAGE_DONE && head_status == 200 && body_len == 2);
+            /* The bound is per response: the next one on the connection may have its own. */
+            edge_http_parser_next(&p);
+            size_t u2 = 0;
+            CHECK(edge_http_parser_feed(&p, msg, o, &u2) == EDGE_HTTP_MESSAGE_DONE && u2 == o &&
+                  heads_seen == 2);
+        } else {
+            CHECK(rc < 0 && p.status_hint == 502 && heads_seen == 0, "rc %d hint %d", rc,
+                  p.status_hint);
+        }
+    }
+    /* 101 Switching Protocols: nothing asked for it; 502, and the head is never reported. */
+    const char *up = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n\r\n";
+    CHECK(parse_origin(up, strlen(up), 1u << 20, &used, &p) < 0 && p.status_hint == 502 &&
+          heads_seen == 0);
+    const char *up2 = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n";
+    CHECK(parse_origin(up2, strlen(up2), 1, &used, &p) < 0 && p.status_hint == 502 &&
+          heads_seen == 0);
+}
+
 static void test_paths(void)
 {
     char out[256];
@@ -370,6 +472,7 @@ int main(void)
     test_u64();
     test_requests();
     test_responses();
+    test_interim_responses();
     test_paths();
     test_path_key();
     test_cache_key();

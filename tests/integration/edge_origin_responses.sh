@@ -1,0 +1,114 @@
+#!/bin/bash
+# edge_origin_responses: what the edge does with what an origin answers: interim 1xx responses are
+# skipped (at most 8), a 101 is a 502.
+. "$(dirname "$0")/../lib/edge-lib.sh"
+
+# A scripted origin (one request per connection). /flip/* answers what the control file says:
+# "200 TAG" (body "TAG <path>", ETag "TAG", 304 to If-None-Match "TAG") or a status ("503").
+# /interim/N/* sends N interim responses (100 Continue, then 103 Early Hints) before a 200.
+# /switch/* answers 101 Switching Protocols and holds the connection. /redir/CODE/* answers CODE
+# with the Location in REDIR_LOCATION_CODE below. Anything else: 200 "ok <path>". Each request
+# line goes to the requests file.
+cat >"$T/origin.py" <<'PY'
+import socket, sys, threading
+port, log, ctl = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+LOCATIONS = {"301": "/v/new%20name.ts?a=1&b", "302": "https://other.example:8443/x/y.m3u8",
+             "307": "../up/one.ts", "308": "/v/perm.ts"}
+def reply(c, status, reason, headers, body):
+    head = "HTTP/1.1 %d %s\r\n" % (status, reason)
+    for k, v in headers:
+        head += "%s: %s\r\n" % (k, v)
+    head += "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    c.sendall(head.encode() + body)
+def serve(c):
+    with c:
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+        head = buf.split(b"\r\n\r\n")[0].decode("latin-1")
+        path = head.split(" ")[1]
+        inm = ""
+        for line in head.split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k.lower() == "if-none-match":
+                inm = v.strip()
+        with open(log, "a") as f:
+            f.write("GET %s inm=%s\n" % (path, inm or "-"))
+        parts = path.split("/")
+        if path.startswith("/flip/"):
+            mode = open(ctl).read().split()
+            if mode[0] != "200":
+                reply(c, int(mode[0]), "Server Error", [], b"origin error\n")
+            elif inm == '"%s"' % mode[1]:
+                c.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "%s"\r\nConnection: close\r\n\r\n' % mode[1].encode())
+            else:
+                reply(c, 200, "OK", [("ETag", '"%s"' % mode[1])], ("%s %s\n" % (mode[1], path)).encode())
+        elif path.startswith("/interim/"):
+            n = int(parts[2])
+            for i in range(n):
+                if i == 0:
+                    c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                else:
+                    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s%d.ts>; rel=preload\r\n\r\n" % i)
+            reply(c, 200, "OK", [], ("ok %s\n" % path).encode())
+        elif path.startswith("/switch/"):
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            threading.Event().wait(30)
+        elif path.startswith("/redir/"):
+            code = parts[2]
+            reply(c, int(code), "Redirect", [("Location", LOCATIONS[code])], b"moved\n")
+        else:
+            reply(c, 200, "OK", [], ("ok %s\n" % path).encode())
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(64)
+print("listening on", port, flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+PO=$(free_port)
+echo "200 v1" >"$T/ctl"
+python3 "$T/origin.py" "$PO" "$T/origin.requests" "$T/ctl" >"$T/origin.log" 2>&1 &
+EDGE_PIDS+=("$!")
+for _ in $(seq 100); do grep -q listening "$T/origin.log" 2>/dev/null && break; sleep 0.1; done
+grep -q listening "$T/origin.log" || die "origin did not start"
+ORIGIN=http://127.0.0.1:$PO
+
+# flip_requests PATH: requests for PATH the origin has seen.
+flip_requests() { grep -c "GET $1 " "$T/origin.requests" 2>/dev/null || true; }
+# wait_for DESC CMD...: poll until CMD succeeds (at most 10 s); the check after it asserts.
+wait_for() {
+    local _i
+    for _i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+# ---- 2. Interim responses ----
+PI=$(free_port)
+start_edge edgeI --listen 127.0.4.1:$PI --origin $ORIGIN
+I=http://127.0.4.1:$PI
+h=$(curl -s --max-time 10 -D- -o "$T/got" "$I/interim/2/a.ts")
+expect_match "100 + 103 before the response: 200" "$h" '^HTTP/1.1 200'
+expect_eq "100 + 103 before the response: its body" "$(cat "$T/got")" "ok /interim/2/a.ts"
+check "interim responses are not passed on" test -z "$(printf '%s' "$h" | grep -E '^HTTP/1.1 1|^Link:')"
+h=$(curl -s --max-time 10 -D- -o "$T/got" "$I/interim/8/b.ts")
+expect_match "8 interim responses: 200" "$h" '^HTTP/1.1 200'
+expect_eq "8 interim responses: its body" "$(cat "$T/got")" "ok /interim/8/b.ts"
+h=$(curl -s --max-time 10 -D- -o /dev/null "$I/interim/9/c.ts")
+expect_match "9 interim responses: an origin error, 502" "$h" '^HTTP/1.1 502'
+h=$(curl -s --max-time 10 -D- -o /dev/null "$I/switch/d.ts")
+expect_match "101 Switching Protocols from the origin: 502" "$h" '^HTTP/1.1 502'
+h=$(curl -s --max-time 10 -D- -o /dev/null "$I/interim/1/e.ts")
+expect_match "the edge still serves after them" "$h" '^HTTP/1.1 200'
+
+
+for p in "${EDGE_PIDS[@]}"; do
+    check "server $p still running" kill -0 "$p"
+done
+check "no sanitizer report in any log" test -z "$(grep -l 'Sanitizer' "$T"/*.log)"
+finish
