@@ -339,6 +339,8 @@ typedef struct edge_fetch {
     bool got_head;
     bool retry_5xx;
     bool abandon; /* a pass-through body nobody reads any more */
+    /* A revalidation was answered with this 5xx: it fails and the stale copy stays. */
+    int refresh_5xx;
 } edge_fetch_t;
 
 /* Freshness of o from its head (and body for complete playlists); caller holds the cache lock. */

@@ -86,6 +86,12 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
         f->retry_5xx = true;
         return 502; /* abort this response; the error path retries elsewhere */
     }
+    if (m->status >= 500 && f->old) {
+        /* A revalidation answered with a server error: the stale copy is not replaced (it is
+         * served within stale-if-error), and the error path marks the origin down. */
+        f->refresh_5xx = m->status;
+        return 502;
+    }
     origin_mark(srv, oc->origin, true);
     f->got_head = true;
     return edge_fill_head(f, m);
@@ -287,6 +293,15 @@ static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             origin_mark(oc->w->srv, oc->origin, false);
             f->origin = (f->origin + 1) % (unsigned)oc->w->srv->cfg->n_origins;
             fetch_attempt(f);
+            return;
+        }
+        if (f && f->refresh_5xx) {
+            /* Down until its next probe, as after a connection failure; the rest of the 5xx
+             * body is not read, so the connection is not reused. */
+            oc->f = NULL;
+            oconn_close(oc);
+            origin_mark(oc->w->srv, oc->origin, false);
+            edge_fill_fail(f, f->refresh_5xx);
             return;
         }
         log_warn("origin %s: bad response: %s", oc->w->srv->cfg->origins[oc->origin].url,

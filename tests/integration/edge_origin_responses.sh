@@ -1,6 +1,7 @@
 #!/bin/bash
-# edge_origin_responses: what the edge does with what an origin answers: interim 1xx responses are
-# skipped (at most 8), a 101 is a 502.
+# edge_origin_responses: what the edge does with what an origin answers: a 5xx to a revalidation
+# keeps the stale copy (served within stale-if-error) and marks the origin down; interim 1xx
+# responses are skipped (at most 8), a 101 is a 502.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 # A scripted origin (one request per connection). /flip/* answers what the control file says:
@@ -87,6 +88,81 @@ wait_for() {
     for _i in $(seq 100); do "$@" && return 0; sleep 0.1; done
     return 1
 }
+
+# ---- 1. A 5xx to a revalidation keeps the stale copy ----
+# Edge A: revalidate and wait (no stale-while-revalidate), stale-if-error 60 s; probes hourly,
+# so an origin marked down stays down until something succeeds.
+cat >"$T/a.yaml" <<YAML
+freshness: {segment: 1s, stale_while_revalidate: 0s, stale_if_error: 60s}
+timeouts: {origin_probe_interval: 1h}
+YAML
+PA=$(free_port)
+start_edge edgeA -c "$T/a.yaml" --listen 127.0.1.1:$PA --origin $ORIGIN
+A=http://127.0.1.1:$PA
+body=$(curl -s "$A/flip/a.ts")
+expect_eq "revalidation 5xx: first fill" "$body" "v1 /flip/a.ts"
+expect_eq "revalidation 5xx: origin up after a 200" "$(status_field $A origin.servers.0.up)" true
+sleep 1.3 # past the 1 s TTL
+echo 503 >"$T/ctl"
+h=$(curl -s -D- -o "$T/got" "$A/flip/a.ts")
+expect_match "revalidation 5xx: the stale copy is served (200)" "$h" '^HTTP/1.1 200'
+expect_eq "revalidation 5xx: stale body intact" "$(cat "$T/got")" "v1 /flip/a.ts"
+expect_match "revalidation 5xx: Cache-Status says stale-if-error with the origin's status" "$h" \
+    'Cache-Status: segment-edge; fwd=stale; fwd-status=503; .*detail=stale-if-error'
+expect_eq "revalidation 5xx: the origin is marked down" "$(status_field $A origin.servers.0.up)" false
+n=$(flip_requests /flip/a.ts)
+h=$(curl -s -D- -o "$T/got" "$A/flip/a.ts")
+expect_match "revalidation 5xx: still the stale copy on the next request" "$h" 'detail=stale-if-error'
+expect_eq "revalidation 5xx: next stale body intact" "$(cat "$T/got")" "v1 /flip/a.ts"
+check "revalidation 5xx: the next request asked the origin again" test "$(flip_requests /flip/a.ts)" -gt "$n"
+# The origin recovers with the same ETag: the kept copy is revalidated (304), not fetched anew.
+echo "200 v1" >"$T/ctl"
+h=$(curl -s -D- -o "$T/got" "$A/flip/a.ts")
+expect_match "revalidation 5xx: after recovery the kept copy revalidates with 304" "$h" \
+    'Cache-Status: segment-edge; fwd=stale; fwd-status=304'
+check "revalidation 5xx: the origin got If-None-Match \"v1\"" grep -q 'GET /flip/a.ts inm="v1"' "$T/origin.requests"
+expect_eq "revalidation 5xx: origin up again after a good answer" "$(status_field $A origin.servers.0.up)" true
+
+# Edge B: stale-while-revalidate; a 5xx to the background refresh does not replace the copy.
+cat >"$T/b.yaml" <<YAML
+freshness: {segment: 1s, stale_while_revalidate: 60s, stale_if_error: 60s}
+timeouts: {origin_probe_interval: 1h}
+YAML
+PB=$(free_port)
+start_edge edgeB -c "$T/b.yaml" --listen 127.0.2.1:$PB --origin $ORIGIN
+B=http://127.0.2.1:$PB
+curl -s -o /dev/null "$B/flip/b.ts"
+sleep 1.3
+echo 500 >"$T/ctl"
+n=$(flip_requests /flip/b.ts)
+h=$(curl -s -D- -o "$T/got" "$B/flip/b.ts")
+expect_match "background refresh 5xx: stale served while it runs" "$h" 'detail=stale-while-revalidate'
+wait_for test "$(flip_requests /flip/b.ts)" -gt "$n"
+wait_for test "$(status_field $B origin.errors)" -gt 0
+expect_eq "background refresh 5xx: the origin is marked down" "$(status_field $B origin.servers.0.up)" false
+h=$(curl -s -D- -o "$T/got" "$B/flip/b.ts")
+expect_match "background refresh 5xx: the next request still gets the stale copy" "$h" '^HTTP/1.1 200'
+expect_eq "background refresh 5xx: stale body intact" "$(cat "$T/got")" "v1 /flip/b.ts"
+echo "200 v1" >"$T/ctl"
+
+# Edge C: past stale-if-error the origin's status is passed on; the copy is still kept.
+cat >"$T/c.yaml" <<YAML
+freshness: {segment: 1s, stale_while_revalidate: 0s, stale_if_error: 1s}
+timeouts: {origin_probe_interval: 1h}
+YAML
+PC=$(free_port)
+start_edge edgeC -c "$T/c.yaml" --listen 127.0.3.1:$PC --origin $ORIGIN
+C=http://127.0.3.1:$PC
+curl -s -o /dev/null "$C/flip/c.ts"
+sleep 2.3 # past TTL + stale-if-error
+echo 503 >"$T/ctl"
+h=$(curl -s -D- -o /dev/null "$C/flip/c.ts")
+expect_match "past stale-if-error: the origin's 503 is passed on" "$h" '^HTTP/1.1 503'
+expect_match "past stale-if-error: Cache-Status has fwd-status=503" "$h" 'fwd-status=503'
+echo "200 v1" >"$T/ctl"
+h=$(curl -s -D- -o "$T/got" "$C/flip/c.ts")
+expect_match "past stale-if-error: the kept copy revalidates with 304 afterwards" "$h" 'fwd-status=304'
+expect_eq "past stale-if-error: body of the kept copy" "$(cat "$T/got")" "v1 /flip/c.ts"
 
 # ---- 2. Interim responses ----
 PI=$(free_port)
