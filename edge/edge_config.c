@@ -56,7 +56,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->origin_probe_interval = 2000;
     cfg->max_connections = 10000;
     cfg->max_header_bytes = 16384;
-    cfg->max_uri = 8192;
+    cfg->max_uri = EDGE_MAX_URI;
     cfg->max_upload = 1ull << 30;
     edge_cidr_parse("127.0.0.0/8", &cfg->upload_allow[0]);
     edge_cidr_parse("::1/128", &cfg->upload_allow[1]);

@@ -17,6 +17,10 @@
 #define EDGE_MAX_CIDRS   16
 
 #define EDGE_PASSTHROUGH_WINDOW_MIN (128u << 10)
+/* The longest request target (max_uri) there is room for: each connection holds the decoded
+ * path, the cache key and the upload file names in buffers of this size (edge_conn.h), not
+ * sized from the configuration; docs/config.md says why. */
+#define EDGE_MAX_URI 4096
 
 typedef struct edge_cidr {
     int family; /* AF_INET or AF_INET6 */

@@ -214,8 +214,8 @@ static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t
     }
     if (rc == 0 && (n = yt_map_get(m, "max_uri"))) {
         rc = yt_get_size(n, &v, err, errlen);
-        if (rc == 0 && (v < 256 || v > (1u << 20))) {
-            rc = yt_fail(err, errlen, n, "max_uri must be within 256..1M");
+        if (rc == 0 && (v < 256 || v > EDGE_MAX_URI)) {
+            rc = yt_fail(err, errlen, n, "max_uri must be within 256..%u", EDGE_MAX_URI);
         }
         cfg->max_uri = (uint32_t)v;
     }

@@ -10,7 +10,7 @@
 
 #define CONN_RBUF   16384
 #define CONN_HDR    8192
-#define CONN_PATH   4096
+#define CONN_PATH   (EDGE_MAX_URI + 1) /* a decoded path is never longer than its target */
 #define CONN_KEY    (CONN_PATH + 512)
 #define CONN_FSPATH (CONN_PATH + 1100) /* root + path */
 #define CONN_RAW    40                 /* start of a request kept for the log of a rejection */

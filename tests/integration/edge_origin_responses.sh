@@ -1,7 +1,8 @@
 #!/bin/bash
 # edge_origin_responses: what the edge does with what an origin answers: a 5xx to a revalidation
 # keeps the stale copy (served within stale-if-error) and marks the origin down; interim 1xx
-# responses are skipped (at most 8), a 101 is a 502.
+# responses are skipped (at most 8), a 101 is a 502; request targets just under, at and over max_uri
+# get 200/404 or 414.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 # A scripted origin (one request per connection). /flip/* answers what the control file says:
@@ -182,6 +183,58 @@ expect_match "101 Switching Protocols from the origin: 502" "$h" '^HTTP/1.1 502'
 h=$(curl -s --max-time 10 -D- -o /dev/null "$I/interim/1/e.ts")
 expect_match "the edge still serves after them" "$h" '^HTTP/1.1 200'
 
+# ---- 4. Request targets around max_uri ----
+# target LEN [QUERY]: a path of 200-byte segments, LEN bytes long with the query.
+target() {
+    python3 -c '
+import sys
+n, q = int(sys.argv[1]), sys.argv[2]
+plen = n - len(q)
+p = ""
+while len(p) < plen:
+    p += "/" + "s" * min(199, plen - len(p) - 1)
+print(p + q)' "$1" "${2:-}"
+}
+status_of() { curl -s --path-as-is -o /dev/null -w '%{http_code}' "$1$2"; }
+ROOT=$T/root
+mkdir -p "$ROOT"
+PF=$(free_port)
+start_edge files --listen 127.0.5.1:$PF --root "$ROOT"
+F=http://127.0.5.1:$PF
+cat >"$T/k.yaml" <<YAML
+cache_key_params: [token]
+YAML
+PK=$(free_port)
+start_edge edgeK -c "$T/k.yaml" --listen 127.0.6.1:$PK --origin $ORIGIN
+K=http://127.0.6.1:$PK
+cat >"$T/small.yaml" <<YAML
+limits: {max_uri: 1000}
+YAML
+PS=$(free_port)
+start_edge edgeS -c "$T/small.yaml" --listen 127.0.7.1:$PS --origin $ORIGIN
+S=http://127.0.7.1:$PS
+for len in 4095 4096; do
+    t=$(target $len)
+    expect_eq "URI of $len bytes (max_uri 4096), edge: 200" "$(status_of $K "$t")" 200
+    expect_eq "URI of $len bytes: the origin got the whole target" \
+        "$(awk -v t="$t" '$2 == t { n++ } END { print n + 0 }' "$T/origin.requests")" 1
+    expect_eq "URI of $len bytes, origin mode: 404" "$(status_of $F "$t")" 404
+    tq=$(target $len "?token=$(printf 't%.0s' $(seq 300))&drop=1")
+    expect_eq "URI of $len bytes with a kept parameter: 200" "$(status_of $K "$tq")" 200
+done
+t=$(target 4097)
+expect_eq "URI of 4097 bytes, edge: 414" "$(status_of $K "$t")" 414
+expect_eq "URI of 4097 bytes, origin mode: 414" "$(status_of $F "$t")" 414
+expect_eq "URI of 4097 bytes with a query, edge: 414" "$(status_of $K "$(target 4097 '?token=abc')")" 414
+expect_eq "URI of 999 bytes (max_uri 1000): 200" "$(status_of $S "$(target 999)")" 200
+expect_eq "URI of 1000 bytes (max_uri 1000): 200" "$(status_of $S "$(target 1000)")" 200
+expect_eq "URI of 1001 bytes (max_uri 1000): 414" "$(status_of $S "$(target 1001)")" 414
+echo 'limits: {max_uri: 8k}' >"$T/big.yaml"
+out=$("$EDGE" -c "$T/big.yaml" --listen 127.0.8.1:1 --origin $ORIGIN 2>&1)
+rc=$?
+check "max_uri above the buffers: refused at start" test "$rc" -ne 0
+expect_match "max_uri above the buffers: the error says where and why" "$out" \
+    'big.yaml:1:19: max_uri must be within 256..4096'
 
 for p in "${EDGE_PIDS[@]}"; do
     check "server $p still running" kill -0 "$p"

@@ -47,6 +47,10 @@ static void test_good(void)
     CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
     CHECK(load(&cfg, "", err, sizeof(err)) == 0);
     CHECK(load(&cfg, "~\n", err, sizeof(err)) == 0);
+    /* max_uri: by default, and at most, what the request buffers hold. */
+    CHECK(cfg.max_uri == EDGE_MAX_URI && EDGE_MAX_URI == 4096);
+    CHECK(load(&cfg, "limits: {max_uri: 4k}\n", err, sizeof(err)) == 0 && cfg.max_uri == 4096);
+    CHECK(load(&cfg, "limits: {max_uri: 1000}\n", err, sizeof(err)) == 0 && cfg.max_uri == 1000);
 }
 
 static void test_bad(void)
@@ -72,6 +76,8 @@ static void test_bad(void)
         {"timeouts: {connect: 0s}\n", "positive"},
         {"limits: {max_header_bytes: 10}\n", "max_header_bytes"},
         {"limits: {max_uri: 10G}\n", "max_uri"},
+        {"limits: {max_uri: 8k}\n", "edge.yaml:1:19: max_uri must be within 256..4096"},
+        {"limits: {max_uri: 4097}\n", "edge.yaml:1:19"},
         {"upload_allow: [300.1.1.1/8]\n", "edge.yaml:1:16"},
         {"upload_allow: [10.0.0.0/33]\n", "edge.yaml:1:16"},
         {"load: {unit: furlongs}\n", "edge.yaml:1:14"},
