@@ -247,6 +247,7 @@ void edge_obj_unref(edge_obj_t *o)
     free(o->last_modified);
     free(o->cache_control);
     free(o->content_encoding);
+    free(o->location);
     free(o->gz);
     free(o);
 }

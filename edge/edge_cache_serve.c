@@ -41,6 +41,7 @@ static void view_head(const edge_obj_t *o, edge_obj_view_t *v)
     v->last_modified = o->last_modified;
     v->cache_control = o->cache_control;
     v->content_encoding = o->content_encoding;
+    v->location = o->location;
     v->kind = o->kind;
     v->has_gz = o->gz != NULL;
     v->gz_len = o->gz_len;

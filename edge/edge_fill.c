@@ -126,6 +126,7 @@ static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m)
     o->last_modified = dup_header(m, "last-modified");
     o->cache_control = dup_header(m, "cache-control");
     o->content_encoding = dup_header(m, "content-encoding");
+    o->location = dup_header(m, "location");
     size_t al = 0;
     const char *age = edge_http_msg_header(m, "age", &al);
     o->origin_age = 0;

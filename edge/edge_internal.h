@@ -79,6 +79,7 @@ struct edge_obj {
     char *last_modified;
     char *cache_control;
     char *content_encoding;
+    char *location; /* as the origin wrote it (redirects), NULL when absent */
     edge_media_kind_t kind;
     edge_chunk_t *head;
     edge_chunk_t *tail; /* filler only */

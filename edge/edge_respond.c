@@ -15,6 +15,10 @@
 #define HDR_SHORT_MAX 64 /* Last-Modified, Content-Encoding */
 #define ACRH_MAX      512
 
+/* Location: as long as a request target may be (max_uri), so a redirect to any URI we would
+ * accept passes through. With the other value caps the head stays within CONN_HDR. */
+#define HDR_LOCATION_MAX (EDGE_MAX_URI + 1)
+
 static const char *const cs_words[] = {"-",     "HIT",         "MISS",      "COLLAPSED", "STALE",
                                        "STALE", "REVALIDATED", "REFRESHED", "ERROR"};
 
@@ -522,7 +526,8 @@ static void hdr_representation(const edge_req_t *req, const edge_config_t *cfg,
     }
 }
 
-/* Another status from the origin: passed through whole. */
+/* Another status from the origin: passed through whole, with its Location (redirects, 201) as
+ * the origin wrote it. */
 static void hdr_passthrough(const edge_req_t *req, const edge_config_t *cfg,
                             const edge_obj_view_t *o, edge_plan_t *p, int64_t total)
 {
@@ -539,6 +544,9 @@ static void hdr_passthrough(const edge_req_t *req, const edge_config_t *cfg,
     }
     if (str_ok(o->ctype, HDR_CTYPE_MAX)) {
         hdr_add(p, "Content-Type: %s\r\n", o->ctype);
+    }
+    if (str_ok(o->location, HDR_LOCATION_MAX)) {
+        hdr_add(p, "Location: %s\r\n", o->location);
     }
 }
 

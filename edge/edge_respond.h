@@ -72,6 +72,8 @@ typedef struct edge_obj_view {
     const char *last_modified;
     const char *cache_control;
     const char *content_encoding;
+    /* Cached objects: the origin's Location (redirects, 201), NULL when none. */
+    const char *location;
     int64_t mtime; /* files: modification time (If-Modified-Since); 0 otherwise */
     edge_media_kind_t kind;
     bool has_gz; /* a gzip variant of gz_len bytes exists */

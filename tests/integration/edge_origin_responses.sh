@@ -1,8 +1,8 @@
 #!/bin/bash
 # edge_origin_responses: what the edge does with what an origin answers: a 5xx to a revalidation
 # keeps the stale copy (served within stale-if-error) and marks the origin down; interim 1xx
-# responses are skipped (at most 8), a 101 is a 502; request targets just under, at and over max_uri
-# get 200/404 or 414.
+# responses are skipped (at most 8), a 101 is a 502; redirects keep their Location; request targets
+# just under, at and over max_uri get 200/404 or 414.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 # A scripted origin (one request per connection). /flip/* answers what the control file says:
@@ -182,6 +182,22 @@ h=$(curl -s --max-time 10 -D- -o /dev/null "$I/switch/d.ts")
 expect_match "101 Switching Protocols from the origin: 502" "$h" '^HTTP/1.1 502'
 h=$(curl -s --max-time 10 -D- -o /dev/null "$I/interim/1/e.ts")
 expect_match "the edge still serves after them" "$h" '^HTTP/1.1 200'
+
+# ---- 3. Redirects keep their Location ----
+for code in 301 302 307 308; do
+    case $code in
+    301) loc='/v/new%20name.ts?a=1&b' ;;
+    302) loc='https://other.example:8443/x/y.m3u8' ;;
+    307) loc='../up/one.ts' ;;
+    308) loc='/v/perm.ts' ;;
+    esac
+    h=$(curl -s -D- -o /dev/null "$I/redir/$code/x.ts" | tr -d '\r')
+    expect_match "$code: status passed on" "$h" "^HTTP/1.1 $code"
+    expect_eq "$code: Location as the origin wrote it" "$(printf '%s\n' "$h" | sed -n 's/^Location: //p')" "$loc"
+done
+h=$(curl -s -D- -o /dev/null "$I/redir/301/x.ts" | tr -d '\r')
+expect_match "a cached 301 is a hit" "$h" 'Cache-Status: segment-edge; hit'
+expect_eq "a cached 301 keeps its Location" "$(printf '%s\n' "$h" | sed -n 's/^Location: //p')" '/v/new%20name.ts?a=1&b'
 
 # ---- 4. Request targets around max_uri ----
 # target LEN [QUERY]: a path of 200-byte segments, LEN bytes long with the query.

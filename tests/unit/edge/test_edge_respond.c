@@ -508,6 +508,53 @@ static void test_object_states(void)
           "404 passed through: %s", hdr);
 }
 
+/* A redirect from the origin keeps its Location as the origin wrote it. */
+static void test_redirects(void)
+{
+    edge_obj_view_t v = seg_view();
+    v.status = 301;
+    v.length = 0;
+    v.etag = NULL;
+    v.location = "/v/new%20name.ts?a=1&b";
+    edge_plan_t p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 301 && has(&p, "Location: /v/new%20name.ts?a=1&b"), "301: %s", hdr);
+    p = respond("HEAD /v/seg.ts HTTP/1.1\r\nHost: e\r\n\r\n", &v, &cfg_cache);
+    CHECK(p.status == 301 && has(&p, "Location: /v/new%20name.ts?a=1&b"), "HEAD of a 301");
+    v.status = 307;
+    v.location = "https://other.example:8443/x/y.m3u8";
+    p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 307 && has(&p, "Location: https://other.example:8443/x/y.m3u8"), "307: %s",
+          hdr);
+    v.location = NULL;
+    p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 307 && !has_name("Location"), "no Location when the origin sent none");
+    v.location = "/a\r\nSet-Cookie: x=1";
+    p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 307 && !has_name("Location") && !strstr(hdr, "Set-Cookie"),
+          "a Location with CR/LF is dropped: %s", hdr);
+
+    /* The longest Location passed (a target as long as max_uri allows) fits the head with every
+     * other value at its cap; one byte more and it is left out. */
+    static char loc[EDGE_MAX_URI + 2];
+    static char cc[1024];
+    static char ct[256];
+    memset(loc, 'l', sizeof(loc) - 1);
+    loc[0] = '/';
+    loc[EDGE_MAX_URI] = '\0';
+    memset(cc, 'c', sizeof(cc) - 1);
+    memset(ct, 't', sizeof(ct) - 1);
+    v.location = loc;
+    v.cache_control = cc;
+    v.ctype = ct;
+    p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 307 && has_name("Location") && strstr(hdr, loc) &&
+              has_name("Cache-Control") && has_name("Content-Type"),
+          "a Location of EDGE_MAX_URI bytes fits");
+    loc[EDGE_MAX_URI] = 'l';
+    p = respond(GET_SEG "\r\n", &v, &cfg_cache);
+    CHECK(p.status == 307 && !has_name("Location"), "a longer Location is left out");
+}
+
 static void test_methods(void)
 {
     CHECK(edge_method_allowed(HTTP_GET, false) && edge_method_allowed(HTTP_HEAD, false) &&
@@ -611,6 +658,7 @@ int main(void)
     test_freshness();
     test_cache_status();
     test_object_states();
+    test_redirects();
     test_methods();
     test_hostile_values();
     return check_report();
