@@ -217,11 +217,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v.fail_status = data[3] % 2 ? 504 : 0;
     v.passthrough = data[3] & 0x40;
     input_t in = {data + VIEW_BYTES, size - VIEW_BYTES};
-    char etag[256], lm[256], ctype[256], cc[256];
+    char etag[256], lm[256], ctype[256], cc[256], loc[256];
     v.etag = take_str(&in, etag);
     v.last_modified = take_str(&in, lm);
     v.ctype = take_str(&in, ctype);
     v.cache_control = take_str(&in, cc);
+    v.location = take_str(&in, loc);
     v.mtime = flags & 0x20 ? 1700000000 : 0;
     const edge_config_t *cfg = v.cached ? &cfg_cache : &cfg_origin;
 
