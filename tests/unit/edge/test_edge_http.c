@@ -20,27 +20,35 @@ static int sink(void *ctx, const char *at, size_t len)
     return 0;
 }
 
+/* Feed msg[0, len) to p in pieces of step bytes up to the end of a message or an error: the last
+ * feed result, *off the bytes consumed. */
+static int feed_pieces(edge_http_parser_t *p, const char *msg, size_t len, size_t step, size_t *off)
+{
+    int rc = EDGE_HTTP_NEED_MORE;
+    *off = 0;
+    while (*off < len) {
+        size_t n = len - *off < step ? len - *off : step;
+        size_t used = 0;
+        rc = edge_http_parser_feed(p, msg + *off, n, &used);
+        if (rc < 0) {
+            break;
+        }
+        *off += used;
+        if (rc == EDGE_HTTP_MESSAGE_DONE) {
+            break;
+        }
+    }
+    return rc;
+}
+
 /* Feed a message in pieces of step bytes; returns the final feed result and the status hint. */
 static int parse(bool response, const char *msg, size_t step, int *hint, edge_http_parser_t *p)
 {
     edge_http_parser_init(p, response, arena, sizeof(arena), 1024);
     p->body_cb = sink;
     body_len = 0;
-    size_t len = strlen(msg);
-    size_t off = 0;
-    int rc = EDGE_HTTP_NEED_MORE;
-    while (off < len) {
-        size_t n = len - off < step ? len - off : step;
-        size_t used = 0;
-        rc = edge_http_parser_feed(p, msg + off, n, &used);
-        if (rc < 0) {
-            break;
-        }
-        off += used;
-        if (rc == EDGE_HTTP_MESSAGE_DONE) {
-            break;
-        }
-    }
+    size_t off;
+    int rc = feed_pieces(p, msg, strlen(msg), step, &off);
     *hint = p->status_hint;
     return rc;
 }
@@ -190,22 +198,7 @@ static int parse_origin(const char *msg, size_t len, size_t step, size_t *used_t
     body_len = 0;
     heads_seen = 0;
     head_status = 0;
-    size_t off = 0;
-    int rc = EDGE_HTTP_NEED_MORE;
-    while (off < len) {
-        size_t n = len - off < step ? len - off : step;
-        size_t used = 0;
-        rc = edge_http_parser_feed(p, msg + off, n, &used);
-        if (rc < 0) {
-            break;
-        }
-        off += used;
-        if (rc == EDGE_HTTP_MESSAGE_DONE) {
-            break;
-        }
-    }
-    *used_total = off;
-    return rc;
+    return feed_pieces(p, msg, len, step, used_total);
 }
 
 /* Interim responses (1xx) before the final one are skipped, at most EDGE_HTTP_MAX_INTERIM of
