@@ -55,6 +55,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->drain_grace = 0;
     cfg->origin_probe_interval = 2000;
     cfg->max_connections = 10000;
+    cfg->max_fills = 128;
     cfg->max_header_bytes = 16384;
     cfg->max_uri = EDGE_MAX_URI;
     cfg->max_upload = 1ull << 30;

@@ -21,6 +21,7 @@
  * path, the cache key and the upload file names in buffers of this size (edge_conn.h), not
  * sized from the configuration; docs/config.md says why. */
 #define EDGE_MAX_URI 4096
+#define EDGE_MAX_FILLS_MAX          100000
 
 typedef struct edge_cidr {
     int family; /* AF_INET or AF_INET6 */
@@ -81,6 +82,7 @@ typedef struct edge_config {
     uint64_t origin_probe_interval;
     /* Limits. */
     uint32_t max_connections;
+    uint32_t max_fills; /* origin fetches (fills and revalidations) in flight at once */
     uint32_t max_header_bytes;
     uint32_t max_uri;
     uint64_t max_upload;

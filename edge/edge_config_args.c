@@ -30,6 +30,8 @@ static const char usage[] =
     "  --cache-mem SIZE       memory cache budget (default 256M)\n"
     "  --max-object SIZE      larger bodies are streamed through, not stored (default budget/8)\n"
     "  --passthrough-window SIZE  bytes held per streamed-through body (default 4M)\n"
+    "  --max-fills N          origin fetches in flight at once (default 128); a miss past it\n"
+    "                         gets 503 with Retry-After: 1\n"
     "  --cache-disk DIR       disk tier for objects evicted from memory (files removed at start)\n"
     "  --cache-disk-size SIZE disk tier budget (default 1G)\n"
     "  --workers N            worker threads, one loop each (default 1)\n"
@@ -113,6 +115,15 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
                 return arg_fail(err, errlen,
                                 "--passthrough-window %s: expected a size of at least 128k", v);
             }
+        } else if (strcmp(a, "--max-fills") == 0) {
+            char *end = NULL;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || end == v || *end || n < 1 || n > EDGE_MAX_FILLS_MAX) {
+                return arg_fail(err, errlen, "--max-fills %s: expected 1..%d", v,
+                                EDGE_MAX_FILLS_MAX);
+            }
+            cfg->max_fills = (uint32_t)n;
         } else if (strcmp(a, "--cache-disk") == 0) {
             if (strlen(v) >= sizeof(cfg->cache_disk_path) || !*v) {
                 return arg_fail(err, errlen, "--cache-disk: bad path");

@@ -197,12 +197,15 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
 
 static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"max_connections", "max_header_bytes", "max_uri",
-                                       "max_upload", NULL};
+    static const char *const keys[] = {"max_connections", "max_fills",  "max_header_bytes",
+                                       "max_uri",         "max_upload", NULL};
     int rc = yt_map_check_keys(m, keys, "limits", err, errlen);
     const yt_node_t *n;
     if (rc == 0 && (n = yt_map_get(m, "max_connections"))) {
         rc = yt_get_u32(n, 1, 1000000, &cfg->max_connections, err, errlen);
+    }
+    if (rc == 0 && (n = yt_map_get(m, "max_fills"))) {
+        rc = yt_get_u32(n, 1, EDGE_MAX_FILLS_MAX, &cfg->max_fills, err, errlen);
     }
     uint64_t v = 0;
     if (rc == 0 && (n = yt_map_get(m, "max_header_bytes"))) {

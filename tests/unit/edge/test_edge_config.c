@@ -25,7 +25,7 @@ static void test_good(void)
                     "freshness: {segment: 10m, live_playlist_max: 500ms, stale_if_error: 30s}\n"
                     "cache_key_params: [token]\n"
                     "timeouts: {connect: 1s, drain_grace: 0s}\n"
-                    "limits: {max_connections: 100, max_header_bytes: 8k}\n"
+                    "limits: {max_connections: 100, max_header_bytes: 8k, max_fills: 64}\n"
                     "upload_allow: [10.0.0.0/8]\n"
                     "load: {unit: requests_per_s, capacity: 5000}\n"
                     "access_log: false\n"
@@ -40,7 +40,7 @@ static void test_good(void)
           cfg.stale_if_error == 30000);
     CHECK(strcmp(cfg.keep_params[3], "token") == 0 && cfg.keep_params[4] == NULL);
     CHECK(cfg.connect_timeout == 1000 && cfg.max_connections == 100 &&
-          cfg.max_header_bytes == 8192);
+          cfg.max_header_bytes == 8192 && cfg.max_fills == 64);
     CHECK(cfg.load_unit == EDGE_LOAD_REQUESTS_PER_S && cfg.capacity == 5000);
     CHECK(!cfg.access_log && cfg.n_upload_allow == 1);
     CHECK(strcmp(cfg.cache_disk_path, "/var/cache/edge") == 0 && cfg.cache_disk_size == 2ull << 30);
@@ -78,6 +78,8 @@ static void test_bad(void)
         {"limits: {max_uri: 10G}\n", "max_uri"},
         {"limits: {max_uri: 8k}\n", "edge.yaml:1:19: max_uri must be within 256..4096"},
         {"limits: {max_uri: 4097}\n", "edge.yaml:1:19"},
+        {"limits: {max_fills: 0}\n", "edge.yaml:1:21"},
+        {"limits: {max_fills: 1000001}\n", "edge.yaml:1:21"},
         {"upload_allow: [300.1.1.1/8]\n", "edge.yaml:1:16"},
         {"upload_allow: [10.0.0.0/33]\n", "edge.yaml:1:16"},
         {"load: {unit: furlongs}\n", "edge.yaml:1:14"},
@@ -129,6 +131,14 @@ static void test_args(void)
     edge_config_defaults(&cfg);
     CHECK(edge_config_args(&cfg, 7, a6, err, sizeof(err)) == 0);
     CHECK(edge_config_validate(&cfg, err, sizeof(err)) < 0);
+    char *a8[] = {"segment-edge", "--max-fills", "32", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(cfg.max_fills == 128);
+    CHECK(edge_config_args(&cfg, 3, a8, err, sizeof(err)) == 0 && cfg.max_fills == 32);
+    char *a9[] = {"segment-edge", "--max-fills", "0", NULL};
+    CHECK(edge_config_args(&cfg, 3, a9, err, sizeof(err)) < 0 && strstr(err, "--max-fills"));
+    char *a10[] = {"segment-edge", "--max-fills", "12x", NULL};
+    CHECK(edge_config_args(&cfg, 3, a10, err, sizeof(err)) < 0);
     char *a7[] = {"segment-edge", "--listen", NULL};
     edge_config_defaults(&cfg);
     CHECK(edge_config_args(&cfg, 2, a7, err, sizeof(err)) < 0);
