@@ -116,10 +116,35 @@ static void cache_grow_locked(edge_cache_t *c)
     c->n_buckets = nb;
 }
 
-static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep)
+bool edge_fill_reserve(edge_cache_t *c, unsigned max)
+{
+    int n = __atomic_load_n(&c->fills_inflight, __ATOMIC_RELAXED);
+    do {
+        if (n >= (int)max) {
+            return false;
+        }
+    } while (!__atomic_compare_exchange_n(&c->fills_inflight, &n, n + 1, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return true;
+}
+
+void edge_fill_release(edge_cache_t *c)
+{
+    __atomic_sub_fetch(&c->fills_inflight, 1, __ATOMIC_RELAXED);
+}
+
+/* Bytes held against the budget: the table's plus those of bodies outside it. */
+static uint64_t cache_held_locked(const edge_cache_t *c)
+{
+    return c->bytes + __atomic_load_n(&c->inflight_bytes, __ATOMIC_RELAXED);
+}
+
+/* Evict least recently used complete objects (never keep, never one being filled) until need
+ * more bytes fit in the budget or nothing more can go. */
+static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep, uint64_t need)
 {
     edge_list_t *it = c->lru.prev;
-    while (c->bytes > c->budget && it != &c->lru) {
+    while (cache_held_locked(c) + need > c->budget && it != &c->lru) {
         edge_obj_t *o = EDGE_CONTAINER(it, edge_obj_t, lru);
         it = it->prev;
         int st = edge_obj_state(o);
@@ -133,6 +158,7 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep)
         }
         edge_cache_remove_locked(c, o);
     }
+    __atomic_store_n(&c->tight, cache_held_locked(c) + need > c->budget, __ATOMIC_RELAXED);
 }
 
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o)
@@ -148,7 +174,7 @@ void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o)
     c->n_objects++;
     c->bytes += o->mem;
     edge_list_add(&c->lru, &o->lru);
-    cache_evict_locked(c, o);
+    cache_evict_locked(c, o, 0);
 }
 
 void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o)
@@ -184,7 +210,7 @@ void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
     o->mem += bytes;
     if (o->in_table) {
         c->bytes += bytes;
-        cache_evict_locked(c, o);
+        cache_evict_locked(c, o, 0);
     }
 }
 
@@ -228,8 +254,9 @@ void edge_obj_unref(edge_obj_t *o)
         free(ch);
         ch = next;
     }
-    if (o->pt_bytes && o->pt_cache) {
-        __atomic_sub_fetch(&o->pt_cache->inflight_bytes, o->pt_bytes, __ATOMIC_RELAXED);
+    if (o->pt_bytes + o->held_bytes && o->pt_cache) {
+        __atomic_sub_fetch(&o->pt_cache->inflight_bytes, o->pt_bytes + o->held_bytes,
+                           __ATOMIC_RELAXED);
     }
     pthread_mutex_destroy(&o->pt_lock);
     if (o->map) {
@@ -290,13 +317,50 @@ static edge_chunk_t *obj_file_chunk(edge_obj_t *o, size_t cap)
     return n;
 }
 
+/* Charge bytes of a new chunk of a body that is not a pass-through against the budget, after
+ * evicting what can go: to the table's bytes when o is in it, else to inflight_bytes (and
+ * o->held_bytes). False, with nothing charged, when they do not fit. */
+static bool obj_charge(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
+{
+    edge_cache_lock(c);
+    cache_evict_locked(c, o, bytes);
+    bool fits = cache_held_locked(c) + bytes <= c->budget;
+    if (fits && o->in_table) {
+        edge_cache_account_locked(c, o, bytes);
+    } else if (fits) {
+        o->pt_cache = c;
+        o->held_bytes += bytes;
+        __atomic_add_fetch(&c->inflight_bytes, bytes, __ATOMIC_RELAXED);
+    }
+    edge_cache_unlock(c);
+    return fits;
+}
+
+/* Give back a charge whose chunk could not be made. */
+static void obj_uncharge(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
+{
+    edge_cache_lock(c);
+    if (o->in_table) {
+        o->mem -= bytes;
+        c->bytes -= bytes;
+    } else {
+        o->held_bytes -= bytes;
+        __atomic_sub_fetch(&c->inflight_bytes, bytes, __ATOMIC_RELAXED);
+    }
+    edge_cache_unlock(c);
+}
+
 /* Link a new chunk at the tail. A pass-through body counts it as in-flight bytes under pt_lock
- * (readers walk and release its chunks); a stored body counts it against the budget. */
+ * (readers walk and release its chunks), after evicting what it needs room for when it can; a
+ * stored body was charged before the chunk was made (obj_charge). */
 static void obj_link_chunk(edge_cache_t *c, edge_obj_t *o, edge_chunk_t *n, uint64_t filled)
 {
     edge_chunk_t *t = o->tail;
     bool pt = edge_obj_passthrough(o);
     if (pt) {
+        edge_cache_lock(c);
+        cache_evict_locked(c, o, sizeof(*n) + n->cap);
+        edge_cache_unlock(c);
         pthread_mutex_lock(&o->pt_lock);
     }
     if (t) {
@@ -310,11 +374,14 @@ static void obj_link_chunk(edge_cache_t *c, edge_obj_t *o, edge_chunk_t *n, uint
         o->pt_bytes += sizeof(*n) + n->cap;
         __atomic_add_fetch(&c->inflight_bytes, sizeof(*n) + n->cap, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&o->pt_lock);
-        return;
     }
-    edge_cache_lock(c);
-    edge_cache_account_locked(c, o, sizeof(*n) + n->cap);
-    edge_cache_unlock(c);
+}
+
+/* No room for a stored body's next chunk: it streams through from here on. */
+static void obj_store_refused(edge_cache_t *c, edge_obj_t *o)
+{
+    edge_obj_make_passthrough(c, o, c->pt_window);
+    __atomic_add_fetch(&c->stores_refused, 1, __ATOMIC_RELAXED);
 }
 
 int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len)
@@ -332,7 +399,15 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
             edge_chunk_t *n = NULL;
             if (!t && !pt && o->clen >= FILE_BODY_MIN) {
                 cap = (size_t)o->clen;
+                if (!obj_charge(c, o, sizeof(*n) + cap)) {
+                    obj_store_refused(c, o);
+                    pt = true;
+                    continue;
+                }
                 n = obj_file_chunk(o, cap);
+                if (!n) {
+                    obj_uncharge(c, o, sizeof(*n) + cap);
+                }
             }
             if (!n && !pt && o->clen > 0 && (uint64_t)o->clen > filled &&
                 (uint64_t)o->clen - filled <= CHUNK_EXACT_MAX) {
@@ -344,8 +419,16 @@ int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len
                 cap = len < CHUNK_SIZE ? CHUNK_SIZE : len; /* origin sends more than it said */
             }
             if (!n) {
+                if (!pt && !obj_charge(c, o, sizeof(*n) + cap)) {
+                    obj_store_refused(c, o);
+                    pt = true;
+                    continue;
+                }
                 n = malloc(sizeof(*n) + cap);
                 if (!n) {
+                    if (!pt) {
+                        obj_uncharge(c, o, sizeof(*n) + cap);
+                    }
                     return -ENOMEM;
                 }
                 n->data = n->inline_data;
@@ -405,6 +488,24 @@ bool edge_obj_passthrough(const edge_obj_t *o)
     return __atomic_load_n(&o->passthrough, __ATOMIC_ACQUIRE);
 }
 
+/* Where a pass-through body's filler pauses: its window, or its share of the budget when that
+ * is smaller (many fills in flight), two chunks while the budget is full. Under pt_lock. */
+static uint64_t pt_limit_locked(const edge_obj_t *o)
+{
+    uint64_t lim = o->pt_window;
+    const edge_cache_t *c = o->pt_cache;
+    if (c && __atomic_load_n(&c->tight, __ATOMIC_RELAXED)) {
+        lim = 0;
+    } else if (c) {
+        int fills = __atomic_load_n(&c->fills_inflight, __ATOMIC_RELAXED);
+        uint64_t share = c->budget / (uint64_t)(fills > 1 ? fills : 1);
+        if (share < lim) {
+            lim = share;
+        }
+    }
+    return lim < EDGE_PASSTHROUGH_WINDOW_MIN ? EDGE_PASSTHROUGH_WINDOW_MIN : lim;
+}
+
 /* Free the whole chunks every attached reader is past (never the filler's tail); wake a paused
  * filler when the window has room again or nobody reads any more. Under pt_lock. */
 static void pt_release_locked(edge_obj_t *o)
@@ -428,7 +529,7 @@ static void pt_release_locked(edge_obj_t *o)
         free(ch);
         ch = next;
     }
-    if (o->pt_resume && (o->pt_bytes < o->pt_window || o->n_readers == 0)) {
+    if (o->pt_resume && (o->pt_bytes < pt_limit_locked(o) || o->n_readers == 0)) {
         uv_async_send(o->pt_resume);
         o->pt_resume = NULL; /* one wake-up per pause */
     }
@@ -444,6 +545,11 @@ void edge_obj_make_passthrough(edge_cache_t *c, edge_obj_t *o, uint64_t window)
     uint64_t held = 0;
     for (const edge_chunk_t *ch = o->head; ch; ch = ch->next) {
         held += sizeof(*ch) + ch->cap;
+    }
+    if (o->held_bytes) {
+        /* Counted as a body outside the table until now: pt_bytes counts them from here on. */
+        __atomic_sub_fetch(&c->inflight_bytes, o->held_bytes, __ATOMIC_RELAXED);
+        o->held_bytes = 0;
     }
     o->pt_cache = c;
     o->pt_window = window;
@@ -520,7 +626,7 @@ int edge_obj_read(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t en
 bool edge_obj_pt_pause(edge_obj_t *o, uv_async_t *resume)
 {
     pthread_mutex_lock(&o->pt_lock);
-    bool full = o->passthrough && o->pt_bytes >= o->pt_window && o->n_readers > 0;
+    bool full = o->passthrough && o->pt_bytes >= pt_limit_locked(o) && o->n_readers > 0;
     o->pt_resume = full ? resume : NULL;
     pthread_mutex_unlock(&o->pt_lock);
     return full;

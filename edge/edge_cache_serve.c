@@ -67,6 +67,8 @@ void edge_cache_serve(conn_t *c)
     conn_body_t *b = &c->body;
     edge_obj_t *fetch_new = NULL;
     edge_obj_t *fetch_old = NULL;
+    unsigned max_fills = w->srv->cfg->max_fills;
+    bool busy = false; /* a fetch it needs was not started: max_fills are in flight */
     STAT_ADD(w->st.lookups, 1);
     b->src = SRC_OBJ;
     edge_cache_lock(cache);
@@ -95,10 +97,20 @@ void edge_cache_serve(conn_t *c)
             b->gen_seen = __atomic_load_n(&o->refresh_gen, __ATOMIC_SEQ_CST);
         }
         if ((d == EDGE_DO_REFRESH || d == EDGE_DO_REVALIDATE) && !o->refreshing) {
-            o->refreshing = true;
-            fetch_old = o;
+            if (edge_fill_reserve(cache, max_fills)) {
+                o->refreshing = true;
+                fetch_old = o;
+            } else {
+                /* Stale within its bound is served as it is and refreshed by a later request;
+                 * one that must be revalidated first waits for nothing: 503. */
+                busy = d == EDGE_DO_REVALIDATE;
+                STAT_ADD(w->st.fills_refused, 1);
+            }
         }
         b->obj = edge_obj_ref(o);
+    } else if (!edge_fill_reserve(cache, max_fills)) {
+        busy = true;
+        STAT_ADD(w->st.fills_refused, 1);
     } else {
         edge_lookup_decide(NULL, 0, &b->cs); /* a miss: fill */
         o = edge_obj_new(c->req.key, c->req.key_len);
@@ -106,7 +118,16 @@ void edge_cache_serve(conn_t *c)
             edge_cache_insert_locked(cache, o);
             b->obj = o; /* the creation reference */
             fetch_new = o;
+        } else {
+            edge_fill_release(cache);
         }
+    }
+    if (busy) {
+        edge_cache_unlock(cache);
+        b->cs = EDGE_CS_NONE;
+        b->wait_refresh = false;
+        edge_conn_respond_busy(c);
+        return;
     }
     /* Under the cache lock: an object found in the table still has its whole body. */
     int attached = b->obj ? reader_attach(c) : 0;

@@ -287,6 +287,16 @@ void edge_conn_respond_error(conn_t *c, int status)
     edge_conn_plan_ready(c);
 }
 
+void edge_conn_respond_busy(conn_t *c)
+{
+    edge_req_t r;
+    edge_conn_core_req(c, &r);
+    edge_conn_body_free(c);
+    conn_plan_init(c);
+    edge_respond_busy(&r, c->w->srv->cfg, &c->resp.plan);
+    edge_conn_plan_ready(c);
+}
+
 void edge_conn_respond_simple(conn_t *c, int status, const char *ctype, const char *body,
                               size_t len, const char *extra)
 {
@@ -462,6 +472,16 @@ static void conn_parse(conn_t *c)
     }
 }
 
+/* Is c's response the body of an object still being filled (head or body to come)? */
+static bool conn_on_fill(const conn_t *c)
+{
+    if (c->body.src != SRC_OBJ || !c->body.obj) {
+        return false;
+    }
+    int st = edge_obj_state(c->body.obj);
+    return st == EDGE_OBJ_PENDING || st == EDGE_OBJ_STREAMING;
+}
+
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -477,7 +497,9 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        if (c->state == C_READING || nread != UV_EOF) {
+        if (c->state == C_READING || nread != UV_EOF || conn_on_fill(c)) {
+            /* On a fill in progress an end of input is taken as the client gone (as nginx
+             * does): its reader must not keep the origin fetch going. */
             edge_conn_close(c);
         } else {
             /* half-close while we answer: finish the response, then close */

@@ -142,6 +142,8 @@ void edge_conn_core_req(conn_t *c, edge_req_t *r);
 void edge_conn_plan_ready(conn_t *c);
 /* Answer with an error (status, text body). */
 void edge_conn_respond_error(conn_t *c, int status);
+/* Answer 503 with Retry-After (the edge is at its bound of origin fetches). */
+void edge_conn_respond_busy(conn_t *c);
 /* Answer with body (copied), or no body (ctype NULL: 201/204). */
 void edge_conn_respond_simple(conn_t *c, int status, const char *ctype, const char *body,
                               size_t len, const char *extra);

@@ -142,7 +142,7 @@ static void obj_set_head(edge_obj_t *o, const edge_http_msg_t *m)
 
 static void fetch_free(edge_fetch_t *f)
 {
-    __atomic_sub_fetch(&fetch_srv(f)->cache.fills_inflight, 1, __ATOMIC_RELAXED);
+    edge_fill_release(&fetch_srv(f)->cache);
     f->w->n_fetches--;
     edge_obj_unref(f->obj);
     edge_obj_unref(f->old);
@@ -176,13 +176,16 @@ void edge_fill_fail(edge_fetch_t *f, int status)
     fetch_free(f);
 }
 
-/* A pass-through body nobody reads any more: stop (the connection is already closed). */
+/* A body nobody reads any more and the cache does not keep: stop (the connection is already
+ * closed). */
 void edge_fill_abandon(edge_fetch_t *f)
 {
     edge_obj_t *o = f->obj;
+    edge_server_t *srv = fetch_srv(f);
     o->fail_status = 502;
     __atomic_store_n(&o->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
-    edge_worker_wake_obj(fetch_srv(f), o);
+    __atomic_add_fetch(&srv->cache.fills_abandoned, 1, __ATOMIC_RELAXED);
+    edge_worker_wake_obj(srv, o);
     log_debug("origin fetch abandoned, nobody reads it: %s", o->key);
     fetch_free(f);
 }
@@ -305,7 +308,9 @@ int edge_fill_body(edge_fetch_t *f, const char *at, size_t len)
         /* A body of unknown length past max_object: stop storing it, stream the rest. */
         edge_obj_make_passthrough(&srv->cache, o, srv->cfg->passthrough_window);
     }
-    if (edge_obj_passthrough(o) && edge_obj_unread(o)) {
+    if (edge_obj_unread(o)) {
+        /* No reader and no other reference: not in the table either (it holds one), so the
+         * body is a pass-through or not stored; the rest of it would go nowhere. */
         f->abandon = true;
         return -1;
     }

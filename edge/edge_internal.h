@@ -119,7 +119,9 @@ struct edge_obj {
     unsigned n_readers;
     uv_async_t *pt_resume;       /* the paused filler's wake-up, NULL when not paused */
     uint64_t pt_window;          /* the filler pauses while pt_bytes >= this */
-    struct edge_cache *pt_cache; /* where pt_bytes are counted */
+    struct edge_cache *pt_cache; /* where pt_bytes and held_bytes are counted */
+    uint64_t held_bytes;         /* chunk bytes of a body outside the table and not a pass-through
+                                  * (not stored: no-store, ...), counted in the cache's inflight_bytes */
 };
 
 typedef struct edge_disk edge_disk_t;
@@ -133,9 +135,14 @@ typedef struct edge_cache {
     uint64_t bytes;  /* accounted bytes of objects in the table */
     uint64_t budget;
     uint64_t evictions;       /* under lock */
-    int fills_inflight;       /* atomic */
-    uint64_t inflight_bytes;  /* atomic: chunk bytes of pass-through bodies (not in bytes) */
+    int fills_inflight;       /* atomic: origin fetches running (edge_fill_reserve) */
+    uint64_t inflight_bytes;  /* atomic: chunk bytes of bodies outside the table (pass-through,
+                               * not stored); bytes + inflight_bytes is held to budget */
     uint64_t readers_dropped; /* atomic: readers dropped a full window behind for too long */
+    uint64_t stores_refused;  /* atomic: bodies streamed through for want of room in budget */
+    uint64_t fills_abandoned; /* atomic: fills stopped because nobody would use the body */
+    uint64_t pt_window;       /* window of a body turned into a pass-through for want of room */
+    int tight;                /* atomic: the last eviction left no room for what was needed */
     edge_disk_t *disk;        /* optional disk tier */
 } edge_cache_t;
 
@@ -143,6 +150,10 @@ typedef struct edge_cache {
 uint64_t edge_key_hash(const char *k, size_t len);
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);
+/* Take one of max origin fetches in flight: true when fills_inflight was below max (it is now
+ * one more); the fetch gives it back with edge_fill_release when it ends. */
+bool edge_fill_reserve(edge_cache_t *c, unsigned max);
+void edge_fill_release(edge_cache_t *c);
 void edge_cache_deinit(edge_cache_t *c);
 void edge_cache_lock(edge_cache_t *c);
 void edge_cache_unlock(edge_cache_t *c);
@@ -157,7 +168,10 @@ edge_obj_t *edge_obj_ref(edge_obj_t *o);
 void edge_obj_unref(edge_obj_t *o);
 int edge_obj_state(const edge_obj_t *o);
 uint64_t edge_obj_filled(const edge_obj_t *o);
-/* Append body bytes (filler only). Returns 0 or -ENOMEM. */
+/* Append body bytes (filler only). Returns 0 or -ENOMEM. A stored body's new chunk must fit in
+ * the budget (bytes + inflight_bytes <= budget, after evicting complete objects); when it does
+ * not, the body turns into a pass-through (pt_window) from here on and stores_refused counts
+ * it: it streams to its readers without being stored. */
 int edge_obj_append(edge_cache_t *c, edge_obj_t *o, const char *data, size_t len);
 /* Up to max buffers covering [off, end) of the body; returns the count. */
 unsigned edge_obj_bufs(const edge_obj_t *o, uint64_t off, uint64_t end, uv_buf_t *bufs,
@@ -183,9 +197,11 @@ void edge_obj_copy(const edge_obj_t *o, uint64_t off, char *dst, size_t len);
  *     edge_obj_passthrough(o): such a body will never be complete in memory; serve it as is.
  * A reader a full window behind for slow_reader_timeout is dropped: its dropped flag is set, its
  * socket is shut down (so a write stuck on a full socket fails at once) and its worker woken;
- * its bytes are freed only when it detaches. Memory bound: stored bytes <= cache_memory;
- * pass-through bytes <= fills in flight x (passthrough_window + one origin read + one chunk);
- * a stored body being filled <= max_object. */
+ * its bytes are freed only when it detaches. Memory bound: stored bytes (complete or being
+ * filled) + bytes of bodies outside the table <= cache_memory + fills in flight x (two chunks +
+ * one origin read): a pass-through body pauses its filler at its share of the budget,
+ * min(passthrough_window, cache_memory / fills in flight), and at EDGE_PASSTHROUGH_WINDOW_MIN
+ * while the budget is full (tight). */
 #define EDGE_OBJ_GONE (-1)
 int edge_obj_reader_attach(edge_obj_t *o, edge_obj_reader_t *r, int fd);
 void edge_obj_reader_detach(edge_obj_reader_t *r);
@@ -199,7 +215,7 @@ void edge_obj_make_passthrough(edge_cache_t *c, edge_obj_t *o, uint64_t window);
 bool edge_obj_pt_pause(edge_obj_t *o, uv_async_t *resume);
 /* Filler side: mark the readers a full window behind as dropped (shut down their sockets). */
 unsigned edge_obj_drop_slow_readers(edge_cache_t *c, edge_obj_t *o);
-/* Filler side: nobody reads this pass-through body (no reader, no other reference). */
+/* Filler side: nobody reads this body (no reader, no other reference: not in the table). */
 bool edge_obj_unread(edge_obj_t *o);
 
 /* ---- disk tier ---- */
@@ -245,6 +261,7 @@ typedef struct edge_stats {
     uint64_t conns_total;
     uint64_t conns_active;
     uint64_t conns_rejected;
+    uint64_t fills_refused; /* origin fetches not started: max_fills were in flight */
     uint64_t bad_requests;
     uint64_t status[6]; /* 1xx..5xx by first digit */
 } edge_stats_t;
@@ -319,7 +336,8 @@ const char *edge_worker_date(edge_worker_t *w);
 
 /* Start fetching path (already with the origin prefix removed: the cache key form) for obj
  * (a new PENDING object, cold miss) or to revalidate old (which has refreshing set). Exactly
- * one of obj/old is non-NULL; the fetch takes its own references. */
+ * one of obj/old is non-NULL; the fetch takes its own references and the place in flight the
+ * caller took with edge_fill_reserve (given back when the fetch ends). */
 void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old);
 /* Close idle pooled origin connections (drain). */
 void edge_origin_pool_close(edge_worker_t *w);
@@ -339,7 +357,7 @@ typedef struct edge_fetch {
     uint64_t start_ms; /* request sent */
     bool got_head;
     bool retry_5xx;
-    bool abandon; /* a pass-through body nobody reads any more */
+    bool abandon; /* a body nobody reads any more and the cache does not keep */
     /* A revalidation was answered with this 5xx: it fails and the stale copy stays. */
     int refresh_5xx;
 } edge_fetch_t;
@@ -350,16 +368,18 @@ void edge_obj_freshness_locked(const edge_config_t *cfg, edge_obj_t *o);
  * new object (f->obj from then on) or starts f->obj streaming; a body above max_object goes
  * through a pass-through window. Readers are woken. Returns 0, or 500 (no memory) to abort. */
 int edge_fill_head(edge_fetch_t *f, const edge_http_msg_t *m);
-/* A piece of f->obj's body: appended (a body of unknown length past max_object stops being
- * stored). Returns 0, or -1 to stop reading: no memory, or (f->abandon set) a pass-through body
- * that nobody reads any more. */
+/* A piece of f->obj's body: appended (a body of unknown length past max_object, or one that
+ * finds no room in the budget, stops being stored). Returns 0, or -1 to stop reading: no
+ * memory, or (f->abandon set) a body that nobody reads any more and that is not stored (a
+ * pass-through, or not kept: no-store, ...). A stored body goes on without readers. */
 int edge_fill_body(edge_fetch_t *f, const char *at, size_t len);
 /* The response is complete: gzip variant for playlists, final freshness, readers woken; frees f. */
 void edge_fill_complete(edge_fetch_t *f);
 /* The fetch failed for good with status (502, 504, ...): a new object fails for its readers, a
  * revalidation reports EDGE_REFRESH_FAILED; frees f. */
 void edge_fill_fail(edge_fetch_t *f, int status);
-/* A pass-through body nobody reads any more (its connection is closed): frees f. */
+/* A body nobody reads any more and the cache does not keep (the origin connection is closed):
+ * counted in fills_abandoned; frees f. */
 void edge_fill_abandon(edge_fetch_t *f);
 
 /* ---- status ---- */

@@ -226,6 +226,7 @@ static int edge_run(edge_config_t *cfg)
     if (edge_cache_init(&srv->cache, cfg->cache_mem) != 0) {
         return -ENOMEM;
     }
+    srv->cache.pt_window = cfg->passthrough_window;
     if (cfg->cache_disk_path[0] && !srv->origin_mode) {
         rc = edge_disk_open(&srv->cache.disk, cfg->cache_disk_path, cfg->cache_disk_size);
         if (rc != 0) {

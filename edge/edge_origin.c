@@ -37,6 +37,7 @@ typedef struct edge_oconn {
 } edge_oconn_t;
 
 static void oconn_close(edge_oconn_t *oc);
+static void oconn_abandon(edge_oconn_t *oc);
 static void fetch_attempt(edge_fetch_t *f);
 static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -162,6 +163,10 @@ static void oconn_on_timeout(uv_timer_t *t)
     if (oc->f && oc->pt_obj) {
         /* The window stayed full a whole slow_reader bound: drop the readers holding it. */
         edge_server_t *srv = oc->w->srv;
+        if (edge_obj_unread(oc->pt_obj)) {
+            oconn_abandon(oc); /* they have all left meanwhile */
+            return;
+        }
         unsigned n = edge_obj_drop_slow_readers(&srv->cache, oc->pt_obj);
         if (n) {
             log_info("%u reader(s) of %s dropped: a full window behind for %llu ms", n,
@@ -450,13 +455,13 @@ void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old)
     edge_fetch_t *f = calloc(1, sizeof(*f));
     if (!f) {
         log_error("out of memory starting an origin fetch");
+        edge_fill_release(&srv->cache);
         return;
     }
     f->w = w;
     f->obj = obj ? edge_obj_ref(obj) : NULL;
     f->old = old ? edge_obj_ref(old) : NULL;
     w->n_fetches++;
-    __atomic_add_fetch(&srv->cache.fills_inflight, 1, __ATOMIC_RELAXED);
     /* Failover order: the first origin believed up. */
     f->origin = 0;
     for (unsigned i = 0; i < srv->cfg->n_origins; i++) {

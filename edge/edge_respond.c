@@ -362,14 +362,18 @@ void edge_respond_simple(const edge_req_t *req, int status, const char *ctype, s
     hdr_end(out);
 }
 
-void edge_respond_error(const edge_req_t *req, int status, int fwd_status, const edge_config_t *cfg,
-                        edge_plan_t *out)
+/* An error response with extra header lines (NULL for none) besides Allow and Cache-Status. */
+static void respond_error_with(const edge_req_t *req, int status, int fwd_status, const char *more,
+                               const edge_config_t *cfg, edge_plan_t *out)
 {
     char extra[160];
     extra[0] = '\0';
     size_t el = 0;
+    if (more) {
+        el += (size_t)snprintf(extra, sizeof(extra), "%s", more);
+    }
     if (status == 405) {
-        el += (size_t)snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow_list(cfg));
+        el += (size_t)snprintf(extra + el, sizeof(extra) - el, "Allow: %s\r\n", allow_list(cfg));
     }
     if (fwd_status) {
         snprintf(extra + el, sizeof(extra) - el,
@@ -383,6 +387,17 @@ void edge_respond_error(const edge_req_t *req, int status, int fwd_status, const
     memcpy(out->text, text, len);
     out->text[len < sizeof(out->text) ? len : 0] = '\0';
     out->fwd_status = fwd_status;
+}
+
+void edge_respond_error(const edge_req_t *req, int status, int fwd_status, const edge_config_t *cfg,
+                        edge_plan_t *out)
+{
+    respond_error_with(req, status, fwd_status, NULL, cfg, out);
+}
+
+void edge_respond_busy(const edge_req_t *req, const edge_config_t *cfg, edge_plan_t *out)
+{
+    respond_error_with(req, 503, 0, "Retry-After: " EDGE_RETRY_AFTER_S "\r\n", cfg, out);
 }
 
 static void respond_options(const edge_req_t *req, const edge_config_t *cfg, edge_plan_t *out)

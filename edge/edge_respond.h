@@ -189,6 +189,11 @@ void edge_respond(const edge_req_t *req, const edge_obj_view_t *obj, uint64_t no
 void edge_respond_error(const edge_req_t *req, int status, int fwd_status, const edge_config_t *cfg,
                         edge_plan_t *out);
 
+/* 503 with "Retry-After: 1": the edge is at a bound of its own (origin fetches in flight) and
+ * the request may succeed a moment later. */
+#define EDGE_RETRY_AFTER_S "1"
+void edge_respond_busy(const edge_req_t *req, const edge_config_t *cfg, edge_plan_t *out);
+
 /* A response with a body of body_len bytes the caller supplies (status endpoints, PUT results:
  * ctype NULL sends no body headers, for 201 and 204). extra is header lines ("Name: v\r\n"). */
 void edge_respond_simple(const edge_req_t *req, int status, const char *ctype, size_t body_len,

@@ -39,6 +39,7 @@ static void stats_sum(edge_server_t *srv, edge_stats_t *t)
         t->conns_total += STAT_GET(s->conns_total);
         t->conns_active += STAT_GET(s->conns_active);
         t->conns_rejected += STAT_GET(s->conns_rejected);
+        t->fills_refused += STAT_GET(s->fills_refused);
         t->bad_requests += STAT_GET(s->bad_requests);
         for (int k = 0; k < 6; k++) {
             t->status[k] += STAT_GET(s->status[k]);
@@ -183,14 +184,18 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
            "\"lookups\":%llu,\"hits\":%llu,\"misses\":%llu,\"collapsed\":%llu,"
            "\"stale_served\":%llu,\"revalidated\":%llu,\"hit_ratio_requests\":%.4f,"
            "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d,\"inflight_bytes\":%llu,"
-           "\"readers_dropped\":%llu},\n",
+           "\"readers_dropped\":%llu,\"fills_refused\":%llu,\"stores_refused\":%llu,"
+           "\"fills_abandoned\":%llu},\n",
            objects, (unsigned long long)bytes, (unsigned long long)srv->cache.budget,
            (unsigned long long)evictions, (unsigned long long)lookups, (unsigned long long)t.hits,
            (unsigned long long)t.misses, (unsigned long long)t.collapsed,
            (unsigned long long)t.stale, (unsigned long long)t.revalidated, ratio(served, lookups),
            ratio(t.body_bytes_cache, t.body_bytes_total), inflight,
            (unsigned long long)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED),
-           (unsigned long long)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED));
+           (unsigned long long)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED),
+           (unsigned long long)t.fills_refused,
+           (unsigned long long)__atomic_load_n(&srv->cache.stores_refused, __ATOMIC_RELAXED),
+           (unsigned long long)__atomic_load_n(&srv->cache.fills_abandoned, __ATOMIC_RELAXED));
     if (srv->cache.disk) {
         edge_disk_stats_t ds;
         edge_disk_stats(srv->cache.disk, &ds);
@@ -274,6 +279,15 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_readers_dropped_total", "counter",
          "Readers dropped a full pass-through window behind.",
          (double)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED)},
+        {"segment_edge_fills_refused_total", "counter",
+         "Origin fetches not started because max_fills were in flight (503 or stale served).",
+         (double)t.fills_refused},
+        {"segment_edge_stores_refused_total", "counter",
+         "Bodies streamed through without being stored for want of room in the budget.",
+         (double)__atomic_load_n(&srv->cache.stores_refused, __ATOMIC_RELAXED)},
+        {"segment_edge_fills_abandoned_total", "counter",
+         "Fills stopped because nobody would read or keep the rest of the body.",
+         (double)__atomic_load_n(&srv->cache.fills_abandoned, __ATOMIC_RELAXED)},
         {"segment_edge_origin_fetches_total", "counter", "Origin fetch attempts.",
          (double)t.origin_fetches},
         {"segment_edge_origin_errors_total", "counter", "Failed origin fetches.",

@@ -183,6 +183,60 @@ static void test_stored(void)
     edge_cache_deinit(&c);
 }
 
+static void test_budget(void)
+{
+    /* 1 MiB: a 600k body is stored; a second one finds no room (the first is still being
+     * filled, so it cannot be evicted) and streams through instead. */
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
+    c.pt_window = 256 * K;
+    edge_obj_t *a = edge_obj_new("/a.ts", 5);
+    edge_obj_t *b = edge_obj_new("/b.ts", 5);
+    a->clen = b->clen = 600 * K;
+    edge_cache_lock(&c);
+    edge_cache_insert_locked(&c, a);
+    edge_cache_insert_locked(&c, b);
+    edge_cache_unlock(&c);
+    __atomic_store_n(&a->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&b->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
+    edge_obj_reader_t r = {0};
+    CHECK(edge_obj_reader_attach(b, &r, -1) == 0, "attach to b");
+    fill(&c, a, 0, 100 * K);
+    CHECK(!edge_obj_passthrough(a) && a->in_table, "a has room");
+    fill(&c, b, 0, 100 * K);
+    CHECK(edge_obj_passthrough(b) && !b->in_table, "b has none: a pass-through");
+    CHECK(c.stores_refused == 1, "counted: %llu", (unsigned long long)c.stores_refused);
+    CHECK(c.bytes + c.inflight_bytes <= c.budget + 2 * 65 * K, "held %llu",
+          (unsigned long long)(c.bytes + c.inflight_bytes));
+    CHECK(read_ok(b, &r, 0, 100 * K), "b's reader gets its bytes");
+    /* Once a is complete it can be evicted for what a fill needs. */
+    __atomic_store_n(&a->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    edge_obj_t *d = edge_obj_new("/d.ts", 5);
+    d->clen = 700 * K;
+    edge_cache_lock(&c);
+    edge_cache_insert_locked(&c, d);
+    edge_cache_unlock(&c);
+    fill(&c, d, 0, 64 * K);
+    CHECK(!edge_obj_passthrough(d) && !a->in_table && c.evictions == 1, "a made room for d");
+    edge_obj_reader_detach(&r);
+    edge_obj_unref(a);
+    edge_obj_unref(b);
+    edge_obj_unref(d);
+    CHECK(c.inflight_bytes == 0, "pass-through bytes freed");
+    edge_cache_deinit(&c);
+}
+
+static void test_reserve(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
+    CHECK(edge_fill_reserve(&c, 2) && edge_fill_reserve(&c, 2), "two places");
+    CHECK(!edge_fill_reserve(&c, 2) && c.fills_inflight == 2, "no third");
+    edge_fill_release(&c);
+    CHECK(edge_fill_reserve(&c, 2), "one given back, taken again");
+    edge_cache_deinit(&c);
+}
+
 static void test_hash(void)
 {
     /* One hash (FNV-1a, 64 bits; common/hash.h) for the memory table and the disk index. */
@@ -201,6 +255,8 @@ int main(void)
     test_window();
     test_convert();
     test_stored();
+    test_budget();
+    test_reserve();
     test_hash();
     return check_report();
 }
