@@ -35,7 +35,8 @@ static void conn_on_write(uv_write_t *req, int status)
     size_t n = c->body.write_len;
     STAT_ADD(c->w->st.bytes_out, n);
     c->resp.bytes_out += n;
-    edge_conn_timer_stop(c);
+    /* Progress: the send bound starts again, and keeps running if the pump has to wait. */
+    edge_conn_timer(c, T_SEND);
     if (conn_throttled(c)) {
         /* test aid: pace the body at about throttle bytes/s, one slice per 100 ms */
         uv_timer_start(&c->timer, conn_throttle_resume, 100, 0);
@@ -68,10 +69,16 @@ static int conn_write(conn_t *c, uv_buf_t *bufs, unsigned n)
     return 0;
 }
 
+/* Wait for c's object to progress. The send bound runs meanwhile (from the last write, or from
+ * now): a response that sends nothing for send_timeout is closed, also while it waits for a
+ * range far ahead in a slow fill, so a client that never reads cannot hold it for ever. */
 static void conn_wait(conn_t *c)
 {
     if (!edge_list_linked(&c->wait)) {
         edge_list_add(&c->w->waiting, &c->wait);
+    }
+    if (!uv_is_active((uv_handle_t *)&c->timer)) {
+        edge_conn_timer(c, T_SEND);
     }
     if (c->body.obj) {
         __atomic_fetch_or(&c->body.obj->waiter_mask, EDGE_WORKER_BIT(c->w->id), __ATOMIC_SEQ_CST);
