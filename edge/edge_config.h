@@ -19,7 +19,7 @@
 #define EDGE_PASSTHROUGH_WINDOW_MIN (128u << 10)
 /* The longest request target (max_uri) there is room for: each connection holds the decoded
  * path, the cache key and the upload file names in buffers of this size (edge_conn.h), not
- * sized from the configuration; docs/config.md says why. */
+ * sized from the configuration; docs/edge.md (max_uri) says why. */
 #define EDGE_MAX_URI 4096
 #define EDGE_MAX_FILLS_MAX          100000
 
