@@ -149,30 +149,33 @@ static void fetch_free(edge_fetch_t *f)
     free(f);
 }
 
+void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, int status)
+{
+    edge_server_t *srv = w->srv;
+    STAT_ADD(w->st.origin_errors, 1);
+    if (obj) {
+        obj->fail_status = status;
+        edge_cache_lock(&srv->cache);
+        edge_cache_remove_locked(&srv->cache, obj);
+        edge_cache_unlock(&srv->cache);
+        __atomic_store_n(&obj->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
+        edge_worker_wake_obj(srv, obj);
+    } else if (old) {
+        edge_cache_lock(&srv->cache);
+        old->refreshing = false;
+        old->refresh_result = EDGE_REFRESH_FAILED;
+        old->refresh_status = status;
+        __atomic_add_fetch(&old->refresh_gen, 1, __ATOMIC_SEQ_CST);
+        edge_cache_unlock(&srv->cache);
+        edge_worker_wake_obj(srv, old);
+    }
+    log_warn("origin fetch failed: %s -> %d", obj ? obj->key : old->key, status);
+}
+
 /* The fetch failed for good: tell the object's readers. */
 void edge_fill_fail(edge_fetch_t *f, int status)
 {
-    edge_server_t *srv = fetch_srv(f);
-    STAT_ADD(f->w->st.origin_errors, 1);
-    if (f->obj) {
-        edge_obj_t *o = f->obj;
-        o->fail_status = status;
-        edge_cache_lock(&srv->cache);
-        edge_cache_remove_locked(&srv->cache, o);
-        edge_cache_unlock(&srv->cache);
-        __atomic_store_n(&o->state, EDGE_OBJ_FAILED, __ATOMIC_SEQ_CST);
-        edge_worker_wake_obj(srv, o);
-    } else if (f->old) {
-        edge_obj_t *o = f->old;
-        edge_cache_lock(&srv->cache);
-        o->refreshing = false;
-        o->refresh_result = EDGE_REFRESH_FAILED;
-        o->refresh_status = status;
-        __atomic_add_fetch(&o->refresh_gen, 1, __ATOMIC_SEQ_CST);
-        edge_cache_unlock(&srv->cache);
-        edge_worker_wake_obj(srv, o);
-    }
-    log_warn("origin fetch failed: %s -> %d", f->obj ? f->obj->key : f->old->key, status);
+    edge_fill_fail_objects(f->w, f->obj, f->old, status);
     fetch_free(f);
 }
 

@@ -378,6 +378,9 @@ void edge_fill_complete(edge_fetch_t *f);
 /* The fetch failed for good with status (502, 504, ...): a new object fails for its readers, a
  * revalidation reports EDGE_REFRESH_FAILED; frees f. */
 void edge_fill_fail(edge_fetch_t *f, int status);
+/* What edge_fill_fail() tells the readers, for a fetch that never started: obj (a new object,
+ * taken out of the table) or old (a refresh) fails with status. */
+void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, int status);
 /* A body nobody reads any more and the cache does not keep (the origin connection is closed):
  * counted in fills_abandoned; frees f. */
 void edge_fill_abandon(edge_fetch_t *f);

@@ -454,8 +454,11 @@ void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old)
     edge_server_t *srv = w->srv;
     edge_fetch_t *f = calloc(1, sizeof(*f));
     if (!f) {
+        /* Not left PENDING (or refreshing) for good: its waiters, and every later request for
+         * the key, would wait on a fill that never comes. */
         log_error("out of memory starting an origin fetch");
         edge_fill_release(&srv->cache);
+        edge_fill_fail_objects(w, obj, old, 502);
         return;
     }
     f->w = w;
