@@ -20,8 +20,8 @@
 /* The longest request target (max_uri) there is room for: each connection holds the decoded
  * path, the cache key and the upload file names in buffers of this size (edge_conn.h), not
  * sized from the configuration; docs/edge.md (max_uri) says why. */
-#define EDGE_MAX_URI 4096
-#define EDGE_MAX_FILLS_MAX          100000
+#define EDGE_MAX_URI       4096
+#define EDGE_MAX_FILLS_MAX 100000
 
 typedef struct edge_cidr {
     int family; /* AF_INET or AF_INET6 */
