@@ -40,6 +40,19 @@ static const char usage[] =
     "  --no-access-log        no access log lines\n"
     "  -h, --help             this text\n";
 
+/* A count from 1 to max written in decimal: 0, or -1 with *out unchanged. */
+static int arg_count(const char *v, long max, uint32_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > max) {
+        return -1;
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
 int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     /* The file first, so that options override it. */
@@ -116,14 +129,10 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
                                 "--passthrough-window %s: expected a size of at least 128k", v);
             }
         } else if (strcmp(a, "--max-fills") == 0) {
-            char *end = NULL;
-            errno = 0;
-            long n = strtol(v, &end, 10);
-            if (errno || end == v || *end || n < 1 || n > EDGE_MAX_FILLS_MAX) {
+            if (arg_count(v, EDGE_MAX_FILLS_MAX, &cfg->max_fills) != 0) {
                 return arg_fail(err, errlen, "--max-fills %s: expected 1..%d", v,
                                 EDGE_MAX_FILLS_MAX);
             }
-            cfg->max_fills = (uint32_t)n;
         } else if (strcmp(a, "--cache-disk") == 0) {
             if (strlen(v) >= sizeof(cfg->cache_disk_path) || !*v) {
                 return arg_fail(err, errlen, "--cache-disk: bad path");
@@ -135,12 +144,9 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
                 return arg_fail(err, errlen, "--cache-disk-size %s: expected at least 1M", v);
             }
         } else if (strcmp(a, "--workers") == 0) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 64) {
+            if (arg_count(v, 64, &cfg->workers) != 0) {
                 return arg_fail(err, errlen, "--workers %s: expected 1..64", v);
             }
-            cfg->workers = (uint32_t)n;
         } else if (strcmp(a, "--throttle") == 0) {
             if (edge_size_parse(v, &cfg->throttle) != 0) {
                 return arg_fail(err, errlen, "--throttle %s: expected bytes per second", v);
