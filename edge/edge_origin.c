@@ -334,6 +334,24 @@ static void oconn_on_write(uv_write_t *req, int status)
     }
 }
 
+/* Append "name: value\r\n" to the request of length *len if it fits with room left for the blank
+ * line that ends the head. A validator that does not fit is left out: the revalidation becomes a
+ * plain GET, which the origin answers in full, instead of failing. */
+static bool oconn_add_header(edge_oconn_t *oc, size_t *len, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (*len + nl + 2 + vl + 2 + 2 > sizeof(oc->req)) {
+        return false;
+    }
+    char *p = oc->req + *len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    *len += nl + 2 + vl + 2;
+    return true;
+}
+
 static int oconn_send(edge_oconn_t *oc)
 {
     edge_fetch_t *f = oc->f;
@@ -344,22 +362,18 @@ static int oconn_send(edge_oconn_t *oc)
                      "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: segment-edge\r\n"
                      "Accept-Encoding: identity\r\n",
                      ocfg->prefix, o->key, ocfg->authority);
-    if (f->old) {
-        if (f->old->etag && n > 0 && (size_t)n < sizeof(oc->req)) {
-            n += snprintf(oc->req + n, sizeof(oc->req) - (size_t)n, "If-None-Match: %s\r\n",
-                          f->old->etag);
-        }
-        if (f->old->last_modified && n > 0 && (size_t)n < sizeof(oc->req)) {
-            n += snprintf(oc->req + n, sizeof(oc->req) - (size_t)n, "If-Modified-Since: %s\r\n",
-                          f->old->last_modified);
-        }
-    }
-    if (n > 0 && (size_t)n < sizeof(oc->req)) {
-        n += snprintf(oc->req + n, sizeof(oc->req) - (size_t)n, "\r\n");
-    }
-    if (n <= 0 || (size_t)n >= sizeof(oc->req)) {
+    if (n <= 0 || (size_t)n + 2 > sizeof(oc->req)) {
         return -ENAMETOOLONG;
     }
+    size_t len = (size_t)n;
+    if (f->old && f->old->etag && !oconn_add_header(oc, &len, "If-None-Match", f->old->etag)) {
+        log_debug("origin request for %s: ETag too long to send, revalidating without it", o->key);
+    }
+    if (f->old && f->old->last_modified) {
+        (void)oconn_add_header(oc, &len, "If-Modified-Since", f->old->last_modified);
+    }
+    memcpy(oc->req + len, "\r\n", 2);
+    n = (int)(len + 2);
     oc->req_len = (size_t)n;
     oc->resp_bytes = 0;
     f->start_ms = edge_now_ms();

@@ -2,15 +2,17 @@
 # edge_origin_responses: what the edge does with what an origin answers: a 5xx to a revalidation
 # keeps the stale copy (served within stale-if-error) and marks the origin down; interim 1xx
 # responses are skipped (at most 8), a 101 is a 502; redirects keep their Location; request targets
-# just under, at and over max_uri get 200/404 or 414.
+# just under, at and over max_uri get 200/404 or 414; a validator too long to send with the request
+# is left out of the revalidation instead of failing it.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 # A scripted origin (one request per connection). /flip/* answers what the control file says:
 # "200 TAG" (body "TAG <path>", ETag "TAG", 304 to If-None-Match "TAG") or a status ("503").
 # /interim/N/* sends N interim responses (100 Continue, then 103 Early Hints) before a 200.
 # /switch/* answers 101 Switching Protocols and holds the connection. /redir/CODE/* answers CODE
-# with the Location in REDIR_LOCATION_CODE below. Anything else: 200 "ok <path>". Each request
-# line goes to the requests file.
+# with the Location in REDIR_LOCATION_CODE below. /bigtag/* answers with a 6000-byte ETag (304 to
+# it). Anything else: 200 "ok <path>". Each request line goes to the requests file, with the
+# first 40 bytes of its If-None-Match.
 cat >"$T/origin.py" <<'PY'
 import socket, sys, threading
 port, log, ctl = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -38,7 +40,7 @@ def serve(c):
             if k.lower() == "if-none-match":
                 inm = v.strip()
         with open(log, "a") as f:
-            f.write("GET %s inm=%s\n" % (path, inm or "-"))
+            f.write("GET %s inm=%s\n" % (path, inm[:40] or "-"))
         parts = path.split("/")
         if path.startswith("/flip/"):
             mode = open(ctl).read().split()
@@ -48,6 +50,12 @@ def serve(c):
                 c.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "%s"\r\nConnection: close\r\n\r\n' % mode[1].encode())
             else:
                 reply(c, 200, "OK", [("ETag", '"%s"' % mode[1])], ("%s %s\n" % (mode[1], path)).encode())
+        elif path.startswith("/bigtag/"):
+            tag = '"%s"' % ("t" * 5998)
+            if inm == tag:
+                c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: %s\r\nConnection: close\r\n\r\n" % tag.encode())
+            else:
+                reply(c, 200, "OK", [("ETag", tag)], b"bigtag\n")
         elif path.startswith("/interim/"):
             n = int(parts[2])
             for i in range(n):
@@ -251,6 +259,30 @@ rc=$?
 check "max_uri above the buffers: refused at start" test "$rc" -ne 0
 expect_match "max_uri above the buffers: the error says where and why" "$out" \
     'big.yaml:1:19: max_uri must be within 256..4096'
+
+# ---- 5. A validator too long for the origin request ----
+# A 6000-byte ETag on a 3.8 KB target does not fit the 8 KiB origin request: the revalidation
+# goes without If-None-Match (a plain GET, answered 200) instead of failing with a 502.
+cat >"$T/v.yaml" <<YAML
+freshness: {segment: 1s, stale_while_revalidate: 0s, stale_if_error: 0s}
+YAML
+PV=$(free_port)
+start_edge edgeV -c "$T/v.yaml" --listen 127.0.9.1:$PV --origin $ORIGIN
+V=http://127.0.9.1:$PV
+long=/bigtag$(target 3800).ts
+short=/bigtag/short.ts
+expect_eq "6000-byte ETag: first fill of a long target" "$(status_of $V "$long")" 200
+expect_eq "6000-byte ETag: first fill of a short target" "$(status_of $V "$short")" 200
+sleep 1.3 # past the 1 s TTL
+h=$(curl -s -D- -o "$T/got" "$V$long" | tr -d '\r')
+expect_match "too long to send: the revalidation is answered 200" "$h" '^HTTP/1.1 200'
+expect_eq "too long to send: the body" "$(cat "$T/got")" bigtag
+expect_eq "too long to send: the origin got the fill and a plain GET (no If-None-Match)" \
+    "$(awk -v t="$long" '$2 == t { print $3 }' "$T/origin.requests" | tr '\n' ' ')" "inm=- inm=- "
+h=$(curl -s -D- -o "$T/got" "$V$short" | tr -d '\r')
+expect_match "short target: the same ETag is sent and answered 304" "$h" 'fwd=stale; fwd-status=304'
+expect_eq "short target: the origin got If-None-Match" \
+    "$(awk -v t="$short" '$2 == t { print $3 }' "$T/origin.requests" | tail -1)" "inm=\"$(printf 't%.0s' $(seq 39))"
 
 for p in "${EDGE_PIDS[@]}"; do
     check "server $p still running" kill -0 "$p"
