@@ -165,7 +165,12 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
     unsigned long n = atomic_fetch_add(&xfr_seq, 1) + 1, unlogged = 0;
     char more[96];
     metrics_inc(&c->pool->counters->transfers[r.allowed ? 1 : 0]);
-    if (r.allowed)
+    if (r.allowed && r.current)
+        log_info(
+            "transfer #%lu allowed: IXFR of %s serial %u to %s%s%s: up to date (client at %u), "
+            "SOA only",
+            n, r.zone, r.serial, peer, r.key ? " key " : "", r.key ? r.key : "", r.client_serial);
+    else if (r.allowed)
         log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
                  n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
                  peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);

@@ -182,7 +182,8 @@ static int parse_ecs(dns_query_t *q, const uint8_t *p, size_t n)
     q->ecs_source = source;
     q->ecs_scope = scope;
     memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-    dns_copy_short(q->ecs_addr, p + 4, alen);
+    for (size_t i = 0; i < alen; i++) /* at most 16 bytes */
+        q->ecs_addr[i] = p[4 + i];
     return 0;
 }
 
@@ -315,6 +316,33 @@ dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *
         }
     }
     return DNS_PARSE_OK;
+}
+
+int dns_ixfr_serial(const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t *serial)
+{
+    if (!q->has_question || q->question_end > len)
+        return -1;
+    uint16_t an = rd16(pkt + 6), ns = rd16(pkt + 8);
+    size_t off = q->question_end, rdoff;
+    uint8_t owner[DNS_MAX_NAME], name[DNS_MAX_NAME];
+    int ownerlen;
+    uint16_t type, rdlen;
+    for (unsigned i = 0; i < an; i++)
+        if (skip_rr(pkt, len, &off, &type, &rdoff, &rdlen, owner, &ownerlen))
+            return -1;
+    if (ns == 0 || skip_rr(pkt, len, &off, &type, &rdoff, &rdlen, owner, &ownerlen))
+        return -1;
+    /* dns_name_read lower-cases; q->qname is the lower-cased question name. */
+    if (type != DNS_TYPE_SOA || ownerlen != q->qname_len ||
+        memcmp(owner, q->qname, (size_t)ownerlen))
+        return -1;
+    /* MNAME and RNAME may point anywhere before them; the serial must lie inside the RDATA. */
+    size_t end = rdoff + rdlen, p = rdoff;
+    if (dns_name_read(pkt, end, &p, name) < 0 || dns_name_read(pkt, end, &p, name) < 0 ||
+        p + 4 > end)
+        return -1;
+    *serial = (uint32_t)rd16(pkt + p) << 16 | rd16(pkt + p + 2);
+    return 0;
 }
 
 /* ---- writer ---- */

@@ -139,6 +139,11 @@ typedef struct dns_query {
  * an OPT not owned by the root, options overrunning the OPT RDATA and malformed ECS/COOKIE. */
 dns_parse_result_t dns_query_parse(const uint8_t *pkt, size_t len, dns_query_t *q);
 
+/* The serial an IXFR request holds (RFC 1995 3: the client's SOA, first in the authority
+ * section, owned by the zone asked for) into *serial. Returns 0, or -1 when there is none or it
+ * is malformed. q is the request's parse (dns_query_parse returned DNS_PARSE_OK). */
+int dns_ixfr_serial(const uint8_t *pkt, size_t len, const dns_query_t *q, uint32_t *serial);
+
 /* Read a (possibly compressed) name at *off from a message into out as uncompressed lower-case
  * wire. Returns its length, or -1 when malformed. *off is advanced past the name's encoding. */
 int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t out[DNS_MAX_NAME]);

@@ -385,6 +385,23 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
     query_env_t genv = *env;
     genv.counters = NULL;
     genv.cache = NULL;
+    /* RFC 1995 2: a client at our serial or newer (RFC 1982 arithmetic) gets our SOA alone. Any
+     * older one gets the whole zone in AXFR form (section 4): there is no history to send. */
+    uint32_t have;
+    if (q.qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, &q, &have)) {
+        res->has_client_serial = true;
+        res->client_serial = have;
+        res->current = have == z->serial || (int32_t)(have - z->serial) > 0;
+    }
+    if (res->current) {
+        if (put_rrset(&o, z->apex_node, z->soa) || msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
+            goto fail;
+        res->messages = o.messages;
+        res->records = o.records;
+        *out = o.buf;
+        *outlen = o.len;
+        return 0;
+    }
     if (put_rrset(&o, z->apex_node, z->soa) || put_node(&o, &genv, z->apex_node))
         goto fail;
     for (uint32_t b = 0; b < z->nbuckets; b++)

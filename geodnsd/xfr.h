@@ -1,4 +1,5 @@
-/* xfr.h: zone transfer out: AXFR (RFC 5936), IXFR answered as a full transfer (RFC 1995 4), the
+/* xfr.h: zone transfer out: AXFR (RFC 5936), IXFR answered as a full transfer (RFC 1995 4) or,
+ * to a client already up to date, with the SOA alone (RFC 1995 2), the
  * `transfer:` access rules and NOTIFY targets, and the `tsig_keys:` key ring. */
 #ifndef GEODNSD_XFR_H
 #define GEODNSD_XFR_H
@@ -65,17 +66,21 @@ typedef struct xfr_result {
     uint16_t qtype;
     char zone[DNS_MAX_NAME * 4 + 1];
     uint32_t serial;
+    bool has_client_serial; /* an IXFR that carried the client's SOA */
+    uint32_t client_serial;
+    bool current;    /* that serial is ours or newer: the reply is our SOA alone */
     const char *key; /* the verifying key's name, or NULL */
     size_t messages;
     size_t records;
 } xfr_result_t;
 
 /* Answer an AXFR or IXFR query received over TCP (pkt, len) from src at time now: the whole
- * response as TCP frames (2-byte length, message), one message per 64 KiB, each signed when the
- * request was, into a malloc'd *out of *outlen bytes that the caller frees. Geo names go out as
- * the static records a client at the policy's default location gets. Refusals (no matching
- * allow entry, no zone) are one REFUSED message; a TSIG failure is NOTAUTH with the TSIG error
- * (RFC 8945 5.3.2). Returns 0, or -1 when out of memory or the query is malformed (no reply). */
+ * zone (an IXFR from a client already at our serial or newer: our SOA alone) as TCP frames (2-byte
+ * length, message), one message per 64 KiB, each signed when the request was, into a malloc'd *out
+ * of *outlen bytes that the caller frees. Geo names go out as the static records a client at the
+ * policy's default location gets. Refusals (no matching allow entry, no zone) are one REFUSED
+ * message; a TSIG failure is NOTAUTH with the TSIG error (RFC 8945 5.3.2). Returns 0, or -1 when
+ * out of memory or the query is malformed (no reply). */
 int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
                 uint64_t now, uint8_t **out, size_t *outlen, xfr_result_t *res);
 

@@ -167,6 +167,18 @@ R=$(dig -p "$PORT" @127.0.0.1 "$Z" AXFR -y "hmac-sha256:xfr-key:$(head -c 32 /de
 has "AXFR with a wrong secret: BADSIG" 'BADSIG'
 R=$(dig -p "$PORT" @127.0.0.1 "$Z" AXFR -y "$KEY" 2>&1)
 has "AXFR with the key from 127.0.0.1: the whole zone, first and last SOA" 'XFR size: [0-9]+ records'
+# IXFR (RFC 1995): a client at our serial or newer gets the SOA alone; an older one the whole zone.
+full=$(printf '%s\n' "$R" | sed -n 's/.*XFR size: \([0-9]*\) records.*/\1/p')
+R=$(dig -p "$PORT" @127.0.0.1 "$Z" IXFR=101 -y "$KEY" 2>&1)
+expect_eq "IXFR from serial 101 (ours): our SOA alone" \
+    "$(printf '%s\n' "$R" | grep -v '^;' | awk 'NF && $4 != "TSIG" {print $4, $7}')" "SOA 101"
+R=$(dig -p "$PORT" @127.0.0.1 "$Z" IXFR=4000000000 -y "$KEY" 2>&1)
+expect_eq "IXFR from serial 4000000000 (older in RFC 1982 arithmetic): the whole zone" \
+    "$(printf '%s\n' "$R" | sed -n 's/.*XFR size: \([0-9]*\) records.*/\1/p')" "$full"
+R=$(dig -p "$PORT" @127.0.0.1 "$Z" IXFR=100 -y "$KEY" 2>&1)
+expect_eq "IXFR from serial 100 (older): the whole zone, as AXFR" \
+    "$(printf '%s\n' "$R" | sed -n 's/.*XFR size: \([0-9]*\) records.*/\1/p')" "$full"
+has_log "IXFR from serial 101: logged as up to date" "IXFR of $Z. serial 101 to 127.0.0.1 key xfr-key: up to date \\(client at 101\\), SOA only"
 q "$Z" --type IXFR
 expect "IXFR over UDP: REFUSED (transfers are TCP only)" ok rcode=REFUSED
 q "$Z" --type AXFR

@@ -1,6 +1,8 @@
 /* test_xfr.c: zone transfer out through xfr_process(): access rules, TSIG (requests signed and
  * every response message checked by ldns, an independent implementation), multi-message AXFR
- * with the SOA first and last, IXFR answered in full, UDP transfers refused by query_process(). */
+ * with the SOA first and last, IXFR answered in full (or with the SOA alone to a client at our
+ * serial or newer), the client's serial read from hostile wire, UDP transfers refused by
+ * query_process(). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -44,6 +46,7 @@ static struct sockaddr_in addr4(const char *a)
 
 /* A request as ldns builds it, signed with key (NULL: unsigned). Returns its wire length. */
 static const char *key_name = "xfr-key.", *key_alg = "hmac-sha256.";
+static uint32_t ixfr_serial = 1; /* the serial of the SOA an IXFR request carries */
 
 static size_t request(const char *zone, ldns_rr_type type, const char *key, uint8_t **wire,
                       ldns_rdf **mac)
@@ -54,7 +57,7 @@ static size_t request(const char *zone, ldns_rr_type type, const char *key, uint
     if (type == LDNS_RR_TYPE_IXFR) {
         ldns_rr *soa = NULL;
         char s[256];
-        snprintf(s, sizeof(s), "%s 0 IN SOA a. b. 1 1 1 1 1", zone);
+        snprintf(s, sizeof(s), "%s 0 IN SOA a. b. %u 1 1 1 1", zone, ixfr_serial);
         ldns_rr_new_frm_str(&soa, s, 0, NULL, NULL);
         ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
     }
@@ -199,6 +202,133 @@ static void test_transfers(void)
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a name below the apex: REFUSED");
     run("nope.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a zone we do not have: REFUSED");
+}
+
+/* RFC 1995 2: a client at our serial (7) or newer in RFC 1982 arithmetic gets the SOA alone;
+ * an older one, or one exactly 2^31 away (undefined), the whole zone. */
+static void test_ixfr_serials(void)
+{
+    static const struct {
+        uint32_t serial;
+        bool current;
+        const char *what;
+    } cases[] = {
+        {7, true, "at our serial"},
+        {8, true, "one newer"},
+        {7u + 0x7FFFFFFFu, true, "2^31 - 1 newer"},
+        {6, false, "one older"},
+        {0, false, "0"},
+        {7u + 0x80000000u, false, "2^31 away"},
+        {7u + 0x80000001u, false, "2^31 + 1 away (older)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        xfr_seen_t s;
+        xfr_result_t r;
+        ixfr_serial = cases[i].serial;
+        run("big.test.", LDNS_RR_TYPE_IXFR, KEY, "127.0.0.1", &s, &r);
+        CHECK(r.has_client_serial && r.client_serial == cases[i].serial,
+              "IXFR %s: the client's serial read (%u)", cases[i].what, r.client_serial);
+        CHECK(r.allowed && r.current == cases[i].current, "IXFR %s: %s", cases[i].what,
+              cases[i].current ? "up to date" : "a full transfer");
+        if (cases[i].current)
+            CHECK(s.rcode == 0 && s.messages == 1 && s.records == 1 && s.soa_first && s.aa_all &&
+                      s.verified_all,
+                  "IXFR %s: one signed message with our SOA alone (%zu messages, %zu records)",
+                  cases[i].what, s.messages, s.records);
+        else
+            CHECK(s.rcode == 0 && s.soa_first && s.soa_last && s.records == 2 * NRECORDS + 4 &&
+                      s.verified_all,
+                  "IXFR %s: the whole zone (%zu records)", cases[i].what, s.records);
+    }
+    ixfr_serial = 1;
+    xfr_seen_t s;
+    xfr_result_t r;
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(!r.has_client_serial && !r.current && s.records == 2 * NRECORDS + 4,
+          "AXFR: always the whole zone");
+}
+
+/* dns_ixfr_serial() on hand-made wire: an IXFR of big.test. with one authority record. */
+static size_t ixfr_wire(uint8_t *b, uint16_t an, uint16_t ns, const uint8_t *auth, size_t alen)
+{
+    static const uint8_t head[] = {0,   1,   0,   0, 0,   1,   0,   0,   0, 0, 0,   0, 3,
+                                   'b', 'i', 'g', 4, 't', 'e', 's', 't', 0, 0, 251, 0, 1};
+    memcpy(b, head, sizeof(head));
+    b[6] = (uint8_t)(an >> 8);
+    b[7] = (uint8_t)an;
+    b[8] = (uint8_t)(ns >> 8);
+    b[9] = (uint8_t)ns;
+    if (alen)
+        memcpy(b + sizeof(head), auth, alen);
+    return sizeof(head) + alen;
+}
+
+static int ixfr_read(uint16_t an, uint16_t ns, const uint8_t *auth, size_t alen, uint32_t *serial)
+{
+    uint8_t b[512];
+    size_t n = ixfr_wire(b, an, ns, auth, alen);
+    dns_query_t q;
+    if (dns_query_parse(b, n, &q) != DNS_PARSE_OK)
+        return -2;
+    return dns_ixfr_serial(b, n, &q, serial);
+}
+
+static void test_ixfr_wire(void)
+{
+    /* Owner, MNAME and RNAME all pointers to the question name: the usual compressed form. */
+    static const uint8_t good[] = {0xC0, 12, 0,    6,  0,    1,    0,    0,    0, 0, 0, 24,
+                                   0xC0, 12, 0xC0, 12, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1,
+                                   0,    0,  0,    1,  0,    0,    0,    1,    0, 0, 0, 1};
+    uint32_t serial = 0;
+    CHECK(ixfr_read(0, 1, good, sizeof(good), &serial) == 0 && serial == 0x12345678,
+          "compressed SOA: serial 0x%x", serial);
+    /* Owner written out in capitals: names compare without case. */
+    static const uint8_t upper[] = {3, 'B', 'I', 'G', 4, 'T', 'E', 'S', 'T', 0, 0, 6, 0, 1,
+                                    0, 0,   0,   0,   0, 22,  0,   0,   0,   0, 0, 9, 0, 0,
+                                    0, 1,   0,   0,   0, 1,   0,   0,   0,   1, 0, 0, 0, 1};
+    CHECK(ixfr_read(0, 1, upper, sizeof(upper), &serial) == 0 && serial == 9,
+          "owner in capitals, root MNAME/RNAME: serial %u", serial);
+    /* An answer record first is skipped. */
+    uint8_t two[sizeof(good) * 2];
+    memcpy(two, good, sizeof(good));
+    memcpy(two + sizeof(good), good, sizeof(good));
+    two[sizeof(good) + 16] = 0x77;
+    CHECK(ixfr_read(1, 1, two, sizeof(two), &serial) == 0 && serial == 0x77345678,
+          "the authority SOA, not the answer record before it (0x%x)", serial);
+    CHECK(ixfr_read(0, 0, NULL, 0, &serial) == -1, "no authority record: none");
+    uint8_t bad[sizeof(good)];
+    memcpy(bad, good, sizeof(good));
+    bad[3] = 1; /* type A */
+    CHECK(ixfr_read(0, 1, bad, sizeof(bad), &serial) == -1, "not a SOA: none");
+    static const uint8_t other[] = {1, 'x', 0, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 0,
+                                    9, 0,   0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1,  0, 0, 0, 1};
+    CHECK(ixfr_read(0, 1, other, sizeof(other), &serial) == -1, "another zone's SOA: none");
+    /* RDATA too short for the serial: 2 names and 3 bytes. */
+    static const uint8_t shortrd[] = {0xC0, 12, 0,    6,  0,    1,  0, 0, 0, 0,
+                                      0,    7,  0xC0, 12, 0xC0, 12, 1, 2, 3};
+    CHECK(ixfr_read(0, 1, shortrd, sizeof(shortrd), &serial) == -1, "RDATA cut in its serial");
+    /* MNAME's labels run past the end of the RDATA (into what follows). */
+    static const uint8_t overrun[] = {0xC0, 12,  0,    6,  0, 1, 0, 0, 0, 0, 0, 2,
+                                      5,    'a', 0xC0, 12, 0, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(ixfr_read(0, 1, overrun, sizeof(overrun), &serial) == -1, "MNAME past its RDATA");
+    /* MNAME a pointer forward (into the RNAME): refused, as every forward pointer is. */
+    memcpy(bad, good, sizeof(good));
+    bad[13] = 26 + 14; /* the RNAME, after it */
+    CHECK(ixfr_read(0, 1, bad, sizeof(bad), &serial) == -1, "MNAME pointing forward");
+    /* A malformed authority section never reaches here: the parse refuses the message. */
+    CHECK(ixfr_read(0, 1, good, sizeof(good) - 1, &serial) == -2, "a truncated record: FORMERR");
+    /* Through xfr_process: a request whose SOA cannot be read gets the whole zone. */
+    uint8_t b[512];
+    size_t n = ixfr_wire(b, 0, 1, shortrd, sizeof(shortrd));
+    struct sockaddr_in sa = addr4("127.0.0.5");
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    xfr_result_t r;
+    int rc = xfr_process(&snap->env, b, n, (const struct sockaddr *)&sa, (uint64_t)time(NULL), &out,
+                         &outlen, &r);
+    CHECK(rc == 0 && r.allowed && !r.has_client_serial && !r.current && r.messages > 1,
+          "unreadable client SOA: the whole zone (%zu messages)", r.messages);
+    free(out);
 }
 
 static void test_udp_and_dispatch(void)
@@ -391,6 +521,8 @@ int main(void)
         return 1;
     }
     test_transfers();
+    test_ixfr_serials();
+    test_ixfr_wire();
     test_udp_and_dispatch();
     test_tsig_compressed_algorithm();
     test_badkey_owner_pointer();
