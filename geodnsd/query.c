@@ -59,6 +59,28 @@ static bool name_under(const uint8_t *name, size_t len, const uint8_t *parent, s
     return i == len - plen;
 }
 
+/* The A and AAAA RRsets of node n into the additional section, owned by owner (the node's name,
+ * or the target a wildcard synthesizes them for). A set that does not fit is taken back whole
+ * and the rest is left out: returns -1 then, else 0. */
+static int write_addresses(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner,
+                           size_t ownerlen)
+{
+    static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+    for (int t = 0; t < 2; t++) {
+        const zone_rrset_t *rs = zone_node_rrset(n, types[t]);
+        if (!rs)
+            continue;
+        size_t save = a->w->len;
+        uint16_t counts[4];
+        memcpy(counts, a->w->counts, sizeof(counts));
+        if (write_rrset(a->w, DNS_SEC_AR, owner, ownerlen, rs, rs->ttl)) {
+            dns_writer_rewind(a->w, save, counts);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Referral: NS of the cut in authority, glue for its in-zone name servers in additional. */
 static int write_referral(answer_ctx_t *a, const zone_t *z, const zone_node_t *cut)
 {
@@ -85,20 +107,8 @@ static int write_referral(answer_ctx_t *a, const zone_t *z, const zone_node_t *c
         /* In-domain glue (below this cut) is required: if it doesn't fit, TC (RFC 9471).
          * Sibling glue is optional and is left out when there is no room. */
         bool required = name_under(target, (size_t)tl, cut->name, cut->namelen);
-        static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
-        for (int t = 0; t < 2; t++) {
-            const zone_rrset_t *rs = zone_node_rrset(g, types[t]);
-            if (!rs)
-                continue;
-            size_t save = a->w->len;
-            uint16_t counts[4];
-            memcpy(counts, a->w->counts, sizeof(counts));
-            if (write_rrset(a->w, DNS_SEC_AR, g->name, g->namelen, rs, rs->ttl)) {
-                if (required)
-                    return -1;
-                dns_writer_rewind(a->w, save, counts);
-            }
-        }
+        if (write_addresses(a, g, g->name, g->namelen) && required)
+            return -1;
     }
     return 0;
 }
@@ -150,19 +160,8 @@ static void write_additional(answer_ctx_t *a, const zone_t *z, const zone_rrset_
         if (!n)
             continue;
         donelen[ndone++] = (uint8_t)tl;
-        static const uint16_t types[] = {DNS_TYPE_A, DNS_TYPE_AAAA};
-        for (int k = 0; k < 2; k++) {
-            const zone_rrset_t *ar = zone_node_rrset(n, types[k]);
-            if (!ar)
-                continue;
-            size_t save = a->w->len;
-            uint16_t counts[4];
-            memcpy(counts, a->w->counts, sizeof(counts));
-            if (write_rrset(a->w, DNS_SEC_AR, t, (size_t)tl, ar, ar->ttl)) {
-                dns_writer_rewind(a->w, save, counts);
-                return;
-            }
-        }
+        if (write_addresses(a, n, t, (size_t)tl))
+            return;
     }
 }
 
