@@ -69,7 +69,6 @@ void edge_cache_serve(conn_t *c)
     edge_obj_t *fetch_old = NULL;
     unsigned max_fills = w->srv->cfg->max_fills;
     bool busy = false; /* a fetch it needs was not started: max_fills are in flight */
-    STAT_ADD(w->st.lookups, 1);
     b->src = SRC_OBJ;
     edge_cache_lock(cache);
     edge_obj_t *o = edge_cache_find_locked(cache, c->req.key, c->req.key_len);

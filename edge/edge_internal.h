@@ -249,7 +249,6 @@ typedef struct edge_stats {
     uint64_t bytes_out;
     uint64_t body_bytes_cache; /* body bytes served from cache (hit, stale, collapsed) */
     uint64_t body_bytes_total;
-    uint64_t lookups;
     uint64_t hits;
     uint64_t misses;
     uint64_t collapsed;

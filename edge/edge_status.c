@@ -27,7 +27,6 @@ static void stats_sum(edge_server_t *srv, edge_stats_t *t)
         t->bytes_out += STAT_GET(s->bytes_out);
         t->body_bytes_cache += STAT_GET(s->body_bytes_cache);
         t->body_bytes_total += STAT_GET(s->body_bytes_total);
-        t->lookups += STAT_GET(s->lookups);
         t->hits += STAT_GET(s->hits);
         t->misses += STAT_GET(s->misses);
         t->collapsed += STAT_GET(s->collapsed);
