@@ -26,12 +26,24 @@ edge_cleanup() {
 }
 trap edge_cleanup EXIT
 
-# edge_show_logs: the end of every log in $T (finish calls it when a check failed).
+# edge_show_logs: the end of every log and fake origin requests file in $T (finish calls it
+# when a check failed).
 edge_show_logs() {
     local f
-    for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
+    for f in "$T"/*.log "$T"/*.requests; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
 }
 ASSERT_ON_FAIL=edge_show_logs
+
+# wait_listening NAME PID: wait (10 s at most) for the "listening on" line in $T/NAME.log of
+# the server PID; the test dies if it exits or does not start.
+wait_listening() {
+    for _ in $(seq 100); do
+        grep -q "listening on" "$T/$1.log" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || die "$1 exited at start" "$(cat "$T/$1.log")"
+        sleep 0.1
+    done
+    die "$1 did not start" "$(cat "$T/$1.log")"
+}
 
 # start_edge NAME ARGS...: start segment-edge in the background (log in $T/NAME.log), wait
 # for its "listening" line; sets LAST_PID.
@@ -40,12 +52,22 @@ start_edge() {
     "$EDGE" "$@" 2>"$T/$name.log" &
     LAST_PID=$!
     EDGE_PIDS+=("$LAST_PID")
-    for _ in $(seq 100); do
-        grep -q "listening on" "$T/$name.log" 2>/dev/null && return 0
-        kill -0 "$LAST_PID" 2>/dev/null || die "$name exited at start" "$(cat "$T/$name.log")"
-        sleep 0.1
-    done
-    die "$name did not start" "$(cat "$T/$name.log")"
+    wait_listening "$name" "$LAST_PID"
+}
+
+# start_origin NAME FILE PORT [ARGS...]: start a scripted fake origin, a Python FILE built on
+# tests/lib/fake_origin.py (where its behaviour is written), on 127.0.0.1:PORT in the
+# background: its output ("listening on", "origin gone" lines) in $T/NAME.log, a line per
+# request ("METHOD TARGET [EXTRA]") in $T/NAME.requests; ARGS are the FILE's own. Waits for its
+# "listening" line; sets LAST_PID.
+start_origin() {
+    local name=$1 file=$2 port=$3
+    shift 3
+    PYTHONPATH="$SRC/tests/lib${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+        python3 "$file" "$port" "$T/$name.requests" "$@" >"$T/$name.log" 2>&1 &
+    LAST_PID=$!
+    EDGE_PIDS+=("$LAST_PID")
+    wait_listening "$name" "$LAST_PID"
 }
 
 # stop_pid PID: SIGTERM and wait (not in a subshell); exit status in STOP_RC.
