@@ -87,9 +87,11 @@ for k in sys.argv[1].split("."):
 print(str(d).lower() if isinstance(d, bool) else d)' "$2"
 }
 
-# origin_hits LOG PATH: access lines for PATH in an origin's log.
+# origin_hits LOG PATH: how many GETs of PATH (query included) LOG shows. LOG is either the log
+# of a segment-edge serving as origin (start_edge: $T/NAME.log, its access lines) or the
+# requests file of a fake origin (start_origin: $T/NAME.requests, "GET PATH [EXTRA]" lines).
 origin_hits() {
-    grep -c "access .* \"GET $2\" " "$1" || true
+    grep -c -e "access .* \"GET $2\" " -e "^GET $2\$" -e "^GET $2 " "$1" || true
 }
 
 # make_hls DIR [SECONDS]: a 2-rendition HLS VOD set (testsrc + sine) with master.m3u8.
