@@ -3,55 +3,32 @@
 # timeout), answers 504/502 when no origin works, and never caches a body cut off mid-way.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
-# A scripted origin: /hang/* never answers, /503/* answers 503, /trunc/* sends 1000 of 100000
-# bytes then closes, anything else is 200 "ok <path>"; in "good" mode everything is 200. Every
-# request is logged to its log file.
+# A scripted origin (tests/lib/fake_origin.py; one request per connection, each logged to
+# $T/NAME.requests): /hang/* never answers, /503/* answers 503, /trunc/* sends 1000 of 100000
+# bytes then closes, anything else is 200 "ok <path>"; in "good" mode everything is 200.
 cat >"$T/origin.py" <<'PY'
-import socket, sys, threading
-port, log, good = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "good"
-def serve(c):
-    with c:
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = c.recv(65536)
-            if not d:
-                return
-            buf += d
-        path = buf.split(b" ")[1].decode()
-        with open(log, "a") as f:
-            f.write("GET %s\n" % path)
-        if good:
-            pass
-        elif path.startswith("/hang/"):
-            threading.Event().wait(60)
-        elif path.startswith("/503/"):
-            c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
-        elif path.startswith("/trunc/"):
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n" + b"x" * 1000)
-        if good or not path.startswith(("/hang/", "/503/", "/trunc/")):
-            body = ("ok %s\n" % path).encode()
-            cc = b""
-            if path.startswith("/cc/"):  # /cc/<Cache-Control value, '_' for ' '>/file
-                cc = b"Cache-Control: " + path.split("/")[2].replace("_", " ").encode() + b"\r\n"
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%sConnection: close\r\n\r\n%s" % (len(body), cc, body))
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port))
-s.listen(64)
-print("listening on", port, flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+import sys, threading
+import fake_origin
+good = sys.argv[3] == "good"
+def handle(req):
+    path = req.target
+    if not good and path.startswith("/hang/"):
+        threading.Event().wait(60)
+    elif not good and path.startswith("/503/"):
+        req.reply(503, b"busy")
+    elif not good and path.startswith("/trunc/"):
+        req.send_head(200, length=100000)
+        req.write(b"x" * 1000)
+    else:
+        headers = []
+        if path.startswith("/cc/"):  # /cc/<Cache-Control value, '_' for ' '>/file
+            headers.append(("Cache-Control", path.split("/")[2].replace("_", " ")))
+        req.reply(200, ("ok %s\n" % path).encode(), headers)
+fake_origin.main(handle)
 PY
-start_py() { # name port mode
-    python3 "$T/origin.py" "$2" "$T/$1.requests" "$3" >"$T/$1.log" 2>&1 &
-    EDGE_PIDS+=("$!")
-    for _ in $(seq 100); do grep -q listening "$T/$1.log" 2>/dev/null && return 0; sleep 0.1; done
-    die "$1 did not start"
-}
 PA=$(free_port); PB=$(free_port); DEAD=$(free_port)
-start_py originA $PA scripted
-start_py originB $PB good
+start_origin originA "$T/origin.py" $PA scripted
+start_origin originB "$T/origin.py" $PB good
 cat >"$T/edge.yaml" <<YAML
 timeouts: {first_byte: 1s, between_bytes: 1s, connect: 1s, origin_probe_interval: 1h}
 YAML
