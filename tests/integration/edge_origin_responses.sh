@@ -6,87 +6,57 @@
 # is left out of the revalidation instead of failing it.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
-# A scripted origin (one request per connection). /flip/* answers what the control file says:
-# "200 TAG" (body "TAG <path>", ETag "TAG", 304 to If-None-Match "TAG") or a status ("503").
-# /interim/N/* sends N interim responses (100 Continue, then 103 Early Hints) before a 200.
-# /switch/* answers 101 Switching Protocols and holds the connection. /redir/CODE/* answers CODE
-# with the Location in REDIR_LOCATION_CODE below. /bigtag/* answers with a 6000-byte ETag (304 to
-# it). Anything else: 200 "ok <path>". Each request line goes to the requests file, with the
-# first 40 bytes of its If-None-Match.
+# A scripted origin (tests/lib/fake_origin.py; one request per connection). /flip/* answers what
+# the control file says: "200 TAG" (body "TAG <path>", ETag "TAG", 304 to If-None-Match "TAG")
+# or a status ("503"). /interim/N/* sends N interim responses (100 Continue, then 103 Early
+# Hints) before a 200. /switch/* answers 101 Switching Protocols and holds the connection.
+# /redir/CODE/* answers CODE with the Location in REDIR_LOCATION_CODE below. /bigtag/* answers
+# with a 6000-byte ETag (304 to it). Anything else: 200 "ok <path>". Each request line goes to
+# $T/origin.requests, with the first 40 bytes of its If-None-Match.
 cat >"$T/origin.py" <<'PY'
-import socket, sys, threading
-port, log, ctl = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import sys, threading
+import fake_origin
+ctl = sys.argv[3]
 LOCATIONS = {"301": "/v/new%20name.ts?a=1&b", "302": "https://other.example:8443/x/y.m3u8",
              "307": "../up/one.ts", "308": "/v/perm.ts"}
-def reply(c, status, reason, headers, body):
-    head = "HTTP/1.1 %d %s\r\n" % (status, reason)
-    for k, v in headers:
-        head += "%s: %s\r\n" % (k, v)
-    head += "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-    c.sendall(head.encode() + body)
-def serve(c):
-    with c:
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = c.recv(65536)
-            if not d:
-                return
-            buf += d
-        head = buf.split(b"\r\n\r\n")[0].decode("latin-1")
-        path = head.split(" ")[1]
-        inm = ""
-        for line in head.split("\r\n")[1:]:
-            k, _, v = line.partition(":")
-            if k.lower() == "if-none-match":
-                inm = v.strip()
-        with open(log, "a") as f:
-            f.write("GET %s inm=%s\n" % (path, inm[:40] or "-"))
-        parts = path.split("/")
-        if path.startswith("/flip/"):
-            mode = open(ctl).read().split()
-            if mode[0] != "200":
-                reply(c, int(mode[0]), "Server Error", [], b"origin error\n")
-            elif inm == '"%s"' % mode[1]:
-                c.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "%s"\r\nConnection: close\r\n\r\n' % mode[1].encode())
-            else:
-                reply(c, 200, "OK", [("ETag", '"%s"' % mode[1])], ("%s %s\n" % (mode[1], path)).encode())
-        elif path.startswith("/bigtag/"):
-            tag = '"%s"' % ("t" * 5998)
-            if inm == tag:
-                c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: %s\r\nConnection: close\r\n\r\n" % tag.encode())
-            else:
-                reply(c, 200, "OK", [("ETag", tag)], b"bigtag\n")
-        elif path.startswith("/interim/"):
-            n = int(parts[2])
-            for i in range(n):
-                if i == 0:
-                    c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                else:
-                    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s%d.ts>; rel=preload\r\n\r\n" % i)
-            reply(c, 200, "OK", [], ("ok %s\n" % path).encode())
-        elif path.startswith("/switch/"):
-            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-            threading.Event().wait(30)
-        elif path.startswith("/redir/"):
-            code = parts[2]
-            reply(c, int(code), "Redirect", [("Location", LOCATIONS[code])], b"moved\n")
+def handle(req):
+    path, inm = req.target, req.header("if-none-match")
+    parts = path.split("/")
+    if path.startswith("/flip/"):
+        mode = open(ctl).read().split()
+        if mode[0] != "200":
+            req.reply(int(mode[0]), b"origin error\n")
+        elif inm == '"%s"' % mode[1]:
+            req.send_head(304, [("ETag", '"%s"' % mode[1])])
         else:
-            reply(c, 200, "OK", [], ("ok %s\n" % path).encode())
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port))
-s.listen(64)
-print("listening on", port, flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+            req.reply(200, ("%s %s\n" % (mode[1], path)).encode(), [("ETag", '"%s"' % mode[1])])
+    elif path.startswith("/bigtag/"):
+        tag = '"%s"' % ("t" * 5998)
+        if inm == tag:
+            req.send_head(304, [("ETag", tag)])
+        else:
+            req.reply(200, b"bigtag\n", [("ETag", tag)])
+    elif path.startswith("/interim/"):
+        n = int(parts[2])
+        for i in range(n):
+            if i == 0:
+                req.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+            else:
+                req.send_raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s%d.ts>; rel=preload\r\n\r\n" % i)
+        req.reply(200, ("ok %s\n" % path).encode())
+    elif path.startswith("/switch/"):
+        req.send_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        threading.Event().wait(30)
+    elif path.startswith("/redir/"):
+        code = parts[2]
+        req.reply(int(code), b"moved\n", [("Location", LOCATIONS[code])])
+    else:
+        req.reply(200, ("ok %s\n" % path).encode())
+fake_origin.main(handle, log_extra=lambda req: "inm=%s" % (req.header("if-none-match")[:40] or "-"))
 PY
 PO=$(free_port)
 echo "200 v1" >"$T/ctl"
-python3 "$T/origin.py" "$PO" "$T/origin.requests" "$T/ctl" >"$T/origin.log" 2>&1 &
-EDGE_PIDS+=("$!")
-for _ in $(seq 100); do grep -q listening "$T/origin.log" 2>/dev/null && break; sleep 0.1; done
-grep -q listening "$T/origin.log" || die "origin did not start"
+start_origin origin "$T/origin.py" $PO "$T/ctl"
 ORIGIN=http://127.0.0.1:$PO
 
 # flip_requests PATH: requests for PATH the origin has seen.
