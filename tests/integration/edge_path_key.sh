@@ -7,32 +7,23 @@
 # break its line format.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
+# The origin (tests/lib/fake_origin.py, keep-alive): 200 "body of <path>" for the paths in OK,
+# 404 for anything else; every request target it gets is a line "GET <target>" in
+# $T/origin.requests.
 cat >"$T/origin.py" <<'PY'
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import fake_origin
 OK = {"/live/seg1.ts", "/a%20b.ts", "/a/%252e%252e/x.ts", "/v/a%20b.ts"}
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, fmt, *a):
-        pass
-    def do_GET(self):
-        sys.stderr.write("REQ %s\n" % self.path); sys.stderr.flush()
-        body = (b"body of " + self.path.encode()) if self.path in OK else b"no\n"
-        self.send_response(200 if self.path in OK else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=60")
-        self.end_headers()
-        self.wfile.write(body)
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+def handle(req):
+    body = (b"body of " + req.target.encode()) if req.target in OK else b"no\n"
+    req.reply(200 if req.target in OK else 404, body, [("Cache-Control", "max-age=60")])
+fake_origin.main(handle, keep_alive=True)
 PY
 PO=$(free_port)
-python3 "$T/origin.py" "$PO" 2>"$T/origin.log" &
-EDGE_PIDS+=("$!")
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PO/x" && break; sleep 0.1; done
+start_origin origin "$T/origin.py" $PO
 PE=$(free_port)
 start_edge edge --listen 127.0.0.1:$PE --origin http://127.0.0.1:$PO
 E=http://127.0.0.1:$PE
-reqs() { grep -cxF "REQ $1" "$T/origin.log" || true; }
+reqs() { grep -cxF "GET $1" "$T/origin.requests" || true; }
 get() { curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$E$1"; }
 
 expect_eq "the segment is served" "$(get /live/seg1.ts)" 200
@@ -44,7 +35,7 @@ for n in 1 2 3; do
     expect_eq "an encoded '?' is part of the path: not the segment (N=$n)" "$st" 404
 done
 expect_eq "the origin saw the encoded '?' as %3F" "$(reqs /live/seg1.ts%3Fbust=1)" 1
-check "the origin never saw ?bust= as a query" sh -c "! grep -q 'REQ /live/seg1.ts?bust' '$T/origin.log'"
+check "the origin never saw ?bust= as a query" sh -c "! grep -q 'GET /live/seg1.ts?bust' '$T/origin.requests'"
 expect_eq "the segment itself was still fetched once" "$(reqs /live/seg1.ts)" 1
 get "/live/seg1.ts%3fbust=1" >/dev/null
 expect_eq "%3f and %3F are one key (no second fetch)" "$(reqs /live/seg1.ts%3Fbust=1)" 1
@@ -60,9 +51,9 @@ expect_eq "%252e%252e is decoded once" "$(get /a/%252e%252e/x.ts)" 200
 expect_eq "the origin saw %252e%252e, not %2e%2e" "$(reqs /a/%252e%252e/x.ts)" 1
 expect_eq "%20 is served" "$(get /a%20b.ts)" 200
 expect_eq "the origin saw %20, not a raw space" "$(reqs /a%20b.ts)" 1
-check "no raw space ever reached the origin" sh -c "! grep -q '^REQ .* ' '$T/origin.log'"
+check "no raw space ever reached the origin" sh -c "! grep -q '^GET .* ' '$T/origin.requests'"
 
-before=$(wc -l <"$T/origin.log")
+before=$(wc -l <"$T/origin.requests")
 st=$(python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -72,7 +63,7 @@ expect_eq "a literal backslash is refused" "$st" 400
 expect_eq "%5C is refused" "$(get /x%5Cy.ts)" 400
 expect_eq "%00 is refused" "$(get /x%00y.ts)" 400
 expect_eq "a bad escape is refused" "$(get /x%zzy.ts)" 400
-expect_eq "nothing refused reached the origin" "$(wc -l <"$T/origin.log")" "$before"
+expect_eq "nothing refused reached the origin" "$(wc -l <"$T/origin.requests")" "$before"
 
 # The access log shows the path as the key and the origin request have it, escaped for the log.
 # log_has TEXT: wait (up to 5 s) for an access line holding TEXT; print it.
