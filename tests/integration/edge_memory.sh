@@ -8,50 +8,33 @@
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8"
 
 BIG=$((300 * 1048576))
+# The origin (tests/lib/fake_origin.py, keep-alive; "origin gone" in $T/origin.log when the edge
+# hangs up): /big.bin is BIG bytes after 0.5 s, /endless an endless chunked body, anything else
+# "small".
 cat >"$T/origin.py" <<'PY'
-import socket, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-BIG = int(sys.argv[2])
+import sys, time
+import fake_origin
+BIG = int(sys.argv[3])
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, fmt, *a):
-        sys.stderr.write("origin %s\n" % (fmt % a)); sys.stderr.flush()
-    def do_GET(self):
-        try:
-            if self.path == "/big.bin":
-                time.sleep(0.5)  # lets every client collapse onto one fetch
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(BIG))
-                self.end_headers()
-                left = BIG
-                while left:
-                    n = min(left, len(BLOCK)); self.wfile.write(BLOCK[:n]); left -= n
-            elif self.path == "/endless":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                chunk = b"%x\r\n" % len(BLOCK) + BLOCK + b"\r\n"
-                while True:
-                    self.wfile.write(chunk)
-            else:
-                body = b"small\n"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            sys.stderr.write("origin gone %s\n" % self.path); sys.stderr.flush()
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+OCTETS = [("Content-Type", "application/octet-stream")]
+def handle(req):
+    if req.target == "/big.bin":
+        time.sleep(0.5)  # lets every client collapse onto one fetch
+        req.send_head(200, OCTETS, BIG)
+        left = BIG
+        while left:
+            n = min(left, len(BLOCK)); req.write(BLOCK[:n]); left -= n
+    elif req.target == "/endless":
+        req.send_head(200, OCTETS + [("Transfer-Encoding", "chunked")])
+        chunk = b"%x\r\n" % len(BLOCK) + BLOCK + b"\r\n"
+        while True:
+            req.write(chunk)
+    else:
+        req.reply(200, b"small\n")
+fake_origin.main(handle, keep_alive=True)
 PY
 PO=$(free_port)
-python3 "$T/origin.py" "$PO" "$BIG" 2>"$T/origin.log" &
-ORIGIN_PID=$!
-EDGE_PIDS+=("$ORIGIN_PID")
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PO/x" && break; sleep 0.1; done
+start_origin origin "$T/origin.py" $PO "$BIG"
 
 cat >"$T/edge.yaml" <<'YAML'
 timeouts:
