@@ -7,15 +7,16 @@
 # send timeout.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
-cat >"$T/origin.py" <<'PY'
+# The origin (tests/lib/fake_origin.py, keep-alive; requests in $T/origin.requests, "origin
+# gone" in $T/origin.log when the edge hangs up).
 # (The size is in the path: the edge keeps no query parameter in the key it asks for.)
 # /hold/GROUP/N/NAME: N bytes; the first KiB at once, the rest once /release/GROUP is asked.
 # /fast/N/NAME: N bytes at once. /huge.bin: 1 GiB, as fast as it is taken.
 # /drip/N/NAME, /drip-nostore/N/NAME: N bytes, 4 KiB every 20 ms (the second with no-store).
 # Body byte i is (i * 7 + len(NAME)) % 251, so a client can check what it got.
-import sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+cat >"$T/origin.py" <<'PY'
+import threading, time
+import fake_origin
 events = {}
 lock = threading.Lock()
 def event(group):
@@ -24,62 +25,40 @@ def event(group):
 def body(name, start, n):
     k = len(name)
     return bytes(((i * 7 + k) % 251) for i in range(start, start + n))
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, fmt, *a):
-        sys.stderr.write("origin %s\n" % (fmt % a)); sys.stderr.flush()
-    def head(self, size, extra=()):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(size))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-    def do_GET(self):
-        u = urlsplit(self.path)
-        parts = u.path.split("/")
-        size = int(parts[-2]) if len(parts) >= 4 and parts[-2].isdigit() else 65536
-        sent = 0
-        try:
-            if parts[1] == "release":
-                event(parts[2]).set()
-                self.head(0)
-            elif parts[1] == "hold":
-                name = parts[4]
-                self.head(size)
-                first = min(1024, size)
-                self.wfile.write(body(name, 0, first)); self.wfile.flush()
-                sent = first
-                event(parts[2]).wait(120)
-                self.wfile.write(body(name, first, size - first))
-                sent = size
-            elif parts[1] == "fast":
-                self.head(size)
-                self.wfile.write(body(parts[3], 0, size))
-                sent = size
-            elif parts[1] in ("drip", "drip-nostore"):
-                extra = [("Cache-Control", "no-store")] if parts[1] == "drip-nostore" else []
-                self.head(size, extra)
-                while sent < size:
-                    n = min(4096, size - sent)
-                    self.wfile.write(body(parts[3], sent, n)); self.wfile.flush()
-                    sent += n
-                    time.sleep(0.02)
-            elif u.path == "/huge.bin":
-                total = 1 << 30
-                block = bytes(1 << 20)
-                self.head(total)
-                while sent < total:
-                    self.wfile.write(block)
-                    sent += len(block)
-            else:
-                self.head(6)
-                self.wfile.write(b"small\n")
-        except (BrokenPipeError, ConnectionResetError):
-            sys.stderr.write("origin gone %s after %d\n" % (u.path, sent)); sys.stderr.flush()
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer.request_queue_size = 128
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+def head(req, size, extra=()):
+    req.send_head(200, [("Content-Type", "application/octet-stream")] + list(extra), size)
+def handle(req):
+    parts = req.path.split("/")
+    size = int(parts[-2]) if len(parts) >= 4 and parts[-2].isdigit() else 65536
+    if parts[1] == "release":
+        event(parts[2]).set()
+        head(req, 0)
+    elif parts[1] == "hold":
+        name = parts[4]
+        head(req, size)
+        first = min(1024, size)
+        req.write(body(name, 0, first))
+        event(parts[2]).wait(120)
+        req.write(body(name, first, size - first))
+    elif parts[1] == "fast":
+        head(req, size)
+        req.write(body(parts[3], 0, size))
+    elif parts[1] in ("drip", "drip-nostore"):
+        extra = [("Cache-Control", "no-store")] if parts[1] == "drip-nostore" else []
+        head(req, size, extra)
+        while req.sent < size:
+            req.write(body(parts[3], req.sent, min(4096, size - req.sent)))
+            time.sleep(0.02)
+    elif req.path == "/huge.bin":
+        total = 1 << 30
+        block = bytes(1 << 20)
+        head(req, total)
+        while req.sent < total:
+            req.write(block)
+    else:
+        head(req, 6)
+        req.write(b"small\n")
+fake_origin.main(handle, keep_alive=True)
 PY
 
 # check_body FILE NAME SIZE: FILE holds the origin's SIZE bytes for NAME.
@@ -104,9 +83,7 @@ wait_status() {
 }
 
 PO=$(free_port)
-python3 "$T/origin.py" "$PO" 2>"$T/origin.log" &
-EDGE_PIDS+=("$!")
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PO/x" && break; sleep 0.1; done
+start_origin origin "$T/origin.py" $PO
 O=http://127.0.0.1:$PO
 
 # ---- configuration: limits.max_fills and --max-fills, checked with their position ----
@@ -140,7 +117,7 @@ expect_match "with Retry-After: 1" "$hdrs" "^Retry-After: 1"$'\r'"?$"
 expect_eq "fills_refused counts it" "$(status_field $A cache.fills_refused)" 1
 expect_match "and /metrics has it" "$(curl -s $A/metrics)" "^segment_edge_fills_refused_total 1$"
 expect_eq "the refused miss reached no origin" \
-    "$(grep -c "GET /hold/g1/65536/a3.bin " "$T/origin.log")" 0
+    "$(origin_hits "$T/origin.requests" /hold/g1/65536/a3.bin)" 0
 curl -s -o /dev/null "$O/release/g1"
 wait $P1 $P2 $P3
 expect_eq "the fills in flight completed" "$(cat "$T/a1.code") $(cat "$T/a2.code")" "200 200"
