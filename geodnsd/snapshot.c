@@ -330,6 +330,7 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
     c->log_level = LOG_LEVEL_INFO;
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 256;
+    c->tcp_max_xfr = 10;
     c->udp_size = 1232;
 
     const yt_node_t *n;
@@ -382,7 +383,7 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             return rc;
     }
     if ((n = yt_map_get(root, "tcp"))) {
-        static const char *const tk[] = {"idle_timeout", "max_connections", NULL};
+        static const char *const tk[] = {"idle_timeout", "max_connections", "max_transfers", NULL};
         if ((rc = yt_map_check_keys(n, tk, "tcp", err, errlen)))
             return rc;
         const yt_node_t *t = yt_map_get(n, "idle_timeout");
@@ -392,6 +393,9 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             return yt_fail(err, errlen, t, "idle_timeout must be between 100ms and 1h");
         t = yt_map_get(n, "max_connections");
         if (t && (rc = yt_get_u32(t, 1, 65536, &c->tcp_max_conns, err, errlen)))
+            return rc;
+        t = yt_map_get(n, "max_transfers");
+        if (t && (rc = yt_get_u32(t, 1, 1000, &c->tcp_max_xfr, err, errlen)))
             return rc;
     }
     if ((n = yt_map_get(root, "edns"))) {

@@ -33,6 +33,7 @@ typedef struct gd_config {
     bool syslog;
     uint64_t tcp_idle_ms;
     uint32_t tcp_max_conns; /* per worker */
+    uint32_t tcp_max_xfr;   /* zone transfers being sent at once, over all workers */
     uint16_t udp_size;
     const uint8_t *nsid;
     uint16_t nsid_len;

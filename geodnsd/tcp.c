@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,10 @@ struct conn {
     size_t inlen;
     uint8_t *out;     /* pending write: allocated on the first backpressure, freed on close */
     uint8_t *xfr_out; /* a zone transfer being written: freed when written or on close */
+    size_t xfr_len;   /* its length, and how much of it was handed to the kernel */
+    size_t xfr_off;
+    int64_t xfr_acked; /* of that, what the client had acknowledged at the last idle tick */
+    bool xfr_held;     /* it counts against tcp.max_transfers (xfr_held_n) */
     uv_write_t wreq;
     bool writing;
     bool closing;
@@ -54,6 +60,40 @@ static void lru_push(tcp_pool_t *p, conn_t *c)
     p->lru_tail = c;
 }
 
+/* Zone transfers whose whole response is held in memory while it is written, over all workers:
+ * at most tcp.max_transfers of them (conn_transfer). */
+static atomic_uint xfr_held_n;
+
+/* A transfer is handed to the kernel this much at a time: each piece taken restarts the idle
+ * timer (and conn_on_timeout looks at what the client acknowledged), so a secondary that reads
+ * slowly but steadily gets the whole zone, and one that stops reading is closed after one or
+ * two idle_timeouts. */
+#define XFR_PIECE (64 * 1024)
+
+static void xfr_release(conn_t *c)
+{
+    free(c->xfr_out);
+    c->xfr_out = NULL;
+    if (c->xfr_held) {
+        atomic_fetch_sub(&xfr_held_n, 1);
+        c->xfr_held = false;
+    }
+}
+
+static void conn_on_written(uv_write_t *req, int status);
+
+/* Write the next piece of the transfer in c->xfr_out. Returns uv_write's result. */
+static int xfr_write_next(conn_t *c)
+{
+    size_t n = c->xfr_len - c->xfr_off;
+    if (n > XFR_PIECE)
+        n = XFR_PIECE;
+    uv_buf_t b = uv_buf_init((char *)c->xfr_out + c->xfr_off, (unsigned)n);
+    c->xfr_off += n;
+    c->wreq.data = c;
+    return uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written);
+}
+
 static void conn_on_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
@@ -62,8 +102,7 @@ static void conn_on_closed(uv_handle_t *h)
     tcp_pool_t *p = c->pool;
     free(c->out);
     c->out = NULL;
-    free(c->xfr_out);
-    c->xfr_out = NULL;
+    xfr_release(c);
     c->in_use = false;
     c->next = p->free_list;
     p->free_list = c;
@@ -82,9 +121,24 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->h, conn_on_closed);
 }
 
+/* The idle timer ticks every idle_timeout. A connection writing a transfer is idle only when
+ * the client acknowledged nothing since the last tick: what the kernel takes from us is too
+ * coarse a measure (it wakes the writer only once much of a send buffer of up to 4 MB is free,
+ * which a secondary reading slowly but steadily may take longer than idle_timeout to read). */
 static void conn_on_timeout(uv_timer_t *t)
 {
-    conn_close(t->data);
+    conn_t *c = t->data;
+    uv_os_fd_t fd;
+    int outq;
+    if (c->xfr_out && uv_fileno((const uv_handle_t *)&c->h, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &outq) == 0) {
+        int64_t acked = (int64_t)c->xfr_off - outq;
+        if (acked != c->xfr_acked) {
+            c->xfr_acked = acked;
+            return;
+        }
+    }
+    conn_close(c);
 }
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -102,14 +156,25 @@ static void conn_on_written(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
     c->writing = false;
-    free(c->xfr_out);
-    c->xfr_out = NULL;
     if (c->closing)
-        return;
+        return; /* conn_on_closed frees what is left */
     if (status < 0) {
         conn_close(c);
         return;
     }
+    if (c->xfr_out && c->xfr_off < c->xfr_len) {
+        /* The kernel took the last piece: the secondary is reading. */
+        uv_timer_again(&c->timer);
+        lru_unlink(c->pool, c);
+        lru_push(c->pool, c);
+        if (xfr_write_next(c)) {
+            conn_close(c);
+            return;
+        }
+        c->writing = true;
+        return;
+    }
+    xfr_release(c);
     conn_process(c);
     if (!c->writing && !c->closing)
         uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
@@ -145,8 +210,10 @@ static bool xfr_refused_log(unsigned long *unlogged)
     return true;
 }
 
-/* A zone transfer request: the whole response (one frame per message) is written in one go
- * from its own buffer; reading waits until it is out. Returns -1 when the connection closed. */
+/* A zone transfer request: the whole response (one frame per message) is built in its own
+ * buffer and written a piece at a time; reading waits until it is out. At most
+ * tcp.max_transfers such buffers exist at once: past that an allowed request gets SERVFAIL.
+ * Returns -1 when the connection closed. */
 static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
 {
     uint8_t *out;
@@ -158,7 +225,14 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
-    if (xfr_process(&c->pool->ans->env, pkt, len, sa, (uint64_t)time(NULL), &out, &outlen, &r)) {
+    /* Take a place first, so that concurrent workers never build more than the limit. */
+    bool busy = atomic_fetch_add(&xfr_held_n, 1) >= c->pool->ans->snap->cfg.tcp_max_xfr;
+    int rc = xfr_process(&c->pool->ans->env, pkt, len, sa, (uint64_t)time(NULL), busy, &out,
+                         &outlen, &r);
+    bool held = rc == 0 && r.allowed && !r.current; /* a whole zone, not a one-message reply */
+    if (!held)
+        atomic_fetch_sub(&xfr_held_n, 1);
+    if (rc) {
         conn_close(c);
         return -1;
     }
@@ -174,15 +248,23 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
         log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
                  n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
                  peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);
-    else if (xfr_refused_log(&unlogged))
+    else if (r.busy && xfr_refused_log(&unlogged))
+        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: busy, %u transfers being "
+                 "sent (tcp.max_transfers): SERVFAIL%s",
+                 n, r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
+                 r.key ? " key " : "", r.key ? r.key : "", c->pool->ans->snap->cfg.tcp_max_xfr,
+                 unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
+    else if (!r.busy && xfr_refused_log(&unlogged))
         log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: rcode %u tsig error %u%s", n,
                  r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
                  r.key ? " key " : "", r.key ? r.key : "", r.rcode, r.tsig_error,
                  unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
     c->xfr_out = out;
-    uv_buf_t b = uv_buf_init((char *)out, (unsigned)outlen);
-    c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written)) {
+    c->xfr_len = outlen;
+    c->xfr_off = 0;
+    c->xfr_acked = 0;
+    c->xfr_held = held;
+    if (xfr_write_next(c)) {
         conn_close(c);
         return -1;
     }
@@ -327,7 +409,7 @@ void tcp_pool_free(tcp_pool_t *p)
 {
     for (size_t i = 0; p->conns && i < p->nconns; i++) {
         free(p->conns[i].out);
-        free(p->conns[i].xfr_out);
+        xfr_release(&p->conns[i]);
     }
     free(p->conns);
     p->conns = NULL;

@@ -317,7 +317,7 @@ static bool allowed_by(const xfr_policy_t *p, const struct sockaddr *src, const 
 }
 
 int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
-                uint64_t now, uint8_t **out, size_t *outlen, xfr_result_t *res)
+                uint64_t now, bool busy, uint8_t **out, size_t *outlen, xfr_result_t *res)
 {
     memset(res, 0, sizeof(*res));
     *out = NULL;
@@ -348,6 +348,20 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
         rcode = DNS_RCODE_NOTAUTH; /* with the TSIG error in an unsigned TSIG RR */
     else if (q.qclass != DNS_CLASS_IN || !z || !allowed_by(pol, src, tc.key))
         rcode = DNS_RCODE_REFUSED;
+    else {
+        /* RFC 1995 2: a client at our serial or newer (RFC 1982 arithmetic) gets our SOA alone.
+         * Any older one gets the whole zone in AXFR form (section 4): there is no history. */
+        uint32_t have;
+        if (q.qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, &q, &have)) {
+            res->has_client_serial = true;
+            res->client_serial = have;
+            res->current = have == z->serial || (int32_t)(have - z->serial) > 0;
+        }
+        if (busy && !res->current) {
+            rcode = DNS_RCODE_SERVFAIL;
+            res->busy = true;
+        }
+    }
     o.key = rcode == DNS_RCODE_NOTAUTH ? NULL : tc.key;
     if (o.key) {
         memcpy(o.mac, tc.mac, tc.maclen);
@@ -385,14 +399,6 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
     query_env_t genv = *env;
     genv.counters = NULL;
     genv.cache = NULL;
-    /* RFC 1995 2: a client at our serial or newer (RFC 1982 arithmetic) gets our SOA alone. Any
-     * older one gets the whole zone in AXFR form (section 4): there is no history to send. */
-    uint32_t have;
-    if (q.qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, &q, &have)) {
-        res->has_client_serial = true;
-        res->client_serial = have;
-        res->current = have == z->serial || (int32_t)(have - z->serial) > 0;
-    }
     if (res->current) {
         if (put_rrset(&o, z->apex_node, z->soa) || msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
             goto fail;

@@ -69,6 +69,7 @@ typedef struct xfr_result {
     bool has_client_serial; /* an IXFR that carried the client's SOA */
     uint32_t client_serial;
     bool current;    /* that serial is ours or newer: the reply is our SOA alone */
+    bool busy;       /* allowed, but tcp.max_transfers are being sent: one SERVFAIL */
     const char *key; /* the verifying key's name, or NULL */
     size_t messages;
     size_t records;
@@ -79,9 +80,11 @@ typedef struct xfr_result {
  * length, message), one message per 64 KiB, each signed when the request was, into a malloc'd *out
  * of *outlen bytes that the caller frees. Geo names go out as the static records a client at the
  * policy's default location gets. Refusals (no matching allow entry, no zone) are one REFUSED
- * message; a TSIG failure is NOTAUTH with the TSIG error (RFC 8945 5.3.2). Returns 0, or -1 when
- * out of memory or the query is malformed (no reply). */
+ * message; a TSIG failure is NOTAUTH with the TSIG error (RFC 8945 5.3.2). busy: as many
+ * transfers as allowed are being sent already; an allowed request that needs the whole zone then
+ * gets one SERVFAIL message (try again later) and res->busy. Returns 0, or -1 when out of memory
+ * or the query is malformed (no reply). */
 int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
-                uint64_t now, uint8_t **out, size_t *outlen, xfr_result_t *res);
+                uint64_t now, bool busy, uint8_t **out, size_t *outlen, xfr_result_t *res);
 
 #endif

@@ -51,15 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (query_is_transfer(data, size)) {
         /* What the TCP path does with a transfer: every frame is a reply within 64 KiB. The
-         * fixed time keeps a TSIG seed's signature valid; a flipped first byte of the input picks
-         * a source that only the key allows. */
+         * fixed time keeps a TSIG seed's signature valid; bit 0 of the first byte of the input
+         * picks a source that only the key allows, bit 1 answers as at tcp.max_transfers. */
         uint8_t *xo;
         size_t xl;
         xfr_result_t r;
         if (data[0] & 1)
             src.sin_addr.s_addr = htonl(0xC0000202);
-        if (xfr_process(&snap->env, data, size, (struct sockaddr *)&src, 1796000000, &xo, &xl,
-                        &r) == 0) {
+        if (xfr_process(&snap->env, data, size, (struct sockaddr *)&src, 1796000000, data[0] & 2,
+                        &xo, &xl, &r) == 0) {
             size_t off = 0;
             while (off + 2 <= xl) {
                 size_t fl = ((size_t)xo[off] << 8) | xo[off + 1];
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_reply(xo + off + 2, fl, 65535);
                 off += 2 + fl;
             }
-            if (off != xl || (r.allowed && r.messages == 0))
+            if (off != xl || (r.allowed && r.messages == 0) || (r.busy && r.messages != 1))
                 abort();
             free(xo);
         }

@@ -47,6 +47,7 @@ static struct sockaddr_in addr4(const char *a)
 /* A request as ldns builds it, signed with key (NULL: unsigned). Returns its wire length. */
 static const char *key_name = "xfr-key.", *key_alg = "hmac-sha256.";
 static uint32_t ixfr_serial = 1; /* the serial of the SOA an IXFR request carries */
+static bool xfr_busy;            /* run() as when tcp.max_transfers are being sent */
 
 static size_t request(const char *zone, ldns_rr_type type, const char *key, uint8_t **wire,
                       ldns_rdf **mac)
@@ -93,7 +94,7 @@ static void run(const char *zone, ldns_rr_type type, const char *key, const char
     uint8_t *out;
     size_t outlen;
     int rc = xfr_process(&snap->env, req, rlen, (const struct sockaddr *)&sa, (uint64_t)time(NULL),
-                         &out, &outlen, r);
+                         xfr_busy, &out, &outlen, r);
     free(req);
     CHECK(rc == 0, "xfr_process failed for %s", zone);
     if (rc) {
@@ -246,6 +247,24 @@ static void test_ixfr_serials(void)
     run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
     CHECK(!r.has_client_serial && !r.current && s.records == 2 * NRECORDS + 4,
           "AXFR: always the whole zone");
+    /* At tcp.max_transfers: an allowed AXFR gets one signed SERVFAIL; an up-to-date IXFR still
+     * gets its SOA (one message); a request not allowed is still REFUSED. */
+    xfr_busy = true;
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(r.busy && !r.allowed && s.rcode == LDNS_RCODE_SERVFAIL && s.messages == 1 &&
+              s.records == 0 && r.rcode == LDNS_RCODE_SERVFAIL,
+          "busy: AXFR answered SERVFAIL (%d, %zu messages)", s.rcode, s.messages);
+    ixfr_serial = 1;
+    run("big.test.", LDNS_RR_TYPE_IXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(r.busy && s.rcode == LDNS_RCODE_SERVFAIL, "busy: IXFR from an old serial: SERVFAIL");
+    ixfr_serial = 7;
+    run("big.test.", LDNS_RR_TYPE_IXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(!r.busy && r.allowed && r.current && s.rcode == 0 && s.records == 1 && s.verified_all,
+          "busy: IXFR from our serial still gets our SOA");
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.1", &s, &r);
+    CHECK(!r.busy && s.rcode == LDNS_RCODE_REFUSED, "busy: not allowed is still REFUSED");
+    xfr_busy = false;
+    ixfr_serial = 1;
 }
 
 /* dns_ixfr_serial() on hand-made wire: an IXFR of big.test. with one authority record. */
@@ -324,8 +343,8 @@ static void test_ixfr_wire(void)
     uint8_t *out = NULL;
     size_t outlen = 0;
     xfr_result_t r;
-    int rc = xfr_process(&snap->env, b, n, (const struct sockaddr *)&sa, (uint64_t)time(NULL), &out,
-                         &outlen, &r);
+    int rc = xfr_process(&snap->env, b, n, (const struct sockaddr *)&sa, (uint64_t)time(NULL),
+                         false, &out, &outlen, &r);
     CHECK(rc == 0 && r.allowed && !r.has_client_serial && !r.current && r.messages > 1,
           "unreadable client SOA: the whole zone (%zu messages)", r.messages);
     free(out);

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# dns_transfer_limits: what a transfer client can make the server hold. A zone of about 10 MB in
+# AXFR form, more than the kernel buffers on both sides of a loopback connection:
+#   - a secondary that reads slowly but steadily (64 KB every 20 ms, 2-3 s in all) gets the whole
+#     zone although tcp.idle_timeout is 300 ms: the timer counts from the last piece it took;
+#   - one that stops reading is closed after idle_timeout;
+#   - at tcp.max_transfers (2) transfers being sent, a third allowed AXFR gets one SERVFAIL
+#     (logged as busy) while an up-to-date IXFR still gets its SOA; once the stalled clients
+#     leave, the next AXFR gets the whole zone.
+. "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
+dns_init
+N=40000
+D=$TMP/xfr
+mkdir -p "$D"
+awk -v n=$N 'BEGIN {
+    pad = sprintf("%200s", ""); gsub(/ /, "x", pad)
+    print "zone: big.test\nttl: 300"
+    print "soa: {primary: ns1, contact: hostmaster@big.test, serial: 5}"
+    print "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}"
+    for (i = 0; i < n; i++)
+        printf "  h%d: {TXT: \"%d %s\"}\n", i, i, pad
+}' >"$D/big.test.yaml"
+printf 'pops:\n  p1: {location: [50, 8], addresses: [127.1.0.1]}\n' >"$D/pops.yaml"
+conf() { # IDLE MAX: a config with those tcp settings
+    printf 'listen: ["127.0.0.1:5353"]\nworkers: 1\nzones: [big.test.yaml]\npops: pops.yaml\n'
+    printf 'tcp: {idle_timeout: %s, max_transfers: %s}\n' "$1" "$2"
+    printf 'transfer: {allow: [{net: 127.0.0.1}]}\n'
+}
+
+# The client: xfr.py PORT MODE... prints one line per client, in order.
+#   full: AXFR, read as fast as it can: "full RCODE RECORDS SOAS" (SOAS: SOA records seen)
+#   slow: the same, reading 64 KB every 20 ms with a 64 KB receive buffer
+#   stall: AXFR with a 64 KB receive buffer, never read; kept open until the end of the run
+#   ixfr:SERIAL: IXFR from SERIAL, read in full
+#   wait:SECONDS: sleep; close: close every stalled client
+#   closed?: "closed" when the oldest stalled client was closed by the server, else "open"
+cat >"$D/xfr.py" <<'PY'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+def query(qtype, serial=None, qid=7):
+    m = struct.pack("!6H", qid, 0, 1, 0, 1 if serial is not None else 0, 0)
+    m += b"\x03big\x04test\x00" + struct.pack("!HH", qtype, 1)
+    if serial is not None:
+        m += b"\xc0\x0c" + struct.pack("!HHIH", 6, 1, 0, 22) + b"\x00\x00"
+        m += struct.pack("!5I", serial, 0, 0, 0, 0)
+    return struct.pack("!H", len(m)) + m
+def connect(rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    return s
+def read_exact(s, n, slow):
+    b = b""
+    while len(b) < n:
+        d = s.recv(min(n - len(b), 65536))
+        if not d:
+            raise EOFError
+        b += d
+        if slow:
+            time.sleep(0.02)
+    return b
+def skip_name(m, p):
+    while True:
+        l = m[p]
+        if l >= 0xC0:
+            return p + 2
+        p += 1 + l
+        if l == 0:
+            return p
+def transfer(s, slow=False):
+    """Read messages until the second SOA (or an error rcode): (rcode, records, soas)."""
+    records = soas = 0
+    try:
+        while True:
+            (l,) = struct.unpack("!H", read_exact(s, 2, False))
+            m = read_exact(s, l, slow)
+            rcode = m[3] & 15
+            qd, an = struct.unpack("!HH", m[4:8])
+            if rcode:
+                return rcode, records, soas
+            p = 12
+            for _ in range(qd):
+                p = skip_name(m, p) + 4
+            for _ in range(an):
+                p = skip_name(m, p)
+                t, _, _, rl = struct.unpack("!HHIH", m[p:p + 10])
+                p += 10 + rl
+                records += 1
+                if t == 6:
+                    soas += 1
+            if soas >= 2 or (soas == 1 and records == 1 and an == 1 and qd == 1):
+                return 0, records, soas
+    except (EOFError, ConnectionResetError):
+        return "cut", records, soas
+stalled = []
+for mode in sys.argv[2:]:
+    if mode in ("full", "slow"):
+        s = connect(65536 if mode == "slow" else None)
+        s.sendall(query(252))
+        print(mode, *transfer(s, mode == "slow"), flush=True)
+        s.close()
+    elif mode == "stall":
+        s = connect(65536)
+        s.sendall(query(252))
+        stalled.append(s)
+    elif mode.startswith("ixfr:"):
+        s = connect()
+        s.sendall(query(251, int(mode[5:])))
+        print(mode, *transfer(s), flush=True)
+        s.close()
+    elif mode.startswith("wait:"):
+        time.sleep(float(mode[5:]))
+    elif mode == "close":
+        for s in stalled:
+            s.close()
+        stalled = []
+    elif mode == "closed?":
+        # Drain what the kernel holds: a closed connection ends in EOF (or a reset).
+        s = stalled[0]
+        s.settimeout(2)
+        state = "open"
+        try:
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    state = "closed"
+                    break
+        except (ConnectionResetError, BrokenPipeError):
+            state = "closed"
+        except socket.timeout:
+            pass
+        print("stalled", state, flush=True)
+PY
+
+conf 300ms 10 >"$D/a.yaml"
+dns_start "$D/a.yaml" || finish
+R=$(python3 "$D/xfr.py" "$PORT" full)
+set -- $R
+FULL=$3
+expect_eq "a full AXFR: NOERROR, both SOAs" "$2 $4" "0 2"
+check "a full AXFR: every record ($FULL)" test "$FULL" -gt "$N"
+R=$(python3 "$D/xfr.py" "$PORT" slow)
+expect_eq "a slow but steady reader (2-3 s, idle_timeout 300 ms) gets the whole zone" "$R" "slow 0 $FULL 2"
+R=$(python3 "$D/xfr.py" "$PORT" stall wait:1.5 'closed?')
+expect_eq "a client that stops reading is closed after idle_timeout" "$R" "stalled closed"
+alive "server alive"
+dns_stop
+
+conf 10s 2 >"$D/b.yaml"
+dns_start "$D/b.yaml" || finish
+from=$(log_lines)
+R=$(python3 "$D/xfr.py" "$PORT" stall stall wait:1 full ixfr:5 close wait:0.5 full)
+expect_eq "2 transfers stalled: a third AXFR gets SERVFAIL" "$(sed -n 1p <<<"$R")" "full 2 0 0"
+expect_eq "2 transfers stalled: an up-to-date IXFR still gets the SOA" "$(sed -n 2p <<<"$R")" \
+    "ixfr:5 0 1 1"
+expect_eq "after the stalled clients leave: the whole zone again" "$(sed -n 3p <<<"$R")" \
+    "full 0 $FULL 2"
+has_log "the busy refusal is logged" "transfer #[0-9]+ refused: AXFR of big\.test\. serial 5 to 127\.0\.0\.1: busy, 2 transfers being sent \(tcp\.max_transfers\): SERVFAIL"
+alive "server alive"
+dns_stop
+expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0
+
+# Bad values are refused at start with the place.
+conf 10s 0 >"$D/bad.yaml"
+out=$("$GEODNSD" --check -c "$D/bad.yaml" 2>&1)
+expect_match "max_transfers 0: refused with file:line:col" "$out" 'bad\.yaml:5:[0-9]+: .0. is not a whole number from 1 to 1000'
+finish
