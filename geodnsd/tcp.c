@@ -22,10 +22,10 @@ struct conn {
     conn_t *prev, *next; /* LRU list of open connections, oldest first; free list when unused */
     struct sockaddr_storage peer;
     size_t inlen;
-    uint8_t *out;     /* pending write: allocated on the first backpressure, freed on close */
-    uint8_t *xfr_out; /* a zone transfer being written: freed when written or on close */
-    size_t xfr_len;   /* its length, and how much of it was handed to the kernel */
-    size_t xfr_off;
+    uint8_t *out;      /* pending write: allocated on the first backpressure, freed on close */
+    uint8_t *xfr_out;  /* a zone transfer being written: freed when written or on close */
+    size_t xfr_len;    /* its length, and how much of it was handed to the kernel (kept after */
+    size_t xfr_off;    /* it is freed, for conn_on_timeout, until the next transfer) */
     int64_t xfr_acked; /* of that, what the client had acknowledged at the last idle tick */
     bool xfr_held;     /* it counts against tcp.max_transfers (xfr_held_n) */
     uv_write_t wreq;
@@ -121,17 +121,19 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->h, conn_on_closed);
 }
 
-/* The idle timer ticks every idle_timeout. A connection writing a transfer is idle only when
- * the client acknowledged nothing since the last tick: what the kernel takes from us is too
- * coarse a measure (it wakes the writer only once much of a send buffer of up to 4 MB is free,
- * which a secondary reading slowly but steadily may take longer than idle_timeout to read). */
+/* The idle timer ticks every idle_timeout. A connection that has sent a transfer and still has
+ * some of it in the kernel's send queue is idle only when the client acknowledged nothing since
+ * the last tick: what the kernel takes from us is too coarse a measure (it wakes the writer only
+ * once much of a send buffer of up to 4 MB is free, which a secondary reading slowly but
+ * steadily may take longer than idle_timeout to read), and the last 4 MB are still on their way
+ * after the last piece was taken. */
 static void conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
     uv_os_fd_t fd;
     int outq;
-    if (c->xfr_out && uv_fileno((const uv_handle_t *)&c->h, &fd) == 0 &&
-        ioctl(fd, SIOCOUTQ, &outq) == 0) {
+    if (c->xfr_off && uv_fileno((const uv_handle_t *)&c->h, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
         int64_t acked = (int64_t)c->xfr_off - outq;
         if (acked != c->xfr_acked) {
             c->xfr_acked = acked;

@@ -2,7 +2,8 @@
 # dns_transfer_limits: what a transfer client can make the server hold. A zone of about 10 MB in
 # AXFR form, more than the kernel buffers on both sides of a loopback connection:
 #   - a secondary that reads slowly but steadily (64 KB every 20 ms, 2-3 s in all) gets the whole
-#     zone although tcp.idle_timeout is 300 ms: the timer counts from the last piece it took;
+#     zone although tcp.idle_timeout is 300 ms, and its connection is still open for a SOA query
+#     after it: idle means nothing acknowledged for that long;
 #   - one that stops reading is closed after idle_timeout;
 #   - at tcp.max_transfers (2) transfers being sent, a third allowed AXFR gets one SERVFAIL
 #     (logged as busy) while an up-to-date IXFR still gets its SOA; once the stalled clients
@@ -29,7 +30,8 @@ conf() { # IDLE MAX: a config with those tcp settings
 
 # The client: xfr.py PORT MODE... prints one line per client, in order.
 #   full: AXFR, read as fast as it can: "full RCODE RECORDS SOAS" (SOAS: SOA records seen)
-#   slow: the same, reading 64 KB every 20 ms with a 64 KB receive buffer
+#   slow: the same, reading 64 KB every 20 ms with a 64 KB receive buffer, then a SOA query on
+#         the same connection: "... then RCODE ANCOUNT" (or "then closed")
 #   stall: AXFR with a 64 KB receive buffer, never read; kept open until the end of the run
 #   ixfr:SERIAL: IXFR from SERIAL, read in full
 #   wait:SECONDS: sleep; close: close every stalled client
@@ -98,7 +100,17 @@ for mode in sys.argv[2:]:
     if mode in ("full", "slow"):
         s = connect(65536 if mode == "slow" else None)
         s.sendall(query(252))
-        print(mode, *transfer(s, mode == "slow"), flush=True)
+        res = transfer(s, mode == "slow")
+        if mode == "slow" and res[0] == 0:
+            # The connection is still there for the next question (a SOA check, say).
+            s.sendall(query(6, qid=8))
+            try:
+                (l,) = struct.unpack("!H", read_exact(s, 2, False))
+                m = read_exact(s, l, False)
+                res += ("then", m[3] & 15, struct.unpack("!H", m[6:8])[0])
+            except (EOFError, ConnectionResetError):
+                res += ("then", "closed")
+        print(mode, *res, flush=True)
         s.close()
     elif mode == "stall":
         s = connect(65536)
@@ -141,7 +153,8 @@ FULL=$3
 expect_eq "a full AXFR: NOERROR, both SOAs" "$2 $4" "0 2"
 check "a full AXFR: every record ($FULL)" test "$FULL" -gt "$N"
 R=$(python3 "$D/xfr.py" "$PORT" slow)
-expect_eq "a slow but steady reader (2-3 s, idle_timeout 300 ms) gets the whole zone" "$R" "slow 0 $FULL 2"
+expect_eq "a slow but steady reader (2-3 s, idle_timeout 300 ms) gets the whole zone, then a SOA on the same connection" \
+    "$R" "slow 0 $FULL 2 then 0 1"
 R=$(python3 "$D/xfr.py" "$PORT" stall wait:1.5 'closed?')
 expect_eq "a client that stops reading is closed after idle_timeout" "$R" "stalled closed"
 alive "server alive"
