@@ -21,6 +21,7 @@
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
+#include "tcp.h"
 
 #define GEODNSD_VERSION    "0.1.0"
 #define WATCH_INTERVAL_MS  1000
@@ -170,6 +171,8 @@ static void collect_facts(void *ctx, metrics_facts_t *f)
     f->last_reload_ok = d->last_reload_ok;
     f->health_generation = d->health_generation;
     f->health_updates = d->health_updates;
+    f->transfers_held = tcp_transfers_held();
+    f->transfers_max = d->snap->cfg.tcp_max_xfr;
 }
 
 static void on_reload_timer(uv_timer_t *t);

@@ -343,6 +343,12 @@ void metrics_prom_render(metrics_buf_t *b, const metrics_facts_t *f)
     series_u64(b, "geodnsd_config_last_reload_success_timestamp_seconds", NULL, NULL, NULL, NULL,
                (uint64_t)f->last_reload_ok);
     render_queries(b, f->counters);
+    head(b, "geodnsd_transfers_in_progress", "gauge",
+         "Zone transfers being sent now, each holding its zone in memory until the client has "
+         "it; at geodnsd_transfers_max the next one is answered SERVFAIL.");
+    series_u64(b, "geodnsd_transfers_in_progress", NULL, NULL, NULL, NULL, f->transfers_held);
+    head(b, "geodnsd_transfers_max", "gauge", "tcp.max_transfers of the config in force.");
+    series_u64(b, "geodnsd_transfers_max", NULL, NULL, NULL, NULL, f->transfers_max);
     render_geo(b, f);
     render_health(b, f);
 }

@@ -135,6 +135,8 @@ typedef struct metrics_facts {
     int64_t last_reload_ok; /* unix seconds of the last successful load (the first one counts) */
     uint64_t health_generation; /* of the last health snapshot published, 0 = none yet */
     uint64_t health_updates;    /* health snapshots published */
+    unsigned transfers_held;    /* zone transfers being sent now */
+    unsigned transfers_max;     /* tcp.max_transfers */
 } metrics_facts_t;
 
 /* A response body built in memory up to a fixed bound; past it, overflow is set and further

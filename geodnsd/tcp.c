@@ -70,6 +70,11 @@ static atomic_uint xfr_held_n;
  * two idle_timeouts. */
 #define XFR_PIECE (64 * 1024)
 
+unsigned tcp_transfers_held(void)
+{
+    return atomic_load_explicit(&xfr_held_n, memory_order_relaxed);
+}
+
 static void xfr_release(conn_t *c)
 {
     free(c->xfr_out);

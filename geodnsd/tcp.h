@@ -39,6 +39,10 @@ void tcp_pool_free(tcp_pool_t *p);
 
 /* For the acceptor (acceptor.h), ctx being the pool: is there a free slot; open a connection on
  * an accepted socket (which the pool then owns). */
+/* Zone transfers being sent now, over all workers (each holds its zone in memory; at most
+ * tcp.max_transfers). For /metrics. */
+unsigned tcp_transfers_held(void);
+
 bool tcp_pool_has_slot(void *ctx);
 void tcp_pool_take(void *ctx, int fd, const struct sockaddr_storage *peer, socklen_t plen);
 

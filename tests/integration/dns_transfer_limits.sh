@@ -36,8 +36,9 @@ conf() { # IDLE MAX: a config with those tcp settings
 #   ixfr:SERIAL: IXFR from SERIAL, read in full
 #   wait:SECONDS: sleep; close: close every stalled client
 #   closed?: "closed" when the oldest stalled client was closed by the server, else "open"
+#   gauge: "gauge IN_PROGRESS MAX" from /metrics on port $MPORT
 cat >"$D/xfr.py" <<'PY'
-import socket, struct, sys, time
+import os, socket, struct, sys, time, urllib.request
 port = int(sys.argv[1])
 def query(qtype, serial=None, qid=7):
     m = struct.pack("!6H", qid, 0, 1, 0, 1 if serial is not None else 0, 0)
@@ -127,6 +128,15 @@ for mode in sys.argv[2:]:
         for s in stalled:
             s.close()
         stalled = []
+    elif mode == "gauge":
+        text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % os.environ["MPORT"]).read()
+        v = {}
+        for line in text.decode().splitlines():
+            if line.startswith("geodnsd_transfers_"):
+                k, _, n = line.partition(" ")
+                v[k] = n
+        print("gauge", v.get("geodnsd_transfers_in_progress"), v.get("geodnsd_transfers_max"),
+              flush=True)
     elif mode == "closed?":
         # Drain what the kernel holds: a closed connection ends in EOF (or a reset).
         s = stalled[0]
@@ -161,13 +171,16 @@ alive "server alive"
 dns_stop
 
 conf 10s 2 >"$D/b.yaml"
-dns_start "$D/b.yaml" || finish
-from=$(log_lines)
-R=$(python3 "$D/xfr.py" "$PORT" stall stall wait:1 full ixfr:5 close wait:0.5 full)
-expect_eq "2 transfers stalled: a third AXFR gets SERVFAIL" "$(sed -n 1p <<<"$R")" "full 2 0 0"
-expect_eq "2 transfers stalled: an up-to-date IXFR still gets the SOA" "$(sed -n 2p <<<"$R")" \
+MPORT=$(free_port)
+export MPORT
+dns_start "$D/b.yaml" --metrics "$MPORT" || finish
+R=$(python3 "$D/xfr.py" "$PORT" stall stall wait:1 gauge full ixfr:5 close wait:0.5 gauge full)
+expect_eq "2 transfers stalled: /metrics says 2 in progress of 2" "$(sed -n 1p <<<"$R")" "gauge 2 2"
+expect_eq "2 transfers stalled: a third AXFR gets SERVFAIL" "$(sed -n 2p <<<"$R")" "full 2 0 0"
+expect_eq "2 transfers stalled: an up-to-date IXFR still gets the SOA" "$(sed -n 3p <<<"$R")" \
     "ixfr:5 0 1 1"
-expect_eq "after the stalled clients leave: the whole zone again" "$(sed -n 3p <<<"$R")" \
+expect_eq "after the stalled clients leave: none in progress" "$(sed -n 4p <<<"$R")" "gauge 0 2"
+expect_eq "after the stalled clients leave: the whole zone again" "$(sed -n 5p <<<"$R")" \
     "full 0 $FULL 2"
 has_log "the busy refusal is logged" "transfer #[0-9]+ refused: AXFR of big\.test\. serial 5 to 127\.0\.0\.1: busy, 2 transfers being sent \(tcp\.max_transfers\): SERVFAIL"
 alive "server alive"
