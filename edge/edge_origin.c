@@ -373,8 +373,7 @@ static int oconn_send(edge_oconn_t *oc)
         (void)oconn_add_header(oc, &len, "If-Modified-Since", f->old->last_modified);
     }
     memcpy(oc->req + len, "\r\n", 2);
-    n = (int)(len + 2);
-    oc->req_len = (size_t)n;
+    oc->req_len = len + 2;
     oc->resp_bytes = 0;
     f->start_ms = edge_now_ms();
     uv_buf_t b = uv_buf_init(oc->req, (unsigned)oc->req_len);

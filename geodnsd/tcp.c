@@ -60,6 +60,13 @@ static void lru_push(tcp_pool_t *p, conn_t *c)
     p->lru_tail = c;
 }
 
+/* c is in use now: it becomes the one idle the shortest. */
+static void lru_touch(tcp_pool_t *p, conn_t *c)
+{
+    lru_unlink(p, c);
+    lru_push(p, c);
+}
+
 /* Zone transfers whose whole response is held in memory while it is written, over all workers:
  * at most tcp.max_transfers of them (conn_transfer). */
 static atomic_uint xfr_held_n;
@@ -172,8 +179,7 @@ static void conn_on_written(uv_write_t *req, int status)
     if (c->xfr_out && c->xfr_off < c->xfr_len) {
         /* The kernel took the last piece: the secondary is reading. */
         uv_timer_again(&c->timer);
-        lru_unlink(c->pool, c);
-        lru_push(c->pool, c);
+        lru_touch(c->pool, c);
         if (xfr_write_next(c)) {
             conn_close(c);
             return;
@@ -233,7 +239,8 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
     /* Take a place first, so that concurrent workers never build more than the limit. */
-    bool busy = atomic_fetch_add(&xfr_held_n, 1) >= c->pool->ans->snap->cfg.tcp_max_xfr;
+    unsigned max = c->pool->ans->snap->cfg.tcp_max_xfr;
+    bool busy = atomic_fetch_add(&xfr_held_n, 1) >= max;
     int rc = xfr_process(&c->pool->ans->env, pkt, len, sa, (uint64_t)time(NULL), busy, &out,
                          &outlen, &r);
     bool held = rc == 0 && r.allowed && !r.current; /* a whole zone, not a one-message reply */
@@ -255,17 +262,18 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
         log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
                  n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
                  peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);
-    else if (r.busy && xfr_refused_log(&unlogged))
-        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: busy, %u transfers being "
-                 "sent (tcp.max_transfers): SERVFAIL%s",
-                 n, r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
-                 r.key ? " key " : "", r.key ? r.key : "", c->pool->ans->snap->cfg.tcp_max_xfr,
-                 unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
-    else if (!r.busy && xfr_refused_log(&unlogged))
-        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: rcode %u tsig error %u%s", n,
+    else if (xfr_refused_log(&unlogged)) {
+        char why[96];
+        if (r.busy)
+            snprintf(why, sizeof(why),
+                     "busy, %u transfers being sent (tcp.max_transfers): SERVFAIL", max);
+        else
+            snprintf(why, sizeof(why), "rcode %u tsig error %u", r.rcode, r.tsig_error);
+        log_info("transfer #%lu refused: %s of %s serial %u to %s%s%s: %s%s", n,
                  r.qtype == DNS_TYPE_IXFR ? "IXFR" : "AXFR", r.zone, r.serial, peer,
-                 r.key ? " key " : "", r.key ? r.key : "", r.rcode, r.tsig_error,
+                 r.key ? " key " : "", r.key ? r.key : "", why,
                  unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
+    }
     c->xfr_out = out;
     c->xfr_len = outlen;
     c->xfr_off = 0;
@@ -305,8 +313,7 @@ static void conn_process(conn_t *c)
                                     QUERY_TCP, (const struct sockaddr *)&c->peer);
         off += 2 + flen;
         uv_timer_again(&c->timer);
-        lru_unlink(p, c);
-        lru_push(p, c);
+        lru_touch(p, c);
         if (!rlen)
             continue;
         p->out[0] = (uint8_t)(rlen >> 8);

@@ -355,7 +355,7 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
         if (q.qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, &q, &have)) {
             res->has_client_serial = true;
             res->client_serial = have;
-            res->current = have == z->serial || (int32_t)(have - z->serial) > 0;
+            res->current = (int32_t)(have - z->serial) >= 0; /* 2^31 away: undefined, older */
         }
         if (busy && !res->current) {
             rcode = DNS_RCODE_SERVFAIL;
@@ -399,22 +399,20 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
     query_env_t genv = *env;
     genv.counters = NULL;
     genv.cache = NULL;
-    if (res->current) {
-        if (put_rrset(&o, z->apex_node, z->soa) || msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
-            goto fail;
-        res->messages = o.messages;
-        res->records = o.records;
-        *out = o.buf;
-        *outlen = o.len;
-        return 0;
-    }
-    if (put_rrset(&o, z->apex_node, z->soa) || put_node(&o, &genv, z->apex_node))
+    /* The SOA, then (unless the client is up to date) the zone and the SOA again. */
+    if (put_rrset(&o, z->apex_node, z->soa))
         goto fail;
-    for (uint32_t b = 0; b < z->nbuckets; b++)
-        for (const zone_node_t *n = z->buckets[b]; n; n = n->next)
-            if (n != z->apex_node && put_node(&o, &genv, n))
-                goto fail;
-    if (put_rrset(&o, z->apex_node, z->soa) || msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
+    if (!res->current) {
+        if (put_node(&o, &genv, z->apex_node))
+            goto fail;
+        for (uint32_t b = 0; b < z->nbuckets; b++)
+            for (const zone_node_t *n = z->buckets[b]; n; n = n->next)
+                if (n != z->apex_node && put_node(&o, &genv, n))
+                    goto fail;
+        if (put_rrset(&o, z->apex_node, z->soa))
+            goto fail;
+    }
+    if (msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
         goto fail;
     res->messages = o.messages;
     res->records = o.records;
