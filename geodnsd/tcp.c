@@ -22,12 +22,23 @@ struct conn {
     conn_t *prev, *next; /* LRU list of open connections, oldest first; free list when unused */
     struct sockaddr_storage peer;
     size_t inlen;
-    uint8_t *out;      /* pending write: allocated on the first backpressure, freed on close */
-    uint8_t *xfr_out;  /* a zone transfer being written: freed when written or on close */
-    size_t xfr_len;    /* its length, and how much of it was handed to the kernel (kept after */
-    size_t xfr_off;    /* it is freed, for conn_on_timeout, until the next transfer) */
-    int64_t xfr_acked; /* of that, what the client had acknowledged at the last idle tick */
-    bool xfr_held;     /* it counts against tcp.max_transfers (xfr_held_n) */
+    uint8_t *out; /* pending write: allocated on the first backpressure, freed on close */
+    /* A zone transfer being written, a piece at a time (xfr_next), reading stopped meanwhile. */
+    xfr_stream_t *xfr;        /* freed when written or on close */
+    gd_snapshot_t *xfr_snap;  /* what a whole-zone stream reads: held until it is freed */
+    gd_health_t *xfr_health;  /* (NULL: no health view) */
+    const uint8_t *xfr_piece; /* the piece being written, in xfr */
+    size_t xfr_len;
+    bool xfr_more;       /* xfr_next has more after this piece */
+    bool xfr_due;        /* the last piece is out: xfr_on_idle writes the next */
+    bool xfr_held;       /* it counts against tcp.max_transfers (xfr_held_n) */
+    unsigned long xfr_n; /* its number in the log */
+    uint64_t xfr_t0;     /* loop time it started, ms */
+    /* Bytes handed to the kernel, and of those what the client had acknowledged at the last
+     * idle tick: kept after the stream is freed, for conn_on_timeout, until the next transfer. */
+    uint64_t xfr_sent;
+    int64_t xfr_acked;
+    const char *why_closed; /* for the log line of a transfer cut off by the close, or NULL */
     uv_write_t wreq;
     bool writing;
     bool closing;
@@ -67,25 +78,37 @@ static void lru_touch(tcp_pool_t *p, conn_t *c)
     lru_push(p, c);
 }
 
-/* Zone transfers whose whole response is held in memory while it is written, over all workers:
- * at most tcp.max_transfers of them (conn_transfer). */
+/* Zone transfers of a whole zone being sent, over all workers: at most tcp.max_transfers of them
+ * (conn_transfer). Each holds its stream's buffer and the snapshot it reads. */
 static atomic_uint xfr_held_n;
-
-/* A transfer is handed to the kernel this much at a time: each piece taken restarts the idle
- * timer (and conn_on_timeout looks at what the client acknowledged), so a secondary that reads
- * slowly but steadily gets the whole zone, and one that stops reading is closed after one or
- * two idle_timeouts. */
-#define XFR_PIECE (64 * 1024)
 
 unsigned tcp_transfers_held(void)
 {
     return atomic_load_explicit(&xfr_held_n, memory_order_relaxed);
 }
 
-static void xfr_release(conn_t *c)
+/* Free c's transfer stream and what it held. end: how a whole-zone transfer ended, for its log
+ * line ("sent", or why it was cut off), or NULL for no line. */
+static void xfr_release(conn_t *c, const char *end)
 {
-    free(c->xfr_out);
-    c->xfr_out = NULL;
+    if (!c->xfr)
+        return;
+    if (c->xfr_held && end) {
+        size_t messages, records;
+        xfr_counts(c->xfr, &messages, &records);
+        double secs = (double)(uv_now(c->pool->loop) - c->xfr_t0) / 1000.0;
+        log_info("transfer #%lu %s: %zu messages, %zu records, %llu bytes in %.1f s", c->xfr_n, end,
+                 messages, records, (unsigned long long)c->xfr_sent, secs);
+    }
+    xfr_free(c->xfr);
+    c->xfr = NULL;
+    c->xfr_piece = NULL;
+    if (c->xfr_snap)
+        gd_snapshot_unref(c->xfr_snap);
+    if (c->xfr_health)
+        gd_health_unref(c->xfr_health);
+    c->xfr_snap = NULL;
+    c->xfr_health = NULL;
     if (c->xfr_held) {
         atomic_fetch_sub(&xfr_held_n, 1);
         c->xfr_held = false;
@@ -93,17 +116,61 @@ static void xfr_release(conn_t *c)
 }
 
 static void conn_on_written(uv_write_t *req, int status);
+static int xfr_write_next(conn_t *c);
+static void xfr_schedule(conn_t *c);
+static void conn_close(conn_t *c);
 
-/* Write the next piece of the transfer in c->xfr_out. Returns uv_write's result. */
+/* One piece of each transfer whose last piece is out, then the loop polls again: libuv would
+ * otherwise call back at once for as long as the client's socket takes more, and a transfer
+ * to a fast reader would hold the worker's other TCP clients until the whole zone is out. */
+static void xfr_on_idle(uv_idle_t *h)
+{
+    tcp_pool_t *p = h->data;
+    uv_idle_stop(h);
+    for (size_t i = 0; i < p->nconns; i++) {
+        conn_t *c = &p->conns[i];
+        if (!c->in_use || c->closing || !c->xfr_due)
+            continue;
+        c->xfr_due = false;
+        if (xfr_write_next(c))
+            conn_close(c);
+    }
+}
+
+static void xfr_schedule(conn_t *c)
+{
+    tcp_pool_t *p = c->pool;
+    if (!p->xfr_idle_ready) {
+        uv_idle_init(p->loop, &p->xfr_idle); /* here: the loop is not set up at tcp_pool_init */
+        p->xfr_idle.data = p;
+        p->xfr_idle_ready = true;
+    }
+    c->xfr_due = true;
+    if (!uv_is_closing((uv_handle_t *)&p->xfr_idle))
+        uv_idle_start(&p->xfr_idle, xfr_on_idle);
+}
+
+/* Write the next piece of c's transfer: each piece taken restarts the idle timer (and
+ * conn_on_timeout looks at what the client acknowledged), so a secondary that reads slowly but
+ * steadily gets the whole zone, and one that stops reading is closed after one or two
+ * idle_timeouts. Returns 0, or -1 when the connection must close. */
 static int xfr_write_next(conn_t *c)
 {
-    size_t n = c->xfr_len - c->xfr_off;
-    if (n > XFR_PIECE)
-        n = XFR_PIECE;
-    uv_buf_t b = uv_buf_init((char *)c->xfr_out + c->xfr_off, (unsigned)n);
-    c->xfr_off += n;
+    int more = xfr_next(c->xfr, &c->xfr_piece, &c->xfr_len);
+    if (more < 0) {
+        log_error("transfer #%lu: out of memory", c->xfr_n);
+        return -1;
+    }
+    c->xfr_more = more;
+    c->writing = true; /* until the transfer is out: conn_process waits */
+    if (!c->xfr_len && more) {
+        xfr_schedule(c); /* nothing whole yet: more on the next turn */
+        return 0;
+    }
+    uv_buf_t b = uv_buf_init((char *)c->xfr_piece, (unsigned)c->xfr_len);
+    c->xfr_sent += c->xfr_len;
     c->wreq.data = c;
-    return uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written);
+    return uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written) ? -1 : 0;
 }
 
 static void conn_on_closed(uv_handle_t *h)
@@ -114,7 +181,7 @@ static void conn_on_closed(uv_handle_t *h)
     tcp_pool_t *p = c->pool;
     free(c->out);
     c->out = NULL;
-    xfr_release(c);
+    xfr_release(c, c->why_closed ? c->why_closed : "cut off, connection closed");
     c->in_use = false;
     c->next = p->free_list;
     p->free_list = c;
@@ -133,25 +200,27 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->h, conn_on_closed);
 }
 
-/* The idle timer ticks every idle_timeout. A connection that has sent a transfer and still has
- * some of it in the kernel's send queue is idle only when the client acknowledged nothing since
- * the last tick: what the kernel takes from us is too coarse a measure (it wakes the writer only
- * once much of a send buffer of up to 4 MB is free, which a secondary reading slowly but
- * steadily may take longer than idle_timeout to read), and the last 4 MB are still on their way
- * after the last piece was taken. */
+/* The idle timer ticks every idle_timeout. A connection that has sent a transfer is idle only
+ * when the client acknowledged nothing since the last tick: what the kernel takes from us is too
+ * coarse a measure (it wakes the writer only once much of a send buffer of up to 4 MB is free,
+ * which a secondary reading slowly but steadily may take longer than idle_timeout to read), and
+ * the last 4 MB are still on their way after the last piece was taken. The tick at which the
+ * last of it turned out acknowledged counts as progress too: the client may be about to ask its
+ * next question. */
 static void conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
     uv_os_fd_t fd;
     int outq;
-    if (c->xfr_off && uv_fileno((const uv_handle_t *)&c->h, &fd) == 0 &&
-        ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
-        int64_t acked = (int64_t)c->xfr_off - outq;
+    if (c->xfr_sent && uv_fileno((const uv_handle_t *)&c->h, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &outq) == 0 && outq >= 0) {
+        int64_t acked = (int64_t)c->xfr_sent - outq;
         if (acked != c->xfr_acked) {
             c->xfr_acked = acked;
             return;
         }
     }
+    c->why_closed = "cut off, nothing acknowledged for tcp.idle_timeout";
     conn_close(c);
 }
 
@@ -176,18 +245,16 @@ static void conn_on_written(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    if (c->xfr_out && c->xfr_off < c->xfr_len) {
-        /* The kernel took the last piece: the secondary is reading. */
+    if (c->xfr && c->xfr_more) {
+        /* The kernel took the last piece: the secondary is reading. The next one is written on
+         * the next turn of the loop, after its other clients were heard. */
         uv_timer_again(&c->timer);
         lru_touch(c->pool, c);
-        if (xfr_write_next(c)) {
-            conn_close(c);
-            return;
-        }
         c->writing = true;
+        xfr_schedule(c);
         return;
     }
-    xfr_release(c);
+    xfr_release(c, "sent");
     conn_process(c);
     if (!c->writing && !c->closing)
         uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
@@ -223,26 +290,25 @@ static bool xfr_refused_log(unsigned long *unlogged)
     return true;
 }
 
-/* A zone transfer request: the whole response (one frame per message) is built in its own
- * buffer and written a piece at a time; reading waits until it is out. At most
- * tcp.max_transfers such buffers exist at once: past that an allowed request gets SERVFAIL.
- * Returns -1 when the connection closed. */
+/* A zone transfer request: the response is written a piece at a time as the client takes it
+ * (xfr_next), from the snapshot that was current when it came; reading waits until it is out. At
+ * most tcp.max_transfers whole-zone transfers are sent at once: past that an allowed request gets
+ * SERVFAIL. Returns -1 when the connection closed. */
 static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
 {
-    uint8_t *out;
-    size_t outlen;
+    xfr_stream_t *st;
     xfr_result_t r;
+    answerer_t *ans = c->pool->ans;
     char peer[INET6_ADDRSTRLEN + 8] = "?";
     const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
-    /* Take a place first, so that concurrent workers never build more than the limit. */
-    unsigned max = c->pool->ans->snap->cfg.tcp_max_xfr;
+    /* Take a place first, so that concurrent workers never start more than the limit. */
+    unsigned max = ans->snap->cfg.tcp_max_xfr;
     bool busy = atomic_fetch_add(&xfr_held_n, 1) >= max;
-    int rc = xfr_process(&c->pool->ans->env, pkt, len, sa, (uint64_t)time(NULL), busy, &out,
-                         &outlen, &r);
+    int rc = xfr_start(&ans->env, pkt, len, sa, (uint64_t)time(NULL), busy, &st, &r);
     bool held = rc == 0 && r.allowed && !r.current; /* a whole zone, not a one-message reply */
     if (!held)
         atomic_fetch_sub(&xfr_held_n, 1);
@@ -259,9 +325,9 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
             "SOA only",
             n, r.zone, r.serial, peer, r.key ? " key " : "", r.key ? r.key : "", r.client_serial);
     else if (r.allowed)
-        log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: %zu messages, %zu records",
-                 n, r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial,
-                 peer, r.key ? " key " : "", r.key ? r.key : "", r.messages, r.records);
+        log_info("transfer #%lu allowed: %s of %s serial %u to %s%s%s: sending", n,
+                 r.qtype == DNS_TYPE_IXFR ? "IXFR (sent as AXFR)" : "AXFR", r.zone, r.serial, peer,
+                 r.key ? " key " : "", r.key ? r.key : "");
     else if (xfr_refused_log(&unlogged)) {
         char why[96];
         if (r.busy)
@@ -274,16 +340,22 @@ static int conn_transfer(conn_t *c, const uint8_t *pkt, size_t len)
                  r.key ? " key " : "", r.key ? r.key : "", why,
                  unlogged ? unlogged_note(more, sizeof(more), unlogged) : "");
     }
-    c->xfr_out = out;
-    c->xfr_len = outlen;
-    c->xfr_off = 0;
-    c->xfr_acked = 0;
+    c->xfr = st;
     c->xfr_held = held;
+    if (held) {
+        /* The stream reads the zones and health view of these snapshots until it ends. */
+        gd_snapshot_ref(c->xfr_snap = ans->snap);
+        if ((c->xfr_health = ans->health))
+            gd_health_ref(c->xfr_health);
+    }
+    c->xfr_n = n;
+    c->xfr_t0 = uv_now(c->pool->loop);
+    c->xfr_sent = 0;
+    c->xfr_acked = 0;
     if (xfr_write_next(c)) {
         conn_close(c);
         return -1;
     }
-    c->writing = true;
     uv_read_stop((uv_stream_t *)&c->h);
     return 0;
 }
@@ -380,8 +452,10 @@ static void conn_open(tcp_pool_t *p, int fd, const struct sockaddr_storage *peer
     lru_push(p, c);
     /* The pool has one spare slot: when the last free one is taken, the connection idle the
      * longest is closed, so a new connection always finds room. */
-    if (!p->free_list && p->lru_head != c)
+    if (!p->free_list && p->lru_head != c) {
+        p->lru_head->why_closed = "cut off, closed for a new connection (tcp.max_connections)";
         conn_close(p->lru_head);
+    }
     if (uv_tcp_open(&c->h, fd)) {
         close(fd); /* not the handle's yet */
         conn_close(c);
@@ -423,7 +497,7 @@ void tcp_pool_free(tcp_pool_t *p)
 {
     for (size_t i = 0; p->conns && i < p->nconns; i++) {
         free(p->conns[i].out);
-        xfr_release(&p->conns[i]);
+        xfr_release(&p->conns[i], NULL);
     }
     free(p->conns);
     p->conns = NULL;

@@ -28,6 +28,8 @@ typedef struct tcp_pool {
     conn_t *free_list;
     conn_t *lru_head, *lru_tail; /* open connections, the one idle the longest first */
     size_t open_conns;
+    uv_idle_t xfr_idle; /* writes the next piece of each transfer whose last one is out */
+    bool xfr_idle_ready;
     uint8_t out[TCP_MAXRESP + 2]; /* a response being written, with its length prefix */
 } tcp_pool_t;
 
@@ -39,8 +41,8 @@ void tcp_pool_free(tcp_pool_t *p);
 
 /* For the acceptor (acceptor.h), ctx being the pool: is there a free slot; open a connection on
  * an accepted socket (which the pool then owns). */
-/* Zone transfers being sent now, over all workers (each holds its zone in memory; at most
- * tcp.max_transfers). For /metrics. */
+/* Zone transfers of a whole zone being sent now, over all workers (at most tcp.max_transfers).
+ * For /metrics. */
 unsigned tcp_transfers_held(void);
 
 bool tcp_pool_has_slot(void *ctx);

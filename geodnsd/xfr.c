@@ -174,11 +174,12 @@ const tsig_key_t *xfr_notify_key(const xfr_policy_t *p, const struct sockaddr *t
     return NULL;
 }
 
-/* The growing output: TCP frames one after the other. */
+/* What is written: TCP frames one after the other, from buf; the message being written starts
+ * at buf + len + 2. A piece handed out (xfr_next) is the complete frames; the message in progress
+ * then moves to the start of buf. */
 typedef struct xfr_out {
     uint8_t *buf;
     size_t len, cap;
-    /* the message being written, at buf + len + 2 */
     dns_writer_t w;
     const dns_query_t *q;
     uint16_t hflags;
@@ -189,6 +190,28 @@ typedef struct xfr_out {
     uint64_t now;
     size_t messages, records;
 } xfr_out_t;
+
+/* Where the zone's walk stands between two pieces. */
+enum xfr_phase {
+    XFR_SOA_FIRST, /* the opening SOA */
+    XFR_APEX,      /* the apex's other records */
+    XFR_NODES,     /* every other node, bucket by bucket */
+    XFR_SOA_LAST,  /* the closing SOA */
+    XFR_LAST,      /* the message in progress is the last one */
+    XFR_DONE       /* everything handed out */
+};
+
+struct xfr_stream {
+    query_env_t env; /* the request's, without the worker's counters, memo or cache */
+    dns_query_t q;
+    xfr_out_t o;
+    const zone_t *z;
+    enum xfr_phase phase;
+    uint32_t bucket;
+    const zone_node_t *node; /* the next node of XFR_NODES in bucket */
+    bool current;            /* the client is up to date: our SOA alone */
+    size_t given;            /* bytes of buf handed out by the last xfr_next */
+};
 
 static int msg_begin(xfr_out_t *o)
 {
@@ -316,43 +339,55 @@ static bool allowed_by(const xfr_policy_t *p, const struct sockaddr *src, const 
     return false;
 }
 
-int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
-                uint64_t now, bool busy, uint8_t **out, size_t *outlen, xfr_result_t *res)
+void xfr_free(xfr_stream_t *st)
+{
+    if (st) {
+        free(st->o.buf);
+        free(st);
+    }
+}
+
+int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
+              uint64_t now, bool busy, xfr_stream_t **out, xfr_result_t *res)
 {
     memset(res, 0, sizeof(*res));
     *out = NULL;
-    *outlen = 0;
-    dns_query_t q;
-    if (dns_query_parse(pkt, len, &q) != DNS_PARSE_OK || !q.has_question)
+    xfr_stream_t *st = calloc(1, sizeof(*st));
+    if (!st)
         return -1;
-    res->qtype = q.qtype;
-    dns_name_to_str(q.qname, res->zone, sizeof(res->zone));
+    dns_query_t *q = &st->q;
+    xfr_out_t *o = &st->o;
+    if (dns_query_parse(pkt, len, q) != DNS_PARSE_OK || !q->has_question)
+        goto fail;
+    res->qtype = q->qtype;
+    dns_name_to_str(q->qname, res->zone, sizeof(res->zone));
     tsig_check_t tc;
     const xfr_keyring_t *ring = env->xfr_keys;
     if (tsig_verify(ring ? ring->keys : NULL, ring ? ring->n : 0, pkt, len, now, &tc))
-        return -1;
+        goto fail;
     res->tsig_error = tc.error;
     res->key = tc.key ? tc.key->name_str : NULL;
-    const zone_t *z = zone_set_find(env->zones, q.qname, q.qname_len, q.label_off, q.qname_labels);
-    if (z && z->apexlen != q.qname_len)
+    const zone_t *z =
+        zone_set_find(env->zones, q->qname, q->qname_len, q->label_off, q->qname_labels);
+    if (z && z->apexlen != q->qname_len)
         z = NULL; /* a transfer names the apex */
     if (z)
         res->serial = z->serial;
     const xfr_policy_t *pol = z && z->xfr ? z->xfr : env->xfr;
-    xfr_out_t o = {.q = &q,
-                   .hflags = (uint16_t)(DNS_FLAG_QR | (q.flags & DNS_FLAG_RD)),
-                   .first = true,
-                   .now = now};
+    o->q = q;
+    o->hflags = (uint16_t)(DNS_FLAG_QR | (q->flags & DNS_FLAG_RD));
+    o->first = true;
+    o->now = now;
     uint8_t rcode = DNS_RCODE_NOERROR;
     if (tc.present && tc.error != TSIG_NOERROR)
         rcode = DNS_RCODE_NOTAUTH; /* with the TSIG error in an unsigned TSIG RR */
-    else if (q.qclass != DNS_CLASS_IN || !z || !allowed_by(pol, src, tc.key))
+    else if (q->qclass != DNS_CLASS_IN || !z || !allowed_by(pol, src, tc.key))
         rcode = DNS_RCODE_REFUSED;
     else {
         /* RFC 1995 2: a client at our serial or newer (RFC 1982 arithmetic) gets our SOA alone.
          * Any older one gets the whole zone in AXFR form (section 4): there is no history. */
         uint32_t have;
-        if (q.qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, &q, &have)) {
+        if (q->qtype == DNS_TYPE_IXFR && !dns_ixfr_serial(pkt, len, q, &have)) {
             res->has_client_serial = true;
             res->client_serial = have;
             res->current = (int32_t)(have - z->serial) >= 0; /* 2^31 away: undefined, older */
@@ -362,64 +397,168 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
             res->busy = true;
         }
     }
-    o.key = rcode == DNS_RCODE_NOTAUTH ? NULL : tc.key;
-    if (o.key) {
-        memcpy(o.mac, tc.mac, tc.maclen);
-        o.maclen = tc.maclen;
+    o->key = rcode == DNS_RCODE_NOTAUTH ? NULL : tc.key;
+    if (o->key) {
+        memcpy(o->mac, tc.mac, tc.maclen);
+        o->maclen = tc.maclen;
     }
     res->rcode = rcode;
-    if (msg_begin(&o))
-        goto fail;
     if (rcode != DNS_RCODE_NOERROR) {
-        size_t l = dns_writer_finish(&o.w, 0, rcode);
-        uint8_t *m = o.buf + 2;
+        /* One short message: allocated to fit, not a transfer's buffer. */
+        if (!(o->buf = malloc(DNS_HDR_LEN + 4 + DNS_MAX_NAME + TSIG_RR_MAX + 2)))
+            goto fail;
+        dns_writer_init(&o->w, o->buf + 2, DNS_HDR_LEN + 4 + DNS_MAX_NAME, q->id, o->hflags);
+        dns_writer_question(&o->w, q);
+        size_t l = dns_writer_finish(&o->w, 0, rcode);
+        size_t cap = l + TSIG_RR_MAX;
+        uint8_t *m = o->buf + 2;
         if (rcode == DNS_RCODE_NOTAUTH) {
-            if (tsig_append_error(&tc, q.id, m, &l, XFR_MSG_MAX, now))
+            if (tsig_append_error(&tc, q->id, m, &l, cap, now))
                 goto fail;
-        } else if (o.key) {
+        } else if (o->key) {
             uint8_t mac[TSIG_MAC_MAX];
             size_t ml;
-            if (tsig_sign(o.key, m, &l, XFR_MSG_MAX, o.mac, o.maclen, false, now, mac, &ml))
+            if (tsig_sign(o->key, m, &l, cap, o->mac, o->maclen, false, now, mac, &ml))
                 goto fail;
         }
-        o.buf[0] = (uint8_t)(l >> 8);
-        o.buf[1] = (uint8_t)l;
-        o.len = l + 2;
+        o->buf[0] = (uint8_t)(l >> 8);
+        o->buf[1] = (uint8_t)l;
+        o->len = l + 2;
+        o->messages = 1;
+        st->phase = XFR_DONE;
         res->messages = 1;
-        /* A refusal is a few dozen bytes: don't hold a transfer's buffer while it is written. */
-        uint8_t *fit = realloc(o.buf, o.len);
-        if (fit)
-            o.buf = fit;
-        *out = o.buf;
-        *outlen = o.len;
+        *out = st;
         return 0;
     }
     res->allowed = true;
     /* Geo answers without the worker's counters or cache: this is not a client's query. */
-    query_env_t genv = *env;
-    genv.counters = NULL;
-    genv.cache = NULL;
-    /* The SOA, then (unless the client is up to date) the zone and the SOA again. */
-    if (put_rrset(&o, z->apex_node, z->soa))
+    st->env = *env;
+    st->env.counters = NULL;
+    st->env.cache = NULL;
+    st->env.memo = NULL;
+    st->z = z;
+    st->current = res->current;
+    st->phase = XFR_SOA_FIRST;
+    if (msg_begin(o))
         goto fail;
-    if (!res->current) {
-        if (put_node(&o, &genv, z->apex_node))
-            goto fail;
-        for (uint32_t b = 0; b < z->nbuckets; b++)
-            for (const zone_node_t *n = z->buckets[b]; n; n = n->next)
-                if (n != z->apex_node && put_node(&o, &genv, n))
-                    goto fail;
-        if (put_rrset(&o, z->apex_node, z->soa))
-            goto fail;
-    }
-    if (msg_end(&o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
-        goto fail;
-    res->messages = o.messages;
-    res->records = o.records;
-    *out = o.buf;
-    *outlen = o.len;
+    *out = st;
     return 0;
 fail:
-    free(o.buf);
+    xfr_free(st);
+    return -1;
+}
+
+/* Walk on from where the last piece stopped until whole frames of at least XFR_PIECE bytes are
+ * written, or XFR_STEP records, or the zone: the SOA, then (unless the client is up to date) the
+ * zone and the SOA again. A piece is then usually one full message, and one call a fraction of a
+ * millisecond of work for the worker's TCP thread, which answers its other clients in between. */
+#define XFR_PIECE (32 * 1024)
+#define XFR_STEP  256
+
+static int walk(xfr_stream_t *st)
+{
+    xfr_out_t *o = &st->o;
+    const zone_t *z = st->z;
+    size_t until = o->records + XFR_STEP;
+    while (o->len < XFR_PIECE && o->records < until) {
+        switch (st->phase) {
+        case XFR_SOA_FIRST:
+            if (put_rrset(o, z->apex_node, z->soa))
+                return -1;
+            st->phase = st->current ? XFR_LAST : XFR_APEX;
+            break;
+        case XFR_APEX:
+            if (put_node(o, &st->env, z->apex_node))
+                return -1;
+            st->phase = XFR_NODES;
+            st->bucket = 0;
+            st->node = z->nbuckets ? z->buckets[0] : NULL;
+            break;
+        case XFR_NODES:
+            while (!st->node && st->bucket < z->nbuckets && ++st->bucket < z->nbuckets)
+                st->node = z->buckets[st->bucket];
+            if (!st->node) {
+                st->phase = XFR_SOA_LAST;
+                break;
+            }
+            if (st->node != z->apex_node && put_node(o, &st->env, st->node))
+                return -1;
+            st->node = st->node->next;
+            break;
+        case XFR_SOA_LAST:
+            if (put_rrset(o, z->apex_node, z->soa))
+                return -1;
+            st->phase = XFR_LAST;
+            break;
+        case XFR_LAST:
+            if (msg_end(o, DNS_RCODE_NOERROR, DNS_FLAG_AA))
+                return -1;
+            st->phase = XFR_DONE;
+            return 0;
+        case XFR_DONE:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int xfr_next(xfr_stream_t *st, const uint8_t **piece, size_t *len)
+{
+    xfr_out_t *o = &st->o;
+    *piece = NULL;
+    *len = 0;
+    if (st->given) {
+        /* The last piece is out: the message in progress moves to the front. */
+        if (st->phase != XFR_DONE) {
+            memmove(o->buf + 2, o->buf + o->len + 2, o->w.len);
+            o->w.buf = o->buf + 2;
+        }
+        o->len = 0;
+        st->given = 0;
+    }
+    if (walk(st))
+        return -1;
+    *piece = o->buf;
+    *len = st->given = o->len;
+    return st->phase == XFR_DONE ? 0 : 1;
+}
+
+void xfr_counts(const xfr_stream_t *st, size_t *messages, size_t *records)
+{
+    *messages = st->o.messages;
+    *records = st->o.records;
+}
+
+int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
+                uint64_t now, bool busy, uint8_t **out, size_t *outlen, xfr_result_t *res)
+{
+    xfr_stream_t *st;
+    *out = NULL;
+    *outlen = 0;
+    if (xfr_start(env, pkt, len, src, now, busy, &st, res))
+        return -1;
+    uint8_t *all = NULL;
+    size_t n = 0;
+    int more;
+    do {
+        const uint8_t *p;
+        size_t l;
+        if ((more = xfr_next(st, &p, &l)) < 0)
+            goto fail;
+        uint8_t *grown = realloc(all, n + l + 1);
+        if (!grown)
+            goto fail;
+        all = grown;
+        memcpy(all + n, p, l);
+        n += l;
+    } while (more);
+    xfr_counts(st, &res->messages, &res->records);
+    xfr_free(st);
+    *out = all;
+    *outlen = n;
+    return 0;
+fail:
+    free(all);
+    xfr_free(st);
     return -1;
 }

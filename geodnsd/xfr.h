@@ -75,15 +75,41 @@ typedef struct xfr_result {
     size_t records;
 } xfr_result_t;
 
-/* Answer an AXFR or IXFR query received over TCP (pkt, len) from src at time now: the whole
- * zone (an IXFR from a client already at our serial or newer: our SOA alone) as TCP frames (2-byte
- * length, message), one message per 64 KiB, each signed when the request was, into a malloc'd *out
- * of *outlen bytes that the caller frees. Geo names go out as the static records a client at the
- * policy's default location gets. Refusals (no matching allow entry, no zone) are one REFUSED
+/* A zone transfer being written, one piece at a time (xfr_start, xfr_next, xfr_free). */
+typedef struct xfr_stream xfr_stream_t;
+
+/* Start answering an AXFR or IXFR query received over TCP (pkt, len) from src at time now. The
+ * answer is the whole zone (an IXFR from a client already at our serial or newer: our SOA alone)
+ * as TCP frames (2-byte length, message), one message per 64 KiB, each signed when the request
+ * was; xfr_next() writes it a piece at a time. Geo names go out as the static records a client at
+ * the policy's default location gets. Refusals (no matching allow entry, no zone) are one REFUSED
  * message; a TSIG failure is NOTAUTH with the TSIG error (RFC 8945 5.3.2). busy: as many
  * transfers as allowed are being sent already; an allowed request that needs the whole zone then
- * gets one SERVFAIL message (try again later) and res->busy. Returns 0, or -1 when out of memory
- * or the query is malformed (no reply). */
+ * gets one SERVFAIL message (try again later) and res->busy.
+ *
+ * The stream reads env's zones, geo data and health view until xfr_free(): the caller keeps what
+ * they belong to alive (a reference to the snapshots env came from), so a reload during the
+ * transfer changes nothing in it. It does not use env's counters, memo or cache. Returns 0 with
+ * *st to free with xfr_free(), or -1 when out of memory or the query is malformed (no reply). */
+int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
+              uint64_t now, bool busy, xfr_stream_t **st, xfr_result_t *res);
+
+/* The next piece: whole frames, at least 32 KiB of them unless it is the last, at *piece (*len
+ * bytes, owned by st and valid until the next call); or nothing yet (*len 0, more follows): each
+ * call writes at most a few hundred records, so that the caller can answer others between
+ * two calls. Memory stays at a few messages whatever the zone's size (more only for a name whose
+ * records alone take more). Returns 1 when more follows, 0 for the last piece, -1 when out of
+ * memory (the transfer cannot go on). */
+int xfr_next(xfr_stream_t *st, const uint8_t **piece, size_t *len);
+
+/* Messages and records written so far. */
+void xfr_counts(const xfr_stream_t *st, size_t *messages, size_t *records);
+
+void xfr_free(xfr_stream_t *st);
+
+/* The whole answer of xfr_start() at once, in a malloc'd *out of *outlen bytes that the caller
+ * frees, with res->messages and res->records set: for tests and tools. Returns 0 or -1 as
+ * xfr_start() and xfr_next(). */
 int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
                 uint64_t now, bool busy, uint8_t **out, size_t *outlen, xfr_result_t *res);
 

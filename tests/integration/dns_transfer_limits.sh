@@ -37,8 +37,10 @@ conf() { # IDLE MAX: a config with those tcp settings
 #   wait:SECONDS: sleep; close: close every stalled client
 #   closed?: "closed" when the oldest stalled client was closed by the server, else "open"
 #   gauge: "gauge IN_PROGRESS MAX" from /metrics on port $MPORT
+#   rss: "rss KB", the server's (GEOPID) resident memory
+#   slowreload: a slow AXFR with a reload to serial 6 of $ZONE after its first MB (see below)
 cat >"$D/xfr.py" <<'PY'
-import os, socket, struct, sys, time, urllib.request
+import os, signal, socket, struct, sys, time, urllib.request
 port = int(sys.argv[1])
 def query(qtype, serial=None, qid=7):
     m = struct.pack("!6H", qid, 0, 1, 0, 1 if serial is not None else 0, 0)
@@ -71,13 +73,26 @@ def skip_name(m, p):
         p += 1 + l
         if l == 0:
             return p
-def transfer(s, slow=False):
-    """Read messages until the second SOA (or an error rcode): (rcode, records, soas)."""
-    records = soas = 0
+def answer_serial(m):
+    """The serial of the first answer record of m, a SOA."""
+    p = skip_name(m, 12) + 4
+    p = skip_name(m, p)
+    rl = struct.unpack("!H", m[p + 8:p + 10])[0]
+    return struct.unpack("!I", m[p + 10 + rl - 20:p + 10 + rl - 16])[0]
+serials = []  # of the SOA records the last transfer() saw
+def transfer(s, slow=False, midway=None):
+    """Read messages until the second SOA (or an error rcode): (rcode, records, soas). midway:
+    called once, with nothing read meanwhile, after the first 1 MB."""
+    records = soas = got = 0
+    del serials[:]
     try:
         while True:
+            if midway and got > (1 << 20):
+                midway()
+                midway = None
             (l,) = struct.unpack("!H", read_exact(s, 2, False))
             m = read_exact(s, l, slow)
+            got += 2 + l
             rcode = m[3] & 15
             qd, an = struct.unpack("!HH", m[4:8])
             if rcode:
@@ -92,6 +107,7 @@ def transfer(s, slow=False):
                 records += 1
                 if t == 6:
                     soas += 1
+                    serials.append(struct.unpack("!I", m[p - 20:p - 16])[0])
             if soas >= 2 or (soas == 1 and records == 1 and an == 1 and qd == 1):
                 return 0, records, soas
     except (EOFError, ConnectionResetError):
@@ -113,6 +129,43 @@ for mode in sys.argv[2:]:
                 res += ("then", "closed")
         print(mode, *res, flush=True)
         s.close()
+    elif mode == "slowreload":
+        # A slow AXFR during which the zone's serial goes from 5 to 6 and the server reloads:
+        # "slowreload RCODE RECORDS SOAS serials A,B new N then M" (N: the serial a fresh
+        # connection saw once the reload was in; M: the next SOA on this connection).
+        new = []
+        def bump():
+            z = os.environ["ZONE"]
+            with open(z) as f:
+                text = f.read()
+            with open(z + ".new", "w") as f:
+                f.write(text.replace("serial: 5}", "serial: 6}"))
+            os.rename(z + ".new", z)
+            os.kill(int(os.environ["GEOPID"]), signal.SIGHUP)
+            for _ in range(100):
+                t = connect()
+                t.sendall(query(6))
+                (l,) = struct.unpack("!H", read_exact(t, 2, False))
+                m = read_exact(t, l, False)
+                t.close()
+                if answer_serial(m) == 6:
+                    new.append(6)
+                    return
+                time.sleep(0.1)
+            new.append("still 5")
+        s = connect(65536)
+        s.sendall(query(252))
+        res = transfer(s, True, bump)
+        line = ["slowreload", *res, "serials", ",".join(map(str, serials)), "new", *new]
+        s.sendall(query(6, qid=8))
+        (l,) = struct.unpack("!H", read_exact(s, 2, False))
+        m = read_exact(s, l, False)
+        print(*line, "then", answer_serial(m), flush=True)
+        s.close()
+    elif mode == "rss":
+        with open("/proc/%s/status" % os.environ["GEOPID"]) as f:
+            kb = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+        print("rss", kb, flush=True)
     elif mode == "stall":
         s = connect(65536)
         s.sendall(query(252))
@@ -167,6 +220,7 @@ expect_eq "a slow but steady reader (2-3 s, idle_timeout 300 ms) gets the whole 
     "$R" "slow 0 $FULL 2 then 0 1"
 R=$(python3 "$D/xfr.py" "$PORT" stall wait:1.5 'closed?')
 expect_eq "a client that stops reading is closed after idle_timeout" "$R" "stalled closed"
+has_log "... and logged as cut off" "transfer #[0-9]+ cut off, nothing acknowledged for tcp\.idle_timeout: [0-9]+ messages"
 alive "server alive"
 dns_stop
 
@@ -174,7 +228,14 @@ conf 10s 2 >"$D/b.yaml"
 MPORT=$(free_port)
 export MPORT
 dns_start "$D/b.yaml" --metrics "$MPORT" || finish
-R=$(python3 "$D/xfr.py" "$PORT" stall stall wait:1 gauge full ixfr:5 close wait:0.5 gauge full)
+export GEOPID=$SERVER_PID
+R=$(python3 "$D/xfr.py" "$PORT" rss stall stall wait:1 gauge rss full ixfr:5 close wait:0.5 gauge full)
+# Each stalled transfer holds a few 64 KiB messages, not the zone (9 MB in AXFR form).
+RSS0=$(sed -n 1p <<<"$R" | cut -d' ' -f2)
+RSS1=$(sed -n 3p <<<"$R" | cut -d' ' -f2)
+check "2 stalled transfers of a 9 MB zone hold less than 4 MB ($((RSS1 - RSS0)) KB more resident)" \
+    test $((RSS1 - RSS0)) -lt 4096
+R=$(sed '1d;3d' <<<"$R")
 expect_eq "2 transfers stalled: /metrics says 2 in progress of 2" "$(sed -n 1p <<<"$R")" "gauge 2 2"
 expect_eq "2 transfers stalled: a third AXFR gets SERVFAIL" "$(sed -n 2p <<<"$R")" "full 2 0 0"
 expect_eq "2 transfers stalled: an up-to-date IXFR still gets the SOA" "$(sed -n 3p <<<"$R")" \
@@ -183,6 +244,16 @@ expect_eq "after the stalled clients leave: none in progress" "$(sed -n 4p <<<"$
 expect_eq "after the stalled clients leave: the whole zone again" "$(sed -n 5p <<<"$R")" \
     "full 0 $FULL 2"
 has_log "the busy refusal is logged" "transfer #[0-9]+ refused: AXFR of big\.test\. serial 5 to 127\.0\.0\.1: busy, 2 transfers being sent \(tcp\.max_transfers\): SERVFAIL"
+has_log "a stalled transfer's end is logged" "transfer #[0-9]+ cut off, connection closed: [0-9]+ messages, [0-9]+ records, [0-9]+ bytes in [0-9.]+ s"
+has_log "a whole transfer's end is logged" "transfer #[0-9]+ sent: [0-9]+ messages, $FULL records, [0-9]+ bytes in [0-9.]+ s"
+
+# A reload during a transfer: the secondary gets the zone as it was when it asked, whole, both
+# SOAs at serial 5, while new clients get serial 6 (and so does its next SOA query).
+ZONE=$D/big.test.yaml
+export ZONE
+R=$(python3 "$D/xfr.py" "$PORT" slowreload)
+expect_eq "a reload during a slow transfer: the whole zone as it was, then the new serial" "$R" \
+    "slowreload 0 $FULL 2 serials 5,5 new 6 then 6"
 alive "server alive"
 dns_stop
 expect_eq "SIGTERM: exit status 0" "$STOP_STATUS" 0

@@ -1,8 +1,9 @@
-/* test_xfr.c: zone transfer out through xfr_process(): access rules, TSIG (requests signed and
- * every response message checked by ldns, an independent implementation), multi-message AXFR
- * with the SOA first and last, IXFR answered in full (or with the SOA alone to a client at our
- * serial or newer), the client's serial read from hostile wire, UDP transfers refused by
- * query_process(). */
+/* test_xfr.c: zone transfer out through xfr_process() and a piece at a time (xfr_start,
+ * xfr_next: whole frames, bounded pieces, the same bytes, freed midway): access rules, TSIG
+ * (requests signed and every response message checked by ldns, an independent implementation),
+ * multi-message AXFR with the SOA first and last, IXFR answered in full (or with the SOA alone to a
+ * client at our serial or newer), the client's serial read from hostile wire, UDP transfers refused
+ * by query_process(). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -500,6 +501,63 @@ static void test_badkey_owner_pointer(void)
     ldns_pkt_free(pk);
 }
 
+/* The streaming interface: pieces are whole frames, at least 64 KiB but the last, a few messages
+ * at most (the zone is not held), and together the bytes xfr_process() gives; a stream freed
+ * midway leaks nothing (the ASan build checks). */
+static void test_stream(void)
+{
+    uint8_t *req, *all;
+    ldns_rdf *mac;
+    size_t rlen = request("big.test.", LDNS_RR_TYPE_AXFR, NULL, &req, &mac);
+    struct sockaddr_in sa = addr4("127.0.0.5");
+    const struct sockaddr *src = (const struct sockaddr *)&sa;
+    size_t alllen;
+    xfr_result_t r;
+    CHECK(xfr_process(&snap->env, req, rlen, src, 1796000000, false, &all, &alllen, &r) == 0,
+          "xfr_process");
+    xfr_stream_t *st;
+    CHECK(xfr_start(&snap->env, req, rlen, src, 1796000000, false, &st, &r) == 0 && r.allowed,
+          "xfr_start: allowed");
+    size_t off = 0, pieces = 0, biggest = 0;
+    bool whole = true, same = true, big_enough = true;
+    int more;
+    do {
+        const uint8_t *p;
+        size_t l;
+        more = xfr_next(st, &p, &l);
+        if (more < 0)
+            break;
+        pieces++;
+        biggest = l > biggest ? l : biggest;
+        size_t f = 0;
+        while (f + 2 <= l)
+            f += 2 + (((size_t)p[f] << 8) | p[f + 1]);
+        whole &= f == l;
+        big_enough &= !more || !l || l >= 32 * 1024;
+        same &= off + l <= alllen && !memcmp(all + off, p, l);
+        off += l;
+    } while (more > 0);
+    CHECK(more == 0, "the stream ends (%d)", more);
+    CHECK(pieces >= 2 && whole, "%zu pieces, each whole frames", pieces);
+    CHECK(big_enough, "every piece but the last empty or at least 32 KiB");
+    CHECK(biggest <= 2 * (65535 + 2), "the largest piece %zu bytes: at most two messages", biggest);
+    CHECK(same && off == alllen, "the same %zu bytes as xfr_process", alllen);
+    size_t messages, records;
+    xfr_counts(st, &messages, &records);
+    CHECK(records == 2 * NRECORDS + 4 && messages > 1, "counts: %zu messages, %zu records",
+          messages, records);
+    xfr_free(st);
+    free(all);
+    /* Freed after the first piece. */
+    CHECK(xfr_start(&snap->env, req, rlen, src, 1796000000, false, &st, &r) == 0, "again");
+    const uint8_t *p;
+    size_t l;
+    CHECK(xfr_next(st, &p, &l) == 1, "a first piece, more to come");
+    xfr_free(st);
+    free(req);
+    ldns_rdf_deep_free(mac);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_xfr.XXXXXX";
@@ -540,6 +598,7 @@ int main(void)
         return 1;
     }
     test_transfers();
+    test_stream();
     test_ixfr_serials();
     test_ixfr_wire();
     test_udp_and_dispatch();
