@@ -99,18 +99,10 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 GEODNSD="$BUILD/bin/geodnsd"
 
 # ---- packages and build ------------------------------------------------------------
-pkgs=(gdnsd dnsperf libmaxmind-db-writer-perl util-linux bind9-dnsutils iproute2 procps python3)
-if [ ! -x "$GEODNSD" ]; then
-    pkgs+=(build-essential cmake pkg-config libuv1-dev libyaml-dev libldns-dev libmaxminddb-dev)
-fi
-bd_need_pkgs "${pkgs[@]}"
+bd_need_pkgs gdnsd dnsperf libmaxmind-db-writer-perl util-linux bind9-dnsutils iproute2 procps python3
 GDNSD_BIN="$(command -v gdnsd || echo /usr/sbin/gdnsd)"
 [ -x "$GDNSD_BIN" ] || bd_die "gdnsd not found"
-if [ ! -x "$GEODNSD" ]; then
-    bd_say "building geodnsd in $BUILD"
-    { cmake -S "$REPO" -B "$BUILD" >/dev/null && cmake --build "$BUILD" -j2 >/dev/null; } ||
-        bd_die "geodnsd build failed (cmake -S $REPO -B $BUILD && cmake --build $BUILD -j2)"
-fi
+bd_build_geodnsd "$REPO" "$BUILD"
 NCPU="$(nproc)"
 if [ "$CLIENT_CPU" -ge "$NCPU" ] || [ "$SERVER_CPU" -ge "$NCPU" ]; then
     bd_say "note: only $NCPU CPU(s): dnsperf and the server both on CPU 0 (figures are not comparable with a 2-CPU run)"

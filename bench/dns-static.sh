@@ -63,18 +63,10 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 GEODNSD="$BUILD/bin/geodnsd"
 
 # ---- packages and build ------------------------------------------------------------
-pkgs=(nsd dnsperf util-linux bind9-dnsutils iproute2 procps)
-if [ ! -x "$GEODNSD" ]; then
-    pkgs+=(build-essential cmake pkg-config libuv1-dev libyaml-dev libldns-dev libmaxminddb-dev)
-fi
-bd_need_pkgs "${pkgs[@]}"
+bd_need_pkgs nsd dnsperf util-linux bind9-dnsutils iproute2 procps
 NSD_BIN="$(command -v nsd || echo /usr/sbin/nsd)"
 [ -x "$NSD_BIN" ] || bd_die "nsd not found"
-if [ ! -x "$GEODNSD" ]; then
-    bd_say "building geodnsd in $BUILD"
-    { cmake -S "$REPO" -B "$BUILD" >/dev/null && cmake --build "$BUILD" -j2 --target geodnsd >/dev/null; } ||
-        bd_die "geodnsd build failed (cmake -S $REPO -B $BUILD && cmake --build $BUILD -j2)"
-fi
+bd_build_geodnsd "$REPO" "$BUILD" geodnsd
 NCPU="$(nproc)"
 if [ "$CLIENT_CPU" -ge "$NCPU" ] || [ "$SERVER_CPU" -ge "$NCPU" ]; then
     bd_say "note: only $NCPU CPU(s): dnsperf and the server both on CPU 0 (figures are not comparable with a 2-CPU run)"
@@ -134,33 +126,7 @@ pick_port() { local p; p="$(bd_free_port "${ports_used[@]}")"; ports_used+=("$p"
 start_nsd() {
     local d="$WORK/nsd" port; port="$(pick_port)"; mkdir -p "$d"
     cp "$HERE/data/$ZONE.zone" "$d/$ZONE.zone"
-    cat > "$d/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$port
-    do-ip4: yes
-    do-ip6: no
-    server-count: $NSD_SERVERS
-    username: ""
-    chroot: ""
-    zonesdir: "$d"
-    database: ""
-    zonelistfile: "$d/zone.list"
-    xfrdfile: "$d/xfrd.state"
-    xfrdir: "$d"
-    pidfile: "$d/nsd.pid"
-    logfile: "$d/nsd.log"
-    verbosity: 1
-    zonefiles-write: 0
-    minimal-responses: $NSD_MINIMAL
-    # Debian builds NSD with response rate limiting on (200 qps per /24): off.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: $ZONE
-    zonefile: $ZONE.zone
-EOF
+    bd_nsd_conf "$d" "$port" "$ZONE" "$ZONE.zone" "" "$NSD_SERVERS" "minimal-responses: $NSD_MINIMAL"
     nsd-checkconf "$d/nsd.conf" || bd_die "nsd-checkconf failed on $d/nsd.conf"
     "$NSD_BIN" -d -c "$d/nsd.conf" > "$d/stderr.log" 2>&1 < /dev/null &
     SPID[nsd]=$!; SPORT[nsd]=$port

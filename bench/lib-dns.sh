@@ -97,8 +97,8 @@ bd_pin() {
 
 # bd_wait_dns NAME PORT PID ZONE LOG : poll ZONE SOA until NOERROR (max ~20 s)
 bd_wait_dns() {
-    local name="$1" port="$2" pid="$3" zone="$4" log="$5"
-    for _ in $(seq 1 100); do
+    local name="$1" port="$2" pid="$3" zone="$4" log="$5" secs="${6:-20}"
+    for _ in $(seq 1 $((secs * 5))); do
         if ! bd_alive "$pid"; then
             bd_say "$name (pid $pid) exited during start-up; last lines of $log:"
             tail -20 "$log" >&2 2>/dev/null || true
@@ -110,7 +110,7 @@ bd_wait_dns() {
         fi
         sleep 0.2
     done
-    bd_say "$name: no answer on 127.0.0.1:$port after 20 s; log $log"
+    bd_say "$name: no answer on 127.0.0.1:$port after $secs s; log $log"
     return 1
 }
 
@@ -348,4 +348,71 @@ bd_print_table() {
     [ -n "${SPID[ceiling]:-}" ] && printf ', geodnsd/ceiling %s, %s/ceiling %s' \
         "$(bd_paired "$mode" geodnsd ceiling)" "$label" "$(bd_paired "$mode" "$peer" ceiling)"
     echo
+}
+
+# bd_big_zone DIR NAMES POPS: DIR/big.test.yaml (NAMES names, each with an A and a TXT),
+# DIR/pops.yaml (POPS PoPs), DIR/geodnsd.yaml (workers: 1, on 127.0.0.1:5353), and the same
+# records as an RFC 1035 master file, DIR/big.test.zone.
+bd_big_zone() {
+    local d=$1 n=$2 pops=$3
+    mkdir -p "$d"
+    awk -v n="$n" 'BEGIN {
+        print "zone: big.test\nttl: 300"
+        print "soa: {primary: ns1, contact: hostmaster@big.test, refresh: 3600, retry: 600, expire: 604800, minimum: 60}"
+        print "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}"
+        for (i = 0; i < n; i++)
+            printf "  h%d: {A: 10.%d.%d.%d, TXT: \"\\\"rec %d\\\"\"}\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
+    }' >"$d/big.test.yaml"
+    awk -v p="$pops" 'BEGIN {
+        print "pops:"
+        for (i = 0; i < p; i++)
+            printf "  p%d: {location: [%.2f, %.2f], addresses: [127.1.%d.%d]}\n", i, (i % 170) - 85, (i * 7 % 360) - 180, int(i / 256), i % 256
+        printf "pools:\n  all: ["
+        for (i = 0; i < p; i++) printf "%sp%d", (i ? ", " : ""), i
+        print "]"
+    }' >"$d/pops.yaml"
+    printf 'listen: ["127.0.0.1:5353"]\nworkers: 1\nzones: [big.test.yaml]\npops: pops.yaml\nlog: {level: info}\n' >"$d/geodnsd.yaml"
+    awk -v n="$n" 'BEGIN {
+        print "$ORIGIN big.test.\n$TTL 300"
+        print "@ IN SOA ns1 hostmaster 1 3600 600 604800 60\n@ IN NS ns1\nns1 IN A 127.0.0.1"
+        for (i = 0; i < n; i++)
+            printf "h%d IN A 10.%d.%d.%d\nh%d IN TXT \"rec %d\"\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i, i
+    }' >"$d/big.test.zone"
+}
+
+# bd_nsd_conf DIR PORT ZONE FILE DATABASE SERVERS [SERVER-LINE...] -- [ZONE-LINE...]: DIR/nsd.conf
+# for NSD serving ZONE from DIR/FILE on 127.0.0.1:PORT with SERVERS server processes, its
+# database file DATABASE ("" for none), response rate limiting off (Debian builds NSD with it on:
+# 200 qps per /24), and the extra lines given for the server and zone sections.
+bd_nsd_conf() {
+    local d=$1 port=$2 zone=$3 file=$4 db=$5 servers=$6 l
+    shift 6
+    {
+        printf 'server:\n    ip-address: 127.0.0.1@%s\n    do-ip4: yes\n    do-ip6: no\n' "$port"
+        printf '    server-count: %s\n    username: ""\n    chroot: ""\n    zonesdir: "%s"\n' "$servers" "$d"
+        printf '    database: "%s"\n    zonelistfile: "%s/zone.list"\n' "$db" "$d"
+        printf '    xfrdfile: "%s/xfrd.state"\n    xfrdir: "%s"\n    pidfile: "%s/nsd.pid"\n' "$d" "$d" "$d"
+        printf '    logfile: "%s/nsd.log"\n    verbosity: 1\n    zonefiles-write: 0\n' "$d"
+        printf '    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n'
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do printf '    %s\n' "$1"; shift; done
+        [ $# -gt 0 ] && shift
+        printf 'remote-control:\n    control-enable: no\nzone:\n    name: %s\n    zonefile: %s\n' "$zone" "$file"
+        for l in "$@"; do printf '    %s\n' "$l"; done
+    } >"$d/nsd.conf"
+}
+
+# The Debian packages a build of this repository needs (scripts/deps.sh has them too).
+BD_BUILD_PKGS=(build-essential cmake pkg-config zlib1g-dev libuv1-dev libyaml-dev libldns-dev
+    libssl-dev libmaxminddb-dev node-llhttp)
+
+# bd_build_geodnsd REPO BUILD [TARGET]: when BUILD/bin/geodnsd is missing, install what the build
+# needs and build it (TARGET only, or everything).
+bd_build_geodnsd() {
+    local repo=$1 build=$2 target=${3:-}
+    [ -x "$build/bin/geodnsd" ] && return 0
+    bd_need_pkgs "${BD_BUILD_PKGS[@]}"
+    bd_say "building geodnsd in $build"
+    { cmake -S "$repo" -B "$build" >/dev/null &&
+        cmake --build "$build" -j2 ${target:+--target "$target"} >/dev/null; } ||
+        bd_die "geodnsd build failed (cmake -S $repo -B $build && cmake --build $build -j2)"
 }

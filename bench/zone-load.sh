@@ -47,16 +47,10 @@ done
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 GEODNSD="$BUILD/bin/geodnsd"
 
-pkgs=(nsd dnsperf bind9-dnsutils procps python3)
-[ -x "$GEODNSD" ] || pkgs+=(build-essential cmake pkg-config libuv1-dev libyaml-dev libldns-dev libmaxminddb-dev)
-bd_need_pkgs "${pkgs[@]}"
+bd_need_pkgs nsd dnsperf bind9-dnsutils procps python3
 NSD_BIN="$(command -v nsd || echo /usr/sbin/nsd)"
 CHECKZONE="$(command -v nsd-checkzone || echo /usr/sbin/nsd-checkzone)"
-if [ ! -x "$GEODNSD" ]; then
-    bd_say "building geodnsd in $BUILD"
-    { cmake -S "$REPO" -B "$BUILD" >/dev/null && cmake --build "$BUILD" -j2 --target geodnsd >/dev/null; } ||
-        bd_die "geodnsd build failed"
-fi
+bd_build_geodnsd "$REPO" "$BUILD" geodnsd
 
 RESULTS="${RESULTS:-$(mktemp -d /tmp/zone-load.XXXXXX)}"
 mkdir -p "$RESULTS"
@@ -69,33 +63,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# gen DIR NAMES: DIR/big.test.yaml, DIR/pops.yaml, DIR/geodnsd.yaml, DIR/big.test.zone
-gen() {
-    local d=$1 n=$2
-    mkdir -p "$d"
-    awk -v n="$n" 'BEGIN {
-        print "zone: big.test\nttl: 300"
-        print "soa: {primary: ns1, contact: hostmaster@big.test, refresh: 3600, retry: 600, expire: 604800, minimum: 60}"
-        print "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}"
-        for (i = 0; i < n; i++)
-            printf "  h%d: {A: 10.%d.%d.%d, TXT: \"\\\"rec %d\\\"\"}\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
-    }' >"$d/big.test.yaml"
-    awk -v p="$POPS" 'BEGIN {
-        print "pops:"
-        for (i = 0; i < p; i++)
-            printf "  p%d: {location: [%.2f, %.2f], addresses: [127.1.%d.%d]}\n", i, (i % 170) - 85, (i * 7 % 360) - 180, int(i / 256), i % 256
-        printf "pools:\n  all: ["
-        for (i = 0; i < p; i++) printf "%sp%d", (i ? ", " : ""), i
-        print "]"
-    }' >"$d/pops.yaml"
-    printf 'listen: ["127.0.0.1:5353"]\nworkers: 1\nzones: [big.test.yaml]\npops: pops.yaml\nlog: {level: info}\n' >"$d/geodnsd.yaml"
-    awk -v n="$n" 'BEGIN {
-        print "$ORIGIN big.test.\n$TTL 300"
-        print "@ IN SOA ns1 hostmaster 1 3600 600 604800 60\n@ IN NS ns1\nns1 IN A 127.0.0.1"
-        for (i = 0; i < n; i++)
-            printf "h%d IN A 10.%d.%d.%d\nh%d IN TXT \"rec %d\"\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, i, i
-    }' >"$d/big.test.zone"
-}
+gen() { bd_big_zone "$1" "$2" "$POPS"; }
 
 # timed OUT CMD...: run CMD, append "wall cpu" (seconds, from wait4's rusage: microseconds,
 # where time(1) prints hundredths) to OUT; the command must succeed.
@@ -186,35 +154,11 @@ grss=$(tree_kb Rss "$GPID"); gpss=$(tree_kb Pss "$GPID")
 NPORT=$(bd_free_port "$GPORT")
 ND="$WORK/nsd"; mkdir -p "$ND"
 cp "$WORK/big/big.test.zone" "$ND/"
-db='""'; [ "$NSD_DB" = 1 ] && db="\"$ND/nsd.db\""
-cat >"$ND/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$NPORT
-    do-ip4: yes
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$ND"
-    database: $db
-    zonelistfile: "$ND/zone.list"
-    xfrdfile: "$ND/xfrd.state"
-    xfrdir: "$ND"
-    pidfile: "$ND/nsd.pid"
-    logfile: "$ND/nsd.log"
-    verbosity: 1
-    zonefiles-write: 0
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: big.test
-    zonefile: big.test.zone
-EOF
+db=""; [ "$NSD_DB" = 1 ] && db="$ND/nsd.db"
+bd_nsd_conf "$ND" "$NPORT" big.test big.test.zone "$db" 1
 "$NSD_BIN" -d -c "$ND/nsd.conf" >"$ND/stderr.log" 2>&1 </dev/null &
 NPID=$!; PIDS+=("$NPID")
-bd_say "NSD serving the same records on 127.0.0.1:$NPORT (database: $db)"
+bd_say "NSD serving the same records on 127.0.0.1:$NPORT (database: \"$db\")"
 t0=$(date +%s.%N)
 wait_answer "$NPORT" "$NPID" "$ND/nsd.log" 600 || bd_die "NSD did not answer"
 nstart=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
