@@ -194,6 +194,17 @@ void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o)
     c->n_objects--;
     c->bytes -= o->mem;
     edge_list_del(&o->lru);
+    /* A complete body that clients are still being sent (or the disk tier is still writing)
+     * keeps its memory until the last of them lets go: it goes on counting against the budget,
+     * as a body outside the table, so that clients reading slowly cannot make evicted bodies
+     * pile up beyond cache_memory. New refs come only from the table, under this lock; the last
+     * unref, whoever's, gives the bytes back. */
+    if (edge_obj_state(o) == EDGE_OBJ_COMPLETE && !o->passthrough &&
+        __atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) > 1) {
+        o->held_bytes += o->mem;
+        o->pt_cache = c;
+        __atomic_add_fetch(&c->inflight_bytes, o->mem, __ATOMIC_RELAXED);
+    }
     edge_obj_unref(o);
 }
 

@@ -273,7 +273,8 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_fills_inflight", "gauge", "Origin fetches in flight.",
          (double)__atomic_load_n(&srv->cache.fills_inflight, __ATOMIC_RELAXED)},
         {"segment_edge_inflight_bytes", "gauge",
-         "Bytes held by bodies streamed through without being stored.",
+         "Bytes held by bodies outside the table: streamed through, not stored, or evicted while "
+         "still being sent.",
          (double)__atomic_load_n(&srv->cache.inflight_bytes, __ATOMIC_RELAXED)},
         {"segment_edge_readers_dropped_total", "counter",
          "Readers dropped a full pass-through window behind.",

@@ -176,7 +176,7 @@ C=http://127.0.0.1:$PC
 HZ=$((7 << 20))
 pids=()
 for i in 1 2 3 4; do
-    curl -s -o "$T/h$i" --max-time 60 "$C/hold/g3/$HZ/h$i.bin" &
+    curl -s -o "$T/h$i" --max-time 150 "$C/hold/g3/$HZ/h$i.bin" &
     pids+=("$!")
 done
 check "four stored fills in flight" wait_status $C origin.bytes -ge $((4 * 1024))

@@ -1,6 +1,7 @@
 /* test_edge_cache.c: the object layer's pass-through window and its accounting: release behind
  * the slowest reader, back-pressure signal, slow-reader drop, bytes gone for a late or dropped
- * reader, conversion of a stored body, in-flight byte counts; and the shared key hash. */
+ * reader, conversion of a stored body, in-flight byte counts, evicted bodies still being sent;
+ * and the shared key hash. */
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +42,17 @@ static bool read_ok(edge_obj_t *o, edge_obj_reader_t *r, uint64_t off, uint64_t 
         }
     }
     return at > off;
+}
+
+/* A new object of Content-Length clen (-1: unknown) in c's table. */
+static edge_obj_t *insert(edge_cache_t *c, const char *key, int64_t clen)
+{
+    edge_obj_t *o = edge_obj_new(key, strlen(key));
+    o->clen = clen;
+    edge_cache_lock(c);
+    edge_cache_insert_locked(c, o);
+    edge_cache_unlock(c);
+    return o;
 }
 
 static int resumed;
@@ -138,10 +150,7 @@ static void test_convert(void)
 {
     edge_cache_t c;
     CHECK(edge_cache_init(&c, 4 << 20) == 0, "init");
-    edge_obj_t *o = edge_obj_new("/chunked", 8);
-    edge_cache_lock(&c);
-    edge_cache_insert_locked(&c, o);
-    edge_cache_unlock(&c);
+    edge_obj_t *o = insert(&c, "/chunked", -1);
     edge_obj_reader_t r = {0};
     CHECK(edge_obj_reader_attach(o, &r, -1) == 0, "attach to a pending object");
     fill(&c, o, 0, 300 * K); /* unknown length: 64k chunks, stored */
@@ -165,11 +174,7 @@ static void test_stored(void)
 {
     edge_cache_t c;
     CHECK(edge_cache_init(&c, 4 << 20) == 0, "init");
-    edge_obj_t *o = edge_obj_new("/seg.ts", 7);
-    o->clen = 200 * K;
-    edge_cache_lock(&c);
-    edge_cache_insert_locked(&c, o);
-    edge_cache_unlock(&c);
+    edge_obj_t *o = insert(&c, "/seg.ts", 200 * K);
     fill(&c, o, 0, 200 * K);
     CHECK(c.bytes >= 200 * K && c.bytes < 200 * K + 4096, "a known length maps exactly: %llu",
           (unsigned long long)c.bytes);
@@ -190,13 +195,8 @@ static void test_budget(void)
     edge_cache_t c;
     CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
     c.pt_window = 256 * K;
-    edge_obj_t *a = edge_obj_new("/a.ts", 5);
-    edge_obj_t *b = edge_obj_new("/b.ts", 5);
-    a->clen = b->clen = 600 * K;
-    edge_cache_lock(&c);
-    edge_cache_insert_locked(&c, a);
-    edge_cache_insert_locked(&c, b);
-    edge_cache_unlock(&c);
+    edge_obj_t *a = insert(&c, "/a.ts", 600 * K);
+    edge_obj_t *b = insert(&c, "/b.ts", 600 * K);
     __atomic_store_n(&a->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
     __atomic_store_n(&b->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
     edge_obj_reader_t r = {0};
@@ -209,20 +209,58 @@ static void test_budget(void)
     CHECK(c.bytes + c.inflight_bytes <= c.budget + 2 * 65 * K, "held %llu",
           (unsigned long long)(c.bytes + c.inflight_bytes));
     CHECK(read_ok(b, &r, 0, 100 * K), "b's reader gets its bytes");
-    /* Once a is complete it can be evicted for what a fill needs. */
+    /* Once a is complete (and its filler let go) it can be evicted for what a fill needs. */
     __atomic_store_n(&a->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
-    edge_obj_t *d = edge_obj_new("/d.ts", 5);
-    d->clen = 700 * K;
-    edge_cache_lock(&c);
-    edge_cache_insert_locked(&c, d);
-    edge_cache_unlock(&c);
-    fill(&c, d, 0, 64 * K);
-    CHECK(!edge_obj_passthrough(d) && !a->in_table && c.evictions == 1, "a made room for d");
-    edge_obj_reader_detach(&r);
     edge_obj_unref(a);
+    edge_obj_t *d = insert(&c, "/d.ts", 700 * K);
+    fill(&c, d, 0, 64 * K);
+    CHECK(!edge_obj_passthrough(d) && c.evictions == 1 && c.n_objects == 1, "a made room for d");
+    edge_obj_reader_detach(&r);
     edge_obj_unref(b);
     edge_obj_unref(d);
     CHECK(c.inflight_bytes == 0, "pass-through bytes freed");
+    edge_cache_deinit(&c);
+}
+
+/* A complete body evicted while a client is still being sent it keeps its memory: it goes on
+ * counting against the budget (as bytes outside the table) until the client lets go, so slow
+ * clients cannot make evicted bodies pile up beyond the budget. */
+static void test_pinned(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
+    edge_obj_t *a = insert(&c, "/a.ts", 600 * K);
+    fill(&c, a, 0, 600 * K);
+    __atomic_store_n(&a->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    uint64_t amem = a->mem;
+    /* a's filler is done; a client is being sent a (its own reference). */
+    edge_obj_t *sending = edge_obj_ref(a);
+    edge_obj_unref(a);
+    edge_obj_t *d = insert(&c, "/d.ts", 700 * K);
+    __atomic_store_n(&d->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
+    fill(&c, d, 0, 64 * K);
+    CHECK(!a->in_table && c.evictions == 1, "a was evicted for d");
+    CHECK(c.inflight_bytes >= amem, "a still counts while it is being sent: %llu of %llu",
+          (unsigned long long)c.inflight_bytes, (unsigned long long)amem);
+    CHECK(edge_obj_passthrough(d) && c.stores_refused == 1,
+          "so d, which would not fit beside it, streams through instead of being stored");
+    CHECK(c.bytes + c.inflight_bytes <= c.budget + 2 * 65 * K, "held %llu of %llu",
+          (unsigned long long)(c.bytes + c.inflight_bytes), (unsigned long long)c.budget);
+    uint64_t before = c.inflight_bytes;
+    edge_obj_unref(sending); /* the client is done: a is freed */
+    CHECK(c.inflight_bytes == before - amem, "its bytes given back: %llu",
+          (unsigned long long)c.inflight_bytes);
+    edge_obj_unref(d);
+    CHECK(c.inflight_bytes == 0, "all freed: %llu", (unsigned long long)c.inflight_bytes);
+    /* Evicted with nobody sending it: freed at once, nothing held. */
+    edge_obj_t *e = insert(&c, "/e.ts", 600 * K);
+    fill(&c, e, 0, 600 * K);
+    __atomic_store_n(&e->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    edge_obj_unref(e);
+    edge_cache_lock(&c);
+    edge_cache_remove_locked(&c, e);
+    edge_cache_unlock(&c);
+    CHECK(c.bytes == 0 && c.inflight_bytes == 0, "an unread body leaves nothing behind");
     edge_cache_deinit(&c);
 }
 
@@ -256,6 +294,7 @@ int main(void)
     test_convert();
     test_stored();
     test_budget();
+    test_pinned();
     test_reserve();
     test_hash();
     return check_report();
