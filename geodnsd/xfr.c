@@ -195,7 +195,7 @@ typedef struct xfr_out {
 enum xfr_phase {
     XFR_SOA_FIRST, /* the opening SOA */
     XFR_APEX,      /* the apex's other records */
-    XFR_NODES,     /* every other node, bucket by bucket */
+    XFR_NODES,     /* every other node, in the order of the zone file */
     XFR_SOA_LAST,  /* the closing SOA */
     XFR_LAST,      /* the message in progress is the last one */
     XFR_DONE       /* everything handed out */
@@ -207,10 +207,9 @@ struct xfr_stream {
     xfr_out_t o;
     const zone_t *z;
     enum xfr_phase phase;
-    uint32_t bucket;
-    const zone_node_t *node; /* the next node of XFR_NODES in bucket */
-    bool current;            /* the client is up to date: our SOA alone */
-    size_t given;            /* bytes of buf handed out by the last xfr_next */
+    size_t next;  /* the next node of XFR_NODES, in z->nodes */
+    bool current; /* the client is up to date: our SOA alone */
+    size_t given; /* bytes of buf handed out by the last xfr_next */
 };
 
 static int msg_begin(xfr_out_t *o)
@@ -471,19 +470,16 @@ static int walk(xfr_stream_t *st)
             if (put_node(o, &st->env, z->apex_node))
                 return -1;
             st->phase = XFR_NODES;
-            st->bucket = 0;
-            st->node = z->nbuckets ? z->buckets[0] : NULL;
+            st->next = 0;
             break;
         case XFR_NODES:
-            while (!st->node && st->bucket < z->nbuckets && ++st->bucket < z->nbuckets)
-                st->node = z->buckets[st->bucket];
-            if (!st->node) {
+            if (st->next == z->nnodes) {
                 st->phase = XFR_SOA_LAST;
                 break;
             }
-            if (st->node != z->apex_node && put_node(o, &st->env, st->node))
+            const zone_node_t *n = z->nodes[st->next++];
+            if (n != z->apex_node && put_node(o, &st->env, n))
                 return -1;
-            st->node = st->node->next;
             break;
         case XFR_SOA_LAST:
             if (put_rrset(o, z->apex_node, z->soa))

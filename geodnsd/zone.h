@@ -45,8 +45,9 @@ typedef struct zone {
     zone_rrset_t *soa; /* the apex SOA RRset */
     uint32_t neg_ttl;  /* min(SOA TTL, SOA MINIMUM): TTL of the SOA in negative answers */
     zone_node_t **buckets;
-    uint32_t nbuckets; /* power of two */
-    size_t nnodes;
+    uint32_t nbuckets;   /* power of two */
+    zone_node_t **nodes; /* every node in the order of the zone file: a walk of the whole zone */
+    size_t nnodes;       /* (a transfer) reads memory in the order it was written */
     size_t nrecords;
     struct xfr_policy *xfr; /* the zone file's `transfer:`, or NULL: the server's */
 } zone_t;

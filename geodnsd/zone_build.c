@@ -366,6 +366,7 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
     }
     n->next = z->buckets[n->hash & (z->nbuckets - 1)];
     z->buckets[n->hash & (z->nbuckets - 1)] = n;
+    z->nodes[z->nnodes++] = n;
     if (apex)
         z->apex_node = n;
     return 0;
@@ -427,18 +428,17 @@ int zl_assemble(loader_t *L, struct geo_ctx *geo, zone_t **out)
     while (z->nbuckets < L->nnodes)
         z->nbuckets <<= 1;
     z->buckets = arena_alloc(arena, z->nbuckets * sizeof(*z->buckets));
-    if (!z->buckets || !z->apex || !z->file)
+    z->nodes = arena_alloc(arena, (L->nnodes ? L->nnodes : 1) * sizeof(*z->nodes));
+    if (!z->buckets || !z->nodes || !z->apex || !z->file)
         return -ENOMEM;
-    size_t nnodes = 0, nrecords = 0;
+    size_t nrecords = 0;
     for (size_t i = 0; i < L->nnodes; i++) {
         if (L->list[i]->dropped)
             continue;
         if ((rc = node_finish(L, L->list[i], z, geo)))
             return rc;
-        nnodes++;
         nrecords += L->list[i]->nrrs;
     }
-    z->nnodes = nnodes;
     z->nrecords = nrecords;
     z->soa = (zone_rrset_t *)zone_node_rrset(z->apex_node, DNS_TYPE_SOA);
     const dns_rdata_t *rd = &z->soa->rdata[0];
