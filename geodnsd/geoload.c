@@ -258,23 +258,23 @@ void georesp_warn_targets(const geo_runtime_t *rt, const zone_set_t *zs)
         return;
     for (size_t zi = 0; zi < zs->nzones; zi++) {
         const zone_t *z = zs->zones[zi];
-        for (uint32_t b = 0; b < z->nbuckets; b++)
-            for (const zone_node_t *n = z->buckets[b]; n; n = n->next) {
-                const route_policy_t *pol = n->geo;
-                if (!pol)
-                    continue;
-                char name[DNS_NAME_TEXT_MAX];
-                dns_name_to_str(n->name, name, sizeof(name));
-                if (pol->mode == ROUTE_MODE_CNAME) {
-                    warn_pool(rt, zs, pol->pool, name, warned);
-                    warn_pool(rt, zs, pol->fallback_pool, name, warned);
-                }
-                if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
-                    !zone_set_target_ok(zs, rt->pol_cname[pol->id - 1],
-                                        rt->pol_cnamelen[pol->id - 1], true))
-                    log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
-                             name, pol->cname);
+        for (size_t ni = 0; ni < z->nnodes; ni++) { /* file order: warnings in that order */
+            const zone_node_t *n = z->nodes[ni];
+            const route_policy_t *pol = n->geo;
+            if (!pol)
+                continue;
+            char name[DNS_NAME_TEXT_MAX];
+            dns_name_to_str(n->name, name, sizeof(name));
+            if (pol->mode == ROUTE_MODE_CNAME) {
+                warn_pool(rt, zs, pol->pool, name, warned);
+                warn_pool(rt, zs, pol->fallback_pool, name, warned);
             }
+            if (pol->id && pol->id <= rt->npol && rt->pol_cnamelen[pol->id - 1] &&
+                !zone_set_target_ok(zs, rt->pol_cname[pol->id - 1], rt->pol_cnamelen[pol->id - 1],
+                                    true))
+                log_warn("%s: geo name %s: fallback CNAME %s has no data in our zones", z->file,
+                         name, pol->cname);
+        }
     }
     free(warned);
 }

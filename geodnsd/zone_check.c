@@ -160,39 +160,39 @@ void zl_warn_cross_zone_targets(const zone_set_t *zs)
 {
     for (size_t i = 0; i < zs->nzones; i++) {
         const zone_t *z = zs->zones[i];
-        for (uint32_t b = 0; b < z->nbuckets; b++)
-            for (const zone_node_t *n = z->buckets[b]; n; n = n->next)
-                for (unsigned k = 0; k < n->nrrsets; k++) {
-                    const zone_rrset_t *rs = &n->rrsets[k];
-                    size_t skip = rs->type == DNS_TYPE_MX ? 2 : 0;
-                    if (rs->type != DNS_TYPE_CNAME && rs->type != DNS_TYPE_NS &&
-                        rs->type != DNS_TYPE_MX)
+        for (size_t ni = 0; ni < z->nnodes; ni++) { /* file order: warnings in that order */
+            const zone_node_t *n = z->nodes[ni];
+            for (unsigned k = 0; k < n->nrrsets; k++) {
+                const zone_rrset_t *rs = &n->rrsets[k];
+                size_t skip = rs->type == DNS_TYPE_MX ? 2 : 0;
+                if (rs->type != DNS_TYPE_CNAME && rs->type != DNS_TYPE_NS &&
+                    rs->type != DNS_TYPE_MX)
+                    continue;
+                for (unsigned r = 0; r < rs->count; r++) {
+                    const dns_rdata_t *rd = &rs->rdata[r];
+                    uint8_t t[DNS_MAX_NAME];
+                    int tl = rd->len > skip ? dns_name_len(rd->data + skip, rd->len - skip) : -1;
+                    if (tl <= 1)
                         continue;
-                    for (unsigned r = 0; r < rs->count; r++) {
-                        const dns_rdata_t *rd = &rs->rdata[r];
-                        uint8_t t[DNS_MAX_NAME];
-                        int tl =
-                            rd->len > skip ? dns_name_len(rd->data + skip, rd->len - skip) : -1;
-                        if (tl <= 1)
-                            continue;
-                        memcpy(t, rd->data + skip, (size_t)tl);
-                        dns_name_lower(t, (size_t)tl);
-                        uint8_t offs[DNS_MAX_LABELS];
-                        unsigned nl = zone_name_labels(t, offs);
-                        const zone_t *tz = zone_set_find(zs, t, (size_t)tl, offs, nl);
-                        if (!tz || tz == z ||
-                            zone_set_target_ok(zs, t, (size_t)tl, rs->type != DNS_TYPE_CNAME))
-                            continue;
-                        char owner[DNS_NAME_TEXT_MAX], target[DNS_NAME_TEXT_MAX];
-                        dns_name_to_str(n->name, owner, sizeof(owner));
-                        dns_name_to_str(t, target, sizeof(target));
-                        log_warn("%s: %s %s target %s has no %s in the zone we serve for it",
-                                 z->file, owner,
-                                 rs->type == DNS_TYPE_CNAME ? "CNAME"
-                                 : rs->type == DNS_TYPE_NS  ? "NS"
-                                                            : "MX",
-                                 target, rs->type == DNS_TYPE_CNAME ? "data" : "address");
-                    }
+                    memcpy(t, rd->data + skip, (size_t)tl);
+                    dns_name_lower(t, (size_t)tl);
+                    uint8_t offs[DNS_MAX_LABELS];
+                    unsigned nl = zone_name_labels(t, offs);
+                    const zone_t *tz = zone_set_find(zs, t, (size_t)tl, offs, nl);
+                    if (!tz || tz == z ||
+                        zone_set_target_ok(zs, t, (size_t)tl, rs->type != DNS_TYPE_CNAME))
+                        continue;
+                    char owner[DNS_NAME_TEXT_MAX], target[DNS_NAME_TEXT_MAX];
+                    dns_name_to_str(n->name, owner, sizeof(owner));
+                    dns_name_to_str(t, target, sizeof(target));
+                    log_warn("%s: %s %s target %s has no %s in the zone we serve for it", z->file,
+                             owner,
+                             rs->type == DNS_TYPE_CNAME ? "CNAME"
+                             : rs->type == DNS_TYPE_NS  ? "NS"
+                                                        : "MX",
+                             target, rs->type == DNS_TYPE_CNAME ? "data" : "address");
                 }
+            }
+        }
     }
 }
