@@ -221,6 +221,18 @@ static void render_queries(metrics_buf_t *b, const metrics_counters_t *c)
                metrics_get(&c->transfers[1]));
     series_u64(b, "geodnsd_transfers_total", "result", "refused", NULL, NULL,
                metrics_get(&c->transfers[0]));
+    head(b, "geodnsd_transfers_ended_total", "counter",
+         "Whole-zone transfers that ended, by how: sent (all of it handed to the kernel) or "
+         "cut_off (the connection closed first: the client left, stopped reading for "
+         "tcp.idle_timeout, or made room at tcp.max_connections).");
+    series_u64(b, "geodnsd_transfers_ended_total", "end", "sent", NULL, NULL,
+               metrics_get(&c->transfers_ended[1]));
+    series_u64(b, "geodnsd_transfers_ended_total", "end", "cut_off", NULL, NULL,
+               metrics_get(&c->transfers_ended[0]));
+    head(b, "geodnsd_transfer_bytes_total", "counter",
+         "Bytes of whole-zone transfers handed to the kernel, those cut off included.");
+    series_u64(b, "geodnsd_transfer_bytes_total", NULL, NULL, NULL, NULL,
+               metrics_get(&c->transfer_bytes));
 }
 
 static void render_geo(metrics_buf_t *b, const metrics_facts_t *f)
@@ -344,8 +356,8 @@ void metrics_prom_render(metrics_buf_t *b, const metrics_facts_t *f)
                (uint64_t)f->last_reload_ok);
     render_queries(b, f->counters);
     head(b, "geodnsd_transfers_in_progress", "gauge",
-         "Zone transfers being sent now, each holding its zone in memory until the client has "
-         "it; at geodnsd_transfers_max the next one is answered SERVFAIL.");
+         "Whole-zone transfers being sent now, over all workers; at geodnsd_transfers_max the "
+         "next one is answered SERVFAIL.");
     series_u64(b, "geodnsd_transfers_in_progress", NULL, NULL, NULL, NULL, f->transfers_held);
     head(b, "geodnsd_transfers_max", "gauge", "tcp.max_transfers of the config in force.");
     series_u64(b, "geodnsd_transfers_max", NULL, NULL, NULL, NULL, f->transfers_max);

@@ -78,6 +78,8 @@ typedef struct metrics_counters {
     metrics_ctr_t rrl_slipped;   /* UDP responses sent truncated instead: rate limited */
     metrics_ctr_t mtu_truncated; /* UDP responses over the link MTU, sent truncated instead */
     metrics_ctr_t transfers[2];  /* zone transfer requests over TCP: refused, allowed (xfr.h) */
+    metrics_ctr_t transfers_ended[2]; /* whole-zone transfers: cut off, sent (tcp.c) */
+    metrics_ctr_t transfer_bytes;     /* their bytes handed to the kernel */
     metrics_ctr_t steps[METRICS_STEPS];
     metrics_ctr_t overflow; /* every PoP of the answering step was full */
     metrics_ctr_t shed;     /* the nearest PoP shed this client to another */
@@ -86,10 +88,15 @@ typedef struct metrics_counters {
     metrics_ctr_t pop_answers[METRICS_POP_SLOTS];
 } metrics_counters_t;
 
+static inline void metrics_add(metrics_ctr_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 static inline void metrics_inc(metrics_ctr_t *c)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    metrics_add(c, 1);
 }
 
 /* A counter's value (any thread; the count may be a few increments behind). */

@@ -96,6 +96,9 @@ static void xfr_release(conn_t *c, const char *end)
     if (c->xfr_held && end) {
         size_t messages, records;
         xfr_counts(c->xfr, &messages, &records);
+        bool sent = !strcmp(end, "sent");
+        metrics_inc(&c->pool->counters->transfers_ended[sent ? 1 : 0]);
+        metrics_add(&c->pool->counters->transfer_bytes, c->xfr_sent);
         double secs = (double)(uv_now(c->pool->loop) - c->xfr_t0) / 1000.0;
         log_info("transfer #%lu %s: %zu messages, %zu records, %llu bytes in %.1f s", c->xfr_n, end,
                  messages, records, (unsigned long long)c->xfr_sent, secs);

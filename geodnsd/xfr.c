@@ -534,18 +534,25 @@ int xfr_process(const query_env_t *env, const uint8_t *pkt, size_t len, const st
     if (xfr_start(env, pkt, len, src, now, busy, &st, res))
         return -1;
     uint8_t *all = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int more;
     do {
         const uint8_t *p;
         size_t l;
         if ((more = xfr_next(st, &p, &l)) < 0)
             goto fail;
-        uint8_t *grown = realloc(all, n + l + 1);
-        if (!grown)
-            goto fail;
-        all = grown;
-        memcpy(all + n, p, l);
+        if (n + l > cap) {
+            size_t ncap = cap ? cap : 64 * 1024;
+            while (ncap < n + l)
+                ncap *= 2;
+            uint8_t *grown = realloc(all, ncap);
+            if (!grown)
+                goto fail;
+            all = grown;
+            cap = ncap;
+        }
+        if (l)
+            memcpy(all + n, p, l);
         n += l;
     } while (more);
     xfr_counts(st, &res->messages, &res->records);

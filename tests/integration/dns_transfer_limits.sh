@@ -37,6 +37,7 @@ conf() { # IDLE MAX: a config with those tcp settings
 #   wait:SECONDS: sleep; close: close every stalled client
 #   closed?: "closed" when the oldest stalled client was closed by the server, else "open"
 #   gauge: "gauge IN_PROGRESS MAX" from /metrics on port $MPORT
+#   ended: "ended SENT CUT_OFF BYTES" (geodnsd_transfers_ended_total, geodnsd_transfer_bytes_total)
 #   rss: "rss KB", the server's (GEOPID) resident memory
 #   slowreload: a slow AXFR with a reload to serial 6 of $ZONE after its first MB (see below)
 cat >"$D/xfr.py" <<'PY'
@@ -181,15 +182,20 @@ for mode in sys.argv[2:]:
         for s in stalled:
             s.close()
         stalled = []
-    elif mode == "gauge":
+    elif mode in ("gauge", "ended"):
         text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % os.environ["MPORT"]).read()
         v = {}
         for line in text.decode().splitlines():
-            if line.startswith("geodnsd_transfers_"):
+            if line.startswith("geodnsd_transfer"):
                 k, _, n = line.partition(" ")
                 v[k] = n
-        print("gauge", v.get("geodnsd_transfers_in_progress"), v.get("geodnsd_transfers_max"),
-              flush=True)
+        if mode == "gauge":
+            print("gauge", v.get("geodnsd_transfers_in_progress"), v.get("geodnsd_transfers_max"),
+                  flush=True)
+        else:
+            print("ended", v.get('geodnsd_transfers_ended_total{end="sent"}'),
+                  v.get('geodnsd_transfers_ended_total{end="cut_off"}'),
+                  v.get("geodnsd_transfer_bytes_total"), flush=True)
     elif mode == "closed?":
         # Drain what the kernel holds: a closed connection ends in EOF (or a reset).
         s = stalled[0]
@@ -229,7 +235,7 @@ MPORT=$(free_port)
 export MPORT
 dns_start "$D/b.yaml" --metrics "$MPORT" || finish
 export GEOPID=$SERVER_PID
-R=$(python3 "$D/xfr.py" "$PORT" rss stall stall wait:1 gauge rss full ixfr:5 close wait:0.5 gauge full)
+R=$(python3 "$D/xfr.py" "$PORT" rss stall stall wait:1 gauge rss full ixfr:5 close wait:0.5 gauge full wait:0.3 ended)
 # Each stalled transfer holds a few 64 KiB messages, not the zone (9 MB in AXFR form).
 RSS0=$(sed -n 1p <<<"$R" | cut -d' ' -f2)
 RSS1=$(sed -n 3p <<<"$R" | cut -d' ' -f2)
@@ -243,6 +249,9 @@ expect_eq "2 transfers stalled: an up-to-date IXFR still gets the SOA" "$(sed -n
 expect_eq "after the stalled clients leave: none in progress" "$(sed -n 4p <<<"$R")" "gauge 0 2"
 expect_eq "after the stalled clients leave: the whole zone again" "$(sed -n 5p <<<"$R")" \
     "full 0 $FULL 2"
+set -- $(sed -n 6p <<<"$R")
+expect_eq "/metrics: 1 transfer sent, the 2 stalled ones cut off" "$2 $3" "1 2"
+check "/metrics: the bytes of all three ($4)" test "${4:-0}" -gt "$((9 * 1000 * 1000))"
 has_log "the busy refusal is logged" "transfer #[0-9]+ refused: AXFR of big\.test\. serial 5 to 127\.0\.0\.1: busy, 2 transfers being sent \(tcp\.max_transfers\): SERVFAIL"
 has_log "a stalled transfer's end is logged" "transfer #[0-9]+ cut off, connection closed: [0-9]+ messages, [0-9]+ records, [0-9]+ bytes in [0-9.]+ s"
 has_log "a whole transfer's end is logged" "transfer #[0-9]+ sent: [0-9]+ messages, $FULL records, [0-9]+ bytes in [0-9.]+ s"
