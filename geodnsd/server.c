@@ -218,6 +218,7 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
         uv_loop_init(&w->loop);
+        tcp_pool_start(&w->pool);
         uv_async_init(&w->loop, &w->async, worker_on_async);
         w->async.data = w;
         for (size_t k = 0; i == 0 && k < srv->nclaims; k++) {

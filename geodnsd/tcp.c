@@ -24,16 +24,14 @@ struct conn {
     size_t inlen;
     uint8_t *out; /* pending write: allocated on the first backpressure, freed on close */
     /* A zone transfer being written, a piece at a time (xfr_next), reading stopped meanwhile. */
-    xfr_stream_t *xfr;        /* freed when written or on close */
-    gd_snapshot_t *xfr_snap;  /* what a whole-zone stream reads: held until it is freed */
-    gd_health_t *xfr_health;  /* (NULL: no health view) */
-    const uint8_t *xfr_piece; /* the piece being written, in xfr */
-    size_t xfr_len;
-    bool xfr_more;       /* xfr_next has more after this piece */
-    bool xfr_due;        /* the last piece is out: xfr_on_idle writes the next */
-    bool xfr_held;       /* it counts against tcp.max_transfers (xfr_held_n) */
-    unsigned long xfr_n; /* its number in the log */
-    uint64_t xfr_t0;     /* loop time it started, ms */
+    xfr_stream_t *xfr;       /* freed when written or on close */
+    gd_snapshot_t *xfr_snap; /* what a whole-zone stream reads: held until it is freed */
+    gd_health_t *xfr_health; /* (NULL: no health view) */
+    bool xfr_more;           /* xfr_next has more after the piece being written */
+    bool xfr_due;            /* the last piece is out: xfr_on_idle writes the next */
+    bool xfr_held;           /* it counts against tcp.max_transfers (xfr_held_n) */
+    unsigned long xfr_n;     /* its number in the log */
+    uint64_t xfr_t0;         /* loop time it started, ms */
     /* Bytes handed to the kernel, and of those what the client had acknowledged at the last
      * idle tick: kept after the stream is freed, for conn_on_timeout, until the next transfer. */
     uint64_t xfr_sent;
@@ -87,25 +85,24 @@ unsigned tcp_transfers_held(void)
     return atomic_load_explicit(&xfr_held_n, memory_order_relaxed);
 }
 
-/* Free c's transfer stream and what it held. end: how a whole-zone transfer ended, for its log
- * line ("sent", or why it was cut off), or NULL for no line. */
-static void xfr_release(conn_t *c, const char *end)
+/* Free c's transfer stream and what it held. A whole-zone transfer's end is logged and counted:
+ * sent when cut_off is NULL, else cut off for that reason. */
+static void xfr_release(conn_t *c, const char *cut_off)
 {
     if (!c->xfr)
         return;
-    if (c->xfr_held && end) {
+    if (c->xfr_held) {
         size_t messages, records;
         xfr_counts(c->xfr, &messages, &records);
-        bool sent = !strcmp(end, "sent");
-        metrics_inc(&c->pool->counters->transfers_ended[sent ? 1 : 0]);
+        metrics_inc(&c->pool->counters->transfers_ended[cut_off ? 0 : 1]);
         metrics_add(&c->pool->counters->transfer_bytes, c->xfr_sent);
         double secs = (double)(uv_now(c->pool->loop) - c->xfr_t0) / 1000.0;
-        log_info("transfer #%lu %s: %zu messages, %zu records, %llu bytes in %.1f s", c->xfr_n, end,
-                 messages, records, (unsigned long long)c->xfr_sent, secs);
+        log_info("transfer #%lu %s: %zu messages, %zu records, %llu bytes in %.1f s", c->xfr_n,
+                 cut_off ? cut_off : "sent", messages, records, (unsigned long long)c->xfr_sent,
+                 secs);
     }
     xfr_free(c->xfr);
     c->xfr = NULL;
-    c->xfr_piece = NULL;
     if (c->xfr_snap)
         gd_snapshot_unref(c->xfr_snap);
     if (c->xfr_health)
@@ -143,11 +140,6 @@ static void xfr_on_idle(uv_idle_t *h)
 static void xfr_schedule(conn_t *c)
 {
     tcp_pool_t *p = c->pool;
-    if (!p->xfr_idle_ready) {
-        uv_idle_init(p->loop, &p->xfr_idle); /* here: the loop is not set up at tcp_pool_init */
-        p->xfr_idle.data = p;
-        p->xfr_idle_ready = true;
-    }
     c->xfr_due = true;
     if (!uv_is_closing((uv_handle_t *)&p->xfr_idle))
         uv_idle_start(&p->xfr_idle, xfr_on_idle);
@@ -159,19 +151,21 @@ static void xfr_schedule(conn_t *c)
  * idle_timeouts. Returns 0, or -1 when the connection must close. */
 static int xfr_write_next(conn_t *c)
 {
-    int more = xfr_next(c->xfr, &c->xfr_piece, &c->xfr_len);
+    const uint8_t *piece;
+    size_t len;
+    int more = xfr_next(c->xfr, &piece, &len);
     if (more < 0) {
         log_error("transfer #%lu: out of memory", c->xfr_n);
         return -1;
     }
     c->xfr_more = more;
     c->writing = true; /* until the transfer is out: conn_process waits */
-    if (!c->xfr_len && more) {
+    if (!len && more) {
         xfr_schedule(c); /* nothing whole yet: more on the next turn */
         return 0;
     }
-    uv_buf_t b = uv_buf_init((char *)c->xfr_piece, (unsigned)c->xfr_len);
-    c->xfr_sent += c->xfr_len;
+    uv_buf_t b = uv_buf_init((char *)piece, (unsigned)len);
+    c->xfr_sent += len;
     c->wreq.data = c;
     return uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, conn_on_written) ? -1 : 0;
 }
@@ -257,7 +251,7 @@ static void conn_on_written(uv_write_t *req, int status)
         xfr_schedule(c);
         return;
     }
-    xfr_release(c, "sent");
+    xfr_release(c, NULL);
     conn_process(c);
     if (!c->writing && !c->closing)
         uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
@@ -469,6 +463,12 @@ static void conn_open(tcp_pool_t *p, int fd, const struct sockaddr_storage *peer
     uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_on_read);
 }
 
+void tcp_pool_start(tcp_pool_t *p)
+{
+    uv_idle_init(p->loop, &p->xfr_idle);
+    p->xfr_idle.data = p;
+}
+
 bool tcp_pool_has_slot(void *ctx)
 {
     return ((tcp_pool_t *)ctx)->free_list != NULL;
@@ -500,7 +500,7 @@ void tcp_pool_free(tcp_pool_t *p)
 {
     for (size_t i = 0; p->conns && i < p->nconns; i++) {
         free(p->conns[i].out);
-        xfr_release(&p->conns[i], NULL);
+        xfr_release(&p->conns[i], "cut off, server stopped");
     }
     free(p->conns);
     p->conns = NULL;
