@@ -14,8 +14,10 @@
 #     with that geodnsd binary too;
 #   - each round, for each server in turn: a prober sends a SOA query every 2 ms on one open TCP
 #     connection while `dig AXFR` takes the whole zone over another one as fast as it reads;
-#     the figures are the AXFR's wall time and the latency of the probes sent during it
-#     (median, p99, max), medians over ROUNDS; ratios geodnsd / NSD (and geodnsd / BASE).
+#     the figures are the AXFR's wall time, the latency of the probes sent during it (median,
+#     p99, max) and the server's CPU time over the AXFR (user and system time of all its
+#     processes and threads, and of the children they reaped: NSD forks one per transfer; /proc),
+#     medians over ROUNDS; ratios geodnsd / NSD (and geodnsd / BASE).
 #   The prober and dig run at nice -10 so that their own scheduling on 2 cores is not what is
 #   measured. Results in RESULTS (default: a new temp dir, printed). Binds 127.0.0.1 only; stops
 #   only the PIDs it started.
@@ -83,10 +85,21 @@ if [ -n "$BASE" ]; then
     servers+=(base)
 fi
 
-# One measurement: "axfr_s probes p50_ms p99_ms max_ms records".
+# One measurement: "axfr_s probes p50_ms p99_ms max_ms cpu_s records" (PIDS: the server's
+# processes, whose CPU time over the AXFR is cpu_s).
 cat >"$WORK/probe.py" <<'PY'
-import socket, struct, subprocess, sys, threading, time
-port = int(sys.argv[1])
+import os, socket, struct, subprocess, sys, threading, time
+port, pids = int(sys.argv[1]), sys.argv[2:]
+def cpu():
+    t = 0
+    for p in pids:
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            t += sum(int(x) for x in st[11:15])  # utime stime cutime cstime
+        except OSError:
+            pass
+    return t / os.sysconf("SC_CLK_TCK")
 def rx(s, n):
     b = b""
     while len(b) < n:
@@ -111,37 +124,44 @@ def probe():
 th = threading.Thread(target=probe)
 th.start()
 time.sleep(0.3)
-t0 = time.monotonic()
+c0, t0 = cpu(), time.monotonic()
 out = subprocess.run(["dig", "+tcp", "+noall", "+stats", "-p", str(port), "@127.0.0.1", "big.test",
                       "AXFR"], capture_output=True, text=True).stdout
-t1 = time.monotonic()
+t1, c1 = time.monotonic(), cpu()
 time.sleep(0.1)
 stop.set()
 th.join()
 rec = [l.split(":")[1].split(",")[0].strip() for l in out.splitlines() if "XFR size" in l]
 lat = sorted(d * 1000 for t, d in probes if t0 <= t <= t1) or [0]
-print("%.3f %d %.3f %.3f %.3f %s" % (t1 - t0, len(lat), lat[len(lat) // 2],
-      lat[min(len(lat) - 1, int(len(lat) * .99))], lat[-1], rec[0] if rec else "?"))
+print("%.3f %d %.3f %.3f %.3f %.2f %s" % (t1 - t0, len(lat), lat[len(lat) // 2],
+      lat[min(len(lat) - 1, int(len(lat) * .99))], lat[-1], c1 - c0, rec[0] if rec else "?"))
 PY
 
+descendants() { # PID: it and every process under it
+    local c
+    echo "$1"
+    for c in $(pgrep -P "$1" || true); do descendants "$c"; done
+}
 for r in $(seq 1 "$ROUNDS"); do
     for s in "${servers[@]}"; do
         bd_say "round $r/$ROUNDS: $s"
-        nice -n -10 python3 "$WORK/probe.py" "${SPORT[$s]}" >>"$RESULTS/$s.txt"
+        # NSD answers from a child process, which forks a process per transfer: the whole tree.
+        pids=($(descendants "${SPID[$s]}"))
+        nice -n -10 python3 "$WORK/probe.py" "${SPORT[$s]}" "${pids[@]}" >>"$RESULTS/$s.txt"
     done
 done
 
 med() { awk -v c="$2" '{ print $c }' "$RESULTS/$1.txt" | bd_median; }
 {
-    echo "zone: $NAMES names, $(awk '{ print $6 }' "$RESULTS/geodnsd.txt" | sort -u | tr '\n' ' ')records in the AXFR; $ROUNDS rounds, medians"
+    echo "zone: $NAMES names, $(awk '{ print $7 }' "$RESULTS/geodnsd.txt" | sort -u | tr '\n' ' ')records in the AXFR; $ROUNDS rounds, medians"
     echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); nsd: $("$NSD_BIN" -v 2>&1 | head -1)"
     [ -n "$BASE" ] && echo "base: $BASE ($("$BASE" --version 2>&1 | head -1))"
-    printf '%-8s %9s %7s %9s %9s %9s\n' server axfr_s probes p50_ms p99_ms max_ms
+    printf '%-8s %9s %7s %9s %9s %9s %9s\n' server axfr_s probes p50_ms p99_ms max_ms cpu_s
     for s in "${servers[@]}"; do
-        printf '%-8s %9s %7s %9s %9s %9s\n' "$s" "$(med "$s" 1)" "$(med "$s" 2)" "$(med "$s" 3)" \
-            "$(med "$s" 4)" "$(med "$s" 5)"
+        printf '%-8s %9s %7s %9s %9s %9s %9s\n' "$s" "$(med "$s" 1)" "$(med "$s" 2)" "$(med "$s" 3)" \
+            "$(med "$s" 4)" "$(med "$s" 5)" "$(med "$s" 6)"
     done
-    echo "ratio geodnsd / nsd: AXFR time $(bd_ratio "$(med geodnsd 1)" "$(med nsd 1)"), probe p99 $(bd_ratio "$(med geodnsd 4)" "$(med nsd 4)"), probe max $(bd_ratio "$(med geodnsd 5)" "$(med nsd 5)")"
-    [ -n "$BASE" ] && echo "ratio geodnsd / base: AXFR time $(bd_ratio "$(med geodnsd 1)" "$(med base 1)"), probe p99 $(bd_ratio "$(med geodnsd 4)" "$(med base 4)"), probe max $(bd_ratio "$(med geodnsd 5)" "$(med base 5)")"
+    echo "ratio geodnsd / nsd: AXFR time $(bd_ratio "$(med geodnsd 1)" "$(med nsd 1)"), probe p99 $(bd_ratio "$(med geodnsd 4)" "$(med nsd 4)"), probe max $(bd_ratio "$(med geodnsd 5)" "$(med nsd 5)"), server CPU $(bd_ratio "$(med geodnsd 6)" "$(med nsd 6)")"
+    [ -n "$BASE" ] && echo "ratio geodnsd / base: AXFR time $(bd_ratio "$(med geodnsd 1)" "$(med base 1)"), probe p99 $(bd_ratio "$(med geodnsd 4)" "$(med base 4)"), probe max $(bd_ratio "$(med geodnsd 5)" "$(med base 5)"), server CPU $(bd_ratio "$(med geodnsd 6)" "$(med base 6)")"
 } | tee "$RESULTS/summary.txt"
 echo "results: $RESULTS" >&2

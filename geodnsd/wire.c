@@ -353,7 +353,9 @@ void dns_writer_init(dns_writer_t *w, uint8_t *buf, size_t limit, uint16_t id, u
     w->limit = limit;
     w->len = DNS_HDR_LEN;
     w->ncomp = 0;
+    w->nhashed = 0;
     w->qname_len = 0;
+    w->owner_at = 0;
     memset(w->counts, 0, sizeof(w->counts));
     memset(buf, 0, DNS_HDR_LEN);
     wr16(buf, id);
@@ -434,6 +436,105 @@ static bool msg_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
     return false;
 }
 
+/* Past this many compression targets, dns_writer_name looks them up by hash: with the 64 names
+ * of a zone transfer's message, comparing every owner with each took four fifths of the
+ * transfer's time. Below it (an ordinary answer) the plain comparison is cheaper than hashing. */
+#define COMP_HASHED_FROM 16
+#define NAME_LABELS_MAX  128 /* a name of 255 bytes has at most 127 labels and the root */
+
+/* The hashes of every suffix of a name given as its labels lab[0..n) (each a length byte and
+ * its bytes; the root not included): suf[k] is the hash of the name from lab[k] on, lower case,
+ * computed from the root leftwards so that all n cost one pass. */
+static uint32_t labels_hash(const uint8_t *const *lab, unsigned n, uint32_t *suf)
+{
+    uint32_t h = 0x811C9DC5u;
+    for (unsigned k = n; k-- > 0;) {
+        const uint8_t *l = lab[k];
+        h = (h ^ l[0]) * 0x01000193u;
+        for (unsigned i = 1; i <= l[0]; i++)
+            h = (h ^ lower(l[i])) * 0x01000193u;
+        if (suf)
+            suf[k] = h;
+    }
+    return h;
+}
+
+#define COMP_INDEX_MASK (2 * DNS_COMP_MAX - 1)
+
+/* Hash the names at the compression targets not hashed yet and index them. A target is a label
+ * start the writer wrote itself, so its name is well formed; the walk is bounded all the same. */
+static void comp_hash_update(dns_writer_t *w)
+{
+    if (w->nhashed == 0)
+        memset(w->comp_index, 0, sizeof(w->comp_index));
+    for (; w->nhashed < w->ncomp; w->nhashed++) {
+        const uint8_t *lab[NAME_LABELS_MAX];
+        unsigned n = 0;
+        size_t off = w->comp[w->nhashed];
+        for (int hops = 0; hops < 64 && n < NAME_LABELS_MAX && w->buf[off];) {
+            if ((w->buf[off] & 0xC0) == 0xC0) {
+                off = ((size_t)(w->buf[off] & 0x3F) << 8) | w->buf[off + 1];
+                hops++;
+                continue;
+            }
+            lab[n++] = w->buf + off;
+            off += (size_t)w->buf[off] + 1;
+        }
+        uint32_t h = labels_hash(lab, n, NULL);
+        w->comp_hash[w->nhashed] = h;
+        unsigned slot = h & COMP_INDEX_MASK;
+        while (w->comp_index[slot]) /* at most half full: there is an empty slot */
+            slot = (slot + 1) & COMP_INDEX_MASK;
+        w->comp_index[slot] = (uint8_t)(w->nhashed + 1);
+    }
+}
+
+/* Forget the compression targets from the n-th on (a write undone, a rewind). The index is
+ * rebuilt at its next use: only a message's last, undone record gets here in a transfer. */
+static void comp_truncate(dns_writer_t *w, unsigned n)
+{
+    w->ncomp = n;
+    if (w->nhashed > n)
+        w->nhashed = 0;
+}
+
+/* Where the longest suffix of name already in the message starts: sets *at to its offset in
+ * name and *ptr to its offset in the message, or returns false. Both searches find the same
+ * target: the writer adds a name only when no suffix of it was found, so no two targets spell
+ * the same name. */
+static bool comp_find(dns_writer_t *w, const uint8_t *name, size_t *at, size_t *ptr)
+{
+    if (w->ncomp < COMP_HASHED_FROM) {
+        for (size_t i = 0; name[i]; i += (size_t)name[i] + 1)
+            for (unsigned c = 0; c < w->ncomp; c++)
+                if (msg_name_eq(w->buf, w->comp[c], name + i)) {
+                    *at = i;
+                    *ptr = w->comp[c];
+                    return true;
+                }
+        return false;
+    }
+    comp_hash_update(w);
+    const uint8_t *lab[NAME_LABELS_MAX];
+    uint32_t suf[NAME_LABELS_MAX];
+    unsigned n = 0;
+    for (size_t i = 0; name[i] && n < NAME_LABELS_MAX; i += (size_t)name[i] + 1)
+        lab[n++] = name + i;
+    labels_hash(lab, n, suf);
+    for (unsigned k = 0; k < n; k++) {
+        for (unsigned slot = suf[k] & COMP_INDEX_MASK; w->comp_index[slot];
+             slot = (slot + 1) & COMP_INDEX_MASK) {
+            unsigned c = w->comp_index[slot] - 1u;
+            if (w->comp_hash[c] == suf[k] && msg_name_eq(w->buf, w->comp[c], lab[k])) {
+                *at = (size_t)(lab[k] - name);
+                *ptr = w->comp[c];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen)
 {
     /* The commonest name by far, an answer's owner that is the question's name spelled alike
@@ -448,19 +549,7 @@ int dns_writer_name(dns_writer_t *w, const uint8_t *name, size_t namelen)
     }
     /* Find the longest suffix of name already present in the message. */
     size_t i = 0, ptr = 0;
-    bool found = false;
-    while (name[i]) {
-        for (unsigned c = 0; c < w->ncomp; c++) {
-            if (msg_name_eq(w->buf, w->comp[c], name + i)) {
-                ptr = w->comp[c];
-                found = true;
-                break;
-            }
-        }
-        if (found)
-            break;
-        i += (size_t)name[i] + 1;
-    }
+    bool found = comp_find(w, name, &i, &ptr);
     size_t need = found ? i + 2 : namelen;
     if (w->len + need > w->limit)
         return -1;
@@ -481,8 +570,22 @@ int dns_writer_rr(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, s
 {
     size_t save_len = w->len;
     unsigned save_ncomp = w->ncomp;
-    if (dns_writer_name(w, owner, ownerlen))
-        goto fail;
+    /* Records of one owner one after another (an RRset, a node in a zone transfer): a pointer
+     * to the owner before, found even when the compression targets are full. The question's
+     * name is left to dns_writer_name, whose own shortcut is cheaper. */
+    if (w->owner_at > DNS_HDR_LEN && msg_name_eq(w->buf, w->owner_at, owner)) {
+        if (w->len + 2 > w->limit)
+            goto fail;
+        wr16(w->buf + w->len, (uint16_t)(0xC000 | w->owner_at));
+        w->len += 2;
+    } else {
+        if (dns_writer_name(w, owner, ownerlen))
+            goto fail;
+        size_t at = save_len;
+        if ((w->buf[at] & 0xC0) == 0xC0)
+            at = ((size_t)(w->buf[at] & 0x3F) << 8) | w->buf[at + 1];
+        w->owner_at = at < 0x3FFF ? (uint16_t)at : 0;
+    }
     if (w->len + 10 > w->limit)
         goto fail;
     uint8_t *p = w->buf + w->len;
@@ -517,7 +620,9 @@ int dns_writer_rr(dns_writer_t *w, enum dns_section sec, const uint8_t *owner, s
     return 0;
 fail:
     w->len = save_len;
-    w->ncomp = save_ncomp;
+    comp_truncate(w, save_ncomp);
+    if (w->owner_at >= save_len)
+        w->owner_at = 0;
     return -1;
 }
 
@@ -557,10 +662,11 @@ void dns_writer_rewind(dns_writer_t *w, size_t len, const uint16_t counts[4])
     memcpy(w->counts, counts, sizeof(w->counts));
     if (len < DNS_HDR_LEN + w->qname_len)
         w->qname_len = 0;
+    if (w->owner_at >= len)
+        w->owner_at = 0;
     /* Drop compression targets that now lie past the end. */
     unsigned n = 0;
-    for (unsigned i = 0; i < w->ncomp; i++)
-        if (w->comp[i] < len)
-            w->comp[n++] = w->comp[i];
-    w->ncomp = n;
+    while (n < w->ncomp && w->comp[n] < len) /* added in the order they were written */
+        n++;
+    comp_truncate(w, n);
 }

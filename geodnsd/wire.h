@@ -180,7 +180,16 @@ typedef struct dns_writer {
     uint16_t counts[4]; /* QD, AN, NS, AR */
     unsigned ncomp;
     uint16_t comp[DNS_COMP_MAX]; /* offsets of label starts usable as compression targets */
-    size_t qname_len;            /* the question's name, at DNS_HDR_LEN; 0 before it is written */
+    /* The hash of the name at comp[i] (dns_writer_name), for i < nhashed, and an open-addressed
+     * index of those hashes (entry + 1, 0 empty): built when the table first grows past a few
+     * names, as in a zone transfer's big messages. */
+    unsigned nhashed;
+    uint32_t comp_hash[DNS_COMP_MAX];
+    uint8_t comp_index[2 * DNS_COMP_MAX];
+    size_t qname_len; /* the question's name, at DNS_HDR_LEN; 0 before it is written */
+    /* Where the last record's owner is spelled (its labels, or the name a lone pointer points
+     * to), for a pointer from the next record of the same owner; 0 for none. */
+    uint16_t owner_at;
 } dns_writer_t;
 
 enum dns_section { DNS_SEC_QD = 0, DNS_SEC_AN = 1, DNS_SEC_NS = 2, DNS_SEC_AR = 3 };

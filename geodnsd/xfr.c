@@ -1,5 +1,5 @@
 /* xfr.c: zone transfer out: access rules, TSIG, and the AXFR stream (SOA, every node as the
- * zone holds it, geo names at their default location, SOA) cut into 64 KiB messages. */
+ * zone holds it, geo names at their default location, SOA) cut into 16 KiB messages. */
 #include "xfr.h"
 
 #include <arpa/inet.h>
@@ -14,6 +14,10 @@
 #include "wire.h"
 
 #define XFR_MSG_MAX 65535
+/* Messages are cut at 16 KiB, as NSD does: a compression pointer reaches only the first 16 KiB
+ * of a message, so in 64 KiB messages three quarters of the names could point nowhere. A record
+ * that does not fit in an empty message of that size gets one of up to XFR_MSG_MAX. */
+#define XFR_MSG_SOFT 16384
 
 static const char *where(arena_t *a, const yt_node_t *n)
 {
@@ -222,7 +226,7 @@ static int msg_begin(xfr_out_t *o)
         o->buf = nb;
         o->cap = ncap;
     }
-    size_t limit = XFR_MSG_MAX - (o->key ? TSIG_RR_MAX : 0);
+    size_t limit = XFR_MSG_SOFT - (o->key ? TSIG_RR_MAX : 0);
     dns_writer_init(&o->w, o->buf + o->len + 2, limit, o->q->id, o->hflags);
     if (o->first)
         dns_writer_question(&o->w, o->q); /* the question goes in the first message only */
@@ -249,17 +253,26 @@ static int msg_end(xfr_out_t *o, uint8_t rcode, uint16_t fl)
     return 0;
 }
 
+/* A write did not fit: the next message when this one holds records already (counts, as they
+ * were before the write), else this one up to the largest size. -1 when neither helps. */
+static int msg_make_room(xfr_out_t *o, const uint16_t counts[4])
+{
+    if (counts[DNS_SEC_AN])
+        return msg_end(o, DNS_RCODE_NOERROR, DNS_FLAG_AA) || msg_begin(o) ? -1 : 0;
+    size_t hard = XFR_MSG_MAX - (o->key ? TSIG_RR_MAX : 0);
+    if (o->w.limit >= hard)
+        return -1;
+    o->w.limit = hard;
+    return 0;
+}
+
 /* Write one record, starting a new message when it does not fit in this one. */
 static int put_rr(xfr_out_t *o, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
                   const dns_rdata_t *rd)
 {
-    if (!dns_writer_rr(&o->w, DNS_SEC_AN, owner, olen, type, ttl, rd)) {
-        o->records++;
-        return 0;
-    }
-    if (msg_end(o, DNS_RCODE_NOERROR, DNS_FLAG_AA) || msg_begin(o) ||
-        dns_writer_rr(&o->w, DNS_SEC_AN, owner, olen, type, ttl, rd))
-        return -1;
+    while (dns_writer_rr(&o->w, DNS_SEC_AN, owner, olen, type, ttl, rd))
+        if (msg_make_room(o, o->w.counts))
+            return -1;
     o->records++;
     return 0;
 }
@@ -282,7 +295,7 @@ static int put_geo(xfr_out_t *o, const query_env_t *env, const zone_node_t *n, u
     memcpy(gq.qname, n->name, n->namelen);
     gq.qname_len = n->namelen;
     gq.qname_labels = (uint8_t)zone_name_labels(n->name, gq.label_off);
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (;;) {
         size_t save = o->w.len;
         uint16_t counts[4];
         memcpy(counts, o->w.counts, sizeof(counts));
@@ -298,10 +311,9 @@ static int put_geo(xfr_out_t *o, const query_env_t *env, const zone_node_t *n, u
             return 0;
         }
         dns_writer_rewind(&o->w, save, counts);
-        if (attempt || msg_end(o, DNS_RCODE_NOERROR, DNS_FLAG_AA) || msg_begin(o))
+        if (msg_make_room(o, counts))
             return -1;
     }
-    return -1;
 }
 
 static int put_node(xfr_out_t *o, const query_env_t *env, const zone_node_t *n)

@@ -1,5 +1,8 @@
-/* test_wire.c: name reading (compression rules), the compressing writer and its limits, the
- * question parser's lower-casing and the short copy helper. */
+/* test_wire.c: name reading (compression rules), the compressing writer and its limits, name
+ * compression in big messages against a plain reference, the question parser's lower-casing and
+ * the short copy helper. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -94,9 +97,207 @@ static void test_writer(void)
     CHECK(buf[before + 10] == 0 && buf[before + 11] == 9, "rdlength counts compressed bytes");
 }
 
+/* Records of one owner one after another cost a 2-byte owner each after the first, also once the
+ * 64 compression targets are full (a zone transfer's message holds hundreds of names); a record
+ * that does not fit leaves the shortcut pointing at nothing past the end. */
+static void test_owner_repeat(void)
+{
+    static uint8_t buf[16384];
+    dns_writer_t w;
+    dns_writer_init(&w, buf, sizeof(buf), 1, 0);
+    dns_rdata_t a = {.data = (const uint8_t *)"\1\2\3\4", .len = 4};
+    unsigned bad = 0, n = 0;
+    for (; n < 300; n++) {
+        uint8_t name[DNS_MAX_NAME];
+        int l = snprintf((char *)name + 1, 32, "host%u", n);
+        name[0] = (uint8_t)l;
+        memcpy(name + 1 + l, "\3cdn\7example\0", 13);
+        size_t nl = 1 + (size_t)l + 13;
+        if (dns_writer_rr(&w, DNS_SEC_AN, name, nl, 1, 60, &a))
+            break;
+        size_t before = w.len;
+        /* Upper case, as a zone file may spell it: still the same owner. */
+        name[1] = 'H';
+        if (dns_writer_rr(&w, DNS_SEC_AN, name, nl, 1, 60, &a) || w.len - before != 2 + 10 + 4)
+            bad++;
+    }
+    CHECK(n == 300 && w.ncomp == DNS_COMP_MAX, "300 owners written, the targets full (%u)", n);
+    CHECK(bad == 0, "%u of 300 repeated owners not a 2-byte pointer", bad);
+    size_t off = DNS_HDR_LEN, rr = 0, wrong = 0;
+    for (; off < w.len; rr++) {
+        uint8_t got[DNS_MAX_NAME];
+        char want[64];
+        if (dns_name_read(buf, w.len, &off, got) < 0)
+            break;
+        snprintf(want, sizeof(want), "host%zu", rr / 2);
+        wrong += got[0] != strlen(want) || memcmp(got + 1, want, got[0]);
+        off += 10 + 4;
+    }
+    CHECK(rr == 600 && wrong == 0, "every owner reads back (%zu records, %zu wrong)", rr, wrong);
+    /* A record undone (it did not fit, or a rewind) leaves no shortcut to where its owner was:
+     * the same owner written there again is spelled out, not a pointer to itself. */
+    static const uint8_t big[] = "\7big0001\3cdn\7example";
+    static const uint8_t other[] = "\1x";
+    dns_rdata_t huge = {.data = buf, .len = 200};
+    dns_writer_t w2;
+    uint8_t m[100];
+    dns_writer_init(&w2, m, sizeof(m), 1, 0);
+    CHECK(dns_writer_rr(&w2, DNS_SEC_AN, other, sizeof(other), 1, 60, &a) == 0 &&
+              w2.len == DNS_HDR_LEN + 17,
+          "an owner, then");
+    CHECK(dns_writer_rr(&w2, DNS_SEC_AN, big, sizeof(big), 16, 60, &huge) == -1 &&
+              w2.len == DNS_HDR_LEN + 17,
+          "a record too big for the message: undone");
+    CHECK(dns_writer_rr(&w2, DNS_SEC_AN, big, sizeof(big), 1, 60, &a) == 0 &&
+              m[DNS_HDR_LEN + 17] == 7,
+          "its owner again: spelled out where the undone one was");
+    uint16_t counts[4] = {0, 1, 0, 0};
+    dns_writer_rewind(&w2, DNS_HDR_LEN + 17, counts);
+    CHECK(dns_writer_rr(&w2, DNS_SEC_AN, big, sizeof(big), 1, 60, &a) == 0 &&
+              m[DNS_HDR_LEN + 17] == 7 && w2.len == DNS_HDR_LEN + 17 + 21 + 14,
+          "rewound and written again: spelled out again");
+}
+
 static uint8_t ref_lower(uint8_t c)
 {
     return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* ---- name compression in big messages, against a plain reference ---- */
+
+/* The writer's rules, written the plain way: every label start of a name written out in full is
+ * a target (the first DNS_COMP_MAX, below offset 0x3FFF); a name is written as its longest
+ * suffix already there, tried from the longest, each against the targets in the order added. */
+typedef struct ref_writer {
+    uint8_t buf[65535];
+    size_t len;
+    unsigned n;
+    uint16_t comp[DNS_COMP_MAX];
+} ref_writer_t;
+
+static bool ref_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
+{
+    for (;;) {
+        uint8_t l = buf[off];
+        if ((l & 0xC0) == 0xC0) {
+            off = ((size_t)(l & 0x3F) << 8) | buf[off + 1];
+            continue;
+        }
+        if (l != *s)
+            return false;
+        if (l == 0)
+            return true;
+        for (size_t i = 1; i <= l; i++)
+            if (ref_lower(buf[off + i]) != ref_lower(s[i]))
+                return false;
+        off += (size_t)l + 1;
+        s += (size_t)l + 1;
+    }
+}
+
+static void ref_name(ref_writer_t *r, const uint8_t *name, size_t namelen)
+{
+    size_t i = 0, ptr = 0;
+    bool found = false;
+    for (; name[i] && !found; i += found ? 0 : (size_t)name[i] + 1)
+        for (unsigned c = 0; c < r->n && !found; c++)
+            if (ref_name_eq(r->buf, r->comp[c], name + i)) {
+                ptr = r->comp[c];
+                found = true;
+            }
+    size_t start = r->len, lit = found ? i : namelen;
+    memcpy(r->buf + r->len, name, lit);
+    r->len += lit;
+    if (found) {
+        r->buf[r->len++] = (uint8_t)(0xC0 | ptr >> 8);
+        r->buf[r->len++] = (uint8_t)ptr;
+    }
+    for (size_t o = start; r->buf[o] && (r->buf[o] & 0xC0) == 0; o += (size_t)r->buf[o] + 1)
+        if (r->n < DNS_COMP_MAX && o < 0x3FFF)
+            r->comp[r->n++] = (uint16_t)o;
+}
+
+/* A random name of 1-6 labels from a small set of labels in random case, so that suffixes
+ * repeat often, at every depth. */
+static size_t random_name(uint8_t *out)
+{
+    static const char *const lab[] = {"www", "cdn",    "example", "test",  "a",
+                                      "b",   "edge",   "x1",      "video", "sub",
+                                      "org", "h12345", "mail",    "ns1",   "z"};
+    size_t nl = 1 + (size_t)rand() % 6, o = 0;
+    for (size_t k = 0; k < nl; k++) {
+        const char *l = lab[(size_t)rand() % (sizeof(lab) / sizeof(lab[0]))];
+        size_t len = strlen(l);
+        out[o++] = (uint8_t)len;
+        for (size_t j = 0; j < len; j++)
+            out[o++] = (uint8_t)(rand() % 4 == 0 && l[j] >= 'a' ? l[j] - 32 : l[j]);
+    }
+    out[o++] = 0;
+    return o;
+}
+
+/* Messages up to 64 KiB of random names (the size of a zone transfer's messages, where the
+ * writer looks its targets up by hash once there are enough of them): every byte as the plain
+ * reference writes it, every name reads back as written (lower case), and a rewind to an earlier
+ * length goes on exactly as the reference does. */
+static void test_compress_big(void)
+{
+    static ref_writer_t r;
+    static uint8_t buf[65535];
+    unsigned bad_bytes = 0, bad_read = 0, names = 0, pointers = 0;
+    srand(7);
+    for (int msg = 0; msg < 40; msg++) {
+        dns_writer_t w;
+        dns_writer_init(&w, buf, sizeof(buf), 1, 0);
+        memset(&r, 0, sizeof(r));
+        memcpy(r.buf, buf, DNS_HDR_LEN);
+        r.len = DNS_HDR_LEN;
+        size_t mark = 0;
+        unsigned rmark = 0;
+        uint16_t counts[4] = {0};
+        for (int k = 0; k < 3000; k++) {
+            uint8_t name[DNS_MAX_NAME];
+            size_t nl = random_name(name);
+            if (r.len + nl + 2 > sizeof(buf))
+                break;
+            size_t at = w.len;
+            if (dns_writer_name(&w, name, nl) != 0) {
+                bad_bytes++;
+                break;
+            }
+            ref_name(&r, name, nl);
+            names++;
+            pointers += w.len - at < nl;
+            uint8_t got[DNS_MAX_NAME], want[DNS_MAX_NAME];
+            size_t off = at;
+            for (size_t j = 0; j < nl; j++)
+                want[j] = ref_lower(name[j]);
+            if (dns_name_read(buf, w.len, &off, got) != (int)nl || memcmp(got, want, nl) ||
+                off != w.len)
+                bad_read++;
+            if (w.len != r.len || memcmp(buf, r.buf, w.len)) {
+                bad_bytes++;
+                break;
+            }
+            /* Come back to an earlier point twice: while the targets are still being added
+             * (so the rewind drops some) and once there are 64 of them. */
+            if (k == 8 + msg % 8 || k == 500 + msg * 20) {
+                mark = w.len;
+                rmark = r.n;
+            } else if (mark && (k == 60 + msg || k == 900 + msg * 20)) {
+                dns_writer_rewind(&w, mark, counts);
+                r.len = mark;
+                while (r.n > rmark && r.comp[r.n - 1] >= mark)
+                    r.n--;
+                mark = 0;
+            }
+        }
+    }
+    CHECK(bad_bytes == 0, "compression in 40 big messages: %u differ from the plain reference",
+          bad_bytes);
+    CHECK(bad_read == 0, "%u of %u names do not read back as written", bad_read, names);
+    CHECK(names > 50000 && pointers > names / 2, "a real workout: %u names, %u compressed", names,
+          pointers);
 }
 
 /* dns_query_parse lower-cases the question name eight bytes at a time: every byte value (the
@@ -191,6 +392,8 @@ int main(void)
 {
     test_name_read();
     test_writer();
+    test_compress_big();
+    test_owner_repeat();
     test_parse_lower();
     test_copy_short();
     return check_report();

@@ -80,6 +80,7 @@ typedef struct xfr_seen {
     bool soa_first, soa_last, aa_all, verified_all, question_first_only;
     size_t geo_a;    /* A records of video.cdn.test (a geo name) */
     size_t occluded; /* records at or below sub.cdn.test (a delegation) */
+    size_t over_16k; /* messages longer than 16 KiB */
 } xfr_seen_t;
 
 /* Run one request through xfr_process() and look at every message with ldns. */
@@ -105,6 +106,7 @@ static void run(const char *zone, ldns_rr_type type, const char *key, const char
     ldns_rr *last = NULL;
     for (size_t off = 0; off + 2 <= outlen;) {
         size_t l = ((size_t)out[off] << 8) | out[off + 1];
+        s->over_16k += l > 16384;
         ldns_pkt *p = NULL;
         CHECK(ldns_wire2pkt(&p, out + off + 2, l) == LDNS_STATUS_OK, "message %zu parses",
               s->messages);
@@ -158,7 +160,8 @@ static void test_transfers(void)
     CHECK(s.rcode == 0 && r.allowed, "unsigned AXFR from an allowed net: rcode %d", s.rcode);
     CHECK(s.soa_first && s.soa_last, "SOA first and last");
     CHECK(s.records == 2 * NRECORDS + 4, "every record sent: %zu", s.records);
-    CHECK(s.messages > 1, "more than 64 KiB: several messages (%zu)", s.messages);
+    CHECK(s.messages > 1 && s.over_16k == 0, "several messages of at most 16 KiB (%zu, %zu over)",
+          s.messages, s.over_16k);
     CHECK(s.aa_all, "AA on every message");
     CHECK(s.question_first_only, "the question in the first message only");
     /* 127.0.0.1 needs the key. */
@@ -166,8 +169,8 @@ static void test_transfers(void)
     CHECK(s.rcode == LDNS_RCODE_REFUSED && !r.allowed, "no key: REFUSED (%d)", s.rcode);
     run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
     CHECK(s.rcode == 0 && r.allowed, "signed AXFR: NOERROR (%d)", s.rcode);
-    CHECK(s.messages > 1 && s.verified_all, "every one of %zu messages verifies (ldns)",
-          s.messages);
+    CHECK(s.messages > 1 && s.verified_all && s.over_16k == 0,
+          "every one of %zu messages verifies (ldns), none over 16 KiB", s.messages);
     CHECK(s.soa_first && s.soa_last && s.records == 2 * NRECORDS + 4, "signed: complete");
     run("big.test.", LDNS_RR_TYPE_AXFR, BADKEY, "127.0.0.1", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_NOTAUTH && r.tsig_error == TSIG_BADSIG,
@@ -501,9 +504,26 @@ static void test_badkey_owner_pointer(void)
     ldns_pkt_free(pk);
 }
 
-/* The streaming interface: pieces are whole frames, at least 64 KiB but the last, a few messages
- * at most (the zone is not held), and together the bytes xfr_process() gives; a stream freed
- * midway leaks nothing (the ASan build checks). */
+/* A record too big for a 16 KiB message (a TXT of 20 KB) starts a new message that grows as large
+ * as it needs (up to 64 KiB); the records before it stay in messages of at most 16 KiB. */
+static void test_big_record(void)
+{
+    xfr_seen_t s;
+    xfr_result_t r;
+    run("huge.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == 0 && r.allowed && s.soa_first && s.soa_last, "huge.test: a whole AXFR (%d)",
+          s.rcode);
+    CHECK(s.records == 1 + 1 + 1 + 400 + 1 + 1, "every record (%zu)", s.records);
+    CHECK(s.over_16k == 1 && s.messages >= 2, "only the big TXT's message over 16 KiB (%zu of %zu)",
+          s.over_16k, s.messages);
+    run("huge.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 0 && s.verified_all && s.soa_last && s.over_16k == 1,
+          "signed: every message verifies, the big one included");
+}
+
+/* The streaming interface: pieces are whole frames, empty or at least one full 16 KiB message
+ * but the last, a few messages at most (the zone is not held), and together the bytes
+ * xfr_process() gives; a stream freed midway leaks nothing (the ASan build checks). */
 static void test_stream(void)
 {
     uint8_t *req, *all;
@@ -533,13 +553,13 @@ static void test_stream(void)
         while (f + 2 <= l)
             f += 2 + (((size_t)p[f] << 8) | p[f + 1]);
         whole &= f == l;
-        big_enough &= !more || !l || l >= 32 * 1024;
+        big_enough &= !more || !l || l >= 15 * 1024;
         same &= off + l <= alllen && !memcmp(all + off, p, l);
         off += l;
     } while (more > 0);
     CHECK(more == 0, "the stream ends (%d)", more);
     CHECK(pieces >= 2 && whole, "%zu pieces, each whole frames", pieces);
-    CHECK(big_enough, "every piece but the last empty or at least 32 KiB");
+    CHECK(big_enough, "every piece but the last empty or a full message at least");
     CHECK(biggest <= 2 * (65535 + 2), "the largest piece %zu bytes: at most two messages", biggest);
     CHECK(same && off == alllen, "the same %zu bytes as xfr_process", alllen);
     size_t messages, records;
@@ -574,6 +594,22 @@ int main(void)
         fprintf(f, "  h%d: {A: 10.0.%d.%d, TXT: \"record %d with some padding text\"}\n", i,
                 i / 250, i % 250, i);
     fclose(f);
+    /* huge.test: 200 small names, one TXT of 80 strings of 250 bytes, 200 small names. */
+    snprintf(path, sizeof(path), "%s/huge.yaml", dir);
+    if (!(f = fopen(path, "w")))
+        return 1;
+    fprintf(f, "zone: huge.test\nsoa: {primary: ns1, contact: h@huge.test, serial: 1}\n"
+               "ns: [ns1]\nrecords:\n  ns1: {A: 127.0.0.1}\n");
+    for (int i = 0; i < 400; i++) {
+        if (i == 200) {
+            fprintf(f, "  big: {TXT: '");
+            for (int k = 0; k < 80; k++)
+                fprintf(f, "%s\"%0250d\"", k ? " " : "", k);
+            fprintf(f, "'}\n");
+        }
+        fprintf(f, "  n%d: {A: 10.1.%d.%d}\n", i, i / 250, i % 250);
+    }
+    fclose(f);
     snprintf(path, sizeof(path), "%s/cdn.yaml", dir);
     write_file(path, "zone: cdn.test\nsoa: {primary: ns1, contact: h@cdn.test, serial: 3}\n"
                      "ns: [ns1]\ntransfer: {allow: [{net: 192.0.2.0/24}]}\nrecords:\n"
@@ -586,18 +622,21 @@ int main(void)
                      "  nyc: {location: [40.7, -74.0], addresses: [192.0.2.20]}\n"
                      "pools: {edges: [fra, nyc]}\n");
     snprintf(path, sizeof(path), "%s/geodnsd.yaml", dir);
-    write_file(path, "listen: [\"127.0.0.1:5353\"]\nzones: [big.yaml, cdn.yaml]\npops: pops.yaml\n"
-                     "tsig_keys: {xfr-key: {algorithm: hmac-sha256, secret: \"" KEY "\"},\n"
-                     "  k512: {algorithm: hmac-sha512, secret: \"" KEY512 "\"},\n"
-                     "  k1: {algorithm: hmac-sha1, secret: \"" KEY1 "\"}}\n"
-                     "transfer:\n  allow: [{net: 127.0.0.1/32, key: xfr-key}, {net: 127.0.0.5},\n"
-                     "    {key: k512}, {key: k1}]\n");
+    write_file(
+        path,
+        "listen: [\"127.0.0.1:5353\"]\nzones: [big.yaml, huge.yaml, cdn.yaml]\npops: pops.yaml\n"
+        "tsig_keys: {xfr-key: {algorithm: hmac-sha256, secret: \"" KEY "\"},\n"
+        "  k512: {algorithm: hmac-sha512, secret: \"" KEY512 "\"},\n"
+        "  k1: {algorithm: hmac-sha1, secret: \"" KEY1 "\"}}\n"
+        "transfer:\n  allow: [{net: 127.0.0.1/32, key: xfr-key}, {net: 127.0.0.5},\n"
+        "    {key: k512}, {key: k1}]\n");
     char err[1024];
     if (gd_snapshot_load(path, NULL, 1, &snap, err, sizeof(err))) {
         fprintf(stderr, "cannot load test config: %s\n", err);
         return 1;
     }
     test_transfers();
+    test_big_record();
     test_stream();
     test_ixfr_serials();
     test_ixfr_wire();
