@@ -85,12 +85,25 @@ void edge_cache_serve(conn_t *c)
         }
         edge_obj_unref(d); /* the table holds it now, or it lost the race */
     }
+    /* Cache-Control: only-if-cached (RFC 9111 5.2.1.7): what is stored, or a 504 without a
+     * request to the origin: a miss, or a stored response too old to serve unrevalidated. A
+     * stale one servable as it is goes out without a background refresh. */
+    bool only = c->req.only_if_cached;
     if (o) {
         edge_cache_touch_locked(cache, o);
         edge_obj_view_t v;
         memset(&v, 0, sizeof(v));
         view_freshness_locked(o, &v);
         edge_lookup_do_t d = edge_lookup_decide(&v, edge_now_ms(), &b->cs);
+        if (only && d != EDGE_DO_NONE) {
+            if (d == EDGE_DO_REVALIDATE) {
+                edge_cache_unlock(cache);
+                b->cs = EDGE_CS_NONE;
+                edge_conn_respond_error(c, 504);
+                return;
+            }
+            d = EDGE_DO_NONE;
+        }
         if (d == EDGE_DO_REVALIDATE) {
             b->wait_refresh = true;
             b->gen_seen = __atomic_load_n(&o->refresh_gen, __ATOMIC_SEQ_CST);
@@ -107,6 +120,10 @@ void edge_cache_serve(conn_t *c)
             }
         }
         b->obj = edge_obj_ref(o);
+    } else if (only) {
+        edge_cache_unlock(cache);
+        edge_conn_respond_error(c, 504);
+        return;
     } else if (!edge_fill_reserve(cache, max_fills)) {
         busy = true;
         STAT_ADD(w->st.fills_refused, 1);

@@ -233,6 +233,7 @@ static void conn_reset_request(conn_t *c)
     c->req.qlen = 0;
     c->req.started = false;
     c->req.head_seen = false;
+    c->req.only_if_cached = false;
     c->req.raw_len = 0;
     c->up.bytes = 0;
 }
@@ -395,6 +396,13 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
             return 414;
         }
         c->req.key_len = (size_t)kl;
+        size_t ccl;
+        const char *cc = edge_http_msg_header(m, "cache-control", &ccl);
+        if (cc) {
+            edge_cc_t rcc;
+            edge_cc_parse(cc, ccl, &rcc);
+            c->req.only_if_cached = rcc.only_if_cached;
+        }
     }
     return 0;
 }

@@ -35,6 +35,7 @@ typedef struct conn_request {
     size_t qlen;
     char key[CONN_KEY];
     size_t key_len;
+    bool only_if_cached; /* Cache-Control: only-if-cached: never from the origin */
     uint64_t t_start;
     uint64_t deadline_ms; /* head or body must be complete by then (0: none) */
     char raw[CONN_RAW];   /* first bytes as read */

@@ -144,6 +144,7 @@ typedef struct edge_cc {
     bool no_cache;
     bool private_;
     bool must_revalidate;
+    bool only_if_cached; /* a request directive (RFC 9111 5.2.1.7) */
 } edge_cc_t;
 
 /* Parse a Cache-Control value (unknown directives ignored, bad numbers ignored). */

@@ -134,6 +134,8 @@ void edge_cc_parse(const char *v, size_t len, edge_cc_t *cc)
         } else if (edge_str_ieq(d, nl, "must-revalidate") ||
                    edge_str_ieq(d, nl, "proxy-revalidate")) {
             cc->must_revalidate = true;
+        } else if (edge_str_ieq(d, nl, "only-if-cached")) {
+            cc->only_if_cached = true;
         }
     }
 }

@@ -7,6 +7,7 @@ head -c 100000 /dev/urandom >"$T/root/v/seg.ts"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n#EXT-X-ENDLIST\n' >"$T/root/v/index.m3u8"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:6,\nseg.ts\n' >"$T/root/v/live.m3u8"
 for e in mpd m4s mp4 aac vtt; do echo x >"$T/root/v/f.$e"; done
+head -c 5000 /dev/urandom >"$T/root/v/oic.ts"
 PO=$(free_port)
 start_edge origin --listen 127.0.0.1:$PO --root "$T/root"
 PE=$(free_port)
@@ -113,6 +114,23 @@ expect_eq "edge: LL-HLS _HLS_msn kept in the key, token dropped (one fetch)" "$(
 curl -s -o /dev/null "$U/v/index.m3u8?_HLS_msn=6"
 n2=$(origin_hits "$T/origin.log" '/v/index.m3u8?_HLS_msn=6')
 expect_eq "edge: another _HLS_msn is another object" "$n2" 1
+
+# Cache-Control: only-if-cached (RFC 9111 5.2.1.7): what is stored, or 504 without asking the
+# origin.
+h=$(curl -s -D- -o /dev/null -H 'Cache-Control: only-if-cached' "$U/v/oic.ts")
+expect_match "edge: only-if-cached on a miss gives 504" "$h" '^HTTP/1.1 504'
+expect_eq "edge: ... without a request to the origin" "$(origin_hits "$T/origin.log" /v/oic.ts)" 0
+h=$(curl -s -D- -o /dev/null -H 'Cache-Control: max-stale, only-if-cached' "$U/v/oic.ts")
+expect_match "edge: ... and stores nothing (still 504)" "$h" '^HTTP/1.1 504'
+curl -s -o /dev/null "$U/v/oic.ts"
+h=$(curl -s -D- -o "$T/oic" -H 'Cache-Control: only-if-cached' "$U/v/oic.ts")
+expect_match "edge: only-if-cached once stored: a hit" "$h" 'Cache-Status: segment-edge; hit'
+check "edge: ... with the object's bytes" cmp -s "$T/oic" "$T/root/v/oic.ts"
+expect_eq "edge: one origin request in all" "$(origin_hits "$T/origin.log" /v/oic.ts)" 1
+h=$(curl -s -D- -o /dev/null -H 'Cache-Control: only-if-cached' "$U/v/oic.ts" -H 'Connection: keep-alive' \
+    --next -s -D- -o /dev/null "$U/v/oic2.ts")
+expect_match "edge: the directive is per request (the next one on the connection fills)" "$h" \
+    'HTTP/1.1 404'
 
 h=$(curl -s -D- -o /dev/null "$U/healthz")
 expect_match "/healthz gives 200" "$h" '^HTTP/1.1 200'

@@ -404,7 +404,13 @@ static void test_cache_control(void)
     edge_cc_parse(s, strlen(s), &cc);
     CHECK(cc.private_ && cc.no_store && cc.max_age == -1 && cc.sie == -1);
     edge_cc_parse("", 0, &cc);
-    CHECK(cc.max_age == -1 && !cc.no_store);
+    CHECK(cc.max_age == -1 && !cc.no_store && !cc.only_if_cached);
+    s = "max-stale, Only-If-Cached";
+    edge_cc_parse(s, strlen(s), &cc);
+    CHECK(cc.only_if_cached && cc.max_age == -1);
+    s = "only-if-cachedx, xonly-if-cached";
+    edge_cc_parse(s, strlen(s), &cc);
+    CHECK(!cc.only_if_cached);
 }
 
 static void test_dates_etags_media(void)
