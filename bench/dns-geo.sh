@@ -65,6 +65,9 @@
 #   QUOTA= (percent of one CPU, as root): each server runs inside a cpu cgroup limited to that
 #     share (bench/lib-dns.sh bd_quota_setup), so at full load the server, not dnsperf, is the
 #     bottleneck and never idles waiting for queries
+#   RESTART=1 starts every server afresh before each round after the first (and warms it up
+#     again), so that a process's own lasting bias varies between rounds instead of weighing on
+#     every round alike (see bench/lib-dns.sh bd_run_rounds)
 #   RRL=1 (0: skip) also runs "geodnsd+rrl": the same geodnsd config with response rate
 #     limiting on and a limit no client reaches (responses_per_second 1000000), so nothing is
 #     limited and the difference is the cost of the bucket lookup per response; prints its CPU
@@ -84,10 +87,11 @@ BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
 CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
 TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"; RRL="${RRL:-1}"
-POPS1024="${POPS1024:-1}"; BASE="${BASE:-}"
+POPS1024="${POPS1024:-1}"; BASE="${BASE:-}"; RESTART="${RESTART:-0}"
 read -r -a MODES <<< "${MODES:-max rate}"
 for m in "${MODES[@]}"; do [[ "$m" =~ ^(max|rate)$ ]] || bd_die "MODES: unknown mode '$m' (max, rate)"; done
 [ -z "$BASE" ] || [ -x "$BASE" ] || bd_die "BASE=$BASE is not an executable"
+[[ "$RESTART" =~ ^[01]$ ]] || bd_die "RESTART must be 0 or 1"
 ZONE=cdn.example.test
 for v in DURATION ROUNDS RATE CLIENTS OUTSTANDING QUERIES CHECK_N WARMUP WAIT_IDLE IDLE_PCT \
          CLIENT_CPU SERVER_CPU GEODNSD_WORKERS GDNSD_UDP_THREADS; do
@@ -228,6 +232,11 @@ start_ceiling() {
     CEILING_NOTE="ceiling: udp-ceiling.c (1 thread, echo with QR set, no DNS work), from $CEILING_SRC"
 }
 
+# How each server is started, for RESTART=1 (bd_restart, below).
+declare -A START=([gdnsd]="start_gdnsd" [geodnsd]="start_geodnsd geodnsd"
+    [geodnsd+health]="start_geodnsd geodnsd+health 1" [geodnsd+rrl]="start_geodnsd geodnsd+rrl 0 1"
+    [geodnsd-1024]="start_geodnsd geodnsd-1024 0 0 1" [geodnsd-base]="start_geodnsd geodnsd-base 0 0 0 $BASE"
+    [ceiling]="start_ceiling")
 start_gdnsd
 start_geodnsd geodnsd
 HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
@@ -236,6 +245,14 @@ HEALTH_NOTE="geodnsd+health: skipped (HEALTH=0)"
 [ "$POPS1024" = 1 ] && start_geodnsd geodnsd-1024 0 0 1
 [ -n "$BASE" ] && start_geodnsd geodnsd-base 0 0 0 "$BASE"
 start_ceiling
+# bd_restart SERVER: stop it and start it again, pinned as before (RESTART=1).
+bd_restart() {
+    bd_stop "${SPID[$1]}"
+    ${START[$1]} # word splitting intended: the function and its arguments
+    [ -n "${SPID[$1]:-}" ] && bd_alive "${SPID[$1]}" || bd_die "$1 did not start again"
+    # shellcheck disable=SC2046
+    bd_pin "$SERVER_CPU" $(bd_tree "${SPID[$1]}")
+}
 SERVERS=(gdnsd geodnsd); [ -n "${SPID[geodnsd+health]:-}" ] && SERVERS+=(geodnsd+health)
 [ -n "${SPID[geodnsd+rrl]:-}" ] && SERVERS+=(geodnsd+rrl)
 [ -n "${SPID[geodnsd-1024]:-}" ] && SERVERS+=(geodnsd-1024)

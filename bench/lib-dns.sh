@@ -255,12 +255,26 @@ bd_run_one() {
 }
 
 # bd_run_rounds: WARMUP s per server, then ROUNDS rounds of MODES x SERVERS (the order of the
-# servers alternates between rounds), each DURATION s.
+# servers alternates between rounds), each DURATION s. RESTART=1: before every round after the
+# first, each server is stopped and started again as a new process (bd_restart SERVER, which the
+# script defines) and warmed up again, so that whatever one process keeps for its whole life
+# (where its memory landed, which pages it got) varies from round to round instead of biasing
+# every round of the run the same way.
 bd_run_rounds() {
     local s round mode i n=${#SERVERS[@]} order
     bd_quota_setup
+    if [ "${RESTART:-0}" = 1 ] && ! declare -F bd_restart >/dev/null; then
+        bd_die "RESTART=1: this benchmark cannot restart its servers"
+    fi
     for s in "${SERVERS[@]}"; do [ "$WARMUP" -gt 0 ] && bd_run_one max 0 "$s" "$WARMUP" 0; done
     for round in $(seq 1 "$ROUNDS"); do
+        if [ "${RESTART:-0}" = 1 ] && [ "$round" -gt 1 ]; then
+            for s in "${SERVERS[@]}"; do
+                bd_restart "$s"
+                [ "$WARMUP" -gt 0 ] && bd_run_one max 0 "$s" "$WARMUP" 0
+            done
+            bd_say "round $round: every server restarted ($(for s in "${SERVERS[@]}"; do printf '%s pid %s ' "$s" "${SPID[$s]}"; done))"
+        fi
         order=("${SERVERS[@]}")
         if [ $((round % 2)) = 0 ]; then # alternate who goes first
             order=()

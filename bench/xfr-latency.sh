@@ -137,16 +137,11 @@ print("%.3f %d %.3f %.3f %.3f %.2f %s" % (t1 - t0, len(lat), lat[len(lat) // 2],
       lat[min(len(lat) - 1, int(len(lat) * .99))], lat[-1], c1 - c0, rec[0] if rec else "?"))
 PY
 
-descendants() { # PID: it and every process under it
-    local c
-    echo "$1"
-    for c in $(pgrep -P "$1" || true); do descendants "$c"; done
-}
 for r in $(seq 1 "$ROUNDS"); do
     for s in "${servers[@]}"; do
         bd_say "round $r/$ROUNDS: $s"
         # NSD answers from a child process, which forks a process per transfer: the whole tree.
-        pids=($(descendants "${SPID[$s]}"))
+        pids=($(bd_tree "${SPID[$s]}"))
         nice -n -10 python3 "$WORK/probe.py" "${SPORT[$s]}" "${pids[@]}" >>"$RESULTS/$s.txt"
     done
 done
