@@ -175,24 +175,17 @@ typedef struct ref_writer {
     uint16_t comp[DNS_COMP_MAX];
 } ref_writer_t;
 
-static bool ref_name_eq(const uint8_t *buf, size_t off, const uint8_t *s)
+/* The name in the message at off (read with dns_name_read, lower case) equals s in any case? */
+static bool ref_name_eq(const ref_writer_t *r, size_t off, const uint8_t *s)
 {
-    for (;;) {
-        uint8_t l = buf[off];
-        if ((l & 0xC0) == 0xC0) {
-            off = ((size_t)(l & 0x3F) << 8) | buf[off + 1];
-            continue;
-        }
-        if (l != *s)
-            return false;
-        if (l == 0)
-            return true;
-        for (size_t i = 1; i <= l; i++)
-            if (ref_lower(buf[off + i]) != ref_lower(s[i]))
-                return false;
-        off += (size_t)l + 1;
-        s += (size_t)l + 1;
-    }
+    uint8_t got[DNS_MAX_NAME], want[DNS_MAX_NAME];
+    int n = dns_name_read(r->buf, r->len, &off, got);
+    size_t i = 0;
+    for (; s[i]; i += (size_t)s[i] + 1)
+        for (size_t j = i; j <= i + s[i]; j++)
+            want[j] = j == i ? s[j] : ref_lower(s[j]);
+    want[i] = 0;
+    return n == (int)(i + 1) && !memcmp(got, want, i + 1);
 }
 
 static void ref_name(ref_writer_t *r, const uint8_t *name, size_t namelen)
@@ -201,7 +194,7 @@ static void ref_name(ref_writer_t *r, const uint8_t *name, size_t namelen)
     bool found = false;
     for (; name[i] && !found; i += found ? 0 : (size_t)name[i] + 1)
         for (unsigned c = 0; c < r->n && !found; c++)
-            if (ref_name_eq(r->buf, r->comp[c], name + i)) {
+            if (ref_name_eq(r, r->comp[c], name + i)) {
                 ptr = r->comp[c];
                 found = true;
             }
