@@ -151,6 +151,12 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep, uint64_t
         if (o == keep || st == EDGE_OBJ_PENDING || st == EDGE_OBJ_STREAMING) {
             continue;
         }
+        /* A body still being sent (or written to disk) would keep its memory and its share of
+         * the budget out of the table (edge_cache_remove_locked): evicting it frees nothing now
+         * and loses a stored object its next clients would hit. */
+        if (st == EDGE_OBJ_COMPLETE && __atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) > 1) {
+            continue;
+        }
         c->evictions++;
         if (c->disk && st == EDGE_OBJ_COMPLETE && o->status == 200 && o->store && !o->from_disk &&
             edge_obj_filled(o) > 0) {
