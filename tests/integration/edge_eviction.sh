@@ -13,8 +13,7 @@ start_edge edge --listen 127.0.1.1:$PE --origin http://127.0.0.1:$PO --cache-mem
 EDGE_PID=$LAST_PID
 E=http://127.0.1.1:$PE
 budget=$((4 * 1048576))
-rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$EDGE_PID/status; }
-rss0=$(rss)
+rss0=$(rss $EDGE_PID)
 
 over=0
 bad=0
@@ -44,7 +43,7 @@ if grep -q 'GEODNS_SANITIZE:BOOL=ON' "${BUILD:-/nonexistent}/CMakeCache.txt" 2>/
     grep -qa '__asan_init\|__tsan_init' "$EDGE"; then
     echo "skip: resident memory check (sanitizer build keeps freed memory in quarantine)"
 else
-    grow=$(( $(rss) - rss0 ))
+    grow=$(( $(rss $EDGE_PID) - rss0 ))
     echo "resident memory grew by $grow bytes (budget $budget, 12 MB fetched)"
     check "resident memory growth stays near the budget" test "$grow" -lt $((budget + 8 * 1048576))
 fi

@@ -46,17 +46,12 @@ start_edge edge -c "$T/edge.yaml" --listen 127.0.0.1:$PE --origin http://127.0.0
 EDGE_PID=$LAST_PID
 E=http://127.0.0.1:$PE
 curl -s -o /dev/null "$E/warm.ts"
-rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$EDGE_PID/status; }
-RSS0=$(rss)
+RSS0=$(rss $EDGE_PID)
 # Stated bound: stored <= 16M; each fill in flight holds <= window + one origin read (64k) +
 # one chunk (64k); a body of unknown length holds <= max_object (16M/8) before it turns into a
 # pass-through. Two fills here. Over the RSS at start, allowance 16 MiB (allocator, stacks).
 BOUND=$((RSS0 + 16 * 1048576 + 2 * (1048576 + 131072) + 2 * 1048576 + 16 * 1048576))
-# The sampler renames each reading into place: a reader never sees a half-written file (seen:
-# an empty peak under ASan, the read landing between the truncation and the write).
-( peak=0; while kill -0 $EDGE_PID 2>/dev/null; do r=$(rss); [ "${r:-0}" -gt $peak ] && peak=$r
-  echo $peak >"$T/peak.new"; mv "$T/peak.new" "$T/peak"; sleep 0.1; done ) &
-SAMPLER=$!
+rss_watch $EDGE_PID
 
 # Four stalled readers (read 64 KiB, then nothing), then one fast reader of the same object.
 python3 - "$PE" >"$T/stalled.out" 2>&1 <<'PY' &
@@ -118,8 +113,7 @@ sleep 1.5
 check "the stalled endless reader was dropped" test "$(status_field $E cache.readers_dropped)" -ge 5
 wait $ENDLESS
 sleep 0.5
-kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
-peak=$(cat "$T/peak")
+peak=$(rss_peak)
 echo "RSS at start $RSS0, peak $peak, bound $BOUND"
 check "peak RSS $peak stays under the stated bound $BOUND" test "$peak" -le "$BOUND"
 st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$E/small.ts")

@@ -43,11 +43,8 @@ start_edge edge -c "$T/edge.yaml" --listen 127.0.0.1:$PE --origin http://127.0.0
 EDGE_PID=$LAST_PID
 E=http://127.0.0.1:$PE
 curl -s -o /dev/null "$E/warm.ts"
-rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$EDGE_PID/status; }
-RSS0=$(rss)
-( peak=0; while kill -0 $EDGE_PID 2>/dev/null; do r=$(rss); [ "${r:-0}" -gt $peak ] && peak=$r
-  echo $peak >"$T/peak.new"; mv "$T/peak.new" "$T/peak"; sleep 0.1; done ) &
-SAMPLER=$!
+RSS0=$(rss $EDGE_PID)
+rss_watch $EDGE_PID
 
 size_of() { curl -s -o /dev/null -w '%{size_download}' --max-time 60 "$E/seg/$1"; }
 expect_eq "segment a fetched whole" "$(size_of a)" "$SZ"
@@ -89,7 +86,7 @@ for s in a b; do
 done
 st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$E/small.ts")
 expect_eq "the edge serves other requests meanwhile" "$st" 200
-peak=$(cat "$T/peak")
+peak=$(rss_peak)
 # Stated bound: cache_memory + per fill in flight 2 chunks + 1 origin read (one at a time here),
 # plus 8 MiB for the allocator and stacks, over the RSS at start. Without the held bodies
 # counted, a and b (32 MB) would sit beside two stored segments (32 MB): 70 MB was measured.
@@ -108,6 +105,4 @@ expect_eq "once the stalled clients leave, nothing is held outside the table" \
 expect_eq "segment f fetched whole" "$(size_of f)" "$SZ"
 h=$(curl -s -D- -o /dev/null -H 'Cache-Control: only-if-cached' "$E/seg/f")
 expect_match "and a new segment is stored again (a hit)" "$h" 'Cache-Status: .*; hit'
-kill $SAMPLER 2>/dev/null
-wait $SAMPLER 2>/dev/null
 finish

@@ -87,6 +87,24 @@ for k in sys.argv[1].split("."):
 print(str(d).lower() if isinstance(d, bool) else d)' "$2"
 }
 
+# rss PID: its resident memory in bytes now. rss_watch PID: sample it every 0.1 s in the
+# background until rss_peak, which stops the sampling and prints the largest reading. Each reading
+# is renamed into place: a reader never sees a half-written file (seen: an empty peak under ASan,
+# the read landing between the truncation and the write).
+rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+rss_watch() {
+    local pid=$1
+    echo 0 >"$T/peak"
+    ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss "$pid"); [ "${r:-0}" -gt $peak ] && peak=$r
+      echo $peak >"$T/peak.new"; mv "$T/peak.new" "$T/peak"; sleep 0.1; done ) &
+    RSS_WATCH=$!
+}
+rss_peak() {
+    kill "$RSS_WATCH" 2>/dev/null
+    wait "$RSS_WATCH" 2>/dev/null
+    cat "$T/peak"
+}
+
 # origin_hits LOG PATH: how many GETs of PATH (query included) LOG shows. LOG is either the log
 # of a segment-edge serving as origin (start_edge: $T/NAME.log, its access lines) or the
 # requests file of a fake origin (start_origin: $T/NAME.requests, "GET PATH [EXTRA]" lines).
