@@ -80,12 +80,13 @@ typedef struct xfr_stream xfr_stream_t;
 
 /* Start answering an AXFR or IXFR query received over TCP (pkt, len) from src at time now. The
  * answer is the whole zone (an IXFR from a client already at our serial or newer: our SOA alone)
- * as TCP frames (2-byte length, message), one message per 64 KiB, each signed when the request
- * was; xfr_next() writes it a piece at a time. Geo names go out as the static records a client at
- * the policy's default location gets. Refusals (no matching allow entry, no zone) are one REFUSED
- * message; a TSIG failure is NOTAUTH with the TSIG error (RFC 8945 5.3.2). busy: as many
- * transfers as allowed are being sent already; an allowed request that needs the whole zone then
- * gets one SERVFAIL message (try again later) and res->busy.
+ * as TCP frames (2-byte length, message), messages of 16 KiB (a record that needs more gets a
+ * message of up to 64 KiB), each signed when the request was; xfr_next() writes it a piece at a
+ * time. Geo names go out as the static records a client at the policy's default location gets.
+ * Refusals (no matching allow entry, no zone) are one REFUSED message; a TSIG failure is NOTAUTH
+ * with the TSIG error (RFC 8945 5.3.2). busy: as many transfers as allowed are being sent
+ * already; an allowed request that needs the whole zone then gets one SERVFAIL message (try again
+ * later) and res->busy.
  *
  * The stream reads env's zones, geo data and health view until xfr_free(): the caller keeps what
  * they belong to alive (a reference to the snapshots env came from), so a reload during the
@@ -94,7 +95,7 @@ typedef struct xfr_stream xfr_stream_t;
 int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const struct sockaddr *src,
               uint64_t now, bool busy, xfr_stream_t **st, xfr_result_t *res);
 
-/* The next piece: whole frames, at least 32 KiB of them unless it is the last, at *piece (*len
+/* The next piece: whole frames, at least one full message unless it is the last, at *piece (*len
  * bytes, owned by st and valid until the next call); or nothing yet (*len 0, more follows): each
  * call writes at most a few hundred records, so that the caller can answer others between
  * two calls. Memory stays at a few messages whatever the zone's size (more only for a name whose

@@ -239,7 +239,7 @@ export MPORT
 dns_start "$D/b.yaml" --metrics "$MPORT" || finish
 export GEOPID=$SERVER_PID
 R=$(python3 "$D/xfr.py" "$PORT" rss stall stall wait:1 gauge rss full ixfr:5 close wait:0.5 gauge full wait:0.3 ended)
-# Each stalled transfer holds a few 64 KiB messages, not the zone (9 MB in AXFR form).
+# Each stalled transfer holds its 256 KiB buffer of messages, not the zone (9 MB in AXFR form).
 RSS0=$(sed -n 1p <<<"$R" | cut -d' ' -f2)
 RSS1=$(sed -n 3p <<<"$R" | cut -d' ' -f2)
 check "2 stalled transfers of a 9 MB zone hold less than 4 MB ($((RSS1 - RSS0)) KB more resident)" \
