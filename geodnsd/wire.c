@@ -514,11 +514,14 @@ static bool comp_find(dns_writer_t *w, const uint8_t *name, size_t *at, size_t *
                 }
         return false;
     }
+    if (!name[0])
+        return false; /* the root: nothing shorter to point to */
     comp_hash_update(w);
     const uint8_t *lab[NAME_LABELS_MAX];
     uint32_t suf[NAME_LABELS_MAX];
-    unsigned n = 0;
-    for (size_t i = 0; name[i] && n < NAME_LABELS_MAX; i += (size_t)name[i] + 1)
+    lab[0] = name;
+    unsigned n = 1;
+    for (size_t i = (size_t)name[0] + 1; name[i] && n < NAME_LABELS_MAX; i += (size_t)name[i] + 1)
         lab[n++] = name + i;
     labels_hash(lab, n, suf);
     for (unsigned k = 0; k < n; k++) {
