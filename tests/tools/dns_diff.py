@@ -9,8 +9,9 @@ AA and TC flags and the answer section exactly (order-insensitive, owner names c
 the authority and additional sections of A must equal B's or be a subset of them (RFC 1034 4.3.2:
 additional data is optional; minimal responses). KNOWN lists differences explained in the test:
 "name type transport what | reason" where what is rcode, flags, answer, authority or additional;
-such a difference is reported but does not fail. Prints one line per difference and a summary;
-exits 1 when an unexplained difference remains.
+such a difference is reported but does not fail. Prints one line per difference and a summary (an
+unexplained one also with both replies whole, dig's SERVER line included, and whether three more
+askings agree); exits 1 when an unexplained difference remains.
 """
 import subprocess
 import sys
@@ -26,11 +27,12 @@ TRANSPORTS = {
 
 def dig(port, name, qtype, transport):
     args = ["dig", "@127.0.0.1", "-p", str(port), "+norecurse", "+time=2", "+tries=2",
-            "+nocookie", "+noall", "+comments", "+answer", "+authority", "+additional", name,
-            qtype]
+            "+nocookie", "+noall", "+comments", "+answer", "+authority", "+additional", "+stats",
+            name, qtype]
     args[1:1] = TRANSPORTS[transport]
     out = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout
-    res = {"rcode": None, "flags": None, "answer": [], "authority": [], "additional": []}
+    res = {"rcode": None, "flags": None, "answer": [], "authority": [], "additional": [],
+           "raw": out}
     sec = None
     for line in out.splitlines():
         if line.startswith(";; ->>HEADER<<-"):
@@ -52,6 +54,20 @@ def dig(port, name, qtype, transport):
             f[0] = f[0].lower()
             res[sec].append(" ".join(f))
     return res
+
+
+def show_raw(a_port, b_port, name, qtype, transport, a, b):
+    """An unexplained difference: print both replies whole, then ask both servers three times
+    more, so that a difference seen once (a stray reply, a server's restart) can be told from one
+    that stays."""
+    for who, res in (("geodnsd", a), ("nsd", b)):
+        print("  %s replied:\n    %s" % (who, res["raw"].strip().replace("\n", "\n    ")))
+    again = []
+    for _ in range(3):
+        a2, b2 = dig(a_port, name, qtype, transport), dig(b_port, name, qtype, transport)
+        again.append("same" if all(a2[k] == b2[k] for k in ("rcode", "flags", "answer"))
+                     else "geodnsd %s, nsd %s" % (a2["rcode"], b2["rcode"]))
+    print("  asked 3 times more: %s" % "; ".join(again))
 
 
 def main():
@@ -113,6 +129,7 @@ def main():
                           (name, qtype, tr, what, text.replace("\n", "\n  ")))
             if unexplained:
                 bad += 1
+                show_raw(a_port, b_port, name, qtype, tr, a, b)
             else:
                 explained += 1
     for key in sorted(set(known) - used):
