@@ -93,7 +93,9 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
         f->refresh_5xx = m->status;
         return 502;
     }
-    origin_mark(srv, oc->origin, true);
+    /* A server error passed on (one origin, or the retry's answer) is not a good answer: it
+     * counts against the origin as a failed connection does, down until its next probe. */
+    origin_mark(srv, oc->origin, m->status < 500);
     f->got_head = true;
     return edge_fill_head(f, m);
 }

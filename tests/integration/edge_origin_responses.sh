@@ -102,6 +102,25 @@ expect_match "revalidation 5xx: after recovery the kept copy revalidates with 30
 check "revalidation 5xx: the origin got If-None-Match \"v1\"" grep -q 'GET /flip/a.ts inm="v1"' "$T/origin.requests"
 expect_eq "revalidation 5xx: origin up again after a good answer" "$(status_field $A origin.servers.0.up)" true
 
+# A cold miss answered 5xx by the only origin: the status is passed on (and kept for the 1 s error
+# TTL), and it counts against the origin (down, one more error) as it does when retried on another
+# origin; the next good answer marks it up.
+errs=$(status_field $A origin.servers.0.errors)
+echo 503 >"$T/ctl"
+h=$(curl -s -D- -o /dev/null "$A/flip/cold.ts")
+expect_match "cold miss 5xx: the origin's 503 is passed on" "$h" '^HTTP/1.1 503'
+expect_eq "cold miss 5xx: the origin is marked down" "$(status_field $A origin.servers.0.up)" false
+expect_eq "cold miss 5xx: one more error for that origin" "$(status_field $A origin.servers.0.errors)" \
+    $((errs + 1))
+expect_eq "cold miss 5xx: consecutive errors 1" "$(status_field $A origin.servers.0.consecutive_errors)" 1
+echo "200 v1" >"$T/ctl"
+sleep 1.3 # past the error TTL
+body=$(curl -s "$A/flip/cold.ts")
+expect_eq "cold miss 5xx: fetched again once the origin answers" "$body" "v1 /flip/cold.ts"
+expect_eq "cold miss 5xx: origin up after the good answer" "$(status_field $A origin.servers.0.up)" true
+expect_eq "cold miss 5xx: consecutive errors back to 0" \
+    "$(status_field $A origin.servers.0.consecutive_errors)" 0
+
 # Edge B: stale-while-revalidate; a 5xx to the background refresh does not replace the copy.
 cat >"$T/b.yaml" <<YAML
 freshness: {segment: 1s, stale_while_revalidate: 60s, stale_if_error: 60s}
