@@ -62,6 +62,8 @@ if [ "$st" = 0 ]; then
     pass "geodnsd answers every question as NSD does, or with a listed reason ($(printf '%s\n' \
         "$OUT" | tail -n 1))"
 else
+    printf 'geodnsd log, last 20 lines:\n%s\nNSD log, last 10 lines:\n%s\n' "$(tail -n 20 "$LOG")" \
+        "$(tail -n 10 "$N/nsd.log")"
     fail "geodnsd answers every question as NSD does, or with a listed reason" \
         "$(printf '%s\n' "$OUT" | grep -E '^(DIFFER|stale|summary)' | head -n 40)"
 fi
