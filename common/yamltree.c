@@ -673,7 +673,7 @@ int yt_get_duration_ms(const yt_node_t *n, uint64_t *out, char *err, size_t errl
     char *end;
     errno = 0;
     if (!*s || *s == '-' || *s == '+')
-        return yt_fail(err, errlen, n, "'%s' is not a duration (e.g. 500ms, 10s, 5m, 1h)", s);
+        return yt_fail(err, errlen, n, "'%s' is not a duration (e.g. 500ms, 10s, 5m, 1h, 1d)", s);
     double v = strtod(s, &end);
     double mul = 1000;
     if (!strcmp(end, "ms"))
@@ -684,10 +684,12 @@ int yt_get_duration_ms(const yt_node_t *n, uint64_t *out, char *err, size_t errl
         mul = 60000;
     else if (!strcmp(end, "h"))
         mul = 3600000;
+    else if (!strcmp(end, "d"))
+        mul = 86400000;
     else
         end = NULL;
     if (errno || !end || end == s || !isfinite(v) || v < 0 || v * mul > 1e15)
-        return yt_fail(err, errlen, n, "'%s' is not a duration (e.g. 500ms, 10s, 5m, 1h)", s);
+        return yt_fail(err, errlen, n, "'%s' is not a duration (e.g. 500ms, 10s, 5m, 1h, 1d)", s);
     *out = (uint64_t)(v * mul + 0.5);
     return 0;
 }

@@ -477,10 +477,7 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
         size_t first = zone_files->n;
         struct dirent *de;
         while ((de = readdir(d))) {
-            size_t l = strlen(de->d_name);
-            /* YAML zones and master files (*.zone, zoneload.h). */
-            if (de->d_name[0] == '.' || l < 6 ||
-                (strcmp(de->d_name + l - 5, ".yaml") && strcmp(de->d_name + l - 5, ".zone")))
+            if (!zone_dir_entry_is_zone(de->d_name))
                 continue;
             if ((rc = list_add(a, zone_files, rel_path(a, zd, de->d_name))) ||
                 (rc = list_add(a, zone_where, where_of(a, n)))) {

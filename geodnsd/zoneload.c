@@ -9,10 +9,21 @@
 
 #include "zone_loader.h"
 
+static bool has_suffix(const char *s, size_t l, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return l > n && !strcmp(s + l - n, suffix);
+}
+
 static bool is_yaml_name(const char *path)
 {
     size_t l = strlen(path);
-    return (l >= 5 && !strcmp(path + l - 5, ".yaml")) || (l >= 4 && !strcmp(path + l - 4, ".yml"));
+    return has_suffix(path, l, ".yaml") || has_suffix(path, l, ".yml");
+}
+
+bool zone_dir_entry_is_zone(const char *name)
+{
+    return name[0] != '.' && (is_yaml_name(name) || has_suffix(name, strlen(name), ".zone"));
 }
 
 int zone_load_file(const char *path, arena_t *arena, struct geo_ctx *geo,

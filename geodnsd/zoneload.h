@@ -3,6 +3,7 @@
 #ifndef GEODNSD_ZONELOAD_H
 #define GEODNSD_ZONELOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "arena.h"
@@ -14,6 +15,11 @@ struct geo_ctx;
  * path the directive resolves to), before reading it, also when the load then fails on it.
  * Returns 0, or a negative code that fails the load. */
 typedef int (*zone_file_seen_fn)(void *ctx, const char *path);
+
+/* Whether a zone_dir entry named name is a zone file: *.yaml and *.yml (YAML), *.zone (master
+ * file), not hidden (editors' and the loader's own temporary files start with a dot). Any other
+ * name (*.inc, *.yaml.new, a backup) is left alone. */
+bool zone_dir_entry_is_zone(const char *name);
 
 /* Load the zone file at path into memory owned by arena: a YAML zone when path ends in .yaml or
  * .yml, else an RFC 1035 master file ($ORIGIN, $TTL, $INCLUDE relative to the including file,

@@ -145,18 +145,18 @@ else
 fi
 
 echo "# (3) zone_dir and server config"
-cat >"$DATA/zones.d/added.test.yaml.new" <<'YEOF'
+cat >"$DATA/zones.d/added.test.yml.new" <<'YEOF'
 zone: added.test
 soa: {primary: ns1.example.test., contact: hostmaster.example.test., serial: 1, refresh: 3600, retry: 600, expire: 604800, minimum: 60}
 ns: [ns1.example.test.]
 records:
   www: {A: 198.51.100.99}
 YEOF
-mv "$DATA/zones.d/added.test.yaml.new" "$DATA/zones.d/added.test.yaml"
+mv "$DATA/zones.d/added.test.yml.new" "$DATA/zones.d/added.test.yml"
 n1=$(reload_ok_count)
 kill -HUP "$SERVER_PID"
 wait_reload_ok $((n1 + 1))
-check "new file in zone_dir + SIGHUP: added.test served" wait_answer www.added.test -- ' IN A 198\.51\.100\.99$'
+check "new *.yml file in zone_dir + SIGHUP: added.test served" wait_answer www.added.test -- ' IN A 198\.51\.100\.99$'
 sed 's/^nsid: .*/nsid: "test-ns-2"/' "$DATA/geodnsd.yaml" >"$DATA/geodnsd.yaml.new"
 replace "$DATA/geodnsd.yaml"
 check "server config changed (no SIGHUP): new NSID served" \

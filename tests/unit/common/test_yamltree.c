@@ -173,7 +173,8 @@ int main(void)
     expect_fail(bomb, "too large");
 
     /* Sizes and durations. */
-    d = load("s: 256M\nt: 1500ms\nbad: 12Q\nneg: -1s\n", err, sizeof(err));
+    d = load("s: 256M\nt: 1500ms\nbad: 12Q\nneg: -1s\nday: 1d\nhalf: 0.5d\nbadu: 1w\n", err,
+             sizeof(err));
     r = yt_doc_root(d);
     uint64_t v;
     CHECK(yt_get_size(yt_map_get(r, "s"), &v, err, sizeof(err)) == 0 && v == 256u << 20, "size");
@@ -182,6 +183,13 @@ int main(void)
     CHECK(yt_get_size(yt_map_get(r, "bad"), &v, err, sizeof(err)) == -EINVAL, "bad size");
     CHECK(yt_get_duration_ms(yt_map_get(r, "neg"), &v, err, sizeof(err)) == -EINVAL,
           "negative duration");
+    CHECK(yt_get_duration_ms(yt_map_get(r, "day"), &v, err, sizeof(err)) == 0 && v == 86400000,
+          "duration in days");
+    CHECK(yt_get_duration_ms(yt_map_get(r, "half"), &v, err, sizeof(err)) == 0 && v == 43200000,
+          "half a day");
+    CHECK(yt_get_duration_ms(yt_map_get(r, "badu"), &v, err, sizeof(err)) == -EINVAL &&
+              strstr(err, "'1w' is not a duration (e.g. 500ms, 10s, 5m, 1h, 1d)"),
+          "unknown unit named");
     bool bv;
     CHECK(yt_get_bool(yt_map_get(r, "s"), &bv, err, sizeof(err)) == -EINVAL, "not a bool");
     yt_doc_free(d);
