@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "errmsg.h"
+#include "siphash.h"
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -118,16 +119,12 @@ int yt_fail(char *err, size_t errlen, const yt_node_t *at, const char *fmt, ...)
     return rc;
 }
 
-/* FNV-1a over the key bytes: cheap, and good enough for config keys (the index only has to keep
- * probes short; the file is the operator's, not a remote peer's). */
+/* Keyed (SipHash, a random key per process): the same tree reads a probed PoP's status JSON,
+ * whose keys a remote peer chooses, and with a fixed hash it could send thousands of keys that
+ * share one probe sequence. */
 static size_t key_hash(const char *s, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return (size_t)(h ^ (h >> 32));
+    return (size_t)siphash24(siphash_process_key(), s, len);
 }
 
 /* Key i of map m has just been converted: fail if an earlier key has the same text, else add it

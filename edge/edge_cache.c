@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "edge_internal.h"
-#include "hash.h"
+#include "siphash.h"
 
 #define CHUNK_SIZE      (64 * 1024)
 #define CHUNK_EXACT_MAX (4u << 20)
@@ -42,7 +42,7 @@ bool edge_list_linked(const edge_list_t *n)
 
 uint64_t edge_key_hash(const char *k, size_t len)
 {
-    return hash_fnv1a64(k, len);
+    return siphash24(siphash_process_key(), k, len);
 }
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget)

@@ -146,7 +146,8 @@ typedef struct edge_cache {
     edge_disk_t *disk;        /* optional disk tier */
 } edge_cache_t;
 
-/* The cache key hash (FNV-1a, 64 bits): the memory table and the disk tier index both use it. */
+/* The cache key hash: SipHash-2-4 under the process's random key (common/siphash.h), since
+ * clients choose cache keys; the memory table and the disk tier index both use it. */
 uint64_t edge_key_hash(const char *k, size_t len);
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);

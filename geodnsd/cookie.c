@@ -1,64 +1,10 @@
-/* cookie.c: SipHash-2-4 and RFC 9018 server cookies. */
+/* cookie.c: RFC 9018 server cookies (SipHash-2-4 from common/siphash.c). */
 #include "cookie.h"
 
 #include <netinet/in.h>
 #include <string.h>
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-#define SIPROUND           \
-    do {                   \
-        v0 += v1;          \
-        v1 = ROTL(v1, 13); \
-        v1 ^= v0;          \
-        v0 = ROTL(v0, 32); \
-        v2 += v3;          \
-        v3 = ROTL(v3, 16); \
-        v3 ^= v2;          \
-        v0 += v3;          \
-        v3 = ROTL(v3, 21); \
-        v3 ^= v0;          \
-        v2 += v1;          \
-        v1 = ROTL(v1, 17); \
-        v1 ^= v2;          \
-        v2 = ROTL(v2, 32); \
-    } while (0)
-
-uint64_t cookie_siphash24(const uint8_t key[16], const uint8_t *msg, size_t len)
-{
-    uint64_t k0 = le64(key), k1 = le64(key + 8);
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-    size_t full = len & ~(size_t)7;
-    for (size_t i = 0; i < full; i += 8) {
-        uint64_t m = le64(msg + i);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (size_t i = 0; i < (len & 7); i++)
-        b |= (uint64_t)msg[full + i] << (8 * i);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
+#include "siphash.h"
 
 static uint64_t hash_for(const uint8_t secret[16], const uint8_t client[8], const uint8_t *hdr,
                          const struct sockaddr *src)
@@ -75,7 +21,7 @@ static uint64_t hash_for(const uint8_t secret[16], const uint8_t client[8], cons
         memcpy(msg + n, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
         n += 16;
     }
-    return cookie_siphash24(secret, msg, n);
+    return siphash24(secret, msg, n);
 }
 
 void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN], const uint8_t client[8],

@@ -10,9 +10,6 @@
 #define COOKIE_SECRET_LEN 16
 #define COOKIE_SERVER_LEN 16
 
-/* SipHash-2-4 of msg with a 16-byte key. */
-uint64_t cookie_siphash24(const uint8_t key[16], const uint8_t *msg, size_t len);
-
 /* Make our 16-byte server cookie for a client cookie, client address and time (seconds). */
 void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN], const uint8_t client[8],
                  const struct sockaddr *src, uint32_t now, uint8_t out[COOKIE_SERVER_LEN]);

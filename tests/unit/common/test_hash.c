@@ -1,9 +1,12 @@
 /* test_hash.c: common/hash.h against the published FNV-1a vectors, and the MurmurHash3
- * finalizer's spread of neighbouring keys. */
+ * finalizer's spread of neighbouring keys; common/siphash.h against SipHash-2-4's reference
+ * vectors, and the process key. */
 #include <stdint.h>
+#include <string.h>
 
 #include "check.h"
 #include "hash.h"
+#include "siphash.h"
 
 int main(void)
 {
@@ -24,5 +27,22 @@ int main(void)
         worst = bits < worst ? bits : worst;
     }
     CHECK(worst >= 12, "neighbouring keys differ in at least 12 bits (worst %d)", worst);
+
+    /* The reference implementation's vectors: key 00..0f, message 00..(len-1). */
+    uint8_t key[16], msg[64];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    CHECK(siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ull, "SipHash-2-4, empty message");
+    CHECK(siphash24(key, msg, 7) == 0xab0200f58b01d137ull, "SipHash-2-4, 7 bytes");
+    CHECK(siphash24(key, msg, 8) == 0x93f5f5799a932462ull, "SipHash-2-4, 8 bytes");
+    CHECK(siphash24(key, msg, 15) == 0xa129ca6149be45e5ull, "SipHash-2-4, 15 bytes (the paper's)");
+    CHECK(siphash24(key, msg, 63) == 0x958a324ceb064572ull, "SipHash-2-4, 63 bytes");
+
+    const uint8_t *pk = siphash_process_key();
+    static const uint8_t zero[16];
+    CHECK(pk == siphash_process_key() && memcmp(pk, zero, 16) != 0,
+          "the process key is drawn once, and not left zero");
     return check_report();
 }

@@ -1,13 +1,15 @@
 /* test_edge_cache.c: the object layer's pass-through window and its accounting: release behind
  * the slowest reader, back-pressure signal, slow-reader drop, bytes gone for a late or dropped
  * reader, conversion of a stored body, in-flight byte counts, evicted bodies still being sent;
- * and the shared key hash. */
+ * and the shared key hash, with keys built to collide under FNV-1a. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "edge_internal.h"
+#include "hash.h"
 
 #define K 1024u
 
@@ -300,17 +302,105 @@ static void test_reserve(void)
     edge_cache_deinit(&c);
 }
 
+/* Keys a client can build so that they share the low 20 bits of their FNV-1a 64 hash: FNV's low
+ * k bits depend only on the low k bits of the state and of the input. At each of 12 positions a
+ * search finds two 3-character blocks taking the state to the same low bits; one block per
+ * position, either of its two, then gives 4096 keys with the same low 20 bits (so in one bucket
+ * of any table of up to 2^20 buckets indexed by FNV). */
+#define FLOOD_BITS 20
+#define FLOOD_POS  12
+#define FLOOD_KEYS (1u << FLOOD_POS)
+
+static void flood_keys(char (*keys)[64])
+{
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    static const char prefix[] = "/live/x.m3u8?_HLS_msn=";
+    uint64_t h = hash_fnv1a64(prefix, strlen(prefix));
+    uint32_t mask = (1u << FLOOD_BITS) - 1;
+    char pair[FLOOD_POS][2][3];
+    uint32_t *seen = malloc(sizeof(*seen) << FLOOD_BITS);
+    CHECK(seen != NULL, "search table");
+    for (int p = 0; p < FLOOD_POS; p++) {
+        memset(seen, 0, sizeof(*seen) << FLOOD_BITS);
+        bool found = false;
+        for (uint32_t i = 0; i < 64 * 64 * 64 && !found; i++) {
+            char b[3] = {alpha[i & 63], alpha[(i >> 6) & 63], alpha[i >> 12]};
+            uint64_t x = h;
+            for (int j = 0; j < 3; j++) {
+                x = (x ^ (uint8_t)b[j]) * HASH_FNV64_PRIME;
+            }
+            uint32_t low = (uint32_t)x & mask;
+            if (seen[low]) {
+                uint32_t e = seen[low] - 1;
+                char a[3] = {alpha[e & 63], alpha[(e >> 6) & 63], alpha[e >> 12]};
+                memcpy(pair[p][0], a, 3);
+                memcpy(pair[p][1], b, 3);
+                h = x; /* the other block leaves the same low bits */
+                found = true;
+            } else {
+                seen[low] = i + 1;
+            }
+        }
+        CHECK(found, "a colliding pair at position %d", p);
+    }
+    free(seen);
+    for (uint32_t k = 0; k < FLOOD_KEYS; k++) {
+        size_t n = strlen(prefix);
+        memcpy(keys[k], prefix, n);
+        for (int p = 0; p < FLOOD_POS; p++, n += 3) {
+            memcpy(keys[k] + n, pair[p][(k >> p) & 1], 3);
+        }
+        keys[k][n] = '\0';
+    }
+}
+
 static void test_hash(void)
 {
-    /* One hash (FNV-1a, 64 bits; common/hash.h) for the memory table and the disk index. */
-    CHECK(edge_key_hash("", 0) == 14695981039346656037ull, "empty key: the offset basis");
-    CHECK(edge_key_hash("a", 1) == 0xaf63dc4c8601ec8cull,
-          "FNV-1a 64 of \"a\" (the published vector)");
+    /* One hash for the memory table and the disk index, keyed per process. */
+    CHECK(edge_key_hash("/a.ts", 5) == edge_key_hash("/a.ts", 5), "the same key, the same hash");
     CHECK(edge_key_hash("/a.ts", 5) != edge_key_hash("/b.ts", 5), "keys differ");
     CHECK(edge_key_hash("/a.ts", 5) == edge_key_hash("/a.ts?x", 5), "only len bytes count");
     edge_obj_t *o = edge_obj_new("/x/y.ts", 7);
     CHECK(o->hash == edge_key_hash("/x/y.ts", 7), "objects use it");
     edge_obj_unref(o);
+
+    /* A client sends keys built to collide under a fixed hash: the table's chains stay short. */
+    char(*keys)[64] = calloc(FLOOD_KEYS, sizeof(*keys));
+    CHECK(keys != NULL, "keys");
+    flood_keys(keys);
+    uint64_t low = hash_fnv1a64(keys[0], strlen(keys[0])) & ((1u << FLOOD_BITS) - 1);
+    unsigned same = 0;
+    for (uint32_t k = 0; k < FLOOD_KEYS; k++) {
+        same += (hash_fnv1a64(keys[k], strlen(keys[k])) & ((1u << FLOOD_BITS) - 1)) == low;
+    }
+    CHECK(same == FLOOD_KEYS && strcmp(keys[0], keys[1]) != 0,
+          "the built keys share the low %d bits of FNV-1a (%u of %u)", FLOOD_BITS, same,
+          FLOOD_KEYS);
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1ull << 34) == 0, "init");
+    for (uint32_t k = 0; k < FLOOD_KEYS; k++) {
+        edge_obj_unref(insert(&c, keys[k], 100));
+    }
+    size_t longest = 0;
+    for (size_t b = 0; b < c.n_buckets; b++) {
+        size_t n = 0;
+        for (edge_obj_t *e = c.buckets[b]; e; e = e->hnext) {
+            n++;
+        }
+        longest = n > longest ? n : longest;
+    }
+    CHECK(c.n_objects == FLOOD_KEYS, "all %u stored (%zu)", FLOOD_KEYS, c.n_objects);
+    CHECK(longest <= 16, "the longest chain of %zu buckets holds %zu keys (at most 16)",
+          c.n_buckets, longest);
+    unsigned found = 0;
+    edge_cache_lock(&c);
+    for (uint32_t k = 0; k < FLOOD_KEYS; k++) {
+        found += edge_cache_find_locked(&c, keys[k], strlen(keys[k])) != NULL;
+    }
+    edge_cache_unlock(&c);
+    CHECK(found == FLOOD_KEYS, "every key found (%u)", found);
+    edge_cache_deinit(&c);
+    free(keys);
 }
 
 int main(void)
