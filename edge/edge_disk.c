@@ -15,6 +15,10 @@
 
 #define DISK_QUEUE_MAX 64
 #define FILE_PREFIX    "segment-edge-"
+/* A file takes whole filesystem blocks (4 KiB on ext4, xfs, tmpfs): a 100-byte body uses one. */
+#define DISK_BLOCK 4096u
+/* Initial index size (a power of two); it doubles when the entries outnumber the buckets. */
+#define DISK_BUCKETS_MIN 1024u
 
 typedef struct disk_meta {
     int status;
@@ -34,7 +38,8 @@ typedef struct disk_entry disk_entry_t;
 struct disk_entry {
     char *key;
     size_t key_len;
-    uint64_t id; /* file name */
+    uint64_t hash; /* edge_key_hash of the key: the bucket, kept for growing the index */
+    uint64_t id;   /* file name */
     uint64_t size;
     disk_meta_t meta;
     disk_entry_t *hnext;
@@ -63,7 +68,8 @@ struct edge_disk {
     edge_list_t lru;
     uint64_t next_id;
     /* under lock */
-    uint64_t bytes;
+    uint64_t bytes;      /* the entries' charges (disk_entry_charge), held to budget */
+    uint64_t body_bytes; /* the entries' body lengths */
     uint64_t objects;
     uint64_t writes;
     uint64_t hits;
@@ -99,13 +105,37 @@ static void disk_path(const edge_disk_t *d, uint64_t id, const char *suffix, cha
     snprintf(out, cap, "%s/" FILE_PREFIX "%016llx%s", d->dir, (unsigned long long)id, suffix);
 }
 
-static disk_entry_t **disk_find_slot(edge_disk_t *d, const char *key, size_t len)
+static size_t str_cost(const char *s)
 {
-    disk_entry_t **pp = &d->buckets[edge_key_hash(key, len) & (d->n_buckets - 1)];
-    while (*pp && !((*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0)) {
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* What an entry costs against the budget: its file in whole blocks, plus its index memory (the
+ * entry, its key and its header strings). The charge is added when the entry enters the index
+ * and subtracted when it leaves, computed both times here from fields that do not change in
+ * between, so the total cannot drift. */
+static uint64_t disk_entry_charge(const disk_entry_t *e)
+{
+    uint64_t file = (e->size + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
+    return file + sizeof(*e) + e->key_len + 1 + str_cost(e->meta.ctype) + str_cost(e->meta.etag) +
+           str_cost(e->meta.last_modified) + str_cost(e->meta.cache_control);
+}
+
+static disk_entry_t **disk_find_slot(edge_disk_t *d, const char *key, size_t len, uint64_t hash)
+{
+    disk_entry_t **pp = &d->buckets[hash & (d->n_buckets - 1)];
+    while (*pp &&
+           !((*pp)->hash == hash && (*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0)) {
         pp = &(*pp)->hnext;
     }
     return pp;
+}
+
+static void disk_entry_free(disk_entry_t *e)
+{
+    meta_free(&e->meta);
+    free(e->key);
+    free(e);
 }
 
 static void disk_entry_drop_locked(edge_disk_t *d, disk_entry_t **slot)
@@ -116,11 +146,45 @@ static void disk_entry_drop_locked(edge_disk_t *d, disk_entry_t **slot)
     edge_list_del(&e->lru);
     disk_path(d, e->id, ".obj", path, sizeof(path));
     unlink(path);
-    d->bytes -= e->size;
+    d->bytes -= disk_entry_charge(e);
+    d->body_bytes -= e->size;
     d->objects--;
-    meta_free(&e->meta);
-    free(e->key);
-    free(e);
+    disk_entry_free(e);
+}
+
+/* Double the index when the entries would outnumber its buckets, so chains stay short. Only the
+ * writer thread resizes the index, so the new table is allocated outside the lock; when the
+ * allocation fails the old table is kept (longer chains, still correct) and the next insertion
+ * tries again. */
+static void disk_index_grow(edge_disk_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->n_buckets;
+    bool full = d->objects + 1 > n;
+    pthread_mutex_unlock(&d->lock);
+    if (!full || n > SIZE_MAX / 2 / sizeof(disk_entry_t *)) {
+        return;
+    }
+    size_t nb = n * 2;
+    disk_entry_t **b = calloc(nb, sizeof(*b));
+    if (!b) {
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < n; i++) {
+        disk_entry_t *e = d->buckets[i];
+        while (e) {
+            disk_entry_t *next = e->hnext;
+            e->hnext = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+            e = next;
+        }
+    }
+    disk_entry_t **old = d->buckets;
+    d->buckets = b;
+    d->n_buckets = nb;
+    pthread_mutex_unlock(&d->lock);
+    free(old);
 }
 
 static int disk_write_file(edge_disk_t *d, edge_obj_t *o, uint64_t id, uint64_t size)
@@ -176,15 +240,7 @@ static void disk_store(edge_disk_t *d, disk_job_t *job)
 {
     edge_obj_t *o = job->obj;
     uint64_t size = edge_obj_filled(o);
-    if (size == 0 || size > d->budget) {
-        return;
-    }
-    pthread_mutex_lock(&d->lock);
-    uint64_t id = d->next_id++;
-    pthread_mutex_unlock(&d->lock);
-    int rc = disk_write_file(d, o, id, size);
-    if (rc != 0) {
-        log_warn("disk tier: cannot write %s: %s", o->key, strerror(-rc));
+    if (size == 0) {
         return;
     }
     disk_entry_t *e = calloc(1, sizeof(*e));
@@ -192,34 +248,47 @@ static void disk_store(edge_disk_t *d, disk_job_t *job)
     if (!e || !key) {
         free(e);
         free(key);
-        char path[1200];
-        disk_path(d, id, ".obj", path, sizeof(path));
-        unlink(path);
         return;
     }
     memcpy(key, o->key, o->key_len + 1);
     e->key = key;
     e->key_len = o->key_len;
-    e->id = id;
+    e->hash = edge_key_hash(key, o->key_len);
     e->size = size;
     e->meta = job->meta;
     memset(&job->meta, 0, sizeof(job->meta)); /* moved */
+    uint64_t charge = disk_entry_charge(e);
+    if (charge > d->budget) {
+        disk_entry_free(e);
+        return;
+    }
+    disk_index_grow(d);
     pthread_mutex_lock(&d->lock);
-    disk_entry_t **slot = disk_find_slot(d, key, o->key_len);
+    e->id = d->next_id++;
+    pthread_mutex_unlock(&d->lock);
+    int rc = disk_write_file(d, o, e->id, size);
+    if (rc != 0) {
+        log_warn("disk tier: cannot write %s: %s", o->key, strerror(-rc));
+        disk_entry_free(e);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    disk_entry_t **slot = disk_find_slot(d, key, e->key_len, e->hash);
     if (*slot) {
         disk_entry_drop_locked(d, slot); /* an older copy */
-        slot = disk_find_slot(d, key, o->key_len);
+        slot = disk_find_slot(d, key, e->key_len, e->hash);
     }
     e->hnext = *slot;
     *slot = e;
     edge_list_add(&d->lru, &e->lru);
-    d->bytes += size;
+    d->bytes += charge;
+    d->body_bytes += size;
     d->objects++;
     d->writes++;
     while (d->bytes > d->budget && d->lru.prev != &d->lru) {
         disk_entry_t *old = EDGE_CONTAINER(d->lru.prev, disk_entry_t, lru);
         d->evictions++;
-        disk_entry_drop_locked(d, disk_find_slot(d, old->key, old->key_len));
+        disk_entry_drop_locked(d, disk_find_slot(d, old->key, old->key_len, old->hash));
     }
     pthread_mutex_unlock(&d->lock);
 }
@@ -286,7 +355,7 @@ int edge_disk_open(edge_disk_t **out, const char *dir, uint64_t budget)
     /* The index is not persisted: files of an earlier run are removed. */
     disk_clean_dir(dir);
     d->budget = budget;
-    d->n_buckets = 4096;
+    d->n_buckets = DISK_BUCKETS_MIN;
     d->buckets = calloc(d->n_buckets, sizeof(*d->buckets));
     if (!d->buckets) {
         free(d);
@@ -314,15 +383,22 @@ void edge_disk_close(edge_disk_t *d)
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
+    edge_disk_clear(d);
+    free(d->buckets);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+    free(d);
+}
+
+void edge_disk_clear(edge_disk_t *d)
+{
+    pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < d->n_buckets; i++) {
         while (d->buckets[i]) {
             disk_entry_drop_locked(d, &d->buckets[i]);
         }
     }
-    free(d->buckets);
-    pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->cond);
-    free(d);
+    pthread_mutex_unlock(&d->lock);
 }
 
 void edge_disk_demote_locked(edge_disk_t *d, edge_obj_t *o)
@@ -371,8 +447,9 @@ edge_obj_t *edge_disk_promote(edge_disk_t *d, const char *key, size_t len)
     disk_meta_t m;
     uint64_t id = 0;
     uint64_t size = 0;
+    uint64_t hash = edge_key_hash(key, len);
     pthread_mutex_lock(&d->lock);
-    disk_entry_t *e = *disk_find_slot(d, key, len);
+    disk_entry_t *e = *disk_find_slot(d, key, len, hash);
     if (!e) {
         pthread_mutex_unlock(&d->lock);
         return NULL;
@@ -448,7 +525,9 @@ void edge_disk_stats(edge_disk_t *d, edge_disk_stats_t *s)
     pthread_mutex_lock(&d->lock);
     s->budget = d->budget;
     s->bytes = d->bytes;
+    s->body_bytes = d->body_bytes;
     s->objects = d->objects;
+    s->buckets = d->n_buckets;
     s->writes = d->writes;
     s->hits = d->hits;
     s->evictions = d->evictions;

@@ -223,18 +223,26 @@ bool edge_obj_unread(edge_obj_t *o);
 
 typedef struct edge_disk_stats {
     uint64_t budget;
-    uint64_t bytes;
+    uint64_t bytes;      /* charged against budget: each body in whole 4 KiB blocks, plus its
+                          * index entry (entry, key and header strings) */
+    uint64_t body_bytes; /* the bodies' lengths */
     uint64_t objects;
+    uint64_t buckets; /* index size (a power of two, grown to hold objects at load factor 1) */
     uint64_t writes;
     uint64_t hits;
     uint64_t evictions;
     uint64_t dropped;
 } edge_disk_stats_t;
 
-/* Open the disk tier in dir (created; earlier files removed), bounded to budget bytes, with its
- * writer thread. Returns 0 or a negative errno. */
+/* Open the disk tier in dir (created; earlier files removed), bounded to budget bytes (see
+ * edge_disk_stats_t.bytes for what an object is charged), with its writer thread. Returns 0 or a
+ * negative errno. */
 int edge_disk_open(edge_disk_t **out, const char *dir, uint64_t budget);
+/* Stop the writer thread (queued objects are not written), remove every file, free d. */
 void edge_disk_close(edge_disk_t *d);
+/* Remove every entry and its file (the charge goes back to 0). Blocking unlinks under the tier's
+ * lock: meant for closing and tests, not the request path. */
+void edge_disk_clear(edge_disk_t *d);
 /* Queue a complete object evicted from memory for writing (takes a reference; no I/O here, so
  * it may be called under the cache lock). Dropped when the queue is full. */
 void edge_disk_demote_locked(edge_disk_t *d, edge_obj_t *o);

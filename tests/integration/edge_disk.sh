@@ -1,6 +1,8 @@
 #!/bin/bash
 # edge_disk: objects evicted from the memory cache go to the disk tier (bounded in bytes) and are
-# served from it (sendfile) with the origin stopped; memory and disk both stay within budget.
+# served from it (sendfile) with the origin stopped; memory and disk both stay within budget, also
+# with thousands of tiny playlists under long client-chosen keys (each disk object is charged its
+# file in whole blocks and its index entry).
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 mkdir -p "$T/root"
@@ -54,4 +56,44 @@ check "the range bytes are right" cmp -s "$T/second" <(tail -c +1001 "$T/root/d$
 check "disk hits counted" test "$(status_field $E disk.hits)" -ge 2
 h=$(curl -s -D- -o /dev/null "$E/d0.ts")
 expect_match "an object evicted from disk too is gone (origin down: 502)" "$h" '^HTTP/1.1 502'
+
+# Tiny playlists under distinct _HLS_msn values (always kept in the cache key), each key ~2 KB: a
+# 1M disk tier holds at most 256 of them (a 4 KiB block each at least), and their files take no
+# more than the budget on the filesystem (du counts blocks; slack: the directory's own blocks).
+mkdir -p "$T/live"
+{
+    printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n'
+    for n in 7 8 9; do printf '#EXTINF:2.0,\nseg%d.ts\n' $n; done
+} | head -c 100 >"$T/live/x.m3u8"
+PL=$(free_port)
+start_edge origin2 --listen 127.0.0.1:$PL --root "$T/live"
+cat >"$T/small.yaml" <<YAML
+cache_memory: 1M
+cache_disk: {path: "$T/disk2", size: 1M}
+YAML
+PS=$(free_port)
+start_edge small -c "$T/small.yaml" --listen 127.0.1.1:$PS --origin http://127.0.0.1:$PL
+S=http://127.0.1.1:$PS
+pad=$(printf '7%.0s' $(seq 2000))
+for i in $(seq 3000); do
+    printf 'url = "%s/x.m3u8?_HLS_msn=%d%s"\noutput = "/dev/null"\n' "$S" "$i" "$pad"
+done >"$T/urls"
+curl -s -K "$T/urls"
+prev=-1
+for _ in $(seq 100); do
+    w=$(status_field $S disk.writes)
+    [ "$w" = "$prev" ] && break
+    prev=$w
+    sleep 0.2
+done
+budget=1048576
+check "tiny playlists were written to disk (more than it holds)" \
+    test "$(status_field $S disk.writes)" -gt 256
+check "at most 256 disk objects in a 1M budget" test "$(status_field $S disk.objects)" -le 256
+check "charged bytes within the budget" test "$(status_field $S disk.bytes)" -le $budget
+check "charged bytes above the bodies' bytes" \
+    test "$(status_field $S disk.bytes)" -gt "$(status_field $S disk.body_bytes)"
+used=$(du -s -B1 "$T/disk2" | cut -f1)
+check "the disk tier's files take the budget at most on the filesystem ($used bytes)" \
+    test "$used" -le $((budget + 65536))
 finish
