@@ -179,7 +179,8 @@ static void oconn_on_timeout(uv_timer_t *t)
         return;
     }
     if (oc->f) {
-        log_warn("origin %s: timeout", oc->w->srv->cfg->origins[oc->origin].url);
+        log_warn("origin %s: timeout %s", oc->w->srv->cfg->origins[oc->origin].url,
+                 oc->f->got_head ? "between body bytes" : "before the complete response head");
         oconn_fail(oc, 504);
     } else {
         oconn_close(oc); /* idle too long in the pool */
@@ -283,7 +284,6 @@ static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     oc->resp_bytes += (size_t)nread;
-    uv_timer_start(&oc->timer, oconn_on_timeout, oc->w->srv->cfg->between_bytes_timeout, 0);
     size_t used = 0;
     int rc = edge_http_parser_feed(&oc->parser, buf->base, (size_t)nread, &used);
     if (rc < 0) {
@@ -322,6 +322,13 @@ static void oconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         oconn_release(oc);
         return;
+    }
+    /* first_byte, started when the request went out, bounds the whole head: bytes of a head
+     * still incomplete do not restart it, or an origin sending one byte a little faster than
+     * between_bytes would hold the fill (and its collapsed clients) for as long as it likes.
+     * between_bytes bounds each wait for body bytes once the head is complete. */
+    if (oc->f && oc->f->got_head) {
+        uv_timer_start(&oc->timer, oconn_on_timeout, oc->w->srv->cfg->between_bytes_timeout, 0);
     }
     if (oc->f && oc->f->obj && edge_obj_passthrough(oc->f->obj)) {
         oconn_pt_check(oc);
