@@ -169,6 +169,7 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep, uint64_t
 
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o)
 {
+    edge_cache_account_extra_locked(c, o); /* a head set before (refresh, disk tier) */
     if (c->n_objects >= c->n_buckets) {
         cache_grow_locked(c);
     }
@@ -228,6 +229,29 @@ void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
     if (o->in_table) {
         c->bytes += bytes;
         cache_evict_locked(c, o, 0);
+    }
+}
+
+static uint64_t str_mem(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* The bytes o holds besides its record, key and body: the one place that counts them. */
+static uint64_t obj_extra_bytes(const edge_obj_t *o)
+{
+    return str_mem(o->ctype) + str_mem(o->etag) + str_mem(o->last_modified) +
+           str_mem(o->cache_control) + str_mem(o->content_encoding) + str_mem(o->location) +
+           (o->gz ? o->gz_len : 0);
+}
+
+void edge_cache_account_extra_locked(edge_cache_t *c, edge_obj_t *o)
+{
+    uint64_t now = obj_extra_bytes(o);
+    if (now > o->extra_mem) {
+        uint64_t add = now - o->extra_mem;
+        o->extra_mem = now;
+        edge_cache_account_locked(c, o, add);
     }
 }
 

@@ -204,7 +204,15 @@ static void obj_gzip(edge_obj_t *o)
         return;
     }
     edge_obj_copy(o, 0, src, n);
-    (void)edge_gzip(src, n, &o->gz, &o->gz_len); /* no variant when it fails */
+    /* No variant when it fails. One made is kept for the object's life: it gives back the room
+     * deflate was given (its bound, above the input's length), so that what stays allocated is
+     * gz_len, what the budget is charged. */
+    if (edge_gzip(src, n, &o->gz, &o->gz_len) == 0) {
+        char *fit = realloc(o->gz, o->gz_len);
+        if (fit) {
+            o->gz = fit;
+        }
+    }
     free(src);
 }
 
@@ -217,8 +225,10 @@ void edge_fill_complete(edge_fetch_t *f)
             !edge_obj_passthrough(o)) {
             obj_gzip(o);
         }
-        __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
         edge_cache_lock(&srv->cache);
+        /* Charged before COMPLETE: a client served the gzip copy finds it counted. */
+        edge_cache_account_extra_locked(&srv->cache, o);
+        __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
         edge_obj_freshness_locked(srv->cfg, o);
         if (!o->store) {
             edge_cache_remove_locked(&srv->cache, o);
@@ -259,6 +269,7 @@ int edge_fill_head(edge_fetch_t *f, const edge_http_msg_t *m)
         n->origin_ms = ttfb;
         __atomic_store_n(&n->state, EDGE_OBJ_STREAMING, __ATOMIC_SEQ_CST);
         edge_cache_lock(&srv->cache);
+        edge_cache_account_extra_locked(&srv->cache, n);
         edge_obj_freshness_locked(srv->cfg, n);
         bool pt = n->clen > 0 && (uint64_t)n->clen > edge_config_max_object(srv->cfg);
         if (pt) {
@@ -289,6 +300,7 @@ int edge_fill_head(edge_fetch_t *f, const edge_http_msg_t *m)
     obj_set_head(o, m);
     o->origin_ms = ttfb;
     edge_cache_lock(&srv->cache);
+    edge_cache_account_extra_locked(&srv->cache, o);
     edge_obj_freshness_locked(srv->cfg, o);
     if (!o->store) {
         edge_cache_remove_locked(&srv->cache, o);

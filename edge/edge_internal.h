@@ -108,7 +108,8 @@ struct edge_obj {
     edge_obj_t *replaced_by; /* referenced */
     edge_obj_t *hnext;
     edge_list_t lru;
-    uint64_t mem;
+    uint64_t mem;       /* charged against cache_memory: record, key, body chunks, extra_mem */
+    uint64_t extra_mem; /* the part of mem for the head strings and the gzip copy */
     /* Pass-through window: a body that is not stored (above max_object, or of unknown length
      * past it) keeps only the bytes between its slowest reader and the filler. Under pt_lock. */
     pthread_mutex_t pt_lock;
@@ -163,6 +164,12 @@ void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_touch_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes);
+/* Charge o's head strings (ctype, etag, last_modified, cache_control, content_encoding, location)
+ * and its gzip copy to o->mem, and to c's bytes when o is in the table, as far as they were not
+ * charged before: called after either is set (they are set once, never shrink) and when o enters
+ * the table. They leave with the rest of o->mem (edge_cache_remove_locked, or the last unref of
+ * an object held outside the table). */
+void edge_cache_account_extra_locked(edge_cache_t *c, edge_obj_t *o);
 
 edge_obj_t *edge_obj_new(const char *key, size_t len);
 edge_obj_t *edge_obj_ref(edge_obj_t *o);

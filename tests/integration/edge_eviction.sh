@@ -1,6 +1,7 @@
 #!/bin/bash
 # edge_eviction: the memory cache stays within its byte budget while LRU eviction works; objects
-# larger than max_object are served but not stored.
+# larger than max_object are served but not stored; an object's charge (cache.bytes) holds its
+# body, the response header values kept with it and a playlist's gzip copy.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 mkdir -p "$T/root"
@@ -47,4 +48,46 @@ else
     echo "resident memory grew by $grow bytes (budget $budget, 12 MB fetched)"
     check "resident memory growth stays near the budget" test "$grow" -lt $((budget + 8 * 1048576))
 fi
+
+# What an object is charged. A scripted origin (tests/lib/fake_origin.py) gives the same 20000
+# bytes of playlist text for /c/p.m3u8 (a playlist: a gzip copy is made), /c/ppp.ts (a segment:
+# none) and /c/hhh.ts (a segment with three more header values kept: ETag, Last-Modified,
+# Location). The keys are as long, so the charges differ by exactly the gzip copy, and by the
+# three values (each with its terminating NUL).
+cat >"$T/charge.py" <<'PY'
+import fake_origin
+lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:2"]
+i = 0
+while sum(len(l) + 1 for l in lines) < 20000:
+    lines += ["#EXTINF:2.000,", "seg_%05d.ts" % i]
+    i += 1
+BODY = ("\n".join(lines) + "\n").encode()[:20000]
+BASE = [("Content-Type", "application/vnd.apple.mpegurl"), ("Cache-Control", "max-age=600")]
+MORE = [("ETag", '"' + "e" * 1000 + '"'), ("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        ("Location", "/c/elsewhere")]
+def handle(req):
+    req.reply(200, BODY, BASE + (MORE if req.path == "/c/hhh.ts" else []))
+fake_origin.main(handle)
+PY
+PC=$(free_port)
+start_origin charge "$T/charge.py" $PC
+PE2=$(free_port)
+start_edge edge_charge --listen 127.0.1.1:$PE2 --origin http://127.0.0.1:$PC --cache-mem 64M
+E2=http://127.0.1.1:$PE2
+b0=$(status_field $E2 cache.bytes)
+curl -s -o /dev/null "$E2/c/ppp.ts"
+b1=$(status_field $E2 cache.bytes)
+curl -s -o /dev/null "$E2/c/p.m3u8"
+# A gzip answer waits for the complete body, and so for its gzip copy.
+h=$(curl -s -D- -o "$T/p.gz" -H 'Accept-Encoding: gzip' "$E2/c/p.m3u8")
+expect_match "the playlist has a gzip copy" "$h" '^Content-Encoding: gzip'
+gz=$(stat -c %s "$T/p.gz")
+b2=$(status_field $E2 cache.bytes)
+curl -s -o /dev/null "$E2/c/hhh.ts"
+b3=$(status_field $E2 cache.bytes)
+seg=$((b1 - b0)); pl=$((b2 - b1)); more=$((b3 - b2))
+echo "charged: segment $seg, playlist $pl (gzip copy $gz), segment with three more values $more"
+check "a segment is charged at least its body" test "$seg" -ge 20000
+expect_eq "a playlist is charged its gzip copy besides (cache.bytes)" "$((pl - seg))" "$gz"
+expect_eq "the header values kept are charged (cache.bytes)" "$((more - seg))" $((1002 + 1 + 29 + 1 + 12 + 1))
 finish

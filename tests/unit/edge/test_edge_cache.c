@@ -1,7 +1,8 @@
 /* test_edge_cache.c: the object layer's pass-through window and its accounting: release behind
  * the slowest reader, back-pressure signal, slow-reader drop, bytes gone for a late or dropped
- * reader, conversion of a stored body, in-flight byte counts, evicted bodies still being sent;
- * and the shared key hash, with keys built to collide under FNV-1a. */
+ * reader, conversion of a stored body, in-flight byte counts, evicted bodies still being sent,
+ * head strings and gzip copies in an object's charge; and the shared key hash, with keys built to
+ * collide under FNV-1a. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -291,6 +292,53 @@ static void test_pinned(void)
     edge_cache_deinit(&c);
 }
 
+/* The head strings and a gzip copy count in the object's charge, once each, from when they are
+ * set (or from when an object that has them enters the table), and leave with it. */
+static void test_extra(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 4 << 20) == 0, "init");
+    edge_obj_t *o = insert(&c, "/live.m3u8", 20 * K);
+    fill(&c, o, 0, 20 * K);
+    uint64_t body = c.bytes;
+    CHECK(body == o->mem, "the table holds what o is charged: %llu", (unsigned long long)body);
+    o->ctype = strdup("application/vnd.apple.mpegurl"); /* 29 + 1 */
+    o->etag = strdup("\"abc\"");                        /* 5 + 1 */
+    o->cache_control = strdup("max-age=2");             /* 9 + 1 */
+    edge_cache_lock(&c);
+    edge_cache_account_extra_locked(&c, o);
+    edge_cache_account_extra_locked(&c, o);
+    edge_cache_unlock(&c);
+    CHECK(c.bytes == body + 46 && o->mem == c.bytes, "head strings charged once: %llu",
+          (unsigned long long)(c.bytes - body));
+    o->gz_len = 3000;
+    o->gz = malloc(o->gz_len);
+    edge_cache_lock(&c);
+    edge_cache_account_extra_locked(&c, o);
+    edge_cache_unlock(&c);
+    CHECK(c.bytes == body + 46 + 3000, "and the gzip copy: %llu",
+          (unsigned long long)(c.bytes - body));
+    /* An object whose head was set before it entered the table (a refresh, the disk tier). */
+    edge_obj_t *p = edge_obj_new("/p.ts", 5);
+    p->etag = strdup("\"0123456789\""); /* 12 + 1 */
+    uint64_t bare = p->mem;
+    edge_cache_lock(&c);
+    edge_cache_insert_locked(&c, p);
+    edge_cache_unlock(&c);
+    CHECK(p->mem == bare + 13 && c.bytes == o->mem + p->mem, "charged on entering the table: %llu",
+          (unsigned long long)(p->mem - bare));
+    __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    edge_obj_unref(o);
+    edge_obj_unref(p);
+    edge_cache_lock(&c);
+    edge_cache_remove_locked(&c, o);
+    edge_cache_remove_locked(&c, p);
+    edge_cache_unlock(&c);
+    CHECK(c.bytes == 0 && c.inflight_bytes == 0, "all given back on removal: %llu",
+          (unsigned long long)c.bytes);
+    edge_cache_deinit(&c);
+}
+
 static void test_reserve(void)
 {
     edge_cache_t c;
@@ -410,6 +458,7 @@ int main(void)
     test_stored();
     test_budget();
     test_pinned();
+    test_extra();
     test_reserve();
     test_hash();
     return check_report();
