@@ -142,7 +142,10 @@ static void oconn_fail(edge_oconn_t *oc, int status)
 {
     edge_fetch_t *f = oc->f;
     oc->f = NULL;
-    bool stale = oc->reused && oc->resp_bytes == 0;
+    /* A pooled connection that failed before any byte came back was most likely closed by the
+     * origin while idle: worth a fresh connection. A timeout (504) is not that: the origin took
+     * the request and is slow, and a fresh connection would only wait first_byte again. */
+    bool stale = oc->reused && oc->resp_bytes == 0 && status != 504;
     oconn_close(oc);
     if (!f) {
         return;

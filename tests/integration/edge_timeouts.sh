@@ -5,7 +5,8 @@
 # side, timeouts.first_byte bounds the whole response head: a head trickled a byte every 0.3 s
 # (each byte well within between_bytes) ends in 504 for every client collapsed on the fill, or in
 # the retry on the next origin, while a body trickled at the same pace after a prompt head is
-# bounded only gap by gap (between_bytes). Only "closed within a generous bound" is asserted,
+# bounded only gap by gap (between_bytes); a timeout on a pooled connection is not tried again on
+# a fresh one. Only "closed within a generous bound" is asserted,
 # never a time.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
@@ -150,4 +151,25 @@ start_edge edge_retry -c "$T/o.yaml" --listen 127.0.0.1:$PR --origin http://127.
     --origin http://127.0.0.1:$PG
 body=$(curl -s --max-time 15 "http://127.0.0.1:$PR/slowhead/d.ts")
 expect_eq "a head trickle on the first origin: served by the second" "$body" ok
+
+# A request on a pooled keep-alive connection that times out is the origin being slow, not a
+# connection it had closed while idle: the timeout fails the attempt at once instead of trying a
+# fresh connection first (which would wait first_byte a second time). The origin is stopped
+# (SIGSTOP): its kernel still accepts connections, nothing answers.
+PK=$(free_port)
+start_edge origin_ka --listen 127.0.0.1:$PK --root "$T/root"
+OKA=$LAST_PID
+cat >"$T/k.yaml" <<YAML
+timeouts: {first_byte: 1s, origin_probe_interval: 1h}
+YAML
+PK2=$(free_port)
+start_edge edge_ka -c "$T/k.yaml" --listen 127.0.0.1:$PK2 --origin http://127.0.0.1:$PK
+expect_eq "a first fill leaves a keep-alive connection in the pool" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 http://127.0.0.1:$PK2/v/small.ts)" 200
+kill -STOP "$OKA"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 http://127.0.0.1:$PK2/v/big.ts)
+kill -CONT "$OKA"
+expect_eq "the origin stopped answering: 504" "$code" 504
+expect_eq "one timeout on the pooled connection, no second try on a fresh one" \
+    "$(grep -c 'timeout before the complete response head' "$T/edge_ka.log")" 1
 finish
