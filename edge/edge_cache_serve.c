@@ -28,7 +28,7 @@ static void view_freshness_locked(const edge_obj_t *o, edge_obj_view_t *v)
     v->stored = o->store;
 }
 
-/* The head part (immutable once the object left PENDING). */
+/* The head part (immutable once the object left PENDING, the gzip copy aside: see below). */
 static void view_head(const edge_obj_t *o, edge_obj_view_t *v)
 {
     if (v->state == EDGE_VIEW_PENDING) {
@@ -43,8 +43,10 @@ static void view_head(const edge_obj_t *o, edge_obj_view_t *v)
     v->content_encoding = o->content_encoding;
     v->location = o->location;
     v->kind = o->kind;
-    v->has_gz = o->gz != NULL;
-    v->gz_len = o->gz_len;
+    /* The gzip copy is made by the filler just before it publishes COMPLETE (release; the state
+     * was read with acquire): before that, gz is still being written and is not read. */
+    v->has_gz = v->state == EDGE_VIEW_COMPLETE && o->gz != NULL;
+    v->gz_len = v->has_gz ? o->gz_len : 0;
     v->fail_status = o->fail_status;
     v->passthrough = edge_obj_passthrough(o);
 }
