@@ -232,17 +232,12 @@ void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
     }
 }
 
-static uint64_t str_mem(const char *s)
-{
-    return s ? strlen(s) + 1 : 0;
-}
-
 /* The bytes o holds besides its record, key and body: the one place that counts them. */
 static uint64_t obj_extra_bytes(const edge_obj_t *o)
 {
-    return str_mem(o->ctype) + str_mem(o->etag) + str_mem(o->last_modified) +
-           str_mem(o->cache_control) + str_mem(o->content_encoding) + str_mem(o->location) +
-           (o->gz ? o->gz_len : 0);
+    return edge_str_mem(o->ctype) + edge_str_mem(o->etag) + edge_str_mem(o->last_modified) +
+           edge_str_mem(o->cache_control) + edge_str_mem(o->content_encoding) +
+           edge_str_mem(o->location) + (o->gz ? o->gz_len : 0);
 }
 
 void edge_cache_account_extra_locked(edge_cache_t *c, edge_obj_t *o)

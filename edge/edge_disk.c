@@ -105,11 +105,6 @@ static void disk_path(const edge_disk_t *d, uint64_t id, const char *suffix, cha
     snprintf(out, cap, "%s/" FILE_PREFIX "%016llx%s", d->dir, (unsigned long long)id, suffix);
 }
 
-static size_t str_cost(const char *s)
-{
-    return s ? strlen(s) + 1 : 0;
-}
-
 /* What an entry costs against the budget: its file in whole blocks, plus its index memory (the
  * entry, its key and its header strings). The charge is added when the entry enters the index
  * and subtracted when it leaves, computed both times here from fields that do not change in
@@ -117,8 +112,9 @@ static size_t str_cost(const char *s)
 static uint64_t disk_entry_charge(const disk_entry_t *e)
 {
     uint64_t file = (e->size + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
-    return file + sizeof(*e) + e->key_len + 1 + str_cost(e->meta.ctype) + str_cost(e->meta.etag) +
-           str_cost(e->meta.last_modified) + str_cost(e->meta.cache_control);
+    return file + sizeof(*e) + e->key_len + 1 + edge_str_mem(e->meta.ctype) +
+           edge_str_mem(e->meta.etag) + edge_str_mem(e->meta.last_modified) +
+           edge_str_mem(e->meta.cache_control);
 }
 
 static disk_entry_t **disk_find_slot(edge_disk_t *d, const char *key, size_t len, uint64_t hash)

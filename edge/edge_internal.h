@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <uv.h>
 
@@ -150,6 +151,13 @@ typedef struct edge_cache {
 /* The cache key hash: SipHash-2-4 under the process's random key (common/siphash.h), since
  * clients choose cache keys; the memory table and the disk tier index both use it. */
 uint64_t edge_key_hash(const char *k, size_t len);
+
+/* What a kept string (a stored header value) costs in a budget: its bytes and the NUL, 0 when
+ * absent. The memory cache's and the disk tier's charges both count head strings with it. */
+static inline uint64_t edge_str_mem(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
 
 int edge_cache_init(edge_cache_t *c, uint64_t budget);
 /* Take one of max origin fetches in flight: true when fills_inflight was below max (it is now
