@@ -2,6 +2,7 @@
 #include "dname.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <ldns/ldns.h>

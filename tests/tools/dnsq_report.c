@@ -2,6 +2,7 @@
  * compression pointers, the OPT and its options), parses it with ldns, and prints the summary
  * the integration tests read. */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* test_wire_build.c: messages geodnsd builds itself with the writer (the `geodnsd explain`
  * query with ECS, NOTIFY): they parse back with dns_query_parse and with ldns, field by field. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <ldns/ldns.h>
