@@ -3,13 +3,16 @@
 #include "xfr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "dname.h"
 #include "georesp.h"
+#include "hash.h"
 #include "snapshot.h"
 #include "wire.h"
 
@@ -26,6 +29,27 @@ static const char *where(arena_t *a, const yt_node_t *n)
     return arena_strdup(a, buf);
 }
 
+/* The slot of the key named name[0..len) in ring's index: its slot, or the empty one where it
+ * would go. */
+static size_t key_slot(const xfr_keyring_t *ring, const uint8_t *name, size_t len)
+{
+    size_t s = (size_t)hash_fnv1a64(name, len) & ring->index_mask;
+    for (uint32_t k; (k = ring->index[s]); s = (s + 1) & ring->index_mask) {
+        const tsig_key_t *key = &ring->keys[k - 1];
+        if (key->namelen == len && !memcmp(key->name, name, len))
+            break;
+    }
+    return s;
+}
+
+const tsig_key_t *xfr_key_find(const xfr_keyring_t *ring, const uint8_t *name, size_t len)
+{
+    if (!ring || !ring->index)
+        return NULL;
+    uint32_t k = ring->index[key_slot(ring, name, len)];
+    return k ? &ring->keys[k - 1] : NULL;
+}
+
 int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -33,9 +57,15 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
         return 0;
     if (n->kind != YT_MAP)
         return yt_fail(err, errlen, n, "'tsig_keys' must map key names to {algorithm, secret}");
+    size_t slots = 16;
+    while (slots < 2 * n->n)
+        slots *= 2;
     out->keys = arena_alloc(a, (n->n ? n->n : 1) * sizeof(tsig_key_t));
-    if (!out->keys)
-        return -12;
+    out->index = arena_alloc(a, slots * sizeof(*out->index));
+    if (!out->keys || !out->index)
+        return -ENOMEM;
+    memset(out->index, 0, slots * sizeof(*out->index));
+    out->index_mask = slots - 1;
     for (size_t i = 0; i < n->n; i++) {
         const yt_node_t *kn = n->items[2 * i], *kv = n->items[2 * i + 1];
         static const char *const keys[] = {"algorithm", "secret", NULL};
@@ -55,12 +85,14 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
         if ((rc = yt_get_str(v, &secret, err, errlen)))
             return rc;
         char why[256];
-        if (tsig_key_init(&out->keys[i], arena_strdup(a, name), alg, secret, why, sizeof(why)))
+        tsig_key_t *k = &out->keys[i];
+        if (tsig_key_init(k, arena_strdup(a, name), alg, secret, why, sizeof(why)))
             return yt_fail(err, errlen, kv, "%s", why);
-        for (size_t j = 0; j < i; j++)
-            if (out->keys[j].namelen == out->keys[i].namelen &&
-                !memcmp(out->keys[j].name, out->keys[i].name, out->keys[i].namelen))
-                return yt_fail(err, errlen, kn, "key '%s' defined twice", name);
+        size_t slot = key_slot(out, k->name, k->namelen);
+        if (out->index[slot])
+            return yt_fail(err, errlen, kn, "key '%s' defined twice (first as '%s')", name,
+                           out->keys[out->index[slot] - 1].name_str);
+        out->index[slot] = (uint32_t)i + 1;
         out->n++;
     }
     return 0;
@@ -151,10 +183,17 @@ int xfr_policy_resolve(xfr_policy_t *p, const xfr_keyring_t *ring, char *err, si
         xfr_allow_t *x = &p->allow[i];
         if (!x->keyname)
             continue;
+        /* Found by its wire name (key names are unique as wire names, letter case aside), then
+         * held to the configured text: "xfr-key" does not name a key written "xfr-key.". */
+        uint8_t wire[DNS_MAX_NAME];
+        size_t len;
         x->key = NULL;
-        for (size_t j = 0; ring && j < ring->n && !x->key; j++)
-            if (!strcasecmp(ring->keys[j].name_str, x->keyname))
-                x->key = &ring->keys[j];
+        if (!dns_name_from_text(x->keyname, wire, &len)) {
+            dns_name_lower(wire, len);
+            const tsig_key_t *k = xfr_key_find(ring, wire, len);
+            if (k && !strcasecmp(k->name_str, x->keyname))
+                x->key = k;
+        }
         if (!x->key) {
             snprintf(err, errlen, "%s: key '%s' is not in tsig_keys", x->where, x->keyname);
             return -1;

@@ -17,6 +17,11 @@
 typedef struct xfr_keyring {
     tsig_key_t *keys;
     size_t n;
+    /* Hash of the keys' wire names (slot = key index + 1, 0 = empty; index_mask + 1 slots),
+     * built by xfr_keys_parse so that the duplicate check and each allow entry's key lookup stay
+     * O(1) however many keys. */
+    uint32_t *index;
+    size_t index_mask;
 } xfr_keyring_t;
 
 /* One `allow:` entry: every part it names (net, key) must match. */
@@ -51,7 +56,11 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
  * resolved later by xfr_policy_resolve(). Returns 0 or a negative code with err set. */
 int xfr_policy_parse(const yt_node_t *n, arena_t *a, xfr_policy_t **out, char *err, size_t errlen);
 
-/* Point each allow entry at its key in ring. Returns 0, or -1 naming an unknown key in err. */
+/* The key of ring whose lower-case wire name is name[0..len), or NULL. */
+const tsig_key_t *xfr_key_find(const xfr_keyring_t *ring, const uint8_t *name, size_t len);
+
+/* Point each allow entry at its key in ring: the key whose configured name is the entry's,
+ * ignoring letter case. Returns 0, or -1 naming an unknown key in err. */
 int xfr_policy_resolve(xfr_policy_t *p, const xfr_keyring_t *ring, char *err, size_t errlen);
 
 /* The key to sign NOTIFY to target with: that of the first allow entry whose net holds the

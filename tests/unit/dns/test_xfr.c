@@ -3,7 +3,7 @@
  * (requests signed and every response message checked by ldns, an independent implementation),
  * multi-message AXFR with the SOA first and last, IXFR answered in full (or with the SOA alone to a
  * client at our serial or newer), the client's serial read from hostile wire, UDP transfers refused
- * by query_process(). */
+ * by query_process(); the key ring with many keys (lookup, duplicates, unknown keys). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -578,6 +578,83 @@ static void test_stream(void)
     ldns_rdf_deep_free(mac);
 }
 
+/* A key ring of KEYRING_N keys: every allow entry finds its key (letter case aside), a key
+ * written twice in other letter case or with the final dot is refused at its file:line:col
+ * naming the first, and an unknown key names its allow entry. (Checked by hash: the duplicate
+ * check used to compare every key with every earlier one.) */
+#define KEYRING_N 3000
+static void test_keyring(void)
+{
+    size_t cap = (size_t)KEYRING_N * 160 + 1024, len = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return;
+    len += (size_t)snprintf(text + len, cap - len, "tsig_keys:\n");
+    for (int i = 0; i < KEYRING_N; i++)
+        len +=
+            (size_t)snprintf(text + len, cap - len, "  key%d.example: {secret: \"" KEY "\"}\n", i);
+    len += (size_t)snprintf(text + len, cap - len, "transfer:\n  allow:\n");
+    for (int i = 0; i < KEYRING_N; i += 7)
+        len += (size_t)snprintf(text + len, cap - len, "    - {key: KEY%d.Example}\n", i);
+    yt_doc_t *doc = NULL;
+    char err[512] = "";
+    arena_t a;
+    arena_init(&a);
+    xfr_keyring_t ring;
+    xfr_policy_t *pol = NULL;
+    CHECK(!yt_doc_load_buffer("ring.yaml", text, len, &doc, err, sizeof(err)), "%s", err);
+    const yt_node_t *root = doc ? yt_doc_root(doc) : NULL;
+    CHECK(root && !xfr_keys_parse(yt_map_get(root, "tsig_keys"), &a, &ring, err, sizeof(err)) &&
+              ring.n == KEYRING_N,
+          "%s", err);
+    CHECK(root && !xfr_policy_parse(yt_map_get(root, "transfer"), &a, &pol, err, sizeof(err)) &&
+              !xfr_policy_resolve(pol, &ring, err, sizeof(err)),
+          "%s", err);
+    for (size_t i = 0; pol && i < pol->nallow; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "key%zu.example", 7 * i);
+        CHECK(pol->allow[i].key && !strcmp(pol->allow[i].key->name_str, want),
+              "allow %zu: key %s, want %s", i,
+              pol->allow[i].key ? pol->allow[i].key->name_str : "none", want);
+    }
+    uint8_t wire[] = "\x07key2999\x07"
+                     "example";
+    CHECK(xfr_key_find(&ring, wire, sizeof(wire)) == &ring.keys[2999], "xfr_key_find key2999");
+    wire[5] = '8';
+    CHECK(xfr_key_find(&ring, wire, sizeof(wire)) == &ring.keys[2899], "xfr_key_find key2899");
+    wire[1] = 'x';
+    CHECK(!xfr_key_find(&ring, wire, sizeof(wire)), "xfr_key_find of an absent name");
+    xfr_policy_t unknown = {
+        .allow = &(xfr_allow_t){.keyname = "key3000.example", .where = "ring.yaml:9:7"},
+        .nallow = 1};
+    CHECK(xfr_policy_resolve(&unknown, &ring, err, sizeof(err)) &&
+              !strcmp(err, "ring.yaml:9:7: key 'key3000.example' is not in tsig_keys"),
+          "unknown key: %s", err);
+    /* a key named with the final dot does not name one configured without it (as before) */
+    unknown.allow->keyname = "key1.example.";
+    CHECK(xfr_policy_resolve(&unknown, &ring, err, sizeof(err)), "key1.example. resolved");
+    yt_doc_free(doc);
+    doc = NULL;
+    len = (size_t)snprintf(text, cap, "tsig_keys:\n");
+    for (int i = 0; i < KEYRING_N; i++)
+        len +=
+            (size_t)snprintf(text + len, cap - len, "  key%d.example: {secret: \"" KEY "\"}\n", i);
+    /* "KEY12.example." is key12.example again: refused at its line (2 + KEYRING_N), column 3. */
+    len += (size_t)snprintf(text + len, cap - len, "  KEY12.example.: {secret: \"" KEY "\"}\n");
+    CHECK(!yt_doc_load_buffer("ring.yaml", text, len, &doc, err, sizeof(err)), "%s", err);
+    char want[128];
+    snprintf(want, sizeof(want),
+             "ring.yaml:%d:3: key 'KEY12.example.' defined twice (first as 'key12.example')",
+             KEYRING_N + 2);
+    root = doc ? yt_doc_root(doc) : NULL;
+    CHECK(root && xfr_keys_parse(yt_map_get(root, "tsig_keys"), &a, &ring, err, sizeof(err)) &&
+              !strcmp(err, want),
+          "duplicate key: '%s', want '%s'", err, want);
+    yt_doc_free(doc);
+    arena_deinit(&a);
+    free(text);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_xfr.XXXXXX";
@@ -643,6 +720,7 @@ int main(void)
     test_udp_and_dispatch();
     test_tsig_compressed_algorithm();
     test_badkey_owner_pointer();
+    test_keyring();
     gd_snapshot_unref(snap);
     const char *names[] = {"big.yaml", "cdn.yaml", "pops.yaml", "geodnsd.yaml"};
     for (size_t i = 0; i < 4; i++) {
