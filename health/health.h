@@ -75,6 +75,11 @@ typedef struct health_file {
     uint32_t round_ms; /* how long the round took */
     size_t npops;
     health_pop_t *pops; /* [npops] */
+    /* Hash of the PoP names (slot = PoP index + 1, 0 = empty; name_mask + 1 slots), built by
+     * health_file_parse so that health_file_pop stays O(1) for each of up to POPS_MAX PoPs. NULL
+     * in a file built in memory (healthcheck's round): health_file_pop then scans. */
+    uint32_t *name_index;
+    size_t name_mask;
 } health_file_t;
 
 /* Parse a state file held in memory. name is used in errors ("file:line:col: reason"). On
@@ -96,7 +101,7 @@ int health_file_save(const char *path, const health_file_t *hf, char *err, size_
 
 void health_file_free(health_file_t *hf);
 
-/* The PoP called name, or NULL. */
+/* The PoP called name, or NULL. O(1) in a parsed file (hashed), a scan in one built in memory. */
 const health_pop_t *health_file_pop(const health_file_t *hf, const char *name);
 
 const char *health_state_name(health_state_t s); /* "unknown", "up", "down" */

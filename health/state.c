@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "hash.h"
 #include "health.h"
 
 #define STATE_TIME_MAX    253402300799LL /* 9999-12-31T23:59:59Z: later times are not real */
@@ -81,8 +82,21 @@ const char *health_addr_format(const health_addr_t *a, char out[HEALTH_ADDR_STRL
     return out;
 }
 
+/* The slot of name in hf's index: its slot, or the empty one where it would go. */
+static size_t state_name_slot(const health_file_t *hf, const char *name)
+{
+    size_t s = hash_fnv1a32_str(name) & hf->name_mask;
+    while (hf->name_index[s] && strcmp(hf->pops[hf->name_index[s] - 1].name, name))
+        s = (s + 1) & hf->name_mask;
+    return s;
+}
+
 const health_pop_t *health_file_pop(const health_file_t *hf, const char *name)
 {
+    if (hf && hf->name_index) {
+        uint32_t i = hf->name_index[state_name_slot(hf, name)];
+        return i ? &hf->pops[i - 1] : NULL;
+    }
     for (size_t i = 0; hf && i < hf->npops; i++)
         if (!strcmp(hf->pops[i].name, name))
             return &hf->pops[i];
@@ -94,6 +108,7 @@ void health_file_free(health_file_t *hf)
     if (!hf)
         return;
     free(hf->pops);
+    free(hf->name_index);
     free(hf);
 }
 
@@ -352,15 +367,27 @@ static int state_parse_root(const yt_node_t *root, health_file_t *hf, char *err,
         return yt_fail(err, errlen, ps, "pops must be a mapping of PoP names");
     if (ps->n > POPS_MAX)
         return yt_fail(err, errlen, ps, "more than %d PoPs", POPS_MAX);
+    size_t slots = 16;
+    while (slots < 2 * ps->n)
+        slots *= 2;
+    hf->name_index = calloc(slots, sizeof(*hf->name_index));
+    hf->name_mask = slots - 1;
+    if (!hf->name_index)
+        return -ENOMEM;
     if (ps->n) {
         hf->pops = calloc(ps->n, sizeof(*hf->pops));
         if (!hf->pops)
             return -ENOMEM;
     }
-    /* Duplicate PoP names are refused by yamltree (duplicate keys). */
     for (size_t i = 0; i < ps->n; i++) {
         if (state_parse_pop(ps->items[2 * i], ps->items[2 * i + 1], &hf->pops[i], err, errlen))
             return -EINVAL;
+        /* yamltree refuses duplicate keys; this keeps the index's invariant local. */
+        size_t slot = state_name_slot(hf, hf->pops[i].name);
+        if (hf->name_index[slot])
+            return yt_fail(err, errlen, ps->items[2 * i], "PoP '%s' is listed twice",
+                           hf->pops[i].name);
+        hf->name_index[slot] = (uint32_t)i + 1;
         hf->npops++;
     }
     return 0;

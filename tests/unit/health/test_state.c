@@ -479,6 +479,52 @@ static void test_names(void)
     CHECK(!health_vantage_valid(v), "64 characters");
 }
 
+/* A file of POPS_MAX PoPs: health_file_pop finds each one by name (healthcheck looks up every PoP
+ * of its PoP file in its previous state file: hashed, where it used to scan the file per PoP),
+ * and no other; a duplicate PoP is refused with its position; a file built in memory (no index)
+ * is scanned. */
+static void test_pop_lookup(void)
+{
+    size_t cap = (size_t)POPS_MAX * 64 + 256, len = 0;
+    char *doc = malloc(cap), err[ERRLEN] = "";
+    if (!doc)
+        return;
+    len += (size_t)snprintf(doc + len, cap - len,
+                            "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\", "
+                            "\"time\": 1764470000, \"pops\": {");
+    for (int i = 0; i < POPS_MAX; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "%s\n\"pop-%d\": {\"state\": \"%s\"}",
+                                i ? "," : "", i, i % 3 ? "up" : "down");
+    snprintf(doc + len, cap - len, "}}");
+    health_file_t *hf = NULL;
+    CHECK(parse_str(doc, &hf, err) == 0 && hf && hf->npops == POPS_MAX, "%d PoPs: %s", POPS_MAX,
+          err);
+    size_t found = 0;
+    for (int i = 0; hf && i < POPS_MAX; i++) {
+        char name[POPS_NAME_MAX];
+        snprintf(name, sizeof(name), "pop-%d", i);
+        const health_pop_t *p = health_file_pop(hf, name);
+        found += p == &hf->pops[i] && p->state == (i % 3 ? HEALTH_UP : HEALTH_DOWN);
+    }
+    CHECK(found == POPS_MAX, "found %zu of %d PoPs by name", found, POPS_MAX);
+    CHECK(hf && !health_file_pop(hf, "pop-1024") && !health_file_pop(hf, "pop") &&
+              !health_file_pop(hf, "POP-1"),
+          "absent names");
+    health_file_free(hf);
+    hf = make_file();
+    CHECK(hf && !hf->name_index && health_file_pop(hf, hf->pops[0].name) == &hf->pops[0],
+          "a file built in memory is scanned");
+    health_file_free(hf);
+    free(doc);
+    hf = NULL;
+    CHECK(parse_str("{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"a\", "
+                    "\"time\": 1,\n\"pops\": {\"fra\": {\"state\": \"up\"},\n"
+                    "\"fra\": {\"state\": \"down\"}}}",
+                    &hf, err) == -EINVAL &&
+              !hf && strstr(err, "t.json:3:1: ") && strstr(err, "fra"),
+          "a PoP listed twice: %s", err);
+}
+
 static pops_probe_t probe(unsigned down_after, unsigned window, unsigned up_after)
 {
     pops_probe_t pr;
@@ -619,6 +665,7 @@ int main(int argc, char **argv)
     test_malformed();
     test_lenient();
     test_names();
+    test_pop_lookup();
     test_antiflap();
     test_antiflap_runs();
     return check_report();
