@@ -53,6 +53,10 @@ int hc_load_read(const char *name, const char *body, size_t len, const char *fie
 {
     char err[LOAD_ERR_MAX] = "";
     yt_doc_t *doc = NULL;
+    if (len > HC_LOAD_BODY_MAX) {
+        snprintf(reason, reasonlen, "status body larger than %d bytes", HC_LOAD_BODY_MAX);
+        return -EINVAL;
+    }
     if (yt_doc_load_buffer(name, body, len, &doc, err, sizeof(err))) {
         snprintf(reason, reasonlen, "not JSON: %s", err);
         return -EINVAL;

@@ -19,6 +19,9 @@
 #define ROUND_KIB             1024
 #define ROUND_HOST_MAX        (POPS_HOST_MAX + sizeof("[]:65535")) /* a Host header value */
 
+/* Every status body the probe reads can be parsed for the load. */
+_Static_assert(HC_RESPONSE_MAX <= HC_LOAD_BODY_MAX, "HC_RESPONSE_MAX exceeds HC_LOAD_BODY_MAX");
+
 typedef enum hc_job_kind {
     JOB_ADDR = 0, /* the health probe of one address */
     JOB_LOAD,     /* the status page of a PoP, from its first address that is up */
@@ -186,6 +189,9 @@ static void round_load_record(hc_round_t *r, hc_job_t *j, const hc_outcome_t *o)
         snprintf(p->load_reason, sizeof(p->load_reason), "%s", o->reason);
     } else if (o->status < 200 || o->status > 299) {
         snprintf(p->load_reason, sizeof(p->load_reason), "status %d", o->status);
+    } else if (o->cut) { /* not the end of a document: say so, rather than where JSON broke */
+        snprintf(p->load_reason, sizeof(p->load_reason), "status body larger than %d KiB",
+                 HC_RESPONSE_MAX / ROUND_KIB);
     } else if (!hc_load_read(pr->status_path, o->body, o->body_len, pr->load_field, HEALTH_LOAD_MAX,
                              &p->load, p->load_reason, sizeof(p->load_reason))) {
         p->has_load = true;

@@ -139,6 +139,7 @@ start_pop trickle trickle 127.0.4.1 "$P1"
 start_pop headers headers 127.0.5.1 "$P1"
 start_pop garbage garbage 127.0.6.1 "$P1"
 start_pop big bigbody 127.0.7.1 "$P1"
+start_pop bigstatus bigbody 127.0.7.2 "$P1"
 [ "$HAVE6" = 1 ] && start_pop six http ::1 "$P3"
 
 FLAP='down_after: 2, window: 3, up_after: 2'
@@ -161,6 +162,8 @@ pops:
             probe: {url: "http://127.0.6.1:$P1/healthz", timeout: 5s}}
   big: {location: [1.35, 103.82], addresses: [127.0.7.1],
         probe: {url: "http://127.0.7.1:$P1/healthz", body: ok, timeout: 5s, status: false}}
+  bigstatus: {location: [1.35, 103.82], addresses: [127.0.7.2],
+              probe: {type: tcp, port: $P1, status: /status, timeout: 5s}}
   named: {location: [1.35, 103.82], hostname: edge.example.test,
           probe: {url: "http://edge.example.test/healthz"}}
   plain: {location: [1.35, 103.82], addresses: [127.0.9.1]}
@@ -215,14 +218,16 @@ expect_reason "endless headers bounded by the buffer" "$(addr headers 127.0.5.1 
 expect_reason "garbage status line" "$(addr garbage 127.0.6.1 reason)" "bad response: bad status line"
 expect_reason "10 MB body judged on its first 64 KiB" "$(addr big 127.0.7.1 reason)" \
     'http 200, body lacks "ok" in its first 64 KiB'
+expect_eq "10 MB status body: no load, and why" "$(pop bigstatus load_reason)" \
+    "status body larger than 64 KiB"
 expect_eq "a PoP without a probe is not in the file" "$(js "$S" '"plain" in d["pops"]')" False
 expect_eq "a PoP with a hostname only is not probed" "$(js "$S" '"named" in d["pops"]')" False
 expect_eq "probe.addresses: only the picked address is probed" \
     "$(js "$S" 'sorted(d["pops"]["part"]["addresses"])')" "['127.0.10.2']"
 has "state change logged with its reason" "fra 127.0.1.2: unknown -> down \(connect: connection refused\)"
-if [ "$HAVE6" = 1 ]; then counts="10 PoPs, 12 addresses in [0-9]+ ms: 4 up, 8 down, 12 changes"; else
-    counts="9 PoPs, 10 addresses in [0-9]+ ms: 3 up, 7 down, 10 changes"; fi
-has "round summary" "round: $counts, load read for 1 of 6, 1 not probed \(no addresses\); wrote $S"
+if [ "$HAVE6" = 1 ]; then counts="11 PoPs, 13 addresses in [0-9]+ ms: 5 up, 8 down, 13 changes"; else
+    counts="10 PoPs, 11 addresses in [0-9]+ ms: 4 up, 7 down, 11 changes"; fi
+has "round summary" "round: $counts, load read for 1 of 7, 1 not probed \(no addresses\); wrote $S"
 if [ "$HAVE6" = 1 ]; then
     expect_eq "six: IPv6 ::1 probed separately, up" "$(addr six ::1 state)" up
     expect_eq "six: 127.0.8.1 down" "$(addr six 127.0.8.1 state)" down

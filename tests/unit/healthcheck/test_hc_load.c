@@ -1,6 +1,7 @@
 /* test_hc_load.c: the load figure read from a status JSON: segment-edge's shape, other paths,
- * and every way it can be missing or wrong. */
+ * every way it can be missing or wrong, and the bound on the body's size. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -28,6 +29,31 @@ static void expect_reason(const char *what, const char *doc, const char *field, 
     int rc = hc_load_read("/status", doc, strlen(doc), field, 1e15, &v, reason, sizeof(reason));
     CHECK(rc == -EINVAL && strstr(reason, needle), "%s: rc %d reason '%s', want '%s'", what, rc,
           reason, needle);
+}
+
+/* A body of HC_LOAD_BODY_MAX bytes is read; one byte more is refused before it is parsed (a
+ * probed PoP chooses what its status page sends). */
+static void test_body_bound(void)
+{
+    static const char head[] = "{\"pad\": \"", tail[] = "\", \"load\": {\"value\": 5}}";
+    size_t n = HC_LOAD_BODY_MAX + 1;
+    char *doc = malloc(n + 1), reason[REASON_MAX] = "";
+    if (!doc)
+        return;
+    size_t pad = HC_LOAD_BODY_MAX - (sizeof(head) - 1) - (sizeof(tail) - 1);
+    memcpy(doc, head, sizeof(head) - 1);
+    memset(doc + sizeof(head) - 1, 'x', pad);
+    memcpy(doc + sizeof(head) - 1 + pad, tail, sizeof(tail));
+    double v = -1;
+    int rc = hc_load_read("/status", doc, HC_LOAD_BODY_MAX, "load.value", 1e15, &v, reason,
+                          sizeof(reason));
+    CHECK(rc == 0 && v == 5, "%d bytes: rc %d value %g reason '%s'", HC_LOAD_BODY_MAX, rc, v,
+          reason);
+    doc[HC_LOAD_BODY_MAX] = ' '; /* trailing white space: still the same document */
+    rc = hc_load_read("/status", doc, n, "load.value", 1e15, &v, reason, sizeof(reason));
+    CHECK(rc == -EINVAL && !strcmp(reason, "status body larger than 65536 bytes"),
+          "%zu bytes: rc %d reason '%s'", n, rc, reason);
+    free(doc);
 }
 
 int main(void)
@@ -59,5 +85,6 @@ int main(void)
     expect_reason("broken JSON", "{\"load\": {\"value\": 1", "load.value", "not JSON: /status:");
     expect_reason("empty body", "", "load.value", "not JSON: /status:1:1");
     expect_reason("binary", "\x01\x02\xff", "load.value", "not JSON");
+    test_body_bound();
     return check_report();
 }
