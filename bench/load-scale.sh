@@ -13,7 +13,8 @@
 #       main config  zones/geodnsd.yaml plus docs/secondaries.md's transfer example (1 zone,
 #                    1 TSIG key, 2 allow entries, 2 NOTIFY targets): N zones (the example zone
 #                    and N-1 small ones), N keys, 2N allow entries naming them, 2N targets;
-#       PoP file     zones/pops.yaml (4 PoPs, each with a probe, 2 pools): 4N PoPs, 2N pools;
+#       PoP file     zones/pops.yaml (4 PoPs, each with a probe, 2 pools): 4N PoPs (hostnames
+#                    outside our zones but for the example's 4), 2N pools;
 #       nets file    docs/geo.md's example (4 entries: location, pops, IPv6, country): 4N;
 #       state file   what healthcheck writes for zones/pops.yaml (4 PoPs, 1 probed address
 #                    each): 4N PoPs, against a PoP file of 4N PoPs;
@@ -27,12 +28,17 @@
 #     prints the time per load (small inputs are not lost in a program's start-up). For the
 #     inputs geodnsd reads at load, `geodnsd --check` is timed as well (the whole process,
 #     from wait4's rusage; its start-up is a constant part of it);
+#   - COUNT=1 (needs valgrind): also the instructions of one load (callgrind's count inside the
+#     harness's load function), the same on a busy machine as on a quiet one, where CPU times
+#     wander with the other jobs and with the cache footprint;
 #   - prints per input the time at each scale and the ratio to the scale before it: t(10x)/t(1x),
-#     t(100x)/t(10x) (linear: 10), t(256x)/t(100x) (2.56), t(400x)/t(256x) (1.56). A load refused past its bound prints the
+#     t(100x)/t(10x) (linear: 10), t(256x)/t(100x) (2.56), t(400x)/t(256x) (1.56), and the same
+#     ratio of instructions with COUNT=1. A load refused past its bound prints the
 #     error instead of a time.
 #   Binds nothing, starts no server. Results in RESULTS (default: a new temp dir, printed).
 #
-# Knobs (environment): SCALES="1 10 100 256 400" ROUNDS=3 MIN_CPU=0.2 BUILD=<repo>/build RESULTS=<dir>
+# Knobs (environment): SCALES="1 10 100 256 400" ROUNDS=3 MIN_CPU=0.2 COUNT=0 BUILD=<repo>/build
+#   RESULTS=<dir>
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +46,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 . "$HERE/lib-dns.sh"
 
 SCALES="${SCALES:-1 10 100 256 400}"; ROUNDS="${ROUNDS:-3}"; MIN_CPU="${MIN_CPU:-0.2}"
+COUNT="${COUNT:-0}"
 BUILD="${BUILD:-$REPO/build}"
 for v in "$ROUNDS" $SCALES; do
     [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || bd_die "ROUNDS and SCALES must be integers >= 1 (got '$v')"
@@ -50,6 +57,7 @@ GEODNSD="$BUILD/bin/geodnsd"
 LOADTIME="$BUILD/bin/load-time"
 
 bd_need_pkgs python3
+[ "$COUNT" = 1 ] && bd_need_pkgs valgrind
 if [ ! -x "$GEODNSD" ] || [ ! -x "$LOADTIME" ]; then
     bd_need_pkgs "${BD_BUILD_PKGS[@]}"
     bd_say "building geodnsd and load-time in $BUILD"
@@ -84,7 +92,8 @@ def pops_file(npops):
         nm = pop_name(i)
         out.append('  %s: {location: [%.2f, %.2f], country: DE, addresses: [%s, "fd00:c0d:%x::1"],'
                    % (nm, -60 + (i * 7) % 120, -170 + (i * 13) % 340, v4(i), i + 1))
-        out.append('        capacity: 1000, hostname: %s.edge.cdn.example.test,' % nm)
+        # the example's four are in the zone; the others outside our zones (no warnings)
+        out.append('        capacity: 1000, hostname: %s.edge.%s,' % (nm, "cdn.example.test" if i < 4 else "example.net"))
         out.append('        probe: {url: "http://%s:8080/healthz", addresses: [%s]}}' % (v4(i), v4(i)))
     out.append("pools:")
     out.append("  edges: [%s]" % ", ".join(pop_name(i) for i in range(npops)))
@@ -220,16 +229,33 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# instructions of one load (COUNT=1): RESULTS/<label>.<n>.ir
+if [ "$COUNT" = 1 ]; then
+    bd_say "counting instructions (valgrind --tool=callgrind)"
+    for spec in "${INPUTS[@]}"; do
+        IFS='|' read -r label args _ <<<"$spec"
+        for n in $SCALES; do
+            dir="$WORK/s$n" out="$RESULTS/$label.$n"
+            : >"$out.ir"
+            grep -q '^refused' "$out" && continue
+            # shellcheck disable=SC2086
+            valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='lt_*' "$LOADTIME" 0 ${args//\{\}/$dir} \
+                2>&1 >/dev/null | sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' >"$out.ir"
+        done
+    done
+fi
+
 ms() { awk -v s="$1" 'BEGIN { if (s == "-" || s == "") print "-"; else printf "%.4f", s * 1000 }'; }
 {
     echo "bench/load-scale.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "CPU ms per load (harness, median of $ROUNDS, each >= ${MIN_CPU}s of loads); [geodnsd --check, whole process]"
+    [ "$COUNT" = 1 ] && echo "instr: instructions of one load (callgrind, inside the harness's load function)"
     echo
     for spec in "${INPUTS[@]}"; do
         IFS='|' read -r label _ check what <<<"$spec"
         printf '%-12s (1x: %s)\n' "$label" "$what"
-        prev="" prevn=""
+        prev="" prevn="" previr=""
         for n in $SCALES; do
             out="$RESULTS/$label.$n"
             if grep -q '^refused' "$out"; then
@@ -242,12 +268,16 @@ ms() { awk -v s="$1" 'BEGIN { if (s == "-" || s == "") print "-"; else printf "%
             if [ -n "$check" ]; then
                 line+=$(printf '  [--check %7s ms]' "$(ms "$(bd_median <"$out.check")")")
             fi
+            ir=""
+            [ "$COUNT" = 1 ] && ir=$(cat "$out.ir")
+            [ -n "$ir" ] && line+=$(printf '  %12s instr' "$ir")
             if [ -n "$prev" ]; then
-                line+=$(printf '   t(%sx)/t(%sx) %6s (linear %s)' "$n" "$prevn" "$(bd_ratio "$t" "$prev")" \
-                    "$(awk -v a="$n" -v b="$prevn" 'BEGIN { printf "%g", a / b }')")
+                line+=$(printf '   t(%sx)/t(%sx) %6s' "$n" "$prevn" "$(bd_ratio "$t" "$prev")")
+                [ -n "$ir" ] && line+=$(printf ', instr %6s' "$(bd_ratio "$ir" "$previr")")
+                line+=$(printf ' (linear %s)' "$(awk -v a="$n" -v b="$prevn" 'BEGIN { printf "%g", a / b }')")
             fi
             echo "$line"
-            prev=$t prevn=$n
+            prev=$t prevn=$n previr=$ir
         done
     done
 } | tee "$RESULTS/summary.txt"
