@@ -518,9 +518,7 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     ts.present = false;
     size_t arcount = ((size_t)pkt[10] << 8) | pkt[11];
     if (arcount > (q.has_opt ? 1u : 0u)) {
-        const xfr_keyring_t *ring = env->xfr_keys;
-        if (tsig_verify(ring ? ring->keys : NULL, ring ? ring->n : 0, pkt, len,
-                        (uint64_t)time(NULL), &ts))
+        if (tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, (uint64_t)time(NULL), &ts))
             ts.present = false;
     }
     /* Room for our TSIG RR: the request's key and algorithm names, fixed fields, a MAC. */

@@ -209,8 +209,8 @@ static size_t tsig_vars(const uint8_t *keyname, size_t keylen, const uint8_t *al
     return o;
 }
 
-int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t len, uint64_t now,
-                tsig_check_t *out)
+int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, size_t len,
+                uint64_t now, tsig_check_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->len_unsigned = len;
@@ -266,13 +266,13 @@ int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t
     size_t otherlen = get16(msg + p + 4);
     if (p + 6 + otherlen != end)
         return -1;
-    const tsig_key_t *k = NULL;
-    for (size_t i = 0; i < nkeys && !k; i++) {
+    /* Found by name (one lookup, whatever the number of keys), then held to its algorithm. */
+    const tsig_key_t *k = find ? find(ctx, name, (size_t)kl) : NULL;
+    if (k) {
         uint8_t aw[DNS_MAX_NAME];
-        size_t awl = alg_wire(keys[i].alg, aw);
-        if (keys[i].namelen == kl && !memcmp(keys[i].name, name, (size_t)kl) && awl == (size_t)al &&
-            !memcmp(aw, out->algname, awl))
-            k = &keys[i];
+        size_t awl = alg_wire(k->alg, aw);
+        if (awl != (size_t)al || memcmp(aw, out->algname, awl))
+            k = NULL;
     }
     if (!k)
         return 0; /* BADKEY */

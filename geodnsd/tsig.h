@@ -47,10 +47,14 @@ typedef struct tsig_check {
     uint8_t algnamelen;
 } tsig_check_t;
 
-/* Look for a TSIG RR as the last additional record of msg and verify it against keys (n of
- * them) at time now (seconds). Returns 0 (see out), or -1 when the message is malformed. */
-int tsig_verify(const tsig_key_t *keys, size_t nkeys, const uint8_t *msg, size_t len, uint64_t now,
-                tsig_check_t *out);
+/* The key named name[0..len) (wire form, as the message spells it) among ctx's, or NULL. */
+typedef const tsig_key_t *tsig_key_find_fn(const void *ctx, const uint8_t *name, size_t len);
+
+/* Look for a TSIG RR as the last additional record of msg and verify it against the key find
+ * (NULL: no keys) gives for its name, at time now (seconds). Returns 0 (see out), or -1 when the
+ * message is malformed. */
+int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, size_t len,
+                uint64_t now, tsig_check_t *out);
 
 /* Sign the message msg[0..*len) in place: appends a TSIG RR and bumps ARCOUNT. prior is the
  * request's MAC (first response message) or the previous message's MAC (later messages of a

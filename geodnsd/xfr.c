@@ -50,6 +50,11 @@ const tsig_key_t *xfr_key_find(const xfr_keyring_t *ring, const uint8_t *name, s
     return k ? &ring->keys[k - 1] : NULL;
 }
 
+const tsig_key_t *xfr_tsig_key(const void *ctx, const uint8_t *name, size_t len)
+{
+    return xfr_key_find(ctx, name, len);
+}
+
 int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -412,8 +417,7 @@ int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const stru
     res->qtype = q->qtype;
     dns_name_to_str(q->qname, res->zone, sizeof(res->zone));
     tsig_check_t tc;
-    const xfr_keyring_t *ring = env->xfr_keys;
-    if (tsig_verify(ring ? ring->keys : NULL, ring ? ring->n : 0, pkt, len, now, &tc))
+    if (tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, now, &tc))
         goto fail;
     res->tsig_error = tc.error;
     res->key = tc.key ? tc.key->name_str : NULL;

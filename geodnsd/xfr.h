@@ -58,6 +58,8 @@ int xfr_policy_parse(const yt_node_t *n, arena_t *a, xfr_policy_t **out, char *e
 
 /* The key of ring whose lower-case wire name is name[0..len), or NULL. */
 const tsig_key_t *xfr_key_find(const xfr_keyring_t *ring, const uint8_t *name, size_t len);
+/* The same as a tsig_key_find_fn, ctx being the ring (or NULL: no keys), for tsig_verify. */
+tsig_key_find_fn xfr_tsig_key;
 
 /* Point each allow entry at its key in ring: the key whose configured name is the entry's,
  * ignoring letter case. Returns 0, or -1 naming an unknown key in err. */

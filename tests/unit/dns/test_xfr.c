@@ -200,8 +200,13 @@ static void test_transfers(void)
         CHECK(s.rcode == 0 && s.messages > 1 && s.verified_all && s.soa_last,
               "%s: signed, verified", other[i].alg);
     }
-    key_name = "xfr-key.";
+    /* A key's name with another algorithm than the key's: no key (BADKEY), not a bad MAC. */
+    key_name = "k1.";
     key_alg = "hmac-sha256.";
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY1, "198.51.100.1", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_NOTAUTH && r.tsig_error == TSIG_BADKEY,
+          "k1 named with hmac-sha256: NOTAUTH/BADKEY (%d, %u)", s.rcode, r.tsig_error);
+    key_name = "xfr-key.";
     /* Not a zone apex, not ours. */
     run("h1.big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a name below the apex: REFUSED");
@@ -439,7 +444,7 @@ static void test_tsig_compressed_algorithm(void)
         m[len - 5] = 7;
         const xfr_keyring_t *ring = snap->env.xfr_keys;
         tsig_check_t ts;
-        int rc = tsig_verify(ring->keys, ring->n, m, len, (uint64_t)time(NULL), &ts);
+        int rc = tsig_verify(xfr_tsig_key, ring, m, len, (uint64_t)time(NULL), &ts);
         if (compressed)
             CHECK(rc == -1, "TSIG with a compressed algorithm name: malformed (%d)", rc);
         else
