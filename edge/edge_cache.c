@@ -170,6 +170,12 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep, uint64_t
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o)
 {
     edge_cache_account_extra_locked(c, o); /* a head set before (refresh, disk tier) */
+    if (o->held_bytes) {
+        /* What o held outside the table (a head set before it entered) is now the table's. */
+        __atomic_sub_fetch(&c->inflight_bytes, o->held_bytes, __ATOMIC_RELAXED);
+        o->mem += o->held_bytes;
+        o->held_bytes = 0;
+    }
     if (c->n_objects >= c->n_buckets) {
         cache_grow_locked(c);
     }
@@ -201,13 +207,12 @@ void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o)
     c->n_objects--;
     c->bytes -= o->mem;
     edge_list_del(&o->lru);
-    /* A complete body that clients are still being sent (or the disk tier is still writing)
-     * keeps its memory until the last of them lets go: it goes on counting against the budget,
-     * as a body outside the table, so that clients reading slowly cannot make evicted bodies
-     * pile up beyond cache_memory. New refs come only from the table, under this lock; the last
-     * unref, whoever's, gives the bytes back. */
-    if (edge_obj_state(o) == EDGE_OBJ_COMPLETE && !o->passthrough &&
-        __atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) > 1) {
+    /* A body that clients are still being sent (or the disk tier is still writing, or a fill
+     * still filling: a response not stored) keeps its memory until the last of them lets go: it
+     * goes on counting against the budget, as a body outside the table, so that clients reading
+     * slowly cannot make evicted bodies pile up beyond cache_memory. New refs come only from the
+     * table, under this lock; the last unref, whoever's, gives the bytes back. */
+    if (!o->passthrough && __atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) > 1) {
         o->held_bytes += o->mem;
         o->pt_cache = c;
         __atomic_add_fetch(&c->inflight_bytes, o->mem, __ATOMIC_RELAXED);
@@ -225,11 +230,18 @@ void edge_cache_touch_locked(edge_cache_t *c, edge_obj_t *o)
 
 void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes)
 {
-    o->mem += bytes;
     if (o->in_table) {
+        o->mem += bytes;
         c->bytes += bytes;
         cache_evict_locked(c, o, 0);
+        return;
     }
+    /* An object outside the table (not stored, or not yet in it): counted as in flight, as its
+     * body chunks are, until its last reference goes (edge_obj_unref) or it enters the table. */
+    cache_evict_locked(c, o, bytes);
+    o->pt_cache = c;
+    o->held_bytes += bytes;
+    __atomic_add_fetch(&c->inflight_bytes, bytes, __ATOMIC_RELAXED);
 }
 
 /* The bytes o holds besides its record, key and body: the one place that counts them. */

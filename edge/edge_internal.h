@@ -171,12 +171,14 @@ edge_obj_t *edge_cache_find_locked(edge_cache_t *c, const char *key, size_t len)
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_touch_locked(edge_cache_t *c, edge_obj_t *o);
+/* Charge bytes o holds: to o->mem and c's bytes when o is in the table, else to o->held_bytes and
+ * c's inflight_bytes (moved into o->mem when o enters the table), after evicting what can go. */
 void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes);
 /* Charge o's head strings (ctype, etag, last_modified, cache_control, content_encoding, location)
- * and its gzip copy to o->mem, and to c's bytes when o is in the table, as far as they were not
- * charged before: called after either is set (they are set once, never shrink) and when o enters
- * the table. They leave with the rest of o->mem (edge_cache_remove_locked, or the last unref of
- * an object held outside the table). */
+ * and its gzip copy (edge_cache_account_locked), as far as they were not charged before: called
+ * after either is set (they are set once, never shrink) and when o enters the table. They leave
+ * with the rest of o->mem (edge_cache_remove_locked, or the last unref of an object held outside
+ * the table). */
 void edge_cache_account_extra_locked(edge_cache_t *c, edge_obj_t *o);
 
 edge_obj_t *edge_obj_new(const char *key, size_t len);

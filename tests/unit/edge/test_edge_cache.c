@@ -325,8 +325,31 @@ static void test_extra(void)
     edge_cache_lock(&c);
     edge_cache_insert_locked(&c, p);
     edge_cache_unlock(&c);
-    CHECK(p->mem == bare + 13 && c.bytes == o->mem + p->mem, "charged on entering the table: %llu",
-          (unsigned long long)(p->mem - bare));
+    CHECK(p->mem == bare + 13 && c.bytes == o->mem + p->mem && c.inflight_bytes == 0,
+          "charged on entering the table: %llu", (unsigned long long)(p->mem - bare));
+    /* A response not stored: taken out of the table while its fill still holds it (the
+     * reference from edge_obj_new), then its gzip copy. Both count as in flight until the last
+     * reference goes. */
+    edge_obj_t *q = insert(&c, "/nostore.m3u8", 8 * K);
+    fill(&c, q, 0, 8 * K);
+    uint64_t qmem = q->mem;
+    edge_cache_lock(&c);
+    edge_cache_remove_locked(&c, q);
+    edge_cache_unlock(&c);
+    CHECK(c.inflight_bytes == qmem && q->held_bytes == qmem,
+          "a body leaving the table while filled stays counted: %llu of %llu",
+          (unsigned long long)c.inflight_bytes, (unsigned long long)qmem);
+    q->gz_len = 2000;
+    q->gz = malloc(q->gz_len);
+    edge_cache_lock(&c);
+    edge_cache_account_extra_locked(&c, q);
+    edge_cache_account_extra_locked(&c, q);
+    edge_cache_unlock(&c);
+    CHECK(c.inflight_bytes == qmem + 2000, "its gzip copy counts once, as in flight: %llu",
+          (unsigned long long)(c.inflight_bytes - qmem));
+    edge_obj_unref(q);
+    CHECK(c.inflight_bytes == 0, "given back with the last reference: %llu",
+          (unsigned long long)c.inflight_bytes);
     __atomic_store_n(&o->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
     edge_obj_unref(o);
     edge_obj_unref(p);
