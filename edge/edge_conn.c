@@ -96,7 +96,12 @@ static void conn_on_timeout(uv_timer_t *t)
     if (c->state == C_READING && c->req.started) {
         log_debug("%s: %s read timeout", c->peer_str, c->parser.head_done ? "body" : "header");
     } else if (c->state == C_RESPONDING) {
-        log_debug("%s: send timeout", c->peer_str);
+        /* Cut short as a dropped reader is: said, and the request's access line written with
+         * what was sent. */
+        log_info("%s: send timeout: nothing sent for %llu ms, the response is cut", c->peer_str,
+                 (unsigned long long)c->w->srv->cfg->send_timeout);
+        c->resp.plan.keep_alive = false;
+        edge_conn_access_log(c);
     }
     edge_conn_close(c);
 }

@@ -171,7 +171,9 @@ expect_match "/metrics has stores_refused" "$(curl -s $B/metrics)" \
 # clients ask for 24 MiB objects (more than socket buffers take) and never read: no room to
 # store them, so they stream through, their readers hold the window, are dropped after
 # slow_reader and the fills stop.
-printf 'timeouts: {slow_reader: 1s, between_bytes: 120s}\n' >"$T/c.yaml"
+# (send: 120s: the stored fills' clients wait on their origin all this while, which on a busy
+# machine can take longer than the default 30 s.)
+printf 'timeouts: {slow_reader: 1s, between_bytes: 120s, send: 120s}\n' >"$T/c.yaml"
 PC=$(free_port)
 start_edge edge_c -c "$T/c.yaml" --listen 127.0.0.1:$PC --origin $O --cache-mem 32M --max-object 32M
 C=http://127.0.0.1:$PC
@@ -282,4 +284,8 @@ expect_match "a client waiting on a fill is closed after the send timeout" "$(ca
     "^closed by the edge"
 expect_eq "its connection is gone (only this /status is active)" \
     "$(status_field $E connections.active)" 1
+expect_match "the log says why" "$(cat "$T/edge_e.log")" \
+    "send timeout: nothing sent for 1000 ms, the response is cut"
+expect_match "and has the request's access line" "$(cat "$T/edge_e.log")" \
+    "access 127\.0\.0\.1 \"GET /drip/16777216/slow\.bin\""
 finish
