@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "edge_internal.h"
@@ -15,8 +16,11 @@
 
 #define DISK_QUEUE_MAX 64
 #define FILE_PREFIX    "segment-edge-"
-/* A file takes whole filesystem blocks (4 KiB on ext4, xfs, tmpfs): a 100-byte body uses one. */
-#define DISK_BLOCK 4096u
+/* A file takes whole filesystem blocks: a 100-byte body uses one. The block is the directory's
+ * filesystem's (statvfs f_frsize: 4 KiB on ext4, xfs and tmpfs; 64 KiB on some), DISK_BLOCK when
+ * the filesystem does not say, and at most DISK_BLOCK_MAX. */
+#define DISK_BLOCK     4096u
+#define DISK_BLOCK_MAX (1u << 20)
 /* Initial index size (a power of two); it doubles when the entries outnumber the buckets. */
 #define DISK_BUCKETS_MIN 1024u
 
@@ -56,6 +60,7 @@ struct disk_job {
 struct edge_disk {
     char dir[1024];
     uint64_t budget;
+    uint64_t block; /* the filesystem's allocation unit */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t thread;
@@ -109,9 +114,9 @@ static void disk_path(const edge_disk_t *d, uint64_t id, const char *suffix, cha
  * entry, its key and its header strings). The charge is added when the entry enters the index
  * and subtracted when it leaves, computed both times here from fields that do not change in
  * between, so the total cannot drift. */
-static uint64_t disk_entry_charge(const disk_entry_t *e)
+static uint64_t disk_entry_charge(const edge_disk_t *d, const disk_entry_t *e)
 {
-    uint64_t file = (e->size + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
+    uint64_t file = (e->size + d->block - 1) / d->block * d->block;
     return file + sizeof(*e) + e->key_len + 1 + edge_str_mem(e->meta.ctype) +
            edge_str_mem(e->meta.etag) + edge_str_mem(e->meta.last_modified) +
            edge_str_mem(e->meta.cache_control);
@@ -142,7 +147,7 @@ static void disk_entry_drop_locked(edge_disk_t *d, disk_entry_t **slot)
     edge_list_del(&e->lru);
     disk_path(d, e->id, ".obj", path, sizeof(path));
     unlink(path);
-    d->bytes -= disk_entry_charge(e);
+    d->bytes -= disk_entry_charge(d, e);
     d->body_bytes -= e->size;
     d->objects--;
     disk_entry_free(e);
@@ -253,7 +258,7 @@ static void disk_store(edge_disk_t *d, disk_job_t *job)
     e->size = size;
     e->meta = job->meta;
     memset(&job->meta, 0, sizeof(job->meta)); /* moved */
-    uint64_t charge = disk_entry_charge(e);
+    uint64_t charge = disk_entry_charge(d, e);
     if (charge > d->budget) {
         disk_entry_free(e);
         return;
@@ -351,6 +356,11 @@ int edge_disk_open(edge_disk_t **out, const char *dir, uint64_t budget)
     /* The index is not persisted: files of an earlier run are removed. */
     disk_clean_dir(dir);
     d->budget = budget;
+    struct statvfs fs;
+    d->block = statvfs(dir, &fs) == 0 ? (fs.f_frsize ? fs.f_frsize : fs.f_bsize) : 0;
+    if (d->block == 0 || d->block > DISK_BLOCK_MAX) {
+        d->block = DISK_BLOCK;
+    }
     d->n_buckets = DISK_BUCKETS_MIN;
     d->buckets = calloc(d->n_buckets, sizeof(*d->buckets));
     if (!d->buckets) {
@@ -522,6 +532,7 @@ void edge_disk_stats(edge_disk_t *d, edge_disk_stats_t *s)
     s->budget = d->budget;
     s->bytes = d->bytes;
     s->body_bytes = d->body_bytes;
+    s->block = d->block;
     s->objects = d->objects;
     s->buckets = d->n_buckets;
     s->writes = d->writes;

@@ -240,9 +240,10 @@ bool edge_obj_unread(edge_obj_t *o);
 
 typedef struct edge_disk_stats {
     uint64_t budget;
-    uint64_t bytes;      /* charged against budget: each body in whole 4 KiB blocks, plus its
-                          * index entry (entry, key and header strings) */
+    uint64_t bytes;      /* charged against budget: each body in whole filesystem blocks, plus
+                          * its index entry (entry, key and header strings) */
     uint64_t body_bytes; /* the bodies' lengths */
+    uint64_t block;      /* the filesystem block a body is rounded up to */
     uint64_t objects;
     uint64_t buckets; /* index size (a power of two, grown to hold objects at load factor 1) */
     uint64_t writes;

@@ -199,12 +199,14 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
         edge_disk_stats_t ds;
         edge_disk_stats(srv->cache.disk, &ds);
         sb_add(&b,
-               "\"disk\":{\"budget\":%llu,\"bytes\":%llu,\"body_bytes\":%llu,\"objects\":%llu,"
-               "\"writes\":%llu,\"hits\":%llu,\"evictions\":%llu,\"dropped\":%llu},\n",
+               "\"disk\":{\"budget\":%llu,\"bytes\":%llu,\"body_bytes\":%llu,\"block\":%llu,"
+               "\"objects\":%llu,\"writes\":%llu,\"hits\":%llu,\"evictions\":%llu,"
+               "\"dropped\":%llu},\n",
                (unsigned long long)ds.budget, (unsigned long long)ds.bytes,
-               (unsigned long long)ds.body_bytes, (unsigned long long)ds.objects,
-               (unsigned long long)ds.writes, (unsigned long long)ds.hits,
-               (unsigned long long)ds.evictions, (unsigned long long)ds.dropped);
+               (unsigned long long)ds.body_bytes, (unsigned long long)ds.block,
+               (unsigned long long)ds.objects, (unsigned long long)ds.writes,
+               (unsigned long long)ds.hits, (unsigned long long)ds.evictions,
+               (unsigned long long)ds.dropped);
     }
     sb_add(&b, "\"origin\":{\"fetches\":%llu,\"errors\":%llu,\"bytes\":%llu,\"servers\":[",
            (unsigned long long)t.origin_fetches, (unsigned long long)t.origin_errors,

@@ -58,8 +58,9 @@ h=$(curl -s -D- -o /dev/null "$E/d0.ts")
 expect_match "an object evicted from disk too is gone (origin down: 502)" "$h" '^HTTP/1.1 502'
 
 # Tiny playlists under distinct _HLS_msn values (always kept in the cache key), each key ~2 KB: a
-# 1M disk tier holds at most 256 of them (a 4 KiB block each at least), and their files take no
-# more than the budget on the filesystem (du counts blocks; slack: the directory's own blocks).
+# 1M disk tier holds at most 1M / block of them (a filesystem block each at least: 256 of 4 KiB),
+# and their files take no more than the budget on the filesystem (du counts blocks; slack: the
+# directory's own blocks).
 mkdir -p "$T/live"
 {
     printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n'
@@ -89,7 +90,11 @@ done
 budget=1048576
 check "tiny playlists were written to disk (more than it holds)" \
     test "$(status_field $S disk.writes)" -gt 256
-check "at most 256 disk objects in a 1M budget" test "$(status_field $S disk.objects)" -le 256
+block=$(status_field $S disk.block)
+check "the charge's block is the filesystem's ($block)" \
+    test "$block" -eq "$(stat -f -c %S "$T/disk2")"
+check "at most 1M / $block disk objects in a 1M budget" \
+    test "$(status_field $S disk.objects)" -le $((budget / block))
 check "charged bytes within the budget" test "$(status_field $S disk.bytes)" -le $budget
 check "charged bytes above the bodies' bytes" \
     test "$(status_field $S disk.bytes)" -gt "$(status_field $S disk.body_bytes)"

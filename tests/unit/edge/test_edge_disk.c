@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "edge_internal.h"
 
-#define BLOCK    4096u
 #define LONG_KEY 4000 /* a client-chosen _HLS_msn value, near the longest target accepted */
 
 static void pause_ms(long ms)
@@ -116,9 +116,12 @@ static void test_tiny_objects(const char *dir)
     edge_disk_stats_t s = stats(d);
     CHECK(s.bytes <= budget, "charged %llu of %llu", (unsigned long long)s.bytes,
           (unsigned long long)budget);
-    CHECK(s.objects > 0 && s.objects <= budget / BLOCK, "%llu objects, a block each at least",
+    struct statvfs fs;
+    CHECK(statvfs(dir, &fs) == 0 && s.block == (fs.f_frsize ? fs.f_frsize : fs.f_bsize),
+          "bodies are rounded to the filesystem's block: %llu", (unsigned long long)s.block);
+    CHECK(s.objects > 0 && s.objects <= budget / s.block, "%llu objects, a block each at least",
           (unsigned long long)s.objects);
-    CHECK(s.bytes >= s.objects * (BLOCK + LONG_KEY), "each charged a block and its key: %llu",
+    CHECK(s.bytes >= s.objects * (s.block + LONG_KEY), "each charged a block and its key: %llu",
           (unsigned long long)s.bytes);
     CHECK(s.body_bytes == s.objects * 100, "bodies %llu", (unsigned long long)s.body_bytes);
     CHECK(s.evictions == n - s.objects, "the rest evicted: %llu", (unsigned long long)s.evictions);
