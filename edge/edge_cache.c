@@ -167,6 +167,15 @@ static void cache_evict_locked(edge_cache_t *c, const edge_obj_t *keep, uint64_t
     __atomic_store_n(&c->tight, cache_held_locked(c) + need > c->budget, __ATOMIC_RELAXED);
 }
 
+bool edge_cache_room(edge_cache_t *c, const edge_obj_t *keep, uint64_t bytes)
+{
+    edge_cache_lock(c);
+    cache_evict_locked(c, keep, bytes);
+    bool fits = cache_held_locked(c) + bytes <= c->budget;
+    edge_cache_unlock(c);
+    return fits;
+}
+
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o)
 {
     edge_cache_account_extra_locked(c, o); /* a head set before (refresh, disk tier) */

@@ -193,10 +193,16 @@ void edge_fill_abandon(edge_fetch_t *f)
     fetch_free(f);
 }
 
-static void obj_gzip(edge_obj_t *o)
+static void obj_gzip(edge_cache_t *c, edge_obj_t *o)
 {
     uint64_t n = edge_obj_filled(o);
     if (o->status != 200 || o->content_encoding || n == 0 || n > EDGE_GZIP_MAX) {
+        return;
+    }
+    /* Made only with room for it (a playlist compresses to less than its length): with none,
+     * clients get the identity body, as they would for a copy that failed. */
+    if (!edge_cache_room(c, o, n)) {
+        __atomic_add_fetch(&c->gzip_skipped, 1, __ATOMIC_RELAXED);
         return;
     }
     char *src = malloc(n);
@@ -223,7 +229,7 @@ void edge_fill_complete(edge_fetch_t *f)
         edge_obj_t *o = f->obj;
         if ((o->kind == EDGE_MEDIA_PLAYLIST || o->kind == EDGE_MEDIA_MANIFEST) &&
             !edge_obj_passthrough(o)) {
-            obj_gzip(o);
+            obj_gzip(&srv->cache, o);
         }
         edge_cache_lock(&srv->cache);
         /* Charged before COMPLETE: a client served the gzip copy finds it counted. */

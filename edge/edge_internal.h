@@ -138,6 +138,7 @@ typedef struct edge_cache {
     uint64_t budget;
     uint64_t evictions;       /* under lock */
     int fills_inflight;       /* atomic: origin fetches running (edge_fill_reserve) */
+    uint64_t gzip_skipped;    /* atomic: gzip copies not made for want of room */
     uint64_t inflight_bytes;  /* atomic: chunk bytes of bodies outside the table (pass-through,
                                * not stored); bytes + inflight_bytes is held to budget */
     uint64_t readers_dropped; /* atomic: readers dropped a full window behind for too long */
@@ -171,6 +172,9 @@ edge_obj_t *edge_cache_find_locked(edge_cache_t *c, const char *key, size_t len)
 void edge_cache_insert_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_remove_locked(edge_cache_t *c, edge_obj_t *o);
 void edge_cache_touch_locked(edge_cache_t *c, edge_obj_t *o);
+/* Is there room for bytes more within the budget, after evicting what can go (never keep)? Takes
+ * the lock. For something that may be left unmade when there is none (a gzip copy). */
+bool edge_cache_room(edge_cache_t *c, const edge_obj_t *keep, uint64_t bytes);
 /* Charge bytes o holds: to o->mem and c's bytes when o is in the table, else to o->held_bytes and
  * c's inflight_bytes (moved into o->mem when o enters the table), after evicting what can go. */
 void edge_cache_account_locked(edge_cache_t *c, edge_obj_t *o, uint64_t bytes);

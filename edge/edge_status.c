@@ -184,7 +184,7 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
            "\"stale_served\":%llu,\"revalidated\":%llu,\"hit_ratio_requests\":%.4f,"
            "\"hit_ratio_bytes\":%.4f,\"fills_inflight\":%d,\"inflight_bytes\":%llu,"
            "\"readers_dropped\":%llu,\"fills_refused\":%llu,\"stores_refused\":%llu,"
-           "\"fills_abandoned\":%llu},\n",
+           "\"fills_abandoned\":%llu,\"gzip_skipped\":%llu},\n",
            objects, (unsigned long long)bytes, (unsigned long long)srv->cache.budget,
            (unsigned long long)evictions, (unsigned long long)lookups, (unsigned long long)t.hits,
            (unsigned long long)t.misses, (unsigned long long)t.collapsed,
@@ -194,7 +194,8 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
            (unsigned long long)__atomic_load_n(&srv->cache.readers_dropped, __ATOMIC_RELAXED),
            (unsigned long long)t.fills_refused,
            (unsigned long long)__atomic_load_n(&srv->cache.stores_refused, __ATOMIC_RELAXED),
-           (unsigned long long)__atomic_load_n(&srv->cache.fills_abandoned, __ATOMIC_RELAXED));
+           (unsigned long long)__atomic_load_n(&srv->cache.fills_abandoned, __ATOMIC_RELAXED),
+           (unsigned long long)__atomic_load_n(&srv->cache.gzip_skipped, __ATOMIC_RELAXED));
     if (srv->cache.disk) {
         edge_disk_stats_t ds;
         edge_disk_stats(srv->cache.disk, &ds);
@@ -290,6 +291,9 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_fills_abandoned_total", "counter",
          "Fills stopped because nobody would read or keep the rest of the body.",
          (double)__atomic_load_n(&srv->cache.fills_abandoned, __ATOMIC_RELAXED)},
+        {"segment_edge_gzip_skipped_total", "counter",
+         "Playlist gzip copies not made for want of room in the budget (served identity).",
+         (double)__atomic_load_n(&srv->cache.gzip_skipped, __ATOMIC_RELAXED)},
         {"segment_edge_origin_fetches_total", "counter", "Origin fetch attempts.",
          (double)t.origin_fetches},
         {"segment_edge_origin_errors_total", "counter", "Failed origin fetches.",

@@ -90,4 +90,6 @@ echo "charged: segment $seg, playlist $pl (gzip copy $gz), segment with three mo
 check "a segment is charged at least its body" test "$seg" -ge 20000
 expect_eq "a playlist is charged its gzip copy besides (cache.bytes)" "$((pl - seg))" "$gz"
 expect_eq "the header values kept are charged (cache.bytes)" "$((more - seg))" $((1002 + 1 + 29 + 1 + 12 + 1))
+expect_eq "with room, no gzip copy was skipped" "$(status_field $E2 cache.gzip_skipped)" 0
+expect_match "/metrics has gzip_skipped" "$(curl -s $E2/metrics)" '^segment_edge_gzip_skipped_total 0'
 finish

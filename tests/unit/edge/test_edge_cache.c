@@ -362,6 +362,25 @@ static void test_extra(void)
     edge_cache_deinit(&c);
 }
 
+/* Room for something that may go unmade (a gzip copy): what can be evicted is; what a reader
+ * still holds is not, and then there is none. */
+static void test_room(void)
+{
+    edge_cache_t c;
+    CHECK(edge_cache_init(&c, 1 << 20) == 0, "init");
+    edge_obj_t *a = insert(&c, "/a.m3u8", 600 * K);
+    fill(&c, a, 0, 600 * K);
+    __atomic_store_n(&a->state, EDGE_OBJ_COMPLETE, __ATOMIC_SEQ_CST);
+    /* a's creator's reference stands for a reader still being sent it. */
+    CHECK(!edge_cache_room(&c, NULL, 500 * K) && c.n_objects == 1,
+          "no room while the body in use cannot go (%zu objects)", c.n_objects);
+    CHECK(edge_cache_room(&c, NULL, 300 * K), "room for what fits beside it");
+    edge_obj_unref(a);
+    CHECK(edge_cache_room(&c, NULL, 500 * K) && c.n_objects == 0 && c.bytes == 0,
+          "once let go it is evicted to make room (%zu objects)", c.n_objects);
+    edge_cache_deinit(&c);
+}
+
 static void test_reserve(void)
 {
     edge_cache_t c;
@@ -482,6 +501,7 @@ int main(void)
     test_budget();
     test_pinned();
     test_extra();
+    test_room();
     test_reserve();
     test_hash();
     return check_report();
