@@ -248,7 +248,12 @@ fi
 ms() { awk -v s="$1" 'BEGIN { if (s == "-" || s == "") print "-"; else printf "%.4f", s * 1000 }'; }
 {
     echo "bench/load-scale.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    # The checkout's commit names the binaries only when they were built from it.
+    case "$(cd "$BUILD" && pwd)/" in
+    "$REPO"/*) built="commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" ;;
+    *) built="built outside this checkout (BUILD=$BUILD)" ;;
+    esac
+    echo "geodnsd: $GEODNSD ($("$GEODNSD" --version 2>&1 | head -1)); $built"
     echo "CPU ms per load (harness, median of $ROUNDS, each >= ${MIN_CPU}s of loads); [geodnsd --check, whole process]"
     [ "$COUNT" = 1 ] && echo "instr: instructions of one load (callgrind, inside the harness's load function)"
     echo
