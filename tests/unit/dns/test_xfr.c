@@ -200,6 +200,13 @@ static void test_transfers(void)
         CHECK(s.rcode == 0 && s.messages > 1 && s.verified_all && s.soa_last,
               "%s: signed, verified", other[i].alg);
     }
+    /* Key and algorithm names in another letter case: the same key (names are read lower-cased,
+     * the canonical form RFC 8945 4.3.3 puts in the MAC). */
+    key_name = "XFR-Key.";
+    key_alg = "HMAC-SHA256.";
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 0 && r.tsig_error == TSIG_NOERROR && s.messages > 1 && s.soa_last,
+          "key XFR-Key. with HMAC-SHA256.: signed AXFR served (%d, %u)", s.rcode, r.tsig_error);
     /* A key's name with another algorithm than the key's: no key (BADKEY), not a bad MAC. */
     key_name = "k1.";
     key_alg = "hmac-sha256.";
