@@ -24,6 +24,11 @@ def handle(req):
         left = SZ
         while left:
             n = min(left, len(BLOCK)); req.write(BLOCK[:n]); left -= n
+    elif req.target.startswith("/pl/"):
+        body = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n" + b"#EXTINF:2.0,\nseg.ts\n" * 35000
+        req.send_head(200, [("Content-Type", "application/vnd.apple.mpegurl"),
+                            ("Cache-Control", "max-age=3600")], len(body))
+        req.write(body)
     else:
         req.reply(200, b"small\n")
 fake_origin.main(handle, keep_alive=True)
@@ -105,4 +110,36 @@ expect_eq "once the stalled clients leave, nothing is held outside the table" \
 expect_eq "segment f fetched whole" "$(size_of f)" "$SZ"
 h=$(curl -s -D- -o /dev/null -H 'Cache-Control: only-if-cached' "$E/seg/f")
 expect_match "and a new segment is stored again (a hit)" "$h" 'Cache-Status: .*; hit'
+
+# A playlist's gzip copy is made only with room for it. A 17 MiB budget holds a 16 MiB segment a
+# stalled client is being sent and a 700 KB playlist, but not the playlist's copy beside them:
+# the playlist is stored and served identity, and gzip_skipped counts it.
+PE2=$(free_port)
+start_edge edge2 -c "$T/edge.yaml" --listen 127.0.0.1:$PE2 --origin http://127.0.0.1:$PO \
+    --cache-mem 17M --max-object 17M
+E2=http://127.0.0.1:$PE2
+expect_eq "segment a fetched whole into a 17 MiB budget" \
+    "$(curl -s -o /dev/null -w '%{size_download}' --max-time 60 "$E2/seg/a")" "$SZ"
+python3 - "$PE2" >"$T/stalled2.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.sendall(b"GET /seg/a HTTP/1.1\r\nHost: t\r\n\r\n")
+s.recv(65536)
+print("stalled", flush=True)
+time.sleep(60)
+PY
+STALLED2=$!
+for _ in $(seq 50); do grep -q stalled "$T/stalled2.out" && break; sleep 0.1; done
+h=$(curl -s -D- -o "$T/pl" -H 'Accept-Encoding: gzip' --max-time 30 "$E2/pl/live.m3u8")
+expect_match "the playlist is served" "$h" '^HTTP/1.1 200'
+check "whole and not compressed ($(stat -c %s "$T/pl") bytes)" \
+    test "$(stat -c %s "$T/pl")" -gt 700000 -a -z "$(echo "$h" | grep -i '^Content-Encoding')"
+h=$(curl -s -D- -o /dev/null -H 'Cache-Control: only-if-cached' "$E2/pl/live.m3u8")
+expect_match "it was stored all the same (a hit)" "$h" 'Cache-Status: .*; hit'
+expect_eq "gzip_skipped counts the copy not made" "$(status_field $E2 cache.gzip_skipped)" 1
+held=$(($(status_field $E2 cache.bytes) + $(status_field $E2 cache.inflight_bytes)))
+check "stored + held $held within the 17 MiB budget" test "$held" -le $((17 * MB))
+kill $STALLED2 2>/dev/null
+wait $STALLED2 2>/dev/null
 finish
