@@ -561,8 +561,9 @@ int main(int argc, char **argv)
     bool source_ok = family == AF_INET6 ? source >= 48 && source <= 128 && source % 8 == 0
                                         : source == 24 || source == 32;
     if (!port || !name || !pops_path || !policy_path || !source_ok) {
-        fprintf(stderr, "usage: ecs-scope-check --port P --name NAME --pops F --policy F "
-                        "[--mmdb F --schema S] [--nets F] [--samples N] [--seed S] "
+        fprintf(stderr, "usage: ecs-scope-check --port P --name NAME --pops F "
+                        "(--policy F | --zone F --record NAME) [--mmdb F --schema S] [--nets F] "
+                        "[--samples N] [--seed S] "
                         "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
                         "[--addr A]... [--down POP]...\n");
         return 2;
