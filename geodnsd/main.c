@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,9 @@ typedef struct daemon {
     /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
     path_list_t seen;
     char changed[PATH_TEXT_MAX]; /* the file whose change triggered the pending reload */
+    /* When the load whose files are watched began reading them: a watch starts from the file as
+     * it is, so a file changed after this (ctime) may have changed after it was read. */
+    struct timespec read_since;
     /* The reload in progress (its load runs on a thread of its own), or NULL; a request during
      * it sets reload_again (one more reload after it, whatever the number of requests). */
     reload_job_t *job;
@@ -202,6 +206,29 @@ static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
     uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
 }
 
+/* The time file timestamps are compared with. A change before it has a ctime no later than it,
+ * so a reload never repeats itself for one; a change in the same clock tick (file times may be
+ * coarse, a few ms) as the start of the load can go unseen here, as it could before. */
+static void read_stamp(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* A file changed after the load began reading it but before its watch started: the watch takes
+ * the file as it is now, so it would never see that change. Reload for it, as for a change the
+ * watch reports. */
+static void changed_while_read(daemon_t *d, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (st.st_ctim.tv_sec < d->read_since.tv_sec ||
+        (st.st_ctim.tv_sec == d->read_since.tv_sec && st.st_ctim.tv_nsec <= d->read_since.tv_nsec))
+        return;
+    snprintf(d->changed, sizeof(d->changed), "%s", path);
+    uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
+}
+
 static void watch(daemon_t *d)
 {
     /* The previous array is released once its handles have closed; keep it simple by leaking
@@ -220,6 +247,7 @@ static void watch(daemon_t *d)
         uv_fs_poll_init(d->loop, &w[i]);
         w[i].data = d;
         uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
+        changed_while_read(d, path);
     }
     d->watches = w;
     d->nwatches = n;
@@ -296,7 +324,8 @@ struct reload_job {
     atomic_bool done;   /* set by the thread when the load is over, before the async */
     char why[JOB_WHY_MAX];
     struct timespec t0;
-    path_list_t seen; /* the files the load read */
+    struct timespec read_since; /* read_stamp() before the load read its first file */
+    path_list_t seen;           /* the files the load read */
     gd_snapshot_t *s;
     int rc;
     char err[1024];
@@ -383,6 +412,9 @@ static void reload_finish(daemon_t *d)
                  j->why, (unsigned long long)s->generation, s->zones.nzones, records,
                  seconds_since(&j->t0));
     }
+    d->read_since = j->read_since;
+    if (d->reload_again && !d->stopping)
+        read_stamp(&d->read_since); /* the queued reload below reads every file anew */
     reload_job_free(j);
     rewatch(d);
     if (d->reload_again && !d->stopping) {
@@ -424,6 +456,7 @@ static void reload_start(daemon_t *d, const char *why)
     j->ov.cancel = &j->cancel;
     snprintf(j->why, sizeof(j->why), "%s", why);
     clock_gettime(CLOCK_MONOTONIC, &j->t0);
+    read_stamp(&j->read_since);
     d->job = j;
     log_info("reload started (%s)", why);
     uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = RELOAD_STACK_SZ};
@@ -639,6 +672,7 @@ int main(int argc, char **argv)
 
     char err[1024] = "";
     int rc;
+    read_stamp(&d.read_since);
     if (gd_snapshot_load(d.config_path, &d.ov, 1, &d.snap, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return 1;
