@@ -225,6 +225,13 @@ static void changed_while_read(daemon_t *d, const char *path)
     if (st.st_ctim.tv_sec < d->read_since.tv_sec ||
         (st.st_ctim.tv_sec == d->read_since.tv_sec && st.st_ctim.tv_nsec <= d->read_since.tv_nsec))
         return;
+    /* A change time ahead of the clock (the clock was set back) says nothing about when the file
+     * was read: taking it as a change would reload again after every reload until the clock
+     * caught up. */
+    struct timespec now;
+    read_stamp(&now);
+    if (st.st_ctim.tv_sec > now.tv_sec + 1)
+        return;
     snprintf(d->changed, sizeof(d->changed), "%s", path);
     uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
 }
