@@ -21,7 +21,9 @@
 #define MAIN_EXIT_RUNTIME 2 /* cannot write, lock not obtained, interrupted */
 #define MAIN_LOCK_POLL_MS 100
 #define MAIN_INTERVAL_MAX 86400.0 /* seconds */
-#define MAIN_DEADLINE_MAX 3600.0  /* seconds */
+/* Rounds closer than this would probe every PoP hundreds of times a second: a typo, not a plan. */
+#define MAIN_INTERVAL_MIN 0.1
+#define MAIN_DEADLINE_MAX 3600.0 /* seconds */
 #define MAIN_MS_PER_S     1000.0
 #define MAIN_ERR_MAX      (2 * PATH_MAX)
 #define MAIN_SUMMARY_MAX  256 /* the optional parts of a round's summary line */
@@ -100,12 +102,12 @@ static int usage_error(const char *fmt, ...)
     return MAIN_EXIT_CONFIG;
 }
 
-static bool parse_seconds(const char *s, double max, double *out)
+static bool parse_seconds(const char *s, double min, double max, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > max)
+    if (errno || end == s || *end || !isfinite(v) || v <= 0 || v < min || v > max)
         return false;
     *out = v;
     return true;
@@ -328,12 +330,12 @@ static int main_options(hc_main_t *m, int argc, char **argv)
             m->once = true;
             break;
         case OPT_INTERVAL:
-            if (!parse_seconds(optarg, MAIN_INTERVAL_MAX, &m->interval_s))
-                return usage_error("--interval '%s': give seconds, more than 0, at most 86400",
+            if (!parse_seconds(optarg, MAIN_INTERVAL_MIN, MAIN_INTERVAL_MAX, &m->interval_s))
+                return usage_error("--interval '%s': give seconds, at least 0.1, at most 86400",
                                    optarg);
             break;
         case OPT_DEADLINE:
-            if (!parse_seconds(optarg, MAIN_DEADLINE_MAX, &m->deadline_s))
+            if (!parse_seconds(optarg, 0, MAIN_DEADLINE_MAX, &m->deadline_s))
                 return usage_error("--deadline '%s': give seconds, more than 0, at most 3600",
                                    optarg);
             break;

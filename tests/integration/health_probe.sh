@@ -397,6 +397,9 @@ hc --once --interval 5 -c "$POPS" --vantage ams --out "$OUT"
 expect_eq "--once with --interval: exit 1" "$RC" 1
 hc -c "$POPS" --vantage ams --out "$OUT" --once --concurrency 0
 expect_eq "--concurrency 0: exit 1" "$RC" 1
+hc --interval 0.001 -c "$POPS" --vantage ams --out "$OUT"
+expect_eq "--interval 0.001 (a round a millisecond): exit 1" "$RC" 1
+has "--interval: says the range" "--interval '0.001': give seconds, at least 0.1, at most 86400"
 hc --help
 expect_eq "--help: exit 0" "$RC" 0
 hc --once -c "$POPS" --vantage ams --out "$TMP/no-such-dir"
