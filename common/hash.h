@@ -3,6 +3,7 @@
 #ifndef COMMON_HASH_H
 #define COMMON_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,33 @@ static inline uint32_t hash_fnv1a32_str(const char *s)
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * HASH_FNV32_PRIME;
     return h;
+}
+
+/* ---- an index by key: open addressing over a power-of-two array of slots, each 0 (empty) or an
+ * item's index + 1. Built at load time by a table's owner, who keeps the items and the slots. */
+
+/* Slots for n items: a power of two, at least 16 and twice n, so that probes stay short. */
+static inline size_t hash_index_slots(size_t n)
+{
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    return slots;
+}
+
+/* Is item (an index) the one whose key is key[0..len)? */
+typedef bool hash_index_eq_fn(const void *ctx, size_t item, const void *key, size_t len);
+
+/* The slot (of mask + 1, at least one empty) holding the item eq matches, probing from hash, or
+ * the empty slot where that item would go. */
+static inline size_t hash_index_slot(const uint32_t *slots, size_t mask, uint64_t hash,
+                                     hash_index_eq_fn *eq, const void *ctx, const void *key,
+                                     size_t len)
+{
+    size_t s = (size_t)hash & mask;
+    while (slots[s] && !eq(ctx, slots[s] - 1, key, len))
+        s = (s + 1) & mask;
+    return s;
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "errmsg.h"
+#include "hash.h"
 #include "siphash.h"
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -127,6 +128,18 @@ static size_t key_hash(const char *s, size_t len)
     return (size_t)siphash24(siphash_process_key(), s, len);
 }
 
+static bool map_key_eq(const void *ctx, size_t item, const void *key, size_t len)
+{
+    const yt_node_t *k = ((const yt_node_t *)ctx)->items[2 * item];
+    return k->len == len && !memcmp(k->str, key, len);
+}
+
+/* The slot of key[0..len) in map m's index, or the empty one where it would go. */
+static size_t map_slot(const yt_node_t *m, const char *key, size_t len)
+{
+    return hash_index_slot(m->index, m->index_mask, key_hash(key, len), map_key_eq, m, key, len);
+}
+
 /* Key i of map m has just been converted: fail if an earlier key has the same text, else add it
  * to the index (when m has one). Small mappings compare with the earlier keys directly. */
 static int map_add_key(yt_doc_t *d, yt_node_t *m, size_t i, char *err, size_t errlen)
@@ -138,15 +151,10 @@ static int map_add_key(yt_doc_t *d, yt_node_t *m, size_t i, char *err, size_t er
             if (m->items[2 * j]->len == k->len && !memcmp(m->items[2 * j]->str, k->str, k->len))
                 first = m->items[2 * j];
     } else {
-        size_t s = key_hash(k->str, k->len) & m->index_mask;
-        for (; m->index[s]; s = (s + 1) & m->index_mask) {
-            const yt_node_t *o = m->items[2 * (m->index[s] - 1)];
-            if (o->len == k->len && !memcmp(o->str, k->str, k->len)) {
-                first = o;
-                break;
-            }
-        }
-        if (!first)
+        size_t s = map_slot(m, k->str, k->len);
+        if (m->index[s])
+            first = m->items[2 * (m->index[s] - 1)];
+        else
             m->index[s] = (uint32_t)(i + 1);
     }
     if (first)
@@ -303,10 +311,7 @@ static int end_container_body(builder_t *B, frame_t *f)
     B->nkids = f->first;
     n->n = n->kind == YT_MAP ? cnt / 2 : cnt;
     if (n->kind == YT_MAP && n->n > YT_MAP_INDEX_MIN) {
-        /* At least twice as many slots as keys: probes stay short. */
-        size_t slots = 16;
-        while (slots < 2 * n->n)
-            slots *= 2;
+        size_t slots = hash_index_slots(n->n);
         n->index = doc_alloc(B->d, slots * sizeof(*n->index));
         if (!n->index)
             return -ENOMEM;
@@ -520,14 +525,8 @@ const yt_node_t *yt_map_get(const yt_node_t *map, const char *key)
         return NULL;
     size_t len = strlen(key);
     if (map->index) {
-        for (size_t s = key_hash(key, len) & map->index_mask; map->index[s];
-             s = (s + 1) & map->index_mask) {
-            size_t i = map->index[s] - 1;
-            const yt_node_t *k = map->items[2 * i];
-            if (k->len == len && !memcmp(k->str, key, len))
-                return map->items[2 * i + 1];
-        }
-        return NULL;
+        uint32_t i = map->index[map_slot(map, key, len)];
+        return i ? map->items[2 * (i - 1) + 1] : NULL;
     }
     for (size_t i = 0; i < map->n; i++)
         if (map->items[2 * i]->len == len && !memcmp(map->items[2 * i]->str, key, len))

@@ -29,17 +29,17 @@ static const char *where(arena_t *a, const yt_node_t *n)
     return arena_strdup(a, buf);
 }
 
-/* The slot of the key named name[0..len) in ring's index: its slot, or the empty one where it
- * would go. */
+static bool key_eq(const void *ctx, size_t item, const void *name, size_t len)
+{
+    const tsig_key_t *key = &((const xfr_keyring_t *)ctx)->keys[item];
+    return key->namelen == len && !memcmp(key->name, name, len);
+}
+
+/* The slot of the key named name[0..len) in ring's index, or the empty one where it would go. */
 static size_t key_slot(const xfr_keyring_t *ring, const uint8_t *name, size_t len)
 {
-    size_t s = (size_t)hash_fnv1a64(name, len) & ring->index_mask;
-    for (uint32_t k; (k = ring->index[s]); s = (s + 1) & ring->index_mask) {
-        const tsig_key_t *key = &ring->keys[k - 1];
-        if (key->namelen == len && !memcmp(key->name, name, len))
-            break;
-    }
-    return s;
+    return hash_index_slot(ring->index, ring->index_mask, hash_fnv1a64(name, len), key_eq, ring,
+                           name, len);
 }
 
 const tsig_key_t *xfr_key_find(const xfr_keyring_t *ring, const uint8_t *name, size_t len)
@@ -62,9 +62,7 @@ int xfr_keys_parse(const yt_node_t *n, arena_t *a, xfr_keyring_t *out, char *err
         return 0;
     if (n->kind != YT_MAP)
         return yt_fail(err, errlen, n, "'tsig_keys' must map key names to {algorithm, secret}");
-    size_t slots = 16;
-    while (slots < 2 * n->n)
-        slots *= 2;
+    size_t slots = hash_index_slots(n->n);
     out->keys = arena_alloc(a, (n->n ? n->n : 1) * sizeof(tsig_key_t));
     out->index = arena_alloc(a, slots * sizeof(*out->index));
     if (!out->keys || !out->index)

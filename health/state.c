@@ -82,13 +82,17 @@ const char *health_addr_format(const health_addr_t *a, char out[HEALTH_ADDR_STRL
     return out;
 }
 
-/* The slot of name in hf's index: its slot, or the empty one where it would go. */
+static bool state_name_eq(const void *ctx, size_t item, const void *name, size_t len)
+{
+    (void)len;
+    return !strcmp(((const health_file_t *)ctx)->pops[item].name, name);
+}
+
+/* The slot of name in hf's index, or the empty one where it would go. */
 static size_t state_name_slot(const health_file_t *hf, const char *name)
 {
-    size_t s = hash_fnv1a32_str(name) & hf->name_mask;
-    while (hf->name_index[s] && strcmp(hf->pops[hf->name_index[s] - 1].name, name))
-        s = (s + 1) & hf->name_mask;
-    return s;
+    return hash_index_slot(hf->name_index, hf->name_mask, hash_fnv1a32_str(name), state_name_eq, hf,
+                           name, 0);
 }
 
 const health_pop_t *health_file_pop(const health_file_t *hf, const char *name)
@@ -367,9 +371,7 @@ static int state_parse_root(const yt_node_t *root, health_file_t *hf, char *err,
         return yt_fail(err, errlen, ps, "pops must be a mapping of PoP names");
     if (ps->n > POPS_MAX)
         return yt_fail(err, errlen, ps, "more than %d PoPs", POPS_MAX);
-    size_t slots = 16;
-    while (slots < 2 * ps->n)
-        slots *= 2;
+    size_t slots = hash_index_slots(ps->n);
     hf->name_index = calloc(slots, sizeof(*hf->name_index));
     hf->name_mask = slots - 1;
     if (!hf->name_index)

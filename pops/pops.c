@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "hash.h"
 #include "hostport.h"
 
 void pops_free(pops_t *pops)
@@ -61,23 +62,17 @@ int pops_url_split(const char *url, char *host, size_t hostlen, uint16_t *port, 
     return 0;
 }
 
-static size_t name_hash(const char *s)
+static bool name_eq(const void *ctx, size_t item, const void *name, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return (size_t)(h ^ (h >> 32));
+    (void)len;
+    return !strcmp(((const pops_t *)ctx)->pop[item].name, name);
 }
 
 /* Find name in the index: its slot (empty when absent). */
 static size_t name_slot(const pops_t *pops, const char *name)
 {
-    size_t s = name_hash(name) & pops->name_mask;
-    while (pops->name_index[s] && strcmp(pops->pop[pops->name_index[s] - 1].name, name))
-        s = (s + 1) & pops->name_mask;
-    return s;
+    return hash_index_slot(pops->name_index, pops->name_mask, hash_fnv1a32_str(name), name_eq, pops,
+                           name, 0);
 }
 
 int pops_find(const pops_t *pops, const char *name)
@@ -609,9 +604,7 @@ int pops_parse(const yt_node_t *root, pops_t **out, char *err, size_t errlen)
         yt_fail(err, errlen, rg, "at most %d regions", POPS_REGIONS_MAX);
         goto fail;
     }
-    size_t slots = 16;
-    while (slots < 2 * pn->n)
-        slots *= 2;
+    size_t slots = hash_index_slots(pn->n);
     pops->name_index = calloc(slots, sizeof(*pops->name_index));
     pops->name_mask = slots - 1;
     stamp = calloc(pn->n, sizeof(*stamp));
