@@ -2,10 +2,8 @@
  * overrides file, the combiner, and publishing health snapshots. */
 #include "healthwatch.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +11,6 @@
 #include <time.h>
 
 #include "georesp.h"
-#include "grow.h"
 #include "log.h"
 
 /* Rescan (stat only for unchanged files) and recompute this often: ramps (slow start, drain),
@@ -35,201 +32,6 @@ void gd_health_unref(gd_health_t *h)
     }
 }
 
-/* ------------------------------------------------------------------ state-file directory */
-
-typedef struct file_key {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-} file_key_t;
-
-static void file_key_of(const struct stat *st, file_key_t *k)
-{
-    memset(k, 0, sizeof(*k));
-    k->dev = st->st_dev;
-    k->ino = st->st_ino;
-    k->size = st->st_size;
-    k->mtime = st->st_mtim;
-}
-
-static bool file_key_eq(const file_key_t *a, const file_key_t *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
-typedef struct dir_entry {
-    char *name;
-    file_key_t key;      /* of the version last looked at */
-    health_file_t *good; /* last version that parsed, or NULL */
-    bool seen;
-} dir_entry_t;
-
-struct gd_health_dir {
-    dir_entry_t *e;
-    size_t n, cap;
-    const health_file_t **list;
-    bool dir_failed; /* the directory could not be opened (reported once) */
-    bool too_many;   /* more than HEALTH_VANTAGES_MAX state files (reported once) */
-};
-
-gd_health_dir_t *gd_health_dir_new(void)
-{
-    return calloc(1, sizeof(gd_health_dir_t));
-}
-
-void gd_health_dir_free(gd_health_dir_t *hd)
-{
-    if (!hd)
-        return;
-    for (size_t i = 0; i < hd->n; i++) {
-        free(hd->e[i].name);
-        health_file_free(hd->e[i].good);
-    }
-    free(hd->e);
-    free(hd->list);
-    free(hd);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_state_file(const char *name)
-{
-    size_t l = strlen(name);
-    return name[0] != '.' && l > 5 && !strcmp(name + l - 5, ".json");
-}
-
-static dir_entry_t *dir_entry_get(gd_health_dir_t *hd, const char *name)
-{
-    for (size_t i = 0; i < hd->n; i++)
-        if (!strcmp(hd->e[i].name, name))
-            return &hd->e[i];
-    if (grow_for(&hd->e, &hd->cap, hd->n, sizeof(*hd->e), 8))
-        return NULL;
-    dir_entry_t *e = &hd->e[hd->n];
-    memset(e, 0, sizeof(*e));
-    if (!(e->name = strdup(name)))
-        return NULL;
-    hd->n++;
-    return e;
-}
-
-static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
-{
-    if (!warn)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    warn(ctx, msg);
-}
-
-size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
-                          void (*warn)(void *ctx, const char *msg), void *ctx,
-                          const health_file_t *const **files)
-{
-    for (size_t i = 0; i < hd->n; i++)
-        hd->e[i].seen = false;
-    char *names[HEALTH_VANTAGES_MAX + 1];
-    size_t nn = 0;
-    bool too_many = false;
-    DIR *d = opendir(path);
-    if (!d) {
-        if (!hd->dir_failed)
-            warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)", path,
-                  strerror(errno));
-        hd->dir_failed = true;
-    } else {
-        if (hd->dir_failed)
-            warnf(warn, ctx, "health dir %s: readable again", path);
-        hd->dir_failed = false;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!is_state_file(de->d_name))
-                continue;
-            size_t slot = nn;
-            if (nn == HEALTH_VANTAGES_MAX) {
-                /* Keep the first ones by name whatever the directory order: the last by name
-                 * so far gives way to one before it. */
-                too_many = true;
-                slot = 0;
-                for (size_t i = 1; i < nn; i++)
-                    if (strcmp(names[i], names[slot]) > 0)
-                        slot = i;
-                if (strcmp(de->d_name, names[slot]) >= 0)
-                    continue;
-                free(names[slot]);
-                nn--;
-            }
-            if ((names[slot] = strdup(de->d_name)))
-                nn++;
-            else if (slot != nn)
-                names[slot] = names[nn]; /* no memory: close the gap */
-        }
-        closedir(d);
-    }
-    qsort(names, nn, sizeof(*names), cmp_name);
-    if (too_many && !hd->too_many)
-        warnf(warn, ctx, "health dir %s: more than %d state files; reading the first %d by name",
-              path, HEALTH_VANTAGES_MAX, HEALTH_VANTAGES_MAX);
-    else if (!too_many && hd->too_many && !hd->dir_failed)
-        warnf(warn, ctx, "health dir %s: %d state files or fewer again", path, HEALTH_VANTAGES_MAX);
-    if (!hd->dir_failed)
-        hd->too_many = too_many;
-    for (size_t i = 0; i < nn; i++) {
-        char full[4096];
-        snprintf(full, sizeof(full), "%s/%s", path, names[i]);
-        struct stat st;
-        dir_entry_t *e =
-            stat(full, &st) == 0 && S_ISREG(st.st_mode) ? dir_entry_get(hd, names[i]) : NULL;
-        free(names[i]);
-        if (!e)
-            continue;
-        e->seen = true;
-        file_key_t k;
-        file_key_of(&st, &k);
-        if (file_key_eq(&k, &e->key))
-            continue; /* unchanged since last looked at (parsed, or reported as bad) */
-        e->key = k;
-        health_file_t *hf = NULL;
-        char err[512];
-        if (health_file_load(full, &hf, err, sizeof(err))) {
-            warnf(warn, ctx, "%s (ignored%s)", err,
-                  e->good ? "; this vantage's last good state stays in use" : "");
-            continue;
-        }
-        health_file_free(e->good);
-        e->good = hf;
-    }
-    /* Drop vanished files; list the rest. */
-    size_t k = 0;
-    for (size_t i = 0; i < hd->n; i++) {
-        if (!hd->e[i].seen) {
-            free(hd->e[i].name);
-            health_file_free(hd->e[i].good);
-            continue;
-        }
-        hd->e[k++] = hd->e[i];
-    }
-    hd->n = k;
-    free(hd->list);
-    hd->list = calloc(hd->n ? hd->n : 1, sizeof(*hd->list));
-    size_t nl = 0;
-    for (size_t i = 0; hd->list && i < hd->n; i++)
-        if (hd->e[i].good)
-            hd->list[nl++] = hd->e[i].good;
-    *files = hd->list;
-    return nl;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -244,7 +46,7 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
     const char *dir = health_dir ? health_dir : c->health_dir;
     int rc = 0;
     err[0] = '\0';
-    gd_health_dir_t *hd = gd_health_dir_new();
+    health_dir_t *hd = health_dir_new();
     health_ctl_t *ctl = health_ctl_new();
     health_overrides_t *ov = NULL;
     if (!hd || !ctl) {
@@ -252,7 +54,7 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
         goto out;
     }
     const health_file_t *const *files = NULL;
-    size_t nfiles = dir ? gd_health_dir_scan(hd, dir, NULL, NULL, &files) : 0;
+    size_t nfiles = dir ? health_dir_scan(hd, dir, NULL, NULL, &files) : 0;
     if (c->overrides_path &&
         (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov, err, errlen)))
         ov = NULL;
@@ -260,7 +62,7 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
 out:
     health_overrides_free(ov);
     health_ctl_free(ctl);
-    gd_health_dir_free(hd);
+    health_dir_free(hd);
     return rc;
 }
 
@@ -275,10 +77,10 @@ struct gd_healthwatch {
     bool ev_active;
     char *ev_path;
     gd_snapshot_t *snap; /* the config health is computed for (a reference) */
-    gd_health_dir_t *dir;
+    health_dir_t *dir;
     health_ctl_t *ctl;
     health_overrides_t *ov;
-    file_key_t ov_key;
+    health_file_key_t ov_key;
     bool ov_missing;
     route_health_t view;
     uint64_t published_cfg; /* config generation of the last published snapshot */
@@ -322,9 +124,9 @@ static void overrides_refresh(gd_healthwatch_t *hw, bool config_changed)
         return;
     }
     hw->ov_missing = false;
-    file_key_t k;
-    file_key_of(&st, &k);
-    if (!config_changed && file_key_eq(&k, &hw->ov_key))
+    health_file_key_t k;
+    health_file_key_of(&st, &k);
+    if (!config_changed && health_file_key_eq(&k, &hw->ov_key))
         return;
     hw->ov_key = k;
     health_overrides_t *ov = NULL;
@@ -577,7 +379,7 @@ static void compute(gd_healthwatch_t *hw, bool config_changed)
     const gd_config_t *c = &hw->snap->cfg;
     const health_file_t *const *files = NULL;
     size_t nfiles =
-        c->health_dir ? gd_health_dir_scan(hw->dir, c->health_dir, hw_warn, hw, &files) : 0;
+        c->health_dir ? health_dir_scan(hw->dir, c->health_dir, hw_warn, hw, &files) : 0;
     overrides_refresh(hw, config_changed);
     route_health_t view;
     memset(&view, 0, sizeof(view));
@@ -634,8 +436,8 @@ int gd_healthwatch_start(uv_loop_t *loop, const gd_healthwatch_cb_t *cb, gd_heal
         return -ENOMEM;
     hw->loop = loop;
     hw->cb = *cb;
-    if (!(hw->dir = gd_health_dir_new()) || !(hw->ctl = health_ctl_new())) {
-        gd_health_dir_free(hw->dir);
+    if (!(hw->dir = health_dir_new()) || !(hw->ctl = health_ctl_new())) {
+        health_dir_free(hw->dir);
         health_ctl_free(hw->ctl);
         free(hw);
         return -ENOMEM;
@@ -696,7 +498,7 @@ void gd_healthwatch_free(gd_healthwatch_t *hw)
     free(hw->ev_path);
     health_overrides_free(hw->ov);
     health_ctl_free(hw->ctl);
-    gd_health_dir_free(hw->dir);
+    health_dir_free(hw->dir);
     if (hw->snap)
         gd_snapshot_unref(hw->snap);
     free(hw);

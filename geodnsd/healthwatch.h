@@ -30,20 +30,6 @@ typedef struct gd_health {
 void gd_health_ref(gd_health_t *h);
 void gd_health_unref(gd_health_t *h);
 
-/* The vantages' state files of one directory, parsed, with the last good version of each kept
- * when a newer one is corrupt. */
-typedef struct gd_health_dir gd_health_dir_t;
-
-gd_health_dir_t *gd_health_dir_new(void);
-void gd_health_dir_free(gd_health_dir_t *hd);
-
-/* Re-read path's *.json files that changed (inode, size or mtime). A file that fails to parse is
- * reported once through warn (its last good version stays in use); a vanished file is dropped.
- * Returns the number of files now held; *files points at them (valid until the next call). */
-size_t gd_health_dir_scan(gd_health_dir_t *hd, const char *path,
-                          void (*warn)(void *ctx, const char *msg), void *ctx,
-                          const health_file_t *const **files);
-
 /* Compute a health view once, from the files as they are now (geodnsd explain). health_dir
  * overrides the config's. Returns 0, or -EINVAL with err set when the overrides file is bad
  * (the view is then computed without it). */

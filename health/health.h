@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "pops.h"
 #include "route.h"
@@ -249,6 +251,35 @@ bool health_ctl_update(health_ctl_t *ctl, const pops_t *pops, const health_setti
                        const health_file_t *const *files, size_t nfiles,
                        const health_overrides_t *ov, double now, route_health_t *view,
                        health_report_t *report);
+
+/* ------------------------------------------------------------------ a health directory */
+
+/* What tells one version of a file from another without reading it: a file rewritten (renamed
+ * over, resized or touched) gets another key. */
+typedef struct health_file_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} health_file_key_t;
+
+void health_file_key_of(const struct stat *st, health_file_key_t *k);
+bool health_file_key_eq(const health_file_key_t *a, const health_file_key_t *b);
+
+/* The vantages' state files of one directory (geodnsd's `health.dir`), parsed, with each one's
+ * last good version kept when a newer one is corrupt. */
+typedef struct health_dir health_dir_t;
+
+health_dir_t *health_dir_new(void);
+void health_dir_free(health_dir_t *hd);
+
+/* Re-read path's *.json files (not hidden ones: healthcheck's temporary files start with a dot)
+ * that changed (inode, size or mtime), the first HEALTH_VANTAGES_MAX by name. A file that fails
+ * to parse is reported once through warn (may be NULL; its last good version stays in use); a
+ * vanished file is dropped. Returns the number of files now held; *files points at them (valid
+ * until the next call). */
+size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ctx, const char *msg),
+                       void *ctx, const health_file_t *const **files);
 
 /* ------------------------------------------------------------------ capacity controller */
 

@@ -7,8 +7,11 @@
  * the prefix is found by lookups on network boundaries (MMDB_lookup through geoip_locate, nets
  * entries and the special-purpose ranges cut in), each is ranked through the route library, and
  * the prefix is widened while every answer equals the address's. An answer that depends on the
- * client hash (tie band, capacity shedding) is good for its /24 (/48) at most. Health: all PoPs
- * up but those named with --down (run the server with the same PoPs down and no load input).
+ * client hash (tie band, capacity shedding) is good for its /24 (/48) at most. Health: every PoP
+ * up and keeping all its clients; or the view computed from the state files in --health-dir and
+ * the --overrides file (health library, as `geodnsd explain` does: from the files as they are
+ * now, without the server's history, so run the server on the same files and let it settle);
+ * either way minus the PoPs named with --down.
  * IPv6 samples are drawn from the registries' blocks (random_address); the walk also covers
  * ::ffff:0:0/96, located and answered as IPv4.
  *
@@ -16,6 +19,7 @@
  *            [--mmdb FILE [--schema geoip2-city|dbip-city-lite]] [--nets nets.yaml]
  *            [--samples N] [--seed S] [--family 4|6] [--source 24|32 | 48|56|..|128]
  *            [--addr ADDRESS]... [--type A|AAAA] [--down POP]... [--verbose]
+ *            [--health-dir DIR] [--overrides FILE] [--quorum N] [--spill N]
  * geo.yaml holds the policy's `geo:` mapping (at the root or under `geo:`); or give the zone
  * file and the record instead: --zone cdn.example.test.yaml --record video.
  * Prints "exact N narrower N wider N" and exits 1 when any scope is wider than correct. */
@@ -30,10 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dname.h"
 #include "geoip.h"
+#include "health.h"
 #include "pops.h"
 #include "route.h"
 #include "wire.h"
@@ -48,8 +54,8 @@ static route_policy_t *pol;
 static uint16_t (*net_fixed)[GEOIP_NET_POPS_MAX];
 static int qfamily = AF_INET; /* --type A (AF_INET) or AAAA (AF_INET6) */
 static uint8_t *net_nfixed;
-/* The health the server runs with: NULL (every PoP up), or every PoP up but the --down ones,
- * each keeping all its clients (no load input). */
+/* The health the server runs with: NULL (every PoP up, keeping all its clients), or the view
+ * from --health-dir and --overrides, or every PoP up but the --down ones. */
 static route_health_t health_view;
 static const route_health_t *health;
 
@@ -167,14 +173,15 @@ typedef struct answer {
  * pick depends on the client hash. This is written here on purpose and not taken from
  * route/rtable.c's canon(), which looks alike: the check is meant to find the cases where the
  * merged tables call two different answers equal (and so widen a scope too far), and a shared
- * comparison would carry the same mistake into both sides. It also compares less: with one
- * policy and every PoP up (see the file comment) the PoPs-per-answer, short-TTL and shedding
- * fields never differ between addresses. */
+ * comparison would carry the same mistake into both sides. A pick by client hash is compared by
+ * its whole ranking: which PoPs keep or take shed clients, and how many, is the health view's,
+ * the same for every address. */
 static void canon(const route_decision_t *d, route_decision_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->outcome = d->outcome;
     o->full = d->full;
+    o->answers = d->answers;
     if (d->hashed) {
         o->hashed = true;
         o->ncand = d->ncand;
@@ -183,6 +190,8 @@ static void canon(const route_decision_t *d, route_decision_t *o)
     } else {
         o->n = d->n;
         memcpy(o->pop, d->pop, d->n * sizeof(d->pop[0]));
+        o->short_ttl = d->short_ttl; /* the answer's TTL */
+        o->shed = d->shed;
     }
 }
 
@@ -474,24 +483,78 @@ static int ipv6_or_4(const char *opt, const char *arg, const char *v6, const cha
     exit(2);
 }
 
+/* A whole number in lo..hi, anything else fatal. */
+static unsigned count_arg(const char *opt, const char *arg, unsigned lo, unsigned hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi) {
+        fprintf(stderr, "ecs-scope-check: %s: a number from %u to %u, not %s\n", opt, lo, hi, arg);
+        exit(2);
+    }
+    return (unsigned)v;
+}
+
+static void health_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "ecs-scope-check: warning: %s\n", msg);
+}
+
+/* The view the server computes from the same state files and overrides now, with the default
+ * health settings but for quorum and spill (0: the default). */
+static void health_view_from_files(const char *dir, const char *overrides_path, unsigned quorum,
+                                   unsigned spill)
+{
+    health_settings_t hs;
+    health_settings_default(&hs);
+    if (quorum)
+        hs.quorum = quorum;
+    if (spill)
+        hs.spill = spill;
+    health_dir_t *hd = health_dir_new();
+    health_ctl_t *ctl = health_ctl_new();
+    if (!hd || !ctl)
+        die("health view", "out of memory");
+    const health_file_t *const *files = NULL;
+    size_t nfiles = dir ? health_dir_scan(hd, dir, health_warn, NULL, &files) : 0;
+    health_overrides_t *ov = NULL;
+    char err[1024];
+    if (overrides_path && health_overrides_load(overrides_path, pops, &ov, err, sizeof(err)))
+        die(overrides_path, err);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    (void)health_ctl_update(ctl, pops, &hs, files, nfiles, ov,
+                            (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, &health_view, NULL);
+    health_view.table = NULL; /* ranked per address here, never from merged tables */
+    health_overrides_free(ov);
+    health_ctl_free(ctl);
+    health_dir_free(hd);
+}
+
 int main(int argc, char **argv)
 {
     const char *mmdb = NULL, *schema = "geoip2-city", *pops_path = NULL, *policy_path = NULL,
-               *nets_path = NULL, *name = NULL, *record = NULL;
+               *nets_path = NULL, *name = NULL, *record = NULL, *health_dir = NULL,
+               *overrides_path = NULL;
+    unsigned quorum = 0, spill = 0;
     unsigned port = 0, samples = 200, seed = 1, source = 0;
     bool verbose = false;
     const char *extra[256], *down[POPS_MAX];
     size_t nextra = 0, ndown = 0;
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'}, {"name", required_argument, 0, 'n'},
-        {"mmdb", required_argument, 0, 'm'}, {"schema", required_argument, 0, 'S'},
-        {"pops", required_argument, 0, 'P'}, {"policy", required_argument, 0, 'g'},
-        {"nets", required_argument, 0, 'N'}, {"samples", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'}, {"source", required_argument, 0, 'x'},
-        {"addr", required_argument, 0, 'a'}, {"verbose", no_argument, 0, 'v'},
-        {"zone", required_argument, 0, 'z'}, {"record", required_argument, 0, 'r'},
-        {"type", required_argument, 0, 't'}, {"family", required_argument, 0, 'f'},
-        {"down", required_argument, 0, 'd'}, {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'},      {"name", required_argument, 0, 'n'},
+        {"mmdb", required_argument, 0, 'm'},      {"schema", required_argument, 0, 'S'},
+        {"pops", required_argument, 0, 'P'},      {"policy", required_argument, 0, 'g'},
+        {"nets", required_argument, 0, 'N'},      {"samples", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'},      {"source", required_argument, 0, 'x'},
+        {"addr", required_argument, 0, 'a'},      {"verbose", no_argument, 0, 'v'},
+        {"zone", required_argument, 0, 'z'},      {"record", required_argument, 0, 'r'},
+        {"type", required_argument, 0, 't'},      {"family", required_argument, 0, 'f'},
+        {"down", required_argument, 0, 'd'},      {"health-dir", required_argument, 0, 'H'},
+        {"overrides", required_argument, 0, 'O'}, {"quorum", required_argument, 0, 'Q'},
+        {"spill", required_argument, 0, 'L'},     {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -546,6 +609,18 @@ int main(int argc, char **argv)
                 die("--down", "too many");
             down[ndown++] = optarg;
             break;
+        case 'H':
+            health_dir = optarg;
+            break;
+        case 'O':
+            overrides_path = optarg;
+            break;
+        case 'Q':
+            quorum = count_arg("--quorum", optarg, 1, HEALTH_VANTAGES_MAX);
+            break;
+        case 'L':
+            spill = count_arg("--spill", optarg, 1, ROUTE_CAND_MAX);
+            break;
         case 'a':
             if (nextra == 256)
                 die("--addr", "at most 256");
@@ -565,7 +640,8 @@ int main(int argc, char **argv)
                         "(--policy F | --zone F --record NAME) [--mmdb F --schema S] [--nets F] "
                         "[--samples N] [--seed S] "
                         "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
-                        "[--addr A]... [--down POP]...\n");
+                        "[--addr A]... [--down POP]... [--health-dir DIR] [--overrides F] "
+                        "[--quorum N] [--spill N]\n");
         return 2;
     }
     u128 extra_a[256];
@@ -586,7 +662,9 @@ int main(int argc, char **argv)
     char err[1024];
     if (pops_load(pops_path, &pops, err, sizeof(err)))
         die(pops_path, err);
-    if (ndown) {
+    if (health_dir || overrides_path || quorum || spill) {
+        health_view_from_files(health_dir, overrides_path, quorum, spill);
+    } else if (ndown) {
         for (size_t i = 0; i < POPS_MAX; i++) {
             health_view.up[i] = 1;
             health_view.keep[i] = ROUTE_SHARE_ONE;
@@ -594,14 +672,15 @@ int main(int argc, char **argv)
             health_view.addr4[i] = health_view.addr6[i] = 0xffffu;
         }
         health_view.spill = 3;
-        for (size_t i = 0; i < ndown; i++) {
-            int k = pops_find(pops, down[i]);
-            if (k < 0)
-                die("--down: no such PoP", down[i]);
-            health_view.up[k] = 0;
-        }
-        health = &health_view;
     }
+    for (size_t i = 0; i < ndown; i++) {
+        int k = pops_find(pops, down[i]);
+        if (k < 0)
+            die("--down: no such PoP", down[i]);
+        health_view.up[k] = 0;
+    }
+    if (health_dir || overrides_path || quorum || spill || ndown)
+        health = &health_view;
     if (mmdb) {
         geoip_schema_t sch;
         if (geoip_schema_preset(schema, &sch))

@@ -6,7 +6,8 @@
 # server's answer (A and AAAA queries, ECS IPv4 /24 and /32, IPv6 /48, /56 and /128). Configs: the ECS/nets test data (nets entries
 # splitting mmdb networks, pins) and the fallback test data (fences, fallback pools, CNAME,
 # NODATA/SERVFAIL, bias, tie band picked by client hash), the bundled example with and without
-# health input (fra down). Requires 100% exact, none wider.
+# health input (fra down), and with capacity shares (the checker reading the same state files).
+# Requires 100% exact, none wider.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
 CHECK=$BIN/ecs-scope-check
@@ -158,4 +159,61 @@ fi
 scope_poll "fra down: IPv6 /56 exact with fra down" --family 6 --source 56 --down fra $ADDRS6
 scope_poll "fra down: AAAA, IPv4 /32 exact with fra down" --family 4 --source 32 --type AAAA \
     --down fra $ADDRS
+dns_stop
+
+# Capacity: a new server started on a state file with loads (fra at 90 % of its capacity keeps
+# a third of its clients and sheds the rest by client hash, gru past its high watermark takes
+# none), the checker given the same files (--health-dir): an answer picked by hash is good for
+# its /24 (/48) only, every other scope is still the widest correct one.
+D=$TMP/example-load
+geo_example_conf "$D"
+mkdir -p "$D/health"
+python3 "$SRC/tests/lib/health-state.py" "$D/health/v1.json" v1 fra=up:900 nyc=up:300 \
+    sin=up:500 gru=up:1200
+dns_start "$D/geodnsd.yaml" || dns_finish
+scope_poll "capacity shares: IPv4 /24 exact (checker --health-dir)" --family 4 --source 24 \
+    --health-dir "$D/health" $ADDRS
+scope_poll "capacity shares: IPv6 /56 exact (checker --health-dir)" --family 6 --source 56 \
+    --health-dir "$D/health" $ADDRS6
+scope_poll "capacity shares: AAAA, IPv4 /32 exact (checker --health-dir)" --family 4 --source 32 \
+    --type AAAA --health-dir "$D/health" $ADDRS
+# gru past its high watermark takes no new clients: Buenos Aires goes whole to nyc, the next
+# nearest, which keeps all its clients (no hash, so the /16 of the all-up answer). fra keeps a
+# third of its clients by hash: Paris is good for its /24 only (/9 with fra below capacity).
+q --ecs 100.64.0.0/16 video.cdn.example.test
+s=$(ecs_scope)
+a=$(addrs)
+expect_eq "gru full: Buenos Aires /16 -> nyc, scope 16" "$a scope $s" "127.0.2.1 scope 16"
+q --ecs 192.0.2.0/24 video.cdn.example.test
+s=$(ecs_scope)
+expect_eq "fra shedding 2/3: Paris /24 picked by client hash, scope 24" "$s" 24
+# Told nothing of the loads, the checker finds those /24 scopes narrower than it would merge.
+out=$("$CHECK" --port "$PORT" --name video.cdn.example.test --pops "$D/pops.yaml" \
+    --zone "$D/cdn.example.test.yaml" --record video --mmdb "$MMDB" --samples 100 --seed 3 \
+    --family 4 --source 24 $ADDRS 2>&1)
+if echo "$out" | tail -n 1 | grep -Eq "narrower [1-9][0-9]* wider 0"; then
+    pass "checker without --health-dir sees the shed scopes as narrower than all-up ones"
+else
+    fail "checker without --health-dir sees the shed scopes as narrower" "$out"
+fi
+# A state file the checker cannot read is named, and the checker goes on without it.
+echo '{"format": "geodns-health", "version": 1, "vantage": "v2", "time": 1, "pops": [' >"$D/health/v2.json"
+out=$("$CHECK" --port "$PORT" --name video.cdn.example.test --pops "$D/pops.yaml" \
+    --zone "$D/cdn.example.test.yaml" --record video --mmdb "$MMDB" --samples 10 --seed 3 \
+    --health-dir "$D/health" $ADDRS 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && [[ $out == *"warning: "*"v2.json"* ]] && echo "$out" | tail -n 1 | grep -q "wider 0"; then
+    pass "checker names a bad state file and uses the others"
+else
+    fail "checker names a bad state file and uses the others" "rc=$rc: $out"
+fi
+rm -f "$D/health/v2.json"
+out=$("$CHECK" --port "$PORT" --name video.cdn.example.test --pops "$D/pops.yaml" \
+    --zone "$D/cdn.example.test.yaml" --record video --spill 0 2>&1)
+rc=$?
+if [ $rc -eq 2 ] && [[ $out == *"--spill: a number from 1 to"* ]]; then
+    pass "checker refuses --spill 0 (exit 2)"
+else
+    fail "checker refuses --spill 0 (exit 2)" "rc=$rc: $out"
+fi
 finish

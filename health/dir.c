@@ -1,0 +1,197 @@
+/* dir.c: the vantages' state files of one health directory (geodnsd's `health.dir`), parsed,
+ * with each vantage's last good version kept when a newer one is corrupt. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "grow.h"
+#include "health.h"
+
+void health_file_key_of(const struct stat *st, health_file_key_t *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->dev = st->st_dev;
+    k->ino = st->st_ino;
+    k->size = st->st_size;
+    k->mtime = st->st_mtim;
+}
+
+bool health_file_key_eq(const health_file_key_t *a, const health_file_key_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+typedef struct dir_entry {
+    char *name;
+    health_file_key_t key; /* of the version last looked at */
+    health_file_t *good;   /* last version that parsed, or NULL */
+    bool seen;
+} dir_entry_t;
+
+struct health_dir {
+    dir_entry_t *e;
+    size_t n, cap;
+    const health_file_t **list;
+    bool dir_failed; /* the directory could not be opened (reported once) */
+    bool too_many;   /* more than HEALTH_VANTAGES_MAX state files (reported once) */
+};
+
+health_dir_t *health_dir_new(void)
+{
+    return calloc(1, sizeof(health_dir_t));
+}
+
+void health_dir_free(health_dir_t *hd)
+{
+    if (!hd)
+        return;
+    for (size_t i = 0; i < hd->n; i++) {
+        free(hd->e[i].name);
+        health_file_free(hd->e[i].good);
+    }
+    free(hd->e);
+    free(hd->list);
+    free(hd);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_state_file(const char *name)
+{
+    size_t l = strlen(name);
+    return name[0] != '.' && l > 5 && !strcmp(name + l - 5, ".json");
+}
+
+static dir_entry_t *dir_entry_get(health_dir_t *hd, const char *name)
+{
+    for (size_t i = 0; i < hd->n; i++)
+        if (!strcmp(hd->e[i].name, name))
+            return &hd->e[i];
+    if (grow_for(&hd->e, &hd->cap, hd->n, sizeof(*hd->e), 8))
+        return NULL;
+    dir_entry_t *e = &hd->e[hd->n];
+    memset(e, 0, sizeof(*e));
+    if (!(e->name = strdup(name)))
+        return NULL;
+    hd->n++;
+    return e;
+}
+
+static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+    if (!warn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    warn(ctx, msg);
+}
+
+size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ctx, const char *msg),
+                       void *ctx, const health_file_t *const **files)
+{
+    for (size_t i = 0; i < hd->n; i++)
+        hd->e[i].seen = false;
+    char *names[HEALTH_VANTAGES_MAX + 1];
+    size_t nn = 0;
+    bool too_many = false;
+    DIR *d = opendir(path);
+    if (!d) {
+        if (!hd->dir_failed)
+            warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)", path,
+                  strerror(errno));
+        hd->dir_failed = true;
+    } else {
+        if (hd->dir_failed)
+            warnf(warn, ctx, "health dir %s: readable again", path);
+        hd->dir_failed = false;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!is_state_file(de->d_name))
+                continue;
+            size_t slot = nn;
+            if (nn == HEALTH_VANTAGES_MAX) {
+                /* Keep the first ones by name whatever the directory order: the last by name
+                 * so far gives way to one before it. */
+                too_many = true;
+                slot = 0;
+                for (size_t i = 1; i < nn; i++)
+                    if (strcmp(names[i], names[slot]) > 0)
+                        slot = i;
+                if (strcmp(de->d_name, names[slot]) >= 0)
+                    continue;
+                free(names[slot]);
+                nn--;
+            }
+            if ((names[slot] = strdup(de->d_name)))
+                nn++;
+            else if (slot != nn)
+                names[slot] = names[nn]; /* no memory: close the gap */
+        }
+        closedir(d);
+    }
+    qsort(names, nn, sizeof(*names), cmp_name);
+    if (too_many && !hd->too_many)
+        warnf(warn, ctx, "health dir %s: more than %d state files; reading the first %d by name",
+              path, HEALTH_VANTAGES_MAX, HEALTH_VANTAGES_MAX);
+    else if (!too_many && hd->too_many && !hd->dir_failed)
+        warnf(warn, ctx, "health dir %s: %d state files or fewer again", path, HEALTH_VANTAGES_MAX);
+    if (!hd->dir_failed)
+        hd->too_many = too_many;
+    for (size_t i = 0; i < nn; i++) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", path, names[i]);
+        struct stat st;
+        dir_entry_t *e =
+            stat(full, &st) == 0 && S_ISREG(st.st_mode) ? dir_entry_get(hd, names[i]) : NULL;
+        free(names[i]);
+        if (!e)
+            continue;
+        e->seen = true;
+        health_file_key_t k;
+        health_file_key_of(&st, &k);
+        if (health_file_key_eq(&k, &e->key))
+            continue; /* unchanged since last looked at (parsed, or reported as bad) */
+        e->key = k;
+        health_file_t *hf = NULL;
+        char err[512];
+        if (health_file_load(full, &hf, err, sizeof(err))) {
+            warnf(warn, ctx, "%s (ignored%s)", err,
+                  e->good ? "; this vantage's last good state stays in use" : "");
+            continue;
+        }
+        health_file_free(e->good);
+        e->good = hf;
+    }
+    /* Drop vanished files; list the rest. */
+    size_t k = 0;
+    for (size_t i = 0; i < hd->n; i++) {
+        if (!hd->e[i].seen) {
+            free(hd->e[i].name);
+            health_file_free(hd->e[i].good);
+            continue;
+        }
+        hd->e[k++] = hd->e[i];
+    }
+    hd->n = k;
+    free(hd->list);
+    hd->list = calloc(hd->n ? hd->n : 1, sizeof(*hd->list));
+    size_t nl = 0;
+    for (size_t i = 0; hd->list && i < hd->n; i++)
+        if (hd->e[i].good)
+            hd->list[nl++] = hd->e[i].good;
+    *files = hd->list;
+    return nl;
+}
