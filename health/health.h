@@ -55,8 +55,8 @@ typedef struct health_pop {
     bool has_load;
     double load; /* in the unit of the PoP's capacity, 0 to HEALTH_LOAD_MAX */
     char load_reason[HEALTH_REASON_MAX]; /* why has_load is false, or "" */
-    size_t naddrs;
-    health_addr_t addrs[HEALTH_ADDRS_MAX];
+    size_t naddrs;                       /* at most HEALTH_ADDRS_MAX */
+    health_addr_t *addrs;                /* [naddrs]: this PoP's part of the file's addr_pool */
 } health_pop_t;
 
 /* One vantage's state file, DIR/VANTAGE.json:
@@ -77,6 +77,10 @@ typedef struct health_file {
     uint32_t round_ms; /* how long the round took */
     size_t npops;
     health_pop_t *pops; /* [npops] */
+    /* Every PoP's addresses in one allocation, each PoP given what it holds (a file of 1,024
+     * PoPs of one address each takes 1,024 entries, not 32 per PoP). */
+    health_addr_t *addr_pool;
+    size_t pops_room, addrs_room, addrs_used;
     /* Hash of the PoP names (slot = PoP index + 1, 0 = empty; name_mask + 1 slots), built by
      * health_file_parse so that health_file_pop stays O(1) for each of up to POPS_MAX PoPs. NULL
      * in a file built in memory (healthcheck's round): health_file_pop then scans. */
@@ -102,6 +106,14 @@ int health_file_write(FILE *f, const health_file_t *hf);
 int health_file_save(const char *path, const health_file_t *hf, char *err, size_t errlen);
 
 void health_file_free(health_file_t *hf);
+
+/* An empty file built in memory (healthcheck's round, tests) with room for npops PoPs and naddrs
+ * addresses in all; version set, the rest zero. NULL on ENOMEM. Free with health_file_free. */
+health_file_t *health_file_new(size_t npops, size_t naddrs);
+
+/* Append a PoP called name with room for naddrs addresses (at most HEALTH_ADDRS_MAX), none used
+ * yet (p->addrs[0..naddrs) are zero). NULL when the file has no room left for either. */
+health_pop_t *health_file_add_pop(health_file_t *hf, const char *name, size_t naddrs);
 
 /* The PoP called name, or NULL. O(1) in a parsed file (hashed), a scan in one built in memory. */
 const health_pop_t *health_file_pop(const health_file_t *hf, const char *name);

@@ -112,8 +112,54 @@ void health_file_free(health_file_t *hf)
     if (!hf)
         return;
     free(hf->pops);
+    free(hf->addr_pool);
     free(hf->name_index);
     free(hf);
+}
+
+/* Room for npops PoPs and naddrs addresses in hf (which has none yet). */
+static int file_reserve(health_file_t *hf, size_t npops, size_t naddrs)
+{
+    hf->pops = calloc(npops ? npops : 1, sizeof(*hf->pops));
+    hf->addr_pool = calloc(naddrs ? naddrs : 1, sizeof(*hf->addr_pool));
+    if (!hf->pops || !hf->addr_pool)
+        return -ENOMEM;
+    hf->pops_room = npops;
+    hf->addrs_room = naddrs;
+    return 0;
+}
+
+health_file_t *health_file_new(size_t npops, size_t naddrs)
+{
+    health_file_t *hf = calloc(1, sizeof(*hf));
+    if (!hf || file_reserve(hf, npops, naddrs)) {
+        health_file_free(hf);
+        return NULL;
+    }
+    hf->version = HEALTH_VERSION;
+    return hf;
+}
+
+/* The next PoP slot of hf with naddrs addresses' room, without a name. */
+static health_pop_t *file_next_pop(health_file_t *hf, size_t naddrs)
+{
+    if (hf->npops == hf->pops_room || naddrs > HEALTH_ADDRS_MAX ||
+        naddrs > hf->addrs_room - hf->addrs_used)
+        return NULL;
+    health_pop_t *p = &hf->pops[hf->npops];
+    p->addrs = hf->addr_pool + hf->addrs_used;
+    hf->addrs_used += naddrs;
+    return p;
+}
+
+health_pop_t *health_file_add_pop(health_file_t *hf, const char *name, size_t naddrs)
+{
+    health_pop_t *p = file_next_pop(hf, naddrs);
+    if (!p)
+        return NULL;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    hf->npops++;
+    return p;
 }
 
 /* ------------------------------------------------------------------ reader */
@@ -330,6 +376,15 @@ static int state_parse_pop(const yt_node_t *k, const yt_node_t *v, health_pop_t 
     return 0;
 }
 
+/* The addresses a PoP's value lists, as many as it may hold. */
+static size_t state_addr_room(const yt_node_t *v)
+{
+    const yt_node_t *as = v->kind == YT_MAP ? yt_map_get(v, "addresses") : NULL;
+    if (!as || as->kind != YT_MAP)
+        return 0;
+    return as->n < HEALTH_ADDRS_MAX ? as->n : HEALTH_ADDRS_MAX;
+}
+
 static int state_parse_root(const yt_node_t *root, health_file_t *hf, char *err, size_t errlen)
 {
     if (root->kind != YT_MAP)
@@ -376,13 +431,17 @@ static int state_parse_root(const yt_node_t *root, health_file_t *hf, char *err,
     hf->name_mask = slots - 1;
     if (!hf->name_index)
         return -ENOMEM;
-    if (ps->n) {
-        hf->pops = calloc(ps->n, sizeof(*hf->pops));
-        if (!hf->pops)
-            return -ENOMEM;
-    }
+    /* The addresses of every PoP, counted first for one allocation (a PoP listing more than
+     * HEALTH_ADDRS_MAX is refused below, its room is never used). */
+    size_t naddrs = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        naddrs += state_addr_room(ps->items[2 * i + 1]);
+    if (file_reserve(hf, ps->n, naddrs))
+        return -ENOMEM;
     for (size_t i = 0; i < ps->n; i++) {
-        if (state_parse_pop(ps->items[2 * i], ps->items[2 * i + 1], &hf->pops[i], err, errlen))
+        const yt_node_t *v = ps->items[2 * i + 1];
+        health_pop_t *p = file_next_pop(hf, state_addr_room(v));
+        if (!p || state_parse_pop(ps->items[2 * i], v, p, err, errlen))
             return -EINVAL;
         /* yamltree refuses duplicate keys; this keeps the index's invariant local. */
         size_t slot = state_name_slot(hf, hf->pops[i].name);

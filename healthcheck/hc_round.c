@@ -389,7 +389,6 @@ static size_t round_addr_count(const pops_pop_t *pp)
 static void round_pop_init(health_pop_t *p, const pops_pop_t *pp, const health_file_t *prev)
 {
     const health_pop_t *old = prev ? health_file_pop(prev, pp->name) : NULL;
-    snprintf(p->name, sizeof(p->name), "%s", pp->name);
     p->state = HEALTH_UNKNOWN;
     for (size_t k = 0; k < pp->n4 + pp->n6; k++) {
         if (!round_addr_probed(pp, k))
@@ -430,12 +429,11 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
         npops++;
         naddrs += round_addr_count(pp);
     }
-    r->hf = calloc(1, sizeof(*r->hf));
+    r->hf = health_file_new(npops, naddrs);
     r->rp = calloc(npops ? npops : 1, sizeof(*r->rp));
     /* Address jobs, then at most one load job per PoP. */
     r->jobs = calloc(naddrs + npops ? naddrs + npops : 1, sizeof(*r->jobs));
-    if (!r->hf || !r->rp || !r->jobs ||
-        !(r->hf->pops = calloc(npops ? npops : 1, sizeof(*r->hf->pops)))) {
+    if (!r->hf || !r->rp || !r->jobs) {
         health_file_free(r->hf);
         free(r->rp);
         free(r->jobs);
@@ -443,14 +441,15 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
         return -ENOMEM;
     }
     health_file_t *hf = r->hf;
-    hf->version = HEALTH_VERSION;
     snprintf(hf->vantage, sizeof(hf->vantage), "%s", vantage);
     for (size_t i = 0; i < pops->npops; i++) {
         const pops_pop_t *pp = &pops->pop[i];
         if (pp->probe.kind == POPS_PROBE_NONE || round_addr_count(pp) == 0)
             continue;
-        hc_rpop_t *rp = &r->rp[hf->npops];
-        health_pop_t *p = &hf->pops[hf->npops];
+        size_t ip = hf->npops;
+        hc_rpop_t *rp = &r->rp[ip];
+        /* Room was counted above for exactly these PoPs and addresses. */
+        health_pop_t *p = health_file_add_pop(hf, pp->name, round_addr_count(pp));
         rp->pp = pp;
         round_pop_init(p, pp, prev);
         if (pp->probe.kind == POPS_PROBE_HTTP) {
@@ -462,10 +461,9 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
             hc_job_t *j = &r->jobs[r->njobs++];
             j->r = r;
             j->kind = JOB_ADDR;
-            j->pop = hf->npops;
+            j->pop = ip;
             j->addr = k;
         }
-        hf->npops++;
     }
     r->stats.addrs = r->njobs;
     r->loop = loop;

@@ -55,10 +55,13 @@ static void fuzz_check(const pops_t *pops, const health_overrides_t *ov)
 }
 
 /* One state file: every address up, fra loaded. */
-static void fuzz_file(health_file_t *hf, health_pop_t *hp, double time)
+static void fuzz_file(health_file_t *hf, health_pop_t *hp, health_addr_t *ha, double time)
 {
     memset(hf, 0, sizeof(*hf));
     memset(hp, 0, 2 * sizeof(*hp));
+    memset(ha, 0, 2 * sizeof(*ha));
+    hp[0].addrs = &ha[0];
+    hp[1].addrs = &ha[1];
     hf->version = HEALTH_VERSION;
     strcpy(hf->vantage, "fuzz");
     hf->time = (int64_t)time;
@@ -91,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static health_report_t rep;
         static health_file_t hf;
         static health_pop_t hp[2];
+        static health_addr_t ha[2];
         health_settings_t s;
         health_settings_default(&s);
         const health_file_t *files[1] = {&hf};
@@ -105,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         if (ctl) {
             for (size_t k = 0; k < nt; k++) {
-                fuzz_file(&hf, hp, times[k]);
+                fuzz_file(&hf, hp, ha, times[k]);
                 (void)health_ctl_update(ctl, pops, &s, files, 1, ov, times[k], &view, &rep);
                 for (size_t i = 0; i < pops->npops; i++)
                     if ((!view.up[i] && view.keep[i]) || !memchr(rep.pop[i].why, '\0', 128))

@@ -55,9 +55,7 @@ static health_overrides_t *ov_make(const pops_t *pops, const char *text)
 
 static health_file_t *file_new(const char *vantage, double time)
 {
-    health_file_t *hf = calloc(1, sizeof(*hf));
-    hf->pops = calloc(MAX_POPS, sizeof(health_pop_t));
-    hf->version = HEALTH_VERSION;
+    health_file_t *hf = health_file_new(MAX_POPS, MAX_POPS * HEALTH_ADDRS_MAX);
     snprintf(hf->vantage, sizeof(hf->vantage), "%s", vantage);
     hf->time = (int64_t)time;
     return hf;
@@ -68,9 +66,7 @@ static health_pop_t *file_pop(health_file_t *hf, const char *name)
     for (size_t i = 0; i < hf->npops; i++)
         if (!strcmp(hf->pops[i].name, name))
             return &hf->pops[i];
-    health_pop_t *p = &hf->pops[hf->npops++];
-    snprintf(p->name, sizeof(p->name), "%s", name);
-    return p;
+    return health_file_add_pop(hf, name, HEALTH_ADDRS_MAX);
 }
 
 /* Set address text of PoP name to state; the PoP state is up when any address is up. */

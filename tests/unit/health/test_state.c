@@ -66,15 +66,11 @@ static health_addr_t make_addr(int family, const char *text)
 
 static health_file_t *make_file(void)
 {
-    health_file_t *hf = calloc(1, sizeof(*hf));
-    hf->version = HEALTH_VERSION;
+    health_file_t *hf = health_file_new(2, 2);
     strcpy(hf->vantage, "ams-1.eu_west");
     hf->time = 1764470000;
     hf->round_ms = 412;
-    hf->npops = 2;
-    hf->pops = calloc(2, sizeof(*hf->pops));
-    health_pop_t *p = &hf->pops[0];
-    strcpy(p->name, "fra");
+    health_pop_t *p = health_file_add_pop(hf, "fra", 2);
     p->state = HEALTH_UP;
     p->has_load = true;
     p->load = 512.5;
@@ -98,8 +94,7 @@ static health_file_t *make_file(void)
     p->addrs[1].nhistory = 32;
     p->addrs[1].probes = UINT64_MAX / 2;
     p->addrs[1].failures = UINT64_MAX / 2;
-    p = &hf->pops[1];
-    strcpy(p->name, "nyc_2-b");
+    p = health_file_add_pop(hf, "nyc_2-b", 0);
     p->state = HEALTH_UNKNOWN;
     p->has_load = false;
     strcpy(p->load_reason, "not JSON: /status:1:1: YAML syntax: x");
@@ -611,12 +606,9 @@ static void test_antiflap_runs(void)
     pops_probe_t pr = probe(2, 4, 3);
     const char *results = "1101001100111101000111";
     health_addr_t mem = make_addr(AF_INET6, "::1");
-    health_file_t *hf = calloc(1, sizeof(*hf));
+    health_file_t *hf = health_file_new(1, 1);
     strcpy(hf->vantage, "v");
-    hf->npops = 1;
-    hf->pops = calloc(1, sizeof(*hf->pops));
-    strcpy(hf->pops[0].name, "fra");
-    hf->pops[0].naddrs = 1;
+    health_file_add_pop(hf, "fra", 1)->naddrs = 1;
     hf->pops[0].addrs[0] = make_addr(AF_INET6, "::1");
     int64_t now = 5000;
     char want[64], got[64];
