@@ -25,9 +25,10 @@
 #   - cross-check before the runs: for CHECK_N (200) ECS subnets both servers' answers
 #     for video must name the same PoP: prints the agreement count and each disagreement
 #     (subnet, city, both answers, distances to the PoPs); compares the static answers too;
-#   - optionally the "ceiling": a bare recvmmsg/sendmmsg echo that does no DNS work
-#     (../shared/peers/ceiling/udp-ceiling.c next to the repo, or CEILING_SRC=file.c;
-#     skipped with a note when absent);
+#   - the "ceiling": a bare recvmmsg/sendmmsg echo that does no DNS work, the shared peer's
+#     (../shared/peers/ceiling/udp-ceiling.c next to the repo, as every recorded run used) or,
+#     where that is absent (a clone elsewhere), bench/udp-echo.c, the same design written here;
+#     CEILING_SRC=file.c picks another;
 #   - ROUNDS rounds; in each, for each mode, dnsperf against each server in turn (the
 #     order alternates between rounds).  Modes: "max" (dnsperf -c CLIENTS -q OUTSTANDING,
 #     as fast as the server answers) and "rate" (the same with -Q RATE offered qps).
@@ -46,7 +47,7 @@
 #   WAIT_IDLE=5 IDLE_PCT=10 (before each run wait up to WAIT_IDLE s for the machine to be
 #     less than IDLE_PCT % busy; 0 = don't wait)
 #   CLIENT_CPU=0 SERVER_CPU=1  BUILD=<repo>/build  RESULTS=<dir>
-#   CEILING=1 (0: skip)  CEILING_SRC=<path to udp-ceiling.c>
+#   CEILING=1 (0: skip)  CEILING_SRC=<an echo's C source: PORT [THREADS] arguments>
 #   GEODNSD_WORKERS=1 GDNSD_UDP_THREADS=1
 #   TIE_BAND= (geodnsd geo policy tie_band in %; empty = geodnsd's default, 5)
 #   KEEP=1 (start, cross-check, print the ports and PIDs, then wait for ^C: for profiling)
@@ -84,7 +85,10 @@ CLIENTS="${CLIENTS:-4}"; OUTSTANDING="${OUTSTANDING:-100}"; QUERIES="${QUERIES:-
 CHECK_N="${CHECK_N:-200}"; WARMUP="${WARMUP:-2}"; WAIT_IDLE="${WAIT_IDLE:-5}"; IDLE_PCT="${IDLE_PCT:-10}"
 CLIENT_CPU="${CLIENT_CPU:-0}"; SERVER_CPU="${SERVER_CPU:-1}"
 BUILD="${BUILD:-$REPO/build}"; CEILING="${CEILING:-1}"
-CEILING_SRC="${CEILING_SRC:-$REPO/../shared/peers/ceiling/udp-ceiling.c}"
+if [ -z "${CEILING_SRC:-}" ]; then
+    CEILING_SRC="$REPO/../shared/peers/ceiling/udp-ceiling.c"
+    [ -r "$CEILING_SRC" ] || CEILING_SRC="$HERE/udp-echo.c"
+fi
 GEODNSD_WORKERS="${GEODNSD_WORKERS:-1}"; GDNSD_UDP_THREADS="${GDNSD_UDP_THREADS:-1}"
 TIE_BAND="${TIE_BAND:-}"; KEEP="${KEEP:-0}"; HEALTH="${HEALTH:-1}"; RRL="${RRL:-1}"
 POPS1024="${POPS1024:-1}"; BASE="${BASE:-}"; RESTART="${RESTART:-0}"
@@ -229,7 +233,7 @@ start_ceiling() {
     SPID[ceiling]=$!; SPORT[ceiling]=$port
     for _ in $(seq 1 50); do ss -Hlnu "( sport = :$port )" | grep -q . && break; sleep 0.1; done
     bd_alive "${SPID[ceiling]}" || { unset 'SPID[ceiling]'; CEILING_NOTE="ceiling: failed to start"; return 0; }
-    CEILING_NOTE="ceiling: udp-ceiling.c (1 thread, echo with QR set, no DNS work), from $CEILING_SRC"
+    CEILING_NOTE="ceiling: $(basename "$CEILING_SRC") (1 thread, echo with QR set, no DNS work), from $CEILING_SRC"
 }
 
 # How each server is started, for RESTART=1 (bd_restart, below).
@@ -275,7 +279,7 @@ est=$(( ROUNDS * ${#MODES[@]} * NS * (DURATION + 1) + NS * WARMUP ))
     echo "mmdb: $MMDB ($(grep -vc '^#' "$MMDB.nets") networks, GeoIP2-City schema, bench/data/geo/make-geodb.pl)"
     echo "queries: $QNOTE"
     echo "dnsperf: $(dnsperf -h 2>&1 | grep -m1 -io 'version [0-9.]*' || echo present) -B, pinned to CPU $CLIENT_CPU; servers pinned to CPU $SERVER_CPU"
-    echo "runs: $ROUNDS rounds x modes {max: -c $CLIENTS -q $OUTSTANDING; rate: same + -Q $RATE} x {${SERVERS[*]}}, $DURATION s each (~${est} s total)"
+    echo "runs: $ROUNDS rounds x modes {max: -c $CLIENTS -q $OUTSTANDING; rate: same + -Q $RATE} x {${SERVERS[*]}}, $DURATION s each (${est} s of load; warm-ups, idle waits and the extra runs add to it)"
 } | tee "$RESULTS/summary.txt"
 python3 "$DATA/geo-tool.py" check "$MMDB.nets" "$CHECK_N" gdnsd "${SPORT[gdnsd]}" geodnsd "${SPORT[geodnsd]}" \
     > "$RESULTS/crosscheck.txt" 2>&1 || bd_say "cross-check failed to run, see $RESULTS/crosscheck.txt"

