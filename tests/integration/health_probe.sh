@@ -143,15 +143,17 @@ start_pop bigstatus bigbody 127.0.7.2 "$P1"
 [ "$HAVE6" = 1 ] && start_pop six http ::1 "$P3"
 
 FLAP='down_after: 2, window: 3, up_after: 2'
+# Servers that answer get 5 s: a python server's first request (lazy imports) took over 1 s on
+# a loaded machine, and the anti-flap counts below would then be off by that failure.
 POPS=$TMP/pops.yaml
 cat >"$POPS" <<EOF
 pops:
   fra: {location: [50.11, 8.68], addresses: [127.0.1.1, 127.0.1.2],
-        probe: {url: "http://fra.example.test:$P1/healthz", body: ok, timeout: 1s, $FLAP}}
+        probe: {url: "http://fra.example.test:$P1/healthz", body: ok, timeout: 5s, $FLAP}}
   nyc: {location: [40.71, -74.01], addresses: [127.0.2.1],
-        probe: {url: "http://127.0.2.1:$P1/healthz", status: false, timeout: 1s, $FLAP}}
+        probe: {url: "http://127.0.2.1:$P1/healthz", status: false, timeout: 5s, $FLAP}}
   tcp: {location: [40.71, -74.01], addresses: [127.0.2.2],
-        probe: {type: tcp, port: $P2, status: /status, timeout: 1s}}
+        probe: {type: tcp, port: $P2, status: /status, timeout: 5s}}
   bh: {location: [1.35, 103.82], addresses: [127.0.3.1],
        probe: {url: "http://127.0.3.1:$P1/healthz", timeout: 700ms}}
   trickle: {location: [1.35, 103.82], addresses: [127.0.4.1],
@@ -173,7 +175,7 @@ EOF
 if [ "$HAVE6" = 1 ]; then
     cat >>"$POPS" <<EOF
   six: {location: [1.35, 103.82], addresses: [127.0.8.1, "::1"],
-        probe: {url: "http://six.example.test:$P3/healthz", status: false, timeout: 1s}}
+        probe: {url: "http://six.example.test:$P3/healthz", status: false, timeout: 5s}}
 EOF
 fi
 S=$OUT/ams.json
