@@ -520,6 +520,54 @@ static void test_pop_lookup(void)
           "a PoP listed twice: %s", err);
 }
 
+/* Each PoP's addresses are its own slice of the file's pool, as many as it lists: a PoP with 32
+ * next to PoPs with none and one, all read back in order; the builder refuses past its room. */
+static void test_addr_pool(void)
+{
+    char doc[8192], err[ERRLEN] = "";
+    size_t len = (size_t)snprintf(doc, sizeof(doc),
+                                  "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": "
+                                  "\"a\", \"time\": 1764470000, \"pops\": {\"none\": {\"state\": "
+                                  "\"up\"}, \"one\": {\"state\": \"up\", \"addresses\": "
+                                  "{\"127.0.9.1\": {\"state\": \"down\"}}}, \"full\": {\"state\": "
+                                  "\"up\", \"addresses\": {");
+    for (int i = 0; i < HEALTH_ADDRS_MAX; i++)
+        len += (size_t)snprintf(doc + len, sizeof(doc) - len,
+                                "%s\"127.0.8.%d\": {\"state\": \"up\"}", i ? ", " : "", i + 1);
+    snprintf(doc + len, sizeof(doc) - len, "}}}}");
+    health_file_t *hf = NULL;
+    CHECK(parse_str(doc, &hf, err) == 0 && hf, "pool: parses: %s", err);
+    const health_pop_t *none = hf ? health_file_pop(hf, "none") : NULL,
+                       *one = hf ? health_file_pop(hf, "one") : NULL,
+                       *full = hf ? health_file_pop(hf, "full") : NULL;
+    CHECK(none && one && full && none->naddrs == 0 && one->naddrs == 1 &&
+              full->naddrs == HEALTH_ADDRS_MAX,
+          "pool: 0, 1 and %d addresses", HEALTH_ADDRS_MAX);
+    CHECK(hf && hf->addrs_room == 1 + HEALTH_ADDRS_MAX && hf->addrs_used == hf->addrs_room,
+          "pool: room for exactly the addresses listed (%zu)", hf ? hf->addrs_room : 0);
+    bool ordered = full != NULL;
+    for (int i = 0; full && i < HEALTH_ADDRS_MAX; i++)
+        ordered &= full->addrs[i].addr[3] == i + 1 && full->addrs[i].state == HEALTH_UP;
+    CHECK(ordered && one && one->addrs[0].state == HEALTH_DOWN && one->addrs + 1 == full->addrs,
+          "pool: each PoP's slice holds its own addresses, in order, next to the others");
+    health_file_free(hf);
+
+    hf = health_file_new(2, 3);
+    health_pop_t *a = hf ? health_file_add_pop(hf, "a", 2) : NULL;
+    CHECK(a && a->naddrs == 0 && !strcmp(a->name, "a"), "builder: a PoP with room for 2");
+    CHECK(hf && !health_file_add_pop(hf, "b", 2),
+          "builder: 2 more addresses than the room refused");
+    health_pop_t *b = hf ? health_file_add_pop(hf, "b", 1) : NULL;
+    CHECK(b && a && b->addrs == a->addrs + 2, "builder: the next PoP's slice follows");
+    CHECK(hf && !health_file_add_pop(hf, "c", 0) && hf->npops == 2, "builder: a third PoP refused");
+    health_file_free(hf);
+    hf = health_file_new(1, 2 * HEALTH_ADDRS_MAX);
+    CHECK(hf && !health_file_add_pop(hf, "d", HEALTH_ADDRS_MAX + 1) &&
+              health_file_add_pop(hf, "d", HEALTH_ADDRS_MAX),
+          "builder: more than %d addresses for one PoP refused", HEALTH_ADDRS_MAX);
+    health_file_free(hf);
+}
+
 static pops_probe_t probe(unsigned down_after, unsigned window, unsigned up_after)
 {
     pops_probe_t pr;
@@ -658,6 +706,7 @@ int main(int argc, char **argv)
     test_lenient();
     test_names();
     test_pop_lookup();
+    test_addr_pool();
     test_antiflap();
     test_antiflap_runs();
     return check_report();
