@@ -36,6 +36,15 @@ static size_t build_query(uint8_t *buf, size_t size, const uint8_t *qname, size_
 }
 
 /* Per PoP: what health and capacity say, and why. */
+/* What the server would log about the health dir (a state file left out, a directory it cannot
+ * read): explain's view lacks the same input, so it says so. A running server goes on with the
+ * last good version of a file it read before, which explain never saw. */
+static void explain_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    printf("warning: %s\n", msg);
+}
+
 static void print_health(const pops_t *pops, const health_report_t *r, const route_health_t *v)
 {
     printf("health: %s; %zu state file%s", r->mode ? r->mode : "-", r->nfiles,
@@ -49,7 +58,9 @@ static void print_health(const pops_t *pops, const health_report_t *r, const rou
         printf("  %-12s %-5s", p->name, v->up[i] ? "up" : "down");
         for (size_t f = 0; f < r->nfiles; f++)
             printf(" %s:%s%s", r->vantage[f], health_state_name(pr->vantage_state[f]),
-                   pr->vantage_fresh[f] ? "" : "(stale)");
+                   pr->vantage_fresh[f]  ? ""
+                   : r->vantage_ahead[f] ? "(ahead)"
+                                         : "(stale)");
         if (p->capacity) {
             if (pr->has_load)
                 printf(" load %.0f/%u (%.0f%%)", pr->load, p->capacity, pr->ratio * 100);
@@ -191,8 +202,8 @@ int explain_run(const char *config, const char *health_dir, const char *name, co
          * builds for it, so that the answer and scope below are the server's. */
         bool configured = s->cfg.health_dir || s->cfg.overrides_path || health_dir;
         char herr[1024];
-        if (gd_health_compute_once(s, health_dir, (double)time(NULL), &view, &report, herr,
-                                   sizeof(herr)) &&
+        if (gd_health_compute_once(s, health_dir, (double)time(NULL), explain_warn, NULL, &view,
+                                   &report, herr, sizeof(herr)) &&
             configured)
             printf("warning: %s (explained without overrides)\n", herr);
         s->env.health = &view;

@@ -40,6 +40,7 @@ static double now_seconds(void)
 }
 
 int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, double now,
+                           void (*warn)(void *ctx, const char *msg), void *ctx,
                            route_health_t *view, health_report_t *report, char *err, size_t errlen)
 {
     const gd_config_t *c = &s->cfg;
@@ -54,7 +55,7 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
         goto out;
     }
     const health_file_t *const *files = NULL;
-    size_t nfiles = dir ? health_dir_scan(hd, dir, NULL, NULL, &files) : 0;
+    size_t nfiles = dir ? health_dir_scan(hd, dir, warn, ctx, &files) : 0;
     if (c->overrides_path &&
         (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov, err, errlen)))
         ov = NULL;
@@ -334,24 +335,34 @@ static bool view_urgent(const route_health_t *a, const route_health_t *b)
     return false;
 }
 
-/* After a reload PoP indices may have moved: carry the logged states over by name. */
-static void logged_remap(gd_healthwatch_t *hw, const pops_t *pops)
+/* After a reload PoP indices may have moved: carry the logged states over by name. PoPs the
+ * reload added are marked in added (logged whatever their state), those it removed are logged
+ * here; the first config adds nothing (its PoPs are the start's). */
+static void logged_remap(gd_healthwatch_t *hw, const pops_t *pops, bool added[POPS_MAX])
 {
     uint8_t state[POPS_MAX] = {0};
-    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++)
+    bool kept[POPS_MAX] = {false};
+    for (size_t i = 0; i < pops->npops && i < POPS_MAX; i++) {
+        added[i] = hw->nlogged > 0;
         for (size_t j = 0; j < hw->nlogged; j++)
             if (!strcmp(pops->pop[i].name, hw->logged_name[j])) {
                 state[i] = hw->logged_state[j];
+                added[i] = false;
+                kept[j] = true;
                 break;
             }
+    }
+    for (size_t j = 0; j < hw->nlogged; j++)
+        if (!kept[j])
+            log_info("PoP %s: removed by the reload", hw->logged_name[j]);
     hw->nlogged = pops->npops < POPS_MAX ? pops->npops : POPS_MAX;
     for (size_t i = 0; i < hw->nlogged; i++)
         snprintf(hw->logged_name[i], sizeof(hw->logged_name[i]), "%s", pops->pop[i].name);
     memcpy(hw->logged_state, state, sizeof(state));
 }
 
-/* Log what an operator wants to see: mode changes, and PoPs changing state (a PoP first seen is
- * logged only when it is down). */
+/* Log what an operator wants to see: mode changes, and PoPs changing state (a PoP of the first
+ * config is logged only when it is down; one a reload adds or removes, always). */
 static void log_changes(gd_healthwatch_t *hw, bool config_changed)
 {
     const health_report_t *r = &hw->report;
@@ -360,12 +371,17 @@ static void log_changes(gd_healthwatch_t *hw, bool config_changed)
         snprintf(hw->mode, sizeof(hw->mode), "%s", r->mode);
     }
     const pops_t *pops = hw->snap->geo->pops;
+    bool added[POPS_MAX] = {false};
     if (config_changed)
-        logged_remap(hw, pops);
+        logged_remap(hw, pops, added);
     for (size_t i = 0; i < hw->nlogged; i++) {
         uint8_t st = (uint8_t)r->pop[i].state;
-        if (st != hw->logged_state[i] &&
-            (hw->logged_state[i] != HEALTH_UNKNOWN || st == HEALTH_DOWN))
+        if (added[i])
+            log_info("PoP %s: added by the reload, %s (%s)%s", pops->pop[i].name,
+                     health_state_name(r->pop[i].state), r->pop[i].why,
+                     r->pop[i].slow_start < 1 ? "; slow start" : "");
+        else if (st != hw->logged_state[i] &&
+                 (hw->logged_state[i] != HEALTH_UNKNOWN || st == HEALTH_DOWN))
             log_info("PoP %s: %s (%s)", pops->pop[i].name, health_state_name(r->pop[i].state),
                      r->pop[i].why);
         hw->logged_state[i] = st;

@@ -31,9 +31,12 @@ void gd_health_ref(gd_health_t *h);
 void gd_health_unref(gd_health_t *h);
 
 /* Compute a health view once, from the files as they are now (geodnsd explain). health_dir
- * overrides the config's. Returns 0, or -EINVAL with err set when the overrides file is bad
- * (the view is then computed without it). */
+ * overrides the config's. What the server would warn about in the directory (a state file that
+ * does not parse and is left out, a directory that cannot be read) goes to warn (may be NULL).
+ * Returns 0, or -EINVAL with err set when the overrides file is bad (the view is then computed
+ * without it). */
 int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, double now,
+                           void (*warn)(void *ctx, const char *msg), void *ctx,
                            route_health_t *view, health_report_t *report, char *err, size_t errlen);
 
 typedef struct gd_healthwatch gd_healthwatch_t;

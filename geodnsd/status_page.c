@@ -97,7 +97,9 @@ static void vantage_views(metrics_buf_t *b, const metrics_facts_t *f, size_t i)
         metrics_buf_puts(b, any ? ", " : "");
         metrics_buf_html(b, f->report->vantage[v]);
         metrics_buf_printf(b, ": %s%s", health_state_name(r->vantage_state[v]),
-                           r->vantage_fresh[v] ? "" : " (stale)");
+                           r->vantage_fresh[v]           ? ""
+                           : f->report->vantage_ahead[v] ? " (ahead)"
+                                                         : " (stale)");
         any = true;
     }
     if (!any)

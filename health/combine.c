@@ -667,6 +667,7 @@ static void ctl_report_fill(const health_ctl_t *ctl, const ctl_run_t *run, healt
         const health_file_t *hf = run->files[f];
         snprintf(rep->vantage[f], sizeof(rep->vantage[f]), "%s", hf ? hf->vantage : "");
         rep->file_time[f] = hf ? hf->time : 0;
+        rep->vantage_ahead[f] = hf && (double)hf->time - run->now > (double)run->s->max_age;
     }
     for (size_t i = 0; i < run->pops->npops; i++) {
         health_pop_report_t *r = &rep->pop[i];

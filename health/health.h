@@ -234,6 +234,9 @@ typedef struct health_pop_report {
 typedef struct health_report {
     size_t nfiles;
     char vantage[HEALTH_VANTAGES_MAX][HEALTH_VANTAGE_MAX];
+    /* Not fresh because its time is ahead of the clock by more than max_age (a vantage's clock
+     * ahead, or this host's behind), not because it is old. */
+    bool vantage_ahead[HEALTH_VANTAGES_MAX];
     int64_t file_time[HEALTH_VANTAGES_MAX];
     bool any_fresh;   /* at least one fresh file */
     bool started;     /* any state file was ever seen */

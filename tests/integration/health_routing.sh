@@ -79,6 +79,16 @@ has_log "the corrupt file is logged with file:line:col" "bad.json:[0-9]+:[0-9]+:
 N=$(grep -c "bad.json" "$LOG")
 sleep 1
 expect_eq "the corrupt file is logged once, not every scan" "$(grep -c "bad.json" "$LOG")" "$N"
+state "$HD/zzz.json" zzz -600 fra=up nyc=up sin=up gru=up
+explain "$CONF" $V 192.0.2.1/24
+has "explain: an old file is stale" " sin:up\(stale\)"
+has "explain: a file dated ahead of the clock is marked ahead, not stale" " zzz:up\(ahead\)"
+rm -f "$HD/zzz.json"
+has "explain names the corrupt state file it leaves out, as the server does" \
+    "^warning: .*bad\.json:[0-9]+:[0-9]+: .*\(ignored\)"
+explain "$CONF" --health-dir "$TMP/no-such-dir" $V 192.0.2.1/24
+has "explain says when the health dir cannot be read" \
+    "^warning: health dir .*no-such-dir: No such file or directory"
 rm -f "$HD/bad.json" "$HD/sin.json"
 
 echo "# one address of a PoP down: withdrawn, the other serves"
@@ -213,6 +223,31 @@ for v in $first32; do grep -q " $v:" <<<"$R" || missing=$((missing + 1)); done
 expect_eq "explain reads each of the first 32 state files by name" "$missing" 0
 hasnt "v32 and v33 (past the first 32 by name) are not read" " v3[23]:"
 rm -f "$HD"/v*.json
+
+echo "# a PoP added, then removed, by a reload of the PoP file: both logged"
+cp "$EX/pops.yaml" "$TMP/pops.yaml.before"
+sed -i 's/^pops:$/pops:\n  ams: {location: [52.37, 4.90], addresses: [127.0.9.1]}/' "$EX/pops.yaml"
+grep -q "^  ams:" "$EX/pops.yaml" || fail "ams added to the PoP file" "$(head -n 3 "$EX/pops.yaml")"
+L=$(($(log_lines) + 1))
+bump "$EX/pops.yaml"
+wait_reload "reload ok" "$L" || fail "reload with ams added" "$(tail -n 5 "$LOG")"
+if wait_log "PoP ams: added by the reload, up \(up: no probe configured\); slow start" 5 "$L"; then
+    pass "the added PoP is logged, with its slow start"
+else
+    fail "the added PoP is logged, with its slow start" "$(tail -n +"$L" "$LOG")"
+fi
+hasnt_log() { ! tail -n +"$L" "$LOG" | grep -Eq -- "$1"; }
+hasnt_log "PoP (fra|nyc|sin|gru): added" && pass "PoPs kept by the reload are not logged as added" ||
+    fail "PoPs kept by the reload are not logged as added" "$(tail -n +"$L" "$LOG")"
+cp "$TMP/pops.yaml.before" "$EX/pops.yaml"
+L=$(($(log_lines) + 1))
+bump "$EX/pops.yaml"
+wait_reload "reload ok" "$L" || fail "reload with ams removed" "$(tail -n 5 "$LOG")"
+if wait_log "PoP ams: removed by the reload" 5 "$L"; then
+    pass "the removed PoP is logged"
+else
+    fail "the removed PoP is logged" "$(tail -n +"$L" "$LOG")"
+fi
 
 alive "geodnsd survived every health change"
 finish
