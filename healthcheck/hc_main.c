@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hc_internal.h"
@@ -245,7 +246,17 @@ static void main_lock_try(hc_main_t *m)
     if (m->lock_fd < 0) {
         m->lock_fd = open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (m->lock_fd < 0) {
-            log_error("cannot open the lock file %s: %s", m->lock_path, strerror(errno));
+            int e = errno;
+            struct stat st;
+            bool dir_ok = stat(m->out_dir, &st) == 0 && S_ISDIR(st.st_mode);
+            if (!dir_ok && e == ENOENT)
+                log_error("--out %s: no such directory (healthcheck does not create it; it writes "
+                          "%s.json there)",
+                          m->out_dir, m->vantage);
+            else if (!dir_ok)
+                log_error("--out %s: not a directory", m->out_dir);
+            else
+                log_error("cannot open the lock file %s: %s", m->lock_path, strerror(e));
             main_round_end(m, MAIN_EXIT_RUNTIME);
             return;
         }

@@ -313,6 +313,14 @@ has "lock failure explained" "holds $OUT/.ams.lock: gave up after 1 s"
 check "state file untouched" cmp -s "$S" "$TMP/before.json"
 kill "$LOCKER" 2>/dev/null
 wait "$LOCKER" 2>/dev/null
+# --out that is missing or not a directory: said as such, exit 2.
+hc --once -c "$POPS" --vantage ams --out "$TMP/no-such-dir"
+expect_eq "--out missing: exit 2" "$RC" 2
+has "--out missing: named, and that healthcheck does not create it" \
+    "--out $TMP/no-such-dir: no such directory \(healthcheck does not create it"
+hc --once -c "$POPS" --vantage ams --out "$S"
+expect_eq "--out a file: exit 2" "$RC" 2
+has "--out a file: not a directory" "--out $S: not a directory"
 
 # --- the round deadline and the concurrency bound --------------------------------------------
 cat >"$TMP/slow.yaml" <<EOF
@@ -404,9 +412,6 @@ expect_eq "--interval 0.001 (a round a millisecond): exit 1" "$RC" 1
 has "--interval: says the range" "--interval '0.001': give seconds, at least 0.1, at most 86400"
 hc --help
 expect_eq "--help: exit 0" "$RC" 0
-hc --once -c "$POPS" --vantage ams --out "$TMP/no-such-dir"
-expect_eq "cannot write: exit 2" "$RC" 2
-has "cannot write: says why" "no-such-dir/.ams.lock: No such file or directory"
 
 # --- --interval: rounds go on, the PoP file is re-read, a bad one keeps the last good ---------
 cat >"$TMP/loop.yaml" <<EOF
