@@ -4,14 +4,15 @@
 # GEODNS_STAGE (scratch folder in the build tree), GEODNS_SBINDIR, GEODNS_DATADIR,
 # GEODNS_DOCDIR (relative to the prefix). DESTDIR is honoured (file(INSTALL) prepends it).
 
-# Where /etc is for this prefix, as GNUInstallDirs puts it: /etc for /usr, /etc/opt/... for
-# /opt/..., else under the prefix. The state and cache directories are systemd's
+# Where the configuration goes for this prefix: /etc/geodns for /usr; for a package of its own
+# under /opt (/opt/geodns) the FHS's /etc/opt/geodns (the folder is the package's already, so no
+# second geodns/ below it); else under the prefix. The state and cache directories are systemd's
 # StateDirectory= (always under /var/lib).
 set(prefix "${CMAKE_INSTALL_PREFIX}")
 if(prefix STREQUAL "/usr")
     set(confdir /etc/geodns)
 elseif(prefix MATCHES "^/opt/")
-    set(confdir /etc${prefix}/geodns)
+    set(confdir /etc${prefix})
 else()
     set(confdir ${prefix}/etc/geodns)
 endif()
