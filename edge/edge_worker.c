@@ -89,15 +89,16 @@ static void worker_on_drop_closed(uv_handle_t *h)
  * libuv goes on watching the listener. While the drop handle closes, the listener waits for it. */
 static void worker_drop(edge_worker_t *w, uv_stream_t *server)
 {
-    STAT_ADD(w->st.conns_rejected, 1);
     if (w->drop_busy) {
+        /* Not taken yet: counted when it is (the retry after the close comes back here). */
         w->drop_wanted |= 1u << (unsigned)((uv_tcp_t *)server - w->listeners);
         return;
     }
     uv_tcp_init(&w->loop, &w->drop);
     w->drop.data = w;
     w->drop_busy = true;
-    (void)uv_accept(server, (uv_stream_t *)&w->drop);
+    if (uv_accept(server, (uv_stream_t *)&w->drop) == 0)
+        STAT_ADD(w->st.conns_rejected, 1);
     uv_close((uv_handle_t *)&w->drop, worker_on_drop_closed);
 }
 

@@ -118,7 +118,12 @@ time.sleep(0.3)
 extra = socket.create_connection(("127.0.0.1", port), timeout=10)
 print("%s: over the cap with no keep-alive connection to close, the new one is closed" % ("ok" if rawhttp.closed_by_server(extra, 5) else "FAIL"))
 print("%s: connections that sent nothing yet were kept" % ("ok" if not any(rawhttp.closed_by_server(s, 0.3) for s in fresh) else "FAIL"))
+# Six more at once: each refused once (the counter counts connections closed, not attempts to
+# take them while the previous one is still closing).
+burst = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(6)]
+print("%s: six at once over the cap are all closed" % ("ok" if all(rawhttp.closed_by_server(s, 5) for s in burst) else "FAIL"))
 PY
 checks_from "$T/cap.out"
-check "/status counts the refused connection" test "$(status_field http://127.0.0.1:$PC connections.rejected)" -ge 1
+expect_eq "/status counts each refused connection once (1 + 6)" \
+    "$(status_field http://127.0.0.1:$PC connections.rejected)" 7
 finish
