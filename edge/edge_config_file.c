@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "edge_config.h"
+#include "log.h"
 #include "yamltree.h"
 
 static int keep_params_add(edge_config_t *cfg, const char *name)
@@ -270,6 +271,11 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
         return rc;
     }
     if ((n = yt_map_get(root, "origin"))) {
+        if (yt_map_get(root, "root")) {
+            return yt_fail(err, errlen, n,
+                           "root and origin are exclusive: root serves a folder (origin mode), "
+                           "origin fills a cache from it (edge mode)");
+        }
         cfg->n_origins = 0;
         if ((rc = each_item(cfg, n, item_origin, err, errlen))) {
             return rc;
@@ -377,6 +383,11 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     if ((n = yt_map_get(root, "log_level"))) {
         if ((rc = str_copy(n, cfg->log_level, sizeof(cfg->log_level), err, errlen))) {
             return rc;
+        }
+        log_level_t level;
+        if (log_level_parse(cfg->log_level, &level)) {
+            return yt_fail(err, errlen, n, "log_level must be error, warn, info or debug, not '%s'",
+                           cfg->log_level);
         }
     }
     if ((n = yt_map_get(root, "throttle")) && (rc = yt_get_size(n, &cfg->throttle, err, errlen))) {

@@ -95,6 +95,9 @@ static void test_bad(void)
         {"passthrough_window: 64k\n", "at least 128k"},
         {"passthrough_window: wide\n", "edge.yaml:1:21"},
         {"timeouts: {slow_reader: 0s}\n", "positive"},
+        {"log_level: verbose\n", "edge.yaml:1:12: log_level must be error, warn, info or debug"},
+        {"root: /srv\norigin: http://127.0.0.1:8000\n",
+         "edge.yaml:2:9: root and origin are exclusive"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = load(&cfg, cases[i].yaml, err, sizeof(err));
