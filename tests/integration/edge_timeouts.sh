@@ -87,6 +87,7 @@ s.sendall(b"GET /up/trickle.ts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 r = s.recv(100)
 print("%s: the cut upload left no file (%s)" % ("ok" if b" 404 " in r else "FAIL", r[:20]))
 PY
+expect_eq "the timeouts script ran to its end" "${PIPESTATUS[0]}" 0
 checks_from "$T/timeouts.out"
 check "no temporary upload files left" bash -c "[ -z \"\$(find '$T/root' -name '.*.tmp.*')\" ]"
 expect_eq "origin still serves" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PO/v/small.ts)" 200
