@@ -149,10 +149,10 @@ static void fetch_free(edge_fetch_t *f)
     free(f);
 }
 
-void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, int status)
+/* obj (a new object) leaves the table and fails with status, or old's refresh fails with it;
+ * their readers are woken. */
+static void fill_fail_readers(edge_server_t *srv, edge_obj_t *obj, edge_obj_t *old, int status)
 {
-    edge_server_t *srv = w->srv;
-    STAT_ADD(w->st.origin_errors, 1);
     if (obj) {
         obj->fail_status = status;
         edge_cache_lock(&srv->cache);
@@ -169,6 +169,12 @@ void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, 
         edge_cache_unlock(&srv->cache);
         edge_worker_wake_obj(srv, old);
     }
+}
+
+void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, int status)
+{
+    STAT_ADD(w->st.origin_errors, 1);
+    fill_fail_readers(w->srv, obj, old, status);
     log_warn("origin fetch failed: %s -> %d", obj ? obj->key : old->key, status);
 }
 
@@ -190,6 +196,13 @@ void edge_fill_abandon(edge_fetch_t *f)
     __atomic_add_fetch(&srv->cache.fills_abandoned, 1, __ATOMIC_RELAXED);
     edge_worker_wake_obj(srv, o);
     log_debug("origin fetch abandoned, nobody reads it: %s", o->key);
+    fetch_free(f);
+}
+
+void edge_fill_cancel(edge_fetch_t *f)
+{
+    log_debug("origin fetch cancelled, stopping: %s", f->obj ? f->obj->key : f->old->key);
+    fill_fail_readers(fetch_srv(f), f->obj, f->old, 503);
     fetch_free(f);
 }
 

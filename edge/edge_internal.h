@@ -319,6 +319,7 @@ typedef struct edge_worker {
     edge_list_t conns;   /* every client connection, most recently active first */
     edge_list_t waiting; /* client connections blocked on an object */
     edge_list_t idle_origin[EDGE_MAX_ORIGINS];
+    edge_list_t busy_origin; /* origin connections carrying a fetch */
     size_t n_conns;
     unsigned n_fetches;
     bool closing;
@@ -371,12 +372,17 @@ const char *edge_worker_date(edge_worker_t *w);
 void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old);
 /* Close idle pooled origin connections (drain). */
 void edge_origin_pool_close(edge_worker_t *w);
+/* Stop now (drain timeout, second signal): every fetch of w still running is cancelled
+ * (edge_fill_cancel) and every origin connection of w, busy or idle, is closed. Returns the
+ * number of fetches cancelled. */
+unsigned edge_origin_abort_all(edge_worker_t *w);
 
 /* ---- cache fill (edge_fill.c) ---- */
 
 /* One origin fetch: filling a new object or revalidating a stored one. edge_fetch_start()
  * creates it and edge_origin.c carries it over a pooled connection; exactly one of
- * edge_fill_complete(), edge_fill_fail() and edge_fill_abandon() ends it and frees it. */
+ * edge_fill_complete(), edge_fill_fail(), edge_fill_abandon() and edge_fill_cancel() ends it and
+ * frees it. */
 typedef struct edge_fetch {
     edge_worker_t *w;
     edge_obj_t *obj; /* being filled */
@@ -414,6 +420,10 @@ void edge_fill_fail_objects(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old, 
 /* A body nobody reads any more and the cache does not keep (the origin connection is closed):
  * counted in fills_abandoned; frees f. */
 void edge_fill_abandon(edge_fetch_t *f);
+/* The process stops before the fetch ends (its origin connection is closed): a new object
+ * fails with 503 and leaves the table, so nothing of a partial body is stored (in memory or
+ * on disk); a revalidation fails and the stale copy stays. Not an origin error; frees f. */
+void edge_fill_cancel(edge_fetch_t *f);
 
 /* ---- status ---- */
 

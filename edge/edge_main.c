@@ -18,6 +18,7 @@ typedef struct edge_probe {
     uv_connect_t req;
     edge_server_t *srv;
     unsigned origin;
+    edge_list_t link; /* in edge_main_t.probes until closed */
 } edge_probe_t;
 
 typedef struct edge_main {
@@ -25,10 +26,12 @@ typedef struct edge_main {
     uv_loop_t *loop;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;
     uv_timer_t stats;
     uv_timer_t drain;
     uv_timer_t probe;
     uv_async_t wake;
+    edge_list_t probes; /* origin probes in flight */
     int signals;
     int claim_fd[EDGE_MAX_LISTEN]; /* listen address locks, held for the process lifetime */
     uv_poll_t claim_poll[EDGE_MAX_LISTEN];
@@ -37,12 +40,17 @@ typedef struct edge_main {
 
 static void probe_on_close(uv_handle_t *h)
 {
-    free(h->data);
+    edge_probe_t *p = h->data;
+    edge_list_del(&p->link);
+    free(p);
 }
 
 static void probe_on_connect(uv_connect_t *req, int status)
 {
     edge_probe_t *p = req->data;
+    if (uv_is_closing((uv_handle_t *)&p->tcp)) {
+        return; /* closed by the stop (UV_ECANCELED): it says nothing about the origin */
+    }
     edge_origin_state_t *s = &p->srv->origins[p->origin];
     int was = __atomic_load_n(&s->up, __ATOMIC_RELAXED);
     __atomic_store_n(&s->up, status == 0 ? 1 : 0, __ATOMIC_RELAXED);
@@ -68,6 +76,7 @@ static void main_on_probe(uv_timer_t *t)
         }
         p->srv = srv;
         p->origin = i;
+        edge_list_add(&m->probes, &p->link);
         uv_tcp_init(m->loop, &p->tcp);
         p->tcp.data = p;
         p->req.data = p;
@@ -94,7 +103,7 @@ static void main_ctl_all(edge_main_t *m)
 static void main_on_drain_timeout(uv_timer_t *t)
 {
     edge_main_t *m = t->data;
-    log_warn("drain timeout: closing remaining connections");
+    log_warn("drain timeout: closing remaining connections and origin fills");
     __atomic_store_n(&m->srv.force_close, 1, __ATOMIC_SEQ_CST);
     main_ctl_all(m);
 }
@@ -123,6 +132,16 @@ static void main_on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&m->drain, main_on_grace, m->srv.cfg->drain_grace, 0);
 }
 
+/* segment-edge has no reload. SIGHUP's default action would end the process without a drain,
+ * and operators send it out of habit (geodnsd reloads on it): say so and go on serving. */
+static void main_on_hup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    log_warn("SIGHUP: segment-edge has no reload, going on serving; a restart applies a "
+             "configuration change");
+}
+
 static void main_on_wake(uv_async_t *a)
 {
     edge_main_t *m = a->data;
@@ -131,10 +150,19 @@ static void main_on_wake(uv_async_t *a)
     }
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sighup, NULL);
     uv_close((uv_handle_t *)&m->stats, NULL);
     uv_close((uv_handle_t *)&m->drain, NULL);
     uv_close((uv_handle_t *)&m->probe, NULL);
     uv_close((uv_handle_t *)&m->wake, NULL);
+    /* A probe to an origin that drops the connection attempt would hold the loop until the
+     * kernel gives up (minutes). */
+    for (edge_list_t *it = m->probes.next; it != &m->probes; it = it->next) {
+        edge_probe_t *p = EDGE_CONTAINER(it, edge_probe_t, link);
+        if (!uv_is_closing((uv_handle_t *)&p->tcp)) {
+            uv_close((uv_handle_t *)&p->tcp, probe_on_close);
+        }
+    }
     for (size_t i = 0; i < m->n_claims; i++) {
         if (m->claim_fd[i] >= 0) {
             uv_close((uv_handle_t *)&m->claim_poll[i], NULL);
@@ -244,6 +272,7 @@ static int edge_run(edge_config_t *cfg)
     uv_async_init(m.loop, &m.wake, main_on_wake);
     m.wake.data = &m;
     srv->main_wake = &m.wake;
+    edge_list_init(&m.probes);
     rc = main_claim(&m, cfg);
     if (rc) {
         return rc;
@@ -268,9 +297,11 @@ static int edge_run(edge_config_t *cfg)
     }
     uv_signal_init(m.loop, &m.sigterm);
     uv_signal_init(m.loop, &m.sigint);
-    m.sigterm.data = m.sigint.data = &m;
+    uv_signal_init(m.loop, &m.sighup);
+    m.sigterm.data = m.sigint.data = m.sighup.data = &m;
     uv_signal_start(&m.sigterm, main_on_signal, SIGTERM);
     uv_signal_start(&m.sigint, main_on_signal, SIGINT);
+    uv_signal_start(&m.sighup, main_on_hup, SIGHUP);
     uv_timer_init(m.loop, &m.stats);
     uv_timer_init(m.loop, &m.drain);
     uv_timer_init(m.loop, &m.probe);

@@ -22,7 +22,7 @@ typedef struct edge_oconn {
     edge_obj_t *pt_obj; /* the body whose window is full while reading is paused */
     edge_worker_t *w;
     unsigned origin;
-    edge_list_t link; /* in the worker's idle pool */
+    edge_list_t link; /* in the worker's idle pool, or its busy list while f is set */
     edge_http_parser_t parser;
     char arena[ORIGIN_ARENA];
     char req[8192];
@@ -247,6 +247,7 @@ static void oconn_release(edge_oconn_t *oc)
     /* Response done: back to the pool when the origin allows it. */
     edge_fetch_t *f = oc->f;
     oc->f = NULL;
+    edge_list_del(&oc->link);
     bool keep = oc->parser.msg.keep_alive && !oc->w->closing;
     if (f) {
         edge_fill_complete(f);
@@ -448,6 +449,13 @@ static edge_oconn_t *oconn_new(edge_worker_t *w, unsigned origin)
     return oc;
 }
 
+/* oc carries f from here on: listed as busy, so that edge_origin_abort_all() finds it. */
+static void oconn_take(edge_oconn_t *oc, edge_fetch_t *f)
+{
+    oc->f = f;
+    edge_list_add(&oc->w->busy_origin, &oc->link);
+}
+
 static void fetch_attempt(edge_fetch_t *f)
 {
     edge_worker_t *w = f->w;
@@ -460,7 +468,7 @@ static void fetch_attempt(edge_fetch_t *f)
         edge_oconn_t *oc = EDGE_CONTAINER(pool->next, edge_oconn_t, link);
         edge_list_del(&oc->link);
         oc->reused = true;
-        oc->f = f;
+        oconn_take(oc, f);
         if (oconn_send(oc) != 0) {
             oconn_fail(oc, 502);
         }
@@ -471,7 +479,7 @@ static void fetch_attempt(edge_fetch_t *f)
         fetch_retry_or_fail(f, 502, false);
         return;
     }
-    oc->f = f;
+    oconn_take(oc, f);
 }
 
 void edge_fetch_start(edge_worker_t *w, edge_obj_t *obj, edge_obj_t *old)
@@ -510,4 +518,22 @@ void edge_origin_pool_close(edge_worker_t *w)
             oconn_close(oc);
         }
     }
+}
+
+unsigned edge_origin_abort_all(edge_worker_t *w)
+{
+    unsigned n = 0;
+    edge_list_t *busy = &w->busy_origin;
+    while (busy->next && busy->next != busy) {
+        edge_oconn_t *oc = EDGE_CONTAINER(busy->next, edge_oconn_t, link);
+        edge_fetch_t *f = oc->f;
+        oc->f = NULL;
+        oconn_close(oc); /* unlinks it; a pending connect or write ends with UV_ECANCELED */
+        if (f) {
+            edge_fill_cancel(f);
+            n++;
+        }
+    }
+    edge_origin_pool_close(w);
+    return n;
 }

@@ -175,13 +175,28 @@ static void worker_close_listeners(edge_worker_t *w)
 
 /* ---- drain and stop ---- */
 
+/* Stopping now (drain timeout, second signal): the origin fills still running are cancelled
+ * with their connections. Their clients are closed already; a fill left running would hold the
+ * loop, and so the process, until its origin ends it (a trickle within between_bytes: never). */
+static void worker_abort_fills(edge_worker_t *w)
+{
+    unsigned n = edge_origin_abort_all(w);
+    if (n > 0) {
+        log_warn("worker %u: stopping: abandoned %u origin fill%s (nothing of %s stored)", w->id, n,
+                 n == 1 ? "" : "s", n == 1 ? "it" : "them");
+    }
+}
+
 static void worker_check_done(edge_worker_t *w)
 {
     if (!w->closing || w->stopped || w->n_conns > 0 || w->drop_busy) {
         return;
     }
-    if (w->n_fetches > 0 && !__atomic_load_n(&w->srv->force_close, __ATOMIC_RELAXED)) {
-        return;
+    if (w->n_fetches > 0) {
+        if (!__atomic_load_n(&w->srv->force_close, __ATOMIC_RELAXED)) {
+            return;
+        }
+        worker_abort_fills(w);
     }
     w->stopped = true;
     edge_origin_pool_close(w);
@@ -220,6 +235,7 @@ static void worker_on_ctl(uv_async_t *a)
             edge_conn_close(EDGE_CONTAINER(it, conn_t, link));
             it = next;
         }
+        worker_abort_fills(w);
     }
     worker_check_done(w);
 }
@@ -249,6 +265,7 @@ int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id)
     }
     edge_list_init(&w->conns);
     edge_list_init(&w->waiting);
+    edge_list_init(&w->busy_origin);
     for (unsigned i = 0; i < EDGE_MAX_ORIGINS; i++) {
         edge_list_init(&w->idle_origin[i]);
     }
