@@ -55,10 +55,27 @@ void edge_conn_body_free(conn_t *c)
     b->end = 0;
 }
 
-void edge_conn_close(conn_t *c)
+/* A request is in progress: its head was read (its body may still be arriving) or it is being
+ * answered. A connection that sent nothing, or only part of a head, has none. */
+static bool conn_in_request(const conn_t *c)
+{
+    return c->state == C_RESPONDING || (c->state == C_READING && c->req.head_seen);
+}
+
+void edge_conn_cut(conn_t *c, conn_cut_t why)
 {
     if (c->state == C_CLOSING) {
         return;
+    }
+    if (conn_in_request(c) && !c->resp.logged) {
+        if (__atomic_load_n(&c->body.rd.dropped, __ATOMIC_RELAXED)) {
+            why = CUT_SLOW_READER;
+        } else if (why == CUT_NONE) {
+            why =
+                __atomic_load_n(&c->w->srv->force_close, __ATOMIC_RELAXED) ? CUT_DRAIN : CUT_ERROR;
+        }
+        c->resp.cut = why;
+        edge_conn_access_log(c); /* before the body is freed: a write may still be in flight */
     }
     c->state = C_CLOSING;
     edge_list_del(&c->link);
@@ -69,6 +86,11 @@ void edge_conn_close(conn_t *c)
     edge_conn_body_free(c);
     uv_close((uv_handle_t *)&c->timer, conn_on_close);
     uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+}
+
+void edge_conn_close(conn_t *c)
+{
+    edge_conn_cut(c, CUT_NONE);
 }
 
 bool edge_conn_idle(const conn_t *c)
@@ -93,17 +115,17 @@ static void conn_touch(conn_t *c)
 static void conn_on_timeout(uv_timer_t *t)
 {
     conn_t *c = t->data;
+    conn_cut_t why = CUT_NONE;
     if (c->state == C_READING && c->req.started) {
         log_debug("%s: %s read timeout", c->peer_str, c->parser.head_done ? "body" : "header");
+        why = CUT_BODY_TIMEOUT; /* logged only when the head was read */
     } else if (c->state == C_RESPONDING) {
-        /* Cut short as a dropped reader is: said, and the request's access line written with
-         * what was sent. */
+        /* Said, and the request's access line written with what was sent. */
         log_info("%s: send timeout: nothing sent for %llu ms, the response is cut", c->peer_str,
                  (unsigned long long)c->w->srv->cfg->send_timeout);
-        c->resp.plan.keep_alive = false;
-        edge_conn_access_log(c);
+        why = CUT_SEND_TIMEOUT;
     }
-    edge_conn_close(c);
+    edge_conn_cut(c, why);
 }
 
 void edge_conn_timer(conn_t *c, int phase)
@@ -159,16 +181,54 @@ static void log_escape(const char *in, size_t len, char *out, size_t cap)
 #define LOG_QUERY_MAX 512
 #define LOG_PATH_CAP  (CONN_PATH * 3 + 1)
 
+static const char *const cut_words[] = {
+    [CUT_NONE] = "",
+    [CUT_CLIENT] = " cut=client",
+    [CUT_SEND_TIMEOUT] = " cut=send_timeout",
+    [CUT_BODY_TIMEOUT] = " cut=body_timeout",
+    [CUT_SLOW_READER] = " cut=slow_reader",
+    [CUT_ORIGIN] = " cut=origin",
+    [CUT_DRAIN] = " cut=drain",
+    [CUT_ERROR] = " cut=error",
+};
+
+/* Bytes of the response the socket took: the completed writes, and of the one in flight what
+ * libuv has written so far (its queue holds only that write's rest). Of a write that failed,
+ * libuv does not say how much went: nothing of it is counted. */
+static uint64_t conn_bytes_written(const conn_t *c)
+{
+    uint64_t n = c->resp.bytes_out;
+    if (c->writing) {
+        size_t left = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+        if (left < c->body.write_len) {
+            n += c->body.write_len - left;
+        }
+    }
+    return n;
+}
+
 void edge_conn_access_log(conn_t *c)
 {
     edge_worker_t *w = c->w;
-    int status = c->resp.plan.status;
+    if (c->resp.logged) {
+        return;
+    }
+    c->resp.logged = true;
+    uint64_t bytes = conn_bytes_written(c);
+    int status = bytes > 0 ? c->resp.plan.status : 0; /* the status sent, if any */
+    const char *cut = cut_words[c->resp.cut];
+    uint64_t body = c->resp.body_out;
+    if (c->resp.cut != CUT_NONE) {
+        /* Queued is not sent: at most what the socket took after the head. */
+        uint64_t after_head = bytes > c->resp.plan.hdr_len ? bytes - c->resp.plan.hdr_len : 0;
+        body = body < after_head ? body : after_head;
+    }
     edge_cs_t cs = c->body.cs;
     STAT_ADD(w->st.requests, 1);
     if (status >= 100 && status < 600) {
         STAT_ADD(w->st.status[status / 100], 1);
     }
-    STAT_ADD(w->st.body_bytes_total, c->resp.body_out);
+    STAT_ADD(w->st.body_bytes_total, body);
     switch (cs) {
     case EDGE_CS_HIT:
         STAT_ADD(w->st.hits, 1);
@@ -189,7 +249,7 @@ void edge_conn_access_log(conn_t *c)
     }
     if (cs == EDGE_CS_HIT || cs == EDGE_CS_COLLAPSED || cs == EDGE_CS_STALE ||
         cs == EDGE_CS_STALE_ERROR || cs == EDGE_CS_REVALIDATED) {
-        STAT_ADD(w->st.body_bytes_cache, c->resp.body_out);
+        STAT_ADD(w->st.body_bytes_cache, body);
     }
     if (!w->srv->cfg->access_log) {
         return;
@@ -199,8 +259,8 @@ void edge_conn_access_log(conn_t *c)
         /* Rejected before the method and target were known: say what was read. */
         char raw[CONN_RAW * 4 + 1];
         log_escape(c->req.raw, c->req.raw_len, raw, sizeof(raw));
-        log_info("access %s \"-\" - %d %llu %.3fms cache=- origin_ms=0.0 read=\"%s\"", c->peer_str,
-                 status, (unsigned long long)c->resp.bytes_out, dur, raw);
+        log_info("access %s \"-\" - %d %llu %.3fms cache=- origin_ms=0.0 read=\"%s\"%s",
+                 c->peer_str, status, (unsigned long long)bytes, dur, raw, cut);
         return;
     }
     char path[LOG_PATH_CAP];
@@ -210,10 +270,10 @@ void edge_conn_access_log(conn_t *c)
     }
     log_escape(c->req.query ? c->req.query : "",
                c->req.qlen < LOG_QUERY_MAX ? c->req.qlen : LOG_QUERY_MAX, query, sizeof(query));
-    log_info("access %s \"%s %s%s%s\" %d %llu %.3fms cache=%s origin_ms=%.1f", c->peer_str,
+    log_info("access %s \"%s %s%s%s\" %d %llu %.3fms cache=%s origin_ms=%.1f%s", c->peer_str,
              llhttp_method_name((llhttp_method_t)c->req.method), path, c->req.qlen ? "?" : "",
-             query, status, (unsigned long long)c->resp.bytes_out, dur, edge_cs_word(cs),
-             c->resp.origin_ms);
+             query, status, (unsigned long long)bytes, dur, edge_cs_word(cs), c->resp.origin_ms,
+             cut);
 }
 
 /* ---- responses ---- */
@@ -457,6 +517,8 @@ static void conn_parse(conn_t *c)
         if (!c->req.started) {
             c->req.started = true;
             c->req.t_start = uv_hrtime();
+            c->resp.cut = CUT_NONE;
+            c->resp.logged = false;
             size_t n = c->rlen < CONN_RAW ? c->rlen : CONN_RAW;
             memcpy(c->req.raw, c->rbuf, n);
             c->req.raw_len = n;
@@ -513,7 +575,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->state == C_READING || nread != UV_EOF || conn_on_fill(c)) {
             /* On a fill in progress an end of input is taken as the client gone (as nginx
              * does): its reader must not keep the origin fetch going. */
-            edge_conn_close(c);
+            edge_conn_cut(c, CUT_CLIENT);
         } else {
             /* half-close while we answer: finish the response, then close */
             c->resp.plan.keep_alive = false;

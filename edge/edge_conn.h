@@ -22,6 +22,18 @@ enum {
     SRC_OBJ, /* a cached object, read while it fills */
 };
 
+/* Why a response ended before its end: the cut=WORD marker of its access line (docs/edge.md). */
+typedef enum conn_cut {
+    CUT_NONE = 0,     /* complete, or not ended yet */
+    CUT_CLIENT,       /* the client closed or reset the connection */
+    CUT_SEND_TIMEOUT, /* timeouts.send: nothing sent for that long */
+    CUT_BODY_TIMEOUT, /* timeouts.body: the request body did not arrive in time */
+    CUT_SLOW_READER,  /* dropped a full pass-through window behind (timeouts.slow_reader) */
+    CUT_ORIGIN,       /* the origin broke off mid-body */
+    CUT_DRAIN,        /* still running at the end of timeouts.drain */
+    CUT_ERROR,        /* a local error (a write refused, a file shorter than its size) */
+} conn_cut_t;
+
 typedef struct conn conn_t;
 
 /* The request being answered. */
@@ -49,9 +61,11 @@ typedef struct conn_response {
     size_t hdr_sent;
     bool head_ready;
     bool head_only;
-    uint64_t bytes_out;
-    uint64_t body_out;
+    uint64_t bytes_out; /* bytes of completed writes (head and body) */
+    uint64_t body_out;  /* body bytes handed to the socket or queued */
     double origin_ms;
+    conn_cut_t cut; /* why it ended early (CUT_NONE: complete) */
+    bool logged;    /* its access line was written (cleared when the next request starts) */
 } conn_response_t;
 
 /* Where the body comes from. */
@@ -132,8 +146,15 @@ void edge_conn_pump(conn_t *c);
 enum { T_IDLE = 0, T_HEAD, T_BODY, T_SEND };
 void edge_conn_timer(conn_t *c, int phase);
 void edge_conn_timer_stop(conn_t *c);
-/* Count the response in the stats and write its access log line. */
+/* Count the request in the stats and write its access log line, once per request: the status
+ * sent (0 when no byte of the response went out), the bytes the socket took, and for a response
+ * ended early (c->resp.cut) its cut=WORD marker. */
 void edge_conn_access_log(conn_t *c);
+/* Close c, ending the request in progress (if any) early: its access line, written once, says
+ * why (cut). edge_conn_close(c) is edge_conn_cut(c, CUT_NONE): the reason is then the drain's
+ * forced close, else CUT_ERROR. A reader dropped as too slow is CUT_SLOW_READER whatever the
+ * caller saw (the drop shuts its socket down). */
+void edge_conn_cut(conn_t *c, conn_cut_t why);
 /* The response was sent: next request on a keep-alive connection, or close. */
 void edge_conn_response_done(conn_t *c);
 

@@ -29,7 +29,7 @@ static void conn_on_write(uv_write_t *req, int status)
         return;
     }
     if (status < 0) {
-        edge_conn_close(c);
+        edge_conn_cut(c, CUT_CLIENT); /* the socket refused the rest: the client is gone */
         return;
     }
     size_t n = c->body.write_len;
@@ -62,7 +62,7 @@ static int conn_write(conn_t *c, uv_buf_t *bufs, unsigned n)
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
     if (rc != 0) {
         c->writing = false;
-        edge_conn_close(c);
+        edge_conn_cut(c, CUT_ERROR);
         return rc;
     }
     edge_conn_timer(c, T_SEND); /* a client that reads nothing is closed */
@@ -92,6 +92,12 @@ typedef enum io_next {
     IO_FULL,   /* the socket buffer is full: queue the rest with uv_write */
     IO_CLOSED, /* an error, or nothing to send (the file ended early): close */
 } io_next_t;
+
+/* Why a send() or sendfile() that returned n (IO_CLOSED) ended the response. */
+static conn_cut_t io_cut(ssize_t n)
+{
+    return n < 0 && (errno == EPIPE || errno == ECONNRESET) ? CUT_CLIENT : CUT_ERROR;
+}
 
 static io_next_t io_next(ssize_t n)
 {
@@ -133,7 +139,7 @@ static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off
             r->hdr_sent = hlen;
             return conn_write(c, &b, 1) == 0 ? 1 : -1;
         } else if (next == IO_CLOSED) {
-            edge_conn_close(c);
+            edge_conn_cut(c, io_cut(n));
             return -1;
         }
     }
@@ -153,7 +159,7 @@ static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off
             r->body_out += piece;
             return conn_write(c, &b, 1) == 0 ? 1 : -1;
         } else if (next == IO_CLOSED) {
-            edge_conn_close(c);
+            edge_conn_cut(c, io_cut(n));
             return -1;
         }
     }
@@ -199,9 +205,7 @@ static int pump_obj(conn_t *c, uv_buf_t *bufs, bool *done)
         edge_obj_read(o, &b->rd, b->off, b->off < end ? end : b->off, bufs + skip, MAX_BUFS - skip);
     if (k < 0) {
         /* Dropped a full window behind (too slow): its bytes are gone; the message is cut. */
-        c->resp.plan.keep_alive = false;
-        edge_conn_access_log(c);
-        edge_conn_close(c);
+        edge_conn_cut(c, CUT_SLOW_READER);
         return -1;
     }
     unsigned n = 0;
@@ -233,9 +237,7 @@ static int pump_obj(conn_t *c, uv_buf_t *bufs, bool *done)
     *done = all;
     if (!all && n == 0 && st == EDGE_OBJ_FAILED) {
         /* The origin broke off mid-body: the client must see a truncated message. */
-        c->resp.plan.keep_alive = false;
-        edge_conn_access_log(c);
-        edge_conn_close(c);
+        edge_conn_cut(c, CUT_ORIGIN);
         return -1;
     }
     return (int)n;

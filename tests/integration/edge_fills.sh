@@ -286,6 +286,7 @@ expect_eq "its connection is gone (only this /status is active)" \
     "$(status_field $E connections.active)" 1
 expect_match "the log says why" "$(cat "$T/edge_e.log")" \
     "send timeout: nothing sent for 1000 ms, the response is cut"
-expect_match "and has the request's access line" "$(cat "$T/edge_e.log")" \
-    "access 127\.0\.0\.1 \"GET /drip/16777216/slow\.bin\""
+expect_match "and has the request's access line, marked as cut by the send timeout" \
+    "$(cat "$T/edge_e.log")" "access 127\.0\.0\.1 \"GET /drip/16777216/slow\.bin\" .* cut=send_timeout$"
+expect_eq "only one" "$(grep -c 'access .*"GET /drip/16777216/slow\.bin"' "$T/edge_e.log")" 1
 finish

@@ -98,6 +98,6 @@ expect_eq "a control byte in the target: 400" "$st" 400
 check "... logged with the bytes read, escaped" test -n "$(log_has '"-" - 400 ')"
 # Every access line keeps its format: one quoted field without a quote inside, then the fields.
 bad=$(grep 'access ' "$T/edge.log" |
-    grep -Evc ' access 127\.0\.0\.1 "[^"]*"( -)? [0-9]{3} [0-9]+ [0-9.]+ms cache=[A-Z-]+ origin_ms=[0-9.]+( read="[^"]*")?$')
+    grep -Evc ' access 127\.0\.0\.1 "[^"]*"( -)? ([0-9]{3}|0) [0-9]+ [0-9.]+ms cache=[A-Z-]+ origin_ms=[0-9.]+( read="[^"]*")?( cut=[a-z_]+)?$')
 expect_eq "every access line has the documented format" "$bad" 0
 finish
