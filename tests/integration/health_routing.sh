@@ -225,29 +225,29 @@ hasnt "v32 and v33 (past the first 32 by name) are not read" " v3[23]:"
 rm -f "$HD"/v*.json
 
 echo "# a PoP added, then removed, by a reload of the PoP file: both logged"
+# pops_reload_logs WHAT PATTERN: reload the edited PoP file; PATTERN is logged after it.
+pops_reload_logs() {
+    L=$(($(log_lines) + 1))
+    bump "$EX/pops.yaml"
+    wait_reload "reload ok" "$L" || fail "reload with $1" "$(tail -n 5 "$LOG")"
+    if wait_log "$2" 5 "$L"; then
+        pass "$1: logged"
+    else
+        fail "$1: logged" "$(tail -n +"$L" "$LOG")"
+    fi
+}
 cp "$EX/pops.yaml" "$TMP/pops.yaml.before"
 sed -i 's/^pops:$/pops:\n  ams: {location: [52.37, 4.90], addresses: [127.0.9.1]}/' "$EX/pops.yaml"
 grep -q "^  ams:" "$EX/pops.yaml" || fail "ams added to the PoP file" "$(head -n 3 "$EX/pops.yaml")"
-L=$(($(log_lines) + 1))
-bump "$EX/pops.yaml"
-wait_reload "reload ok" "$L" || fail "reload with ams added" "$(tail -n 5 "$LOG")"
-if wait_log "PoP ams: added by the reload, up \(up: no probe configured\); slow start" 5 "$L"; then
-    pass "the added PoP is logged, with its slow start"
-else
-    fail "the added PoP is logged, with its slow start" "$(tail -n +"$L" "$LOG")"
-fi
-hasnt_log() { ! tail -n +"$L" "$LOG" | grep -Eq -- "$1"; }
-hasnt_log "PoP (fra|nyc|sin|gru): added" && pass "PoPs kept by the reload are not logged as added" ||
+pops_reload_logs "ams added, with its slow start" \
+    "PoP ams: added by the reload, up \(up: no probe configured\); slow start"
+if tail -n +"$L" "$LOG" | grep -Eq "PoP (fra|nyc|sin|gru): added"; then
     fail "PoPs kept by the reload are not logged as added" "$(tail -n +"$L" "$LOG")"
-cp "$TMP/pops.yaml.before" "$EX/pops.yaml"
-L=$(($(log_lines) + 1))
-bump "$EX/pops.yaml"
-wait_reload "reload ok" "$L" || fail "reload with ams removed" "$(tail -n 5 "$LOG")"
-if wait_log "PoP ams: removed by the reload" 5 "$L"; then
-    pass "the removed PoP is logged"
 else
-    fail "the removed PoP is logged" "$(tail -n +"$L" "$LOG")"
+    pass "PoPs kept by the reload are not logged as added"
 fi
+cp "$TMP/pops.yaml.before" "$EX/pops.yaml"
+pops_reload_logs "ams removed" "PoP ams: removed by the reload"
 
 alive "geodnsd survived every health change"
 finish
