@@ -44,27 +44,8 @@ int gd_health_compute_once(const gd_snapshot_t *s, const char *health_dir, doubl
                            route_health_t *view, health_report_t *report, char *err, size_t errlen)
 {
     const gd_config_t *c = &s->cfg;
-    const char *dir = health_dir ? health_dir : c->health_dir;
-    int rc = 0;
-    err[0] = '\0';
-    health_dir_t *hd = health_dir_new();
-    health_ctl_t *ctl = health_ctl_new();
-    health_overrides_t *ov = NULL;
-    if (!hd || !ctl) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    const health_file_t *const *files = NULL;
-    size_t nfiles = dir ? health_dir_scan(hd, dir, warn, ctx, &files) : 0;
-    if (c->overrides_path &&
-        (rc = health_overrides_load(c->overrides_path, s->geo->pops, &ov, err, errlen)))
-        ov = NULL;
-    (void)health_ctl_update(ctl, s->geo->pops, &c->health, files, nfiles, ov, now, view, report);
-out:
-    health_overrides_free(ov);
-    health_ctl_free(ctl);
-    health_dir_free(hd);
-    return rc;
+    return health_view_once(s->geo->pops, &c->health, health_dir ? health_dir : c->health_dir,
+                            c->overrides_path, now, warn, ctx, view, report, err, errlen);
 }
 
 /* ------------------------------------------------------------------ the watcher */

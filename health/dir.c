@@ -195,3 +195,29 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
     *files = hd->list;
     return nl;
 }
+
+int health_view_once(const pops_t *pops, const health_settings_t *s, const char *dir,
+                     const char *overrides_path, double now,
+                     void (*warn)(void *ctx, const char *msg), void *ctx, route_health_t *view,
+                     health_report_t *report, char *err, size_t errlen)
+{
+    int rc = 0;
+    err[0] = '\0';
+    health_dir_t *hd = health_dir_new();
+    health_ctl_t *ctl = health_ctl_new();
+    health_overrides_t *ov = NULL;
+    if (!hd || !ctl) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    const health_file_t *const *files = NULL;
+    size_t nfiles = dir ? health_dir_scan(hd, dir, warn, ctx, &files) : 0;
+    if (overrides_path && (rc = health_overrides_load(overrides_path, pops, &ov, err, errlen)))
+        ov = NULL;
+    (void)health_ctl_update(ctl, pops, s, files, nfiles, ov, now, view, report);
+out:
+    health_overrides_free(ov);
+    health_ctl_free(ctl);
+    health_dir_free(hd);
+    return rc;
+}

@@ -296,6 +296,15 @@ void health_dir_free(health_dir_t *hd);
 size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ctx, const char *msg),
                        void *ctx, const health_file_t *const **files);
 
+/* The view from the state files of dir (NULL: none) and the overrides file (NULL: none) as they
+ * are now, with no history (a new health_ctl_t): `geodnsd explain` and ecs-scope-check. What a
+ * server would warn about in dir goes to warn (may be NULL). Returns 0; -ENOMEM; or -EINVAL with
+ * err set when the overrides file is bad, the view then computed without it. */
+int health_view_once(const pops_t *pops, const health_settings_t *s, const char *dir,
+                     const char *overrides_path, double now,
+                     void (*warn)(void *ctx, const char *msg), void *ctx, route_health_t *view,
+                     health_report_t *report, char *err, size_t errlen);
+
 /* ------------------------------------------------------------------ capacity controller */
 
 /* The static shedding curve: the share of clients a PoP at load ratio r sheds, 0 below low,

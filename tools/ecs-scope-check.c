@@ -513,24 +513,17 @@ static void health_view_from_files(const char *dir, const char *overrides_path, 
         hs.quorum = quorum;
     if (spill)
         hs.spill = spill;
-    health_dir_t *hd = health_dir_new();
-    health_ctl_t *ctl = health_ctl_new();
-    if (!hd || !ctl)
-        die("health view", "out of memory");
-    const health_file_t *const *files = NULL;
-    size_t nfiles = dir ? health_dir_scan(hd, dir, health_warn, NULL, &files) : 0;
-    health_overrides_t *ov = NULL;
-    char err[1024];
-    if (overrides_path && health_overrides_load(overrides_path, pops, &ov, err, sizeof(err)))
-        die(overrides_path, err);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    (void)health_ctl_update(ctl, pops, &hs, files, nfiles, ov,
-                            (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, &health_view, NULL);
+    char err[1024];
+    int rc = health_view_once(pops, &hs, dir, overrides_path,
+                              (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, health_warn, NULL,
+                              &health_view, NULL, err, sizeof(err));
+    if (rc == -EINVAL)
+        die(overrides_path, err);
+    if (rc)
+        die("health view", strerror(-rc));
     health_view.table = NULL; /* ranked per address here, never from merged tables */
-    health_overrides_free(ov);
-    health_ctl_free(ctl);
-    health_dir_free(hd);
 }
 
 int main(int argc, char **argv)
