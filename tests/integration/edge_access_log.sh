@@ -43,18 +43,19 @@ s.close()
 PY
 client() { python3 "$T/client.py" "$@" >/dev/null; }
 
-# wait_access LOG PATH REGEX: wait (30 s at most) for an access line of "GET PATH" in LOG
-# matching REGEX; then check that PATH has exactly one line. Prints the line.
+# wait_access LOG PATH REGEX [FILTER]: wait (30 s at most) for an access line of "GET PATH" in
+# LOG (of those matching the extended regex FILTER, when given) matching REGEX; then check that
+# there is exactly one such line. Prints the line.
 wait_access() {
-    local l n
+    local l n filter=${4:-.}
     for _ in $(seq 300); do
-        l=$(grep -F "\"GET $2\" " "$T/$1.log" | grep 'access ' | tail -1)
+        l=$(grep -F "\"GET $2\" " "$T/$1.log" | grep 'access ' | grep -E -- "$filter" | tail -1)
         [ -n "$l" ] && break
         sleep 0.1
     done
     expect_match "$2: its access line ($l)" "$l" "$3"
-    n=$(grep -F "\"GET $2\" " "$T/$1.log" | grep -c 'access ')
-    expect_eq "$2: exactly one access line" "$n" 1
+    n=$(grep -F "\"GET $2\" " "$T/$1.log" | grep 'access ' | grep -cE -- "$filter")
+    expect_eq "$2: exactly one access line${4:+ with $4}" "$n" 1
     ACCESS_LINE=$l
 }
 # bytes_of LINE: the bytes field of an access line.
@@ -143,24 +144,11 @@ expect_eq "a complete miss is served" "$code" 200
 wait_access edge /fast/8388608/hit.bin '" 200 [0-9]+ [0-9.]+ms cache=MISS origin_ms=[0-9.]+$'
 check "the complete response's bytes: head and whole body" test "$(bytes_of "$ACCESS_LINE")" -gt 8388608
 client leave $PE /fast/8388608/hit.bin 1000
-for _ in $(seq 300); do
-    n=$(grep -F '"GET /fast/8388608/hit.bin" ' "$T/edge.log" | grep -c 'cache=HIT')
-    [ "$n" -ge 1 ] && break
-    sleep 0.1
-done
-expect_eq "a hit whose client left: one line" "$n" 1
-expect_match "with cut=client" "$(grep -F '"GET /fast/8388608/hit.bin" ' "$T/edge.log")" \
-    '" 200 [0-9]+ [0-9.]+ms cache=HIT origin_ms=[0-9.]+ cut=client$'
+wait_access edge /fast/8388608/hit.bin '" 200 [0-9]+ [0-9.]+ms cache=HIT origin_ms=[0-9.]+ cut=client$' \
+    '" 200 .*cache=HIT'
 
 client leave $PE /fast/8388608/hit.bin 1000 'Range: bytes=100-'
-for _ in $(seq 300); do
-    grep -F '"GET /fast/8388608/hit.bin" 206 ' "$T/edge.log" | grep -q access && break
-    sleep 0.1
-done
-expect_eq "a 206 whose client left: one line" \
-    "$(grep -F '"GET /fast/8388608/hit.bin" 206 ' "$T/edge.log" | grep -c access)" 1
-expect_match "with cut=client" "$(grep -F '"GET /fast/8388608/hit.bin" 206 ' "$T/edge.log")" \
-    'cache=HIT origin_ms=[0-9.]+ cut=client$'
+wait_access edge /fast/8388608/hit.bin 'cache=HIT origin_ms=[0-9.]+ cut=client$' '" 206 '
 
 # A hit from the disk tier (sent with sendfile): two 10 MiB objects in 16 MiB of memory, the
 # first one evicted to disk, then asked again and left after its first bytes.
@@ -179,14 +167,8 @@ for _ in $(seq 300); do
 done
 check "the first object went to disk" test "$(status_field http://127.0.0.1:$PD disk.objects)" -ge 1
 client leave $PD /fast/10485760/d1.bin 1000 'Cache-Control: only-if-cached'
-for _ in $(seq 300); do
-    grep -F '"GET /fast/10485760/d1.bin" ' "$T/edge_disk.log" | grep -q 'cache=HIT' && break
-    sleep 0.1
-done
-expect_eq "a disk hit whose client left: one line" \
-    "$(grep -F '"GET /fast/10485760/d1.bin" ' "$T/edge_disk.log" | grep -c 'cache=HIT')" 1
-expect_match "with cut=client" "$(grep -F '"GET /fast/10485760/d1.bin" ' "$T/edge_disk.log")" \
-    '" 200 [0-9]+ [0-9.]+ms cache=HIT origin_ms=[0-9.]+ cut=client$'
+wait_access edge_disk /fast/10485760/d1.bin \
+    '" 200 [0-9]+ [0-9.]+ms cache=HIT origin_ms=[0-9.]+ cut=client$' 'cache=HIT'
 
 # Pass-through (above max_object): a client leaving, and two readers that never read, dropped
 # a full window behind after slow_reader.
