@@ -55,6 +55,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->drain_grace = 0;
     cfg->origin_probe_interval = 2000;
     cfg->max_connections = 10000;
+    cfg->status_max_connections = EDGE_STATUS_CONNS_DEFAULT;
     cfg->max_fills = 128;
     cfg->max_header_bytes = 16384;
     cfg->max_uri = EDGE_MAX_URI;
@@ -79,6 +80,43 @@ const char *edge_load_unit_name(edge_load_unit_t u)
     default:
         return "egress_mbps";
     }
+}
+
+bool edge_listen_overlap(const char *a, const char *b)
+{
+    static const uint8_t unspecified[16];
+    char ha[EDGE_LISTEN_TEXT];
+    char hb[EDGE_LISTEN_TEXT];
+    uint16_t pa;
+    uint16_t pb;
+    if (hostport_parse(a, ha, sizeof(ha), &pa) != 0 ||
+        hostport_parse(b, hb, sizeof(hb), &pb) != 0 || pa != pb) {
+        return false;
+    }
+    int fa;
+    int fb;
+    uint8_t xa[16];
+    uint8_t xb[16];
+    if (addr_parse(ha, &fa, xa) != 0 || addr_parse(hb, &fb, xb) != 0) {
+        return strcasecmp(ha, hb) == 0;
+    }
+    /* An IPv6 listener is IPV6_V6ONLY (listen_socket): :: does not take IPv4 connections. */
+    if (fa != fb) {
+        return false;
+    }
+    size_t len = fa == AF_INET ? 4 : 16;
+    return memcmp(xa, xb, len) == 0 || memcmp(xa, unspecified, len) == 0 ||
+           memcmp(xb, unspecified, len) == 0;
+}
+
+const char *edge_status_listen_clash(const edge_config_t *cfg, const char *s)
+{
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        if (edge_listen_overlap(s, cfg->listen[i])) {
+            return cfg->listen[i];
+        }
+    }
+    return NULL;
 }
 
 int edge_size_parse(const char *s, uint64_t *out)

@@ -16,12 +16,18 @@
 #define EDGE_MAX_KEEP    24
 #define EDGE_MAX_CIDRS   16
 
+/* Room for a listen address as written ("host:port", "[v6]:port"). */
+#define EDGE_LISTEN_TEXT 128
+
 #define EDGE_PASSTHROUGH_WINDOW_MIN (128u << 10)
 /* The longest request target (max_uri) there is room for: each connection holds the decoded
  * path, the cache key and the upload file names in buffers of this size (edge_conn.h), not
  * sized from the configuration; docs/edge.md (max_uri) says why. */
 #define EDGE_MAX_URI       4096
 #define EDGE_MAX_FILLS_MAX 100000
+/* status_max_connections: the default and the most (each takes a connection's buffers). */
+#define EDGE_STATUS_CONNS_DEFAULT 16
+#define EDGE_STATUS_CONNS_MAX     1024
 
 typedef struct edge_cidr {
     int family; /* AF_INET or AF_INET6 */
@@ -44,8 +50,11 @@ typedef enum edge_load_unit {
 } edge_load_unit_t;
 
 typedef struct edge_config {
-    char listen[EDGE_MAX_LISTEN][128];
+    char listen[EDGE_MAX_LISTEN][EDGE_LISTEN_TEXT];
     size_t n_listen;
+    /* Status listeners: /healthz, /readyz, /status, /metrics only, outside max_connections. */
+    char status_listen[EDGE_MAX_LISTEN][EDGE_LISTEN_TEXT];
+    size_t n_status_listen;
     uint32_t workers;
     char root[1024];      /* origin mode when set */
     bool follow_symlinks; /* origin mode: follow symbolic links (still beneath root) */
@@ -82,6 +91,7 @@ typedef struct edge_config {
     uint64_t origin_probe_interval;
     /* Limits. */
     uint32_t max_connections;
+    uint32_t status_max_connections; /* connections of the status listeners, all together */
     uint32_t max_fills; /* origin fetches (fills and revalidations) in flight at once */
     uint32_t max_header_bytes;
     uint32_t max_uri;
@@ -113,7 +123,8 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
 /* The largest body that is stored: max_object, or cache_mem / 8 when 0, never above cache_mem. */
 uint64_t edge_config_max_object(const edge_config_t *cfg);
 
-/* Final checks (exactly one of root/origin, at least one listen address). */
+/* Final checks (exactly one of root/origin, at least one listen address, no status listen
+ * address that is also a listen address). */
 int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen);
 
 /* Parse "http://host[:port][/prefix]" into o. Returns 0 or -EINVAL. */
@@ -136,6 +147,18 @@ static inline int edge_hostport_split(const char *s, char *host, size_t hostlen,
     snprintf(port, portlen, "%u", (unsigned)p);
     return 0;
 }
+
+/* Do two listen addresses take the same connections: the same port and the same address, or
+ * the unspecified address (0.0.0.0, ::) of the other's family? Names are compared as written.
+ * False when either is not host:port. */
+bool edge_listen_overlap(const char *a, const char *b);
+
+/* The first of cfg's listen addresses that the status listen address s overlaps, or NULL. The
+ * message of the refusal takes s and that address. */
+const char *edge_status_listen_clash(const edge_config_t *cfg, const char *s);
+#define EDGE_STATUS_LISTEN_CLASH                                                                \
+    "status_listen %s takes the connections of listen %s: give the status listener an address " \
+    "of its own"
 
 /* Parse a size with optional k/M/G suffix (powers of 1024). Returns 0 or -EINVAL. */
 int edge_size_parse(const char *s, uint64_t *out);

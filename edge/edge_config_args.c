@@ -24,6 +24,8 @@ static const char usage[] =
     "usage: segment-edge [-c FILE] --listen HOST:PORT (--root DIR | --origin URL...) [options]\n"
     "  -c, --config FILE      YAML configuration (command line options override it)\n"
     "  --listen HOST:PORT     listen address (repeatable; [::1]:PORT for IPv6)\n"
+    "  --status-listen HOST:PORT  status listener: /healthz /readyz /status /metrics only,\n"
+    "                         outside max_connections (repeatable)\n"
     "  --root DIR             origin mode: serve DIR, accept PUT/DELETE from upload_allow\n"
     "  --follow-symlinks      origin mode: follow symbolic links inside DIR (never out of it)\n"
     "  --origin URL           edge mode: pull-through cache of URL (repeatable, failover order)\n"
@@ -53,6 +55,25 @@ static int arg_count(const char *v, long max, uint32_t *out)
     return 0;
 }
 
+/* The value of --listen or --status-listen (opt) into list, which holds *count; the first one
+ * given (*set false) replaces the file's. */
+static int arg_listen(const char *opt, const char *v, char (*list)[EDGE_LISTEN_TEXT], size_t *count,
+                      bool *set, char *err, size_t errlen)
+{
+    char h[EDGE_LISTEN_TEXT];
+    char p[8];
+    if (!*set) {
+        *count = 0;
+        *set = true;
+    }
+    if (*count >= EDGE_MAX_LISTEN || strlen(v) >= EDGE_LISTEN_TEXT ||
+        edge_hostport_split(v, h, sizeof(h), p, sizeof(p)) != 0) {
+        return arg_fail(err, errlen, "%s %s: expected HOST:PORT", opt, v);
+    }
+    snprintf(list[(*count)++], EDGE_LISTEN_TEXT, "%s", v);
+    return 0;
+}
+
 int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     /* The file first, so that options override it. */
@@ -65,6 +86,7 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         }
     }
     bool listen_set = false;
+    bool status_listen_set = false;
     bool origin_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -88,17 +110,16 @@ int edge_config_args(edge_config_t *cfg, int argc, char **argv, char *err, size_
         if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
             continue;
         } else if (strcmp(a, "--listen") == 0) {
-            char h[128];
-            char p[8];
-            if (!listen_set) {
-                cfg->n_listen = 0;
-                listen_set = true;
+            int rc = arg_listen(a, v, cfg->listen, &cfg->n_listen, &listen_set, err, errlen);
+            if (rc) {
+                return rc;
             }
-            if (cfg->n_listen >= EDGE_MAX_LISTEN || strlen(v) >= sizeof(cfg->listen[0]) ||
-                edge_hostport_split(v, h, sizeof(h), p, sizeof(p)) != 0) {
-                return arg_fail(err, errlen, "--listen %s: expected HOST:PORT", v);
+        } else if (strcmp(a, "--status-listen") == 0) {
+            int rc = arg_listen(a, v, cfg->status_listen, &cfg->n_status_listen, &status_listen_set,
+                                err, errlen);
+            if (rc) {
+                return rc;
             }
-            snprintf(cfg->listen[cfg->n_listen++], sizeof(cfg->listen[0]), "%s", v);
         } else if (strcmp(a, "--root") == 0) {
             if (strlen(v) >= sizeof(cfg->root)) {
                 return arg_fail(err, errlen, "--root: path too long");
@@ -170,6 +191,13 @@ int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen)
     }
     if (cfg->root[0] && cfg->n_origins > 0) {
         return arg_fail(err, errlen, "--root and --origin are exclusive");
+    }
+    /* Again after the command line: --listen and --status-listen replace the file's lists. */
+    for (size_t i = 0; i < cfg->n_status_listen; i++) {
+        const char *clash = edge_status_listen_clash(cfg, cfg->status_listen[i]);
+        if (clash) {
+            return arg_fail(err, errlen, EDGE_STATUS_LISTEN_CLASH, cfg->status_listen[i], clash);
+        }
     }
     return 0;
 }

@@ -60,22 +60,42 @@ static int each_item(edge_config_t *cfg, const yt_node_t *n, item_fn fn, char *e
     return 0;
 }
 
-static int item_listen(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+/* One address of the list key (listen, status_listen) into list, which holds *count. */
+static int listen_add(const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t *count,
+                      const yt_node_t *n, char *err, size_t errlen)
 {
-    char h[128];
+    char h[EDGE_LISTEN_TEXT];
     char p[8];
-    if (cfg->n_listen >= EDGE_MAX_LISTEN) {
-        return yt_fail(err, errlen, n, "too many listen addresses (max %d)", EDGE_MAX_LISTEN);
+    if (*count >= EDGE_MAX_LISTEN) {
+        return yt_fail(err, errlen, n, "too many %s addresses (max %d)", key, EDGE_MAX_LISTEN);
     }
-    int rc = str_copy(n, cfg->listen[cfg->n_listen], sizeof(cfg->listen[0]), err, errlen);
+    int rc = str_copy(n, list[*count], EDGE_LISTEN_TEXT, err, errlen);
     if (rc) {
         return rc;
     }
-    if (edge_hostport_split(cfg->listen[cfg->n_listen], h, sizeof(h), p, sizeof(p)) != 0) {
+    if (edge_hostport_split(list[*count], h, sizeof(h), p, sizeof(p)) != 0) {
         return yt_fail(err, errlen, n, "expected host:port or [v6]:port");
     }
-    cfg->n_listen++;
+    (*count)++;
     return 0;
+}
+
+static int item_listen(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+{
+    return listen_add("listen", cfg->listen, &cfg->n_listen, n, err, errlen);
+}
+
+/* Read after listen: an address that listen also has would split its connections between the
+ * two kinds of listener (both sockets are SO_REUSEPORT), so it is refused. */
+static int item_status_listen(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+{
+    int rc = listen_add("status_listen", cfg->status_listen, &cfg->n_status_listen, n, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    const char *s = cfg->status_listen[cfg->n_status_listen - 1];
+    const char *clash = edge_status_listen_clash(cfg, s);
+    return clash ? yt_fail(err, errlen, n, EDGE_STATUS_LISTEN_CLASH, s, clash) : 0;
 }
 
 static int item_origin(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
@@ -198,12 +218,20 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
 
 static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"max_connections", "max_fills",  "max_header_bytes",
-                                       "max_uri",         "max_upload", NULL};
+    static const char *const keys[] = {"max_connections",
+                                       "status_max_connections",
+                                       "max_fills",
+                                       "max_header_bytes",
+                                       "max_uri",
+                                       "max_upload",
+                                       NULL};
     int rc = yt_map_check_keys(m, keys, "limits", err, errlen);
     const yt_node_t *n;
     if (rc == 0 && (n = yt_map_get(m, "max_connections"))) {
         rc = yt_get_u32(n, 1, 1000000, &cfg->max_connections, err, errlen);
+    }
+    if (rc == 0 && (n = yt_map_get(m, "status_max_connections"))) {
+        rc = yt_get_u32(n, 1, EDGE_STATUS_CONNS_MAX, &cfg->status_max_connections, err, errlen);
     }
     if (rc == 0 && (n = yt_map_get(m, "max_fills"))) {
         rc = yt_get_u32(n, 1, EDGE_MAX_FILLS_MAX, &cfg->max_fills, err, errlen);
@@ -232,6 +260,7 @@ static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t
 static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_t errlen)
 {
     static const char *const keys[] = {"listen",
+                                       "status_listen",
                                        "workers",
                                        "root",
                                        "follow_symlinks",
@@ -259,6 +288,12 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     if ((n = yt_map_get(root, "listen"))) {
         cfg->n_listen = 0;
         if ((rc = each_item(cfg, n, item_listen, err, errlen))) {
+            return rc;
+        }
+    }
+    if ((n = yt_map_get(root, "status_listen"))) {
+        cfg->n_status_listen = 0;
+        if ((rc = each_item(cfg, n, item_status_listen, err, errlen))) {
             return rc;
         }
     }

@@ -53,6 +53,90 @@ static void test_good(void)
     CHECK(load(&cfg, "limits: {max_uri: 1000}\n", err, sizeof(err)) == 0 && cfg.max_uri == 1000);
 }
 
+static void test_status_listen(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    edge_config_defaults(&cfg);
+    CHECK(cfg.n_status_listen == 0 && cfg.status_max_connections == EDGE_STATUS_CONNS_DEFAULT);
+    CHECK(load(&cfg,
+               "listen: [\"127.0.0.1:8080\", \"[::1]:8080\"]\n"
+               "status_listen: [\"127.0.0.1:8081\", \"[::1]:8081\", \"0.0.0.0:8082\"]\n"
+               "limits: {max_connections: 100, status_max_connections: 1024}\n"
+               "origin: http://127.0.0.1:8000\n",
+               err, sizeof(err)) == 0,
+          "%s", err);
+    CHECK(cfg.n_status_listen == 3 && strcmp(cfg.status_listen[1], "[::1]:8081") == 0);
+    CHECK(cfg.status_max_connections == 1024 && cfg.max_connections == 100);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
+    CHECK(load(&cfg, "status_listen: \"127.0.0.1:9\"\nlimits: {status_max_connections: 1}\n", err,
+               sizeof(err)) == 0 &&
+          cfg.n_status_listen == 1 && cfg.status_max_connections == 1);
+
+    /* Which addresses take the same connections. */
+    CHECK(edge_listen_overlap("127.0.0.1:80", "127.0.0.1:80"));
+    CHECK(edge_listen_overlap("127.0.0.1:80", "127.0.0.1:080"));
+    CHECK(edge_listen_overlap("0.0.0.0:80", "127.0.0.1:80"));
+    CHECK(edge_listen_overlap("127.0.0.1:80", "0.0.0.0:80"));
+    CHECK(edge_listen_overlap("[::]:80", "[::1]:80"));
+    CHECK(edge_listen_overlap("[::1]:80", "[0:0::1]:80"));
+    CHECK(edge_listen_overlap("localhost:80", "LOCALHOST:80"));
+    CHECK(!edge_listen_overlap("127.0.0.1:80", "127.0.0.1:81"));
+    CHECK(!edge_listen_overlap("127.0.0.1:80", "127.0.0.2:80"));
+    CHECK(!edge_listen_overlap("[::]:80", "127.0.0.1:80")); /* IPV6_V6ONLY */
+    CHECK(!edge_listen_overlap("0.0.0.0:80", "[::1]:80"));
+    CHECK(!edge_listen_overlap("nonsense", "nonsense"));
+
+    struct {
+        const char *yaml;
+        const char *msg;
+    } bad[] = {
+        {"status_listen: 8081\n", "edge.yaml:1:16: expected host:port"},
+        {"status_listen: [\"1.2.3.4:0\"]\n", "edge.yaml:1:17: expected host:port"},
+        {"status_listen: {a: 1}\n", "edge.yaml:1:16"},
+        {"listen: 127.0.0.1:8080\nstatus_listen: [127.0.0.1:8081, 127.0.0.1:8080]\n",
+         "edge.yaml:2:33: status_listen 127.0.0.1:8080 takes the connections of listen "
+         "127.0.0.1:8080"},
+        {"listen: \"[::1]:8080\"\nstatus_listen: \"[::]:8080\"\n",
+         "edge.yaml:2:16: status_listen [::]:8080 takes the connections of listen [::1]:8080"},
+        {"status_listen: [a:1, a:2, a:3, a:4, a:5, a:6, a:7, a:8, a:9]\n",
+         "edge.yaml:1:57: too many status_listen addresses (max 8)"},
+        {"limits: {status_max_connections: 0}\n", "edge.yaml:1:34"},
+        {"limits: {status_max_connections: 1025}\n", "edge.yaml:1:34"},
+        {"limits: {status_max_connections: lots}\n", "edge.yaml:1:34"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = load(&cfg, bad[i].yaml, err, sizeof(err));
+        CHECK(rc != 0 && strstr(err, bad[i].msg), "case %zu (%s): rc=%d err=%s", i, bad[i].yaml, rc,
+              err);
+    }
+
+    /* The command line: --status-listen replaces the file's list; the clash is checked on the
+     * configuration file and command line make together. */
+    char *a1[] = {"segment-edge",   "--listen", "127.0.0.1:8080", "--status-listen",
+                  "127.0.0.1:8081", "--root",   "/srv",           NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 7, a1, err, sizeof(err)) == 0);
+    CHECK(cfg.n_status_listen == 1 && strcmp(cfg.status_listen[0], "127.0.0.1:8081") == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) == 0);
+    char *a2[] = {"segment-edge",   "--listen", "127.0.0.1:8080", "--status-listen",
+                  "127.0.0.1:8080", "--root",   "/srv",           NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 7, a2, err, sizeof(err)) == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) < 0 &&
+              strstr(err, "status_listen 127.0.0.1:8080 takes the connections of listen"),
+          "%s", err);
+    char *a3[] = {"segment-edge", "--status-listen", "8081", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a3, err, sizeof(err)) < 0 &&
+          strstr(err, "--status-listen 8081: expected HOST:PORT"));
+    /* A file's status_listen, then --listen on the same address: refused by the final check. */
+    CHECK(load(&cfg, "status_listen: 0.0.0.0:8080\nroot: /srv\n", err, sizeof(err)) == 0);
+    char *a4[] = {"segment-edge", "--listen", "127.0.0.1:8080", NULL};
+    CHECK(edge_config_args(&cfg, 3, a4, err, sizeof(err)) == 0);
+    CHECK(edge_config_validate(&cfg, err, sizeof(err)) < 0);
+}
+
 static void test_bad(void)
 {
     edge_config_t cfg;
@@ -196,6 +280,7 @@ static void test_cidr(void)
 int main(void)
 {
     test_good();
+    test_status_listen();
     test_bad();
     test_args();
     test_memory_bounds();
