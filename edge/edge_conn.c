@@ -18,17 +18,27 @@ static void conn_parse(conn_t *c);
 
 /* ---- lifecycle ---- */
 
+/* One connection more (delta 1) or less (-1) open on w, of a status listener or not. */
+static void conn_count(edge_worker_t *w, bool status_listener, int delta)
+{
+    if (status_listener) {
+        w->n_status_conns += (size_t)delta;
+        STAT_ADD(w->st.status_conns_active, (uint64_t)delta);
+    } else {
+        w->n_conns += (size_t)delta;
+        STAT_ADD(w->st.conns_active, (uint64_t)delta);
+    }
+}
+
 static void conn_on_close(uv_handle_t *h)
 {
     conn_t *c = h->data;
     if (--c->open_handles > 0) {
         return;
     }
-    edge_worker_t *w = c->w;
+    conn_count(c->w, c->status_listener, -1);
     free(c->arena);
     free(c);
-    w->n_conns--;
-    STAT_ADD(w->st.conns_active, (uint64_t)-1);
 }
 
 void edge_conn_body_free(conn_t *c)
@@ -436,6 +446,9 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
     if (!edge_method_allowed(m->method, srv->origin_mode)) {
         return 405;
     }
+    if (c->status_listener) {
+        return 0; /* no upload and no cache key: conn_dispatch answers the status paths only */
+    }
     if ((m->method == HTTP_PUT || m->method == HTTP_DELETE) &&
         !edge_cidr_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow, &c->peer)) {
         return 403;
@@ -480,7 +493,11 @@ static void conn_dispatch(conn_t *c)
     c->resp.head_only = method == HTTP_HEAD;
     edge_conn_timer_stop(c);
     conn_plan_init(c);
-    if (method == HTTP_PUT) {
+    if (c->status_listener) {
+        if ((method != HTTP_GET && method != HTTP_HEAD) || !edge_status_serve(c)) {
+            edge_conn_respond_error(c, 404);
+        }
+    } else if (method == HTTP_PUT) {
         edge_files_put_finish(c);
     } else if (method == HTTP_DELETE) {
         edge_files_delete(c);
@@ -598,7 +615,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener)
+int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listener)
 {
     edge_server_t *srv = w->srv;
     conn_t *c = calloc(1, sizeof(*c));
@@ -617,9 +634,13 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener)
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
-    w->n_conns++;
-    STAT_ADD(w->st.conns_active, 1);
-    STAT_ADD(w->st.conns_total, 1);
+    c->status_listener = status_listener;
+    conn_count(w, status_listener, 1);
+    if (status_listener) {
+        STAT_ADD(w->st.status_conns_total, 1);
+    } else {
+        STAT_ADD(w->st.conns_total, 1);
+    }
     edge_list_add(&w->conns, &c->link);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         edge_conn_close(c);

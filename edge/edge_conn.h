@@ -118,7 +118,8 @@ struct conn {
     int state;
     int open_handles;
     bool writing;
-    uint32_t served; /* responses completed on this connection */
+    uint32_t served;      /* responses completed on this connection */
+    bool status_listener; /* accepted on a status listener: the status paths only */
     struct sockaddr_storage peer;
     char peer_str[64];
     conn_request_t req;
@@ -130,9 +131,10 @@ struct conn {
 /* ---- connection (edge_conn.c) ---- */
 
 /* A new connection accepted on a listener of w (edge_worker.c): allocates, uv_accepts, starts
- * reading. Returns 0, or a negative code when it could not be set up (the pending connection
- * was then accepted and closed, so the listener stays usable). */
-int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener);
+ * reading. status_listener: one of the status listeners (counted apart, GET and HEAD of the
+ * status paths only). Returns 0, or a negative code when it could not be set up (the caller
+ * then accepts the pending connection and closes it, so the listener stays usable). */
+int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listener);
 void edge_conn_close(conn_t *c);
 /* Nothing read of a (next) request: a new connection, or keep-alive between requests. */
 bool edge_conn_idle(const conn_t *c);

@@ -291,6 +291,11 @@ typedef struct edge_stats {
     uint64_t conns_total;
     uint64_t conns_active;
     uint64_t conns_rejected;
+    /* Connections of the status listeners, counted apart: not in max_connections nor in the
+     * connections load unit. */
+    uint64_t status_conns_total;
+    uint64_t status_conns_active;
+    uint64_t status_conns_rejected;
     uint64_t fills_refused; /* origin fetches not started: max_fills were in flight */
     uint64_t bad_requests;
     uint64_t status[6]; /* 1xx..5xx by first digit */
@@ -311,16 +316,20 @@ typedef struct edge_worker {
     unsigned id;
     uv_loop_t loop;
     uv_thread_t thread;
-    uv_tcp_t listeners[EDGE_MAX_LISTEN];
+    /* The listeners of the listen addresses first (n_client_listeners), then worker 0's status
+     * listeners (status_listen). */
+    uv_tcp_t listeners[2 * EDGE_MAX_LISTEN];
     size_t n_listeners;
+    size_t n_client_listeners;
     uv_async_t wake; /* an object this worker waits on made progress */
     uv_async_t ctl;  /* drain/stop from the main thread */
     uv_timer_t tick;
-    edge_list_t conns;   /* every client connection, most recently active first */
+    edge_list_t conns;   /* every client connection (both kinds), most recently active first */
     edge_list_t waiting; /* client connections blocked on an object */
     edge_list_t idle_origin[EDGE_MAX_ORIGINS];
     edge_list_t busy_origin; /* origin connections carrying a fetch */
-    size_t n_conns;
+    size_t n_conns;          /* connections of the listen addresses: held to max_connections */
+    size_t n_status_conns;   /* status listeners' connections: held to status_max_connections */
     unsigned n_fetches;
     bool closing;
     bool stopped;

@@ -33,8 +33,9 @@ typedef struct edge_main {
     uv_async_t wake;
     edge_list_t probes; /* origin probes in flight */
     int signals;
-    int claim_fd[EDGE_MAX_LISTEN]; /* listen address locks, held for the process lifetime */
-    uv_poll_t claim_poll[EDGE_MAX_LISTEN];
+    /* listen and status_listen address locks, held for the process lifetime */
+    int claim_fd[2 * EDGE_MAX_LISTEN];
+    uv_poll_t claim_poll[2 * EDGE_MAX_LISTEN];
     size_t n_claims;
 } edge_main_t;
 
@@ -181,15 +182,16 @@ static void main_on_claim_asked(uv_poll_t *p, int status, int events)
     }
 }
 
-/* Claim each distinct listen address for this process (common/listen.h): the workers then
- * share it among themselves with SO_REUSEPORT, and a second segment-edge, or any other
- * process on the port, makes the start fail instead of splitting the traffic. */
-static int main_claim(edge_main_t *m, const edge_config_t *cfg)
+/* Claim each distinct address of list (n of them, the config key key) for this process
+ * (common/listen.h): the workers then share it among themselves with SO_REUSEPORT, and a second
+ * segment-edge, or any other process on the port, makes the start fail instead of splitting the
+ * traffic. */
+static int main_claim(edge_main_t *m, const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t n)
 {
-    for (size_t i = 0; i < cfg->n_listen; i++) {
+    for (size_t i = 0; i < n; i++) {
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++) {
-            seen = strcmp(cfg->listen[k], cfg->listen[i]) == 0;
+            seen = strcmp(list[k], list[i]) == 0;
         }
         if (seen) {
             continue;
@@ -197,15 +199,19 @@ static int main_claim(edge_main_t *m, const edge_config_t *cfg)
         struct sockaddr_storage ss;
         socklen_t len;
         char err[512];
-        if (edge_listen_addr(cfg->listen[i], &ss, &len) != 0) {
-            log_error("listen %s: not an address", cfg->listen[i]);
+        if (edge_listen_addr(list[i], &ss, &len) != 0) {
+            log_error("%s %s: not an address", key, list[i]);
             return -EINVAL;
         }
         int fd = -1;
-        int rc = listen_claim("segment-edge", &ss, len, cfg->listen[i], LISTEN_TCP, &fd, err,
-                              sizeof(err));
+        int rc = listen_claim("segment-edge", &ss, len, list[i], LISTEN_TCP, &fd, err, sizeof(err));
         if (rc != 0) {
-            log_error("%s", err);
+            /* The listen addresses' message as docs/edge.md shows it; a status one says so. */
+            if (strcmp(key, "listen") == 0) {
+                log_error("%s", err);
+            } else {
+                log_error("%s: %s", key, err);
+            }
             return rc;
         }
         m->claim_fd[m->n_claims++] = fd;
@@ -273,7 +279,10 @@ static int edge_run(edge_config_t *cfg)
     m.wake.data = &m;
     srv->main_wake = &m.wake;
     edge_list_init(&m.probes);
-    rc = main_claim(&m, cfg);
+    rc = main_claim(&m, "listen", cfg->listen, cfg->n_listen);
+    if (rc == 0) {
+        rc = main_claim(&m, "status_listen", cfg->status_listen, cfg->n_status_listen);
+    }
     if (rc) {
         return rc;
     }
@@ -313,6 +322,11 @@ static int edge_run(edge_config_t *cfg)
     for (size_t i = 0; i < cfg->n_listen; i++) {
         log_info("listening on %s (%s mode, %u workers)", cfg->listen[i],
                  srv->origin_mode ? "origin" : "edge", srv->n_workers);
+    }
+    for (size_t i = 0; i < cfg->n_status_listen; i++) {
+        log_info("status listener on %s (/healthz /readyz /status /metrics, at most %u "
+                 "connections)",
+                 cfg->status_listen[i], cfg->status_max_connections);
     }
     uv_run(m.loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < srv->n_workers; i++) {

@@ -1,5 +1,5 @@
 /* edge_worker.c: segment-edge's workers: one loop each with its own SO_REUSEPORT listeners,
- * accepting within the connection cap, waking connections that wait on objects, and draining. */
+ * accepting within the connection caps, waking connections that wait on objects, and draining. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #define EVICT_SCAN     64 /* idle connections looked at from the oldest end over the cap */
 
 _Static_assert(EDGE_MAX_WORKERS <= 64, "waiter_mask has one bit per worker");
-_Static_assert(EDGE_MAX_LISTEN <= 32, "drop_wanted has one bit per listener");
+_Static_assert(2 * EDGE_MAX_LISTEN <= 32, "drop_wanted has one bit per listener");
 
 uint64_t edge_now_ms(void)
 {
@@ -59,15 +59,40 @@ static void worker_on_wake(uv_async_t *a)
  * make room; false when none of the oldest is idle (then the new one is refused). */
 static bool worker_evict_idle(edge_worker_t *w)
 {
-    edge_list_t *it = w->conns.prev;
-    for (unsigned i = 0; i < EVICT_SCAN && it != &w->conns; i++, it = it->prev) {
+    unsigned seen = 0;
+    for (edge_list_t *it = w->conns.prev; it != &w->conns && seen < EVICT_SCAN; it = it->prev) {
         conn_t *c = EDGE_CONTAINER(it, conn_t, link);
+        if (c->status_listener) {
+            continue; /* outside max_connections: it makes no room there */
+        }
         if (edge_conn_keepalive_idle(c)) {
             edge_conn_close(c);
             return true;
         }
+        seen++;
     }
     return false;
+}
+
+static bool worker_is_status_listener(const edge_worker_t *w, const uv_stream_t *server)
+{
+    return (size_t)((const uv_tcp_t *)server - w->listeners) >= w->n_client_listeners;
+}
+
+/* Room for a new connection on server: within status_max_connections on a status listener
+ * (nothing is evicted there: a prober's connection is short), else within this worker's share
+ * of max_connections, after evicting an idle keep-alive connection if need be. */
+static bool worker_admit(edge_worker_t *w, const uv_stream_t *server)
+{
+    const edge_config_t *cfg = w->srv->cfg;
+    if (worker_is_status_listener(w, server)) {
+        return w->n_status_conns < cfg->status_max_connections;
+    }
+    uint32_t per_worker = cfg->max_connections / w->srv->n_workers;
+    if (per_worker == 0) {
+        per_worker = 1;
+    }
+    return w->n_conns < per_worker || worker_evict_idle(w);
 }
 
 static void worker_on_accept(uv_stream_t *server, int status);
@@ -97,8 +122,11 @@ static void worker_drop(edge_worker_t *w, uv_stream_t *server)
     uv_tcp_init(&w->loop, &w->drop);
     w->drop.data = w;
     w->drop_busy = true;
-    if (uv_accept(server, (uv_stream_t *)&w->drop) == 0)
-        STAT_ADD(w->st.conns_rejected, 1);
+    if (uv_accept(server, (uv_stream_t *)&w->drop) == 0) {
+        uint64_t *rejected = worker_is_status_listener(w, server) ? &w->st.status_conns_rejected
+                                                                  : &w->st.conns_rejected;
+        STAT_ADD(*rejected, 1);
+    }
     uv_close((uv_handle_t *)&w->drop, worker_on_drop_closed);
 }
 
@@ -108,16 +136,11 @@ static void worker_on_accept(uv_stream_t *server, int status)
     if (status < 0 || w->closing) {
         return;
     }
-    edge_server_t *srv = w->srv;
-    uint32_t per_worker = srv->cfg->max_connections / srv->n_workers;
-    if (per_worker == 0) {
-        per_worker = 1;
-    }
-    if (w->n_conns >= per_worker && !worker_evict_idle(w)) {
+    if (!worker_admit(w, server)) {
         worker_drop(w, server);
         return;
     }
-    if (edge_conn_accept(w, server) != 0) {
+    if (edge_conn_accept(w, server, worker_is_status_listener(w, server)) != 0) {
         log_debug("worker %u: cannot set up a connection: out of memory", w->id);
         worker_drop(w, server);
     }
@@ -164,6 +187,18 @@ static int listener_open(edge_worker_t *w, const char *hostport, uv_tcp_t *t)
     return rc;
 }
 
+/* Open the next listener of w on the address hostport (of the config key key, for the log). */
+static int worker_listen(edge_worker_t *w, const char *key, const char *hostport)
+{
+    int rc = listener_open(w, hostport, &w->listeners[w->n_listeners]);
+    if (rc) {
+        log_error("%s %s: %s", key, hostport, uv_strerror(rc));
+        return rc;
+    }
+    w->n_listeners++;
+    return 0;
+}
+
 static void worker_close_listeners(edge_worker_t *w)
 {
     for (size_t i = 0; i < w->n_listeners; i++) {
@@ -189,7 +224,7 @@ static void worker_abort_fills(edge_worker_t *w)
 
 static void worker_check_done(edge_worker_t *w)
 {
-    if (!w->closing || w->stopped || w->n_conns > 0 || w->drop_busy) {
+    if (!w->closing || w->stopped || w->n_conns > 0 || w->n_status_conns > 0 || w->drop_busy) {
         return;
     }
     if (w->n_fetches > 0) {
@@ -275,12 +310,22 @@ int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id)
     w->wake.data = w->ctl.data = w->tick.data = w;
     uv_timer_start(&w->tick, worker_on_tick, 100, 100);
     for (size_t i = 0; i < srv->cfg->n_listen; i++) {
-        rc = listener_open(w, srv->cfg->listen[i], &w->listeners[i]);
+        rc = worker_listen(w, "listen", srv->cfg->listen[i]);
         if (rc) {
-            log_error("listen %s: %s", srv->cfg->listen[i], uv_strerror(rc));
             return rc;
         }
-        w->n_listeners++;
+    }
+    w->n_client_listeners = w->n_listeners;
+    /* The status listeners are worker 0's alone, so that status_max_connections is one exact
+     * bound: split over SO_REUSEPORT sockets, a bound of 16 would be a few connections a worker
+     * (none past 16 workers), and the kernel picks the socket by a hash of the client's address
+     * and port, not by room, so a prober could be refused by a full worker while the others had
+     * room. Answering them is a few counter reads, which one loop does between its clients. */
+    for (size_t i = 0; id == 0 && i < srv->cfg->n_status_listen; i++) {
+        rc = worker_listen(w, "status_listen", srv->cfg->status_listen[i]);
+        if (rc) {
+            return rc;
+        }
     }
     return 0;
 }
