@@ -9,31 +9,12 @@ mkdir -p "$T/root/v"
 head -c 300000 /dev/urandom >"$T/root/v/seg.ts"
 echo '#EXTM3U' >"$T/root/v/index.m3u8"
 
-# refused NAME REGEX ARGS...: segment-edge with ARGS must exit 1 (bounded wait) with REGEX on
-# stderr and never say it listens.
-refused() {
-    local name=$1 want=$2 pid st
-    shift 2
-    "$EDGE" "$@" 2>"$T/$name.log" &
-    pid=$!
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill "$pid"; wait "$pid" 2>/dev/null
-        fail "$name: still running: $(tail -n 3 "$T/$name.log")"
-        return
-    fi
-    wait "$pid"; st=$?
-    expect_eq "$name: exit status" "$st" 1
-    expect_match "$name: says who holds the address" "$(cat "$T/$name.log")" "$want"
-    check "$name: never says it listens" bash -c "! grep -q 'listening on' '$T/$name.log'"
-}
-
 P=$(free_port)
 start_edge first --listen 127.0.0.1:$P --root "$T/root" --workers 4
 FIRST=$LAST_PID
-refused second "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\) is already serving it \\(tcp\\)" \
+edge_refused second 1 "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\) is already serving it \\(tcp\\)" \
     --listen 127.0.0.1:$P --root "$T/root"
-refused second_edge_mode "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\)" \
+edge_refused second_edge_mode 1 "127\\.0\\.0\\.1:$P is in use: another segment-edge \\(pid $FIRST\\)" \
     --listen 127.0.0.1:$P --origin http://127.0.0.1:1
 expect_eq "the first one still serves" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P/v/seg.ts)" 200
 # A plain socket (no SO_REUSEPORT) on the wildcard address of the same port also blocks it.
@@ -43,7 +24,7 @@ HOLDER=$!
 EDGE_PIDS+=("$HOLDER")
 for _ in $(seq 100); do [ -e "$T/holder.ready" ] && break; sleep 0.1; done
 check "a plain socket holds 0.0.0.0:$P2" test -e "$T/holder.ready"
-refused other_process "127\\.0\\.0\\.1:$P2/tcp is in use: another process" --listen 127.0.0.1:$P2 --root "$T/root"
+edge_refused other_process 1 "127\\.0\\.0\\.1:$P2/tcp is in use: another process" --listen 127.0.0.1:$P2 --root "$T/root"
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
 # geodnsd on the port: segment-edge refuses it.
@@ -54,7 +35,7 @@ GPID=$!
 EDGE_PIDS+=("$GPID")
 for _ in $(seq 100); do grep -q "geodnsd ready" "$T/geodnsd.log" && break; sleep 0.1; done
 check "geodnsd started" grep -q "geodnsd ready" "$T/geodnsd.log"
-refused under_geodnsd "127\\.0\\.0\\.1:$PD/tcp is in use: another process" --listen 127.0.0.1:$PD --root "$T/root"
+edge_refused under_geodnsd 1 "127\\.0\\.0\\.1:$PD/tcp is in use: another process" --listen 127.0.0.1:$PD --root "$T/root"
 kill -TERM "$GPID"; wait "$GPID" 2>/dev/null
 
 # 64 workers (the most accepted) start and serve, in origin and edge mode, with waiters on

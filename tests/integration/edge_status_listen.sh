@@ -28,36 +28,24 @@ json() {
     curl -s -m 10 "$1" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>&1
 }
 
-# rejected NAME CODE REGEX ARGS...: segment-edge with ARGS exits with CODE (bounded wait) and
-# REGEX on stderr, and never says it listens.
-rejected() {
-    local name=$1 want=$2 re=$3 st
-    shift 3
-    timeout 10 "$EDGE" "$@" 2>"$T/$name.log"
-    st=$?
-    expect_eq "$name: exit status" "$st" "$want"
-    expect_match "$name: says why" "$(cat "$T/$name.log")" "$re"
-    check "$name: never says it listens" bash -c "! grep -q 'listening on' '$T/$name.log'"
-}
-
 # --- refused at start -------------------------------------------------------------------------
 P=$(free_port)
-rejected same_address 2 "status_listen 127\\.0\\.0\\.1:$P takes the connections of listen 127\\.0\\.0\\.1:$P" \
+edge_refused same_address 2 "status_listen 127\\.0\\.0\\.1:$P takes the connections of listen 127\\.0\\.0\\.1:$P" \
     --listen 127.0.0.1:$P --status-listen 127.0.0.1:$P --root "$T/root"
 printf 'listen: ["127.0.0.1:%s"]\nstatus_listen: ["0.0.0.0:%s"]\n' "$P" "$P" >"$T/wild.yaml"
-rejected wildcard 2 "wild\\.yaml:2:17: status_listen 0\\.0\\.0\\.0:$P takes the connections of listen 127\\.0\\.0\\.1:$P" \
+edge_refused wildcard 2 "wild\\.yaml:2:17: status_listen 0\\.0\\.0\\.0:$P takes the connections of listen 127\\.0\\.0\\.1:$P" \
     -c "$T/wild.yaml" --root "$T/root"
 printf 'limits: {status_max_connections: 0}\n' >"$T/zero.yaml"
-rejected zero_bound 2 "zero\\.yaml:1:34: '0' is not a whole number from 1 to 1024" -c "$T/zero.yaml" --listen 127.0.0.1:$P --root "$T/root"
+edge_refused zero_bound 2 "zero\\.yaml:1:34: '0' is not a whole number from 1 to 1024" -c "$T/zero.yaml" --listen 127.0.0.1:$P --root "$T/root"
 printf 'status_listen: "127.0.0.1"\n' >"$T/noport.yaml"
-rejected no_port 2 "noport\\.yaml:1:16: expected host:port" -c "$T/noport.yaml" --listen 127.0.0.1:$P --root "$T/root"
+edge_refused no_port 2 "noport\\.yaml:1:16: expected host:port" -c "$T/noport.yaml" --listen 127.0.0.1:$P --root "$T/root"
 # A status address another process holds: exit 1, the status address named.
 PB=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' "$PB" "$T/holder.ready" &
 HOLDER=$!
 EDGE_PIDS+=("$HOLDER")
 for _ in $(seq 100); do [ -e "$T/holder.ready" ] && break; sleep 0.1; done
-rejected busy 1 "status_listen: 127\\.0\\.0\\.1:$PB/tcp is in use: another process" \
+edge_refused busy 1 "status_listen: 127\\.0\\.0\\.1:$PB/tcp is in use: another process" \
     --listen 127.0.0.1:$P --status-listen 127.0.0.1:$PB --root "$T/root"
 kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null

@@ -70,6 +70,25 @@ start_origin() {
     wait_listening "$name" "$LAST_PID"
 }
 
+# edge_refused NAME STATUS REGEX ARGS...: segment-edge with ARGS must exit with STATUS (bounded
+# wait: 10 s) with a line matching REGEX on stderr ($T/NAME.log) and never say it listens.
+edge_refused() {
+    local name=$1 status=$2 want=$3 pid st
+    shift 3
+    "$EDGE" "$@" 2>"$T/$name.log" &
+    pid=$!
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"; wait "$pid" 2>/dev/null
+        fail "$name: still running: $(tail -n 3 "$T/$name.log")"
+        return
+    fi
+    wait "$pid"; st=$?
+    expect_eq "$name: exit status" "$st" "$status"
+    expect_match "$name: says why" "$(cat "$T/$name.log")" "$want"
+    check "$name: never says it listens" bash -c "! grep -q 'listening on' '$T/$name.log'"
+}
+
 # stop_pid PID: SIGTERM and wait (not in a subshell); exit status in STOP_RC.
 stop_pid() {
     kill -TERM "$1" 2>/dev/null
