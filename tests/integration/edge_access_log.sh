@@ -101,14 +101,16 @@ expect_eq "a connection without a request has no access line" \
     "$(($(grep -c 'access ' "$T/origin.log") - before))" 1
 
 # ---- edge mode ----
-# /hold/N/NAME: N bytes, the first 256 KiB at once, the rest after 60 s. /fast/N/NAME: N bytes
-# at once.
+# /hold/N/NAME: N bytes, the first 256 KiB at once, the rest after 60 s. /holdhead/N/NAME: the
+# head after 60 s (nothing can be sent before it). /fast/N/NAME: N bytes at once.
 cat >"$T/origin.py" <<'PY'
 import time
 import fake_origin
 def handle(req):
     parts = req.path.split("/")
     size = int(parts[2]) if len(parts) >= 4 and parts[2].isdigit() else 6
+    if parts[1] == "holdhead":
+        time.sleep(60)
     req.send_head(200, [("Content-Type", "application/octet-stream")], size)
     if parts[1] == "hold":
         first = min(size, 256 * 1024)
@@ -136,8 +138,8 @@ wait_access edge /hold/8388608/fill.bin '" 200 [0-9]+ [0-9.]+ms cache=MISS origi
 check "the fill's client got part of the body ($(bytes_of "$ACCESS_LINE") bytes)" \
     test "$(bytes_of "$ACCESS_LINE")" -gt 10000
 
-client abort $PE /hold/8388608/last.bin 0 'Range: bytes=-1'
-wait_access edge /hold/8388608/last.bin '" 0 0 [0-9.]+ms cache=MISS origin_ms=[0-9.]+ cut=client$'
+client abort $PE /holdhead/8388608/last.bin 0 'Range: bytes=-1'
+wait_access edge /holdhead/8388608/last.bin '" 0 0 [0-9.]+ms cache=MISS origin_ms=[0-9.]+ cut=client$'
 
 code=$(curl -s -o /dev/null -w '%{http_code}' $E/fast/8388608/hit.bin)
 expect_eq "a complete miss is served" "$code" 200
