@@ -3,6 +3,8 @@
 # sys.path.insert(0, "$SRC/tests/lib"), or run `python3 rawhttp.py status PORT BYTES`.
 import socket
 import sys
+import threading
+import time
 
 
 def status(host, port, data, timeout=10):
@@ -50,9 +52,91 @@ def closed_by_server(s, limit=20):
         return False
 
 
+def send_and_read(host, port, data, timeout=10, more=None, together=True):
+    """Send the bytes data on a new connection and read what the server sends until it closes.
+    together: send from a second thread while reading (a server that answers before it has read
+    everything is heard at once); then, when more (bytes) is given, keep sending it over and over
+    until the server stops taking it. Else send everything first and read after, as simple
+    clients do: a send that fails ends the exchange unread. Returns (status, end, sent,
+    seconds): the reply's status code as text ("none" when no HTTP/1.1 status line was read),
+    how it ended ("eof", "reset", "timeout", or "send-reset" when a send failed first), the bytes
+    the socket took and the seconds from connect to the end."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    t0 = time.monotonic()
+    sent = [0]
+
+    def sender():
+        try:
+            for i in range(0, len(data), 65536):
+                s.sendall(data[i:i + 65536])
+                sent[0] += len(data[i:i + 65536])
+            while more:
+                s.sendall(more)
+                sent[0] += len(more)
+        except OSError:
+            return False
+        return True
+
+    th = None
+    if together:
+        th = threading.Thread(target=sender, daemon=True)
+        th.start()
+    buf = b""
+    end = "eof"
+    if not together and not sender():
+        end = "send-reset"
+    try:
+        while end == "eof":
+            c = s.recv(65536)
+            if not c:
+                break
+            buf += c
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        end = "timeout"
+    secs = time.monotonic() - t0
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    if th:
+        th.join(timeout)
+    s.close()
+    line = buf.split(b"\r\n", 1)[0].decode("latin-1")
+    return (line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"), end, sent[0], secs
+
+
+# Requests refused before their end, answered with an error while the client still has bytes on
+# the way: a 100 KB head (431), a malformed head and 100 KB more (400), a PUT of 8 MB where
+# max_upload is smaller (413) or from an address not in upload_allow (403).
+REFUSED = {
+    "head": b"GET /a.ts HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n",
+    "malformed": b"GET /a.ts HTTP/1.1\r\nHost : x\r\n\r\n" + b"x" * 100000,
+    "put": b"PUT /up/big.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n" +
+           b"x" * 8000000,
+}
+
+
+def refused_counts(host, port, kind, tries, together=True):
+    """tries exchanges of REFUSED[kind]: a dict from "STATUS/END" to how many ended so."""
+    got = {}
+    for _ in range(tries):
+        st, end, _, _ = send_and_read(host, port, REFUSED[kind], together=together)
+        got[st + "/" + end] = got.get(st + "/" + end, 0) + 1
+    return got
+
+
 if __name__ == "__main__":
+    # refused PORT KIND TRIES [sequential]: KIND from REFUSED to 127.0.0.1:PORT TRIES times;
+    # prints how the exchanges ended ("431/eof=50": status line read, then a clean close).
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "refused":
+        got = refused_counts("127.0.0.1", int(sys.argv[2]), sys.argv[3], int(sys.argv[4]),
+                             together=len(sys.argv) == 5)
+        print(sys.argv[3], " ".join("%s=%d" % kv for kv in sorted(got.items())))
+        sys.exit(0)
     # status PORT BYTES: BYTES with backslash escapes (\r, \n, \x16) to 127.0.0.1:PORT.
     if len(sys.argv) != 4 or sys.argv[1] != "status":
-        sys.exit("usage: rawhttp.py status PORT BYTES")
+        sys.exit("usage: rawhttp.py status PORT BYTES | refused PORT KIND TRIES [sequential]")
     raw = sys.argv[3].encode("latin-1").decode("unicode_escape").encode("latin-1")
     print(status("127.0.0.1", int(sys.argv[2]), raw))
