@@ -53,6 +53,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->send_timeout = 30000;
     cfg->drain_timeout = 30000;
     cfg->drain_grace = 0;
+    cfg->linger_timeout = 5000;
     cfg->origin_probe_interval = 2000;
     cfg->max_connections = 10000;
     cfg->status_max_connections = EDGE_STATUS_CONNS_DEFAULT;
@@ -60,6 +61,7 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->max_header_bytes = 16384;
     cfg->max_uri = EDGE_MAX_URI;
     cfg->max_upload = 1ull << 30;
+    cfg->max_linger_bytes = 16ull << 20;
     edge_cidr_parse("127.0.0.0/8", &cfg->upload_allow[0]);
     edge_cidr_parse("::1/128", &cfg->upload_allow[1]);
     cfg->n_upload_allow = 2;

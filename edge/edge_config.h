@@ -88,6 +88,7 @@ typedef struct edge_config {
     uint64_t send_timeout;
     uint64_t drain_timeout;
     uint64_t drain_grace;
+    uint64_t linger_timeout; /* lingering close after a refused request; 0: close at once */
     uint64_t origin_probe_interval;
     /* Limits. */
     uint32_t max_connections;
@@ -96,6 +97,7 @@ typedef struct edge_config {
     uint32_t max_header_bytes;
     uint32_t max_uri;
     uint64_t max_upload;
+    uint64_t max_linger_bytes; /* discarded in a lingering close before the connection is closed */
     edge_cidr_t upload_allow[EDGE_MAX_CIDRS];
     size_t n_upload_allow;
     char cors_allow_origin[256];

@@ -187,8 +187,8 @@ static int load_freshness(edge_config_t *cfg, const yt_node_t *m, char *err, siz
 static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "connect", "first_byte", "between_bytes", "header_read",           "body",        "idle",
-        "send",    "drain",      "drain_grace",   "origin_probe_interval", "slow_reader", NULL};
+        "connect", "first_byte",  "between_bytes",         "header_read", "body",   "idle", "send",
+        "drain",   "drain_grace", "origin_probe_interval", "slow_reader", "linger", NULL};
     struct {
         const char *k;
         uint64_t *v;
@@ -204,12 +204,14 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
         {"drain_grace", &cfg->drain_grace},
         {"origin_probe_interval", &cfg->origin_probe_interval},
         {"slow_reader", &cfg->slow_reader_timeout},
+        {"linger", &cfg->linger_timeout},
     };
     int rc = yt_map_check_keys(m, keys, "timeouts", err, errlen);
     for (size_t i = 0; rc == 0 && i < sizeof(t) / sizeof(t[0]); i++) {
         rc = get_ms(m, t[i].k, t[i].v, err, errlen);
-        if (rc == 0 && *t[i].v == 0 && strcmp(t[i].k, "drain_grace") != 0 &&
-            yt_map_get(m, t[i].k)) {
+        /* 0 turns drain_grace and linger off; every other bound must be a time. */
+        bool zero_ok = strcmp(t[i].k, "drain_grace") == 0 || strcmp(t[i].k, "linger") == 0;
+        if (rc == 0 && *t[i].v == 0 && !zero_ok && yt_map_get(m, t[i].k)) {
             rc = yt_fail(err, errlen, yt_map_get(m, t[i].k), "timeout must be positive");
         }
     }
@@ -218,13 +220,9 @@ static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size
 
 static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"max_connections",
-                                       "status_max_connections",
-                                       "max_fills",
-                                       "max_header_bytes",
-                                       "max_uri",
-                                       "max_upload",
-                                       NULL};
+    static const char *const keys[] = {
+        "max_connections", "status_max_connections", "max_fills", "max_header_bytes", "max_uri",
+        "max_upload",      "max_linger_bytes",       NULL};
     int rc = yt_map_check_keys(m, keys, "limits", err, errlen);
     const yt_node_t *n;
     if (rc == 0 && (n = yt_map_get(m, "max_connections"))) {
@@ -253,6 +251,9 @@ static int load_limits(edge_config_t *cfg, const yt_node_t *m, char *err, size_t
     }
     if (rc == 0 && (n = yt_map_get(m, "max_upload"))) {
         rc = yt_get_size(n, &cfg->max_upload, err, errlen);
+    }
+    if (rc == 0 && (n = yt_map_get(m, "max_linger_bytes"))) {
+        rc = yt_get_size(n, &cfg->max_linger_bytes, err, errlen);
     }
     return rc;
 }

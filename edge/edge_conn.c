@@ -89,6 +89,7 @@ void edge_conn_cut(conn_t *c, conn_cut_t why)
     }
     c->state = C_CLOSING;
     edge_list_del(&c->link);
+    edge_list_del(&c->linger.link);
     if (edge_list_linked(&c->wait)) {
         edge_list_del(&c->wait);
     }
@@ -402,7 +403,7 @@ void edge_conn_response_done(conn_t *c)
     bool keep = c->resp.plan.keep_alive && !c->w->closing;
     conn_reset_request(c);
     if (!keep) {
-        edge_conn_close(c);
+        edge_conn_end(c);
         return;
     }
     edge_http_parser_next(&c->parser);
@@ -520,6 +521,7 @@ static void conn_reject(conn_t *c, int status)
 {
     STAT_ADD(c->w->st.bad_requests, 1);
     edge_files_put_abort(c);
+    c->linger.refused = true; /* the rest of the request may still be on its way */
     c->state = C_RESPONDING;
     c->resp.head_only = false;
     edge_conn_timer_stop(c);
@@ -595,6 +597,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             edge_conn_cut(c, CUT_CLIENT);
         } else {
             /* half-close while we answer: finish the response, then close */
+            c->linger.input_ended = true;
             c->resp.plan.keep_alive = false;
             c->parser.msg.keep_alive = false;
             uv_read_stop(s);

@@ -15,7 +15,9 @@
 #define CONN_FSPATH (CONN_PATH + 1100) /* root + path */
 #define CONN_RAW    40                 /* start of a request kept for the log of a rejection */
 
-enum { C_READING = 0, C_RESPONDING, C_CLOSING };
+/* C_LINGERING: the last response was sent; what the client still sends is read and dropped
+ * (edge_linger.c). */
+enum { C_READING = 0, C_RESPONDING, C_LINGERING, C_CLOSING };
 enum {
     SRC_NONE = 0,
     SRC_MEM, /* bytes in memory (a text body, a gzip variant, a mapped file) */
@@ -104,6 +106,19 @@ typedef struct conn_upload {
     uint64_t bytes;
 } conn_upload_t;
 
+/* The lingering close (edge_linger.c): after the last response of a connection whose client may
+ * still be sending, the write side is shut down (FIN) and what arrives is read and dropped until
+ * the client closes, timeouts.linger passes or more than limits.max_linger_bytes arrived. A
+ * close with unread input makes the kernel reset the connection, and a client that is still
+ * sending then often loses the response. */
+typedef struct conn_linger {
+    edge_list_t link; /* w->lingering, most recent first */
+    uv_shutdown_t sreq;
+    uint64_t bytes;   /* dropped so far */
+    bool refused;     /* a request was refused before its end: more of it may follow */
+    bool input_ended; /* the client half-closed: nothing more can follow */
+} conn_linger_t;
+
 struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -126,6 +141,7 @@ struct conn {
     conn_response_t resp;
     conn_body_t body;
     conn_upload_t up;
+    conn_linger_t linger;
 };
 
 /* ---- connection (edge_conn.c) ---- */
@@ -159,6 +175,17 @@ void edge_conn_access_log(conn_t *c);
 void edge_conn_cut(conn_t *c, conn_cut_t why);
 /* The response was sent: next request on a keep-alive connection, or close. */
 void edge_conn_response_done(conn_t *c);
+
+/* ---- lingering close (edge_linger.c) ---- */
+
+/* End c after its last response (written whole, its access line written): a lingering close
+ * when more input may come (a request was refused before its end, bytes of a next request are
+ * buffered in c or waiting in the socket) and the client has not half-closed; else, or with
+ * timeouts.linger 0 or the worker stopping, closed at once. */
+void edge_conn_end(conn_t *c);
+/* Is c in its lingering close? The worker closes such a connection first to admit a new one at
+ * its connection cap, and at once when it starts draining. */
+bool edge_conn_lingering(const conn_t *c);
 
 /* The core's view of c's request. */
 void edge_conn_core_req(conn_t *c, edge_req_t *r);

@@ -324,8 +324,9 @@ typedef struct edge_worker {
     uv_async_t wake; /* an object this worker waits on made progress */
     uv_async_t ctl;  /* drain/stop from the main thread */
     uv_timer_t tick;
-    edge_list_t conns;   /* every client connection (both kinds), most recently active first */
-    edge_list_t waiting; /* client connections blocked on an object */
+    edge_list_t conns;     /* every client connection (both kinds), most recently active first */
+    edge_list_t waiting;   /* client connections blocked on an object */
+    edge_list_t lingering; /* client connections in their lingering close, most recent first */
     edge_list_t idle_origin[EDGE_MAX_ORIGINS];
     edge_list_t busy_origin; /* origin connections carrying a fetch */
     size_t n_conns;          /* connections of the listen addresses: held to max_connections */

@@ -55,10 +55,28 @@ static void worker_on_wake(uv_async_t *a)
 
 /* ---- accept ---- */
 
-/* Over the cap: close the longest-idle keep-alive connection (as geodnsd's acceptor does) to
- * make room; false when none of the oldest is idle (then the new one is refused). */
+/* Close the oldest lingering close of the kind (status listener or not): its response is sent,
+ * it only waits for the client's end. False when there is none. */
+static bool worker_evict_lingering(edge_worker_t *w, bool status_listener)
+{
+    for (edge_list_t *it = w->lingering.prev; it != &w->lingering; it = it->prev) {
+        conn_t *c = EDGE_CONTAINER(it, conn_t, linger.link);
+        if (c->status_listener == status_listener) {
+            edge_conn_close(c);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Over the cap: close the oldest lingering close, else the longest-idle keep-alive connection
+ * (as geodnsd's acceptor does), to make room; false when there is none of the first kind and
+ * none of the oldest is idle (then the new one is refused). */
 static bool worker_evict_idle(edge_worker_t *w)
 {
+    if (worker_evict_lingering(w, false)) {
+        return true;
+    }
     unsigned seen = 0;
     for (edge_list_t *it = w->conns.prev; it != &w->conns && seen < EVICT_SCAN; it = it->prev) {
         conn_t *c = EDGE_CONTAINER(it, conn_t, link);
@@ -80,13 +98,14 @@ static bool worker_is_status_listener(const edge_worker_t *w, const uv_stream_t 
 }
 
 /* Room for a new connection on server: within status_max_connections on a status listener
- * (nothing is evicted there: a prober's connection is short), else within this worker's share
- * of max_connections, after evicting an idle keep-alive connection if need be. */
+ * (only a lingering close is evicted there: a prober's connection is short), else within this
+ * worker's share of max_connections, after evicting a lingering close or an idle keep-alive
+ * connection if need be. */
 static bool worker_admit(edge_worker_t *w, const uv_stream_t *server)
 {
     const edge_config_t *cfg = w->srv->cfg;
     if (worker_is_status_listener(w, server)) {
-        return w->n_status_conns < cfg->status_max_connections;
+        return w->n_status_conns < cfg->status_max_connections || worker_evict_lingering(w, true);
     }
     uint32_t per_worker = cfg->max_connections / w->srv->n_workers;
     if (per_worker == 0) {
@@ -257,8 +276,8 @@ static void worker_on_ctl(uv_async_t *a)
         while (it != &w->conns) {
             edge_list_t *next = it->next;
             conn_t *c = EDGE_CONTAINER(it, conn_t, link);
-            if (edge_conn_idle(c)) {
-                edge_conn_close(c); /* idle keep-alive connection */
+            if (edge_conn_idle(c) || edge_conn_lingering(c)) {
+                edge_conn_close(c); /* idle keep-alive connection, or a lingering close */
             }
             it = next;
         }
@@ -300,6 +319,7 @@ int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id)
     }
     edge_list_init(&w->conns);
     edge_list_init(&w->waiting);
+    edge_list_init(&w->lingering);
     edge_list_init(&w->busy_origin);
     for (unsigned i = 0; i < EDGE_MAX_ORIGINS; i++) {
         edge_list_init(&w->idle_origin[i]);

@@ -52,15 +52,16 @@ def closed_by_server(s, limit=20):
         return False
 
 
-def send_and_read(host, port, data, timeout=10, more=None, together=True):
+def send_and_read(host, port, data, timeout=10, more=None, pace=0, together=True):
     """Send the bytes data on a new connection and read what the server sends until it closes.
     together: send from a second thread while reading (a server that answers before it has read
-    everything is heard at once); then, when more (bytes) is given, keep sending it over and over
-    until the server stops taking it. Else send everything first and read after, as simple
-    clients do: a send that fails ends the exchange unread. Returns (status, end, sent,
-    seconds): the reply's status code as text ("none" when no HTTP/1.1 status line was read),
-    how it ended ("eof", "reset", "timeout", or "send-reset" when a send failed first), the bytes
-    the socket took and the seconds from connect to the end."""
+    everything is heard at once); then, when more (bytes) is given, keep sending it over and over,
+    pace seconds apart, until a send fails (the server closed), also after the end of the reply.
+    Else send everything first and read after, as simple clients do: a send that fails ends the
+    exchange unread. Returns (status, end, sent, seconds): the reply's status code as text
+    ("none" when no HTTP/1.1 status line was read), how reading ended ("eof", "reset",
+    "timeout", or "send-reset" when a send failed first), the bytes the socket took and the
+    seconds from connect to the end of reading and sending."""
     s = socket.create_connection((host, port), timeout=timeout)
     t0 = time.monotonic()
     sent = [0]
@@ -73,6 +74,7 @@ def send_and_read(host, port, data, timeout=10, more=None, together=True):
             while more:
                 s.sendall(more)
                 sent[0] += len(more)
+                time.sleep(pace)
         except OSError:
             return False
         return True
@@ -95,13 +97,13 @@ def send_and_read(host, port, data, timeout=10, more=None, together=True):
         end = "reset"
     except socket.timeout:
         end = "timeout"
+    if th:
+        th.join(timeout if more is None else 6 * timeout)
     secs = time.monotonic() - t0
     try:
         s.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-    if th:
-        th.join(timeout)
     s.close()
     line = buf.split(b"\r\n", 1)[0].decode("latin-1")
     return (line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"), end, sent[0], secs
@@ -116,6 +118,21 @@ REFUSED = {
     "put": b"PUT /up/big.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n" +
            b"x" * 8000000,
 }
+
+
+def closed_after_reply(s, gap=0.3):
+    """After the reply on s (its end of stream read), is the server's side closed for good? Two
+    sends gap seconds apart: a closed socket answers the first with a reset and the second
+    fails; a server in its lingering close takes both."""
+    try:
+        s.send(b"x")
+        time.sleep(gap)
+        s.send(b"x")
+        time.sleep(gap)
+        s.send(b"x")
+    except OSError:
+        return True
+    return False
 
 
 def refused_counts(host, port, kind, tries, together=True):

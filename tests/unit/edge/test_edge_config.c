@@ -179,6 +179,13 @@ static void test_bad(void)
         {"passthrough_window: 64k\n", "at least 128k"},
         {"passthrough_window: wide\n", "edge.yaml:1:21"},
         {"timeouts: {slow_reader: 0s}\n", "positive"},
+        {"timeouts: {linger: -1s}\n", "edge.yaml:1:20: '-1s' is not a duration"},
+        {"timeouts: {linger: soon}\n", "edge.yaml:1:20"},
+        {"timeouts: {linger: [1s]}\n", "edge.yaml:1:20"},
+        {"timeouts: {lingre: 1s}\n", "lingre"},
+        {"limits: {max_linger_bytes: lots}\n", "edge.yaml:1:28: 'lots' is not a size"},
+        {"limits: {max_linger_bytes: -1}\n", "edge.yaml:1:28"},
+        {"limits: {max_linger_bytes: 1T}\n", "edge.yaml:1:28"},
         {"log_level: verbose\n", "edge.yaml:1:12: log_level must be error, warn, info or debug"},
         {"root: /srv\norigin: http://127.0.0.1:8000\n",
          "edge.yaml:2:9: root and origin are exclusive"},
@@ -256,6 +263,23 @@ static void test_memory_bounds(void)
     CHECK(edge_config_args(&cfg, 3, a3, err, sizeof(err)) < 0);
 }
 
+/* The lingering close's bounds: a time (0 turns lingering off) and a byte cap (0: any byte that
+ * arrives after the response closes). */
+static void test_linger(void)
+{
+    edge_config_t cfg;
+    char err[512];
+    edge_config_defaults(&cfg);
+    CHECK(cfg.linger_timeout == 5000 && cfg.max_linger_bytes == 16ull << 20);
+    CHECK(load(&cfg, "timeouts: {linger: 0s}\nlimits: {max_linger_bytes: 0}\n", err, sizeof(err)) ==
+          0);
+    CHECK(cfg.linger_timeout == 0 && cfg.max_linger_bytes == 0);
+    CHECK(load(&cfg, "timeouts: {linger: 1.5s}\nlimits: {max_linger_bytes: 256k}\n", err,
+               sizeof(err)) == 0);
+    CHECK(cfg.linger_timeout == 1500 && cfg.max_linger_bytes == 256u << 10);
+    CHECK(cfg.header_read_timeout == 10000); /* the other timeouts keep their defaults */
+}
+
 static void test_cidr(void)
 {
     edge_cidr_t c[2];
@@ -282,6 +306,7 @@ int main(void)
     test_good();
     test_status_listen();
     test_bad();
+    test_linger();
     test_args();
     test_memory_bounds();
     test_cidr();
