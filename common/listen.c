@@ -1,4 +1,4 @@
-/* listen.c: SO_REUSEPORT listen sockets and the per-address claim (see listen.h). */
+/* listen.c: SO_REUSEPORT listen sockets, the per-address claim and unread input (see listen.h). */
 #include "listen.h"
 
 #include <arpa/inet.h>
@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -150,4 +151,13 @@ int listen_socket(const struct sockaddr_storage *ss, socklen_t len, int type)
         return -e;
     }
     return fd;
+}
+
+size_t listen_conn_unread(int fd)
+{
+    int n = 0;
+    if (ioctl(fd, FIONREAD, &n) != 0 || n < 0) {
+        return 0;
+    }
+    return (size_t)n;
 }

@@ -1,5 +1,6 @@
-/* listen.h: listen sockets shared by a process's workers (SO_REUSEPORT), and the claim that keeps
- * a second process off an address those sockets would otherwise let it share. */
+/* listen.h: listen sockets shared by a process's workers (SO_REUSEPORT), the claim that keeps a
+ * second process off an address those sockets would otherwise let it share, and what is left
+ * unread on a connection they accepted. */
 #ifndef COMMON_LISTEN_H
 #define COMMON_LISTEN_H
 
@@ -32,5 +33,10 @@ void listen_claim_answer(int lock_fd);
  * SO_REUSEPORT and SO_REUSEADDR (IPV6_V6ONLY for IPv6), close-on-exec; not yet listening.
  * Returns the fd or a negative errno. */
 int listen_socket(const struct sockaddr_storage *ss, socklen_t len, int type);
+
+/* Bytes waiting unread in the receive queue of fd, a connection accepted on such a socket (0
+ * when that cannot be told). Closing a connection with unread input makes the kernel reset it:
+ * the servers' lingering closes ask this before closing. */
+size_t listen_conn_unread(int fd);
 
 #endif

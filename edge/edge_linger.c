@@ -1,9 +1,8 @@
 /* edge_linger.c: segment-edge's lingering close: after the last response of a connection whose
  * client may still be sending, shut the write side down, read and drop what arrives, bounded in
  * time and bytes, and close at the client's end of input (nginx's lingering_close). */
-#include <sys/ioctl.h>
-
 #include "edge_conn.h"
+#include "listen.h"
 #include "log.h"
 
 bool edge_conn_lingering(const conn_t *c)
@@ -15,12 +14,7 @@ bool edge_conn_lingering(const conn_t *c)
 static size_t linger_pending(const conn_t *c)
 {
     uv_os_fd_t fd;
-    int n = 0;
-    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &n) != 0 ||
-        n < 0) {
-        return 0;
-    }
-    return (size_t)n;
+    return uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 ? listen_conn_unread(fd) : 0;
 }
 
 /* May input still come after the response that ends c? */

@@ -1,5 +1,6 @@
 /* status.c: the metrics and status listener on the main loop: accept (bounded), read one
- * request head (bounded, with a deadline), render the page into a bounded buffer, write, close.
+ * request head (bounded, with a deadline), render the page into a bounded buffer, write, close;
+ * after an error reply a lingering close (bounded) so that the client reads it.
  */
 #include "status.h"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "listen.h"
 #include "log.h"
 #include "status_http.h"
 
@@ -28,7 +30,13 @@ struct status_conn {
     status_conn_t *prev, *next; /* open connections, oldest first; free list when unused */
     int open_handles;
     bool closing;
-    bool answered; /* a response is being written: input is no longer read */
+    bool answered; /* a response is being written: input is no longer parsed */
+    /* The lingering close: after the reply the write side is shut down (FIN) and what the client
+     * still sends is read and dropped, so that closing with unread input does not reset the
+     * connection before the client has read the reply. */
+    bool linger;    /* input may still come after the reply: read and drop it */
+    bool lingering; /* the reply is out and the FIN sent: waiting for the client's end */
+    size_t dropped;
     size_t inlen;
     uv_write_t wreq;
     uv_shutdown_t sreq;
@@ -90,10 +98,18 @@ static void conn_on_timeout(uv_timer_t *t)
     conn_close(t->data); /* a slow or silent client: its deadline passed */
 }
 
+/* The FIN went after the reply: close, or linger for the client's end (STATUS_LINGER_MS). */
 static void conn_on_shutdown(uv_shutdown_t *req, int status)
 {
-    (void)status;
-    conn_close(req->data);
+    status_conn_t *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0 || !c->linger) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = true;
+    uv_timer_start(&c->timer, conn_on_timeout, STATUS_LINGER_MS, 0);
 }
 
 static void conn_on_written(uv_write_t *req, int status)
@@ -126,11 +142,16 @@ static const char *reason_of(int code)
     }
 }
 
-/* Send code with c->body (already filled) and close after it. */
+/* Send code with c->body (already filled) and close after it: at once after a 200 with nothing
+ * left unread, else after a lingering close. */
 static void conn_respond(status_conn_t *c, int code, const char *type, bool head_only)
 {
     c->answered = true;
-    uv_read_stop((uv_stream_t *)&c->h);
+    uv_os_fd_t fd;
+    c->linger =
+        code != 200 || (uv_fileno((uv_handle_t *)&c->h, &fd) == 0 && listen_conn_unread(fd) > 0);
+    if (!c->linger)
+        uv_read_stop((uv_stream_t *)&c->h);
     int n = snprintf(c->head, sizeof(c->head),
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
@@ -193,20 +214,41 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     status_conn_t *c = h->data;
-    buf->base = c->in + c->inlen;
-    buf->len = sizeof(c->in) - c->inlen;
+    size_t off = c->answered ? 0 : c->inlen; /* once answered, the request is done with */
+    buf->base = c->in + off;
+    buf->len = sizeof(c->in) - off;
+}
+
+/* Input after the reply (the lingering close): dropped; the client's end closes, after the reply
+ * is out; past STATUS_LINGER_MAX the connection is closed. */
+static void conn_drop(status_conn_t *c, ssize_t nread)
+{
+    if (nread < 0) {
+        c->linger = false; /* nothing more comes: close once the reply is out */
+        uv_read_stop((uv_stream_t *)&c->h);
+        if (c->lingering)
+            conn_close(c);
+        return;
+    }
+    c->dropped += (size_t)nread;
+    if (c->dropped > STATUS_LINGER_MAX)
+        conn_close(c);
 }
 
 static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     status_conn_t *c = st->data;
+    if (nread == 0)
+        return;
+    if (c->answered) {
+        conn_drop(c, nread);
+        return;
+    }
     if (nread < 0) {
         conn_close(c);
         return;
     }
-    if (nread == 0 || c->answered)
-        return;
     c->inlen += (size_t)nread;
     status_http_request_t req;
     switch (status_http_parse(c->in, c->inlen, &req)) {
@@ -244,10 +286,14 @@ static void conn_open(gd_status_t *s, int fd)
     uv_tcp_init(s->loop, &c->h);
     uv_timer_init(s->loop, &c->timer);
     c->h.data = c->timer.data = c;
-    /* One slot is spare: taking the last free one closes the oldest connection, so at most
-     * STATUS_CONNS_MAX stay open and a new client always gets in. */
-    if (!s->free_list && s->head != c)
-        conn_close(s->head);
+    /* One slot is spare: taking the last free one closes the oldest lingering close, else the
+     * oldest connection, so at most STATUS_CONNS_MAX stay open and a new client always gets in. */
+    if (!s->free_list && s->head != c) {
+        status_conn_t *old = s->head;
+        while (old != c && !old->lingering)
+            old = old->next;
+        conn_close(old != c ? old : s->head);
+    }
     if (uv_tcp_open(&c->h, fd)) {
         close(fd);
         conn_close(c);
@@ -271,7 +317,7 @@ static void status_take(void *ctx, int fd, const struct sockaddr_storage *peer, 
     conn_open(ctx, fd);
 }
 
-static int listen_socket(const gd_listen_t *addr, char *err, size_t errlen)
+static int status_socket(const gd_listen_t *addr, char *err, size_t errlen)
 {
     int one = 1;
     int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -298,7 +344,7 @@ int gd_status_start(uv_loop_t *loop, const gd_listen_t *addr, gd_status_collect_
     gd_status_t *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->acc.fd = listen_socket(addr, err, errlen);
+    s->acc.fd = status_socket(addr, err, errlen);
     if (s->acc.fd < 0) {
         int rc = s->acc.fd;
         free(s);

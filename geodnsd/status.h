@@ -14,6 +14,10 @@
 #define STATUS_CONNS_MAX  16          /* open connections; the oldest makes room for a new one */
 #define STATUS_TIMEOUT_MS 5000        /* from accept to the last byte of the response */
 #define STATUS_BODY_MAX   (16u << 20) /* a response body larger than this is answered 500 */
+/* The lingering close after an error reply (or with input left unread): the client's further
+ * bytes are read and dropped until it closes, for at most this long and this many bytes. */
+#define STATUS_LINGER_MS  2000
+#define STATUS_LINGER_MAX (1u << 20)
 
 /* Fills *f for one request (on the main loop, so the facts stay valid while rendering). */
 typedef void (*gd_status_collect_t)(void *ctx, metrics_facts_t *f);
