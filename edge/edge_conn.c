@@ -12,7 +12,6 @@
 
 #include "log.h"
 
-static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_parse(conn_t *c);
 
@@ -412,7 +411,7 @@ void edge_conn_response_done(conn_t *c)
     edge_conn_timer(c, T_IDLE);
     conn_parse(c);
     if (c->state == C_READING) {
-        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+        uv_read_start((uv_stream_t *)&c->tcp, edge_conn_alloc, conn_on_read);
     }
 }
 
@@ -576,7 +575,7 @@ static bool conn_on_fill(const conn_t *c)
     return st == EDGE_OBJ_PENDING || st == EDGE_OBJ_STREAMING;
 }
 
-static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void edge_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     conn_t *c = h->data;
@@ -614,7 +613,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     conn_parse(c);
     if (c->state == C_READING) {
-        uv_read_start(s, conn_alloc, conn_on_read);
+        uv_read_start(s, edge_conn_alloc, conn_on_read);
     }
 }
 
@@ -665,6 +664,6 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
     c->parser.cb_ctx = c;
     c->state = C_READING;
     edge_conn_timer(c, T_HEAD);
-    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+    uv_read_start((uv_stream_t *)&c->tcp, edge_conn_alloc, conn_on_read);
     return 0;
 }

@@ -157,6 +157,9 @@ bool edge_conn_idle(const conn_t *c);
 /* A keep-alive connection between requests (it served one at least): the first to close when
  * the worker is at its connection cap. */
 bool edge_conn_keepalive_idle(const conn_t *c);
+/* libuv's allocation callback for reading c: the free end of its read buffer (c->rbuf past
+ * c->rlen). */
+void edge_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* Write whatever can be written now (a waiter woke up). */
 void edge_conn_pump(conn_t *c);
 

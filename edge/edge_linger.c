@@ -26,13 +26,6 @@ static bool linger_wanted(const conn_t *c)
     return c->linger.refused || c->rlen > 0 || linger_pending(c) > 0;
 }
 
-static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    conn_t *c = h->data;
-    *buf = uv_buf_init(c->rbuf, (unsigned)sizeof(c->rbuf));
-}
-
 static void linger_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
@@ -83,11 +76,11 @@ static int linger_start(conn_t *c)
     }
     c->state = C_LINGERING;
     c->linger.bytes = c->rlen; /* what was read of the rest already is dropped too */
-    c->rlen = 0;
+    c->rlen = 0;               /* and stays 0: every read lands at the start of rbuf */
     edge_list_add(&c->w->lingering, &c->linger.link);
     uv_timer_start(&c->timer, linger_on_timeout, c->w->srv->cfg->linger_timeout, 0);
     uv_read_stop(s);
-    rc = uv_read_start(s, linger_alloc, linger_on_read);
+    rc = uv_read_start(s, edge_conn_alloc, linger_on_read);
     if (rc != 0) {
         edge_conn_close(c);
     }

@@ -58,16 +58,7 @@ for name, port, cases in (("origin", pa, (("head", "431"), ("malformed", "400"),
                    % (name, kind, "sent while reading" if together else "sent first", want, TRIES, got))
 
 def reply_then(port, data):
-    """Send data, read the reply to its end of stream; the socket and the status."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(data)
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    return s, buf.split(b" ", 2)[1].decode() if buf.startswith(b"HTTP/1.1 ") else "none"
+    return rawhttp.reply_then("127.0.0.1", port, data)
 
 bad = b"GET /a.ts HTTP/1.1\r\nHost : x\r\n\r\n"
 s, st = reply_then(pa, bad)
@@ -109,14 +100,7 @@ for s in held:
 # A lingering connection held open while the server is stopped (the script below signals it).
 s, st = reply_then(pc, bad)
 print("lingering", st, flush=True)
-t0 = time.monotonic()
-closed = False
-while not closed and time.monotonic() - t0 < 4 * BOUND:
-    time.sleep(0.2)
-    try:
-        s.send(b"x")
-    except OSError:
-        closed = True
+closed = rawhttp.sends_until_closed(s, 4 * BOUND)
 s.close()
 report(closed, "long: the lingering connection was closed by the stop")
 PY

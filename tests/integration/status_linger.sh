@@ -39,16 +39,7 @@ for kind, want in (("head", "431"), ("head1m", "431"), ("malformed", "400"), ("p
                % (kind, "sent while reading" if together else "sent first", want, TRIES, got))
 
 def reply_then(data):
-    """Send data, read the reply to its end of stream; the socket and the status."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
-    s.sendall(data)
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    return s, buf.split(b" ", 2)[1].decode() if buf.startswith(b"HTTP/1.1 ") else "none"
+    return rawhttp.reply_then("127.0.0.1", port, data, BOUND)
 
 bad = b"GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n"
 s, st = reply_then(bad)
@@ -90,14 +81,7 @@ time.sleep(0.5)
 
 s, st = reply_then(bad)
 print("lingering", st, flush=True)
-t0 = time.monotonic()
-closed = False
-while not closed and time.monotonic() - t0 < 4 * BOUND:
-    time.sleep(0.05)
-    try:
-        s.send(b"x")
-    except OSError:
-        closed = True
+closed = rawhttp.sends_until_closed(s, 4 * BOUND, 0.05)
 s.close()
 report(closed, "the lingering connection was closed (by the stop or the time bound)")
 EOF

@@ -7,6 +7,23 @@ import threading
 import time
 
 
+def status_of(buf):
+    """The status code of the reply that starts buf, as text ("none" without an HTTP/1.1 status
+    line)."""
+    line = buf.split(b"\r\n", 1)[0].decode("latin-1")
+    return line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
+
+
+def read_to_end(s):
+    """Everything s receives until the server's end of stream."""
+    buf = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            return buf
+        buf += c
+
+
 def status(host, port, data, timeout=10):
     """Send the bytes data on a new connection and return the reply's status code as text,
     or "none" when the server closed, reset or sent no HTTP/1.1 status line in time."""
@@ -22,8 +39,7 @@ def status(host, port, data, timeout=10):
     except (socket.timeout, ConnectionResetError, BrokenPipeError):
         pass
     s.close()
-    line = buf.split(b"\r\n", 1)[0].decode("latin-1")
-    return line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"
+    return status_of(buf)
 
 
 def exchange_all(host, port, data, timeout=10):
@@ -31,14 +47,18 @@ def exchange_all(host, port, data, timeout=10):
     closes (the requests should end with Connection: close)."""
     s = socket.create_connection((host, port), timeout=timeout)
     s.sendall(data)
-    buf = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
+    buf = read_to_end(s)
     s.close()
     return buf
+
+
+def reply_then(host, port, data, timeout=10):
+    """Send the bytes data on a new connection and read the reply to the server's end of
+    stream. Returns the socket, still open (the server may be in its lingering close), and the
+    reply's status (as status_of)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.sendall(data)
+    return s, status_of(read_to_end(s))
 
 
 def closed_by_server(s, limit=20):
@@ -105,8 +125,7 @@ def send_and_read(host, port, data, timeout=10, more=None, pace=0, together=True
     except OSError:
         pass
     s.close()
-    line = buf.split(b"\r\n", 1)[0].decode("latin-1")
-    return (line.split(" ")[1] if line.startswith("HTTP/1.1 ") else "none"), end, sent[0], secs
+    return status_of(buf), end, sent[0], secs
 
 
 # Requests refused before their end, answered with an error while the client still has bytes on
@@ -132,6 +151,19 @@ def closed_after_reply(s, gap=0.3):
         s.send(b"x")
     except OSError:
         return True
+    return False
+
+
+def sends_until_closed(s, limit, gap=0.2):
+    """Send a byte on s every gap seconds until a send fails (the server closed the connection
+    for good) or limit seconds pass. True when it closed."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        time.sleep(gap)
+        try:
+            s.send(b"x")
+        except OSError:
+            return True
     return False
 
 
