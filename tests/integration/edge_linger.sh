@@ -2,7 +2,7 @@
 # edge_linger: the lingering close. A request answered with an error before the client has sent
 # it whole (a 100 KB head: 431; a malformed head with 100 KB after it: 400; a PUT of 8 MB over
 # max_upload: 413, or to the edge: 405) gets its status line and then a clean end of stream on
-# every one of 50 tries, from a client that reads while sending and from one that sends
+# every one of 50 tries (also a PUT from an address outside upload_allow: 403), from a client that reads while sending and from one that sends
 # everything first; each has one access line. A client that goes on sending after the reply is
 # closed by timeouts.linger (a slow sender) or by limits.max_linger_bytes (a flood); with
 # timeouts.linger 0 the connection is closed at once. At max_connections a lingering
@@ -33,15 +33,20 @@ timeouts: {linger: 0s}
 YAML
 PD=$(free_port)
 start_edge nolinger -c "$T/d.yaml" --listen 127.0.0.1:$PD --root "$T/root"
+cat >"$T/e.yaml" <<YAML
+upload_allow: [192.0.2.0/24]
+YAML
+PE=$(free_port)
+start_edge noupload -c "$T/e.yaml" --listen 127.0.0.1:$PE --root "$T/root"
 
 # The Python part runs in the background: at its end it holds a lingering connection for the
 # stop below. Its exit status is the last line of its output.
 {
-python3 - "$PA" "$PB" "$PC" "$PD" "$SRC/tests/lib" <<'PY'
+python3 - "$PA" "$PB" "$PC" "$PD" "$PE" "$SRC/tests/lib" <<'PY'
 import socket, sys, time
-sys.path.insert(0, sys.argv[5])
+sys.path.insert(0, sys.argv[6])
 import rawhttp
-pa, pb, pc, pd = (int(p) for p in sys.argv[1:5])
+pa, pb, pc, pd, pe = (int(p) for p in sys.argv[1:6])
 TRIES = 50
 BOUND = 15  # seconds of slack past a configured bound
 
@@ -50,7 +55,8 @@ def report(ok, desc):
 
 # Every try gets the status line and a clean end, whichever way the client sends.
 for name, port, cases in (("origin", pa, (("head", "431"), ("malformed", "400"), ("put", "413"))),
-                          ("edge", pb, (("head", "431"), ("malformed", "400"), ("put", "405")))):
+                          ("edge", pb, (("head", "431"), ("malformed", "400"), ("put", "405"))),
+                          ("noupload", pe, (("put", "403"),))):
     for kind, want in cases:
         for together in (True, False):
             got = rawhttp.refused_counts("127.0.0.1", port, kind, TRIES, together=together)
