@@ -260,6 +260,22 @@ metrics = rawhttp.exchange_all("127.0.0.1", ps, b"GET /metrics HTTP/1.1\r\nHost:
 say("\nsegment_edge_status_connections_rejected_total " in metrics and
     "\nsegment_edge_status_connections_rejected_total 0\n" not in metrics,
     "/metrics counts the refused status connections")
+
+# Status connections in their lingering close (a 400 sent, the client still there) fill the
+# bound: the oldest of them is closed to admit a prober, the others go on lingering.
+BAD = b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"
+lingering = []
+for _ in range(3):
+    s, st = rawhttp.reply_then("127.0.0.1", ps, BAD)
+    say(st == "400", "a malformed request on the status port: 400 (%s)" % st)
+    lingering.append(s)
+    time.sleep(0.1)
+say(not rawhttp.closed_after_reply(lingering[0], 0.1), "the status connections linger after their 400")
+say(rawhttp.status("127.0.0.1", ps, HEALTHZ) == "200", "status port full of lingering closes: a prober is served")
+say(rawhttp.closed_after_reply(lingering[0]), "the oldest lingering status connection made room")
+say(not rawhttp.closed_after_reply(lingering[2]), "the newest one still lingers")
+for s in lingering:
+    s.close()
 PY
 expect_eq "the status bound script ran to its end" "$?" 0
 checks_from "$T/cap.out"
