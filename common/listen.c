@@ -10,7 +10,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CLAIM_FIX "stop it or change listen: in the config (or --listen)"
+/* The advice that ends a message about an address in use, for the config key key ("listen",
+ * "status_listen"): its command-line option is the key with '-' for '_'. */
+static const char *claim_fix(const char *key, char *buf, size_t size)
+{
+    char opt[32];
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof(opt); i++) {
+        opt[i] = key[i] == '_' ? '-' : key[i];
+    }
+    opt[i] = '\0';
+    snprintf(buf, size, "stop it or change %s: in the config (or --%s)", key, opt);
+    return buf;
+}
 
 /* Fill un with the abstract name, e.g. "\0geodnsd:127.0.0.1:5353"; return its length. */
 static socklen_t claim_name(const char *prog, const struct sockaddr_storage *ss,
@@ -58,8 +70,8 @@ static int claim_holder(const struct sockaddr_un *un, socklen_t len)
 }
 
 /* Bind ss for one protocol without SO_REUSEPORT and close it again. */
-static int claim_probe(const char *prog, const struct sockaddr_storage *ss, socklen_t len,
-                       const char *text, int type, char *err, size_t errlen)
+static int claim_probe(const char *prog, const char *key, const struct sockaddr_storage *ss,
+                       socklen_t len, const char *text, int type, char *err, size_t errlen)
 {
     const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
     int one = 1;
@@ -74,9 +86,10 @@ static int claim_probe(const char *prog, const struct sockaddr_storage *ss, sock
             close(fd);
         }
         if (e == EADDRINUSE) {
+            char fix[96];
             snprintf(err, errlen,
                      "%s/%s is in use: another process (another %s?) is already serving it; %s",
-                     text, proto, prog, CLAIM_FIX);
+                     text, proto, prog, claim_fix(key, fix, sizeof(fix)));
         } else {
             snprintf(err, errlen, "cannot listen on %s/%s: %s", text, proto, strerror(e));
         }
@@ -86,9 +99,11 @@ static int claim_probe(const char *prog, const struct sockaddr_storage *ss, sock
     return 0;
 }
 
-int listen_claim(const char *prog, const struct sockaddr_storage *ss, socklen_t len,
-                 const char *text, int protos, int *lock_fd, char *err, size_t errlen)
+int listen_claim(const char *prog, const char *key, const struct sockaddr_storage *ss,
+                 socklen_t len, const char *text, int protos, int *lock_fd, char *err,
+                 size_t errlen)
 {
+    char fix[96];
     struct sockaddr_un un;
     socklen_t ulen = claim_name(prog, ss, &un);
     *lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -107,16 +122,16 @@ int listen_claim(const char *prog, const struct sockaddr_storage *ss, socklen_t 
                                : protos == LISTEN_UDP              ? "udp"
                                                                    : "tcp";
             snprintf(err, errlen, "%s is in use: another %s%s is already serving it (%s); %s", text,
-                     prog, who, what, CLAIM_FIX);
+                     prog, who, what, claim_fix(key, fix, sizeof(fix)));
             return -EADDRINUSE;
         }
     }
     int rc = 0;
     if (protos & LISTEN_UDP) {
-        rc = claim_probe(prog, ss, len, text, SOCK_DGRAM, err, errlen);
+        rc = claim_probe(prog, key, ss, len, text, SOCK_DGRAM, err, errlen);
     }
     if (rc == 0 && (protos & LISTEN_TCP)) {
-        rc = claim_probe(prog, ss, len, text, SOCK_STREAM, err, errlen);
+        rc = claim_probe(prog, key, ss, len, text, SOCK_STREAM, err, errlen);
     }
     if (rc && *lock_fd >= 0) {
         close(*lock_fd);

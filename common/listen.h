@@ -21,9 +21,11 @@ enum { LISTEN_TCP = 1, LISTEN_UDP = 2 };
  *    port, or on the wildcard address of the same port, makes that bind fail.
  * On success *lock_fd is the lock to keep for the process lifetime (-1 where the system has no
  * abstract sockets; then only the probe protects). Returns 0, or a negative errno with a message
- * in err (-EADDRINUSE: another process serves the address). */
-int listen_claim(const char *prog, const struct sockaddr_storage *ss, socklen_t len,
-                 const char *text, int protos, int *lock_fd, char *err, size_t errlen);
+ * in err (-EADDRINUSE: another process serves the address), whose advice names the config key
+ * key ("listen") and its option (--listen). */
+int listen_claim(const char *prog, const char *key, const struct sockaddr_storage *ss,
+                 socklen_t len, const char *text, int protos, int *lock_fd, char *err,
+                 size_t errlen);
 
 /* Let go of processes that connected to a held lock to learn its pid (call when lock_fd is
  * readable; it is non-blocking). */

@@ -204,7 +204,8 @@ static int main_claim(edge_main_t *m, const char *key, char (*list)[EDGE_LISTEN_
             return -EINVAL;
         }
         int fd = -1;
-        int rc = listen_claim("segment-edge", &ss, len, list[i], LISTEN_TCP, &fd, err, sizeof(err));
+        int rc =
+            listen_claim("segment-edge", key, &ss, len, list[i], LISTEN_TCP, &fd, err, sizeof(err));
         if (rc != 0) {
             /* The listen addresses' message as docs/edge.md shows it; a status one says so. */
             if (strcmp(key, "listen") == 0) {

@@ -108,9 +108,9 @@ static int claim_all(gd_server_t *srv, const gd_config_t *cfg, char *err, size_t
                    !memcmp(&cfg->listen[k].ss, &cfg->listen[i].ss, cfg->listen[i].len);
         if (seen)
             continue;
-        int rc =
-            listen_claim("geodnsd", &cfg->listen[i].ss, cfg->listen[i].len, cfg->listen[i].text,
-                         LISTEN_UDP | LISTEN_TCP, &srv->claim_fd[srv->nclaims], err, errlen);
+        int rc = listen_claim("geodnsd", "listen", &cfg->listen[i].ss, cfg->listen[i].len,
+                              cfg->listen[i].text, LISTEN_UDP | LISTEN_TCP,
+                              &srv->claim_fd[srv->nclaims], err, errlen);
         if (rc)
             return rc;
         srv->nclaims++;

@@ -45,7 +45,7 @@ python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(
 HOLDER=$!
 EDGE_PIDS+=("$HOLDER")
 for _ in $(seq 100); do [ -e "$T/holder.ready" ] && break; sleep 0.1; done
-edge_refused busy 1 "status_listen: 127\\.0\\.0\\.1:$PB/tcp is in use: another process" \
+edge_refused busy 1 "status_listen: 127\\.0\\.0\\.1:$PB/tcp is in use: another process .*; stop it or change status_listen: in the config \\(or --status-listen\\)" \
     --listen 127.0.0.1:$P --status-listen 127.0.0.1:$PB --root "$T/root"
 kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
