@@ -86,6 +86,9 @@ void edge_conn_cut(conn_t *c, conn_cut_t why)
         c->resp.cut = why;
         edge_conn_access_log(c); /* before the body is freed: a write may still be in flight */
     }
+    if (c->state == C_LINGERING) {
+        STAT_ADD(c->w->st.conns_lingering, (uint64_t)-1);
+    }
     c->state = C_CLOSING;
     edge_list_del(&c->link);
     edge_list_del(&c->linger.link);

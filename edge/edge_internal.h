@@ -291,6 +291,7 @@ typedef struct edge_stats {
     uint64_t conns_total;
     uint64_t conns_active;
     uint64_t conns_rejected;
+    uint64_t conns_lingering; /* in their lingering close, of both kinds below and above */
     /* Connections of the status listeners, counted apart: not in max_connections nor in the
      * connections load unit. */
     uint64_t status_conns_total;

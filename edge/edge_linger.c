@@ -75,6 +75,7 @@ static int linger_start(conn_t *c)
         return rc;
     }
     c->state = C_LINGERING;
+    STAT_ADD(c->w->st.conns_lingering, 1);
     c->linger.bytes = c->rlen; /* what was read of the rest already is dropped too */
     c->rlen = 0;               /* and stays 0: every read lands at the start of rbuf */
     edge_list_add(&c->w->lingering, &c->linger.link);

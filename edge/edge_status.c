@@ -38,6 +38,7 @@ static void stats_sum(edge_server_t *srv, edge_stats_t *t)
         t->conns_total += STAT_GET(s->conns_total);
         t->conns_active += STAT_GET(s->conns_active);
         t->conns_rejected += STAT_GET(s->conns_rejected);
+        t->conns_lingering += STAT_GET(s->conns_lingering);
         t->status_conns_total += STAT_GET(s->status_conns_total);
         t->status_conns_active += STAT_GET(s->status_conns_active);
         t->status_conns_rejected += STAT_GET(s->status_conns_rejected);
@@ -167,24 +168,26 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
     uint64_t lookups = served + t.misses;
     double load = load_value(srv, &t, rps, bps);
     sbuf_t b = {malloc(4096), 0, 4096};
-    sb_add(&b,
-           "{\"mode\":\"%s\",\"uptime_s\":%.1f,\"draining\":%s,\"workers\":%u,\n"
-           "\"connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu},\n"
-           "\"status_connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu,"
-           "\"max\":%u,\"listeners\":%zu},\n"
-           "\"requests\":{\"total\":%llu,\"per_s\":%.1f,\"bad\":%llu,"
-           "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}},\n"
-           "\"egress\":{\"bytes_total\":%llu,\"bits_per_s\":%.0f},\n",
-           srv->origin_mode ? "origin" : "edge", (double)(edge_now_ms() - srv->start_ms) / 1000.0,
-           __atomic_load_n(&srv->draining, __ATOMIC_RELAXED) ? "true" : "false", srv->n_workers,
-           (unsigned long long)t.conns_active, (unsigned long long)t.conns_total,
-           (unsigned long long)t.conns_rejected, (unsigned long long)t.status_conns_active,
-           (unsigned long long)t.status_conns_total, (unsigned long long)t.status_conns_rejected,
-           srv->cfg->status_max_connections, srv->cfg->n_status_listen,
-           (unsigned long long)t.requests, rps, (unsigned long long)t.bad_requests,
-           (unsigned long long)t.status[1], (unsigned long long)t.status[2],
-           (unsigned long long)t.status[3], (unsigned long long)t.status[4],
-           (unsigned long long)t.status[5], (unsigned long long)t.bytes_out, bps);
+    sb_add(
+        &b,
+        "{\"mode\":\"%s\",\"uptime_s\":%.1f,\"draining\":%s,\"workers\":%u,\n"
+        "\"connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu,\"lingering\":%llu},\n"
+        "\"status_connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu,"
+        "\"max\":%u,\"listeners\":%zu},\n"
+        "\"requests\":{\"total\":%llu,\"per_s\":%.1f,\"bad\":%llu,"
+        "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}},\n"
+        "\"egress\":{\"bytes_total\":%llu,\"bits_per_s\":%.0f},\n",
+        srv->origin_mode ? "origin" : "edge", (double)(edge_now_ms() - srv->start_ms) / 1000.0,
+        __atomic_load_n(&srv->draining, __ATOMIC_RELAXED) ? "true" : "false", srv->n_workers,
+        (unsigned long long)t.conns_active, (unsigned long long)t.conns_total,
+        (unsigned long long)t.conns_rejected, (unsigned long long)t.conns_lingering,
+        (unsigned long long)t.status_conns_active, (unsigned long long)t.status_conns_total,
+        (unsigned long long)t.status_conns_rejected, srv->cfg->status_max_connections,
+        srv->cfg->n_status_listen, (unsigned long long)t.requests, rps,
+        (unsigned long long)t.bad_requests, (unsigned long long)t.status[1],
+        (unsigned long long)t.status[2], (unsigned long long)t.status[3],
+        (unsigned long long)t.status[4], (unsigned long long)t.status[5],
+        (unsigned long long)t.bytes_out, bps);
     sb_add(&b,
            "\"cache\":{\"objects\":%zu,\"bytes\":%llu,\"budget\":%llu,\"evictions\":%llu,"
            "\"lookups\":%llu,\"hits\":%llu,\"misses\":%llu,\"collapsed\":%llu,"
@@ -267,6 +270,10 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
          (double)t.conns_total},
         {"segment_edge_connections_rejected_total", "counter",
          "Connections closed at the connection bound.", (double)t.conns_rejected},
+        {"segment_edge_connections_lingering", "gauge",
+         "Connections in their lingering close (response sent, input still drained), of both "
+         "listeners.",
+         (double)t.conns_lingering},
         {"segment_edge_status_connections_active", "gauge",
          "Open connections of the status listeners (not in the connections above).",
          (double)t.status_conns_active},

@@ -43,7 +43,7 @@ start_edge noupload -c "$T/e.yaml" --listen 127.0.0.1:$PE --root "$T/root"
 # stop below. Its exit status is the last line of its output.
 {
 python3 - "$PA" "$PB" "$PC" "$PD" "$PE" "$SRC/tests/lib" <<'PY'
-import socket, sys, time
+import json, socket, sys, time
 sys.path.insert(0, sys.argv[6])
 import rawhttp
 pa, pb, pc, pd, pe = (int(p) for p in sys.argv[1:6])
@@ -66,11 +66,29 @@ for name, port, cases in (("origin", pa, (("head", "431"), ("malformed", "400"),
 def reply_then(port, data):
     return rawhttp.reply_then("127.0.0.1", port, data)
 
+def lingering(port):
+    buf = rawhttp.exchange_all("127.0.0.1", port,
+                               b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return json.loads(buf.split(b"\r\n\r\n", 1)[1])["connections"]["lingering"]
+
+def lingering_becomes(port, want):
+    got = None
+    for _ in range(100):
+        got = lingering(port)
+        if got == want:
+            break
+        time.sleep(0.05)
+    return got
+
 bad = b"GET /a.ts HTTP/1.1\r\nHost : x\r\n\r\n"
+report(lingering_becomes(pa, 0) == 0, "origin: /status connections.lingering 0 after the tries above")
 s, st = reply_then(pa, bad)
 report(st == "400" and not rawhttp.closed_after_reply(s),
        "origin: after the 400 the connection lingers: bytes sent after it are taken (%s)" % st)
+report(lingering(pa) == 1, "origin: /status counts it in connections.lingering")
 s.close()
+got = lingering_becomes(pa, 0)
+report(got == 0, "origin: connections.lingering back to 0 once the client closed (%s)" % got)
 s, st = reply_then(pd, bad)
 report(st == "400" and rawhttp.closed_after_reply(s),
        "linger 0: after the 400 the connection is closed at once (%s)" % st)
