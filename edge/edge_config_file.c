@@ -186,32 +186,35 @@ static int load_freshness(edge_config_t *cfg, const yt_node_t *m, char *err, siz
 
 static int load_timeouts(edge_config_t *cfg, const yt_node_t *m, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "connect", "first_byte",  "between_bytes",         "header_read", "body",   "idle", "send",
-        "drain",   "drain_grace", "origin_probe_interval", "slow_reader", "linger", NULL};
-    struct {
+    /* Every key of timeouts: its field, and whether 0 is allowed (it turns that step off). */
+    const struct {
         const char *k;
         uint64_t *v;
+        bool zero_ok;
     } t[] = {
-        {"connect", &cfg->connect_timeout},
-        {"first_byte", &cfg->first_byte_timeout},
-        {"between_bytes", &cfg->between_bytes_timeout},
-        {"header_read", &cfg->header_read_timeout},
-        {"body", &cfg->body_timeout},
-        {"idle", &cfg->idle_timeout},
-        {"send", &cfg->send_timeout},
-        {"drain", &cfg->drain_timeout},
-        {"drain_grace", &cfg->drain_grace},
-        {"origin_probe_interval", &cfg->origin_probe_interval},
-        {"slow_reader", &cfg->slow_reader_timeout},
-        {"linger", &cfg->linger_timeout},
+        {"connect", &cfg->connect_timeout, false},
+        {"first_byte", &cfg->first_byte_timeout, false},
+        {"between_bytes", &cfg->between_bytes_timeout, false},
+        {"header_read", &cfg->header_read_timeout, false},
+        {"body", &cfg->body_timeout, false},
+        {"idle", &cfg->idle_timeout, false},
+        {"send", &cfg->send_timeout, false},
+        {"drain", &cfg->drain_timeout, false},
+        {"drain_grace", &cfg->drain_grace, true},
+        {"origin_probe_interval", &cfg->origin_probe_interval, false},
+        {"slow_reader", &cfg->slow_reader_timeout, false},
+        {"linger", &cfg->linger_timeout, true},
     };
+    enum { NT = sizeof(t) / sizeof(t[0]) };
+    const char *keys[NT + 1];
+    for (size_t i = 0; i < NT; i++) {
+        keys[i] = t[i].k;
+    }
+    keys[NT] = NULL;
     int rc = yt_map_check_keys(m, keys, "timeouts", err, errlen);
-    for (size_t i = 0; rc == 0 && i < sizeof(t) / sizeof(t[0]); i++) {
+    for (size_t i = 0; rc == 0 && i < NT; i++) {
         rc = get_ms(m, t[i].k, t[i].v, err, errlen);
-        /* 0 turns drain_grace and linger off; every other bound must be a time. */
-        bool zero_ok = strcmp(t[i].k, "drain_grace") == 0 || strcmp(t[i].k, "linger") == 0;
-        if (rc == 0 && *t[i].v == 0 && !zero_ok && yt_map_get(m, t[i].k)) {
+        if (rc == 0 && *t[i].v == 0 && !t[i].zero_ok && yt_map_get(m, t[i].k)) {
             rc = yt_fail(err, errlen, yt_map_get(m, t[i].k), "timeout must be positive");
         }
     }
