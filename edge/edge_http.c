@@ -70,10 +70,32 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
     return parser_append(parser_of(ll), at, len, 431);
 }
 
+/* A request's field name is a token (RFC 9110 5.1, 5.6.2): no space before the colon (RFC 9112
+ * 5.1 requires a 400 for that: a proxy could read the name otherwise), none inside the name.
+ * Origin responses are not held to it (their names are matched, never forwarded raw). */
+static bool field_name_ok(const char *s, size_t n)
+{
+    static const char tspecial[] = "!#$%&'*+-.^_`|~";
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && (c == 0 || !strchr(tspecial, c))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int on_header_field_complete(llhttp_t *ll)
 {
     edge_http_parser_t *p = parser_of(ll);
     edge_http_msg_t *m = &p->msg;
+    if (!p->response && !field_name_ok(p->arena + p->piece_start, p->arena_used - p->piece_start)) {
+        return parser_fail(p, 400, "bad header field name (whitespace or a byte outside a token)");
+    }
     if (m->n_headers >= EDGE_HTTP_MAX_HEADERS) {
         return parser_fail(p, 431, "too many header fields");
     }
