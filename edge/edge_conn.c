@@ -436,7 +436,7 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
     if (m->method == HTTP_OPTIONS && m->url_len == 1 && m->url[0] == '*') {
         snprintf(c->req.path, sizeof(c->req.path), "*");
         c->req.path_len = 1;
-        return 0;
+        return c->status_listener ? 404 : 0;
     }
     int pl = edge_path_normalize(m->url, m->url_len, c->req.path, sizeof(c->req.path), &q, &ql);
     if (pl < 0) {
@@ -450,7 +450,14 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
         return 405;
     }
     if (c->status_listener) {
-        return 0; /* no upload and no cache key: conn_dispatch answers the status paths only */
+        /* No upload and no cache key: conn_dispatch answers GET and HEAD of the status paths.
+         * Anything else, and a request with a body, is answered at its head (the body dropped
+         * by the lingering close), so that no client holds a slot of the small bound for
+         * timeouts.body by sending a body slowly. */
+        if (m->method != HTTP_GET && m->method != HTTP_HEAD) {
+            return 404;
+        }
+        return m->content_length > 0 || m->chunked ? 413 : 0;
     }
     if ((m->method == HTTP_PUT || m->method == HTTP_DELETE) &&
         !edge_cidr_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow, &c->peer)) {
