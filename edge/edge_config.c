@@ -84,6 +84,21 @@ const char *edge_load_unit_name(edge_load_unit_t u)
     }
 }
 
+const char *edge_listen_invalid(const char *hostport)
+{
+    char h[EDGE_LISTEN_TEXT];
+    char p[8];
+    unsigned char a[16];
+    if (strlen(hostport) >= EDGE_LISTEN_TEXT ||
+        edge_hostport_split(hostport, h, sizeof(h), p, sizeof(p)) != 0) {
+        return "expected host:port or [v6]:port, the port 1..65535";
+    }
+    if (inet_pton(AF_INET, h, a) != 1 && inet_pton(AF_INET6, h, a) != 1) {
+        return "the host must be an IPv4 or IPv6 address (a name is not resolved)";
+    }
+    return NULL;
+}
+
 bool edge_listen_overlap(const char *a, const char *b)
 {
     static const uint8_t unspecified[16];

@@ -150,6 +150,10 @@ static inline int edge_hostport_split(const char *s, char *host, size_t hostlen,
     return 0;
 }
 
+/* Why hostport cannot be a listen address (a message), or NULL when it can: an IPv4 or IPv6
+ * address, not a name (nothing is resolved), and a port 1..65535. */
+const char *edge_listen_invalid(const char *hostport);
+
 /* Do two listen addresses take the same connections: the same port and the same address, or
  * the unspecified address (0.0.0.0, ::) of the other's family? Names are compared as written.
  * False when either is not host:port. */

@@ -60,15 +60,16 @@ static int arg_count(const char *v, long max, uint32_t *out)
 static int arg_listen(const char *opt, const char *v, char (*list)[EDGE_LISTEN_TEXT], size_t *count,
                       bool *set, char *err, size_t errlen)
 {
-    char h[EDGE_LISTEN_TEXT];
-    char p[8];
     if (!*set) {
         *count = 0;
         *set = true;
     }
-    if (*count >= EDGE_MAX_LISTEN || strlen(v) >= EDGE_LISTEN_TEXT ||
-        edge_hostport_split(v, h, sizeof(h), p, sizeof(p)) != 0) {
-        return arg_fail(err, errlen, "%s %s: expected HOST:PORT", opt, v);
+    if (*count >= EDGE_MAX_LISTEN) {
+        return arg_fail(err, errlen, "%s %s: too many addresses (max %d)", opt, v, EDGE_MAX_LISTEN);
+    }
+    const char *why = edge_listen_invalid(v);
+    if (why) {
+        return arg_fail(err, errlen, "%s %s: %s", opt, v, why);
     }
     snprintf(list[(*count)++], EDGE_LISTEN_TEXT, "%s", v);
     return 0;

@@ -64,8 +64,6 @@ static int each_item(edge_config_t *cfg, const yt_node_t *n, item_fn fn, char *e
 static int listen_add(const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t *count,
                       const yt_node_t *n, char *err, size_t errlen)
 {
-    char h[EDGE_LISTEN_TEXT];
-    char p[8];
     if (*count >= EDGE_MAX_LISTEN) {
         return yt_fail(err, errlen, n, "too many %s addresses (max %d)", key, EDGE_MAX_LISTEN);
     }
@@ -73,8 +71,9 @@ static int listen_add(const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t *c
     if (rc) {
         return rc;
     }
-    if (edge_hostport_split(list[*count], h, sizeof(h), p, sizeof(p)) != 0) {
-        return yt_fail(err, errlen, n, "expected host:port or [v6]:port");
+    const char *why = edge_listen_invalid(list[*count]);
+    if (why) {
+        return yt_fail(err, errlen, n, "%s %s: %s", key, list[*count], why);
     }
     (*count)++;
     return 0;

@@ -38,7 +38,7 @@ edge_refused wildcard 2 "wild\\.yaml:2:17: status_listen 0\\.0\\.0\\.0:$P takes 
 printf 'limits: {status_max_connections: 0}\n' >"$T/zero.yaml"
 edge_refused zero_bound 2 "zero\\.yaml:1:34: '0' is not a whole number from 1 to 1024" -c "$T/zero.yaml" --listen 127.0.0.1:$P --root "$T/root"
 printf 'status_listen: "127.0.0.1"\n' >"$T/noport.yaml"
-edge_refused no_port 2 "noport\\.yaml:1:16: expected host:port" -c "$T/noport.yaml" --listen 127.0.0.1:$P --root "$T/root"
+edge_refused no_port 2 "noport\\.yaml:1:16: status_listen 127\\.0\\.0\\.1: expected host:port" -c "$T/noport.yaml" --listen 127.0.0.1:$P --root "$T/root"
 # A status address another process holds: exit 1, the status address named.
 PB=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' "$PB" "$T/holder.ready" &

@@ -91,16 +91,26 @@ static void test_status_listen(void)
         const char *yaml;
         const char *msg;
     } bad[] = {
-        {"status_listen: 8081\n", "edge.yaml:1:16: expected host:port"},
-        {"status_listen: [\"1.2.3.4:0\"]\n", "edge.yaml:1:17: expected host:port"},
+        {"status_listen: 8081\n", "edge.yaml:1:16: status_listen 8081: expected host:port"},
+        {"status_listen: [\"1.2.3.4:0\"]\n",
+         "edge.yaml:1:17: status_listen 1.2.3.4:0: expected host:port"},
         {"status_listen: {a: 1}\n", "edge.yaml:1:16"},
         {"listen: 127.0.0.1:8080\nstatus_listen: [127.0.0.1:8081, 127.0.0.1:8080]\n",
          "edge.yaml:2:33: status_listen 127.0.0.1:8080 takes the connections of listen "
          "127.0.0.1:8080"},
         {"listen: \"[::1]:8080\"\nstatus_listen: \"[::]:8080\"\n",
          "edge.yaml:2:16: status_listen [::]:8080 takes the connections of listen [::1]:8080"},
-        {"status_listen: [a:1, a:2, a:3, a:4, a:5, a:6, a:7, a:8, a:9]\n",
-         "edge.yaml:1:57: too many status_listen addresses (max 8)"},
+        {"status_listen: [1.0.0.1:1, 1.0.0.1:2, 1.0.0.1:3, 1.0.0.1:4, 1.0.0.1:5, 1.0.0.1:6, "
+         "1.0.0.1:7, 1.0.0.1:8, 1.0.0.1:9]\n",
+         "edge.yaml:1:105: too many status_listen addresses (max 8)"},
+        /* A name is not resolved: a configuration error with its position (exit 2), not a
+         * failure to listen at start (exit 1, which a service manager restarts). */
+        {"listen: [\"localhost:8080\"]\n",
+         "edge.yaml:1:10: listen localhost:8080: the host must be an IPv4 or IPv6 address"},
+        {"status_listen: edge.example:8081\n",
+         "edge.yaml:1:16: status_listen edge.example:8081: the host must be an IPv4 or IPv6"},
+        {"listen: 127.0.0.1:0\n", "edge.yaml:1:9: listen 127.0.0.1:0: expected host:port or "
+                                  "[v6]:port, the port 1..65535"},
         {"limits: {status_max_connections: 0}\n", "edge.yaml:1:34"},
         {"limits: {status_max_connections: 1025}\n", "edge.yaml:1:34"},
         {"limits: {status_max_connections: lots}\n", "edge.yaml:1:34"},
@@ -129,7 +139,20 @@ static void test_status_listen(void)
     char *a3[] = {"segment-edge", "--status-listen", "8081", NULL};
     edge_config_defaults(&cfg);
     CHECK(edge_config_args(&cfg, 3, a3, err, sizeof(err)) < 0 &&
-          strstr(err, "--status-listen 8081: expected HOST:PORT"));
+          strstr(err, "--status-listen 8081: expected host:port or [v6]:port"));
+    char *a5[] = {"segment-edge", "--status-listen", "localhost:8081", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 3, a5, err, sizeof(err)) < 0 &&
+              strstr(err, "--status-listen localhost:8081: the host must be an IPv4 or IPv6"),
+          "%s", err);
+    char *a6[] = {"segment-edge", "--listen",    "127.0.0.1:1", "--listen",    "127.0.0.1:2",
+                  "--listen",     "127.0.0.1:3", "--listen",    "127.0.0.1:4", "--listen",
+                  "127.0.0.1:5",  "--listen",    "127.0.0.1:6", "--listen",    "127.0.0.1:7",
+                  "--listen",     "127.0.0.1:8", "--listen",    "127.0.0.1:9", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 19, a6, err, sizeof(err)) < 0 &&
+              strstr(err, "--listen 127.0.0.1:9: too many addresses (max 8)"),
+          "%s", err);
     /* A file's status_listen, then --listen on the same address: refused by the final check. */
     CHECK(load(&cfg, "status_listen: 0.0.0.0:8080\nroot: /srv\n", err, sizeof(err)) == 0);
     char *a4[] = {"segment-edge", "--listen", "127.0.0.1:8080", NULL};
