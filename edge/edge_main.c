@@ -321,13 +321,16 @@ static int edge_run(edge_config_t *cfg)
         uv_timer_start(&m.probe, main_on_probe, 0, cfg->origin_probe_interval);
     }
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        log_info("listening on %s (%s mode, %u workers)", cfg->listen[i],
-                 srv->origin_mode ? "origin" : "edge", srv->n_workers);
+        log_info("listening on %s (%s mode, %u worker%s)", cfg->listen[i],
+                 srv->origin_mode ? "origin" : "edge", srv->n_workers,
+                 srv->n_workers == 1 ? "" : "s");
     }
     for (size_t i = 0; i < cfg->n_status_listen; i++) {
         log_info("status listener on %s (/healthz /readyz /status /metrics, at most %u "
-                 "connections)",
-                 cfg->status_listen[i], cfg->status_max_connections);
+                 "connection%s over %s)",
+                 cfg->status_listen[i], cfg->status_max_connections,
+                 cfg->status_max_connections == 1 ? "" : "s",
+                 cfg->n_status_listen == 1 ? "it" : "all status listeners");
     }
     uv_run(m.loop, UV_RUN_DEFAULT);
     for (unsigned i = 0; i < srv->n_workers; i++) {

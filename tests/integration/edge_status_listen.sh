@@ -62,7 +62,7 @@ YAML
 start_edge full -c "$T/full.yaml" --listen 127.0.0.1:$PM --root "$T/root"
 FULL=$LAST_PID
 check "the status listener is logged with its bound" \
-    grep -q "status listener on 127.0.0.1:$PS (/healthz /readyz /status /metrics, at most 16 connections)" "$T/full.log"
+    grep -q "status listener on 127.0.0.1:$PS (/healthz /readyz /status /metrics, at most 16 connections over it)" "$T/full.log"
 
 # The holder: a keep-alive status connection that is not evicted for client ones, then the
 # client listener filled with connections that never send a request; they stay open until
