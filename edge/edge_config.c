@@ -84,19 +84,32 @@ const char *edge_load_unit_name(edge_load_unit_t u)
     }
 }
 
-const char *edge_listen_invalid(const char *hostport)
+int edge_listen_check(const char *hostport, const char (*list)[EDGE_LISTEN_TEXT], size_t n,
+                      char *why, size_t whylen)
 {
     char h[EDGE_LISTEN_TEXT];
     char p[8];
     unsigned char a[16];
     if (strlen(hostport) >= EDGE_LISTEN_TEXT ||
         edge_hostport_split(hostport, h, sizeof(h), p, sizeof(p)) != 0) {
-        return "expected host:port or [v6]:port, the port 1..65535";
+        snprintf(why, whylen, "expected host:port or [v6]:port, the port 1..65535");
+        return -EINVAL;
     }
     if (inet_pton(AF_INET, h, a) != 1 && inet_pton(AF_INET6, h, a) != 1) {
-        return "the host must be an IPv4 or IPv6 address (a name is not resolved)";
+        snprintf(why, whylen, "the host must be an IPv4 or IPv6 address (a name is not resolved)");
+        return -EINVAL;
     }
-    return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (edge_listen_overlap(hostport, list[i])) {
+            if (strcmp(hostport, list[i]) == 0) {
+                snprintf(why, whylen, "listed twice");
+            } else {
+                snprintf(why, whylen, "takes the connections of %s, listed before", list[i]);
+            }
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 bool edge_listen_overlap(const char *a, const char *b)

@@ -150,9 +150,12 @@ static inline int edge_hostport_split(const char *s, char *host, size_t hostlen,
     return 0;
 }
 
-/* Why hostport cannot be a listen address (a message), or NULL when it can: an IPv4 or IPv6
- * address, not a name (nothing is resolved), and a port 1..65535. */
-const char *edge_listen_invalid(const char *hostport);
+/* Can hostport join the n addresses of list (listen or status_listen)? It must be an IPv4 or
+ * IPv6 address, not a name (nothing is resolved), with a port 1..65535, and take no connections
+ * of an address listed before (edge_listen_overlap: the same one, or a wildcard beside it).
+ * Returns 0, or -EINVAL with the reason in why. */
+int edge_listen_check(const char *hostport, const char (*list)[EDGE_LISTEN_TEXT], size_t n,
+                      char *why, size_t whylen);
 
 /* Do two listen addresses take the same connections: the same port and the same address, or
  * the unspecified address (0.0.0.0, ::) of the other's family? Names are compared as written.

@@ -67,8 +67,8 @@ static int arg_listen(const char *opt, const char *v, char (*list)[EDGE_LISTEN_T
     if (*count >= EDGE_MAX_LISTEN) {
         return arg_fail(err, errlen, "%s %s: too many addresses (max %d)", opt, v, EDGE_MAX_LISTEN);
     }
-    const char *why = edge_listen_invalid(v);
-    if (why) {
+    char why[160];
+    if (edge_listen_check(v, (const char(*)[EDGE_LISTEN_TEXT])list, *count, why, sizeof(why))) {
         return arg_fail(err, errlen, "%s %s: %s", opt, v, why);
     }
     snprintf(list[(*count)++], EDGE_LISTEN_TEXT, "%s", v);

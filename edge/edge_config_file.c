@@ -71,8 +71,9 @@ static int listen_add(const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t *c
     if (rc) {
         return rc;
     }
-    const char *why = edge_listen_invalid(list[*count]);
-    if (why) {
+    char why[160];
+    if (edge_listen_check(list[*count], (const char(*)[EDGE_LISTEN_TEXT])list, *count, why,
+                          sizeof(why))) {
         return yt_fail(err, errlen, n, "%s %s: %s", key, list[*count], why);
     }
     (*count)++;

@@ -109,6 +109,12 @@ static void test_status_listen(void)
          "edge.yaml:1:10: listen localhost:8080: the host must be an IPv4 or IPv6 address"},
         {"status_listen: edge.example:8081\n",
          "edge.yaml:1:16: status_listen edge.example:8081: the host must be an IPv4 or IPv6"},
+        /* Twice in one list, or a wildcard beside an address of its port and family. */
+        {"listen: [127.0.0.1:8080, 127.0.0.1:8080]\n",
+         "edge.yaml:1:26: listen 127.0.0.1:8080: listed twice"},
+        {"status_listen: [127.0.0.1:8081, \"0.0.0.0:8081\"]\n",
+         "edge.yaml:1:33: status_listen 0.0.0.0:8081: takes the connections of 127.0.0.1:8081, "
+         "listed before"},
         {"listen: 127.0.0.1:0\n", "edge.yaml:1:9: listen 127.0.0.1:0: expected host:port or "
                                   "[v6]:port, the port 1..65535"},
         {"limits: {status_max_connections: 0}\n", "edge.yaml:1:34"},
@@ -144,6 +150,11 @@ static void test_status_listen(void)
     edge_config_defaults(&cfg);
     CHECK(edge_config_args(&cfg, 3, a5, err, sizeof(err)) < 0 &&
               strstr(err, "--status-listen localhost:8081: the host must be an IPv4 or IPv6"),
+          "%s", err);
+    char *a7[] = {"segment-edge", "--listen", "[::1]:80", "--listen", "[::]:80", NULL};
+    edge_config_defaults(&cfg);
+    CHECK(edge_config_args(&cfg, 5, a7, err, sizeof(err)) < 0 &&
+              strstr(err, "--listen [::]:80: takes the connections of [::1]:80, listed before"),
           "%s", err);
     char *a6[] = {"segment-edge", "--listen",    "127.0.0.1:1", "--listen",    "127.0.0.1:2",
                   "--listen",     "127.0.0.1:3", "--listen",    "127.0.0.1:4", "--listen",
