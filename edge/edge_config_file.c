@@ -380,9 +380,19 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
             return rc;
         }
     }
-    if ((n = yt_map_get(root, "cors_allow_origin")) &&
-        (rc = str_copy(n, cfg->cors_allow_origin, sizeof(cfg->cors_allow_origin), err, errlen))) {
-        return rc;
+    if ((n = yt_map_get(root, "cors_allow_origin"))) {
+        if ((rc = str_copy(n, cfg->cors_allow_origin, sizeof(cfg->cors_allow_origin), err,
+                           errlen))) {
+            return rc;
+        }
+        /* It goes into a header as written: a control byte would end or split it. */
+        for (const char *c = cfg->cors_allow_origin; *c; c++) {
+            unsigned char ch = (unsigned char)*c;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                return yt_fail(err, errlen, n, "cors_allow_origin holds a control byte (\\x%02x)",
+                               ch);
+            }
+        }
     }
     if ((n = yt_map_get(root, "load"))) {
         static const char *const lkeys[] = {"unit", "capacity", NULL};

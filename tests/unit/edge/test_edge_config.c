@@ -109,6 +109,8 @@ static void test_status_listen(void)
          "edge.yaml:1:10: listen localhost:8080: the host must be an IPv4 or IPv6 address"},
         {"status_listen: edge.example:8081\n",
          "edge.yaml:1:16: status_listen edge.example:8081: the host must be an IPv4 or IPv6"},
+        {"cors_allow_origin: \"https://a.example\\r\\nSet-Cookie: x=1\"\n",
+         "edge.yaml:1:20: cors_allow_origin holds a control byte (\\x0d)"},
         /* Twice in one list, or a wildcard beside an address of its port and family. */
         {"listen: [127.0.0.1:8080, 127.0.0.1:8080]\n",
          "edge.yaml:1:26: listen 127.0.0.1:8080: listed twice"},
