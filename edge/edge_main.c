@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -182,6 +183,39 @@ static void main_on_claim_asked(uv_poll_t *p, int status, int events)
     }
 }
 
+/* The open files the bounds let clients and origins hold at once: a socket for each client and
+ * status connection and for each origin fill, plus a margin for the listeners, logs and libuv
+ * (a client of a disk hit or of origin mode holds a file too, so this is the least needed). The
+ * soft limit is raised toward it, up to the hard limit; short of it, accept fails past the limit
+ * and the kernel resets those connections (libuv's EMFILE trick), without a log line or a count:
+ * say so at start. */
+static void main_nofile(const edge_config_t *cfg)
+{
+    uint64_t need =
+        (uint64_t)cfg->max_connections + cfg->status_max_connections + cfg->max_fills + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        log_info("open-file limit raised from %llu to %llu for the connection bounds",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+    } else {
+        rl.rlim_cur = was;
+    }
+    if (rl.rlim_cur < need) {
+        log_warn("open-file limit %llu (hard limit %llu) is below the %llu that "
+                 "limits.max_connections %u, status_max_connections %u and max_fills %u need: "
+                 "connections past it are reset unlogged; raise LimitNOFILE (ulimit -n) or lower "
+                 "max_connections",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)need, cfg->max_connections, cfg->status_max_connections,
+                 cfg->max_fills);
+    }
+}
+
 /* Claim each distinct address of list (n of them, the config key key) for this process
  * (common/listen.h): the workers then share it among themselves with SO_REUSEPORT, and a second
  * segment-edge, or any other process on the port, makes the start fail instead of splitting the
@@ -287,6 +321,7 @@ static int edge_run(edge_config_t *cfg)
     if (rc) {
         return rc;
     }
+    main_nofile(cfg);
     srv->n_workers = cfg->workers;
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
     if (!srv->workers) {

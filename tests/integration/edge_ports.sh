@@ -116,4 +116,36 @@ checks_from "$T/cap.out"
 before=$(sed -n 's/^rejected-before //p' "$T/cap.out")
 expect_eq "/status counts each refused connection once (1 + 6 more than before)" \
     "$(status_field http://127.0.0.1:$PC connections.rejected)" "$((before + 7))"
+
+# The open-file limit against the bounds (max_connections 1000 + 16 status + 128 fills + 64 =
+# 1208 files): a soft limit below it is raised up to the hard limit; a hard limit below it is
+# said at start, since connections past it would be reset without a log line.
+printf 'limits: {max_connections: 1000}\n' >"$T/nofile.yaml"
+nofile_start() { # NAME ULIMIT-ARGS...: start with those limits, LAST_PID the edge itself
+    local name=$1; shift
+    PN=$(free_port)
+    (ulimit "$@"; exec "$EDGE" -c "$T/nofile.yaml" --listen 127.0.0.1:$PN --root "$T/root") \
+        2>"$T/$name.log" &
+    LAST_PID=$!
+    EDGE_PIDS+=("$LAST_PID")
+    wait_listening "$name" "$LAST_PID"
+}
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 1208 ]; then
+    nofile_start nofile_soft -Sn 256
+    expect_match "a soft open-file limit of 256 is raised to what the bounds need" \
+        "$(cat "$T/nofile_soft.log")" 'open-file limit raised from 256 to 1208 for the connection bounds'
+    expect_match "the process runs with it" "$(grep 'Max open files' /proc/$LAST_PID/limits)" \
+        '^Max open files +1208 '
+    check "no warning when it could be raised" bash -c "! grep -q 'warn: open-file' '$T/nofile_soft.log'"
+    kill -TERM "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
+else
+    skip "raising the open-file limit: the hard limit here is $hard, below 1208"
+fi
+nofile_start nofile_hard -n 256
+expect_match "a hard open-file limit of 256 is a warning at start, with the figures" \
+    "$(cat "$T/nofile_hard.log")" \
+    'warn: open-file limit 256 \(hard limit 256\) is below the 1208 that limits.max_connections 1000, status_max_connections 16 and max_fills 128 need'
+expect_eq "and it serves" "$(curl -s -o /dev/null -w '%{http_code}' -m 10 http://127.0.0.1:$PN/v/index.m3u8)" 200
+kill -TERM "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
 finish
