@@ -99,6 +99,13 @@ int edge_listen_check(const char *hostport, const char (*list)[EDGE_LISTEN_TEXT]
         snprintf(why, whylen, "the host must be an IPv4 or IPv6 address (a name is not resolved)");
         return -EINVAL;
     }
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6)) {
+        /* Listeners are IPv6-only: a mapped address cannot be bound. */
+        snprintf(why, whylen, "an IPv4-mapped IPv6 address: write the IPv4 address %u.%u.%u.%u",
+                 a6.s6_addr[12], a6.s6_addr[13], a6.s6_addr[14], a6.s6_addr[15]);
+        return -EINVAL;
+    }
     for (size_t i = 0; i < n; i++) {
         if (edge_listen_overlap(hostport, list[i])) {
             if (strcmp(hostport, list[i]) == 0) {

@@ -111,6 +111,9 @@ static void test_status_listen(void)
          "edge.yaml:1:16: status_listen edge.example:8081: the host must be an IPv4 or IPv6"},
         {"cors_allow_origin: \"https://a.example\\r\\nSet-Cookie: x=1\"\n",
          "edge.yaml:1:20: cors_allow_origin holds a control byte (\\x0d)"},
+        {"listen: \"[::ffff:127.0.1.1]:8080\"\n",
+         "edge.yaml:1:9: listen [::ffff:127.0.1.1]:8080: an IPv4-mapped IPv6 address: write the "
+         "IPv4 address 127.0.1.1"},
         /* Twice in one list, or a wildcard beside an address of its port and family. */
         {"listen: [127.0.0.1:8080, 127.0.0.1:8080]\n",
          "edge.yaml:1:26: listen 127.0.0.1:8080: listed twice"},
