@@ -17,15 +17,19 @@ static void conn_parse(conn_t *c);
 
 /* ---- lifecycle ---- */
 
-/* One connection more (delta 1) or less (-1) open on w, of a status listener or not. */
+/* One connection more (delta 1: accepted, counted in the total too) or less (-1) open on w, of
+ * a status listener or not. */
 static void conn_count(edge_worker_t *w, bool status_listener, int delta)
 {
+    uint64_t up = delta > 0 ? 1 : 0;
     if (status_listener) {
         w->n_status_conns += (size_t)delta;
         STAT_ADD(w->st.status_conns_active, (uint64_t)delta);
+        STAT_ADD(w->st.status_conns_total, up);
     } else {
         w->n_conns += (size_t)delta;
         STAT_ADD(w->st.conns_active, (uint64_t)delta);
+        STAT_ADD(w->st.conns_total, up);
     }
 }
 
@@ -504,7 +508,7 @@ static void conn_dispatch(conn_t *c)
     edge_conn_timer_stop(c);
     conn_plan_init(c);
     if (c->status_listener) {
-        if ((method != HTTP_GET && method != HTTP_HEAD) || !edge_status_serve(c)) {
+        if (!edge_status_serve(c)) { /* conn_on_head let only GET and HEAD through */
             edge_conn_respond_error(c, 404);
         }
     } else if (method == HTTP_PUT) {
@@ -648,11 +652,6 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
     c->open_handles = 2;
     c->status_listener = status_listener;
     conn_count(w, status_listener, 1);
-    if (status_listener) {
-        STAT_ADD(w->st.status_conns_total, 1);
-    } else {
-        STAT_ADD(w->st.conns_total, 1);
-    }
     edge_list_add(&w->conns, &c->link);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         edge_conn_close(c);

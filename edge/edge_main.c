@@ -216,20 +216,13 @@ static void main_nofile(const edge_config_t *cfg)
     }
 }
 
-/* Claim each distinct address of list (n of them, the config key key) for this process
- * (common/listen.h): the workers then share it among themselves with SO_REUSEPORT, and a second
- * segment-edge, or any other process on the port, makes the start fail instead of splitting the
- * traffic. */
+/* Claim each address of list (n of them, the config key key; distinct, as the config checks) for
+ * this process (common/listen.h): the workers then share it among themselves with SO_REUSEPORT, and
+ * a second segment-edge, or any other process on the port, makes the start fail instead of
+ * splitting the traffic. */
 static int main_claim(edge_main_t *m, const char *key, char (*list)[EDGE_LISTEN_TEXT], size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++) {
-            seen = strcmp(list[k], list[i]) == 0;
-        }
-        if (seen) {
-            continue;
-        }
         struct sockaddr_storage ss;
         socklen_t len;
         char err[512];
