@@ -20,16 +20,6 @@ KEY=hmac-sha256:xfr-key:$SECRET
 NSD_PORT=$(free_port 127.0.0.1)
 KNOT_PORT=$(free_port 127.0.0.1)
 while [ "$KNOT_PORT" = "$NSD_PORT" ]; do KNOT_PORT=$(free_port 127.0.0.1); done
-PIDS=()
-secondaries_stop() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    dns_cleanup
-}
-trap secondaries_stop EXIT
 
 W=$TMP/primary
 mkdir -p "$W"
@@ -65,13 +55,9 @@ zone:
     allow-notify: 127.0.0.1 xfr-key
 CONF
 
-# Knot: foreground, as this user, a writable storage dir.
+# Knot: foreground, as this user, everything in its temp dir.
 K=$TMP/knot
-mkdir -p "$K/db"
-cat >"$K/knot.conf" <<CONF
-server:
-    rundir: "$K"
-    listen: 127.0.0.1@$KNOT_PORT
+knot_start "$K" "$KNOT_PORT" <<CONF
 key:
   - id: xfr-key
     algorithm: hmac-sha256
@@ -85,23 +71,11 @@ acl:
     address: 127.0.0.1
     key: xfr-key
     action: notify
-database:
-    storage: "$K/db"
-log:
-  - target: stderr
-    any: info
-template:
-  - id: default
-    storage: "$K"
-    zonefile-sync: -1
-    journal-content: none
 zone:
   - domain: $Z
     master: primary
     acl: notify-from-primary
 CONF
-knotd -c "$K/knot.conf" -s "$K/knot.sock" >"$K/knot.log" 2>&1 &
-PIDS+=($!)
 
 soa_serial() { # PORT: the SOA serial it serves for $Z, or nothing
     dig +short +time=1 +tries=1 -p "$1" @127.0.0.1 "$Z" SOA 2>/dev/null | awk '{print $3}'

@@ -151,6 +151,28 @@ nsd_start() {
     DNS_BG_PIDS+=("$NSD_PID")
 }
 
+# knot_start DIR PORT <CLAUSES: Knot DNS as a peer on 127.0.0.1@PORT, in the foreground as this
+# user with everything (zone files, journal, control socket) under DIR. The text on stdin (key:,
+# remote:, acl:, zone: clauses) follows the server, database, log and template clauses in
+# DIR/knot.conf; zone files are DIR/ZONE.zone. The log is DIR/knot.log. Sets KNOT_PID and adds it to
+# DNS_BG_PIDS, so dns_cleanup stops it.
+knot_start() {
+    local dir=$1 port=$2
+    mkdir -p "$dir/db"
+    {
+        printf 'server:\n    rundir: "%s"\n    listen: 127.0.0.1@%s\n' "$dir" "$port"
+        printf '    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n'
+        printf 'database:\n    storage: "%s/db"\n' "$dir"
+        printf 'log:\n  - target: stderr\n    any: info\n'
+        printf 'template:\n  - id: default\n    storage: "%s"\n    file: "%%s.zone"\n' "$dir"
+        printf '    zonefile-sync: -1\n    journal-content: none\n'
+        cat
+    } >"$dir/knot.conf"
+    "${KNOTD:-knotd}" -c "$dir/knot.conf" -s "$dir/knot.sock" >"$dir/knot.log" 2>&1 &
+    KNOT_PID=$!
+    DNS_BG_PIDS+=("$KNOT_PID")
+}
+
 # dns_stop: SIGTERM, bounded wait. Sets STOP_STATUS (exit status, or "timeout").
 dns_stop() {
     local i

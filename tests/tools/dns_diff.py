@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """dns_diff.py: ask two DNS servers the same questions with dig and compare the answers.
 
-Usage: dns_diff.py QUERIES A_PORT B_PORT [KNOWN]
+Usage: dns_diff.py [--ref NAME] QUERIES A_PORT B_PORT [KNOWN]
 QUERIES holds one "name type" per line (# comments). A is the server under test (geodnsd), B the
-reference (NSD). Every query goes over UDP with EDNS (1232 bytes), over UDP without EDNS (512
-bytes) and over TCP; a truncated UDP reply is compared as it came. Compared: rcode, the
-AA and TC flags and the answer section exactly (order-insensitive, owner names case-insensitive);
+reference (NAME in the output: nsd unless given, e.g. knot). Every query goes over UDP with EDNS
+(1232 bytes), over UDP without EDNS (512 bytes) and over TCP; a truncated UDP reply is compared as
+it came. Compared: rcode, the AA and TC flags and the answer section exactly (order-insensitive, owner names case-insensitive);
 the authority and additional sections of A must equal B's or be a subset of them (RFC 1034 4.3.2:
 additional data is optional; minimal responses). KNOWN lists differences explained in the test:
 "name type transport what | reason" where what is rcode, flags, answer, authority or additional;
@@ -15,6 +15,8 @@ askings agree); exits 1 when an unexplained difference remains.
 """
 import subprocess
 import sys
+
+REF = "nsd"  # the reference's name in the output (--ref)
 
 
 TRANSPORTS = {
@@ -60,27 +62,34 @@ def show_raw(a_port, b_port, name, qtype, transport, a, b):
     """An unexplained difference: print both replies whole, then ask both servers three times
     more, so that a difference seen once (a stray reply, a server's restart) can be told from one
     that stays."""
-    for who, res in (("geodnsd", a), ("nsd", b)):
+    for who, res in (("geodnsd", a), (REF, b)):
         print("  %s replied:\n    %s" % (who, res["raw"].strip().replace("\n", "\n    ")))
     again = []
     for _ in range(3):
         a2, b2 = dig(a_port, name, qtype, transport), dig(b_port, name, qtype, transport)
         again.append("same" if all(a2[k] == b2[k] for k in ("rcode", "flags", "answer"))
-                     else "geodnsd %s, nsd %s" % (a2["rcode"], b2["rcode"]))
+                     else "geodnsd %s, %s %s" % (a2["rcode"], REF, b2["rcode"]))
     print("  asked 3 times more: %s" % "; ".join(again))
 
 
 def main():
+    global REF
+    argv = sys.argv[1:]
+    if len(argv) >= 2 and argv[0] == "--ref":
+        REF, argv = argv[1], argv[2:]
+    if len(argv) not in (3, 4):
+        sys.exit("usage: dns_diff.py [--ref NAME] QUERIES A_PORT B_PORT [KNOWN]")
+    pad = " " * max(0, len("geodnsd") - len(REF))
     queries = []
-    with open(sys.argv[1]) as fh:
+    with open(argv[0]) as fh:
         for line in fh:
             line = line.split("#")[0].strip()
             if line:
                 queries.append(line.split())
-    a_port, b_port = sys.argv[2], sys.argv[3]
+    a_port, b_port = argv[1], argv[2]
     known = {}
-    if len(sys.argv) > 4:
-        with open(sys.argv[4]) as fh:
+    if len(argv) > 3:
+        with open(argv[3]) as fh:
             for line in fh:
                 if line.strip() and not line.startswith("#"):
                     key, reason = line.split("|", 1)
@@ -93,13 +102,13 @@ def main():
             total += 1
             diffs = []
             if a["rcode"] is None or b["rcode"] is None:
-                diffs.append(("rcode", "no reply: geodnsd %s, nsd %s" % (a["rcode"], b["rcode"])))
+                diffs.append(("rcode", "no reply: geodnsd %s, %s %s" % (a["rcode"], REF, b["rcode"])))
             for what in ("rcode", "flags"):
                 if a[what] != b[what]:
-                    diffs.append((what, "geodnsd %s, nsd %s" % (a[what], b[what])))
+                    diffs.append((what, "geodnsd %s, %s %s" % (a[what], REF, b[what])))
             if sorted(a["answer"]) != sorted(b["answer"]):
-                diffs.append(("answer", "geodnsd %s\nnsd     %s" % (sorted(a["answer"]),
-                                                                   sorted(b["answer"]))))
+                diffs.append(("answer", "geodnsd %s\n%s %s%s" % (sorted(a["answer"]), REF, pad,
+                                                              sorted(b["answer"]))))
             is_subset = False
             for what in ("authority", "additional"):
                 sa, sb = sorted(a[what]), sorted(b[what])
@@ -110,7 +119,7 @@ def main():
                     print("subset  %s %s %s %s: geodnsd leaves out %d of %d records" %
                           (name, qtype, tr, what, len(set(sb) - set(sa)), len(sb)))
                 else:
-                    diffs.append((what, "geodnsd %s\nnsd     %s" % (sa, sb)))
+                    diffs.append((what, "geodnsd %s\n%s %s%s" % (sa, REF, pad, sb)))
             if not diffs:
                 if is_subset:
                     subset += 1
@@ -134,8 +143,8 @@ def main():
                 explained += 1
     for key in sorted(set(known) - used):
         print("stale   %s: listed as a difference but the answers agree" % " ".join(key))
-    print("summary: %d queries, %d identical, %d with authority/additional a subset of NSD's, "
-          "%d explained differences, %d unexplained" % (total, same, subset, explained, bad))
+    print("summary: %d queries, %d identical, %d with authority/additional a subset of %s's, "
+          "%d explained differences, %d unexplained" % (total, same, subset, REF, explained, bad))
     return 1 if bad or set(known) - used else 0
 
 
