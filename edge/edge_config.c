@@ -229,6 +229,12 @@ int edge_cidr_parse(const char *s, edge_cidr_t *c)
     return addr_prefix_parse(s, &c->family, c->addr, &c->bits);
 }
 
+bool edge_status_allowed(const edge_config_t *cfg, const void *sockaddr)
+{
+    return cfg->n_status_allow == 0 ||
+           edge_cidr_match(cfg->status_allow, cfg->n_status_allow, sockaddr);
+}
+
 bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)
 {
     const struct sockaddr *sa = sockaddr;

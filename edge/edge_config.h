@@ -100,6 +100,10 @@ typedef struct edge_config {
     uint64_t max_linger_bytes; /* discarded in a lingering close before the connection is closed */
     edge_cidr_t upload_allow[EDGE_MAX_CIDRS];
     size_t n_upload_allow;
+    /* Who may read the status paths (/healthz, /readyz, /status, /metrics) on any listener and
+     * connect to a status listener at all; 0 entries: any address. */
+    edge_cidr_t status_allow[EDGE_MAX_CIDRS];
+    size_t n_status_allow;
     char cors_allow_origin[256];
     edge_load_unit_t load_unit;
     double capacity;
@@ -137,6 +141,9 @@ int edge_cidr_parse(const char *s, edge_cidr_t *c);
 
 /* Does the socket address (struct sockaddr *) fall in one of the ranges? */
 bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr);
+/* May the peer at sockaddr read the status paths and connect to a status listener? (In
+ * status_allow; any address when that list is empty.) */
+bool edge_status_allowed(const edge_config_t *cfg, const void *sockaddr);
 
 /* Split "host:port" or "[v6]:port" into its parts (common/hostport.h says which forms), the
  * port as decimal digits. Returns 0 or -EINVAL. */

@@ -128,21 +128,32 @@ static int item_keep(edge_config_t *cfg, const yt_node_t *n, char *err, size_t e
     return 0;
 }
 
-static int item_cidr(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+/* One address range of an access list (upload_allow, status_allow) appended to list. */
+static int cidr_add(edge_cidr_t *list, size_t *n, const yt_node_t *item, char *err, size_t errlen)
 {
     const char *s = NULL;
-    int rc = yt_get_str(n, &s, err, errlen);
+    int rc = yt_get_str(item, &s, err, errlen);
     if (rc) {
         return rc;
     }
-    if (cfg->n_upload_allow >= EDGE_MAX_CIDRS) {
-        return yt_fail(err, errlen, n, "too many address ranges (max %d)", EDGE_MAX_CIDRS);
+    if (*n >= EDGE_MAX_CIDRS) {
+        return yt_fail(err, errlen, item, "too many address ranges (max %d)", EDGE_MAX_CIDRS);
     }
-    if (edge_cidr_parse(s, &cfg->upload_allow[cfg->n_upload_allow]) != 0) {
-        return yt_fail(err, errlen, n, "expected an address or address/prefix");
+    if (edge_cidr_parse(s, &list[*n]) != 0) {
+        return yt_fail(err, errlen, item, "expected an address or address/prefix");
     }
-    cfg->n_upload_allow++;
+    (*n)++;
     return 0;
+}
+
+static int item_upload_cidr(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+{
+    return cidr_add(cfg->upload_allow, &cfg->n_upload_allow, n, err, errlen);
+}
+
+static int item_status_cidr(edge_config_t *cfg, const yt_node_t *n, char *err, size_t errlen)
+{
+    return cidr_add(cfg->status_allow, &cfg->n_status_allow, n, err, errlen);
 }
 
 static int get_ms(const yt_node_t *map, const char *key, uint64_t *out, char *err, size_t errlen)
@@ -278,6 +289,7 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
                                        "timeouts",
                                        "limits",
                                        "upload_allow",
+                                       "status_allow",
                                        "cors_allow_origin",
                                        "load",
                                        "access_log",
@@ -376,8 +388,20 @@ static int load_root(edge_config_t *cfg, const yt_node_t *root, char *err, size_
     }
     if ((n = yt_map_get(root, "upload_allow"))) {
         cfg->n_upload_allow = 0;
-        if ((rc = each_item(cfg, n, item_cidr, err, errlen))) {
+        if ((rc = each_item(cfg, n, item_upload_cidr, err, errlen))) {
             return rc;
+        }
+    }
+    if ((n = yt_map_get(root, "status_allow"))) {
+        cfg->n_status_allow = 0;
+        if ((rc = each_item(cfg, n, item_status_cidr, err, errlen))) {
+            return rc;
+        }
+        if (cfg->n_status_allow == 0) {
+            /* An empty list would mean "nobody": no probe could read the load, every PoP down. */
+            return yt_fail(err, errlen, n,
+                           "status_allow is empty: list the probers' addresses, or leave the key "
+                           "out to allow any address");
         }
     }
     if ((n = yt_map_get(root, "cors_allow_origin"))) {

@@ -665,6 +665,12 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
             uv_ip6_name((struct sockaddr_in6 *)&c->peer, c->peer_str, sizeof(c->peer_str));
         }
     }
+    if (status_listener && !edge_status_allowed(srv->cfg, &c->peer)) {
+        /* Closed before a byte is read: a peer outside status_allow holds no status slot. */
+        STAT_ADD(w->st.status_conns_refused, 1);
+        edge_conn_close(c);
+        return 0;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     edge_http_parser_init(&c->parser, false, c->arena, srv->cfg->max_header_bytes,
                           srv->cfg->max_uri);

@@ -220,7 +220,8 @@ enum { PREP_BLOCKED = 0, PREP_READY = 1 };
 /* Decide the head once the object allows it: PREP_READY, or PREP_BLOCKED to wait. */
 int edge_cache_prepare(conn_t *c);
 
-/* /healthz, /readyz, /status, /metrics (edge_status.c): true when answered. */
+/* /healthz, /readyz, /status, /metrics (edge_status.c): true when answered (403 for a peer
+ * outside status_allow). */
 bool edge_status_serve(conn_t *c);
 
 #endif

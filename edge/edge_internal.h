@@ -297,7 +297,8 @@ typedef struct edge_stats {
     uint64_t status_conns_total;
     uint64_t status_conns_active;
     uint64_t status_conns_rejected;
-    uint64_t fills_refused; /* origin fetches not started: max_fills were in flight */
+    uint64_t status_conns_refused; /* closed at once: the peer is outside status_allow */
+    uint64_t fills_refused;        /* origin fetches not started: max_fills were in flight */
     uint64_t bad_requests;
     uint64_t status[6]; /* 1xx..5xx by first digit */
 } edge_stats_t;

@@ -42,6 +42,7 @@ static void stats_sum(edge_server_t *srv, edge_stats_t *t)
         t->status_conns_total += STAT_GET(s->status_conns_total);
         t->status_conns_active += STAT_GET(s->status_conns_active);
         t->status_conns_rejected += STAT_GET(s->status_conns_rejected);
+        t->status_conns_refused += STAT_GET(s->status_conns_refused);
         t->fills_refused += STAT_GET(s->fills_refused);
         t->bad_requests += STAT_GET(s->bad_requests);
         for (int k = 0; k < 6; k++) {
@@ -173,7 +174,7 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
         "{\"mode\":\"%s\",\"uptime_s\":%.1f,\"draining\":%s,\"workers\":%u,\n"
         "\"connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu,\"lingering\":%llu},\n"
         "\"status_connections\":{\"active\":%llu,\"total\":%llu,\"rejected\":%llu,"
-        "\"max\":%u,\"listeners\":%zu},\n"
+        "\"refused\":%llu,\"max\":%u,\"listeners\":%zu},\n"
         "\"requests\":{\"total\":%llu,\"per_s\":%.1f,\"bad\":%llu,"
         "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu}},\n"
         "\"egress\":{\"bytes_total\":%llu,\"bits_per_s\":%.0f},\n",
@@ -182,9 +183,9 @@ char *edge_status_json(edge_server_t *srv, size_t *len)
         (unsigned long long)t.conns_active, (unsigned long long)t.conns_total,
         (unsigned long long)t.conns_rejected, (unsigned long long)t.conns_lingering,
         (unsigned long long)t.status_conns_active, (unsigned long long)t.status_conns_total,
-        (unsigned long long)t.status_conns_rejected, srv->cfg->status_max_connections,
-        srv->cfg->n_status_listen, (unsigned long long)t.requests, rps,
-        (unsigned long long)t.bad_requests, (unsigned long long)t.status[1],
+        (unsigned long long)t.status_conns_rejected, (unsigned long long)t.status_conns_refused,
+        srv->cfg->status_max_connections, srv->cfg->n_status_listen, (unsigned long long)t.requests,
+        rps, (unsigned long long)t.bad_requests, (unsigned long long)t.status[1],
         (unsigned long long)t.status[2], (unsigned long long)t.status[3],
         (unsigned long long)t.status[4], (unsigned long long)t.status[5],
         (unsigned long long)t.bytes_out, bps);
@@ -282,6 +283,9 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         {"segment_edge_status_connections_rejected_total", "counter",
          "Status listener connections closed at status_max_connections.",
          (double)t.status_conns_rejected},
+        {"segment_edge_status_connections_refused_total", "counter",
+         "Status listener connections closed at once: the peer is outside status_allow.",
+         (double)t.status_conns_refused},
         {"segment_edge_cache_hits_total", "counter", "Fresh cache hits.", (double)t.hits},
         {"segment_edge_cache_misses_total", "counter", "Requests that started an origin fetch.",
          (double)t.misses},
@@ -380,7 +384,12 @@ bool edge_status_serve(conn_t *c)
     edge_server_t *srv = c->w->srv;
     const char *p = c->req.path;
     const char *text = "text/plain; charset=utf-8";
-    if (strcmp(p, "/healthz") == 0) {
+    bool is_status = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
+                     strcmp(p, "/status") == 0 || strcmp(p, "/metrics") == 0;
+    if (is_status && !edge_status_allowed(srv->cfg, &c->peer)) {
+        /* On a client listener: the status paths are the operator's, not the viewers'. */
+        edge_conn_respond_error(c, 403);
+    } else if (strcmp(p, "/healthz") == 0) {
         edge_conn_respond_simple(c, 200, text, "ok\n", 3, NULL);
     } else if (strcmp(p, "/readyz") == 0) {
         const char *why = NULL;

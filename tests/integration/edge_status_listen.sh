@@ -23,9 +23,11 @@ code() {
     curl -s -o /dev/null -m 10 -w '%{http_code}' "$@" "$url"
 }
 
-# json URL EXPR: a Python expression on the JSON document d at URL.
+# json URL EXPR [CURL ARGS...]: a Python expression on the JSON document d at URL.
 json() {
-    curl -s -m 10 "$1" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>&1
+    local url=$1 expr=$2
+    shift 2
+    curl -s -m 10 "$@" "$url" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$expr" 2>&1
 }
 
 # --- refused at start -------------------------------------------------------------------------
@@ -315,5 +317,41 @@ check "drain: it stayed open for drain_grace (1.5 s; closed after $(python3 -c "
 expect_eq "drain: and so is the client listener" "$(code "http://127.0.0.1:$PM/healthz")" 000
 wait "$CAP"
 expect_eq "drain: exit 0" "$?" 0
-check "no sanitizer report" bash -c "! grep -qiE 'runtime error|AddressSanitizer|LeakSanitizer' '$T/full.log' '$T/cap.log'"
+
+# --- status_allow: only the listed addresses read the status paths ------------------------------
+# 127.0.0.2 is the prober; requests from 127.0.0.1 are a viewer's (curl --interface picks the
+# source address on loopback).
+PA=$(free_port)
+PAS=$(free_port)
+cat >"$T/allow.yaml" <<YAML
+status_listen: ["127.0.0.1:$PAS"]
+status_allow: [127.0.0.2/32]
+YAML
+start_edge allow -c "$T/allow.yaml" --listen 127.0.0.1:$PA --root "$T/root"
+expect_eq "status_allow: the status port closes a connection from outside the list unanswered" \
+    "$(code "http://127.0.0.1:$PAS/healthz")" 000
+expect_eq "status_allow: the status port serves the prober" \
+    "$(code "http://127.0.0.1:$PAS/healthz" --interface 127.0.0.2)" 200
+expect_eq "status_allow: the client port refuses /status to a viewer (403)" \
+    "$(code "http://127.0.0.1:$PA/status")" 403
+for path in /healthz /readyz /metrics; do
+    expect_eq "status_allow: the client port refuses $path to a viewer (403)" \
+        "$(code "http://127.0.0.1:$PA$path")" 403
+done
+expect_eq "status_allow: the client port serves /status to the prober" \
+    "$(code "http://127.0.0.1:$PA/status" --interface 127.0.0.2)" 200
+expect_eq "status_allow: files are served to the viewer as before" \
+    "$(code "http://127.0.0.1:$PA/v/index.m3u8")" 200
+for _ in 1 2; do code "http://127.0.0.1:$PAS/status" >/dev/null; done
+expect_eq "status_allow: /status counts the 3 refused status connections" \
+    "$(json "http://127.0.0.1:$PAS/status" "d['status_connections']['refused']" --interface 127.0.0.2)" 3
+expect_match "status_allow: /metrics counts them" \
+    "$(curl -s -m 10 --interface 127.0.0.2 "http://127.0.0.1:$PAS/metrics")" \
+    'segment_edge_status_connections_refused_total 3'
+expect_match "status_allow: the viewer's 403 is in the access log" "$(cat "$T/allow.log")" \
+    'access 127\.0\.0\.1 "GET /status" 403 '
+printf 'status_allow: []\n' >"$T/allow_empty.yaml"
+edge_refused allow_empty 2 "allow_empty\\.yaml:1:15: status_allow is empty" \
+    -c "$T/allow_empty.yaml" --listen 127.0.0.1:$P --root "$T/root"
+check "no sanitizer report" bash -c "! grep -qiE 'runtime error|AddressSanitizer|LeakSanitizer' '$T/full.log' '$T/cap.log' '$T/allow.log'"
 finish

@@ -205,6 +205,12 @@ static void test_bad(void)
         {"limits: {max_fills: 1000001}\n", "edge.yaml:1:21"},
         {"upload_allow: [300.1.1.1/8]\n", "edge.yaml:1:16"},
         {"upload_allow: [10.0.0.0/33]\n", "edge.yaml:1:16"},
+        {"status_allow: [192.0.2.0/24, bogus]\n", "edge.yaml:1:30: expected an address"},
+        {"status_allow: []\n", "edge.yaml:1:15: status_allow is empty"},
+        {"status_allow: [1.1.1.1, 2.2.2.2, 3.3.3.3, 4.4.4.4, 5.5.5.5, 6.6.6.6, 7.7.7.7, 8.8.8.8, "
+         "9.9.9.9, 10.1.1.1, 11.1.1.1, 12.1.1.1, 13.1.1.1, 14.1.1.1, 15.1.1.1, 16.1.1.1, "
+         "17.1.1.1]\n",
+         "too many address ranges (max 16)"},
         {"load: {unit: furlongs}\n", "edge.yaml:1:14"},
         {"load: {capacity: -1}\n", "edge.yaml:1:18"},
         {"access_log: maybe\n", "edge.yaml:1:13"},
@@ -338,6 +344,24 @@ static void test_cidr(void)
     CHECK(edge_size_parse("1k", &v) == 0 && v == 1024);
     CHECK(edge_size_parse("-1", &v) < 0);
     CHECK(edge_size_parse("99999999999999G", &v) < 0);
+
+    /* status_allow: any address by default; a list lets only its ranges read the status paths. */
+    edge_config_t cfg;
+    char err[512];
+    CHECK(load(&cfg, "", err, sizeof(err)) == 0 && cfg.n_status_allow == 0);
+    CHECK(edge_status_allowed(&cfg, &b4));
+    CHECK(load(&cfg, "status_allow: [127.0.0.0/8, \"::1\"]\n", err, sizeof(err)) == 0, "%s", err);
+    CHECK(cfg.n_status_allow == 2 && cfg.n_upload_allow == 2);
+    struct sockaddr_storage ss;
+    memcpy(&ss, &a4, sizeof(a4));
+    CHECK(edge_status_allowed(&cfg, &ss));
+    memcpy(&ss, &b4, sizeof(b4));
+    CHECK(!edge_status_allowed(&cfg, &ss));
+    memcpy(&ss, &a6, sizeof(a6));
+    CHECK(edge_status_allowed(&cfg, &ss));
+    CHECK(load(&cfg, "status_allow: 10.0.0.1\n", err, sizeof(err)) == 0 && cfg.n_status_allow == 1);
+    memcpy(&ss, &b4, sizeof(b4));
+    CHECK(edge_status_allowed(&cfg, &ss));
 }
 
 int main(void)
