@@ -51,3 +51,16 @@ int addr_prefix_parse(const char *s, int *family, uint8_t addr[16], unsigned *bi
     *bits = b;
     return 0;
 }
+
+int addr_net_parse(const char *s, addr_net_t *out)
+{
+    int fam;
+    unsigned bits;
+    uint8_t a[16];
+    if (addr_prefix_parse(s, &fam, a, &bits))
+        return -EINVAL;
+    out->family = (uint8_t)fam;
+    out->bits = (uint8_t)bits;
+    memcpy(out->addr, a, sizeof(out->addr));
+    return 0;
+}

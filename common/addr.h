@@ -53,6 +53,29 @@ static inline bool addr_prefix_match(const uint8_t *a, const uint8_t *p, unsigne
     return (a[full] & m) == (p[full] & m);
 }
 
+/* An address range: family AF_INET or AF_INET6, its address bytes (4 or 16 used) and prefix
+ * length: the entries of the access lists (rrl.exempt, metrics.allow, upload_allow,
+ * status_allow). */
+typedef struct addr_net {
+    uint8_t family;
+    uint8_t bits;
+    uint8_t addr[16];
+} addr_net_t;
+
+/* addr_net_list_match: whether the address of sa (an IPv4-mapped IPv6 address counted as IPv4)
+ * lies inside one of the n ranges of list. False for a NULL sa or another family. */
+static inline bool addr_net_list_match(const addr_net_t *list, size_t n, const struct sockaddr *sa)
+{
+    int fam;
+    const uint8_t *a = addr_sockaddr_bytes(sa, &fam);
+    if (!a)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (list[i].family == fam && addr_prefix_match(a, list[i].addr, list[i].bits))
+            return true;
+    return false;
+}
+
 /* addr_parse: a bare IPv4 address in dotted-quad form ("192.0.2.7") or IPv6 address in
  * RFC 4291 text form ("2001:db8::1", "::ffff:192.0.2.7") into *family (AF_INET or AF_INET6)
  * and addr (4 or 16 bytes used, the rest zero). An IPv4-mapped IPv6 address stays AF_INET6.
@@ -66,5 +89,8 @@ int addr_parse(const char *s, int *family, uint8_t addr[16]);
  * untouched) for anything else, text too long for an address included. Bits past the prefix
  * are kept as written. */
 int addr_prefix_parse(const char *s, int *family, uint8_t addr[16], unsigned *bits);
+
+/* addr_net_parse: addr_prefix_parse into *out. Returns 0, or -EINVAL (out untouched). */
+int addr_net_parse(const char *s, addr_net_t *out);
 
 #endif

@@ -62,8 +62,8 @@ void edge_config_defaults(edge_config_t *cfg)
     cfg->max_uri = EDGE_MAX_URI;
     cfg->max_upload = 1ull << 30;
     cfg->max_linger_bytes = 16ull << 20;
-    edge_cidr_parse("127.0.0.0/8", &cfg->upload_allow[0]);
-    edge_cidr_parse("::1/128", &cfg->upload_allow[1]);
+    addr_net_parse("127.0.0.0/8", &cfg->upload_allow[0]);
+    addr_net_parse("::1/128", &cfg->upload_allow[1]);
     cfg->n_upload_allow = 2;
     snprintf(cfg->cors_allow_origin, sizeof(cfg->cors_allow_origin), "*");
     cfg->load_unit = EDGE_LOAD_EGRESS_MBPS;
@@ -224,44 +224,10 @@ int edge_origin_parse(const char *url, edge_origin_cfg_t *o)
     return 0;
 }
 
-int edge_cidr_parse(const char *s, edge_cidr_t *c)
-{
-    return addr_prefix_parse(s, &c->family, c->addr, &c->bits);
-}
-
-bool edge_status_allowed(const edge_config_t *cfg, const void *sockaddr)
+bool edge_status_allowed(const edge_config_t *cfg, const struct sockaddr *sockaddr)
 {
     return cfg->n_status_allow == 0 ||
-           edge_cidr_match(cfg->status_allow, cfg->n_status_allow, sockaddr);
-}
-
-bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr)
-{
-    const struct sockaddr *sa = sockaddr;
-    uint8_t a4[4];
-    const uint8_t *a6 = NULL;
-    bool v4 = false;
-    if (sa->sa_family == AF_INET) {
-        memcpy(a4, &((const struct sockaddr_in *)sockaddr)->sin_addr, 4);
-        v4 = true;
-    } else if (sa->sa_family == AF_INET6) {
-        a6 = ((const struct sockaddr_in6 *)sockaddr)->sin6_addr.s6_addr;
-        if (addr_v4mapped(a6)) {
-            memcpy(a4, a6 + 12, 4);
-            v4 = true;
-        }
-    } else {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (list[i].family == AF_INET && v4 && addr_prefix_match(list[i].addr, a4, list[i].bits)) {
-            return true;
-        }
-        if (list[i].family == AF_INET6 && a6 && addr_prefix_match(list[i].addr, a6, list[i].bits)) {
-            return true;
-        }
-    }
-    return false;
+           addr_net_list_match(cfg->status_allow, cfg->n_status_allow, sockaddr);
 }
 
 uint64_t edge_config_max_object(const edge_config_t *cfg)

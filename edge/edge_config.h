@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "hostport.h"
 
 #define EDGE_MAX_LISTEN  8
@@ -28,12 +29,6 @@
 /* status_max_connections: the default and the most (each takes a connection's buffers). */
 #define EDGE_STATUS_CONNS_DEFAULT 16
 #define EDGE_STATUS_CONNS_MAX     1024
-
-typedef struct edge_cidr {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    unsigned bits;
-} edge_cidr_t;
 
 typedef struct edge_origin_cfg {
     char url[512];
@@ -98,11 +93,11 @@ typedef struct edge_config {
     uint32_t max_uri;
     uint64_t max_upload;
     uint64_t max_linger_bytes; /* discarded in a lingering close before the connection is closed */
-    edge_cidr_t upload_allow[EDGE_MAX_CIDRS];
+    addr_net_t upload_allow[EDGE_MAX_CIDRS];
     size_t n_upload_allow;
     /* Who may read the status paths (/healthz, /readyz, /status, /metrics) on any listener and
      * connect to a status listener at all; 0 entries: any address. */
-    edge_cidr_t status_allow[EDGE_MAX_CIDRS];
+    addr_net_t status_allow[EDGE_MAX_CIDRS];
     size_t n_status_allow;
     char cors_allow_origin[256];
     edge_load_unit_t load_unit;
@@ -136,14 +131,9 @@ int edge_config_validate(const edge_config_t *cfg, char *err, size_t errlen);
 /* Parse "http://host[:port][/prefix]" into o. Returns 0 or -EINVAL. */
 int edge_origin_parse(const char *url, edge_origin_cfg_t *o);
 
-/* Parse "a.b.c.d/n", "x::y/n" or a bare address into c. Returns 0 or -EINVAL. */
-int edge_cidr_parse(const char *s, edge_cidr_t *c);
-
-/* Does the socket address (struct sockaddr *) fall in one of the ranges? */
-bool edge_cidr_match(const edge_cidr_t *list, size_t n, const void *sockaddr);
 /* May the peer at sockaddr read the status paths and connect to a status listener? (In
  * status_allow; any address when that list is empty.) */
-bool edge_status_allowed(const edge_config_t *cfg, const void *sockaddr);
+bool edge_status_allowed(const edge_config_t *cfg, const struct sockaddr *sockaddr);
 
 /* Split "host:port" or "[v6]:port" into its parts (common/hostport.h says which forms), the
  * port as decimal digits. Returns 0 or -EINVAL. */

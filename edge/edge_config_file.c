@@ -129,7 +129,7 @@ static int item_keep(edge_config_t *cfg, const yt_node_t *n, char *err, size_t e
 }
 
 /* One address range of an access list (upload_allow, status_allow) appended to list. */
-static int cidr_add(edge_cidr_t *list, size_t *n, const yt_node_t *item, char *err, size_t errlen)
+static int cidr_add(addr_net_t *list, size_t *n, const yt_node_t *item, char *err, size_t errlen)
 {
     const char *s = NULL;
     int rc = yt_get_str(item, &s, err, errlen);
@@ -139,7 +139,7 @@ static int cidr_add(edge_cidr_t *list, size_t *n, const yt_node_t *item, char *e
     if (*n >= EDGE_MAX_CIDRS) {
         return yt_fail(err, errlen, item, "too many address ranges (max %d)", EDGE_MAX_CIDRS);
     }
-    if (edge_cidr_parse(s, &list[*n]) != 0) {
+    if (addr_net_parse(s, &list[*n]) != 0) {
         return yt_fail(err, errlen, item, "expected an address or address/prefix");
     }
     (*n)++;

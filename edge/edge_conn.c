@@ -464,7 +464,8 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
         return m->content_length > 0 || m->chunked ? 413 : 0;
     }
     if ((m->method == HTTP_PUT || m->method == HTTP_DELETE) &&
-        !edge_cidr_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow, &c->peer)) {
+        !addr_net_list_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow,
+                             (const struct sockaddr *)&c->peer)) {
         return 403;
     }
     if (m->method == HTTP_PUT) {
@@ -665,7 +666,7 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
             uv_ip6_name((struct sockaddr_in6 *)&c->peer, c->peer_str, sizeof(c->peer_str));
         }
     }
-    if (status_listener && !edge_status_allowed(srv->cfg, &c->peer)) {
+    if (status_listener && !edge_status_allowed(srv->cfg, (const struct sockaddr *)&c->peer)) {
         /* Closed before a byte is read: a peer outside status_allow holds no status slot. */
         STAT_ADD(w->st.status_conns_refused, 1);
         edge_conn_close(c);

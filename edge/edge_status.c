@@ -386,7 +386,7 @@ bool edge_status_serve(conn_t *c)
     const char *text = "text/plain; charset=utf-8";
     bool is_status = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
                      strcmp(p, "/status") == 0 || strcmp(p, "/metrics") == 0;
-    if (is_status && !edge_status_allowed(srv->cfg, &c->peer)) {
+    if (is_status && !edge_status_allowed(srv->cfg, (const struct sockaddr *)&c->peer)) {
         /* On a client listener: the status paths are the operator's, not the viewers'. */
         edge_conn_respond_error(c, 403);
     } else if (strcmp(p, "/healthz") == 0) {

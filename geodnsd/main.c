@@ -177,6 +177,7 @@ static void collect_facts(void *ctx, metrics_facts_t *f)
     f->health_updates = d->health_updates;
     f->transfers_held = tcp_transfers_held();
     f->transfers_max = d->snap->cfg.tcp_max_xfr;
+    f->status_refused = gd_status_refused(d->status);
 }
 
 static void on_reload_timer(uv_timer_t *t);
@@ -408,6 +409,8 @@ static void reload_finish(daemon_t *d)
          * (answers from the new view at once; its merged tables follow from the thread pool). */
         gd_healthwatch_config(d->hw, s);
         gd_server_publish(d->srv, s, NULL);
+        if (d->status)
+            gd_status_set_allow(d->status, nc->metrics_allow, nc->n_metrics_allow);
         gd_snapshot_t *old = d->snap;
         d->snap = s;
         notify_changed(d->notifier, old, s);
@@ -709,6 +712,8 @@ int main(int argc, char **argv)
         free(d.sum);
         return 1;
     }
+    if (d.status)
+        gd_status_set_allow(d.status, d.snap->cfg.metrics_allow, d.snap->cfg.n_metrics_allow);
 
     unsigned workers = d.snap->cfg.workers;
     if (!workers) {

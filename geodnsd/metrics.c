@@ -361,6 +361,10 @@ void metrics_prom_render(metrics_buf_t *b, const metrics_facts_t *f)
     series_u64(b, "geodnsd_transfers_in_progress", NULL, NULL, NULL, NULL, f->transfers_held);
     head(b, "geodnsd_transfers_max", "gauge", "tcp.max_transfers of the config in force.");
     series_u64(b, "geodnsd_transfers_max", NULL, NULL, NULL, NULL, f->transfers_max);
+    head(b, "geodnsd_status_connections_refused_total", "counter",
+         "Connections to this listener closed at once: the peer is outside metrics.allow.");
+    series_u64(b, "geodnsd_status_connections_refused_total", NULL, NULL, NULL, NULL,
+               f->status_refused);
     render_geo(b, f);
     render_health(b, f);
 }

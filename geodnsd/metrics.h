@@ -144,6 +144,7 @@ typedef struct metrics_facts {
     uint64_t health_updates;    /* health snapshots published */
     unsigned transfers_held;    /* zone transfers being sent now */
     unsigned transfers_max;     /* tcp.max_transfers */
+    uint64_t status_refused;    /* status connections closed by metrics.allow */
 } metrics_facts_t;
 
 /* A response body built in memory up to a fixed bound; past it, overflow is set and further

@@ -44,30 +44,9 @@ void rrl_config_default(rrl_config_t *c)
     c->table_size = RRL_TABLE_DEFAULT;
 }
 
-int rrl_prefix_parse(const char *s, rrl_prefix_t *p)
-{
-    int fam;
-    unsigned bits;
-    uint8_t a[16];
-    if (addr_prefix_parse(s, &fam, a, &bits))
-        return -EINVAL;
-    p->family = (uint8_t)fam;
-    p->bits = (uint8_t)bits;
-    memcpy(p->addr, a, sizeof(p->addr));
-    return 0;
-}
-
 bool rrl_exempt(const rrl_config_t *c, const struct sockaddr *src)
 {
-    int fam;
-    const uint8_t *a = addr_sockaddr_bytes(src, &fam);
-    if (!a)
-        return false;
-    for (size_t i = 0; i < c->nexempt; i++)
-        if (c->exempt[i].family == fam &&
-            addr_prefix_match(a, c->exempt[i].addr, c->exempt[i].bits))
-            return true;
-    return false;
+    return addr_net_list_match(c->exempt, c->nexempt, src);
 }
 
 rrl_table_t *rrl_table_new(uint32_t size)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 #define RRL_EXEMPT_MAX    64
 #define RRL_TABLE_MIN     1024u
 #define RRL_TABLE_MAX     (1u << 24)
@@ -37,13 +39,6 @@ typedef enum rrl_verdict {
     RRL_SLIP,     /* send it truncated: TC=1, question and OPT only */
 } rrl_verdict_t;
 
-/* A network never limited: family AF_INET or AF_INET6, address, prefix length. */
-typedef struct rrl_prefix {
-    uint8_t family;
-    uint8_t bits;
-    uint8_t addr[16];
-} rrl_prefix_t;
-
 /* The `rrl:` settings of the server config. */
 typedef struct rrl_config {
     bool enabled;        /* false: the key is absent, nothing is limited */
@@ -53,7 +48,7 @@ typedef struct rrl_config {
     uint8_t ipv6_prefix; /* bits of an IPv6 source (default 56) */
     bool cookies;        /* a valid server cookie exempts the query (default true) */
     uint32_t table_size; /* buckets per UDP thread, a power of two */
-    rrl_prefix_t exempt[RRL_EXEMPT_MAX];
+    addr_net_t exempt[RRL_EXEMPT_MAX]; /* networks never limited */
     size_t nexempt;
 } rrl_config_t;
 
@@ -62,9 +57,6 @@ typedef struct rrl_table rrl_table_t;
 
 /* Defaults of every key (enabled stays false). */
 void rrl_config_default(rrl_config_t *c);
-
-/* Parse "ADDR" or "ADDR/BITS" (IPv4 or IPv6) into p. Returns 0 or -EINVAL. */
-int rrl_prefix_parse(const char *s, rrl_prefix_t *p);
 
 /* Is src inside one of the exempt prefixes of c? */
 bool rrl_exempt(const rrl_config_t *c, const struct sockaddr *src);

@@ -53,10 +53,45 @@ int gd_metrics_listen_parse(const char *s, gd_listen_t *out)
     return gd_listen_parse(s, out);
 }
 
-/* metrics: {listen: ADDR:PORT}; --metrics replaces it. */
+/* An access list: a YAML list of ADDR or ADDR/BITS (key names it in errors), at most max, into
+ * out[0..*n). */
+static int parse_net_list(const yt_node_t *v, const char *key, addr_net_t *out, size_t max,
+                          size_t *n, char *err, size_t errlen)
+{
+    if (v->kind != YT_SEQ)
+        return yt_fail(err, errlen, v, "'%s' must be a list of ADDR or ADDR/BITS", key);
+    if (v->n > max)
+        return yt_fail(err, errlen, v, "at most %zu prefixes in '%s'", max, key);
+    *n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const char *str;
+        if (yt_get_str(v->items[i], &str, err, errlen))
+            return -EINVAL;
+        if (addr_net_parse(str, &out[*n]))
+            return yt_fail(err, errlen, v->items[i], "'%s' is not ADDR or ADDR/BITS", str);
+        (*n)++;
+    }
+    return 0;
+}
+
+/* metrics: {listen: ADDR:PORT, allow: [...]}; --metrics replaces the address, not the list. */
 static int parse_metrics(gd_config_t *c, const yt_node_t *n, const gd_overrides_t *ov, char *err,
                          size_t errlen)
 {
+    int rc;
+    static const char *const keys[] = {"listen", "allow", NULL};
+    if (n && (rc = yt_map_check_keys(n, keys, "metrics", err, errlen)))
+        return rc;
+    const yt_node_t *a = n ? yt_map_get(n, "allow") : NULL;
+    if (a) {
+        if ((rc = parse_net_list(a, "allow", c->metrics_allow, GD_METRICS_ALLOW_MAX,
+                                 &c->n_metrics_allow, err, errlen)))
+            return rc;
+        if (c->n_metrics_allow == 0)
+            return yt_fail(err, errlen, a,
+                           "metrics.allow is empty: list who may read the metrics, or leave the "
+                           "key out to allow any address");
+    }
     if (ov && ov->metrics) {
         if (gd_metrics_listen_parse(ov->metrics, &c->metrics))
             return snprintf(err, errlen, "--metrics %s: expected ADDR:PORT, [ADDR6]:PORT or PORT",
@@ -67,11 +102,7 @@ static int parse_metrics(gd_config_t *c, const yt_node_t *n, const gd_overrides_
     }
     if (!n)
         return 0;
-    static const char *const keys[] = {"listen", NULL};
     const char *v;
-    int rc = yt_map_check_keys(n, keys, "metrics", err, errlen);
-    if (rc)
-        return rc;
     const yt_node_t *l = yt_map_get(n, "listen");
     if (!l)
         return yt_fail(err, errlen, n, "metrics needs 'listen: ADDR:PORT'");
@@ -116,6 +147,7 @@ static int parse_rrl(rrl_config_t *r, const yt_node_t *n, char *err, size_t errl
         return -EINVAL;
     const yt_node_t *v;
     uint32_t u;
+    int rc;
     if (!(v = yt_map_get(n, "responses_per_second")))
         return yt_fail(err, errlen, n, "rrl needs 'responses_per_second: N'");
     if (yt_get_u32(v, 1, RRL_RATE_MAX, &r->rate, err, errlen))
@@ -143,20 +175,9 @@ static int parse_rrl(rrl_config_t *r, const yt_node_t *n, char *err, size_t errl
             p2 <<= 1;
         r->table_size = p2;
     }
-    if ((v = yt_map_get(n, "exempt"))) {
-        if (v->kind != YT_SEQ)
-            return yt_fail(err, errlen, v, "'exempt' must be a list of ADDR or ADDR/BITS");
-        if (v->n > RRL_EXEMPT_MAX)
-            return yt_fail(err, errlen, v, "at most %d exempt prefixes", RRL_EXEMPT_MAX);
-        for (size_t i = 0; i < v->n; i++) {
-            const char *str;
-            if (yt_get_str(v->items[i], &str, err, errlen))
-                return -EINVAL;
-            if (rrl_prefix_parse(str, &r->exempt[r->nexempt]))
-                return yt_fail(err, errlen, v->items[i], "'%s' is not ADDR or ADDR/BITS", str);
-            r->nexempt++;
-        }
-    }
+    if ((v = yt_map_get(n, "exempt")) &&
+        (rc = parse_net_list(v, "exempt", r->exempt, RRL_EXEMPT_MAX, &r->nexempt, err, errlen)))
+        return rc;
     r->enabled = true;
     return 0;
 }

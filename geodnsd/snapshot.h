@@ -16,7 +16,8 @@
 #include "xfr.h"
 #include "zone.h"
 
-#define GD_MAX_LISTEN 32
+#define GD_MAX_LISTEN        32
+#define GD_METRICS_ALLOW_MAX 16 /* metrics.allow entries */
 
 typedef struct gd_listen {
     struct sockaddr_storage ss;
@@ -50,6 +51,9 @@ typedef struct gd_config {
     /* `metrics: {listen: ADDR:PORT}` or --metrics: the metrics and status listener. */
     bool has_metrics;
     gd_listen_t metrics;
+    /* metrics.allow: who may connect to it (any address when empty). Reloadable. */
+    addr_net_t metrics_allow[GD_METRICS_ALLOW_MAX];
+    size_t n_metrics_allow;
     rrl_config_t rrl; /* `rrl:` response rate limiting of UDP; rrl.enabled false when absent */
     /* `tsig_keys:` and `transfer:` (zone transfer out and NOTIFY; NULL: transfers refused). */
     xfr_keyring_t xfr_keys;

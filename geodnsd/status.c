@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "addr.h"
 #include "listen.h"
 #include "log.h"
 #include "status_http.h"
@@ -51,6 +52,10 @@ struct gd_status {
     gd_status_collect_t collect;
     void *ctx;
     char text[80]; /* the address, for logs */
+    /* metrics.allow of the config in force (gd_status_set_allow); any address when empty. */
+    addr_net_t allow[GD_METRICS_ALLOW_MAX];
+    size_t nallow;
+    uint64_t refused; /* connections closed at accept: the peer is outside allow */
     status_conn_t *free_list;
     status_conn_t *head, *tail;
     status_conn_t conns[STATUS_CONNS_MAX + 1]; /* one spare: see conn_open */
@@ -312,9 +317,28 @@ static bool status_has_slot(void *ctx)
 
 static void status_take(void *ctx, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
-    (void)peer;
-    (void)plen;
-    conn_open(ctx, fd);
+    gd_status_t *s = ctx;
+    if (s->nallow &&
+        (plen == 0 || !addr_net_list_match(s->allow, s->nallow, (const struct sockaddr *)peer))) {
+        /* Closed before a byte is read: it takes no slot and evicts no scraper's connection. */
+        s->refused++;
+        close(fd);
+        return;
+    }
+    conn_open(s, fd);
+}
+
+void gd_status_set_allow(gd_status_t *s, const addr_net_t *allow, size_t n)
+{
+    if (n > GD_METRICS_ALLOW_MAX)
+        n = GD_METRICS_ALLOW_MAX;
+    memcpy(s->allow, allow, n * sizeof(*allow));
+    s->nallow = n;
+}
+
+uint64_t gd_status_refused(const gd_status_t *s)
+{
+    return s ? s->refused : 0;
 }
 
 static int status_socket(const gd_listen_t *addr, char *err, size_t errlen)

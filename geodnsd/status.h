@@ -29,6 +29,13 @@ typedef struct gd_status gd_status_t;
 int gd_status_start(uv_loop_t *loop, const gd_listen_t *addr, gd_status_collect_t collect,
                     void *ctx, gd_status_t **out, char *err, size_t errlen);
 
+/* Who may connect (metrics.allow of the config in force; n 0: any address). A connection from
+ * another address is closed as soon as it is accepted, before a byte is read. Main loop only. */
+void gd_status_set_allow(gd_status_t *s, const addr_net_t *allow, size_t n);
+
+/* Connections closed at accept by the allow list so far (0 for NULL). */
+uint64_t gd_status_refused(const gd_status_t *s);
+
 /* Close the listener and every connection; their handles close on the loop's next turn. */
 void gd_status_stop(gd_status_t *s);
 

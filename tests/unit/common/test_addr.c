@@ -1,6 +1,6 @@
 /* test_addr.c: common/addr.h: the IPv4-mapped test, the sockaddr address bytes (mapped folded
  * to IPv4, other families refused), prefix matching at byte and bit boundaries, and the address
- * and prefix parsers with malformed input. */
+ * and prefix parsers with malformed input, and the access lists built on them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -129,10 +129,41 @@ static void test_prefix_parse(void)
     bad_prefix("0000:0000:0000:0000:0000:0000:0000:0000:0000/8");
 }
 
+/* The access lists: addr_net_parse and addr_net_list_match over both families. */
+static void test_net_list(void)
+{
+    addr_net_t l[3];
+    CHECK(addr_net_parse("10.1.0.0/16", &l[0]) == 0 && l[0].family == AF_INET && l[0].bits == 16,
+          "parse a v4 range");
+    CHECK(addr_net_parse("2001:db8::/32", &l[1]) == 0 && l[1].family == AF_INET6 && l[1].bits == 32,
+          "parse a v6 range");
+    CHECK(addr_net_parse("192.0.2.128/25", &l[2]) == 0, "parse a /25");
+    addr_net_t keep = l[2];
+    CHECK(addr_net_parse("10.0.0.0/33", &l[2]) == -EINVAL && !memcmp(&keep, &l[2], sizeof(keep)),
+          "a bad range is refused, its output untouched");
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET, "10.1.255.3", &in.sin_addr);
+    CHECK(addr_net_list_match(l, 3, (struct sockaddr *)&in), "10.1.255.3 in 10.1/16");
+    inet_pton(AF_INET, "10.2.0.1", &in.sin_addr);
+    CHECK(!addr_net_list_match(l, 3, (struct sockaddr *)&in), "10.2.0.1 in none");
+    inet_pton(AF_INET, "192.0.2.200", &in.sin_addr);
+    CHECK(addr_net_list_match(l, 3, (struct sockaddr *)&in), "the /25's upper half");
+    inet_pton(AF_INET, "192.0.2.100", &in.sin_addr);
+    CHECK(!addr_net_list_match(l, 3, (struct sockaddr *)&in), "not its lower half");
+    inet_pton(AF_INET6, "2001:db8:7::1", &in6.sin6_addr);
+    CHECK(addr_net_list_match(l, 3, (struct sockaddr *)&in6), "a v6 address in its range");
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &in6.sin6_addr);
+    CHECK(addr_net_list_match(l, 3, (struct sockaddr *)&in6), "IPv4-mapped matches a v4 range");
+    CHECK(!addr_net_list_match(l, 0, (struct sockaddr *)&in6), "an empty list matches nothing");
+    CHECK(!addr_net_list_match(l, 3, NULL), "no address matches nothing");
+}
+
 int main(void)
 {
     test_addr_parse();
     test_prefix_parse();
+    test_net_list();
     uint8_t a[16];
     CHECK(inet_pton(AF_INET6, "::ffff:192.0.2.7", a) == 1 && addr_v4mapped(a), "::ffff:v4 mapped");
     CHECK(inet_pton(AF_INET6, "::192.0.2.7", a) == 1 && !addr_v4mapped(a), "v4-compat not mapped");

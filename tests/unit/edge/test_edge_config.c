@@ -327,19 +327,19 @@ static void test_linger(void)
 
 static void test_cidr(void)
 {
-    edge_cidr_t c[2];
-    CHECK(edge_cidr_parse("127.0.0.0/8", &c[0]) == 0);
-    CHECK(edge_cidr_parse("::1", &c[1]) == 0 && c[1].bits == 128);
+    addr_net_t c[2];
+    CHECK(addr_net_parse("127.0.0.0/8", &c[0]) == 0);
+    CHECK(addr_net_parse("::1", &c[1]) == 0 && c[1].bits == 128);
     struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f010203)};
     struct sockaddr_in b4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001)};
     struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
     a6.sin6_addr.s6_addr[15] = 1;
-    CHECK(edge_cidr_match(c, 2, &a4));
-    CHECK(!edge_cidr_match(c, 2, &b4));
-    CHECK(edge_cidr_match(c, 2, &a6));
-    CHECK(edge_cidr_parse("1.2.3.4/", &c[0]) < 0);
-    CHECK(edge_cidr_parse("1.2.3.4/x", &c[0]) < 0);
-    CHECK(edge_cidr_parse("::/129", &c[0]) < 0);
+    CHECK(addr_net_list_match(c, 2, (struct sockaddr *)&a4));
+    CHECK(!addr_net_list_match(c, 2, (struct sockaddr *)&b4));
+    CHECK(addr_net_list_match(c, 2, (struct sockaddr *)&a6));
+    CHECK(addr_net_parse("1.2.3.4/", &c[0]) < 0);
+    CHECK(addr_net_parse("1.2.3.4/x", &c[0]) < 0);
+    CHECK(addr_net_parse("::/129", &c[0]) < 0);
     uint64_t v = 0;
     CHECK(edge_size_parse("1k", &v) == 0 && v == 1024);
     CHECK(edge_size_parse("-1", &v) < 0);
@@ -349,19 +349,19 @@ static void test_cidr(void)
     edge_config_t cfg;
     char err[512];
     CHECK(load(&cfg, "", err, sizeof(err)) == 0 && cfg.n_status_allow == 0);
-    CHECK(edge_status_allowed(&cfg, &b4));
+    CHECK(edge_status_allowed(&cfg, (struct sockaddr *)&b4));
     CHECK(load(&cfg, "status_allow: [127.0.0.0/8, \"::1\"]\n", err, sizeof(err)) == 0, "%s", err);
     CHECK(cfg.n_status_allow == 2 && cfg.n_upload_allow == 2);
     struct sockaddr_storage ss;
     memcpy(&ss, &a4, sizeof(a4));
-    CHECK(edge_status_allowed(&cfg, &ss));
+    CHECK(edge_status_allowed(&cfg, (struct sockaddr *)&ss));
     memcpy(&ss, &b4, sizeof(b4));
-    CHECK(!edge_status_allowed(&cfg, &ss));
+    CHECK(!edge_status_allowed(&cfg, (struct sockaddr *)&ss));
     memcpy(&ss, &a6, sizeof(a6));
-    CHECK(edge_status_allowed(&cfg, &ss));
+    CHECK(edge_status_allowed(&cfg, (struct sockaddr *)&ss));
     CHECK(load(&cfg, "status_allow: 10.0.0.1\n", err, sizeof(err)) == 0 && cfg.n_status_allow == 1);
     memcpy(&ss, &b4, sizeof(b4));
-    CHECK(edge_status_allowed(&cfg, &ss));
+    CHECK(edge_status_allowed(&cfg, (struct sockaddr *)&ss));
 }
 
 int main(void)

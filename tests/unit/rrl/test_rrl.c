@@ -153,16 +153,16 @@ static void test_prefixes(void)
     burst(t, &c, SA(m4), RRL_ANSWER, 5, 1, &p, &d, &s);
     CHECK(p == 1, "ipv4_prefix 32: per address");
 
-    rrl_prefix_t px;
-    CHECK(rrl_prefix_parse("10.1.0.0/16", &px) == 0 && px.bits == 16, "parse v4 prefix");
-    CHECK(rrl_prefix_parse("2001:db8::/32", &px) == 0 && px.bits == 32, "parse v6 prefix");
-    CHECK(rrl_prefix_parse("192.0.2.7", &px) == 0 && px.bits == 32, "an address is a /32");
-    CHECK(rrl_prefix_parse("10.0.0.0/33", &px) != 0, "/33 refused");
-    CHECK(rrl_prefix_parse("10.0.0.0/", &px) != 0, "empty bits refused");
-    CHECK(rrl_prefix_parse("example.com", &px) != 0, "a name refused");
-    rrl_prefix_parse("10.1.0.0/16", &c.exempt[c.nexempt++]);
-    rrl_prefix_parse("2001:db8::/32", &c.exempt[c.nexempt++]);
-    rrl_prefix_parse("192.0.2.128/25", &c.exempt[c.nexempt++]);
+    addr_net_t px;
+    CHECK(addr_net_parse("10.1.0.0/16", &px) == 0 && px.bits == 16, "parse v4 prefix");
+    CHECK(addr_net_parse("2001:db8::/32", &px) == 0 && px.bits == 32, "parse v6 prefix");
+    CHECK(addr_net_parse("192.0.2.7", &px) == 0 && px.bits == 32, "an address is a /32");
+    CHECK(addr_net_parse("10.0.0.0/33", &px) != 0, "/33 refused");
+    CHECK(addr_net_parse("10.0.0.0/", &px) != 0, "empty bits refused");
+    CHECK(addr_net_parse("example.com", &px) != 0, "a name refused");
+    addr_net_parse("10.1.0.0/16", &c.exempt[c.nexempt++]);
+    addr_net_parse("2001:db8::/32", &c.exempt[c.nexempt++]);
+    addr_net_parse("192.0.2.128/25", &c.exempt[c.nexempt++]);
     struct sockaddr_storage e1 = v4("10.1.255.3"), e2 = v4("10.2.0.1"), e3 = v4("192.0.2.200"),
                             e4 = v4("192.0.2.100"), e5 = v6("::ffff:10.1.2.3");
     CHECK(rrl_exempt(&c, SA(e1)), "10.1.255.3 in 10.1/16");
