@@ -168,6 +168,27 @@ for k in 'User=geodns' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
     "ExecReload=/bin/kill -HUP \\\$MAINPID"; do
     has "geodnsd.service: $k" "^$k$"
 done
+# A unit that restarts must give up on a start that keeps failing (a bad config): systemd's
+# start limit trips only when StartLimitBurst starts fit in StartLimitIntervalSec (default 5 in
+# 10 s), which with RestartSec=2s they never do unless the unit sets its own limit.
+unit_secs() { # unit_secs FILE KEY DEFAULT: the key's value in seconds (forms 2s, 2, 1min)
+    local v
+    v=$(sed -n "s/^$2=//p" "$1" | tail -n 1)
+    v=${v:-$3}
+    case "$v" in
+    *min) echo $((${v%min} * 60)) ;;
+    *s) echo "${v%s}" ;;
+    *) echo "$v" ;;
+    esac
+}
+for u in "$ROOT"/usr/lib/systemd/system/*.service; do
+    grep -qE '^Restart=(on-failure|always|on-abnormal)$' "$u" || continue
+    burst=$(unit_secs "$u" StartLimitBurst 5)
+    every=$(unit_secs "$u" RestartSec 0.1)
+    within=$(unit_secs "$u" StartLimitIntervalSec 10)
+    expect_eq "$(basename "$u"): $burst failed starts in a row trip the start limit" \
+        "$(awk -v b="$burst" -v r="$every" -v i="$within" 'BEGIN { print (b * r < i) ? "yes" : "no" }')" yes
+done
 # systemd-analyze verify wants the programs at the ExecStart paths: a copy of the units,
 # for verification only, points them into the scratch root. MANPATH lets it find the
 # packaged man pages named in Documentation=.
