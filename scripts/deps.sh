@@ -20,14 +20,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Keep package scripts from starting daemons (nginx, nsd, knot, gdnsd) on install.
-policy_created=0
+# Keep package scripts from starting daemons (nginx, nsd, knot, gdnsd) on install. The file
+# goes again however apt-get ends (a failed install, Ctrl-C): left behind, it would keep every
+# later package from starting its service.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    trap 'exit 130' INT TERM
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
-    policy_created=1
 fi
 apt-get -o DPkg::Lock::Timeout=600 update -qq
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-[ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
 exit 0
