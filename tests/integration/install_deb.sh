@@ -220,5 +220,19 @@ for prog in geodnsd healthcheck segment-edge; do
     expect_eq "$prog(8) documents every option of $prog --help ($(wc -w <<<"$opts") options)" \
         "${missing# }" ""
 done
+# Every top-level key of the server config (the list geodnsd checks keys against) is an entry
+# of geodnsd.yaml(5)'s KEYS.
+keys=$(sed -n '/keys\[\] = {"listen", *"workers"/,/NULL}/p' "$SRC/geodnsd/snapshot.c" | grep -oE '"[a-z_]+"' |
+    tr -d '"')
+expect_eq "the server config's key list is found in geodnsd/snapshot.c" \
+    "$([ "$(wc -w <<<"$keys")" -ge 10 ] && echo yes)" yes
+text=$(MANWIDTH=200 man -E UTF-8 -l "$ROOT/usr/share/man/man5/geodnsd.yaml.5.gz" 2>/dev/null |
+    sed -n '/^KEYS/,/^FILES/p')
+missing=""
+for k in $keys; do
+    grep -qE "^       ([a-z_]+, )?$k(,| |$)" <<<"$text" || missing="$missing $k"
+done
+expect_eq "geodnsd.yaml(5) has an entry for every server config key ($(wc -w <<<"$keys") keys)" \
+    "${missing# }" ""
 
 finish
