@@ -7,7 +7,9 @@
 # PoP; a player fetches every file through that edge, bytes equal to the origin's. Then an edge
 # is killed (-9) while a player fetches segments one by one, re-resolving through unbound after
 # each failure: its clients move to the next nearest PoP within probe interval x down_after +
-# TTL, and the player finishes there without losing a segment.
+# TTL, and the player finishes there without losing a segment. On the way, every metric name
+# docs/metrics.md gives is checked against the /metrics of geodnsd and an edge and against
+# healthcheck's textfile.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
 PATH_BIN=$BIN
@@ -53,9 +55,10 @@ for n in 1 2 3 4; do
 done
 pass "origin and four edges up on port $EP"
 
-dns_start "$EX/geodnsd.yaml" --health-dir "$HD" || finish
+MP=$(path_free_port 127.0.0.1)
+dns_start "$EX/geodnsd.yaml" --health-dir "$HD" --metrics "127.0.0.1:$MP" || finish
 "$BIN/healthcheck" --interval 1 -c "$EX/pops.yaml" --vantage e2e --out "$HD" -q \
-    2>"$TMP/hc.log" &
+    --textfile "$TMP/health.prom" 2>"$TMP/hc.log" &
 PATH_PIDS+=($!)
 for ((i = 0; i < 50 * DNS_SLOW; i++)); do [ -s "$HD/e2e.json" ] && break; sleep 0.1; done
 check "healthcheck wrote its state file" test -s "$HD/e2e.json"
@@ -103,6 +106,23 @@ done
 grep -q "\"requests\":{\"total\":[1-9]" <(curl -s "http://127.0.4.1:$EP/status") &&
     pass "gru's /status counts the Buenos Aires player's requests" ||
     fail "gru's /status counts the Buenos Aires player's requests"
+
+echo "# every metric docs/metrics.md names is exposed (geodnsd, segment-edge, healthcheck's textfile)"
+# names FILE: the metric names of the samples in a Prometheus text file.
+names() { grep -v '^#' "$1" | sed 's/[{ ].*//' | sort -u; }
+curl -s --max-time 5 "http://127.0.0.1:$MP/metrics" -o "$TMP/geodnsd.prom"
+curl -s --max-time 5 "http://127.0.4.1:$EP/metrics" -o "$TMP/edge.prom"
+for pre in geodnsd segment_edge geodns_health; do
+    case $pre in
+    geodnsd) f=$TMP/geodnsd.prom ;;
+    segment_edge) f=$TMP/edge.prom ;;
+    geodns_health) f=$TMP/health.prom ;;
+    esac
+    documented=$(grep -oE "\`${pre}_[a-z0-9_]*[a-z0-9]\`" "$SRC/docs/metrics.md" | tr -d '`' | sort -u)
+    exposed=$(names "$f")
+    expect_eq "metrics.md documents exactly the ${pre}_* metrics exposed ($(wc -w <<<"$exposed"))" \
+        "$(comm -3 <(echo "$documented") <(echo "$exposed") | tr -s ' \t\n' ' ')" ""
+done
 
 echo "# kill -9 fra while a Paris player fetches segments one by one"
 PARIS=192.0.2.0/24
