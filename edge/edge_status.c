@@ -334,6 +334,38 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
         sb_add(&b, "# HELP %s %s\n# TYPE %s %s\n%s %.0f\n", m[i].name, m[i].help, m[i].name,
                m[i].type, m[i].name, m[i].v);
     }
+    if (srv->cache.disk) {
+        edge_disk_stats_t ds;
+        edge_disk_stats(srv->cache.disk, &ds);
+        const struct {
+            const char *name, *type, *help;
+            uint64_t v;
+        } d[] = {
+            {"segment_edge_disk_budget_bytes", "gauge", "cache_disk.size.", ds.budget},
+            {"segment_edge_disk_bytes", "gauge",
+             "Bytes charged against the disk budget: bodies in whole filesystem blocks plus "
+             "index entries.",
+             ds.bytes},
+            {"segment_edge_disk_body_bytes", "gauge", "The disk tier's bodies' lengths.",
+             ds.body_bytes},
+            {"segment_edge_disk_objects", "gauge", "Objects in the disk tier.", ds.objects},
+            {"segment_edge_disk_writes_total", "counter", "Objects written to the disk tier.",
+             ds.writes},
+            {"segment_edge_disk_hits_total", "counter", "Requests served from the disk tier.",
+             ds.hits},
+            {"segment_edge_disk_evictions_total", "counter", "Objects evicted from the disk tier.",
+             ds.evictions},
+            {"segment_edge_disk_dropped_total", "counter",
+             "Objects not written to the disk tier: its write queue was full.", ds.dropped},
+        };
+        for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+            sb_add(&b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", d[i].name, d[i].help, d[i].name,
+                   d[i].type, d[i].name, (unsigned long long)d[i].v);
+        }
+    }
+    sb_add(&b, "# HELP segment_edge_responses_total Responses by status class (counted with "
+               "their access line).\n"
+               "# TYPE segment_edge_responses_total counter\n");
     for (int k = 1; k <= 5; k++) {
         sb_add(&b, "segment_edge_responses_total{code=\"%dxx\"} %llu\n", k,
                (unsigned long long)t.status[k]);
@@ -342,6 +374,11 @@ char *edge_status_metrics(edge_server_t *srv, size_t *len)
                "# TYPE segment_edge_load gauge\n");
     sb_add(&b, "segment_edge_load{unit=\"%s\"} %.3f\n", edge_load_unit_name(srv->cfg->load_unit),
            load_value(srv, &t, rps, bps));
+    if (srv->cfg->n_origins) {
+        sb_add(&b, "# HELP segment_edge_origin_up 1 while the origin answers, 0 while it is "
+                   "marked down.\n"
+                   "# TYPE segment_edge_origin_up gauge\n");
+    }
     for (size_t i = 0; i < srv->cfg->n_origins; i++) {
         sb_add(&b, "segment_edge_origin_up{origin=\"%s\"} %d\n", srv->cfg->origins[i].url,
                __atomic_load_n(&srv->origins[i].up, __ATOMIC_RELAXED));

@@ -84,6 +84,7 @@ typedef struct daemon {
     gd_status_t *status;
     int64_t start_time, last_reload_ok;
     uint64_t reloads_ok, reloads_failed;
+    bool last_reload_failed; /* the newest reload failed: a broken file is being ignored */
     uint64_t health_generation, health_updates;
 } daemon_t;
 
@@ -172,6 +173,7 @@ static void collect_facts(void *ctx, metrics_facts_t *f)
     f->config_generation = d->snap->generation;
     f->reloads_ok = d->reloads_ok;
     f->reloads_failed = d->reloads_failed;
+    f->last_reload_failed = d->last_reload_failed;
     f->last_reload_ok = d->last_reload_ok;
     f->health_generation = d->health_generation;
     f->health_updates = d->health_updates;
@@ -391,6 +393,7 @@ static void reload_finish(daemon_t *d)
     path_list_clear(&d->seen);
     if (j->rc) {
         d->reloads_failed++;
+        d->last_reload_failed = true;
         log_error("reload failed (%s), still serving generation %llu: %s", j->why,
                   (unsigned long long)d->snap->generation, j->err);
         d->seen = j->seen; /* watched too: fixing the broken file reloads */
@@ -403,6 +406,7 @@ static void reload_finish(daemon_t *d)
         warn_restart_only(d, nc);
         log_setup(nc->log_level, nc->syslog, "geodnsd");
         d->reloads_ok++;
+        d->last_reload_failed = false;
         d->last_reload_ok = (int64_t)time(NULL);
         map_slots(d, s);
         /* Health for the new config first: a worker taking the config then finds its health
@@ -453,6 +457,7 @@ static void reload_start(daemon_t *d, const char *why)
     reload_job_t *j = calloc(1, sizeof(*j));
     if (!j) {
         d->reloads_failed++;
+        d->last_reload_failed = true;
         log_error("reload failed (%s), still serving generation %llu: out of memory", why,
                   (unsigned long long)d->snap->generation);
         return;

@@ -350,6 +350,11 @@ void metrics_prom_render(metrics_buf_t *b, const metrics_facts_t *f)
     series_u64(b, "geodnsd_config_reloads_total", "result", "ok", NULL, NULL, f->reloads_ok);
     series_u64(b, "geodnsd_config_reloads_total", "result", "failed", NULL, NULL,
                f->reloads_failed);
+    head(b, "geodnsd_config_last_reload_successful", "gauge",
+         "1 when the newest config load succeeded (the start-up load counts), 0 while the newest "
+         "reload has failed and the previous config serves.");
+    series_u64(b, "geodnsd_config_last_reload_successful", NULL, NULL, NULL, NULL,
+               !f->last_reload_failed);
     head(b, "geodnsd_config_last_reload_success_timestamp_seconds", "gauge",
          "When the config in force was loaded (unix time; the start-up load counts).");
     series_u64(b, "geodnsd_config_last_reload_success_timestamp_seconds", NULL, NULL, NULL, NULL,

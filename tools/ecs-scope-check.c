@@ -526,6 +526,20 @@ static void health_view_from_files(const char *dir, const char *overrides_path, 
     health_view.table = NULL; /* ranked per address here, never from merged tables */
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ecs-scope-check --port P --name NAME --pops F "
+               "(--policy F | --zone F --record NAME) [--mmdb F --schema S] [--nets F] "
+               "[--samples N] [--seed S] "
+               "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
+               "[--type A|AAAA] [--addr A]... [--down POP]... [--health-dir DIR] "
+               "[--overrides F] [--quorum N] [--spill N] [--verbose]\n"
+               "Asks the geodnsd on 127.0.0.1:P for NAME from sample client prefixes and compares "
+               "each ECS scope\nwith the widest correct one computed here; prints \"exact N "
+               "narrower N wider N\" and exits 1\nwhen any scope is wider than correct (the "
+               "file's opening comment says more).\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *mmdb = NULL, *schema = "geoip2-city", *pops_path = NULL, *policy_path = NULL,
@@ -537,21 +551,36 @@ int main(int argc, char **argv)
     const char *extra[256], *down[POPS_MAX];
     size_t nextra = 0, ndown = 0;
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},      {"name", required_argument, 0, 'n'},
-        {"mmdb", required_argument, 0, 'm'},      {"schema", required_argument, 0, 'S'},
-        {"pops", required_argument, 0, 'P'},      {"policy", required_argument, 0, 'g'},
-        {"nets", required_argument, 0, 'N'},      {"samples", required_argument, 0, 'c'},
-        {"seed", required_argument, 0, 's'},      {"source", required_argument, 0, 'x'},
-        {"addr", required_argument, 0, 'a'},      {"verbose", no_argument, 0, 'v'},
-        {"zone", required_argument, 0, 'z'},      {"record", required_argument, 0, 'r'},
-        {"type", required_argument, 0, 't'},      {"family", required_argument, 0, 'f'},
-        {"down", required_argument, 0, 'd'},      {"health-dir", required_argument, 0, 'H'},
-        {"overrides", required_argument, 0, 'O'}, {"quorum", required_argument, 0, 'Q'},
-        {"spill", required_argument, 0, 'L'},     {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'},
+        {"name", required_argument, 0, 'n'},
+        {"mmdb", required_argument, 0, 'm'},
+        {"schema", required_argument, 0, 'S'},
+        {"pops", required_argument, 0, 'P'},
+        {"policy", required_argument, 0, 'g'},
+        {"nets", required_argument, 0, 'N'},
+        {"samples", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, 's'},
+        {"source", required_argument, 0, 'x'},
+        {"addr", required_argument, 0, 'a'},
+        {"verbose", no_argument, 0, 'v'},
+        {"zone", required_argument, 0, 'z'},
+        {"record", required_argument, 0, 'r'},
+        {"type", required_argument, 0, 't'},
+        {"family", required_argument, 0, 'f'},
+        {"down", required_argument, 0, 'd'},
+        {"health-dir", required_argument, 0, 'H'},
+        {"overrides", required_argument, 0, 'O'},
+        {"quorum", required_argument, 0, 'Q'},
+        {"spill", required_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
+        case 'h':
+            usage(stdout);
+            return 0;
         case 'p':
             port = (unsigned)atoi(optarg);
             break;
@@ -629,12 +658,7 @@ int main(int argc, char **argv)
     bool source_ok = family == AF_INET6 ? source >= 48 && source <= 128 && source % 8 == 0
                                         : source == 24 || source == 32;
     if (!port || !name || !pops_path || !policy_path || !source_ok) {
-        fprintf(stderr, "usage: ecs-scope-check --port P --name NAME --pops F "
-                        "(--policy F | --zone F --record NAME) [--mmdb F --schema S] [--nets F] "
-                        "[--samples N] [--seed S] "
-                        "[--family 4|6] [--source 24|32, or 48|56|...|128 with --family 6] "
-                        "[--addr A]... [--down POP]... [--health-dir DIR] [--overrides F] "
-                        "[--quorum N] [--spill N]\n");
+        usage(stderr);
         return 2;
     }
     u128 extra_a[256];

@@ -54,6 +54,17 @@ check "the disk copy is byte-identical" cmp -s "$T/first" "$T/root/d$first.ts"
 expect_match "a range from a disk object (d$second)" "$hsecond" '^HTTP/1.1 206'
 check "the range bytes are right" cmp -s "$T/second" <(tail -c +1001 "$T/root/d$second.ts" | head -c 1000)
 check "disk hits counted" test "$(status_field $E disk.hits)" -ge 2
+# /metrics has the disk tier's figures too, every one docs/metrics.md names, equal to /status's.
+curl -s -m 10 "$E/metrics" >"$T/disk.prom"
+for f in budget:budget_bytes bytes:bytes body_bytes:body_bytes objects:objects writes:writes_total \
+    hits:hits_total evictions:evictions_total dropped:dropped_total; do
+    expect_eq "/metrics segment_edge_disk_${f#*:} = /status disk.${f%%:*}" \
+        "$(awk -v m="segment_edge_disk_${f#*:}" '$1 == m {print $2}' "$T/disk.prom")" \
+        "$(status_field $E "disk.${f%%:*}")"
+done
+expect_eq "/metrics: the disk metrics are the ones docs/metrics.md names" \
+    "$(grep -o '^segment_edge_disk_[a-z_]*' "$T/disk.prom" | sort | tr '\n' ' ')" \
+    "$(grep -oE '`segment_edge_disk_[a-z_]*`' "$SRC/docs/metrics.md" | tr -d '`' | sort -u | tr '\n' ' ')"
 h=$(curl -s -D- -o /dev/null "$E/d0.ts")
 expect_match "an object evicted from disk too is gone (origin down: 502)" "$h" '^HTTP/1.1 502'
 

@@ -182,6 +182,8 @@ state fra=up nyc=up gru=up sin=up
 
 echo "# reloads: ok and failed, with the time of the last success"
 T0=$(mval "$M1" geodnsd_config_last_reload_success_timestamp_seconds)
+expect_eq "the start-up load counts as a successful one" \
+    "$(mval "$M1" geodnsd_config_last_reload_successful)" 1
 sleep 1 # the timestamp has whole seconds
 L=$(($(log_lines) + 1))
 bump "$CONF"
@@ -197,7 +199,14 @@ expect_eq "reloads ok" "$(mval "$M2" 'geodnsd_config_reloads_total{result="ok"}'
 expect_eq "reloads failed" "$(mval "$M2" 'geodnsd_config_reloads_total{result="failed"}')" 1
 T1=$(mval "$M2" geodnsd_config_last_reload_success_timestamp_seconds)
 check "the last success moved with the good reload only ($T0 -> $T1)" [ "$T1" -gt "$T0" ]
+expect_eq "while the newest reload has failed the gauge says so" \
+    "$(mval "$M2" geodnsd_config_last_reload_successful)" 0
+L=$(($(log_lines) + 1))
 replace "$CONF" "$TMP/good.yaml"
+wait_reload "reload ok" "$L" || fail "the fixed config reloads" "$(tail -n 5 "$LOG")"
+scrape "$TMP/m5b"
+expect_eq "and a reload of the fixed file sets it back to 1" \
+    "$(mval "$TMP/m5b" geodnsd_config_last_reload_successful)" 1
 
 echo "# garbage, oversized heads and slow-loris clients"
 python3 - "$MPORT" >"$TMP/abuse.out" 2>&1 <<'EOF'
