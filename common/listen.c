@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "portowner.h"
+
 /* The advice that ends a message about an address in use, for the config key key ("listen",
  * "status_listen"): its command-line option is the key with '-' for '_'. */
 static const char *claim_fix(const char *key, char *buf, size_t size)
@@ -70,8 +72,8 @@ static int claim_holder(const struct sockaddr_un *un, socklen_t len)
 }
 
 /* Bind ss for one protocol without SO_REUSEPORT and close it again. */
-static int claim_probe(const char *prog, const char *key, const struct sockaddr_storage *ss,
-                       socklen_t len, const char *text, int type, char *err, size_t errlen)
+static int claim_probe(const char *key, const struct sockaddr_storage *ss, socklen_t len,
+                       const char *text, int type, char *err, size_t errlen)
 {
     const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
     int one = 1;
@@ -86,10 +88,19 @@ static int claim_probe(const char *prog, const char *key, const struct sockaddr_
             close(fd);
         }
         if (e == EADDRINUSE) {
-            char fix[96];
-            snprintf(err, errlen,
-                     "%s/%s is in use: another process (another %s?) is already serving it; %s",
-                     text, proto, prog, claim_fix(key, fix, sizeof(fix)));
+            char fix[96], who[96], hint[160];
+            char flag = type == SOCK_DGRAM ? 'u' : 't';
+            if (portowner_find(ss, type, who, sizeof(who)) != 0) {
+                snprintf(hint, sizeof(hint), "`ss -l%cnp` as root names it", flag);
+            } else if (strncmp(who, "of ", 3) == 0) {
+                /* Another user's process: the socket's owner is in /proc/net for everyone, the
+                 * process's fds are not ours to read. */
+                snprintf(hint, sizeof(hint), "%s; `ss -l%cnp` as root names it", who, flag);
+            } else {
+                snprintf(hint, sizeof(hint), "%s", who);
+            }
+            snprintf(err, errlen, "%s/%s is in use: another process (%s) is already serving it; %s",
+                     text, proto, hint, claim_fix(key, fix, sizeof(fix)));
         } else {
             snprintf(err, errlen, "cannot listen on %s/%s: %s", text, proto, strerror(e));
         }
@@ -128,10 +139,10 @@ int listen_claim(const char *prog, const char *key, const struct sockaddr_storag
     }
     int rc = 0;
     if (protos & LISTEN_UDP) {
-        rc = claim_probe(prog, key, ss, len, text, SOCK_DGRAM, err, errlen);
+        rc = claim_probe(key, ss, len, text, SOCK_DGRAM, err, errlen);
     }
     if (rc == 0 && (protos & LISTEN_TCP)) {
-        rc = claim_probe(prog, key, ss, len, text, SOCK_STREAM, err, errlen);
+        rc = claim_probe(key, ss, len, text, SOCK_STREAM, err, errlen);
     }
     if (rc && *lock_fd >= 0) {
         close(*lock_fd);

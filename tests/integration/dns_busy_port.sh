@@ -1,8 +1,9 @@
 #!/bin/bash
 # dns_busy_port: geodnsd refuses an address another process serves (another geodnsd, or any
 # socket bound without SO_REUSEPORT) instead of sharing its traffic: exit 1, a message naming the
-# address, protocol and likely cause, and no "listening" line. Its own workers share the port;
-# a reload does not trip over its own claim; a restart right after a stop binds at once.
+# address, protocol and the process that holds it (name and pid), and no "listening" line. Its
+# own workers share the port; a reload does not trip over its own claim; a restart right after a
+# stop binds at once.
 set -u
 . "$SRC/tests/lib/dns-lib.sh"
 dns_init
@@ -90,7 +91,7 @@ for proto in udp tcp; do
         continue
     fi
     refused "geodnsd on a port another program holds ($proto)" \
-        "127\\.0\\.0\\.1:$hport/$proto is in use: another process \\(another geodnsd\\?\\) is already serving it" \
+        "127\\.0\\.0\\.1:$hport/$proto is in use: another process \\(python3, pid [0-9]+\\) is already serving it" \
         --listen "127.0.0.1:$hport"
     kill "$hpid" 2>/dev/null
     wait "$hpid" 2>/dev/null
@@ -119,7 +120,7 @@ if unshare -rn ip link set lo up 2>/dev/null; then
     has "0.0.0.0:$PORT served (in a private network namespace)" '^wildcard server ready$'
     has "127.0.0.1:$PORT refused while 0.0.0.0:$PORT is served: exit status 1" '^status=1$'
     has "127.0.0.1:$PORT refused: the message names the address and protocol" \
-        "127\\.0\\.0\\.1:$PORT/udp is in use: another process \\(another geodnsd\\?\\)"
+        "127\\.0\\.0\\.1:$PORT/udp is in use: another process \\(geodnsd, pid [0-9]+\\)"
     hasnt "127.0.0.1:$PORT refused: never says it is listening" "listening on 127"
 else
     skip "specific address refused while the wildcard one is served" \

@@ -24,7 +24,7 @@ HOLDER=$!
 EDGE_PIDS+=("$HOLDER")
 for _ in $(seq 100); do [ -e "$T/holder.ready" ] && break; sleep 0.1; done
 check "a plain socket holds 0.0.0.0:$P2" test -e "$T/holder.ready"
-edge_refused other_process 1 "127\\.0\\.0\\.1:$P2/tcp is in use: another process" --listen 127.0.0.1:$P2 --root "$T/root"
+edge_refused other_process 1 "127\\.0\\.0\\.1:$P2/tcp is in use: another process \\(python3, pid $HOLDER\\)" --listen 127.0.0.1:$P2 --root "$T/root"
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
 # geodnsd on the port: segment-edge refuses it.
@@ -35,7 +35,7 @@ GPID=$!
 EDGE_PIDS+=("$GPID")
 for _ in $(seq 100); do grep -q "geodnsd ready" "$T/geodnsd.log" && break; sleep 0.1; done
 check "geodnsd started" grep -q "geodnsd ready" "$T/geodnsd.log"
-edge_refused under_geodnsd 1 "127\\.0\\.0\\.1:$PD/tcp is in use: another process" --listen 127.0.0.1:$PD --root "$T/root"
+edge_refused under_geodnsd 1 "127\\.0\\.0\\.1:$PD/tcp is in use: another process \\(geodnsd, pid $GPID\\)" --listen 127.0.0.1:$PD --root "$T/root"
 kill -TERM "$GPID"; wait "$GPID" 2>/dev/null
 
 # 64 workers (the most accepted) start and serve, in origin and edge mode, with waiters on
