@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
 #include "errmsg.h"
+#include "file.h"
 #include "hash.h"
 #include "siphash.h"
 #ifdef __GLIBC__
@@ -500,11 +502,18 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
 
 int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
+    const char *why;
+    char why_buf[64];
+    int fd = file_open_regular(path, YT_FILE_MAX, NULL, &why, why_buf);
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!fp) {
-        int e = errno;
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0) {
+            close(fd);
+            why = strerror(e);
+        }
         if (err && errlen)
-            snprintf(err, errlen, "%s: %s", path, strerror(e));
+            snprintf(err, errlen, "%s: %s", path, why);
         *out = NULL;
         return -e;
     }

@@ -38,8 +38,14 @@ struct yt_node {
 
 typedef struct yt_doc yt_doc_t;
 
-/* Load the first document of a YAML file. On failure returns a negative errno-style code and
- * writes "file:line:col: reason" into err. The document owns all nodes; free with yt_doc_free. */
+/* The largest YAML file read (2 GiB, as a master zone file): a file named by mistake (a log, a
+ * device) is refused, not read until memory runs out. */
+#define YT_FILE_MAX (1ull << 31)
+
+/* Load the first document of a YAML file: a regular file of at most YT_FILE_MAX bytes (a FIFO, a
+ * device or a directory is refused at once: "path: not a regular file (a FIFO)"). On failure
+ * returns a negative errno-style code and writes "file:line:col: reason" (or "file: reason")
+ * into err. The document owns all nodes; free with yt_doc_free. */
 int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen);
 
 /* Same from memory; name is used in positions (e.g. the file name). */

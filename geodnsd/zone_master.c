@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dname.h"
+#include "file.h"
 #include "zone_loader.h"
 
 #define MASTER_MAX_INCLUDE_DEPTH 8
@@ -404,27 +406,29 @@ static int master_parse_text(master_ctx_t *M, const char *file, char *buf, size_
 static int read_zone_text(loader_t *L, const char *path, const yt_node_t *from, char **out,
                           size_t *outlen)
 {
-    FILE *fp = fopen(path, "r");
-    struct stat st;
     const char *why = NULL;
-    if (!fp || fstat(fileno(fp), &st))
+    char why_buf[64];
+    uint64_t size = 0;
+    int fd = file_open_regular(path, MASTER_MAX_FILE, &size, &why, why_buf);
+    FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (fd >= 0 && !fp) {
         why = strerror(errno);
-    else if (!S_ISREG(st.st_mode) || (unsigned long)st.st_size > MASTER_MAX_FILE)
-        why = "not a regular file of at most 2 GiB";
-    if (why) {
-        if (fp)
-            fclose(fp);
+        close(fd);
+    }
+    if (!fp) {
+        if (fd == -EFBIG)
+            why = "larger than 2 GiB";
         if (from)
             return zl_fail(L, from, "cannot read %s: %s", path, why);
         snprintf(L->err, L->errlen, "%s: cannot read: %s", path, why);
         return -EINVAL;
     }
-    char *buf = malloc((size_t)st.st_size + 1);
+    char *buf = malloc((size_t)size + 1);
     if (!buf) {
         fclose(fp);
         return -ENOMEM;
     }
-    size_t n = fread(buf, 1, (size_t)st.st_size, fp);
+    size_t n = fread(buf, 1, (size_t)size, fp);
     fclose(fp);
     buf[n] = '\0';
     *out = buf;

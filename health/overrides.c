@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
+#include "file.h"
 #include "health.h"
 
 #define OV_LIST_MAX      256            /* room for "fra, nyc, ..." in an error message */
@@ -324,10 +326,18 @@ int health_overrides_load(const char *path, const pops_t *pops, health_overrides
                           size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    const char *why;
+    char why_buf[64];
+    /* The size is bounded while reading (ov_file_read). */
+    int fd = file_open_regular(path, UINT64_MAX, NULL, &why, why_buf);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0) {
+            why = strerror(e);
+            close(fd);
+        }
+        snprintf(err, errlen, "%s: %s", path, why);
         return -e;
     }
     char *buf = NULL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "file.h"
 #include "hash.h"
 #include "health.h"
 
@@ -491,11 +492,13 @@ fail:
 int health_file_load(const char *path, health_file_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why;
+    char why_buf[64];
+    /* The size is bounded while reading below (a file may grow after it was opened). */
+    int fd = file_open_regular(path, UINT64_MAX, NULL, &why, why_buf);
     if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
+        snprintf(err, errlen, "%s: %s", path, why);
+        return fd;
     }
     char *buf = NULL;
     size_t len = 0, cap = 0;

@@ -85,4 +85,19 @@ printf 'listen: ["127.0.0.1:5353"]\nzones: [indent.yaml]\n' >"$DATA/indent-serve
 R=$("$GEODNSD" --check -c "$DATA/indent-server.yaml" 2>&1)
 has "a YAML indentation error: position, where the mapping began, and a hint" \
     "indent\.yaml:4:4: YAML syntax: did not find expected key \(parsing a block mapping that starts at line 3, column 3\); check this line's indentation"
+
+# A zone, PoP or overrides file that is a FIFO (no writer: reading it would wait for ever) or a
+# device is refused at once with its reason; --check does not hang.
+mkfifo "$DATA/fifo.yaml" "$DATA/fifo.zone"
+for z in fifo.yaml fifo.zone /dev/zero; do
+    printf 'listen: ["127.0.0.1:5353"]\nzones: [%s]\n' "$z" >"$DATA/fifo-server.yaml"
+    R=$(timeout $((10 * DNS_SLOW)) "$GEODNSD" --check -c "$DATA/fifo-server.yaml" 2>&1)
+    st=$?
+    expect_eq "zone file $z: --check exits 1 at once (not 124, a hang)" "$st" 1
+    has "zone file $z: says it is not a regular file" "${z//./\\.}: (cannot read: )?not a regular file"
+done
+printf 'listen: ["127.0.0.1:5353"]\nzones: [example.test.yaml]\npops: fifo.yaml\n' >"$DATA/fifo-server.yaml"
+R=$(timeout $((10 * DNS_SLOW)) "$GEODNSD" --check -c "$DATA/fifo-server.yaml" 2>&1)
+expect_eq "a PoP file that is a FIFO: --check exits 1 at once" "$?" 1
+has "a PoP file that is a FIFO: says so" 'fifo\.yaml: not a regular file \(a FIFO\)'
 finish
