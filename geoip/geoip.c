@@ -13,11 +13,13 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <maxminddb.h>
 
 #include "addr.h"
 #include "errmsg.h"
+#include "file.h"
 
 enum { F_LAT, F_LON, F_COUNTRY, F_CONTINENT, F_SUBDIV, F_COUNT };
 
@@ -302,12 +304,16 @@ int geoip_db_open(const char *path, const geoip_schema_t *schema, geoip_db_t **o
         snprintf(err, errlen, "%s: no schema given", path);
         return -EINVAL;
     }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: cannot open GeoIP database: %s", path, strerror(e));
-        return -e;
+    /* A regular file (libmaxminddb's own open would wait on a FIFO for ever); it is mapped, not
+     * copied, so no size bound beyond the address space. */
+    const char *why;
+    char why_buf[64];
+    int fd = file_open_regular(path, UINT64_MAX, NULL, &why, why_buf);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open GeoIP database: %s", path, why);
+        return fd;
     }
+    close(fd);
     geoip_db_t *db = calloc(1, sizeof(*db));
     if (!db) {
         snprintf(err, errlen, "%s: out of memory", path);

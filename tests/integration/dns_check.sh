@@ -100,4 +100,12 @@ printf 'listen: ["127.0.0.1:5353"]\nzones: [example.test.yaml]\npops: fifo.yaml\
 R=$(timeout $((10 * DNS_SLOW)) "$GEODNSD" --check -c "$DATA/fifo-server.yaml" 2>&1)
 expect_eq "a PoP file that is a FIFO: --check exits 1 at once" "$?" 1
 has "a PoP file that is a FIFO: says so" 'fifo\.yaml: not a regular file \(a FIFO\)'
+mkfifo "$DATA/fifo.mmdb"
+cp "$SRC/zones/pops.yaml" "$DATA/"
+printf 'listen: ["127.0.0.1:5353"]\nzones: [example.test.yaml]\npops: pops.yaml\ngeoip: {mmdb: fifo.mmdb}\n' \
+    >"$DATA/fifo-server.yaml"
+R=$(timeout $((10 * DNS_SLOW)) "$GEODNSD" --check -c "$DATA/fifo-server.yaml" 2>&1)
+expect_eq "a GeoIP database that is a FIFO: --check exits 1 at once" "$?" 1
+has "a GeoIP database that is a FIFO: says so" \
+    'fifo\.mmdb: cannot open GeoIP database: not a regular file \(a FIFO\)'
 finish
