@@ -234,6 +234,7 @@ typedef struct xfr_out {
     size_t maclen;
     bool first;
     uint64_t now;
+    uint16_t udp_size; /* advertised in the OPT record of a request with EDNS */
     size_t messages, records;
 } xfr_out_t;
 
@@ -258,6 +259,14 @@ struct xfr_stream {
     size_t given; /* bytes of buf handed out by the last xfr_next */
 };
 
+/* A request with EDNS gets an OPT record in the first message (RFC 5936 2.2.5; version 0, DO
+ * copied, no options): the room it needs there. */
+#define XFR_OPT_LEN 11
+static size_t opt_room(const xfr_out_t *o)
+{
+    return o->first && o->q->has_opt ? XFR_OPT_LEN : 0;
+}
+
 static int msg_begin(xfr_out_t *o)
 {
     if (o->cap - o->len < XFR_MSG_MAX + 2) {
@@ -268,7 +277,7 @@ static int msg_begin(xfr_out_t *o)
         o->buf = nb;
         o->cap = ncap;
     }
-    size_t limit = XFR_MSG_SOFT - (o->key ? TSIG_RR_MAX : 0);
+    size_t limit = XFR_MSG_SOFT - (o->key ? TSIG_RR_MAX : 0) - opt_room(o);
     dns_writer_init(&o->w, o->buf + o->len + 2, limit, o->q->id, o->hflags);
     if (o->first)
         dns_writer_question(&o->w, o->q); /* the question goes in the first message only */
@@ -277,6 +286,12 @@ static int msg_begin(xfr_out_t *o)
 
 static int msg_end(xfr_out_t *o, uint8_t rcode, uint16_t fl)
 {
+    size_t room = opt_room(o);
+    if (room) {
+        o->w.limit += room;
+        if (dns_writer_opt(&o->w, o->udp_size, 0, o->q->edns_do, NULL, 0))
+            return -1;
+    }
     size_t l = dns_writer_finish(&o->w, fl, rcode);
     uint8_t *m = o->buf + o->len + 2;
     if (o->key) {
@@ -301,7 +316,7 @@ static int msg_make_room(xfr_out_t *o, const uint16_t counts[4])
 {
     if (counts[DNS_SEC_AN])
         return msg_end(o, DNS_RCODE_NOERROR, DNS_FLAG_AA) || msg_begin(o) ? -1 : 0;
-    size_t hard = XFR_MSG_MAX - (o->key ? TSIG_RR_MAX : 0);
+    size_t hard = XFR_MSG_MAX - (o->key ? TSIG_RR_MAX : 0) - opt_room(o);
     if (o->w.limit >= hard)
         return -1;
     o->w.limit = hard;
@@ -430,9 +445,12 @@ int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const stru
     o->hflags = (uint16_t)(DNS_FLAG_QR | (q->flags & DNS_FLAG_RD));
     o->first = true;
     o->now = now;
+    o->udp_size = env->udp_size;
     uint8_t rcode = DNS_RCODE_NOERROR;
     if (tc.present && tc.error != TSIG_NOERROR)
         rcode = DNS_RCODE_NOTAUTH; /* with the TSIG error in an unsigned TSIG RR */
+    else if (q->has_opt && q->edns_version > 0)
+        rcode = DNS_RCODE_BADVERS; /* RFC 6891 6.1.3: no data, our OPT says version 0 */
     else if (q->qclass != DNS_CLASS_IN || !z || !allowed_by(pol, src, tc.key))
         rcode = DNS_RCODE_REFUSED;
     else {
@@ -457,10 +475,13 @@ int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const stru
     res->rcode = rcode;
     if (rcode != DNS_RCODE_NOERROR) {
         /* One short message: allocated to fit, not a transfer's buffer. */
-        if (!(o->buf = malloc(DNS_HDR_LEN + 4 + DNS_MAX_NAME + TSIG_RR_MAX + 2)))
+        size_t room = opt_room(o);
+        if (!(o->buf = malloc(DNS_HDR_LEN + 4 + DNS_MAX_NAME + room + TSIG_RR_MAX + 2)))
             goto fail;
-        dns_writer_init(&o->w, o->buf + 2, DNS_HDR_LEN + 4 + DNS_MAX_NAME, q->id, o->hflags);
+        dns_writer_init(&o->w, o->buf + 2, DNS_HDR_LEN + 4 + DNS_MAX_NAME + room, q->id, o->hflags);
         dns_writer_question(&o->w, q);
+        if (room)
+            dns_writer_opt(&o->w, o->udp_size, (uint8_t)(rcode >> 4), q->edns_do, NULL, 0);
         size_t l = dns_writer_finish(&o->w, 0, rcode);
         size_t cap = l + TSIG_RR_MAX;
         uint8_t *m = o->buf + 2;

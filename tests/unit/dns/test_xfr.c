@@ -49,6 +49,7 @@ static struct sockaddr_in addr4(const char *a)
 static const char *key_name = "xfr-key.", *key_alg = "hmac-sha256.";
 static uint32_t ixfr_serial = 1; /* the serial of the SOA an IXFR request carries */
 static bool xfr_busy;            /* run() as when tcp.max_transfers are being sent */
+static int req_edns = -1;        /* the EDNS version of the request's OPT (-1: no OPT) */
 
 static size_t request(const char *zone, ldns_rr_type type, const char *key, uint8_t **wire,
                       ldns_rdf **mac)
@@ -62,6 +63,11 @@ static size_t request(const char *zone, ldns_rr_type type, const char *key, uint
         snprintf(s, sizeof(s), "%s 0 IN SOA a. b. %u 1 1 1 1", zone, ixfr_serial);
         ldns_rr_new_frm_str(&soa, s, 0, NULL, NULL);
         ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
+    }
+    if (req_edns >= 0) {
+        ldns_pkt_set_edns_udp_size(p, 4096);
+        ldns_pkt_set_edns_version(p, (uint8_t)req_edns);
+        ldns_pkt_set_edns_do(p, true);
     }
     if (key)
         ldns_pkt_tsig_sign(p, key_name, key, 300, key_alg, NULL);
@@ -81,6 +87,8 @@ typedef struct xfr_seen {
     size_t geo_a;    /* A records of video.cdn.test (a geo name) */
     size_t occluded; /* records at or below sub.cdn.test (a delegation) */
     size_t over_16k; /* messages longer than 16 KiB */
+    bool opt_first;  /* the first message has an OPT record, version 0, DO copied */
+    size_t opt_more; /* messages after the first with an OPT record */
 } xfr_seen_t;
 
 /* Run one request through xfr_process() and look at every message with ldns. */
@@ -112,7 +120,12 @@ static void run(const char *zone, ldns_rr_type type, const char *key, const char
               s->messages);
         if (!p)
             break;
-        s->rcode = ldns_pkt_get_rcode(p);
+        s->rcode = ldns_pkt_get_rcode(p) | (ldns_pkt_edns_extended_rcode(p) << 4);
+        if (s->messages == 0)
+            s->opt_first = ldns_pkt_edns(p) && ldns_pkt_edns_version(p) == 0 &&
+                           ldns_pkt_edns_do(p) && ldns_pkt_edns_udp_size(p) >= 512;
+        else if (ldns_pkt_edns(p))
+            s->opt_more++;
         if (s->rcode == LDNS_RCODE_NOERROR && !ldns_pkt_aa(p))
             s->aa_all = false;
         if ((ldns_pkt_qdcount(p) != 0) != (s->messages == 0))
@@ -219,6 +232,42 @@ static void test_transfers(void)
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a name below the apex: REFUSED");
     run("nope.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
     CHECK(s.rcode == LDNS_RCODE_REFUSED, "AXFR of a zone we do not have: REFUSED");
+}
+
+/* A request with EDNS (RFC 6891): the first message of the answer carries an OPT record (RFC 5936
+ * 2.2.5), refusals too; a version we do not know gets BADVERS, before any data. */
+static void test_edns(void)
+{
+    xfr_seen_t s;
+    xfr_result_t r;
+    req_edns = 0;
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == 0 && r.allowed && s.soa_first && s.soa_last && s.messages > 1,
+          "AXFR with EDNS: the zone (%d)", s.rcode);
+    CHECK(s.opt_first && s.opt_more == 0, "AXFR with EDNS: OPT in the first message only (%d, %zu)",
+          s.opt_first, s.opt_more);
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 0 && s.verified_all && s.opt_first && s.soa_last,
+          "signed AXFR with EDNS: OPT before the TSIG, every message verifies (%d)", s.rcode);
+    ixfr_serial = 7;
+    run("big.test.", LDNS_RR_TYPE_IXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == 0 && r.current && s.records == 1 && s.opt_first,
+          "IXFR up to date with EDNS: SOA and OPT (%d)", s.rcode);
+    ixfr_serial = 1;
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "192.0.2.1", &s, &r);
+    CHECK(s.rcode == LDNS_RCODE_REFUSED && s.opt_first, "REFUSED with EDNS: OPT kept (%d, %d)",
+          s.rcode, s.opt_first);
+    req_edns = 1;
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(s.rcode == 16 && s.messages == 1 && s.records == 0 && s.opt_first,
+          "AXFR with EDNS version 1: BADVERS, OPT version 0, no data (%d, %zu records)", s.rcode,
+          s.records);
+    run("big.test.", LDNS_RR_TYPE_AXFR, KEY, "127.0.0.1", &s, &r);
+    CHECK(s.rcode == 16 && s.records == 0, "signed AXFR with EDNS version 1: BADVERS (%d)",
+          s.rcode);
+    req_edns = -1;
+    run("big.test.", LDNS_RR_TYPE_AXFR, NULL, "127.0.0.5", &s, &r);
+    CHECK(!s.opt_first && s.opt_more == 0 && s.soa_last, "AXFR without EDNS: no OPT");
 }
 
 /* RFC 1995 2: a client at our serial (7) or newer in RFC 1982 arithmetic gets the SOA alone;
@@ -728,6 +777,7 @@ int main(void)
     test_big_record();
     test_stream();
     test_ixfr_serials();
+    test_edns();
     test_ixfr_wire();
     test_udp_and_dispatch();
     test_tsig_compressed_algorithm();
