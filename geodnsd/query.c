@@ -522,7 +522,8 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
             ts.present = false;
     }
     /* Room for our TSIG RR: the request's key and algorithm names, fixed fields, a MAC. */
-    size_t reserve = ts.present ? (size_t)ts.keynamelen + ts.algnamelen + 26 + TSIG_MAC_MAX : 0;
+    size_t reserve =
+        ts.present ? (size_t)ts.keynamelen + ts.algnamelen + 26 + TSIG_MAC_MAX + TSIG_OTHER_MAX : 0;
     if (reserve > limit / 2) {
         ts.present = false; /* absurdly long names: answered unsigned */
         reserve = 0;

@@ -184,9 +184,11 @@ static void hmac_parts(const tsig_key_t *k, const uint8_t *const *p, const size_
     *maclen = md_final(k->alg, &c, mac);
 }
 
-/* The TSIG variables of RFC 8945 4.3.3 (or only the timers), into v; returns their length. */
+/* The TSIG variables of RFC 8945 4.3.3 (or only the timers), into v; returns their length.
+ * other: Other Data (otherlen bytes, at most TSIG_OTHER_MAX). */
 static size_t tsig_vars(const uint8_t *keyname, size_t keylen, const uint8_t *alg, size_t alglen,
-                        uint64_t t, uint16_t error, bool timers_only, uint8_t *v)
+                        uint64_t t, uint16_t error, const uint8_t *other, size_t otherlen,
+                        bool timers_only, uint8_t *v)
 {
     size_t o = 0;
     if (!timers_only) {
@@ -203,8 +205,11 @@ static size_t tsig_vars(const uint8_t *keyname, size_t keylen, const uint8_t *al
     o += 8;
     if (!timers_only) {
         put16(v + o, error);
-        put16(v + o + 2, 0);
+        put16(v + o + 2, (uint16_t)otherlen);
         o += 4;
+        if (otherlen)
+            memcpy(v + o, other, otherlen);
+        o += otherlen;
     }
     return o;
 }
@@ -308,6 +313,8 @@ int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, siz
     out->maclen = maclen;
     if ((now > t ? now - t : t - now) > fudge) {
         out->error = TSIG_BADTIME;
+        out->time_key = k;
+        out->time_signed = t;
         return 0;
     }
     out->error = TSIG_NOERROR;
@@ -345,9 +352,10 @@ static size_t question_suffix(const uint8_t *msg, size_t len, const uint8_t *nam
 /* owner_ptr: where the key name already stands in msg (written as a pointer), or 0. */
 static int put_tsig_rr(uint8_t *msg, size_t *len, size_t cap, const uint8_t *keyname, size_t keylen,
                        size_t owner_ptr, const uint8_t *alg, size_t alglen, uint64_t t,
-                       const uint8_t *mac, size_t maclen, uint16_t orig_id, uint16_t error)
+                       const uint8_t *mac, size_t maclen, uint16_t orig_id, uint16_t error,
+                       const uint8_t *other, size_t otherlen)
 {
-    size_t rdlen = alglen + 10 + maclen + 6;
+    size_t rdlen = alglen + 10 + maclen + 6 + otherlen;
     size_t ownlen = owner_ptr ? 2 : keylen;
     size_t need = ownlen + 10 + rdlen;
     if (*len + need > cap)
@@ -374,7 +382,9 @@ static int put_tsig_rr(uint8_t *msg, size_t *len, size_t cap, const uint8_t *key
     p += maclen;
     put16(p, orig_id);
     put16(p + 2, error);
-    put16(p + 4, 0);
+    put16(p + 4, (uint16_t)otherlen);
+    if (otherlen)
+        memcpy(p + 6, other, otherlen);
     *len += need;
     put16(msg + 10, (uint16_t)(get16(msg + 10) + 1));
     return 0;
@@ -387,8 +397,8 @@ int tsig_sign(const tsig_key_t *k, uint8_t *msg, size_t *len, size_t cap, const 
     size_t alglen = alg_wire(k->alg, alg);
     uint8_t plen[2];
     put16(plen, (uint16_t)priorlen);
-    uint8_t vars[2 * DNS_MAX_NAME + 32];
-    size_t vl = tsig_vars(k->name, k->namelen, alg, alglen, now, 0, timers_only, vars);
+    uint8_t vars[2 * DNS_MAX_NAME + 32 + TSIG_OTHER_MAX];
+    size_t vl = tsig_vars(k->name, k->namelen, alg, alglen, now, 0, NULL, 0, timers_only, vars);
     const uint8_t *parts[4] = {plen, prior, msg, vars};
     size_t lens[4] = {2, priorlen, *len, vl};
     if (prior)
@@ -396,7 +406,31 @@ int tsig_sign(const tsig_key_t *k, uint8_t *msg, size_t *len, size_t cap, const 
     else
         hmac_parts(k, parts + 2, lens + 2, 2, mac, maclen);
     return put_tsig_rr(msg, len, cap, k->name, k->namelen, 0, alg, alglen, now, mac, *maclen,
-                       get16(msg), 0);
+                       get16(msg), 0, NULL, 0);
+}
+
+/* A BADTIME reply, signed like a response to the request (its MAC first) with the request's Time
+ * Signed and our time in Other Data (RFC 8945 5.2.3). */
+static int sign_badtime(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *len, size_t cap,
+                        uint64_t now)
+{
+    const tsig_key_t *k = c->time_key;
+    uint8_t alg[DNS_MAX_NAME];
+    size_t alglen = alg_wire(k->alg, alg);
+    uint8_t other[TSIG_OTHER_MAX];
+    put48(other, now);
+    uint8_t plen[2];
+    put16(plen, (uint16_t)c->maclen);
+    uint8_t vars[2 * DNS_MAX_NAME + 32 + TSIG_OTHER_MAX];
+    size_t vl = tsig_vars(k->name, k->namelen, alg, alglen, c->time_signed, TSIG_BADTIME, other,
+                          sizeof(other), false, vars);
+    const uint8_t *parts[4] = {plen, c->mac, msg, vars};
+    size_t lens[4] = {2, c->maclen, *len, vl};
+    uint8_t mac[TSIG_MAC_MAX];
+    size_t maclen;
+    hmac_parts(k, parts, lens, 4, mac, &maclen);
+    return put_tsig_rr(msg, len, cap, k->name, k->namelen, 0, alg, alglen, c->time_signed, mac,
+                       maclen, id, TSIG_BADTIME, other, sizeof(other));
 }
 
 int tsig_append_error(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *len, size_t cap,
@@ -405,7 +439,9 @@ int tsig_append_error(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *
     /* The key name is the client's choice, and a query may give it as a pointer into its
      * question: where it ends the question's name, the reply points there too, so that an
      * unknown key does not come back as a name spelled out in full (up to 255 bytes more). */
+    if (c->error == TSIG_BADTIME && c->time_key)
+        return sign_badtime(c, id, msg, len, cap, now);
     size_t ptr = question_suffix(msg, *len, c->keyname, c->keynamelen);
     return put_tsig_rr(msg, len, cap, c->keyname, c->keynamelen, ptr, c->algname, c->algnamelen,
-                       now, NULL, 0, id, c->error);
+                       now, NULL, 0, id, c->error, NULL, 0);
 }

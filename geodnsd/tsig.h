@@ -11,8 +11,11 @@
 
 #define TSIG_SECRET_MAX 128
 #define TSIG_MAC_MAX    64
-/* Room a TSIG RR may take at the end of a message: owner and algorithm names, fixed fields, MAC. */
-#define TSIG_RR_MAX (2 * DNS_MAX_NAME + 26 + TSIG_MAC_MAX)
+/* Other Data of a BADTIME error: our time, 48 bits (RFC 8945 5.2.3). */
+#define TSIG_OTHER_MAX 6
+/* Room a TSIG RR may take at the end of a message: owner and algorithm names, fixed fields, MAC,
+ * Other Data. */
+#define TSIG_RR_MAX (2 * DNS_MAX_NAME + 26 + TSIG_MAC_MAX + TSIG_OTHER_MAX)
 #define TSIG_FUDGE  300
 
 enum tsig_error { TSIG_NOERROR = 0, TSIG_BADSIG = 16, TSIG_BADKEY = 17, TSIG_BADTIME = 18 };
@@ -45,6 +48,10 @@ typedef struct tsig_check {
     uint8_t keynamelen;
     uint8_t algname[DNS_MAX_NAME];
     uint8_t algnamelen;
+    /* BADTIME: the key whose MAC verified (the error reply is signed with it) and the request's
+     * Time Signed (echoed in that reply); NULL and 0 otherwise. */
+    const tsig_key_t *time_key;
+    uint64_t time_signed;
 } tsig_check_t;
 
 /* The key named name[0..len) (wire form, as the message spells it) among ctx's, or NULL. */
@@ -63,8 +70,10 @@ int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, siz
 int tsig_sign(const tsig_key_t *k, uint8_t *msg, size_t *len, size_t cap, const uint8_t *prior,
               size_t priorlen, bool timers_only, uint64_t now, uint8_t *mac, size_t *maclen);
 
-/* Append an unsigned TSIG RR carrying error (BADKEY, BADSIG) for a failed request (RFC 8945
- * 5.3.2: the MAC is empty). Returns 0, or -1 when it does not fit. */
+/* Append a TSIG RR carrying the error of a failed request (RFC 8945 5.3.2): unsigned (an empty
+ * MAC) for BADKEY and BADSIG; for BADTIME signed with the request's key, its Time Signed echoed
+ * and our time now in Other Data (5.2.3), so that the client can verify it and see the clock
+ * difference. Returns 0, or -1 when it does not fit. */
 int tsig_append_error(const tsig_check_t *c, uint16_t id, uint8_t *msg, size_t *len, size_t cap,
                       uint64_t now);
 
