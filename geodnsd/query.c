@@ -516,10 +516,13 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
      * than their OPT are looked at. */
     tsig_check_t ts;
     ts.present = false;
+    bool tsig_bad = false; /* a malformed or misplaced TSIG RR: FORMERR (RFC 8945 5.1) */
     size_t arcount = ((size_t)pkt[10] << 8) | pkt[11];
     if (arcount > (q.has_opt ? 1u : 0u)) {
-        if (tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, (uint64_t)time(NULL), &ts))
+        if (tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, (uint64_t)time(NULL), &ts)) {
             ts.present = false;
+            tsig_bad = true;
+        }
     }
     /* Room for our TSIG RR: the request's key and algorithm names, fixed fields, a MAC. */
     size_t reserve =
@@ -537,7 +540,10 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     dns_writer_init(&w, out, limit - optmax, q.id, hflags);
     answer_ctx_t a = {.env = env, .q = &q, .w = &w, .tcp = tcp, .src = src};
 
-    if (ts.present && ts.error != TSIG_NOERROR) {
+    if (tsig_bad) {
+        a.rcode = DNS_RCODE_FORMERR;
+        dns_writer_question(&w, &q);
+    } else if (ts.present && ts.error != TSIG_NOERROR) {
         a.rcode = DNS_RCODE_NOTAUTH;
         dns_writer_question(&w, &q);
     } else if (q.opcode != 0) {

@@ -100,12 +100,13 @@ static void put48(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
-/* Skip one RR at *off; returns 0 or -1. */
-static int skip_rr(const uint8_t *msg, size_t len, size_t *off)
+/* Skip one RR at *off, its type to *type; returns 0 or -1. */
+static int skip_rr(const uint8_t *msg, size_t len, size_t *off, uint16_t *type)
 {
     uint8_t name[DNS_MAX_NAME];
     if (dns_name_read(msg, len, off, name) < 0 || *off + 10 > len)
         return -1;
+    *type = get16(msg + *off);
     size_t rdlen = get16(msg + *off + 8);
     if (*off + 10 + rdlen > len)
         return -1;
@@ -234,9 +235,13 @@ int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, siz
         off += 4;
     }
     size_t nrr = counts[1] + counts[2] + counts[3];
-    for (size_t i = 0; i + 1 < nrr; i++)
-        if (skip_rr(msg, len, &off))
+    for (size_t i = 0; i + 1 < nrr; i++) {
+        uint16_t type;
+        if (skip_rr(msg, len, &off, &type))
             return -1;
+        if (type == TYPE_TSIG && i >= counts[1] + counts[2])
+            return -1; /* a TSIG RR that is not the last one (RFC 8945 5.1: FORMERR) */
+    }
     size_t start = off;
     int kl = dns_name_read(msg, len, &off, name);
     if (kl < 0 || off + 10 > len || get16(msg + off) != TYPE_TSIG)

@@ -59,7 +59,9 @@ typedef const tsig_key_t *tsig_key_find_fn(const void *ctx, const uint8_t *name,
 
 /* Look for a TSIG RR as the last additional record of msg and verify it against the key find
  * (NULL: no keys) gives for its name, at time now (seconds). Returns 0 (see out), or -1 when the
- * message is malformed. */
+ * message is malformed: a record that cannot be read, a TSIG RR whose fields do not fill its
+ * RDATA, or a TSIG RR in the additional section before the last record (RFC 8945 5.1 asks
+ * FORMERR for each). */
 int tsig_verify(tsig_key_find_fn *find, const void *ctx, const uint8_t *msg, size_t len,
                 uint64_t now, tsig_check_t *out);
 

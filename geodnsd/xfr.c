@@ -430,8 +430,9 @@ int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const stru
     res->qtype = q->qtype;
     dns_name_to_str(q->qname, res->zone, sizeof(res->zone));
     tsig_check_t tc;
-    if (tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, now, &tc))
-        goto fail;
+    bool tsig_bad = tsig_verify(xfr_tsig_key, env->xfr_keys, pkt, len, now, &tc) != 0;
+    if (tsig_bad)
+        memset(&tc, 0, sizeof(tc)); /* nothing of it is used: FORMERR (RFC 8945 5.1) */
     res->tsig_error = tc.error;
     res->key = tc.key ? tc.key->name_str : NULL;
     const zone_t *z =
@@ -447,7 +448,9 @@ int xfr_start(const query_env_t *env, const uint8_t *pkt, size_t len, const stru
     o->now = now;
     o->udp_size = env->udp_size;
     uint8_t rcode = DNS_RCODE_NOERROR;
-    if (tc.present && tc.error != TSIG_NOERROR)
+    if (tsig_bad)
+        rcode = DNS_RCODE_FORMERR;
+    else if (tc.present && tc.error != TSIG_NOERROR)
         rcode = DNS_RCODE_NOTAUTH; /* with the TSIG error in an unsigned TSIG RR */
     else if (q->has_opt && q->edns_version > 0)
         rcode = DNS_RCODE_BADVERS; /* RFC 6891 6.1.3: no data, our OPT says version 0 */

@@ -95,7 +95,8 @@ typedef struct xfr_stream xfr_stream_t;
  * message of up to 64 KiB), each signed when the request was; xfr_next() writes it a piece at a
  * time. Geo names go out as the static records a client at the policy's default location gets.
  * Refusals (no matching allow entry, no zone) are one REFUSED message; a TSIG failure is NOTAUTH
- * with the TSIG error (RFC 8945 5.3.2). busy: as many transfers as allowed are being sent
+ * with the TSIG error (RFC 8945 5.3.2); a malformed TSIG RR, or one that is not the last record,
+ * FORMERR (5.1). busy: as many transfers as allowed are being sent
  * already; an allowed request that needs the whole zone then gets one SERVFAIL message (try again
  * later) and res->busy.
  *
