@@ -2,6 +2,7 @@
  * retry timer each, closed on the matching reply or after the last try. */
 #include "notify.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,14 +133,33 @@ static void job_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(j->rbuf);
 }
 
+/* from is the address and port the NOTIFY went to: a reply from anywhere else is
+ * not the secondary's, however well it guesses the ID and our port. */
+static bool from_target(const notify_job_t *j, const struct sockaddr *from)
+{
+    if (!from || from->sa_family != j->to.ss_family)
+        return false;
+    if (from->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+        const struct sockaddr_in *t = (const struct sockaddr_in *)&j->to;
+        return a->sin_port == t->sin_port && a->sin_addr.s_addr == t->sin_addr.s_addr;
+    }
+    if (from->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+        const struct sockaddr_in6 *t = (const struct sockaddr_in6 *)&j->to;
+        return a->sin6_port == t->sin6_port &&
+               !memcmp(&a->sin6_addr, &t->sin6_addr, sizeof(a->sin6_addr));
+    }
+    return false;
+}
+
 static void job_on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
                         const struct sockaddr *from, unsigned flags)
 {
     (void)buf;
-    (void)from;
     (void)flags;
     notify_job_t *j = u->data;
-    if (nread < DNS_HDR_LEN || j->closing)
+    if (nread < DNS_HDR_LEN || j->closing || !from_target(j, from))
         return;
     uint16_t id = (uint16_t)((j->rbuf[0] << 8) | j->rbuf[1]);
     if (id != j->id || !(j->rbuf[2] & 0x80) || ((j->rbuf[2] >> 3) & 0xF) != OPCODE_NOTIFY)
