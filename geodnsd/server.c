@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "status.h"
 #include "tcp.h"
 #include "udp.h"
 
@@ -170,10 +172,40 @@ static void worker_free(worker_t *w)
     free(w);
 }
 
+/* The open files the bounds let clients hold at once: a socket for each TCP connection a worker's
+ * pool admits (tcp.max_connections and the spare slot that lets a new client in by closing the
+ * connection idle the longest) and each status connection, plus the listeners and a margin for
+ * logs, NOTIFY sockets, watched files and libuv. Below it accept fails with EMFILE before the
+ * pools are full, so the longest-idle connection is never closed to make room and new clients
+ * wait until some connection times out: the soft limit is raised toward it, up to the hard limit,
+ * and a shortfall is said at start. */
+static void raise_nofile(const gd_config_t *cfg, unsigned nworkers)
+{
+    uint64_t need = (uint64_t)nworkers * ((uint64_t)cfg->tcp_max_conns + 1 + 2 * cfg->nlisten) +
+                    STATUS_CONNS_MAX + 1 + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_info("open-file limit raised from %llu to %llu for the TCP connection bounds",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+    else
+        rl.rlim_cur = was;
+    if (rl.rlim_cur < need)
+        log_warn("open-file limit %llu (hard limit %llu) is below the %llu that %u workers with "
+                 "tcp.max_connections %u need: past it new TCP clients wait until a connection "
+                 "times out; raise LimitNOFILE (ulimit -n) or lower tcp.max_connections or workers",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)need, nworkers, cfg->tcp_max_conns);
+}
+
 int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, char *err,
                     size_t errlen)
 {
     const gd_config_t *cfg = &snap->cfg;
+    raise_nofile(cfg, nworkers);
     gd_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
