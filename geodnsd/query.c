@@ -191,19 +191,29 @@ static int write_dname(answer_ctx_t *a, const zone_node_t *n, const uint8_t *nam
     return 0;
 }
 
-/* ANY (RFC 8482): over UDP one RRset, over TCP all of them. */
+/* ANY (RFC 8482): over UDP one RRset, over TCP all of them that fit in the 64 KiB message (a
+ * subset is a valid ANY answer; truncation over TCP would send the client nowhere). */
 static int write_any(answer_ctx_t *a, const zone_node_t *n, const uint8_t *owner, size_t olen)
 {
+    unsigned written = 0;
     for (unsigned i = 0; i < n->nrrsets; i++) {
         const zone_rrset_t *rs = &n->rrsets[i];
         if (rs->type == DNS_TYPE_NS && (n->flags & ZONE_NODE_CUT))
             continue;
-        if (write_rrset(a->w, DNS_SEC_AN, owner, olen, rs, rs->ttl))
-            return -1;
+        size_t len = a->w->len;
+        uint16_t counts[4];
+        memcpy(counts, a->w->counts, sizeof(counts));
+        if (write_rrset(a->w, DNS_SEC_AN, owner, olen, rs, rs->ttl)) {
+            if (!a->tcp)
+                return -1;
+            dns_writer_rewind(a->w, len, counts); /* this one does not fit: the next may */
+            continue;
+        }
+        written++;
         if (!a->tcp)
             break;
     }
-    return 0;
+    return a->tcp && !written && n->nrrsets ? -1 : 0;
 }
 
 static bool src_is_loopback(const struct sockaddr *src)
@@ -578,9 +588,14 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
             uint16_t qcounts[4];
             memcpy(qcounts, w.counts, sizeof(qcounts));
             if (answer_zone(&a, z)) {
-                /* Did not fit: header, question and OPT only, with TC (RFC 2181 9). */
+                /* Did not fit: header, question and OPT only, with TC (RFC 2181 9). Over TCP
+                 * there is no larger message to retry with (an RRset of more than 64 KiB):
+                 * SERVFAIL, never TC, which would send the client to TCP where it already is. */
                 dns_writer_rewind(&w, qend, qcounts);
-                a.tc = true;
+                if (tcp)
+                    a.rcode = DNS_RCODE_SERVFAIL;
+                else
+                    a.tc = true;
             }
         }
     }
