@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ldns/ldns.h>
+
 #include "dname.h"
 #include "geo.h"
 #include "grow.h"
@@ -71,6 +73,33 @@ void zl_warn(const yt_node_t *at, const char *msg, const char *name)
         log_warn("%s:%u: %s%s", at->file, at->line, name, msg);
     else
         log_warn("%s%s", name, msg);
+}
+
+/* An RRset that no DNS message can hold (64 KiB less a header and its own question, counting
+ * every owner as a 2-byte pointer and every name in the record data as compressed to a pointer:
+ * the least it can take) is never answered: say so at load, naming where it starts. */
+static void warn_rrset_size(const pending_node_t *pn, const zone_rrset_t *rs, const yt_node_t *at)
+{
+    size_t least = DNS_HDR_LEN + pn->namelen + 4;
+    for (unsigned k = 0; k < rs->count; k++) {
+        const dns_rdata_t *rd = &rs->rdata[k];
+        size_t len = rd->len;
+        if (rd->nnames)
+            len =
+                (size_t)rd->name_off[0] + 2; /* at the least up to the first name, then a pointer */
+        least += 2 + 10 + len;
+    }
+    if (least <= 65535)
+        return;
+    char name[DNS_NAME_TEXT_MAX], msg[400];
+    dns_name_to_str(pn->name, name, sizeof(name));
+    char *ts = ldns_rr_type2str((ldns_rr_type)rs->type);
+    snprintf(msg, sizeof(msg),
+             ": its %u %s records take at least %zu bytes, more than a DNS message holds (65535): "
+             "a query for them gets TC over UDP and SERVFAIL over TCP (zone transfers carry them)",
+             rs->count, ts ? ts : "?", least);
+    free(ts);
+    zl_warn(at, msg, name);
 }
 
 static bool is_compressible(uint16_t type)
@@ -355,6 +384,7 @@ static int node_finish(loader_t *L, pending_node_t *pn, zone_t *z, struct geo_ct
             return -ENOMEM;
         for (size_t k = i; k < j; k++)
             rs->rdata[k - i] = pn->rrs[k].rd;
+        warn_rrset_size(pn, rs, pn->rrs[i].at);
         i = j;
     }
     n->nrrsets = (uint16_t)nsets;

@@ -2,7 +2,7 @@
 # dns_tcp_huge_rrset: an answer that does not fit in the largest TCP message (an RRset of more
 # than 64 KiB) never comes with TC over TCP, which would send the client to TCP where it already
 # is: it is SERVFAIL (also through a CNAME to it), while UDP still gets TC; ANY over TCP at a
-# name holding such an RRset answers the RRsets that fit.
+# name holding such an RRset answers the RRsets that fit. The load warns about such an RRset.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/dns-lib.sh"
 dns_init
 {
@@ -21,6 +21,8 @@ dns_init
 } >"$DATA/huge.test.yaml"
 sed -i 's/^zones: \[/zones: [huge.test.yaml, /' "$DATA/geodnsd.yaml"
 dns_start "$DATA/geodnsd.yaml" || finish
+has_log "the load warns about the RRset no message can hold, naming its file and line" \
+    'huge\.test\.yaml:9:9: huge\.huge\.test\.: its 400 TXT records take at least [0-9]+ bytes, more than a DNS message holds'
 
 q huge.huge.test --type TXT --tcp
 expect "TXT RRset over 64 KiB over TCP: SERVFAIL, no TC" rcode=SERVFAIL -tc an=0
