@@ -592,9 +592,10 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
                  * there is no larger message to retry with (an RRset of more than 64 KiB):
                  * SERVFAIL, never TC, which would send the client to TCP where it already is. */
                 dns_writer_rewind(&w, qend, qcounts);
-                if (tcp)
+                if (tcp) {
                     a.rcode = DNS_RCODE_SERVFAIL;
-                else
+                    a.aa = false; /* no authoritative data in it */
+                } else
                     a.tc = true;
             }
         }
