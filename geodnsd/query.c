@@ -614,6 +614,7 @@ size_t query_process_meta(const query_env_t *env, const uint8_t *pkt, size_t len
     uint16_t fl = (uint16_t)((a.aa && aa_rcode ? DNS_FLAG_AA : 0) | (a.tc ? DNS_FLAG_TC : 0));
     count_query(env, tcp, q.qtype, a.rcode, a.tc);
     meta->cookie_valid = a.cookie_valid;
+    meta->tsig_signed = ts.present;
     if (a.rrl_node) {
         meta->rrl_owner = a.rrl_node->name;
         meta->rrl_owner_len = a.rrl_node->namelen;

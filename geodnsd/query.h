@@ -58,6 +58,7 @@ typedef struct query_meta {
                                * valid while the snapshot is held */
     uint8_t rrl_owner_len;
     bool cookie_valid; /* the query carried a valid server cookie of ours (RFC 7873 5.2.3) */
+    bool tsig_signed;  /* the response ends with a TSIG RR (signed, or a TSIG error) */
     uint16_t qend;     /* offset in out just past the question (12 when there is none) */
     uint16_t opt_off;  /* offset in out of the OPT record (only a TSIG after it), or 0: none */
 } query_meta_t;

@@ -143,7 +143,10 @@ static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_met
     rrl_verdict_t v = rrl_account(u->rrl, c, src, cls, name, now);
     if (v == RRL_PASS || (c->cookies && meta->cookie_valid) || rrl_exempt(c, src))
         return len;
-    if (v == RRL_DROP) {
+    /* A truncated copy would lose the TSIG RR, and a client that signed its query rejects an
+     * unsigned reply (RFC 8945 5.3) instead of retrying over TCP: a signed reply over the limit
+     * is dropped, never slipped. */
+    if (v == RRL_DROP || meta->tsig_signed) {
         metrics_inc(&u->counters.rrl_dropped);
         return 0;
     }
