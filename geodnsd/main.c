@@ -198,9 +198,13 @@ static void unwatch(daemon_t *d)
 static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
                            const uv_stat_t *curr)
 {
-    (void)status;
-    (void)prev;
     (void)curr;
+    /* A file missing (or unreadable) since its watch started: libuv reports that once at the
+     * start. The load the watch follows found it so too (it failed for it, or did not need it),
+     * so a reload would only fail again, and its new watch report it again: a reload every
+     * debounce for as long as the file is missing. Its creation is reported as a change. */
+    if (status < 0 && prev->st_ino == 0 && prev->st_mtim.tv_sec == 0 && prev->st_mtim.tv_nsec == 0)
+        return;
     daemon_t *d = h->data;
     size_t len = sizeof(d->changed);
     if (uv_fs_poll_getpath(h, d->changed, &len))
