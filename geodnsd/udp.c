@@ -17,6 +17,9 @@
 
 #define UDP_BATCH 64
 #define UDP_BUFSZ 4096
+/* A reply the outgoing link cannot carry is answered again within this many bytes: an IPv6
+ * minimum MTU of 1280 less the IPv6 and UDP headers (RFC 8200 5), which every link carries. */
+#define UDP_LINK_SAFE 1232
 
 struct udp_thread {
     uv_thread_t thread;
@@ -154,10 +157,33 @@ static size_t udp_rrl(udp_thread_t *u, uint8_t *buf, size_t len, const query_met
     return rrl_truncate(buf, len, meta->qend, meta->opt_off);
 }
 
+/* Reply slot s is larger than its link's MTU: its query answered again within UDP_LINK_SAFE
+ * bytes, which the query path truncates as for a small EDNS size (TC set, so the client retries
+ * over TCP) and signs when the query was signed with TSIG: a reply merely cut short would lose
+ * its TSIG record and the client would reject it (RFC 8945 5.3) instead of retrying. Returns
+ * the new length, or the reply cut to its header, question and OPT where that does not help (a
+ * link under 1280 bytes). Rare, so not counted twice: the first answer was. */
+static size_t udp_shrink(udp_thread_t *u, int s)
+{
+    struct iovec *v = &u->siov[s];
+    struct msghdr *sm = &u->smsg[s].msg_hdr;
+    size_t i = (size_t)((struct sockaddr_storage *)sm->msg_name - u->raddr);
+    if (v->iov_len > UDP_LINK_SAFE && i < UDP_BATCH) {
+        query_env_t env = u->ans.env;
+        env.counters = NULL;
+        query_meta_t meta;
+        size_t len = query_process_meta(&env, u->rbuf[i], u->rmsg[i].msg_len, v->iov_base,
+                                        UDP_LINK_SAFE, 0, sm->msg_name, &meta);
+        if (len && len < v->iov_len)
+            return len;
+    }
+    return rrl_truncate(v->iov_base, v->iov_len, u->sqend[s], u->sopt[s]);
+}
+
 /* Send the batch's ns replies with as few sendmmsg calls as possible. sendmmsg stops at the
  * first datagram it cannot send: a reply larger than the link's MTU (EMSGSIZE, the socket sets
- * DF) is cut to its header, question and OPT with TC set, so the client retries over TCP, and
- * sent again; any other error (an unreachable destination) skips that datagram. */
+ * DF) is answered again smaller (udp_shrink), so the client retries over TCP, and sent again;
+ * any other error (an unreachable destination) skips that datagram. */
 static void udp_send(udp_thread_t *u, int ns)
 {
     int sent = 0;
@@ -170,9 +196,7 @@ static void udp_send(udp_thread_t *u, int ns)
         if (r < 0 && errno == EINTR)
             continue;
         struct iovec *v = &u->siov[sent];
-        size_t cut = r < 0 && errno == EMSGSIZE
-                         ? rrl_truncate(v->iov_base, v->iov_len, u->sqend[sent], u->sopt[sent])
-                         : v->iov_len;
+        size_t cut = r < 0 && errno == EMSGSIZE ? udp_shrink(u, sent) : v->iov_len;
         if (cut < v->iov_len) {
             v->iov_len = cut;
             metrics_inc(&u->counters.mtu_truncated);
