@@ -70,6 +70,13 @@ static bool is_state_file(const char *name)
     return name[0] != '.' && l > 5 && !strcmp(name + l - 5, ".json");
 }
 
+/* Whether the file name is VANTAGE.json for vantage. */
+static bool dir_name_is_vantage(const char *name, const char *vantage)
+{
+    size_t l = strlen(vantage);
+    return !strncmp(name, vantage, l) && !strcmp(name + l, ".json");
+}
+
 static dir_entry_t *dir_entry_get(health_dir_t *hd, const char *name)
 {
     for (size_t i = 0; i < hd->n; i++)
@@ -170,6 +177,17 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
         if (health_file_load(full, &hf, err, sizeof(err))) {
             warnf(warn, ctx, "%s (ignored%s)", err,
                   e->good ? "; this vantage's last good state stays in use" : "");
+            continue;
+        }
+        if (!dir_name_is_vantage(e->name, hf->vantage)) {
+            /* A copy of a vantage's file under another name would be a second vote of the same
+             * prober: with quorum 2, one vantage could then take PoPs down on its own. */
+            warnf(warn, ctx,
+                  "%s: written by vantage '%s': a vantage's state file must be named %s.json "
+                  "(ignored%s)",
+                  full, hf->vantage, hf->vantage,
+                  e->good ? "; this vantage's last good state stays in use" : "");
+            health_file_free(hf);
             continue;
         }
         health_file_free(e->good);

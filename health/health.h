@@ -290,9 +290,10 @@ void health_dir_free(health_dir_t *hd);
 
 /* Re-read path's *.json files (not hidden ones: healthcheck's temporary files start with a dot)
  * that changed (inode, size or mtime), the first HEALTH_VANTAGES_MAX by name. A file that fails
- * to parse is reported once through warn (may be NULL; its last good version stays in use); a
- * vanished file is dropped. Returns the number of files now held; *files points at them (valid
- * until the next call). */
+ * to parse, or whose vantage is not its name (VANTAGE.json: so a copy under another name is not
+ * a second vote), is reported once through warn (may be NULL; its last good version stays in
+ * use); a vanished file is dropped. Returns the number of files now held; *files points at them
+ * (valid until the next call). */
 size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ctx, const char *msg),
                        void *ctx, const health_file_t *const **files);
 
