@@ -48,7 +48,8 @@ typedef void (*hc_probe_cb)(const hc_outcome_t *out, void *ctx);
 
 /* Start a probe on loop. cb is called exactly once, from the loop (never from inside this call),
  * or from hc_probe_cancel. The probe frees itself after the callback. Returns 0 or a libuv error
- * (nothing started, no callback). */
+ * (nothing started, no callback): UV_EMFILE or UV_ENFILE when no socket can be opened (the
+ * process's or the system's open-file limit), which says nothing about the address. */
 int hc_probe_start(uv_loop_t *loop, const hc_probe_spec_t *spec, hc_probe_cb cb, void *ctx,
                    hc_probe_t **out);
 

@@ -51,9 +51,11 @@ static void probe_finish(hc_probe_t *p, hc_outcome_t *o)
     p->phase = PROBE_DONE;
     o->rtt_ms = (double)(uv_hrtime() - p->start_ns) / PROBE_NS_PER_MS;
     uv_timer_stop(&p->timer);
-    p->cb(o, p->ctx);
+    /* The socket closes before the callback, so a probe the callback starts can have its
+     * descriptor; p and its buffer (o->body) stay until the close callbacks. */
     uv_close((uv_handle_t *)&p->tcp, probe_on_close);
     uv_close((uv_handle_t *)&p->timer, probe_on_close);
+    p->cb(o, p->ctx);
 }
 
 static void probe_fail(hc_probe_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,6 +202,13 @@ int hc_probe_start(uv_loop_t *loop, const hc_probe_spec_t *spec, hc_probe_cb cb,
     p->start_ns = uv_hrtime();
     rc = uv_tcp_connect(&p->connect, &p->tcp, (const struct sockaddr *)&spec->addr,
                         probe_on_connect);
+    if (rc == UV_EMFILE || rc == UV_ENFILE) {
+        /* No socket: the prober's own limit, nothing the address did. The caller may retry. */
+        p->phase = PROBE_DONE;
+        uv_close((uv_handle_t *)&p->tcp, probe_on_close);
+        uv_close((uv_handle_t *)&p->timer, probe_on_close);
+        return rc;
+    }
     if (rc) {
         /* Report it from the loop, as the contract says, not from inside this call. */
         p->early_err = rc;

@@ -58,6 +58,7 @@ struct hc_round {
     size_t njobs, next, running, done;
     unsigned concurrency;
     bool pumping, load_phase, expired, finished;
+    bool fd_limited; /* a probe had to wait for a file descriptor (logged once per round) */
     uint64_t start_ns;
     hc_round_stats_t stats;
     hc_round_cb cb;
@@ -225,7 +226,8 @@ static void round_on_probe(const hc_outcome_t *o, void *ctx)
 
 /* ------------------------------------------------------------------ scheduling */
 
-static void round_job_start(hc_round_t *r, hc_job_t *j)
+/* Start job j; returns false when it was put back to wait for a free file descriptor. */
+static bool round_job_start(hc_round_t *r, hc_job_t *j)
 {
     const health_pop_t *p = &r->hf->pops[j->pop];
     const health_addr_t *a = &p->addrs[j->addr];
@@ -248,21 +250,43 @@ static void round_job_start(hc_round_t *r, hc_job_t *j)
     j->state = JOB_RUNNING;
     r->running++;
     int rc = hc_probe_start(r->loop, &spec, round_on_probe, j, &j->probe);
+    if ((rc == UV_EMFILE || rc == UV_ENFILE) && r->running > 1) {
+        /* The prober is out of descriptors, not the address out of order: the job waits for a
+         * running probe to end and free one (or for the round deadline). */
+        r->running--;
+        j->state = JOB_WAITING;
+        if (!r->fd_limited)
+            log_warn("no file descriptor for a probe (%s) with %zu running: the others wait "
+                     "(raise the open-file limit, ulimit -n, or lower --concurrency)",
+                     uv_strerror(rc), r->running);
+        r->fd_limited = true;
+        return false;
+    }
     if (rc) {
         hc_outcome_t o;
         memset(&o, 0, sizeof(o));
         snprintf(o.reason, sizeof(o.reason), "cannot start: %s", uv_strerror(rc));
         round_on_probe(&o, j);
     }
+    return true;
 }
 
-/* Start waiting jobs up to the concurrency bound, then see whether the phase is over. */
-static void round_pump(hc_round_t *r)
+/* Start waiting jobs up to the concurrency bound and while descriptors last. */
+static void round_start_jobs(hc_round_t *r)
 {
     r->pumping = true;
-    while (!r->expired && r->running < r->concurrency && r->next < r->njobs)
-        round_job_start(r, &r->jobs[r->next++]);
+    while (!r->expired && r->running < r->concurrency && r->next < r->njobs) {
+        if (!round_job_start(r, &r->jobs[r->next]))
+            break;
+        r->next++;
+    }
     r->pumping = false;
+}
+
+/* Start what can start, then see whether the phase is over. */
+static void round_pump(hc_round_t *r)
+{
+    round_start_jobs(r);
     round_check(r);
 }
 
@@ -475,10 +499,7 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
     r->deadline.data = r;
     /* With nothing to probe the round still ends from the loop, never inside this call. */
     uv_timer_start(&r->deadline, round_on_deadline, r->njobs ? deadline_ms : 0, 0);
-    r->pumping = true;
-    while (r->running < r->concurrency && r->next < r->njobs)
-        round_job_start(r, &r->jobs[r->next++]);
-    r->pumping = false;
+    round_start_jobs(r);
     *out = r;
     return 0;
 }
