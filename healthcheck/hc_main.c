@@ -169,13 +169,17 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
     hc_main_t *m = ctx;
     char err[MAIN_ERR_MAX];
     int code = MAIN_EXIT_OK;
+    bool written = false;
     m->round = NULL;
     if (health_file_save(m->state_path, hf, err, sizeof(err))) {
         log_error("cannot write the state file: %s", err);
         code = MAIN_EXIT_RUNTIME;
-    } else if (m->textfile && hc_textfile_save(m->textfile, hf, err, sizeof(err))) {
-        log_error("cannot write the textfile: %s", err);
-        code = MAIN_EXIT_RUNTIME;
+    } else {
+        written = true;
+        if (m->textfile && hc_textfile_save(m->textfile, hf, err, sizeof(err))) {
+            log_error("cannot write the textfile: %s", err);
+            code = MAIN_EXIT_RUNTIME;
+        }
     }
     main_unlock(m);
     char extra[MAIN_SUMMARY_MAX] = "";
@@ -188,11 +192,13 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
                                 st->loads_read, st->loads);
     if (st->skipped && off < sizeof(extra))
         snprintf(extra + off, sizeof(extra) - off, ", %zu not probed (no addresses)", st->skipped);
+    /* The state file is what geodnsd reads: say whether it was written, whatever the textfile. */
     log_msg(code ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
-            "round: %zu PoPs, %zu addresses in %u ms: %zu up, %zu down, %zu changes%s; %s %s",
+            "round: %zu PoPs, %zu addresses in %u ms: %zu up, %zu down, %zu changes%s; %s %s%s",
             st->pops, st->addrs, hf->round_ms, st->up, st->down, st->changes, extra,
-            code ? "not written:" : "wrote", m->state_path);
-    if (!code) {
+            written ? "wrote" : "not written:", m->state_path,
+            written && code ? " (not the textfile)" : "");
+    if (written) {
         health_file_free(m->last);
         m->last = hf;
     } else {
