@@ -134,7 +134,8 @@ int health_file_replace(const char *path, int (*writer)(FILE *f, const void *ctx
 /* The address of a as text ("127.0.1.1", "fd00::1") in out; returns out. */
 const char *health_addr_format(const health_addr_t *a, char out[HEALTH_ADDR_STRLEN]);
 
-/* True when name is a valid vantage name: 1 to 63 characters of A-Z a-z 0-9 _ . - */
+/* True when name is a valid vantage name: 1 to 63 characters of A-Z a-z 0-9 _ . -, the first not
+ * a dot (DIR/NAME.json must not be a hidden file, which geodnsd skips). */
 bool health_vantage_valid(const char *name);
 
 /* ------------------------------------------------------------------ anti-flap */

@@ -50,7 +50,8 @@ static int state_parse_name(const char *s, health_state_t *out)
 bool health_vantage_valid(const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len >= HEALTH_VANTAGE_MAX)
+    /* A leading dot would make the state file DIR/.NAME.json, which geodnsd skips as hidden. */
+    if (len == 0 || len >= HEALTH_VANTAGE_MAX || name[0] == '.')
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
@@ -409,8 +410,10 @@ static int state_parse_root(const yt_node_t *root, health_file_t *hf, char *err,
     if (!(n = state_need(root, "vantage", &rc, err, errlen)))
         return rc;
     if (n->kind != YT_SCALAR || n->plain || !health_vantage_valid(n->str))
-        return yt_fail(err, errlen, n, "vantage must be 1 to %d characters of A-Z a-z 0-9 _ . -",
-                       HEALTH_VANTAGE_MAX - 1);
+        return yt_fail(
+            err, errlen, n,
+            "vantage must be 1 to %d characters of A-Z a-z 0-9 _ . -, not starting with '.'",
+            HEALTH_VANTAGE_MAX - 1);
     strcpy(hf->vantage, n->str);
     if (!(n = state_need(root, "time", &rc, err, errlen)) ||
         state_get_int(n, 0, STATE_TIME_MAX, &hf->time, "time", err, errlen))

@@ -76,7 +76,7 @@ static void usage(FILE *f)
         "Probes every address of every PoP with a probe in the PoP file and writes the\n"
         "vantage's state file DIR/NAME.json for geodnsd (docs/healthcheck.md).\n"
         "  -c, --config FILE     the PoP file (e.g. zones/pops.yaml)\n"
-        "      --vantage NAME    this prober's name (1-63 of A-Z a-z 0-9 _ . -)\n"
+        "      --vantage NAME    this prober's name (1-63 of A-Z a-z 0-9 _ . -, no leading .)\n"
         "      --out DIR         the directory of the state file\n"
         "      --once            one round, then exit (for cron)\n"
         "      --interval S      a round every S seconds (fractions allowed) until SIGTERM\n"
@@ -384,8 +384,10 @@ static int main_options(hc_main_t *m, int argc, char **argv)
     if (!m->config || !m->vantage || !m->out_dir)
         return usage_error("%s", "-c POPS, --vantage NAME and --out DIR are required");
     if (!health_vantage_valid(m->vantage))
-        return usage_error("--vantage '%s': give 1 to 63 characters of A-Z a-z 0-9 _ . -",
-                           m->vantage);
+        return usage_error(
+            "--vantage '%s': give 1 to 63 characters of A-Z a-z 0-9 _ . -, not starting with '.' "
+            "(geodnsd skips hidden files)",
+            m->vantage);
     if (m->deadline_s <= 0)
         m->deadline_s = m->once || m->interval_s > HC_DEADLINE_S ? HC_DEADLINE_S : m->interval_s;
     int n1 = snprintf(m->state_path, sizeof(m->state_path), "%s/%s.json", m->out_dir, m->vantage);

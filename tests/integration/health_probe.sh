@@ -403,6 +403,10 @@ hc --once -c "$TMP/missing.yaml" --vantage ams --out "$OUT"
 expect_eq "missing PoP file: exit 1" "$RC" 1
 hc --once -c "$POPS" --vantage 'a/b' --out "$OUT"
 expect_eq "bad vantage name: exit 1" "$RC" 1
+hc --once -c "$POPS" --vantage .ams --out "$OUT"
+expect_eq "a vantage starting with a dot (a hidden state file geodnsd skips): exit 1" "$RC" 1
+has "a leading dot: the reason" "not starting with '.'"
+check "a leading dot: no hidden state file written" test ! -e "$OUT/.ams.json"
 hc --once --interval 5 -c "$POPS" --vantage ams --out "$OUT"
 expect_eq "--once with --interval: exit 1" "$RC" 1
 hc -c "$POPS" --vantage ams --out "$OUT" --once --concurrency 0

@@ -463,7 +463,9 @@ static void test_names(void)
     CHECK(!strcmp(health_state_name(HEALTH_UNKNOWN), "unknown"), "unknown");
     CHECK(health_vantage_valid("ams") && health_vantage_valid("eu-west.1_b"), "valid vantages");
     CHECK(!health_vantage_valid("") && !health_vantage_valid("a/b") &&
-              !health_vantage_valid("a b") && !health_vantage_valid("é"),
+              !health_vantage_valid("a b") && !health_vantage_valid("é") &&
+              !health_vantage_valid(".ams") && !health_vantage_valid("..") &&
+              !health_vantage_valid("."),
           "invalid vantages");
     char v[HEALTH_VANTAGE_MAX + 1];
     memset(v, 'a', sizeof(v));
