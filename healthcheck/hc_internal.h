@@ -72,11 +72,11 @@ typedef struct hc_round_stats {
 typedef void (*hc_round_cb)(health_file_t *hf, const hc_round_stats_t *stats, void *ctx);
 
 /* Probe every address of every PoP of pops that has a probe, then read the load of the PoPs
- * with a status path from their first address that is up, carrying the anti-flap history from
- * prev (may be NULL; matched by PoP name and address). Probes still running after deadline_ms
- * fail with "timeout (round deadline)". pops is borrowed until the callback; prev is read
- * during this call only. Returns 0
- * or -ENOMEM (no callback). */
+ * with a status path from their first address that is up (one whose probe succeeded this round
+ * first), carrying the anti-flap history from prev (may be NULL; matched by PoP name and
+ * address). Probes still running after deadline_ms fail with "timeout (round deadline)". pops
+ * is borrowed until the callback; prev is read during this call only. Returns 0 or -ENOMEM (no
+ * callback). */
 int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *prev,
                    const char *vantage, unsigned concurrency, uint64_t deadline_ms, hc_round_cb cb,
                    void *ctx, hc_round_t **out);

@@ -24,7 +24,7 @@ _Static_assert(HC_RESPONSE_MAX <= HC_LOAD_BODY_MAX, "HC_RESPONSE_MAX exceeds HC_
 
 typedef enum hc_job_kind {
     JOB_ADDR = 0, /* the health probe of one address */
-    JOB_LOAD,     /* the status page of a PoP, from its first address that is up */
+    JOB_LOAD,     /* the status page of a PoP, from its first address up that answered */
 } hc_job_kind_t;
 
 typedef enum hc_job_state {
@@ -315,9 +315,15 @@ static void round_load_jobs(hc_round_t *r)
         if (!pr->status_path[0])
             continue;
         r->stats.loads++;
-        size_t k = 0;
-        while (k < p->naddrs && p->addrs[k].state != HEALTH_UP)
-            k++;
+        /* The first address up whose probe succeeded this round: one that just failed may still
+         * read up (anti-flap) for down_after - 1 rounds, and its status page would fail too. */
+        size_t k = p->naddrs;
+        for (size_t m = 0; m < p->naddrs && k == p->naddrs; m++)
+            if (p->addrs[m].state == HEALTH_UP && p->addrs[m].nhistory && p->addrs[m].history & 1u)
+                k = m;
+        for (size_t m = 0; m < p->naddrs && k == p->naddrs; m++)
+            if (p->addrs[m].state == HEALTH_UP)
+                k = m;
         if (k == p->naddrs) {
             snprintf(p->load_reason, sizeof(p->load_reason), "no address up");
             continue;
