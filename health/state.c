@@ -577,7 +577,9 @@ bool health_addr_record(health_addr_t *a, const pops_probe_t *pr, bool ok, const
     health_state_t next = a->state;
     switch (a->state) {
     case HEALTH_UP:
-        if ((unsigned)__builtin_popcount(~a->history & mask) >= down_after)
+        /* Only a failure can take an address down: just back up, the window may still hold the
+         * outage's failures, and a success that slides one of them along is no new verdict. */
+        if (!ok && (unsigned)__builtin_popcount(~a->history & mask) >= down_after)
             next = HEALTH_DOWN;
         break;
     case HEALTH_DOWN:

@@ -631,6 +631,19 @@ static void test_antiflap(void)
     run(&c, &w3, "1", st, &now);
     CHECK(!strcmp(st, "u"), "up_after 1: %s", st);
 
+    /* A success never takes an address down: back up after a long outage (up_after 1), the old
+     * failures still in the window (3 of 5 after the second success) are not a new verdict. */
+    pops_probe_t quick = probe(3, 5, 1);
+    health_addr_t q = make_addr(AF_INET, "127.0.1.6");
+    run(&q, &quick, "00000", st, &now);
+    CHECK(q.state == HEALTH_DOWN, "down after the outage");
+    run(&q, &quick, "1111", st, &now);
+    CHECK(!strcmp(st, "uuuu"), "successes keep it up: %s", st);
+    /* Probation: a new failure that makes down_after of the window takes it down again. */
+    run(&q, &quick, "00000", st, &now);
+    run(&q, &quick, "10", st, &now);
+    CHECK(!strcmp(st, "ud"), "on probation, a failure reaching 3 of 5: %s", st);
+
     /* down_after 1 of window 1 is plain consecutive judgement. */
     pops_probe_t w1 = probe(1, 1, 1);
     health_addr_t d = make_addr(AF_INET, "127.0.1.4");
