@@ -195,6 +195,7 @@ typedef struct builder {
     anchor_t *anchors; /* open addressing, anchor_mask + 1 slots */
     size_t anchor_mask, nanchors;
     size_t alias_nodes;
+    size_t max_nodes; /* 0: no bound (the file's own size bounds it) */
     yt_node_t *root;
     char *err;
     size_t errlen;
@@ -256,6 +257,9 @@ static int anchor_add(builder_t *B, char *name, const yt_node_t *n, size_t count
 /* A finished node: a child of the open container, or the root. */
 static int add_node(builder_t *B, yt_node_t *n, unsigned height)
 {
+    if (B->max_nodes && B->d->nodes > B->max_nodes)
+        return pos_error(B->err, B->errlen, B->d->file, n->line, n->col,
+                         "more than %zu values: too large a document", B->max_nodes);
     if (B->depth + height > YT_MAX_DEPTH)
         return pos_error(B->err, B->errlen, B->d->file, n->line, n->col,
                          "nesting deeper than %d levels", YT_MAX_DEPTH);
@@ -437,8 +441,8 @@ static int syntax_error(yt_doc_t *d, yaml_parser_t *parser, char *err, size_t er
                      hint);
 }
 
-static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_t **out, char *err,
-                size_t errlen)
+static int load(const char *name, FILE *fp, const char *buf, size_t len, size_t max_nodes,
+                yt_doc_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     yt_doc_t *d = calloc(1, sizeof(*d));
@@ -458,7 +462,7 @@ static int load(const char *name, FILE *fp, const char *buf, size_t len, yt_doc_
         yaml_parser_set_input_file(&parser, fp);
     else
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    builder_t B = {.d = d, .err = err, .errlen = errlen};
+    builder_t B = {.d = d, .max_nodes = max_nodes, .err = err, .errlen = errlen};
     int rc = 0;
     bool in_doc = false, done = false;
     while (!rc && !done) {
@@ -517,7 +521,7 @@ int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen)
         *out = NULL;
         return -e;
     }
-    int rc = load(path, fp, NULL, 0, out, err, errlen);
+    int rc = load(path, fp, NULL, 0, 0, out, err, errlen);
     fclose(fp);
     return rc;
 }
@@ -525,7 +529,13 @@ int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen)
 int yt_doc_load_buffer(const char *name, const char *buf, size_t len, yt_doc_t **out, char *err,
                        size_t errlen)
 {
-    return load(name, NULL, buf, len, out, err, errlen);
+    return load(name, NULL, buf, len, 0, out, err, errlen);
+}
+
+int yt_doc_load_buffer_max(const char *name, const char *buf, size_t len, size_t max_nodes,
+                           yt_doc_t **out, char *err, size_t errlen)
+{
+    return load(name, NULL, buf, len, max_nodes, out, err, errlen);
 }
 
 const yt_node_t *yt_map_get(const yt_node_t *map, const char *key)

@@ -52,6 +52,13 @@ int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen)
 int yt_doc_load_buffer(const char *name, const char *buf, size_t len, yt_doc_t **out, char *err,
                        size_t errlen);
 
+/* Same with at most max_nodes values (scalars, lists and mappings) in the document: a file of a
+ * few MiB can hold millions of tiny values, each a node of the tree, so a reader of files others
+ * write (state files, overrides) bounds the tree, not only the bytes. Past the bound: -EINVAL,
+ * "name:line:col: more than N values: too large a document". */
+int yt_doc_load_buffer_max(const char *name, const char *buf, size_t len, size_t max_nodes,
+                           yt_doc_t **out, char *err, size_t errlen);
+
 const yt_node_t *yt_doc_root(const yt_doc_t *doc);
 void yt_doc_free(yt_doc_t *doc);
 

@@ -15,13 +15,17 @@
 #include "pops.h"
 #include "route.h"
 
-#define HEALTH_FORMAT       "geodns-health" /* the state file's "format" value */
-#define HEALTH_VERSION      1               /* the state file's "version" value */
-#define HEALTH_VANTAGE_MAX  64              /* vantage name with the NUL: [A-Za-z0-9_.-]{1,63} */
-#define HEALTH_REASON_MAX   128             /* reason text with the NUL */
-#define HEALTH_ADDRS_MAX    (2 * POPS_ADDRS_MAX)
-#define HEALTH_FILE_MAX     (16u << 20) /* state files larger than this are refused */
-#define HEALTH_VANTAGES_MAX 32          /* state files geodnsd reads from one directory */
+#define HEALTH_FORMAT      "geodns-health" /* the state file's "format" value */
+#define HEALTH_VERSION     1               /* the state file's "version" value */
+#define HEALTH_VANTAGE_MAX 64              /* vantage name with the NUL: [A-Za-z0-9_.-]{1,63} */
+#define HEALTH_REASON_MAX  128             /* reason text with the NUL */
+#define HEALTH_ADDRS_MAX   (2 * POPS_ADDRS_MAX)
+#define HEALTH_FILE_MAX    (16u << 20) /* state files larger than this are refused */
+/* Values (tree nodes) a state or overrides file may hold: the largest real state file, 1,024
+ * PoPs of 32 addresses with their ~18 values each, is about 600,000; a 16 MiB file of tiny values
+ * would be 8 million nodes (~700 MB of tree) without this bound. */
+#define HEALTH_FILE_NODES_MAX (1u << 20)
+#define HEALTH_VANTAGES_MAX   32 /* state files geodnsd reads from one directory */
 
 typedef enum health_state {
     HEALTH_UNKNOWN = 0, /* not probed yet (no history) */

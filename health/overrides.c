@@ -356,7 +356,7 @@ int health_overrides_load(const char *path, const pops_t *pops, health_overrides
         return health_overrides_parse(NULL, pops, out, err, errlen);
     }
     yt_doc_t *doc = NULL;
-    rc = yt_doc_load_buffer(path, buf, len, &doc, err, errlen);
+    rc = yt_doc_load_buffer_max(path, buf, len, HEALTH_FILE_NODES_MAX, &doc, err, errlen);
     free(buf);
     if (rc)
         return rc;

@@ -468,7 +468,7 @@ int health_file_parse(const char *name, const char *buf, size_t len, health_file
     }
     yt_doc_t *doc = NULL;
     health_file_t *hf = NULL;
-    int rc = yt_doc_load_buffer(name, buf, len, &doc, err, errlen);
+    int rc = yt_doc_load_buffer_max(name, buf, len, HEALTH_FILE_NODES_MAX, &doc, err, errlen);
     if (rc) {
         rc = rc == -ENOMEM ? -ENOMEM : -EINVAL;
         goto fail;

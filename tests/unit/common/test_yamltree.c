@@ -69,8 +69,31 @@ static void test_big_mapping(void)
     free(text);
 }
 
+/* yt_doc_load_buffer_max: a document of exactly max values loads; one value more is refused with
+ * the position of the first value past the bound. */
+static void test_max_nodes(void)
+{
+    char err[256] = "";
+    yt_doc_t *d = NULL;
+    /* The root list and its three items: four values. */
+    CHECK(yt_doc_load_buffer_max("m.yaml", "[1, 2, 3]\n", 10, 4, &d, err, sizeof(err)) == 0 && d,
+          "four values within a bound of 4: %s", err);
+    yt_doc_free(d);
+    d = NULL;
+    CHECK(yt_doc_load_buffer_max("m.yaml", "[1, 2, 3, 4]\n", 13, 4, &d, err, sizeof(err)) ==
+                  -EINVAL &&
+              !d,
+          "five values over a bound of 4");
+    CHECK(strstr(err, "m.yaml:1:11: more than 4 values: too large a document") != NULL, "got '%s'",
+          err);
+    CHECK(yt_doc_load_buffer_max("m.yaml", "[1, 2, 3, 4]\n", 13, 0, &d, err, sizeof(err)) == 0 && d,
+          "0: no bound");
+    yt_doc_free(d);
+}
+
 int main(void)
 {
+    test_max_nodes();
     char err[512];
     yt_doc_t *d = load("a: 1\nb:\n  - x\n  - 'y'\nc: {d: 2.5}\n", err, sizeof(err));
     const yt_node_t *r = yt_doc_root(d);

@@ -253,6 +253,35 @@ static void expect_bad(const char *what, const char *doc, const char *needle)
     health_file_free(hf);
 }
 
+/* A state file within HEALTH_FILE_MAX bytes whose values are more than HEALTH_FILE_NODES_MAX
+ * (tiny ones under a key the reader skips) is refused before its tree grows to hundreds of MB. */
+static void test_too_many_values(void)
+{
+    size_t n = HEALTH_FILE_NODES_MAX + 10, cap = 3 * n + 256, off = 0;
+    char *doc = malloc(cap);
+    CHECK(doc != NULL);
+    if (!doc)
+        return;
+    off += (size_t)snprintf(doc, cap,
+                            "{\"format\": \"geodns-health\", \"version\": 1, \"vantage\": \"v\", "
+                            "\"time\": 5, \"pops\": {}, \"extra\": [");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(doc + off, "0,", 2);
+        off += 2;
+    }
+    memcpy(doc + off, "0]}", 4);
+    off += 3;
+    CHECK(off < HEALTH_FILE_MAX, "the file is within the byte bound (%zu)", off);
+    health_file_t *hf = NULL;
+    char err[ERRLEN] = "";
+    CHECK(health_file_parse("t.json", doc, off, &hf, err, sizeof(err)) == -EINVAL && !hf,
+          "refused");
+    CHECK(strstr(err, "values: too large a document") != NULL && positioned(err, "t.json"),
+          "said why, where: '%s'", err);
+    health_file_free(hf);
+    free(doc);
+}
+
 static void expect_bad_edit(const char *what, const char *from, const char *to, const char *needle)
 {
     char *doc = edit(from, to);
@@ -718,6 +747,7 @@ int main(int argc, char **argv)
     test_round_trip();
     test_save_load(tmpdir);
     test_malformed();
+    test_too_many_values();
     test_lenient();
     test_names();
     test_pop_lookup();
