@@ -41,19 +41,19 @@ zone:
     name: example.com
     zonefile: example.com.zone
 CONF
-up=""
-for ((i = 0; i < 50 * DNS_SLOW; i++)); do
-    if dig @127.0.0.1 -p "$NSD_PORT" +time=1 +tries=1 +short example.com SOA 2>/dev/null |
-        grep -q 2026113001; then
-        up=1
-        break
-    fi
-    sleep 0.1
-done
-if [ -z "$up" ]; then
-    fail "NSD serves example.com on 127.0.0.1:$NSD_PORT" "$(tail -n 15 "$N/nsd.log")"
+# serving NAME PORT LOG: bounded wait until the peer on PORT serves the zone's serial; a failed
+# check (with the end of LOG) and the end of the test when it never does.
+serving() {
+    local i
+    for ((i = 0; i < 50 * DNS_SLOW; i++)); do
+        dig @127.0.0.1 -p "$2" +time=1 +tries=1 +short example.com SOA 2>/dev/null |
+            grep -q 2026113001 && return 0
+        sleep 0.1
+    done
+    fail "$1 serves example.com on 127.0.0.1:$2" "$(tail -n 15 "$3")"
     finish
-fi
+}
+serving NSD "$NSD_PORT" "$N/nsd.log"
 
 # compare NAME PORT KNOWN LOGFILE: geodnsd against the reference on PORT, one check.
 compare() {
@@ -86,18 +86,6 @@ knot_start "$K" "$KNOT_PORT" <<CONF
 zone:
   - domain: example.com
 CONF
-up=""
-for ((i = 0; i < 50 * DNS_SLOW; i++)); do
-    if dig @127.0.0.1 -p "$KNOT_PORT" +time=1 +tries=1 +short example.com SOA 2>/dev/null |
-        grep -q 2026113001; then
-        up=1
-        break
-    fi
-    sleep 0.1
-done
-if [ -z "$up" ]; then
-    fail "Knot serves example.com on 127.0.0.1:$KNOT_PORT" "$(tail -n 15 "$K/knot.log")"
-    finish
-fi
+serving Knot "$KNOT_PORT" "$K/knot.log"
 compare knot "$KNOT_PORT" "$M/example.com.knot.known" "$K/knot.log"
 finish

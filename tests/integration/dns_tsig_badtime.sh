@@ -17,26 +17,16 @@ transfer:
 EOF
 dns_start "$DATA/geodnsd.yaml" || finish
 
-OUT=$(python3 - "$PORT" "$SECRET" <<'PY'
-import base64, hashlib, hmac, socket, struct, sys, time
+PYTHONPATH="$SRC/tests/lib" PYTHONDONTWRITEBYTECODE=1 python3 - "$PORT" "$SECRET" >"$TMP/client.out" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+from dnstsig import name, tsig_rr, udp, tcp
 port, secret = int(sys.argv[1]), base64.b64decode(sys.argv[2])
-
-def name(n):
-    return b"".join(bytes([len(l)]) + l.encode() for l in n.rstrip(".").split(".") if l) + b"\0"
-
-KEY, ALG = name("xfr-key"), name("hmac-sha256")
-
-def tsig_vars(t, error=0, other=b""):
-    return (KEY + struct.pack("!HI", 255, 0) + ALG + struct.pack("!HIH", t >> 32, t & 0xFFFFFFFF, 300)
-            + struct.pack("!HH", error, len(other)) + other)
+KEY = name("xfr-key")
 
 def signed_query(qname, qtype, t, key=KEY, sec=secret):
     msg = struct.pack("!6H", 4242, 0, 1, 0, 0, 0) + name(qname) + struct.pack("!HH", qtype, 1)
-    mac = hmac.new(sec, msg + tsig_vars(t), hashlib.sha256).digest()
-    rd = ALG + struct.pack("!HIHH", t >> 32, t & 0xFFFFFFFF, 300, len(mac)) + mac
-    rd += struct.pack("!HHH", 4242, 0, 0)
-    msg = msg[:10] + struct.pack("!H", 1) + msg[12:]
-    return msg + key + struct.pack("!HHIH", 250, 255, 0, len(rd)) + rd, mac
+    rr, mac = tsig_rr(msg, key, sec, t)
+    return msg[:10] + struct.pack("!H", 1) + msg[12:] + rr, mac
 
 def skip_name(m, p):
     while True:
@@ -64,7 +54,7 @@ def check(what, reply, req_mac, t_req, want_error, want_signed):
     s, oend, rd, rdlen = last_rr(reply)
     rtype = struct.unpack("!H", reply[oend:oend + 2])[0]
     if rtype != 250:
-        print("FAIL %s: the last record is type %d, not TSIG" % (what, rtype)); return
+        print("FAIL: %s: the last record is type %d, not TSIG" % (what, rtype)); return
     p = skip_name(reply, rd)
     alg = reply[rd:p]
     hi, lo, fudge, maclen = struct.unpack("!HIHH", reply[p:p + 10])
@@ -92,47 +82,27 @@ def check(what, reply, req_mac, t_req, want_error, want_signed):
         calc = hmac.new(secret, struct.pack("!H", len(req_mac)) + req_mac + bytes(unsigned) + v,
                         hashlib.sha256).digest()
         if calc != mac: fails.append("the reply's MAC does not verify")
-    print(("FAIL %s: %s" % (what, "; ".join(fails))) if fails else "ok %s" % what)
-
-def udp(pkt):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-    s.sendto(pkt, ("127.0.0.1", port)); r = s.recv(65535); s.close(); return r
-
-def tcp_first(pkt):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(struct.pack("!H", len(pkt)) + pkt)
-    b = b""
-    while len(b) < 2: b += s.recv(2 - len(b))
-    n = struct.unpack("!H", b)[0]; m = b""
-    while len(m) < n: m += s.recv(n - len(m))
-    s.close(); return m
+    print(("FAIL: %s: %s" % (what, "; ".join(fails))) if fails else "ok: %s" % what)
 
 now = int(time.time())
 for when, t in (("an hour ago", now - 3600), ("an hour ahead", now + 3600)):
     pkt, mac = signed_query("example.test", 6, t)
-    check("UDP SOA signed %s: BADTIME, signed" % when, udp(pkt), mac, t, 18, True)
+    check("UDP SOA signed %s: BADTIME, signed" % when, udp(port, pkt), mac, t, 18, True)
     pkt, mac = signed_query("example.test", 252, t)
-    check("TCP AXFR signed %s: BADTIME, signed" % when, tcp_first(pkt), mac, t, 18, True)
+    check("TCP AXFR signed %s: BADTIME, signed" % when, tcp(port, pkt), mac, t, 18, True)
 pkt, mac = signed_query("example.test", 6, now)
-check("UDP SOA signed now: answered, signed", udp(pkt), mac, now, 0, True)
+check("UDP SOA signed now: answered, signed", udp(port, pkt), mac, now, 0, True)
 pkt, mac = signed_query("example.test", 6, now, sec=b"wrong secret")
-check("UDP SOA with a wrong MAC: BADSIG, unsigned", udp(pkt), mac, now, 16, False)
+check("UDP SOA with a wrong MAC: BADSIG, unsigned", udp(port, pkt), mac, now, 16, False)
 pkt, mac = signed_query("example.test", 252, now - 3600, sec=b"wrong secret")
-check("TCP AXFR with a wrong MAC and an old time: BADSIG, unsigned", tcp_first(pkt), mac,
+check("TCP AXFR with a wrong MAC and an old time: BADSIG, unsigned", tcp(port, pkt), mac,
       now - 3600, 16, False)
 pkt, mac = signed_query("example.test", 6, now - 3600, key=name("other-key"))
-check("UDP SOA with an unknown key and an old time: BADKEY, unsigned", udp(pkt), mac,
+check("UDP SOA with an unknown key and an old time: BADKEY, unsigned", udp(port, pkt), mac,
       now - 3600, 17, False)
 PY
-)
-while IFS= read -r line; do
-    case $line in
-    ok\ *) pass "${line#ok }" ;;
-    FAIL\ *) fail "${line#FAIL }" ;;
-    *) fail "client output" "$line" ;;
-    esac
-done <<<"$OUT"
-[ -n "$OUT" ] || fail "the TSIG client ran" "no output"
+checks_from "$TMP/client.out"
+grep -q "^ok: " "$TMP/client.out" || fail "the TSIG client ran" "$(head -n 5 "$TMP/client.out")"
 q www.example.test
 expect "server still answers" ok rcode=NOERROR an=2
 finish

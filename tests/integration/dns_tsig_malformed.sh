@@ -15,24 +15,16 @@ transfer:
 EOF
 dns_start "$DATA/geodnsd.yaml" || finish
 
-OUT=$(python3 - "$PORT" "$SECRET" <<'PY'
-import base64, hashlib, hmac, socket, struct, sys, time
+PYTHONPATH="$SRC/tests/lib" PYTHONDONTWRITEBYTECODE=1 python3 - "$PORT" "$SECRET" >"$TMP/client.out" <<'PY'
+import base64, struct, sys, time
+from dnstsig import name, tsig_rr as sign, udp as udp_to, tcp as tcp_to
 port, secret = int(sys.argv[1]), base64.b64decode(sys.argv[2])
-
-def name(n):
-    return b"".join(bytes([len(l)]) + l.encode() for l in n.rstrip(".").split(".") if l) + b"\0"
-
-KEY, ALG = name("xfr-key"), name("hmac-sha256")
+KEY = name("xfr-key")
 OPT = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
 
 def tsig_rr(msg, t):
     """The TSIG RR signing msg (a message without it) at time t."""
-    v = (KEY + struct.pack("!HI", 255, 0) + ALG + struct.pack("!HIH", t >> 32, t & 0xFFFFFFFF, 300)
-         + struct.pack("!HH", 0, 0))
-    mac = hmac.new(secret, msg + v, hashlib.sha256).digest()
-    rd = ALG + struct.pack("!HIHH", t >> 32, t & 0xFFFFFFFF, 300, len(mac)) + mac
-    rd += struct.pack("!HHH", struct.unpack("!H", msg[:2])[0], 0, 0)
-    return KEY + struct.pack("!HHIH", 250, 255, 0, len(rd)) + rd
+    return sign(msg, KEY, secret, t)[0]
 
 def query(qtype, ar):
     """The header and question, ARCOUNT ar."""
@@ -58,33 +50,14 @@ def build(kind, qtype):
         return query(qtype, 1) + bytes(t) + b"\0\0\0\0"
 
 def udp(pkt):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-    s.sendto(pkt, ("127.0.0.1", port))
-    try: return s.recv(65535)
-    except socket.timeout: return None
-    finally: s.close()
+    return udp_to(port, pkt)
 
 def tcp(pkt):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(struct.pack("!H", len(pkt)) + pkt)
-    b = b""
-    try:
-        while len(b) < 2:
-            c = s.recv(2 - len(b))
-            if not c: return None
-            b += c
-        n = struct.unpack("!H", b)[0]; m = b""
-        while len(m) < n:
-            c = s.recv(n - len(m))
-            if not c: return None
-            m += c
-        return m
-    except OSError: return None
-    finally: s.close()
+    return tcp_to(port, pkt)
 
 def expect(what, r, rcode, signed=None):
     if r is None:
-        print("FAIL %s: no reply" % what); return
+        print("FAIL: %s: no reply" % what); return
     got = r[3] & 15
     arcount = struct.unpack("!H", r[10:12])[0]
     fails = []
@@ -94,7 +67,7 @@ def expect(what, r, rcode, signed=None):
     if signed is not None and (r.find(KEY + struct.pack("!H", 250)) > 0) != signed:
         fails.append("signed" if not signed else "not signed")
     if rcode == 1 and struct.unpack("!H", r[6:8])[0] != 0: fails.append("FORMERR with answers")
-    print(("FAIL %s: %s" % (what, "; ".join(fails))) if fails else "ok %s" % what)
+    print(("FAIL: %s: %s" % (what, "; ".join(fails))) if fails else "ok: %s" % what)
 
 expect("UDP SOA, well-formed TSIG: answered, signed", udp(build("good", 6)), 0, True)
 for kind in ("opt after tsig", "two tsig", "tsig rdata too long"):
@@ -102,15 +75,8 @@ for kind in ("opt after tsig", "two tsig", "tsig rdata too long"):
     expect("TCP AXFR, %s: FORMERR" % kind, tcp(build(kind, 252)), 1, False)
 expect("TCP AXFR, well-formed TSIG: answered, signed", tcp(build("good", 252)), 0, True)
 PY
-)
-while IFS= read -r line; do
-    case $line in
-    ok\ *) pass "${line#ok }" ;;
-    FAIL\ *) fail "${line#FAIL }" ;;
-    *) fail "client output" "$line" ;;
-    esac
-done <<<"$OUT"
-[ -n "$OUT" ] || fail "the TSIG client ran" "no output"
+checks_from "$TMP/client.out"
+grep -q "^ok: " "$TMP/client.out" || fail "the TSIG client ran" "$(head -n 5 "$TMP/client.out")"
 q www.example.test
 expect "server still answers" ok rcode=NOERROR an=2
 finish

@@ -4,13 +4,7 @@
 # never be written as a PoP's address going down.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
-HC=$BIN/healthcheck
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/health-fd.XXXXXX")
-trap dns_cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
-OUT=$TMP/out
-mkdir -p "$OUT"
+hc_init health-fd
 
 # 60 PoPs on 127.0.9.1-60 with a TCP probe on a port nothing listens on: every probe is refused,
 # which is what each address's state must say.

@@ -4,13 +4,7 @@
 # reading the status page there would lose the PoP's load while its other address serves it.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
-HC=$BIN/healthcheck
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/health-load.XXXXXX")
-trap dns_cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
-OUT=$TMP/out
-mkdir -p "$OUT"
+hc_init health-load
 P=$(free_port 127.0.11.1 127.0.11.2)
 
 # 127.0.11.2 serves /healthz and /status (load 42); nothing listens on 127.0.11.1.

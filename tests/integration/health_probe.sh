@@ -7,13 +7,7 @@
 # /status (and from a status URL on another host and port), --textfile, --interval.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
-HC=$BIN/healthcheck
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/health-probe.XXXXXX")
-trap dns_cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
-OUT=$TMP/out
-mkdir -p "$OUT"
+hc_init health-probe
 
 # The servers: mode http (/healthz "ok", /status serves EXTRA when given, else 404), blackhole
 # (accepts, never answers), trickle (a status line, then a byte every 50 ms), headers (endless

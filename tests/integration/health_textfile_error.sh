@@ -3,13 +3,7 @@
 # state file, written first, is there for geodnsd, and the round's summary says so.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
-HC=$BIN/healthcheck
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/health-textfile.XXXXXX")
-trap dns_cleanup EXIT
-trap 'exit 130' INT TERM
-[ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
-OUT=$TMP/out
-mkdir -p "$OUT"
+hc_init health-textfile
 P=$(free_port 127.0.9.1)
 cat >"$TMP/pops.yaml" <<EOF2
 pops:

@@ -173,6 +173,19 @@ knot_start() {
     DNS_BG_PIDS+=("$KNOT_PID")
 }
 
+# hc_init TAG: for a healthcheck test without a DNS server: HC (the binary, checked), TMP (a new
+# temporary folder, removed with everything started by dns_cleanup) and OUT (TMP/out, the state
+# folder).
+hc_init() {
+    HC=$BIN/healthcheck
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap dns_cleanup EXIT
+    trap 'exit 130' INT TERM
+    [ -x "$HC" ] || { fail "healthcheck binary at $HC (build it first)"; finish; }
+    OUT=$TMP/out
+    mkdir -p "$OUT"
+}
+
 # dns_stop: SIGTERM, bounded wait. Sets STOP_STATUS (exit status, or "timeout").
 dns_stop() {
     local i
