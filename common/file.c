@@ -47,3 +47,20 @@ int file_open_regular(const char *path, uint64_t max, uint64_t *size, const char
         *size = (uint64_t)st.st_size;
     return fd;
 }
+
+FILE *file_fopen_regular(const char *path, const char *mode, uint64_t max, uint64_t *size, int *err,
+                         const char **why, char why_buf[64])
+{
+    int fd = file_open_regular(path, max, size, why, why_buf);
+    if (fd < 0) {
+        *err = fd;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, mode);
+    if (!f) {
+        *err = -errno;
+        *why = strerror(errno);
+        close(fd);
+    }
+    return f;
+}

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
@@ -508,18 +507,13 @@ int yt_doc_load_file(const char *path, yt_doc_t **out, char *err, size_t errlen)
 {
     const char *why;
     char why_buf[64];
-    int fd = file_open_regular(path, YT_FILE_MAX, NULL, &why, why_buf);
-    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    int e;
+    FILE *fp = file_fopen_regular(path, "rb", YT_FILE_MAX, NULL, &e, &why, why_buf);
     if (!fp) {
-        int e = fd < 0 ? -fd : errno;
-        if (fd >= 0) {
-            close(fd);
-            why = strerror(e);
-        }
         if (err && errlen)
             snprintf(err, errlen, "%s: %s", path, why);
         *out = NULL;
-        return -e;
+        return e;
     }
     int rc = load(path, fp, NULL, 0, 0, out, err, errlen);
     fclose(fp);

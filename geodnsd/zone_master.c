@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "dname.h"
 #include "file.h"
@@ -409,14 +408,10 @@ static int read_zone_text(loader_t *L, const char *path, const yt_node_t *from, 
     const char *why = NULL;
     char why_buf[64];
     uint64_t size = 0;
-    int fd = file_open_regular(path, MASTER_MAX_FILE, &size, &why, why_buf);
-    FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
-    if (fd >= 0 && !fp) {
-        why = strerror(errno);
-        close(fd);
-    }
+    int e;
+    FILE *fp = file_fopen_regular(path, "r", MASTER_MAX_FILE, &size, &e, &why, why_buf);
     if (!fp) {
-        if (fd == -EFBIG)
+        if (e == -EFBIG)
             why = "larger than 2 GiB";
         if (from)
             return zl_fail(L, from, "cannot read %s: %s", path, why);

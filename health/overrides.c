@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "file.h"
@@ -329,16 +328,11 @@ int health_overrides_load(const char *path, const pops_t *pops, health_overrides
     const char *why;
     char why_buf[64];
     /* The size is bounded while reading (ov_file_read). */
-    int fd = file_open_regular(path, UINT64_MAX, NULL, &why, why_buf);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    int e;
+    FILE *f = file_fopen_regular(path, "rb", UINT64_MAX, NULL, &e, &why, why_buf);
     if (!f) {
-        int e = fd < 0 ? -fd : errno;
-        if (fd >= 0) {
-            why = strerror(e);
-            close(fd);
-        }
         snprintf(err, errlen, "%s: %s", path, why);
-        return -e;
+        return e;
     }
     char *buf = NULL;
     size_t len = 0;
