@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -186,4 +187,27 @@ size_t listen_conn_unread(int fd)
         return 0;
     }
     return (size_t)n;
+}
+
+bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t *hard)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        *was = *soft = *hard = UINT64_MAX; /* nothing known: nothing to say */
+        return false;
+    }
+    *was = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    bool raised = false;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t before = rl.rlim_cur;
+        rl.rlim_cur =
+            rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
+        raised = rl.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &rl) == 0;
+        if (!raised) {
+            rl.rlim_cur = before;
+        }
+    }
+    *soft = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    *hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
+    return raised;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Protocols a claim probes. */
@@ -35,6 +36,12 @@ void listen_claim_answer(int lock_fd);
  * SO_REUSEPORT and SO_REUSEADDR (IPV6_V6ONLY for IPv6), close-on-exec; not yet listening.
  * Returns the fd or a negative errno. */
 int listen_socket(const struct sockaddr_storage *ss, socklen_t len, int type);
+
+/* Raise the soft open-file limit toward need (the sockets and files the configured bounds let
+ * clients hold at once), up to the hard limit. *was is the soft limit before, *soft and *hard the
+ * limits after (UINT64_MAX for unlimited). Returns true when the soft limit was raised; the
+ * caller logs that, and warns when *soft is still below need (past it accept fails). */
+bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t *hard);
 
 /* Bytes waiting unread in the receive queue of fd, a connection accepted on such a socket (0
  * when that cannot be told). Closing a connection with unread input makes the kernel reset it:

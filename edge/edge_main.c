@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -193,26 +192,18 @@ static void main_nofile(const edge_config_t *cfg)
 {
     uint64_t need =
         (uint64_t)cfg->max_connections + cfg->status_max_connections + cfg->max_fills + 64;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
-        return;
-    }
-    rlim_t was = rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
-    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    uint64_t was, soft, hard;
+    if (listen_nofile_raise(need, &was, &soft, &hard)) {
         log_info("open-file limit raised from %llu to %llu for the connection bounds",
-                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
-    } else {
-        rl.rlim_cur = was;
+                 (unsigned long long)was, (unsigned long long)soft);
     }
-    if (rl.rlim_cur < need) {
+    if (soft < need) {
         log_warn("open-file limit %llu (hard limit %llu) is below the %llu that "
                  "limits.max_connections %u, status_max_connections %u and max_fills %u need: "
                  "connections past it are reset unlogged; raise LimitNOFILE (ulimit -n) or lower "
                  "max_connections",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
-                 (unsigned long long)need, cfg->max_connections, cfg->status_max_connections,
-                 cfg->max_fills);
+                 (unsigned long long)soft, (unsigned long long)hard, (unsigned long long)need,
+                 cfg->max_connections, cfg->status_max_connections, cfg->max_fills);
     }
 }
 

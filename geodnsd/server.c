@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -183,22 +182,16 @@ static void raise_nofile(const gd_config_t *cfg, unsigned nworkers)
 {
     uint64_t need = (uint64_t)nworkers * ((uint64_t)cfg->tcp_max_conns + 1 + 2 * cfg->nlisten) +
                     STATUS_CONNS_MAX + 1 + 64;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return;
-    rlim_t was = rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? (rlim_t)need : rl.rlim_max;
-    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    uint64_t was, soft, hard;
+    if (listen_nofile_raise(need, &was, &soft, &hard))
         log_info("open-file limit raised from %llu to %llu for the TCP connection bounds",
-                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
-    else
-        rl.rlim_cur = was;
-    if (rl.rlim_cur < need)
+                 (unsigned long long)was, (unsigned long long)soft);
+    if (soft < need)
         log_warn("open-file limit %llu (hard limit %llu) is below the %llu that %u workers with "
                  "tcp.max_connections %u need: past it new TCP clients wait until a connection "
                  "times out; raise LimitNOFILE (ulimit -n) or lower tcp.max_connections or workers",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
-                 (unsigned long long)need, nworkers, cfg->tcp_max_conns);
+                 (unsigned long long)soft, (unsigned long long)hard, (unsigned long long)need,
+                 nworkers, cfg->tcp_max_conns);
 }
 
 int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, char *err,
