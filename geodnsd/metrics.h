@@ -140,7 +140,7 @@ typedef struct metrics_facts {
     uint64_t config_generation;
     uint64_t reloads_ok, reloads_failed;
     bool last_reload_failed; /* the newest reload failed (the previous config serves) */
-    int64_t last_reload_ok; /* unix seconds of the last successful load (the first one counts) */
+    int64_t last_reload_ok;  /* unix seconds of the last successful load (the first one counts) */
     uint64_t health_generation; /* of the last health snapshot published, 0 = none yet */
     uint64_t health_updates;    /* health snapshots published */
     unsigned transfers_held;    /* zone transfers being sent now */
