@@ -392,17 +392,27 @@ static const char *ctl_mode_text(ctl_mode_t mode, const health_settings_t *s)
                                               : "all stale: keep last";
 }
 
-/* Freshness of each file and the mode. */
+/* When hf's readings were taken: its own time, or when we first read it if that is earlier (a
+ * vantage whose clock runs ahead). */
+static double ctl_file_time(const health_file_t *hf)
+{
+    return hf->seen > 0 && hf->seen < hf->time ? (double)hf->seen : (double)hf->time;
+}
+
+/* Freshness of each file and the mode. A file dated more than max_age ahead is not fresh (its
+ * vantage's clock is wrong); one dated ahead by less ages from when we first read it. */
 static void ctl_mode_decide(health_ctl_t *ctl, ctl_run_t *run)
 {
     double newest = -INFINITY;
     for (size_t f = 0; f < run->nf; f++) {
         const health_file_t *hf = run->files[f];
-        ctl->fresh[f] = hf && fabs(run->now - (double)hf->time) <= (double)run->s->max_age;
+        double max_age = (double)run->s->max_age;
+        ctl->fresh[f] =
+            hf && (double)hf->time - run->now <= max_age && run->now - ctl_file_time(hf) <= max_age;
         run->any_fresh |= ctl->fresh[f];
         if (hf) {
             ctl->started = true;
-            newest = fmax(newest, (double)hf->time);
+            newest = fmax(newest, ctl_file_time(hf));
         }
     }
     snprintf(run->age, sizeof(run->age), "no state files");
@@ -529,10 +539,11 @@ static void ctl_capacity_eval(health_ctl_t *ctl, const ctl_run_t *run, size_t i,
         const health_pop_t *hp = ctl->fp[f][i];
         if (!hp || !ctl->fresh[f] || !hp->has_load || !isfinite(hp->load))
             continue;
-        if (!ev->r.has_load || (double)run->files[f]->time > ev->load_time) {
+        double t = ctl_file_time(run->files[f]);
+        if (!ev->r.has_load || t > ev->load_time) {
             ev->r.has_load = true;
             ev->r.load = hp->load;
-            ev->load_time = (double)run->files[f]->time;
+            ev->load_time = t;
         }
     }
     ev->r.keep_capacity = 1;

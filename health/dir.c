@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "grow.h"
 #include "health.h"
@@ -190,6 +191,7 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
             health_file_free(hf);
             continue;
         }
+        hf->seen = (int64_t)time(NULL);
         health_file_free(e->good);
         e->good = hf;
     }

@@ -77,7 +77,13 @@ typedef struct health_pop {
 typedef struct health_file {
     unsigned version;
     char vantage[HEALTH_VANTAGE_MAX];
-    int64_t time;      /* unix seconds when the round finished */
+    int64_t time; /* unix seconds when the round finished, by the vantage's clock */
+    /* Unix seconds, by this host's clock, when health_dir_scan first read this version of the
+     * file; 0 when not read from a directory. A reading is dated the earlier of the two, so a
+     * vantage whose clock runs ahead cannot date its readings into our future (where they would
+     * outrank every other vantage's until our clock caught up), and an unchanged file keeps one
+     * date however often it is evaluated. */
+    int64_t seen;
     uint32_t round_ms; /* how long the round took */
     size_t npops;
     health_pop_t *pops; /* [npops] */

@@ -432,6 +432,44 @@ static void test_capacity(const pops_t *pops)
     health_ctl_free(ctl);
 }
 
+/* A vantage whose clock runs ahead dates its readings when we first read them: its load cannot
+ * outrank the other vantages' until our clock catches up, an unchanged file is one reading
+ * however often it is evaluated, and it goes stale max_age after we read it. */
+static void test_clock_ahead(const pops_t *pops)
+{
+    health_settings_t s;
+    health_settings_default(&s);
+    health_ctl_t *ctl = health_ctl_new();
+    health_file_t *f[2] = {file_all_up("fast", T0 + 100), file_all_up("ams", T0 + 10)};
+    f[0]->seen = (int64_t)T0;
+    file_load(f[0], "nyc", 1960); /* past high: nyc takes nobody */
+    update(ctl, pops, &s, f, 1, NULL, T0, &view, &rep);
+    CHECK(rep.pop[NYC].keep_capacity == 0, "nyc full: %g", rep.pop[NYC].keep_capacity);
+    /* ams's reading of T0 + 10 is newer than fast's (read at T0, dated T0 + 100). */
+    file_load(f[1], "nyc", 200);
+    f[1]->seen = (int64_t)T0 + 11;
+    update(ctl, pops, &s, f, 2, NULL, T0 + 10, &view, &rep);
+    double k1 = rep.pop[NYC].keep_capacity;
+    CHECK(fabs(k1 - 10.0 / 60) < 1e-9, "ams's newer reading takes nyc back up: %g", k1);
+    /* fast writes again (dated T0 + 130, read at T0 + 30): one new reading, one step. */
+    f[0]->time = (int64_t)T0 + 130;
+    f[0]->seen = (int64_t)T0 + 30;
+    file_load(f[0], "nyc", 200);
+    update(ctl, pops, &s, f, 2, NULL, T0 + 30, &view, &rep);
+    double k2 = rep.pop[NYC].keep_capacity;
+    CHECK(fabs(k2 - (k1 + 20.0 / 60)) < 1e-9, "fast's new reading steps: %g", k2);
+    update(ctl, pops, &s, f, 2, NULL, T0 + 40, &view, &rep);
+    update(ctl, pops, &s, f, 2, NULL, T0 + 50, &view, &rep);
+    CHECK(rep.pop[NYC].keep_capacity == k2, "an unchanged file is not a new reading: %g",
+          rep.pop[NYC].keep_capacity);
+    /* Stale max_age after we read it, not after the date it claims. */
+    update(ctl, pops, &s, f, 1, NULL, T0 + 30 + 121, &view, &rep);
+    CHECK(!rep.any_fresh && strstr(rep.mode, "all stale"), "mode %s", rep.mode);
+    health_file_free(f[0]);
+    health_file_free(f[1]);
+    health_ctl_free(ctl);
+}
+
 static void test_changed(const pops_t *pops)
 {
     health_settings_t s;
@@ -462,6 +500,7 @@ int main(void)
     test_drain(pops);
     test_slow_start(pops);
     test_capacity(pops);
+    test_clock_ahead(pops);
     test_changed(pops);
     pops_free(pops);
     return check_report();

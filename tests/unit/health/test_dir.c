@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -44,8 +45,14 @@ static void test_one_vote_per_vantage(const char *tmpdir)
     write_state(dir, "sin.json", "sin");
     health_dir_t *hd = health_dir_new();
     const health_file_t *const *files = NULL;
+    int64_t t0 = (int64_t)time(NULL);
     size_t n = health_dir_scan(hd, dir, collect, warn, &files);
+    int64_t t1 = (int64_t)time(NULL);
     CHECK(n == 2, "2 vantages vote, not %zu", n);
+    /* Each file is stamped with when it was read: a reading is dated no later than that. */
+    for (size_t i = 0; i < n; i++)
+        CHECK(files[i]->seen >= t0 && files[i]->seen <= t1, "read at %lld, within [%lld, %lld]",
+              (long long)files[i]->seen, (long long)t0, (long long)t1);
     for (size_t i = 0; i < n; i++)
         CHECK(strcmp(files[i]->vantage, "ams") || i == 0, "ams votes once");
     CHECK(n >= 2 && !strcmp(files[0]->vantage, "ams") && !strcmp(files[1]->vantage, "sin"),
