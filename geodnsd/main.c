@@ -1,13 +1,10 @@
-/* main.c: geodnsd command line, start-up, signals, reload on SIGHUP or file change, shutdown. */
-#include <errno.h>
+/* main.c: geodnsd command line, start-up, signals, publishing reloaded snapshots, metrics facts,
+ * shutdown. */
 #include <getopt.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,26 +16,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "reload.h"
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
 #include "tcp.h"
 
-#define GEODNSD_VERSION    "0.1.0"
-#define WATCH_INTERVAL_MS  1000
-#define RELOAD_DEBOUNCE_MS 300
-#define RRL_LOG_MS         60000u
-#define PATH_TEXT_MAX      1024                 /* a watched file's path as logged */
-#define WHY_MAX            (PATH_TEXT_MAX + 16) /* a request: "PATH changed" */
-#define JOB_WHY_MAX        (WHY_MAX + 48)       /* a reload: "WHY, and N more requests" */
-
-/* Paths a load read, kept so that a failed reload also watches the file that broke it. */
-typedef struct path_list {
-    char **v;
-    size_t n;
-} path_list_t;
-
-typedef struct reload_job reload_job_t;
+#define GEODNSD_VERSION "0.1.0"
+#define RRL_LOG_MS      60000u
 
 typedef struct daemon {
     uv_loop_t *loop;
@@ -50,25 +35,9 @@ typedef struct daemon {
     gd_healthwatch_t *hw;
     uint64_t generation; /* shared by config and health snapshots */
     uv_signal_t sig_hup, sig_term, sig_int;
-    uv_timer_t reload_timer;
+    gd_reload_t *reload;               /* SIGHUP and file changes */
     uv_timer_t rrl_timer;              /* logs what rate limiting did, once a minute */
     uint64_t rrl_dropped, rrl_slipped; /* the counters' sums at the last look */
-    uv_fs_poll_t *watches;
-    size_t nwatches;
-    /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
-    path_list_t seen;
-    char changed[PATH_TEXT_MAX]; /* the file whose change triggered the pending reload */
-    /* When the load whose files are watched began reading them: a watch starts from the file as
-     * it is, so a file changed after this (ctime) may have changed after it was read. */
-    struct timespec read_since;
-    /* The reload in progress (its load runs on a thread of its own), or NULL; a request during
-     * it sets reload_again (one more reload after it, whatever the number of requests). */
-    reload_job_t *job;
-    uv_async_t reload_done; /* the load thread's "finished" */
-    bool reload_again;
-    char again_why[WHY_MAX]; /* the first request queued */
-    unsigned again_more;     /* and how many more were merged with it */
-    bool stopping;
     bool ready; /* "geodnsd ready" logged: the first view's merged tables are built */
     /* The restart-only settings the server runs with (a reload cannot change them). */
     gd_listen_t run_listen[GD_MAX_LISTEN];
@@ -87,27 +56,6 @@ typedef struct daemon {
     bool last_reload_failed; /* the newest reload failed: a broken file is being ignored */
     uint64_t health_generation, health_updates;
 } daemon_t;
-
-static void path_list_clear(path_list_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
-/* The load's file observer (on the load thread: it touches only its job's list). */
-static void on_file_seen(void *ctx, const char *path)
-{
-    path_list_t *l = ctx;
-    char **n = realloc(l->v, (l->n + 1) * sizeof(*n));
-    if (!n)
-        return;
-    l->v = n;
-    if ((l->v[l->n] = strdup(path)))
-        l->n++;
-}
 
 static void usage(FILE *f)
 {
@@ -182,107 +130,6 @@ static void collect_facts(void *ctx, metrics_facts_t *f)
     f->status_refused = gd_status_refused(d->status);
 }
 
-static void on_reload_timer(uv_timer_t *t);
-
-static void watch_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
-static void unwatch(daemon_t *d)
-{
-    for (size_t i = 0; i < d->nwatches; i++)
-        uv_close((uv_handle_t *)&d->watches[i], watch_closed);
-}
-
-static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
-                           const uv_stat_t *curr)
-{
-    (void)curr;
-    /* A file missing (or unreadable) since its watch started: libuv reports that once at the
-     * start. The load the watch follows found it so too (it failed for it, or did not need it),
-     * so a reload would only fail again, and its new watch report it again: a reload every
-     * debounce for as long as the file is missing. Its creation is reported as a change. */
-    if (status < 0 && prev->st_ino == 0 && prev->st_mtim.tv_sec == 0 && prev->st_mtim.tv_nsec == 0)
-        return;
-    daemon_t *d = h->data;
-    size_t len = sizeof(d->changed);
-    if (uv_fs_poll_getpath(h, d->changed, &len))
-        snprintf(d->changed, sizeof(d->changed), "a watched file");
-    /* Debounce: editors and `cp` write in several steps. */
-    uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
-}
-
-/* The time file timestamps are compared with. A change before it has a ctime no later than it,
- * so a reload never repeats itself for one; a change in the same clock tick (file times may be
- * coarse, a few ms) as the start of the load can go unseen here, as it could before. */
-static void read_stamp(struct timespec *ts)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-}
-
-/* A file changed after the load began reading it but before its watch started: the watch takes
- * the file as it is now, so it would never see that change. Reload for it, as for a change the
- * watch reports. */
-static void changed_while_read(daemon_t *d, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return;
-    if (st.st_ctim.tv_sec < d->read_since.tv_sec ||
-        (st.st_ctim.tv_sec == d->read_since.tv_sec && st.st_ctim.tv_nsec <= d->read_since.tv_nsec))
-        return;
-    /* A change time ahead of the clock (the clock was set back) says nothing about when the file
-     * was read: taking it as a change would reload again after every reload until the clock
-     * caught up. */
-    struct timespec now;
-    read_stamp(&now);
-    if (st.st_ctim.tv_sec > now.tv_sec + 1)
-        return;
-    snprintf(d->changed, sizeof(d->changed), "%s", path);
-    uv_timer_start(&d->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
-}
-
-static void watch(daemon_t *d)
-{
-    /* The previous array is released once its handles have closed; keep it simple by leaking
-     * nothing: handles are closed first and the array freed on the next loop turn. */
-    const gd_config_t *c = &d->snap->cfg;
-    size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + d->seen.n;
-    uv_fs_poll_t *w = calloc(n ? n : 1, sizeof(*w));
-    if (!w) {
-        log_warn("cannot watch config files: out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *path = i < c->nfiles                     ? c->files[i]
-                           : (c->zone_dir && i == c->nfiles) ? c->zone_dir
-                                                             : d->seen.v[n - 1 - i];
-        uv_fs_poll_init(d->loop, &w[i]);
-        w[i].data = d;
-        uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
-        changed_while_read(d, path);
-    }
-    d->watches = w;
-    d->nwatches = n;
-}
-
-typedef struct watch_batch {
-    uv_fs_poll_t *array;
-    size_t left;
-} watch_batch_t;
-
-static void watch_batch_closed(uv_handle_t *h)
-{
-    watch_batch_t *b = h->data;
-    if (--b->left == 0) {
-        free(b->array);
-        free(b);
-    }
-}
-
-static void rewatch(daemon_t *d);
-
 static void remember_running(daemon_t *d, const gd_config_t *c, unsigned workers)
 {
     memcpy(d->run_listen, c->listen, sizeof(d->run_listen));
@@ -319,237 +166,36 @@ static void warn_restart_only(const daemon_t *d, const gd_config_t *nc)
                  d->run_metrics[0] ? "serving metrics on " : "no metrics listener", d->run_metrics);
 }
 
-/* A reload reads every file again: seconds of CPU for a zone of a million records. The load
- * runs on a thread of its own, niced (that thread only), so that on a busy machine the UDP and
- * TCP threads keep the CPU they need to answer on time, while the main loop goes on serving
- * health changes, metrics, the status page, signals and file events. When the load is done an
- * async wakes the main loop, which publishes the new snapshot (reload_finish). One load at a
- * time: requests during one (SIGHUP, file changes) make exactly one more reload after it, which
- * reads the files as they are then. SIGTERM cancels the load at its next file. */
-#define RELOAD_NICE     10
-#define RELOAD_STACK_SZ (8u << 20)
-
-struct reload_job {
-    daemon_t *d;
-    uv_thread_t thread;
-    bool threaded;      /* thread was started (else the load ran on the main loop) */
-    gd_overrides_t ov;  /* the daemon's, with this job's file observer and cancel flag */
-    atomic_bool cancel; /* set by SIGTERM: the load stops at its next file */
-    atomic_bool done;   /* set by the thread when the load is over, before the async */
-    char why[JOB_WHY_MAX];
-    struct timespec t0;
-    struct timespec read_since; /* read_stamp() before the load read its first file */
-    path_list_t seen;           /* the files the load read */
-    gd_snapshot_t *s;
-    int rc;
-    char err[1024];
-};
-
-static void reload_load(reload_job_t *j)
+/* A reload loaded a new snapshot (main loop): give it its generation and counter slots, then
+ * publish it, its health first. */
+static void on_reload_publish(void *ctx, gd_snapshot_t *s)
 {
-    j->rc = gd_snapshot_load(j->d->config_path, &j->ov, 0, &j->s, j->err, sizeof(j->err));
+    daemon_t *d = ctx;
+    gd_snapshot_set_generation(s, ++d->generation);
+    const gd_config_t *nc = &s->cfg;
+    warn_restart_only(d, nc);
+    log_setup(nc->log_level, nc->syslog, "geodnsd");
+    d->reloads_ok++;
+    d->last_reload_failed = false;
+    d->last_reload_ok = (int64_t)time(NULL);
+    map_slots(d, s);
+    /* Health for the new config first: a worker taking the config then finds its health
+     * (answers from the new view at once; its merged tables follow from the thread pool). */
+    gd_healthwatch_config(d->hw, s);
+    gd_server_publish(d->srv, s, NULL);
+    if (d->status)
+        gd_status_set_allow(d->status, nc->metrics_allow, nc->n_metrics_allow);
+    gd_snapshot_t *old = d->snap;
+    d->snap = s;
+    notify_changed(d->notifier, old, s);
+    gd_snapshot_unref(old);
 }
 
-static void reload_thread(void *arg)
+static void on_reload_failed(void *ctx)
 {
-    reload_job_t *j = arg;
-    /* Relative to the thread's inherited nice value (the service may run niced already). */
-    id_t tid = (id_t)gettid();
-    errno = 0;
-    int cur = getpriority(PRIO_PROCESS, tid);
-    if (errno == 0)
-        (void)setpriority(PRIO_PROCESS, tid, cur + RELOAD_NICE > 19 ? 19 : cur + RELOAD_NICE);
-    reload_load(j);
-    atomic_store(&j->done, true);
-    uv_async_send(&j->d->reload_done);
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* Take the job off the daemon: wait for its thread (finished, or stopping at its next file
- * once cancelled) and free what it holds (a loaded snapshot included). */
-static void reload_job_free(reload_job_t *j)
-{
-    if (j->threaded)
-        uv_thread_join(&j->thread);
-    if (j->s)
-        gd_snapshot_unref(j->s);
-    path_list_clear(&j->seen);
-    free(j);
-}
-
-static void reload_start(daemon_t *d, const char *why);
-
-/* The load is done (main loop): publish its snapshot, or keep the old one on failure. Then run
- * the reload requested meanwhile, if any. */
-static void reload_finish(daemon_t *d)
-{
-    reload_job_t *j = d->job;
-    if (j->threaded)
-        uv_thread_join(&j->thread);
-    j->threaded = false;
-    d->job = NULL;
-    path_list_clear(&d->seen);
-    if (j->rc) {
-        d->reloads_failed++;
-        d->last_reload_failed = true;
-        log_error("reload failed (%s), still serving generation %llu: %s", j->why,
-                  (unsigned long long)d->snap->generation, j->err);
-        d->seen = j->seen; /* watched too: fixing the broken file reloads */
-        j->seen = (path_list_t){0};
-    } else {
-        gd_snapshot_t *s = j->s;
-        j->s = NULL;
-        gd_snapshot_set_generation(s, ++d->generation);
-        const gd_config_t *nc = &s->cfg;
-        warn_restart_only(d, nc);
-        log_setup(nc->log_level, nc->syslog, "geodnsd");
-        d->reloads_ok++;
-        d->last_reload_failed = false;
-        d->last_reload_ok = (int64_t)time(NULL);
-        map_slots(d, s);
-        /* Health for the new config first: a worker taking the config then finds its health
-         * (answers from the new view at once; its merged tables follow from the thread pool). */
-        gd_healthwatch_config(d->hw, s);
-        gd_server_publish(d->srv, s, NULL);
-        if (d->status)
-            gd_status_set_allow(d->status, nc->metrics_allow, nc->n_metrics_allow);
-        gd_snapshot_t *old = d->snap;
-        d->snap = s;
-        notify_changed(d->notifier, old, s);
-        gd_snapshot_unref(old);
-        size_t records = 0;
-        for (size_t i = 0; i < s->zones.nzones; i++)
-            records += s->zones.zones[i]->nrecords;
-        log_info("reload ok (%s): generation %llu, %zu zones, %zu records, loaded in %.1f s",
-                 j->why, (unsigned long long)s->generation, s->zones.nzones, records,
-                 seconds_since(&j->t0));
-    }
-    d->read_since = j->read_since;
-    if (d->reload_again && !d->stopping)
-        read_stamp(&d->read_since); /* the queued reload below reads every file anew */
-    reload_job_free(j);
-    rewatch(d);
-    if (d->reload_again && !d->stopping) {
-        char why[JOB_WHY_MAX];
-        if (d->again_more)
-            snprintf(why, sizeof(why), "%s, and %u more request%s", d->again_why, d->again_more,
-                     d->again_more > 1 ? "s" : "");
-        else
-            snprintf(why, sizeof(why), "%s", d->again_why);
-        d->reload_again = false;
-        reload_start(d, why);
-    }
-}
-
-static void on_reload_done(uv_async_t *h)
-{
-    daemon_t *d = h->data;
-    /* Async sends coalesce, and one may arrive after its job was taken: look at the job. Once
-     * stopping, the job is reload_abort's (nothing is published during shutdown). */
-    if (d->job && !d->stopping && atomic_load(&d->job->done))
-        reload_finish(d);
-}
-
-static void reload_start(daemon_t *d, const char *why)
-{
-    reload_job_t *j = calloc(1, sizeof(*j));
-    if (!j) {
-        d->reloads_failed++;
-        d->last_reload_failed = true;
-        log_error("reload failed (%s), still serving generation %llu: out of memory", why,
-                  (unsigned long long)d->snap->generation);
-        return;
-    }
-    j->d = d;
-    j->ov = d->ov;
-    j->ov.file_seen = on_file_seen;
-    j->ov.file_seen_ctx = &j->seen;
-    atomic_init(&j->cancel, false);
-    atomic_init(&j->done, false);
-    j->ov.cancel = &j->cancel;
-    snprintf(j->why, sizeof(j->why), "%s", why);
-    clock_gettime(CLOCK_MONOTONIC, &j->t0);
-    read_stamp(&j->read_since);
-    d->job = j;
-    log_info("reload started (%s)", why);
-    uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = RELOAD_STACK_SZ};
-    if (uv_thread_create_ex(&j->thread, &topt, reload_thread, j) == 0) {
-        j->threaded = true;
-        return;
-    }
-    /* No thread to be had: load here, the main loop waiting, as a last resort. */
-    reload_load(j);
-    reload_finish(d);
-}
-
-/* A SIGHUP or a file change: reload now, or once the reload in progress is done. */
-static void reload_request(daemon_t *d, const char *why)
-{
-    if (d->stopping)
-        return;
-    if (!d->job) {
-        reload_start(d, why);
-        return;
-    }
-    log_info("reload requested (%s) while one is running: %s", why,
-             d->reload_again ? "merged with the one already queued" : "queued to run after it");
-    if (d->reload_again) {
-        d->again_more++;
-    } else {
-        d->reload_again = true;
-        d->again_more = 0;
-        snprintf(d->again_why, sizeof(d->again_why), "%s", why);
-    }
-}
-
-/* Shutdown: cancel the reload in progress (its load stops at its next file), wait for its
- * thread and free what it loaded. */
-static void reload_abort(daemon_t *d)
-{
-    reload_job_t *j = d->job;
-    if (!j)
-        return;
-    d->job = NULL;
-    atomic_store(&j->cancel, true);
-    if (j->threaded)
-        uv_thread_join(&j->thread);
-    j->threaded = false;
-    if (j->rc == -ECANCELED)
-        log_info("reload (%s) cancelled: %s", j->why, j->err);
-    else if (j->rc == 0)
-        log_info("reload (%s) loaded but not published: stopping", j->why);
-    reload_job_free(j);
-}
-
-/* Re-arm the file watches for the current snapshot's files (and those of a failed reload). */
-static void rewatch(daemon_t *d)
-{
-    uv_fs_poll_t *oldw = d->watches;
-    size_t oldn = d->nwatches;
-    d->watches = NULL;
-    d->nwatches = 0;
-    if (oldn) {
-        /* libuv runs close callbacks in no promised order: the array goes with the last one. */
-        watch_batch_t *b = malloc(sizeof(*b));
-        if (b) {
-            b->array = oldw;
-            b->left = oldn;
-        }
-        for (size_t i = 0; i < oldn; i++) {
-            uv_fs_poll_stop(&oldw[i]);
-            oldw[i].data = b;
-            uv_close((uv_handle_t *)&oldw[i], b ? watch_batch_closed : watch_closed);
-        }
-    } else {
-        free(oldw);
-    }
-    watch(d);
+    daemon_t *d = ctx;
+    d->reloads_failed++;
+    d->last_reload_failed = true;
 }
 
 /* What rate limiting did in the last minute, from the threads' counters: the UDP threads only
@@ -568,18 +214,11 @@ static void on_rrl_timer(uv_timer_t *t)
     d->rrl_slipped = slipped;
 }
 
-static void on_reload_timer(uv_timer_t *t)
-{
-    daemon_t *d = t->data;
-    char why[WHY_MAX];
-    snprintf(why, sizeof(why), "%s changed", d->changed);
-    reload_request(d, why);
-}
-
 static void on_sighup(uv_signal_t *h, int sig)
 {
     (void)sig;
-    reload_request(h->data, "SIGHUP");
+    daemon_t *d = h->data;
+    gd_reload_request(d->reload, "SIGHUP");
 }
 
 /* "geodnsd ready": the answers are what the config says, merged tables (widest scopes)
@@ -617,11 +256,10 @@ static uint64_t next_generation(void *ctx)
 static void on_sigterm(uv_signal_t *h, int sig)
 {
     daemon_t *d = h->data;
-    d->stopping = true;
-    if (d->job) {
-        atomic_store(&d->job->cancel, true);
+    const char *why = gd_reload_cancel(d->reload);
+    if (why) {
         log_info("%s: stopping (the reload in progress (%s) is cancelled)",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", d->job->why);
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", why);
     } else {
         log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
@@ -691,7 +329,8 @@ int main(int argc, char **argv)
 
     char err[1024] = "";
     int rc;
-    read_stamp(&d.read_since);
+    struct timespec read_since; /* before the first load reads its first file */
+    gd_reload_read_stamp(&read_since);
     if (gd_snapshot_load(d.config_path, &d.ov, 1, &d.snap, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -749,14 +388,14 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sig_hup, on_sighup, SIGHUP);
     uv_signal_start(&d.sig_term, on_sigterm, SIGTERM);
     uv_signal_start(&d.sig_int, on_sigterm, SIGINT);
-    uv_timer_init(d.loop, &d.reload_timer);
-    d.reload_timer.data = &d;
-    uv_async_init(d.loop, &d.reload_done, on_reload_done);
-    d.reload_done.data = &d;
     uv_timer_init(d.loop, &d.rrl_timer);
     d.rrl_timer.data = &d;
     uv_timer_start(&d.rrl_timer, on_rrl_timer, RRL_LOG_MS, RRL_LOG_MS);
-    watch(&d);
+    gd_reload_cb_t rcb = {.publish = on_reload_publish, .failed = on_reload_failed, .ctx = &d};
+    if (gd_reload_new(d.loop, d.config_path, &d.ov, d.snap, &read_since, &rcb, &d.reload)) {
+        log_error("cannot start watching the config files: out of memory");
+        return 1;
+    }
     gd_healthwatch_cb_t hcb = {.publish = on_health, .next_generation = next_generation, .ctx = &d};
     if (gd_healthwatch_start(d.loop, &hcb, &d.hw)) {
         log_error("cannot start the health watcher: out of memory");
@@ -778,26 +417,22 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
-    reload_abort(&d);
+    gd_reload_stop(d.reload);
     notify_stop(d.notifier);
     gd_status_stop(d.status); /* first: it reads the server's counters */
     gd_server_stop(d.srv);
     gd_healthwatch_stop(d.hw);
-    unwatch(&d);
     uv_close((uv_handle_t *)&d.sig_hup, NULL);
     uv_close((uv_handle_t *)&d.sig_term, NULL);
     uv_close((uv_handle_t *)&d.sig_int, NULL);
-    uv_close((uv_handle_t *)&d.reload_timer, NULL);
     uv_close((uv_handle_t *)&d.rrl_timer, NULL);
-    uv_close((uv_handle_t *)&d.reload_done, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
-    free(d.watches);
+    gd_reload_free(d.reload);
     notify_free(d.notifier);
     gd_healthwatch_free(d.hw);
     gd_status_free(d.status);
     metrics_slots_free(d.slots);
     free(d.sum);
-    path_list_clear(&d.seen);
     uv_loop_close(d.loop);
     gd_snapshot_unref(d.snap);
     log_info("stopped");

@@ -1,0 +1,445 @@
+/* reload.c: geodnsd's reload on SIGHUP or file change: the watches on the files a load read, and
+ * the load on a thread of its own whose snapshot the daemon publishes. */
+#include "reload.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define WATCH_INTERVAL_MS  1000
+#define RELOAD_DEBOUNCE_MS 300
+#define PATH_TEXT_MAX      1024                 /* a watched file's path as logged */
+#define WHY_MAX            (PATH_TEXT_MAX + 16) /* a request: "PATH changed" */
+#define JOB_WHY_MAX        (WHY_MAX + 48)       /* a reload: "WHY, and N more requests" */
+
+/* Paths a load read, kept so that a failed reload also watches the file that broke it. */
+typedef struct path_list {
+    char **v;
+    size_t n;
+} path_list_t;
+
+typedef struct reload_job reload_job_t;
+
+struct gd_reload {
+    uv_loop_t *loop;
+    const char *config_path;
+    gd_overrides_t ov;
+    gd_reload_cb_t cb;
+    const gd_snapshot_t *serving; /* the last one published (the daemon's): its files are watched */
+    uv_timer_t reload_timer;
+    uv_fs_poll_t *watches;
+    size_t nwatches;
+    /* Files the last failed reload read: watched too, so fixing a new broken file reloads. */
+    path_list_t seen;
+    char changed[PATH_TEXT_MAX]; /* the file whose change triggered the pending reload */
+    /* When the load whose files are watched began reading them: a watch starts from the file as
+     * it is, so a file changed after this (ctime) may have changed after it was read. */
+    struct timespec read_since;
+    /* The reload in progress (its load runs on a thread of its own), or NULL; a request during
+     * it sets reload_again (one more reload after it, whatever the number of requests). */
+    reload_job_t *job;
+    uv_async_t reload_done; /* the load thread's "finished" */
+    bool reload_again;
+    char again_why[WHY_MAX]; /* the first request queued */
+    unsigned again_more;     /* and how many more were merged with it */
+    bool stopping;
+};
+
+static void path_list_clear(path_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* The load's file observer (on the load thread: it touches only its job's list). */
+static void on_file_seen(void *ctx, const char *path)
+{
+    path_list_t *l = ctx;
+    char **n = realloc(l->v, (l->n + 1) * sizeof(*n));
+    if (!n)
+        return;
+    l->v = n;
+    if ((l->v[l->n] = strdup(path)))
+        l->n++;
+}
+
+static void on_reload_timer(uv_timer_t *t);
+
+static void watch_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void unwatch(gd_reload_t *r)
+{
+    for (size_t i = 0; i < r->nwatches; i++)
+        uv_close((uv_handle_t *)&r->watches[i], watch_closed);
+}
+
+static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+                           const uv_stat_t *curr)
+{
+    (void)curr;
+    /* A file missing (or unreadable) since its watch started: libuv reports that once at the
+     * start. The load the watch follows found it so too (it failed for it, or did not need it),
+     * so a reload would only fail again, and its new watch report it again: a reload every
+     * debounce for as long as the file is missing. Its creation is reported as a change. */
+    if (status < 0 && prev->st_ino == 0 && prev->st_mtim.tv_sec == 0 && prev->st_mtim.tv_nsec == 0)
+        return;
+    gd_reload_t *r = h->data;
+    size_t len = sizeof(r->changed);
+    if (uv_fs_poll_getpath(h, r->changed, &len))
+        snprintf(r->changed, sizeof(r->changed), "a watched file");
+    /* Debounce: editors and `cp` write in several steps. */
+    uv_timer_start(&r->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
+}
+
+/* The time file timestamps are compared with. A change before it has a ctime no later than it,
+ * so a reload never repeats itself for one; a change in the same clock tick (file times may be
+ * coarse, a few ms) as the start of the load can go unseen here, as it could before. */
+void gd_reload_read_stamp(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* A file changed after the load began reading it but before its watch started: the watch takes
+ * the file as it is now, so it would never see that change. Reload for it, as for a change the
+ * watch reports. */
+static void changed_while_read(gd_reload_t *r, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (st.st_ctim.tv_sec < r->read_since.tv_sec ||
+        (st.st_ctim.tv_sec == r->read_since.tv_sec && st.st_ctim.tv_nsec <= r->read_since.tv_nsec))
+        return;
+    /* A change time ahead of the clock (the clock was set back) says nothing about when the file
+     * was read: taking it as a change would reload again after every reload until the clock
+     * caught up. */
+    struct timespec now;
+    gd_reload_read_stamp(&now);
+    if (st.st_ctim.tv_sec > now.tv_sec + 1)
+        return;
+    snprintf(r->changed, sizeof(r->changed), "%s", path);
+    uv_timer_start(&r->reload_timer, on_reload_timer, RELOAD_DEBOUNCE_MS, 0);
+}
+
+static void watch(gd_reload_t *r)
+{
+    /* The previous array is released once its handles have closed; keep it simple by leaking
+     * nothing: handles are closed first and the array freed on the next loop turn. */
+    const gd_config_t *c = &r->serving->cfg;
+    size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + r->seen.n;
+    uv_fs_poll_t *w = calloc(n ? n : 1, sizeof(*w));
+    if (!w) {
+        log_warn("cannot watch config files: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *path = i < c->nfiles                     ? c->files[i]
+                           : (c->zone_dir && i == c->nfiles) ? c->zone_dir
+                                                             : r->seen.v[n - 1 - i];
+        uv_fs_poll_init(r->loop, &w[i]);
+        w[i].data = r;
+        uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
+        changed_while_read(r, path);
+    }
+    r->watches = w;
+    r->nwatches = n;
+}
+
+typedef struct watch_batch {
+    uv_fs_poll_t *array;
+    size_t left;
+} watch_batch_t;
+
+static void watch_batch_closed(uv_handle_t *h)
+{
+    watch_batch_t *b = h->data;
+    if (--b->left == 0) {
+        free(b->array);
+        free(b);
+    }
+}
+
+/* Re-arm the file watches for the current snapshot's files (and those of a failed reload). */
+static void rewatch(gd_reload_t *r)
+{
+    uv_fs_poll_t *oldw = r->watches;
+    size_t oldn = r->nwatches;
+    r->watches = NULL;
+    r->nwatches = 0;
+    if (oldn) {
+        /* libuv runs close callbacks in no promised order: the array goes with the last one. */
+        watch_batch_t *b = malloc(sizeof(*b));
+        if (b) {
+            b->array = oldw;
+            b->left = oldn;
+        }
+        for (size_t i = 0; i < oldn; i++) {
+            uv_fs_poll_stop(&oldw[i]);
+            oldw[i].data = b;
+            uv_close((uv_handle_t *)&oldw[i], b ? watch_batch_closed : watch_closed);
+        }
+    } else {
+        free(oldw);
+    }
+    watch(r);
+}
+
+/* A reload reads every file again: seconds of CPU for a zone of a million records. The load
+ * runs on a thread of its own, niced (that thread only), so that on a busy machine the UDP and
+ * TCP threads keep the CPU they need to answer on time, while the main loop goes on serving
+ * health changes, metrics, the status page, signals and file events. When the load is done an
+ * async wakes the main loop, which has the daemon publish the new snapshot (reload_finish). One
+ * load at a time: requests during one (SIGHUP, file changes) make exactly one more reload after
+ * it, which reads the files as they are then. SIGTERM cancels the load at its next file. */
+#define RELOAD_NICE     10
+#define RELOAD_STACK_SZ (8u << 20)
+
+struct reload_job {
+    gd_reload_t *r;
+    uv_thread_t thread;
+    bool threaded;      /* thread was started (else the load ran on the main loop) */
+    gd_overrides_t ov;  /* the daemon's, with this job's file observer and cancel flag */
+    atomic_bool cancel; /* set by SIGTERM: the load stops at its next file */
+    atomic_bool done;   /* set by the thread when the load is over, before the async */
+    char why[JOB_WHY_MAX];
+    struct timespec t0;
+    struct timespec read_since; /* gd_reload_read_stamp() before the load read its first file */
+    path_list_t seen;           /* the files the load read */
+    gd_snapshot_t *s;
+    int rc;
+    char err[1024];
+};
+
+static void reload_load(reload_job_t *j)
+{
+    j->rc = gd_snapshot_load(j->r->config_path, &j->ov, 0, &j->s, j->err, sizeof(j->err));
+}
+
+static void reload_thread(void *arg)
+{
+    reload_job_t *j = arg;
+    /* Relative to the thread's inherited nice value (the service may run niced already). */
+    id_t tid = (id_t)gettid();
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, tid, cur + RELOAD_NICE > 19 ? 19 : cur + RELOAD_NICE);
+    reload_load(j);
+    atomic_store(&j->done, true);
+    uv_async_send(&j->r->reload_done);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Take the job off the reloader: wait for its thread (finished, or stopping at its next file
+ * once cancelled) and free what it holds (a loaded snapshot included). */
+static void reload_job_free(reload_job_t *j)
+{
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    if (j->s)
+        gd_snapshot_unref(j->s);
+    path_list_clear(&j->seen);
+    free(j);
+}
+
+static void reload_start(gd_reload_t *r, const char *why);
+
+/* The load is done (main loop): have the daemon publish its snapshot, or keep the old one on
+ * failure. Then run the reload requested meanwhile, if any. */
+static void reload_finish(gd_reload_t *r)
+{
+    reload_job_t *j = r->job;
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    j->threaded = false;
+    r->job = NULL;
+    path_list_clear(&r->seen);
+    if (j->rc) {
+        r->cb.failed(r->cb.ctx);
+        log_error("reload failed (%s), still serving generation %llu: %s", j->why,
+                  (unsigned long long)r->serving->generation, j->err);
+        r->seen = j->seen; /* watched too: fixing the broken file reloads */
+        j->seen = (path_list_t){0};
+    } else {
+        gd_snapshot_t *s = j->s;
+        j->s = NULL;
+        r->cb.publish(r->cb.ctx, s);
+        r->serving = s;
+        size_t records = 0;
+        for (size_t i = 0; i < s->zones.nzones; i++)
+            records += s->zones.zones[i]->nrecords;
+        log_info("reload ok (%s): generation %llu, %zu zones, %zu records, loaded in %.1f s",
+                 j->why, (unsigned long long)s->generation, s->zones.nzones, records,
+                 seconds_since(&j->t0));
+    }
+    r->read_since = j->read_since;
+    if (r->reload_again && !r->stopping)
+        gd_reload_read_stamp(&r->read_since); /* the queued reload below reads every file anew */
+    reload_job_free(j);
+    rewatch(r);
+    if (r->reload_again && !r->stopping) {
+        char why[JOB_WHY_MAX];
+        if (r->again_more)
+            snprintf(why, sizeof(why), "%s, and %u more request%s", r->again_why, r->again_more,
+                     r->again_more > 1 ? "s" : "");
+        else
+            snprintf(why, sizeof(why), "%s", r->again_why);
+        r->reload_again = false;
+        reload_start(r, why);
+    }
+}
+
+static void on_reload_done(uv_async_t *h)
+{
+    gd_reload_t *r = h->data;
+    /* Async sends coalesce, and one may arrive after its job was taken: look at the job. Once
+     * stopping, the job is gd_reload_stop's (nothing is published during shutdown). */
+    if (r->job && !r->stopping && atomic_load(&r->job->done))
+        reload_finish(r);
+}
+
+static void reload_start(gd_reload_t *r, const char *why)
+{
+    reload_job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        r->cb.failed(r->cb.ctx);
+        log_error("reload failed (%s), still serving generation %llu: out of memory", why,
+                  (unsigned long long)r->serving->generation);
+        return;
+    }
+    j->r = r;
+    j->ov = r->ov;
+    j->ov.file_seen = on_file_seen;
+    j->ov.file_seen_ctx = &j->seen;
+    atomic_init(&j->cancel, false);
+    atomic_init(&j->done, false);
+    j->ov.cancel = &j->cancel;
+    snprintf(j->why, sizeof(j->why), "%s", why);
+    clock_gettime(CLOCK_MONOTONIC, &j->t0);
+    gd_reload_read_stamp(&j->read_since);
+    r->job = j;
+    log_info("reload started (%s)", why);
+    uv_thread_options_t topt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = RELOAD_STACK_SZ};
+    if (uv_thread_create_ex(&j->thread, &topt, reload_thread, j) == 0) {
+        j->threaded = true;
+        return;
+    }
+    /* No thread to be had: load here, the main loop waiting, as a last resort. */
+    reload_load(j);
+    reload_finish(r);
+}
+
+void gd_reload_request(gd_reload_t *r, const char *why)
+{
+    if (r->stopping)
+        return;
+    if (!r->job) {
+        reload_start(r, why);
+        return;
+    }
+    log_info("reload requested (%s) while one is running: %s", why,
+             r->reload_again ? "merged with the one already queued" : "queued to run after it");
+    if (r->reload_again) {
+        r->again_more++;
+    } else {
+        r->reload_again = true;
+        r->again_more = 0;
+        snprintf(r->again_why, sizeof(r->again_why), "%s", why);
+    }
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    gd_reload_t *r = t->data;
+    char why[WHY_MAX];
+    snprintf(why, sizeof(why), "%s changed", r->changed);
+    gd_reload_request(r, why);
+}
+
+const char *gd_reload_cancel(gd_reload_t *r)
+{
+    r->stopping = true;
+    if (!r->job)
+        return NULL;
+    atomic_store(&r->job->cancel, true);
+    return r->job->why;
+}
+
+/* Cancel the reload in progress (its load stops at its next file), wait for its thread and free
+ * what it loaded. */
+static void reload_abort(gd_reload_t *r)
+{
+    reload_job_t *j = r->job;
+    if (!j)
+        return;
+    r->job = NULL;
+    atomic_store(&j->cancel, true);
+    if (j->threaded)
+        uv_thread_join(&j->thread);
+    j->threaded = false;
+    if (j->rc == -ECANCELED)
+        log_info("reload (%s) cancelled: %s", j->why, j->err);
+    else if (j->rc == 0)
+        log_info("reload (%s) loaded but not published: stopping", j->why);
+    reload_job_free(j);
+}
+
+int gd_reload_new(uv_loop_t *loop, const char *config_path, const gd_overrides_t *ov,
+                  const gd_snapshot_t *serving, const struct timespec *read_since,
+                  const gd_reload_cb_t *cb, gd_reload_t **out)
+{
+    gd_reload_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->loop = loop;
+    r->config_path = config_path;
+    r->ov = *ov;
+    r->cb = *cb;
+    r->serving = serving;
+    r->read_since = *read_since;
+    uv_timer_init(loop, &r->reload_timer);
+    r->reload_timer.data = r;
+    uv_async_init(loop, &r->reload_done, on_reload_done);
+    r->reload_done.data = r;
+    watch(r);
+    *out = r;
+    return 0;
+}
+
+void gd_reload_stop(gd_reload_t *r)
+{
+    r->stopping = true;
+    reload_abort(r);
+    unwatch(r);
+    uv_close((uv_handle_t *)&r->reload_timer, NULL);
+    uv_close((uv_handle_t *)&r->reload_done, NULL);
+}
+
+void gd_reload_free(gd_reload_t *r)
+{
+    if (!r)
+        return;
+    free(r->watches);
+    path_list_clear(&r->seen);
+    free(r);
+}
