@@ -329,12 +329,20 @@ int main(int argc, char **argv)
 
     char err[1024] = "";
     int rc;
-    struct timespec read_since; /* before the first load reads its first file */
-    gd_reload_read_stamp(&read_since);
-    if (gd_snapshot_load(d.config_path, &d.ov, 1, &d.snap, err, sizeof(err))) {
+    /* The first load's files, each as it was just before it was read: their watches start once
+     * the server is up, and a change made meanwhile must not be lost. */
+    gd_read_files_t *read = check ? NULL : gd_read_files_new();
+    gd_overrides_t first = d.ov;
+    if (read) {
+        first.file_seen = gd_read_files_seen;
+        first.file_seen_ctx = read;
+    }
+    if (gd_snapshot_load(d.config_path, &first, 1, &d.snap, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
+        gd_read_files_free(read);
         return 1;
     }
+    gd_read_files_done(read);
     d.generation = 1;
     if (check) {
         print_summary(d.snap);
@@ -347,6 +355,7 @@ int main(int argc, char **argv)
     d.start_time = d.last_reload_ok = (int64_t)time(NULL);
     if (!(d.slots = metrics_slots_new()) || !(d.sum = calloc(1, sizeof(*d.sum)))) {
         log_error("out of memory");
+        gd_read_files_free(read);
         return 1;
     }
     map_slots(&d, d.snap);
@@ -358,6 +367,7 @@ int main(int argc, char **argv)
         gd_snapshot_unref(d.snap);
         metrics_slots_free(d.slots);
         free(d.sum);
+        gd_read_files_free(read);
         return 1;
     }
     if (d.status)
@@ -379,6 +389,7 @@ int main(int argc, char **argv)
         gd_snapshot_unref(d.snap);
         metrics_slots_free(d.slots);
         free(d.sum);
+        gd_read_files_free(read);
         return 1;
     }
     uv_signal_init(d.loop, &d.sig_hup);
@@ -392,7 +403,7 @@ int main(int argc, char **argv)
     d.rrl_timer.data = &d;
     uv_timer_start(&d.rrl_timer, on_rrl_timer, RRL_LOG_MS, RRL_LOG_MS);
     gd_reload_cb_t rcb = {.publish = on_reload_publish, .failed = on_reload_failed, .ctx = &d};
-    if (gd_reload_new(d.loop, d.config_path, &d.ov, d.snap, &read_since, &rcb, &d.reload)) {
+    if (gd_reload_new(d.loop, d.config_path, &d.ov, d.snap, read, &rcb, &d.reload)) {
         log_error("cannot start watching the config files: out of memory");
         return 1;
     }

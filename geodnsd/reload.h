@@ -4,8 +4,6 @@
 #ifndef GEODNSD_RELOAD_H
 #define GEODNSD_RELOAD_H
 
-#include <time.h>
-
 #include <uv.h>
 
 #include "snapshot.h"
@@ -23,17 +21,26 @@ typedef struct gd_reload_cb {
     void *ctx;
 } gd_reload_cb_t;
 
-/* The time a load is stamped with before it reads its first file (file change times are compared
- * with it). Take it before the first load, for gd_reload_new. */
-void gd_reload_read_stamp(struct timespec *ts);
+/* The files a load read, each with its stat from just before it was read. A file changed between
+ * its read and the start of its watch is then seen as changed (a watch starts from the file as
+ * it is). */
+typedef struct gd_read_files gd_read_files_t;
 
-/* Start watching the files serving was read from (a load that began at read_since, from
- * gd_reload_read_stamp): a change to one reloads after a short debounce. config_path, ov and
- * serving are borrowed (ov's file observer and cancel flag are set per load on a copy). Returns 0,
- * or -ENOMEM with nothing started. */
+gd_read_files_t *gd_read_files_new(void);
+/* A gd_overrides_t file_seen observer (ctx: the list): records path as it is now, just before the
+ * load reads it. On the load's thread; the list is the load's own. */
+void gd_read_files_seen(void *ctx, const char *path);
+/* The load is over: sort the records for lookup. */
+void gd_read_files_done(gd_read_files_t *l);
+void gd_read_files_free(gd_read_files_t *l);
+
+/* Start watching the files serving was read from (read: what its load recorded, taken, may be
+ * NULL): a change to one reloads after a short debounce. config_path, ov and serving are borrowed
+ * (ov's file observer and cancel flag are set per load on a copy). Returns 0, or -ENOMEM with
+ * nothing started. */
 int gd_reload_new(uv_loop_t *loop, const char *config_path, const gd_overrides_t *ov,
-                  const gd_snapshot_t *serving, const struct timespec *read_since,
-                  const gd_reload_cb_t *cb, gd_reload_t **out);
+                  const gd_snapshot_t *serving, gd_read_files_t *read, const gd_reload_cb_t *cb,
+                  gd_reload_t **out);
 
 /* A SIGHUP or a file change: reload now, or once the reload in progress is done (requests
  * meanwhile make exactly one more reload). why names the request in the logs. Nothing happens

@@ -492,6 +492,8 @@ static int parse_server(gd_snapshot_t *s, const yt_node_t *root, const char *dir
             return rc;
         const char *zd = rel_path(a, dir, v);
         c->zone_dir = zd;
+        if (ov && ov->file_seen) /* as it is before it is listed */
+            ov->file_seen(ov->file_seen_ctx, zd);
         DIR *d = opendir(zd);
         if (!d)
             return yt_fail(err, errlen, n, "zone_dir %s: %s", zd, strerror(errno));
@@ -552,8 +554,9 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     arena_init(&s->arena);
     yt_doc_t *doc = NULL;
     file_list_t files = {0}, zone_files = {0}, zone_where = {0};
-    int rc = yt_doc_load_file(config_path, &doc, err, errlen);
-    if (rc)
+    struct add_ctx ac = {&s->arena, &files, ov};
+    int rc = add_file_cb(&ac, config_path);
+    if (rc || (rc = yt_doc_load_file(config_path, &doc, err, errlen)))
         goto fail;
     char *tmp = strdup(config_path);
     if (!tmp) {
@@ -563,9 +566,6 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
     char *dir = arena_strdup(&s->arena, dirname(tmp));
     free(tmp);
     s->cfg.path = arena_strdup(&s->arena, config_path);
-    struct add_ctx ac = {&s->arena, &files, ov};
-    if ((rc = add_file_cb(&ac, s->cfg.path)))
-        goto fail;
     if ((rc = parse_server(s, yt_doc_root(doc), dir, ov, &zone_files, &zone_where, err, errlen)))
         goto fail;
     const yt_node_t *pops_node = yt_map_get(yt_doc_root(doc), "pops");
