@@ -226,11 +226,8 @@ static void on_sighup(uv_signal_t *h, int sig)
  * health already applied). */
 static void log_ready(daemon_t *d)
 {
-    size_t records = 0;
-    for (size_t i = 0; i < d->snap->zones.nzones; i++)
-        records += d->snap->zones.zones[i]->nrecords;
-    log_info("geodnsd ready: %zu zones, %zu records, %u workers", d->snap->zones.nzones, records,
-             d->run_workers);
+    log_info("geodnsd ready: %zu zones, %zu records, %u workers", d->snap->zones.nzones,
+             gd_snapshot_records(d->snap), d->run_workers);
     d->ready = true;
 }
 

@@ -337,11 +337,8 @@ static void reload_finish(gd_reload_t *r)
         gd_read_files_free(r->read);
         r->read = j->read;
         j->read = NULL;
-        size_t records = 0;
-        for (size_t i = 0; i < s->zones.nzones; i++)
-            records += s->zones.zones[i]->nrecords;
         log_info("reload ok (%s): generation %llu, %zu zones, %zu records, loaded in %.1f s",
-                 j->why, (unsigned long long)s->generation, s->zones.nzones, records,
+                 j->why, (unsigned long long)s->generation, s->zones.nzones, gd_snapshot_records(s),
                  seconds_since(&j->t0));
     }
     reload_job_free(j);
@@ -458,6 +455,8 @@ static void reload_abort(gd_reload_t *r)
         log_info("reload (%s) cancelled: %s", j->why, j->err);
     else if (j->rc == 0)
         log_info("reload (%s) loaded but not published: stopping", j->why);
+    else
+        log_error("reload (%s) failed while stopping: %s", j->why, j->err);
     reload_job_free(j);
 }
 

@@ -127,6 +127,14 @@ void gd_snapshot_set_generation(gd_snapshot_t *s, uint64_t generation)
         s->geo->generation = (uint32_t)generation;
 }
 
+size_t gd_snapshot_records(const gd_snapshot_t *s)
+{
+    size_t records = 0;
+    for (size_t i = 0; i < s->zones.nzones; i++)
+        records += s->zones.zones[i]->nrecords;
+    return records;
+}
+
 void gd_snapshot_unref(gd_snapshot_t *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {

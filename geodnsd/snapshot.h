@@ -99,6 +99,8 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
 void gd_snapshot_set_generation(gd_snapshot_t *s, uint64_t generation);
 
 void gd_snapshot_ref(gd_snapshot_t *s);
+/* The records of all its zones, as logged. */
+size_t gd_snapshot_records(const gd_snapshot_t *s);
 /* Drop a reference; the last one frees the snapshot. */
 void gd_snapshot_unref(gd_snapshot_t *s);
 
