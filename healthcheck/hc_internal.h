@@ -65,6 +65,12 @@ typedef struct hc_round_stats {
     size_t deadline;                       /* probes ended by the round deadline */
     size_t loads, loads_read;              /* PoPs with a status path, and loads read */
     size_t skipped;                        /* PoPs with a probe but no address */
+    /* Addresses not probed: a probe found no descriptor or memory while none of the round's own
+     * was running to free one, so the round started nothing more (their state and history are
+     * kept, their reason says "not probed (...)"), and starved is that libuv error (UV_EMFILE,
+     * UV_ENFILE, UV_ENOMEM); 0 when every probe could start. */
+    size_t unprobed;
+    int starved;
 } hc_round_stats_t;
 
 /* Called once when the round ends: hf is the new state (owned by the callee, time and round_ms
@@ -74,9 +80,11 @@ typedef void (*hc_round_cb)(health_file_t *hf, const hc_round_stats_t *stats, vo
 /* Probe every address of every PoP of pops that has a probe, then read the load of the PoPs
  * with a status path from their first address that is up (one whose probe succeeded this round
  * first), carrying the anti-flap history from prev (may be NULL; matched by PoP name and
- * address). Probes still running after deadline_ms fail with "timeout (round deadline)". pops
- * is borrowed until the callback; prev is read during this call only. Returns 0 or -ENOMEM (no
- * callback). */
+ * address). Probes still running after deadline_ms fail with "timeout (round deadline)". A probe
+ * that finds no file descriptor or memory waits for a running one to end; when none is running,
+ * the round starts nothing more and ends at once with the rest not probed (stats->unprobed,
+ * stats->starved). The callback runs from the loop, never inside this call. pops is borrowed
+ * until the callback; prev is read during this call only. Returns 0 or -ENOMEM (no callback). */
 int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *prev,
                    const char *vantage, unsigned concurrency, uint64_t deadline_ms, hc_round_cb cb,
                    void *ctx, hc_round_t **out);

@@ -169,9 +169,15 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
     hc_main_t *m = ctx;
     char err[MAIN_ERR_MAX];
     int code = MAIN_EXIT_OK;
-    bool written = false;
+    bool written = false, textfile_failed = false;
     m->round = NULL;
-    if (health_file_save(m->state_path, hf, err, sizeof(err))) {
+    if (st->starved)
+        code = MAIN_EXIT_RUNTIME; /* the prober's own lack of descriptors or memory */
+    if (st->addrs && st->unprobed == st->addrs) {
+        /* Nothing was measured (the round logged why): a fresh file would pass the last round's
+         * states off as new. The old file stays, and geodnsd lets it go stale after max_age, as
+         * for a vantage that stopped. */
+    } else if (health_file_save(m->state_path, hf, err, sizeof(err))) {
         log_error("cannot write the state file: %s", err);
         code = MAIN_EXIT_RUNTIME;
     } else {
@@ -179,6 +185,7 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
         if (m->textfile && hc_textfile_save(m->textfile, hf, err, sizeof(err))) {
             log_error("cannot write the textfile: %s", err);
             code = MAIN_EXIT_RUNTIME;
+            textfile_failed = true;
         }
     }
     main_unlock(m);
@@ -190,6 +197,9 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
     if (st->loads && off < sizeof(extra))
         off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", load read for %zu of %zu",
                                 st->loads_read, st->loads);
+    if (st->unprobed && off < sizeof(extra))
+        off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", %zu not probed (%s)",
+                                st->unprobed, uv_strerror(st->starved));
     if (st->skipped && off < sizeof(extra))
         snprintf(extra + off, sizeof(extra) - off, ", %zu not probed (no addresses)", st->skipped);
     /* The state file is what geodnsd reads: say whether it was written, whatever the textfile. */
@@ -197,7 +207,7 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
             "round: %zu PoPs, %zu addresses in %u ms: %zu up, %zu down, %zu changes%s; %s %s%s",
             st->pops, st->addrs, hf->round_ms, st->up, st->down, st->changes, extra,
             written ? "wrote" : "not written:", m->state_path,
-            written && code ? " (not the textfile)" : "");
+            textfile_failed ? " (not the textfile)" : "");
     if (written) {
         health_file_free(m->last);
         m->last = hf;

@@ -15,6 +15,7 @@
 #define ROUND_NS_PER_MS       1000000u
 #define ROUND_DEADLINE_REASON "timeout (round deadline)"
 #define ROUND_NOT_STARTED     "timeout (round deadline, not started)"
+#define ROUND_NOT_PROBED      "not probed" /* "not probed (too many open files)" */
 #define ROUND_EXPECT_TEXT_MAX 64
 #define ROUND_KIB             1024
 #define ROUND_HOST_MAX        (POPS_HOST_MAX + sizeof("[]:65535")) /* a Host header value */
@@ -59,7 +60,11 @@ struct hc_round {
     unsigned concurrency;
     bool pumping, load_phase, expired, finished;
     bool fd_limited; /* a probe had to wait for a file descriptor (logged once per round) */
-    uint64_t start_ns;
+    /* A probe found no descriptor or memory while none of the round's own was running to free
+     * one: the libuv error. Nothing more starts this round (waiting would only wait out the
+     * deadline); the jobs left are not probed. */
+    int starved;
+    uint64_t start_ns, deadline_ms;
     hc_round_stats_t stats;
     hc_round_cb cb;
     void *ctx;
@@ -67,6 +72,7 @@ struct hc_round {
 
 static void round_check(hc_round_t *r);
 static void round_pump(hc_round_t *r);
+static void round_on_deadline(uv_timer_t *t);
 
 static void round_on_close(uv_handle_t *h)
 {
@@ -226,6 +232,12 @@ static void round_on_probe(const hc_outcome_t *o, void *ctx)
 
 /* ------------------------------------------------------------------ scheduling */
 
+/* What a probe lacked, by its libuv error: UV_ENOMEM, else UV_EMFILE or UV_ENFILE. */
+static const char *round_lack(int rc)
+{
+    return rc == UV_ENOMEM ? "memory" : "file descriptor";
+}
+
 /* Start job j; returns false when it was put back to wait for a free file descriptor. */
 static bool round_job_start(hc_round_t *r, hc_job_t *j)
 {
@@ -250,15 +262,22 @@ static bool round_job_start(hc_round_t *r, hc_job_t *j)
     j->state = JOB_RUNNING;
     r->running++;
     int rc = hc_probe_start(r->loop, &spec, round_on_probe, j, &j->probe);
-    if ((rc == UV_EMFILE || rc == UV_ENFILE) && r->running > 1) {
-        /* The prober is out of descriptors, not the address out of order: the job waits for a
-         * running probe to end and free one (or for the round deadline). */
+    if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM) {
+        /* The prober is out of descriptors or memory, not the address out of order: never a
+         * failure of the address. The job waits for a running probe to end and free what it
+         * held; with none running, nothing in this round ever will. */
         r->running--;
         j->state = JOB_WAITING;
+        if (!r->running) {
+            r->starved = rc;
+            return false;
+        }
         if (!r->fd_limited)
-            log_warn("no file descriptor for a probe (%s) with %zu running: the others wait "
-                     "(raise the open-file limit, ulimit -n, or lower --concurrency)",
-                     uv_strerror(rc), r->running);
+            log_warn("no %s for a probe (%s) with %zu running: the others wait (%s)",
+                     round_lack(rc), uv_strerror(rc), r->running,
+                     rc == UV_ENOMEM
+                         ? "lower --concurrency"
+                         : "raise the open-file limit, ulimit -n, or lower --concurrency");
         r->fd_limited = true;
         return false;
     }
@@ -271,14 +290,45 @@ static bool round_job_start(hc_round_t *r, hc_job_t *j)
     return true;
 }
 
+/* After starvation: the jobs not started are done without a result. An address keeps its state
+ * and history (it was not measured, so it is neither up nor down by this round); a load is not
+ * read. */
+static void round_jobs_unprobed(hc_round_t *r)
+{
+    const char *why = uv_strerror(r->starved);
+    for (; r->next < r->njobs; r->next++) {
+        hc_job_t *j = &r->jobs[r->next];
+        health_pop_t *p = &r->hf->pops[j->pop];
+        j->state = JOB_DONE;
+        r->done++;
+        if (j->kind == JOB_ADDR) {
+            r->stats.unprobed++;
+            snprintf(p->addrs[j->addr].reason, HEALTH_REASON_MAX, ROUND_NOT_PROBED " (%s)", why);
+        } else {
+            snprintf(p->load_reason, HEALTH_REASON_MAX, "not read (%s)", why);
+        }
+    }
+}
+
 /* Start waiting jobs up to the concurrency bound and while descriptors last. */
 static void round_start_jobs(hc_round_t *r)
 {
     r->pumping = true;
-    while (!r->expired && r->running < r->concurrency && r->next < r->njobs) {
+    while (!r->expired && !r->starved && r->running < r->concurrency && r->next < r->njobs) {
         if (!round_job_start(r, &r->jobs[r->next]))
             break;
         r->next++;
+    }
+    if (r->starved && r->next < r->njobs) {
+        if (!r->stats.starved)
+            log_error("no %s for a probe (%s) and none of this round's own probes running to "
+                      "free one: the probes left are not made, their addresses keep their state "
+                      "(%s)",
+                      round_lack(r->starved), uv_strerror(r->starved),
+                      r->starved == UV_ENOMEM ? "out of memory"
+                                              : "raise the open-file limit, ulimit -n");
+        r->stats.starved = r->starved;
+        round_jobs_unprobed(r);
     }
     r->pumping = false;
 }
@@ -373,6 +423,16 @@ static void round_check(hc_round_t *r)
         }
     }
     round_finish(r);
+}
+
+/* The round's first step, from the loop (the callback never runs inside hc_round_start): arm the
+ * deadline, start the first probes. With nothing to probe, or nothing that can start, the round
+ * ends here. */
+static void round_on_begin(uv_timer_t *t)
+{
+    hc_round_t *r = t->data;
+    uv_timer_start(&r->deadline, round_on_deadline, r->deadline_ms, 0);
+    round_pump(r);
 }
 
 static void round_on_deadline(uv_timer_t *t)
@@ -501,11 +561,10 @@ int hc_round_start(uv_loop_t *loop, const pops_t *pops, const health_file_t *pre
     r->cb = cb;
     r->ctx = ctx;
     r->start_ns = uv_hrtime();
+    r->deadline_ms = deadline_ms;
     uv_timer_init(loop, &r->deadline);
     r->deadline.data = r;
-    /* With nothing to probe the round still ends from the loop, never inside this call. */
-    uv_timer_start(&r->deadline, round_on_deadline, r->njobs ? deadline_ms : 0, 0);
-    round_start_jobs(r);
+    uv_timer_start(&r->deadline, round_on_begin, 0, 0);
     *out = r;
     return 0;
 }

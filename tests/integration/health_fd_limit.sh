@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # health_fd_limit: healthcheck with more concurrent probes than its open-file limit allows. The
 # probes that find no descriptor wait for one instead of failing: the prober's own limit must
-# never be written as a PoP's address going down.
+# never be written as a PoP's address going down. With a limit so low that no probe can start at
+# all, the run ends at once with status 2 and leaves the previous state file as it was, instead
+# of waiting out the round deadline.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
 hc_init health-fd
@@ -32,4 +34,32 @@ expect_eq "every address: refused by the PoP, none failed for the prober's lack 
     "$R" "connect: connection refused x60"
 check "the wait for descriptors is logged once, with what to do" \
     test "$(grep -c "no file descriptor for a probe.*ulimit -n" "$TMP/hc.err")" -eq 1
+
+# No descriptor for even one probe. How many descriptors the program holds before its first probe
+# (stdio, the event loop's, the lock) depends on libuv: raise the limit from 4 until a run gets as
+# far as probing (a lower limit stops it earlier, at the lock). The deadline is an hour, so a run
+# that waits it out is stopped by timeout (status 124).
+cp "$OUT/ams.json" "$TMP/before.json"
+STARVED=
+for n in $(seq 4 40); do
+    (
+        ulimit -n "$n"
+        exec timeout 120 "$HC" --once -c "$TMP/pops.yaml" --vantage ams --out "$OUT" \
+            --concurrency 60 --deadline 3600
+    ) 2>"$TMP/hc-starved.err"
+    RC=$?
+    if grep -q "127\.0\.9\.\|probe\|round" "$TMP/hc-starved.err"; then
+        STARVED=$n
+        break
+    fi
+done
+check "a limit was found at which the run gets to probing" test -n "$STARVED"
+expect_eq "no probe can start (ulimit -n $STARVED): the run ends at once with status 2" "$RC" 2
+check "it says why, with what to do" \
+    grep -q "no file descriptor for a probe (too many open files) and none of this round's own probes running.*ulimit -n" "$TMP/hc-starved.err"
+check "the summary counts the addresses not probed and says the round is not written" \
+    grep -q "round: .* 60 not probed (too many open files); not written" "$TMP/hc-starved.err"
+check "no address is logged down for the prober's own limit" \
+    test "$(grep -c -- "-> down" "$TMP/hc-starved.err")" -eq 0
+check "the previous state file is left as it was" cmp -s "$OUT/ams.json" "$TMP/before.json"
 finish
