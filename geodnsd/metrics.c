@@ -308,8 +308,8 @@ static void render_health(metrics_buf_t *b, const metrics_facts_t *f)
         series_u64(b, "geodnsd_health_vantage_timestamp_seconds", "vantage", r->vantage[v], NULL,
                    NULL, (uint64_t)(r->file_time[v] > 0 ? r->file_time[v] : 0));
     head(b, "geodnsd_pop_vantage_up", "gauge",
-         "The PoP's health as one vantage reports it (1 up, 0 down); absent when the vantage "
-         "does not report the PoP.");
+         "The PoP's health as one vantage reports it, by the PoP's own addresses (1 up, 0 down); "
+         "absent when the vantage reports none of them.");
     for (size_t i = 0; i < p->npops && i < POPS_MAX; i++)
         for (size_t v = 0; v < r->nfiles; v++)
             if (r->pop[i].vantage_state[v] != HEALTH_UNKNOWN)

@@ -191,6 +191,23 @@ static uint16_t ctl_votes_bits(const ctl_votes_t *v, size_t n, unsigned quorum, 
     return up;
 }
 
+/* What a vantage's entry hp says about PoP p, by p's own addresses, as the quorum counts them: up
+ * when it has one of them up, down when it has some and all are down, unknown when it has a state
+ * for none of them (an entry written against an older PoP file, naming other addresses, has no
+ * say). A PoP known by hostname only has no addresses: its entry's own state. */
+static health_state_t ctl_entry_vote(const health_pop_t *hp, const pops_pop_t *p)
+{
+    if (p->n4 + p->n6 == 0)
+        return hp->state;
+    health_state_t vote = HEALTH_UNKNOWN;
+    for (size_t k = 0; k < hp->naddrs && vote != HEALTH_UP; k++) {
+        const health_addr_t *ha = &hp->addrs[k];
+        if (ha->state != HEALTH_UNKNOWN && pops_addr_index(p, ha->family, ha->addr) >= 0)
+            vote = ha->state;
+    }
+    return vote;
+}
+
 /* Combine the fresh vantages' votes for PoP i; returns false when no fresh vantage has decided
  * anything about it (the caller applies the keep-last or startup rule). */
 static bool ctl_probe_combine(const health_ctl_t *ctl, size_t nf, size_t i, const pops_pop_t *p,
@@ -201,8 +218,9 @@ static bool ctl_probe_combine(const health_ctl_t *ctl, size_t nf, size_t i, cons
         const health_pop_t *hp = ctl->fp[f][i];
         if (!hp || !ctl->fresh[f])
             continue;
-        pop.up += hp->state == HEALTH_UP;
-        pop.down += hp->state == HEALTH_DOWN;
+        health_state_t vote = ctl_entry_vote(hp, p);
+        pop.up += vote == HEALTH_UP;
+        pop.down += vote == HEALTH_DOWN;
         for (size_t k = 0; k < hp->naddrs; k++) {
             const health_addr_t *ha = &hp->addrs[k];
             if (ha->state == HEALTH_UNKNOWN)
@@ -684,7 +702,8 @@ static void ctl_report_fill(const health_ctl_t *ctl, const ctl_run_t *run, healt
         health_pop_report_t *r = &rep->pop[i];
         *r = ctl->ev[i].r;
         for (size_t f = 0; f < run->nf; f++) {
-            r->vantage_state[f] = ctl->fp[f][i] ? ctl->fp[f][i]->state : HEALTH_UNKNOWN;
+            const health_pop_t *hp = ctl->fp[f][i];
+            r->vantage_state[f] = hp ? ctl_entry_vote(hp, &run->pops->pop[i]) : HEALTH_UNKNOWN;
             r->vantage_fresh[f] = ctl->fresh[f];
         }
         r->state = ctl->ev[i].up ? HEALTH_UP : HEALTH_DOWN;

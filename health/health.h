@@ -229,7 +229,9 @@ void health_settings_default(health_settings_t *s);
 
 /* Per-PoP explanation of the combined view, for `geodnsd explain` and the status page. */
 typedef struct health_pop_report {
-    health_state_t vantage_state[HEALTH_VANTAGES_MAX]; /* per input file; UNKNOWN = not in it */
+    /* Per input file, its say about the PoP's own addresses (up when it has one up, down when
+     * all it has are down); UNKNOWN when the file has a state for none of them. */
+    health_state_t vantage_state[HEALTH_VANTAGES_MAX];
     bool vantage_fresh[HEALTH_VANTAGES_MAX];
     health_state_t state;        /* combined */
     char why[HEALTH_REASON_MAX]; /* "2 of 3 fresh vantages say down (quorum 2)", ... */

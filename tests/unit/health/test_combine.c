@@ -220,6 +220,34 @@ static void test_quorum(const pops_t *pops)
     health_ctl_free(ctl);
 }
 
+/* A vantage votes on a PoP through the PoP's own addresses: an entry naming none of them (written
+ * against an older PoP file) has no say, whatever its own state; one naming some of them says
+ * what they say. */
+static void test_votes_by_address(const pops_t *pops)
+{
+    health_settings_t s;
+    health_settings_default(&s);
+    health_file_t *f[2] = {file_all_up("ams", T0), file_new("lon", T0)};
+    file_addr(f[1], "fra", "127.0.9.9", HEALTH_DOWN); /* not one of fra's addresses */
+    file_addr(f[1], "ams", "127.0.2.1", HEALTH_DOWN);
+    file_addr(f[1], "ams", "127.0.9.8", HEALTH_UP); /* the entry reads up through this one */
+    health_ctl_t *ctl = health_ctl_new();
+    update(ctl, pops, &s, f, 2, NULL, T0, &view, &rep);
+    CHECK(view.up[FRA] && view.addr4[FRA] == 3, "fra up: lon has no say about it");
+    CHECK(!strcmp(rep.pop[FRA].why, "up: 1 of 1 fresh vantages say up"), "'%s'", rep.pop[FRA].why);
+    CHECK(rep.pop[FRA].vantage_state[0] == HEALTH_UP &&
+              rep.pop[FRA].vantage_state[1] == HEALTH_UNKNOWN,
+          "fra: lon's column is unknown, not its entry's down");
+    CHECK(!view.up[AMS], "quorum 1: lon's down on 127.0.2.1 takes ams down");
+    CHECK(!strcmp(rep.pop[AMS].why, "down: 1 of 2 fresh vantages say down (quorum 1)"), "'%s'",
+          rep.pop[AMS].why);
+    CHECK(rep.pop[AMS].vantage_state[1] == HEALTH_DOWN,
+          "ams: lon says down by ams's address, not up by its entry");
+    health_file_free(f[0]);
+    health_file_free(f[1]);
+    health_ctl_free(ctl);
+}
+
 static void test_all_stale(const pops_t *pops)
 {
     health_settings_t s;
@@ -494,6 +522,7 @@ int main(void)
     test_defaults();
     test_startup(pops);
     test_quorum(pops);
+    test_votes_by_address(pops);
     test_all_stale(pops);
     test_addresses(pops);
     test_overrides(pops);
