@@ -10,11 +10,7 @@ if [ -z "$CHROMIUM" ]; then
     exit 0
 fi
 geo_init
-EX=$TMP/ex
-geo_example_conf "$EX"
-HD=$EX/health
-mkdir -p "$HD"
-CONF=$EX/geodnsd.yaml
+geo_example_health
 
 # state POP=STATE...: vantage ams's state file, each PoP at load 400 (tests/lib/health-state.py).
 state() { python3 "$SRC/tests/lib/health-state.py" "$HD/ams.json" ams --load 400 "$@"; }

@@ -9,11 +9,7 @@
 # and exits 0 (under ASan: with no leak).
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
-EX=$TMP/ex
-geo_example_conf "$EX"
-HD=$EX/health
-mkdir -p "$HD"
-CONF=$EX/geodnsd.yaml
+geo_example_health
 V=video.cdn.example.test
 FRA=127.0.1.1 NYC=127.0.2.1
 PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24

@@ -5,13 +5,7 @@
 # its per-vantage column.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
-EX=$TMP/ex
-geo_example_conf "$EX"
-HD=$EX/health
-mkdir -p "$HD"
-CONF=$EX/geodnsd.yaml
-sed -i '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$CONF"
-echo "health: {dir: health, quorum: 1, max_age: 600s}" >>"$CONF"
+geo_example_health "{dir: health, quorum: 1, max_age: 600s}"
 V=video.cdn.example.test
 
 # ams probes fra's address 127.0.1.1 and finds it up. sin's file has fra down, but the one address

@@ -6,17 +6,9 @@
 # share comes back; slow start; overrides (down, drain); everything down -> fallback CNAME.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
-EX=$TMP/ex
-geo_example_conf "$EX"
-HD=$EX/health
-mkdir -p "$HD"
-CONF=$EX/geodnsd.yaml
 # Small ramps so the test moves in seconds; the defaults are minutes.
-sed -i '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$CONF"
-cat >>"$CONF" <<EOF
-health: {dir: health, overrides: admin.yaml, quorum: 1, max_age: 60s, slow_start: 0s,
-         lag: 2s, recent: 60s, short_ttl: 7}
-EOF
+geo_example_health "{dir: health, overrides: admin.yaml, quorum: 1, max_age: 60s, slow_start: 0s,
+         lag: 2s, recent: 60s, short_ttl: 7}"
 : >"$EX/admin.yaml"
 R=$("$GEODNSD" --check -c "$CONF" 2>&1)
 expect_eq "--check accepts the health settings" "$?" 0

@@ -7,11 +7,7 @@
 # heads and slow-loris clients holding every connection slot.
 . "${SRC:-$(dirname "$0")/../..}/tests/lib/geo-lib.sh"
 geo_init
-EX=$TMP/ex
-geo_example_conf "$EX"
-HD=$EX/health
-mkdir -p "$HD"
-CONF=$EX/geodnsd.yaml
+geo_example_health
 V=video.cdn.example.test
 PARIS=192.0.2.0/24 CHICAGO=198.51.100.0/24 TOKYO=203.0.113.0/24
 

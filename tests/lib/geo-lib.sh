@@ -36,6 +36,21 @@ geo_example_conf() {
         die "could not point geoip.mmdb of $1/geodnsd.yaml at $MMDB"
 }
 
+# geo_example_health [SETTINGS]: the bundled example in EX=$TMP/ex (geo_example_conf), CONF its
+# geodnsd.yaml, HD its health dir (made, empty). With SETTINGS, the example's health: block is
+# replaced by "health: SETTINGS" (a YAML flow mapping, e.g. "{dir: health, quorum: 2}").
+geo_example_health() {
+    EX=$TMP/ex
+    geo_example_conf "$EX"
+    HD=$EX/health
+    mkdir -p "$HD"
+    CONF=$EX/geodnsd.yaml
+    if [ -n "${1:-}" ]; then
+        sed -i '/^health:/,/^[^ ]/{/^health:/d;/^ /d}' "$CONF"
+        printf 'health: %s\n' "$1" >>"$CONF"
+    fi
+}
+
 # geo_conf DIR: write DIR/geodnsd.yaml (listen is overridden by dns_start), with the given
 # zone files, pops file and optional nets file, mmdb = $MMDB.
 # geo_conf DIR POPS ZONEFILE [NETS]
