@@ -409,6 +409,31 @@ static int main_options(hc_main_t *m, int argc, char **argv)
     return MAIN_EXIT_OK;
 }
 
+/* The loop and its handles. Each needs file descriptors (the loop's epoll, the signal pipe): with
+ * an open-file limit too low for them, a libuv error, everything made so far closed again. */
+static int main_loop_init(hc_main_t *m)
+{
+    static uv_loop_t loop;
+    int rc = uv_loop_init(&loop);
+    if (rc)
+        return rc;
+    m->loop = &loop;
+    rc = uv_signal_init(m->loop, &m->sigterm);
+    if (!rc) {
+        rc = uv_signal_init(m->loop, &m->sigint);
+        if (rc)
+            uv_close((uv_handle_t *)&m->sigterm, NULL);
+    }
+    if (rc) {
+        uv_run(m->loop, UV_RUN_DEFAULT); /* the close callbacks */
+        uv_loop_close(m->loop);
+        return rc;
+    }
+    uv_timer_init(m->loop, &m->tick);
+    m->tick.data = m->sigterm.data = m->sigint.data = m;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static hc_main_t m;
@@ -423,12 +448,13 @@ int main(int argc, char **argv)
     }
     /* A probe writing to a peer that has closed must get EPIPE, not kill the prober. */
     signal(SIGPIPE, SIG_IGN);
-    m.loop = uv_default_loop();
-    uv_timer_init(m.loop, &m.tick);
-    m.tick.data = &m;
-    uv_signal_init(m.loop, &m.sigterm);
-    uv_signal_init(m.loop, &m.sigint);
-    m.sigterm.data = m.sigint.data = &m;
+    rc = main_loop_init(&m);
+    if (rc) {
+        log_error("cannot start the event loop: %s (raise the open-file limit, ulimit -n)",
+                  uv_strerror(rc));
+        pops_free(m.pops);
+        return MAIN_EXIT_RUNTIME;
+    }
     uv_signal_start(&m.sigterm, main_on_signal, SIGTERM);
     uv_signal_start(&m.sigint, main_on_signal, SIGINT);
     main_round_begin(&m);

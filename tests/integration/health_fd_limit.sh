@@ -39,8 +39,14 @@ check "the wait for descriptors is logged once, with what to do" \
 # (stdio, the event loop's, the lock) depends on libuv: raise the limit from 4 until a run gets as
 # far as probing (a lower limit stops it earlier, at the lock). The deadline is an hour, so a run
 # that waits it out is stopped by timeout (status 124).
+# On the way up, the limits too low for the event loop itself: the run says so and exits 2, it
+# does not crash (before, healthcheck went on with the loop libuv could not make and died of a
+# segfault). The lowest limits stop libuv inside its own set-up (an abort), which is not ours.
 cp "$OUT/ams.json" "$TMP/before.json"
 STARVED=
+NOLOOP=
+NOLOOP_BAD=
+CRASHED=
 for n in $(seq 4 40); do
     (
         ulimit -n "$n"
@@ -48,11 +54,24 @@ for n in $(seq 4 40); do
             --concurrency 60 --deadline 3600
     ) 2>"$TMP/hc-starved.err"
     RC=$?
+    if [ "$RC" = 139 ] || grep -q "SEGV" "$TMP/hc-starved.err"; then
+        CRASHED+=" $n"
+    elif grep -q "cannot start the event loop: too many open files (raise the open-file limit" \
+        "$TMP/hc-starved.err"; then
+        NOLOOP+=" $n"
+        # Under ASan, LeakSanitizer at exit needs a descriptor of its own (/proc/PID/task) and
+        # aborts without one: that status is the sanitizer's, not healthcheck's.
+        [ "$RC" = 2 ] || grep -q "LeakSanitizer has encountered a fatal error" "$TMP/hc-starved.err" ||
+            NOLOOP_BAD+=" $n:$RC"
+    fi
     if grep -q "127\.0\.9\.\|probe\|round" "$TMP/hc-starved.err"; then
         STARVED=$n
         break
     fi
 done
+expect_eq "no limit makes healthcheck die of a segfault (ulimit -n 4 up to $STARVED)" "$CRASHED" ""
+check "a limit too low for the event loop is reported as such (ulimit -n$NOLOOP)" test -n "$NOLOOP"
+expect_eq "... with status 2 (ulimit -n:status otherwise)" "$NOLOOP_BAD" ""
 check "a limit was found at which the run gets to probing" test -n "$STARVED"
 expect_eq "no probe can start (ulimit -n $STARVED): the run ends at once with status 2" "$RC" 2
 check "it says why, with what to do" \
