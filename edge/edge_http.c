@@ -180,6 +180,11 @@ static int on_headers_complete(llhttp_t *ll)
         if (m->http_major != 1) {
             return parser_fail(p, 505, "HTTP version not supported");
         }
+        /* "Connection: Upgrade" with "Upgrade: h2c" (curl --http2 on http://) or "websocket"
+         * is an offer the server may ignore (RFC 9110 7.8): the edge never switches, so the
+         * connection stays HTTP/1.1. Left set, llhttp would take every byte after this request
+         * for the new protocol, and the next request on the connection would get a 400. */
+        ll->upgrade = 0;
     }
     if (p->response && m->status == 101) {
         return parser_fail(p, 502, "101 Switching Protocols in a response");

@@ -1,5 +1,6 @@
 #!/bin/bash
-# edge_http: ranges, conditional requests, CORS and preflight, HEAD, gzip, types, keep-alive, cache key.
+# edge_http: ranges, conditional requests, CORS and preflight, HEAD, gzip, types, keep-alive (also
+# after an ignored upgrade offer), cache key.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 mkdir -p "$T/root/v"
@@ -91,6 +92,11 @@ print("nobody" if d.endswith(b"\r\n\r\n") and d.count(b"\r\n\r\n") == 1 else "bo
 
     v=$(curl -sv -o /dev/null -o /dev/null "$S" "$S" 2>&1)
     expect_match "$mode: keep-alive reuses the connection" "$v" 'Re-using existing connection'
+    # An upgrade offer is ignored and the connection stays HTTP/1.1: curl --http2 on http://
+    # asks for h2c on each request and reuses the connection for the next one.
+    v=$(curl -sv --http2 -o /dev/null -o /dev/null -w '%{http_code}\n' "$S" "$S" 2>&1)
+    expect_match "$mode: h2c offer: the connection is reused" "$v" 'Re-using existing connection'
+    expect_eq "$mode: h2c offer: both requests get 200" "$(grep -cx 200 <<<"$v")" 2
 done
 
 U=http://127.0.1.1:$PE

@@ -147,6 +147,32 @@ static void test_requests(void)
     CHECK(edge_http_parser_feed(&p, two + used, strlen(two) - used, &used2) ==
           EDGE_HTTP_MESSAGE_DONE);
     CHECK(p.msg.url_len == 2 && p.msg.url[1] == '2');
+
+    /* An upgrade offer (curl --http2 on http://: h2c; a WebSocket handshake) is ignored: the
+     * request is answered as HTTP/1.1 and the next one on the connection is parsed too, with or
+     * without a body before it. */
+    const char *offers[] = {
+        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\n"
+        "Content-Length: 3\r\n\r\nabc",
+    };
+    for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%sGET /2 HTTP/1.1\r\nHost: x\r\n\r\n", offers[i]);
+        edge_http_parser_init(&p, false, arena, sizeof(arena), 1024);
+        used = 0;
+        CHECK(edge_http_parser_feed(&p, buf, strlen(buf), &used) == EDGE_HTTP_MESSAGE_DONE,
+              "offer %zu", i);
+        CHECK(used == strlen(offers[i]) && p.msg.keep_alive, "offer %zu: used %zu", i, used);
+        edge_http_parser_next(&p);
+        used2 = 0;
+        CHECK(edge_http_parser_feed(&p, buf + used, strlen(buf) - used, &used2) ==
+                  EDGE_HTTP_MESSAGE_DONE,
+              "offer %zu: the next request: %s", i, p.reason ? p.reason : "-");
+        CHECK(p.msg.url_len == 2 && p.msg.url[1] == '2', "offer %zu", i);
+    }
 }
 
 static void test_responses(void)
