@@ -416,6 +416,11 @@ void edge_conn_response_done(conn_t *c)
     c->state = C_READING;
     conn_touch(c);
     edge_conn_timer(c, T_IDLE);
+    if (c->parsing) {
+        /* Answered within conn_parse (a file sent whole at once): its loop goes on with the
+         * next buffered request, so that pipelined requests do not nest a call per request. */
+        return;
+    }
     conn_parse(c);
     if (c->state == C_READING) {
         uv_read_start((uv_stream_t *)&c->tcp, edge_conn_alloc, conn_on_read);
@@ -544,8 +549,12 @@ static void conn_reject(conn_t *c, int status)
     edge_conn_pump(c);
 }
 
+/* Parse and answer the requests buffered in c while it reads. A response that ends at once
+ * (edge_conn_response_done from within conn_dispatch) brings c back to C_READING and the loop
+ * takes the next request: the stack stays flat however many requests are pipelined. */
 static void conn_parse(conn_t *c)
 {
+    c->parsing = true;
     while (c->state == C_READING && c->rlen > 0) {
         if (!c->req.started) {
             c->req.started = true;
@@ -566,18 +575,19 @@ static void conn_parse(conn_t *c)
                       c->parser.reason ? c->parser.reason : "?", c->parser.status_hint);
             c->rlen = 0;
             conn_reject(c, c->parser.status_hint ? c->parser.status_hint : 400);
-            return;
+            break;
         }
         memmove(c->rbuf, c->rbuf + used, c->rlen - used);
         c->rlen -= used;
         if (rc == EDGE_HTTP_MESSAGE_DONE) {
             conn_dispatch(c);
-            return;
+            continue;
         }
         if (c->parser.head_done && !had_head) {
             edge_conn_timer(c, T_BODY); /* the whole body must arrive in time: no trickle */
         }
     }
+    c->parsing = false;
 }
 
 /* Is c's response the body of an object still being filled (head or body to come)? */

@@ -133,6 +133,7 @@ struct conn {
     int state;
     int open_handles;
     bool writing;
+    bool parsing;         /* in conn_parse: a response done at once lets its loop go on */
     uint32_t served;      /* responses completed on this connection */
     bool status_listener; /* accepted on a status listener: the status paths only */
     struct sockaddr_storage peer;
