@@ -180,6 +180,12 @@ static int on_headers_complete(llhttp_t *ll)
         if (m->http_major != 1) {
             return parser_fail(p, 505, "HTTP version not supported");
         }
+        if (p->te_seen && m->http_minor == 0) {
+            /* HTTP/1.0 has no Transfer-Encoding: its framing is faulty (RFC 9112 6.1), and a
+             * peer that reads the request as 1.0 sees a body boundary elsewhere. nginx refuses
+             * it with 400 too. */
+            return parser_fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        }
         /* "Connection: Upgrade" with "Upgrade: h2c" (curl --http2 on http://) or "websocket"
          * is an offer the server may ignore (RFC 9110 7.8): the edge never switches, so the
          * connection stays HTTP/1.1. Left set, llhttp would take every byte after this request

@@ -98,6 +98,11 @@ static void test_requests(void)
     CHECK(
         req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n") ==
         400);
+    /* Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1: faulty framing), kept alive or not. */
+    CHECK(req_status("GET / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+                     "\r\n0\r\n\r\n") == 400);
+    CHECK(req_status(
+              "PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n") == 400);
     CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n") == 400);
     CHECK(req_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n") == 400);
     CHECK(req_status("GET / HTTP/1.1\r\nHost : x\r\n\r\n") == 400);
