@@ -96,6 +96,14 @@ static int on_header_field_complete(llhttp_t *ll)
     if (!p->response && !field_name_ok(p->arena + p->piece_start, p->arena_used - p->piece_start)) {
         return parser_fail(p, 400, "bad header field name (whitespace or a byte outside a token)");
     }
+    if (p->head_done) {
+        /* A trailer field (after a chunked body) is checked, then dropped: RFC 9110 6.5.1 keeps
+         * it out of the header section, and nothing here reads one. Kept, a trailer "Range" or
+         * "If-None-Match" changed the answer to a request whose head had none, and trailers
+         * took the head's 64 field slots. */
+        p->arena_used = p->piece_start;
+        return 0;
+    }
     if (m->n_headers >= EDGE_HTTP_MAX_HEADERS) {
         return parser_fail(p, 431, "too many header fields");
     }
@@ -117,7 +125,6 @@ static int on_header_value_complete(llhttp_t *ll)
 {
     edge_http_parser_t *p = parser_of(ll);
     edge_http_msg_t *m = &p->msg;
-    edge_http_header_t *h = &m->headers[m->n_headers];
     const char *v = p->arena + p->piece_start;
     size_t vl = p->arena_used - p->piece_start;
     /* Bare CR or LF inside a value means folding or smuggling; reject. */
@@ -127,6 +134,11 @@ static int on_header_value_complete(llhttp_t *ll)
             return parser_fail(p, 400, "bad character in header value");
         }
     }
+    if (p->head_done) {
+        p->arena_used = p->piece_start; /* a trailer field's value: dropped (above) */
+        return 0;
+    }
+    edge_http_header_t *h = &m->headers[m->n_headers];
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) {
         vl--;
     }

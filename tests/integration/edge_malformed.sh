@@ -31,6 +31,7 @@ cases = [
     ("obs-fold", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", "400"),
     ("obs-fold with tab", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", "400"),
     ("Transfer-Encoding in HTTP/1.0", b"GET /a.ts HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+    ("trailer fields are not header fields (no 206, no 304)", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nRange: bytes=0-1\r\nIf-None-Match: *\r\n\r\n", "200"),
     ("bad Transfer-Encoding", b"POST /a.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "400"),
     ("missing Host", b"GET /a.ts HTTP/1.1\r\n\r\n", "400"),
     ("two Host headers", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"),
