@@ -220,7 +220,7 @@ static int on_headers_complete(llhttp_t *ll)
     if (p->head_cb) {
         int st = p->head_cb(p->cb_ctx, m);
         if (st != 0) {
-            return parser_fail(p, st, "rejected");
+            return parser_fail(p, st, p->reason ? p->reason : "rejected"); /* set by head_cb */
         }
     }
     return 0;

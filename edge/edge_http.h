@@ -39,7 +39,8 @@ typedef struct edge_http_msg {
 } edge_http_msg_t;
 
 /* Called from inside the parser: once when the head is complete (may reject with an HTTP status
- * by returning it, e.g. 405; 0 accepts), and for each decoded body piece (non-zero aborts). */
+ * by returning it, e.g. 405, after setting the parser's reason if it likes; 0 accepts), and for
+ * each decoded body piece (non-zero aborts). */
 typedef int (*edge_http_head_cb)(void *ctx, edge_http_msg_t *msg);
 typedef int (*edge_http_body_cb)(void *ctx, const char *at, size_t len);
 

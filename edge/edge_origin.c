@@ -83,6 +83,15 @@ static int oconn_on_head(void *ctx, edge_http_msg_t *m)
     if (!f) {
         return 502;
     }
+    if (m->status == 206 || (m->status == 304 && !f->old)) {
+        /* The request carried no Range and, unless it revalidates f->old, no validator: a 206
+         * (whose Content-Range the edge does not keep) or a 304 is no answer to it. Stored, it
+         * would go to every client as a 206 without Content-Range or a 304 to a plain GET. An
+         * origin error, as a 101 is: the next origin is tried, else 502. */
+        oc->parser.reason = m->status == 206 ? "206 to a request without Range"
+                                             : "304 to a request without a validator";
+        return 502;
+    }
     if (m->status >= 500 && f->attempts < 2 && srv->cfg->n_origins > 1) {
         f->retry_5xx = true;
         return 502; /* abort this response; the error path retries elsewhere */

@@ -1,9 +1,10 @@
 #!/bin/bash
 # edge_origin_responses: what the edge does with what an origin answers: a 5xx to a revalidation
 # keeps the stale copy (served within stale-if-error) and marks the origin down; interim 1xx
-# responses are skipped (at most 8), a 101 is a 502; redirects keep their Location; request targets
-# just under, at and over max_uri get 200/404 or 414; a validator too long to send with the request
-# is left out of the revalidation instead of failing it.
+# responses are skipped (at most 8), a 101 is a 502, and so are a 206 and a 304 nobody asked for;
+# redirects keep their Location; request targets just under, at and over max_uri get 200/404 or
+# 414; a validator too long to send with the request is left out of the revalidation instead of
+# failing it.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 # A scripted origin (tests/lib/fake_origin.py; one request per connection). /flip/* answers what
@@ -47,6 +48,10 @@ def handle(req):
     elif path.startswith("/switch/"):
         req.send_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
         threading.Event().wait(30)
+    elif path.startswith("/partial/"):
+        req.reply(206, b"partial", [("Content-Range", "bytes 0-6/100"), ("Cache-Control", "max-age=60")])
+    elif path.startswith("/unasked304/"):
+        req.send_head(304, [("ETag", '"u"'), ("Cache-Control", "max-age=60")])
     elif path.startswith("/redir/"):
         code = parts[2]
         req.reply(int(code), b"moved\n", [("Location", LOCATIONS[code])])
@@ -179,6 +184,18 @@ h=$(curl -s --max-time 10 -D- -o /dev/null "$I/switch/d.ts")
 expect_match "101 Switching Protocols from the origin: 502" "$h" '^HTTP/1.1 502'
 h=$(curl -s --max-time 10 -D- -o /dev/null "$I/interim/1/e.ts")
 expect_match "the edge still serves after them" "$h" '^HTTP/1.1 200'
+# A 206 or a 304 to a request that asked for neither (no Range, no validator) is an origin error
+# too: never stored, never passed on (a 206 without Content-Range, a 304 to a plain GET).
+for kind in partial unasked304; do
+    for try in 1 2; do
+        h=$(curl -s --max-time 10 -D- -o /dev/null "$I/$kind/f.ts")
+        expect_match "$kind from the origin, request $try: 502" "$h" '^HTTP/1.1 502'
+    done
+    expect_eq "$kind: not stored, each request asked the origin" \
+        "$(grep -c "^GET /$kind/f.ts " "$T/origin.requests")" 2
+done
+check "the log says why" grep -q 'bad response: 206 to a request without Range' "$T/edgeI.log"
+check "the log says why (304)" grep -q 'bad response: 304 to a request without a validator' "$T/edgeI.log"
 
 # ---- 3. Redirects keep their Location ----
 for code in 301 302 307 308; do
