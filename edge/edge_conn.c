@@ -458,6 +458,7 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
     if (!edge_method_allowed(m->method, srv->origin_mode)) {
         return 405;
     }
+    bool has_body = m->content_length > 0 || m->chunked;
     if (c->status_listener) {
         /* No upload and no cache key: conn_dispatch answers GET and HEAD of the status paths.
          * Anything else, and a request with a body, is answered at its head (the body dropped
@@ -466,7 +467,14 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
         if (m->method != HTTP_GET && m->method != HTTP_HEAD) {
             return 404;
         }
-        return m->content_length > 0 || m->chunked ? 413 : 0;
+        return has_body ? 413 : 0;
+    }
+    if (has_body && m->method != HTTP_PUT && m->method != HTTP_DELETE) {
+        /* GET, HEAD and OPTIONS have no use for a body. Read and dropped, it held the
+         * connection (outside the idle ones the connection cap may close) for timeouts.body,
+         * 120 s by default against header_read's 10 s, at whatever size it claimed: answered at
+         * its head instead, the body dropped by the lingering close within its bounds. */
+        return 413;
     }
     if ((m->method == HTTP_PUT || m->method == HTTP_DELETE) &&
         !addr_net_list_match(srv->cfg->upload_allow, srv->cfg->n_upload_allow,

@@ -1,6 +1,6 @@
 #!/bin/bash
-# edge_malformed: every malformed or smuggling request gets its status (400/405/414/431/...), the
-# server keeps serving; header-read and idle timeouts and the connection bound close connections.
+# edge_malformed: every malformed or smuggling request gets its status (400/405/413/414/431/...),
+# the server keeps serving; header-read and idle timeouts and the connection bound close connections.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
 mkdir -p "$T/root"
@@ -31,7 +31,11 @@ cases = [
     ("obs-fold", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", "400"),
     ("obs-fold with tab", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", "400"),
     ("Transfer-Encoding in HTTP/1.0", b"GET /a.ts HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
-    ("trailer fields are not header fields (no 206, no 304)", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nRange: bytes=0-1\r\nIf-None-Match: *\r\n\r\n", "200"),
+    ("GET with a body (answered at its head)", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", "413"),
+    ("GET with a chunked body", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "413"),
+    ("HEAD with a body", b"HEAD /a.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde", "413"),
+    ("OPTIONS with a body", b"OPTIONS /a.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde", "413"),
+    ("GET with Content-Length: 0", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "200"),
     ("bad Transfer-Encoding", b"POST /a.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "400"),
     ("missing Host", b"GET /a.ts HTTP/1.1\r\n\r\n", "400"),
     ("two Host headers", b"GET /a.ts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"),
@@ -61,6 +65,12 @@ for name, host, port in targets:
         if alive != "200":
             print("FAIL: %s: server stopped serving after %s (%s)" % (name, cname, alive))
     print("ok: %s: still serving after all malformed requests" % name)
+    if name == "origin":
+        # Trailer fields after a chunked upload are read and dropped: 70 of them are no 431.
+        put = (b"PUT /trailed.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 70 + b"\r\n")
+        got = rawhttp.status(host, port, put)
+        print("%s: origin: a chunked PUT with 70 trailer fields gives %s" % ("ok" if got == "201" else "FAIL", got))
 
     # Pipelined requests on one connection are answered in order.
     buf = rawhttp.exchange_all(host, port, b"GET /a.ts HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
