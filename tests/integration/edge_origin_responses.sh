@@ -48,6 +48,8 @@ def handle(req):
     elif path.startswith("/switch/"):
         req.send_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
         threading.Event().wait(30)
+    elif path.startswith("/fields/"):
+        req.reply(200, b"fields\n", [("X-F%d" % i, "v") for i in range(int(parts[2]))])
     elif path.startswith("/partial/"):
         req.reply(206, b"partial", [("Content-Range", "bytes 0-6/100"), ("Cache-Control", "max-age=60")])
     elif path.startswith("/unasked304/"):
@@ -194,6 +196,11 @@ for kind in partial unasked304; do
     expect_eq "$kind: not stored, each request asked the origin" \
         "$(grep -c "^GET /$kind/f.ts " "$T/origin.requests")" 2
 done
+# A head of more than 64 fields is an origin error too (one of 60 plus the 2 fake_origin adds is
+# served).
+expect_match "a head of 62 fields: 200" "$(curl -s -D- -o /dev/null "$I/fields/60/g.ts")" '^HTTP/1.1 200'
+expect_match "a head of 72 fields: 502" "$(curl -s -D- -o /dev/null "$I/fields/70/g.ts")" '^HTTP/1.1 502'
+check "the log says why (fields)" grep -q 'bad response: too many header fields' "$T/edgeI.log"
 check "the log says why" grep -q 'bad response: 206 to a request without Range' "$T/edgeI.log"
 check "the log says why (304)" grep -q 'bad response: 304 to a request without a validator' "$T/edgeI.log"
 
