@@ -143,12 +143,30 @@ static void main_on_hup(uv_signal_t *s, int signum)
              "configuration change");
 }
 
+/* Block (how: SIG_BLOCK) or unblock (SIG_UNBLOCK) the stop signals, SIGTERM, SIGINT and SIGHUP,
+ * in the calling thread; threads it starts inherit its mask. */
+static void main_stop_signals_block(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(how, &set, NULL);
+}
+
 static void main_on_wake(uv_async_t *a)
 {
     edge_main_t *m = a->data;
     if ((unsigned)__atomic_load_n(&m->srv.workers_done, __ATOMIC_SEQ_CST) < m->srv.n_workers) {
         return;
     }
+    /* Closing a signal's last handle gives it back its default action, which ends the process:
+     * a SIGTERM from here to the exit (freeing the cache, removing the disk tier's files, which
+     * takes a while with many) ended it with status 143, the files left behind, instead of 0.
+     * The other threads block these signals since their start (edge_run); blocked here too,
+     * they stay pending until the exit: the drain is over, they have nothing to add. */
+    main_stop_signals_block(SIG_BLOCK);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->sighup, NULL);
@@ -280,6 +298,9 @@ static int edge_run(edge_config_t *cfg)
         return -ENOMEM;
     }
     srv->cache.pt_window = cfg->passthrough_window;
+    /* The main thread's loop alone takes the stop signals: the disk writer and the workers start
+     * with them blocked, and the main thread unblocks them once its handlers are set. */
+    main_stop_signals_block(SIG_BLOCK);
     if (cfg->cache_disk_path[0] && !srv->origin_mode) {
         rc = edge_disk_open(&srv->cache.disk, cfg->cache_disk_path, cfg->cache_disk_size);
         if (rc != 0) {
@@ -331,6 +352,7 @@ static int edge_run(edge_config_t *cfg)
     uv_signal_start(&m.sigterm, main_on_signal, SIGTERM);
     uv_signal_start(&m.sigint, main_on_signal, SIGINT);
     uv_signal_start(&m.sighup, main_on_hup, SIGHUP);
+    main_stop_signals_block(SIG_UNBLOCK); /* one sent meanwhile is taken now */
     uv_timer_init(m.loop, &m.stats);
     uv_timer_init(m.loop, &m.drain);
     uv_timer_init(m.loop, &m.probe);

@@ -4,6 +4,8 @@
 # nothing of them is stored (no file left in the disk tier) and the process exits 0; a second
 # signal does the same at once, also while the origin has not answered yet (well within
 # first_byte). SIGHUP does not stop it: it logs that there is no reload and goes on serving.
+# SIGTERM sent over and over until the process is gone (through the drain and the removal of the
+# disk tier's files) still ends it with status 0.
 # Bounds are generous (5 s past the configured drain); no time is asserted more closely.
 . "$(dirname "$0")/../lib/edge-lib.sh"
 
@@ -154,4 +156,45 @@ wait_gone $C_PID $BOUND
 expect_eq "a second signal does not wait for first_byte: exit 0 within ${BOUND} s" "$GONE_RC" 0
 wait $CURL_C
 check "the log says the fill was abandoned" grep -q 'abandoned 1 origin fill' "$T/edge_c.log"
+
+# ---- signals all through the stop: still exit 0 ----
+# After the drain the process frees its cache and removes its disk tier's files, which takes a
+# while with many. A signal then used to find the default action back (the handlers closed) and
+# end the process with status 143, the files left behind. Signals are sent back to back from the
+# first one until the process is gone; how many land in each phase does not matter.
+mkdir -p "$T/disk_d"
+printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n#EXT-X-ENDLIST\n' >"$T/p.m3u8"
+cat >"$T/origin_d.py" <<'PY'
+import sys
+import fake_origin
+body = open(sys.argv[3], "rb").read()
+fake_origin.main(lambda req: req.reply(200, body, [("Content-Type", "application/vnd.apple.mpegurl")]),
+                 keep_alive=True)
+PY
+POD=$(free_port)
+start_origin origin_d "$T/origin_d.py" $POD "$T/p.m3u8"
+PD=$(free_port)
+start_edge edge_d --listen 127.0.0.1:$PD --origin http://127.0.0.1:$POD --cache-mem 1M \
+    --cache-disk "$T/disk_d" --cache-disk-size 256M --workers 2 --no-access-log
+D_PID=$LAST_PID
+# 3,000 playlists under distinct _HLS_msn keys through a 1M memory cache: most go to the disk tier.
+python3 - $PD <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+for i in range(3000):
+    c.request("GET", "/p.m3u8?_HLS_msn=%d" % i)
+    c.getresponse().read()
+PY
+for _ in $(seq 50); do
+    [ "$(find "$T/disk_d" -name '*.obj' | wc -l)" -ge 200 ] && break
+    sleep 0.1
+done
+files=$(find "$T/disk_d" -name '*.obj' | wc -l)
+check "the disk tier holds files to remove at the stop ($files)" test "$files" -ge 200
+sent=0
+while kill -TERM $D_PID 2>/dev/null && [ $sent -lt 1000000 ]; do sent=$((sent + 1)); done
+wait $D_PID
+expect_eq "SIGTERM sent over and over ($sent times) until the process is gone: exit 0" "$?" 0
+check "the log says it stopped" grep -q 'info: stopped' "$T/edge_d.log"
+expect_eq "no file left in the disk tier" "$(find "$T/disk_d" -name '*.obj' | wc -l)" 0
 finish
