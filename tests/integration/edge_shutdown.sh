@@ -165,11 +165,16 @@ check "the log says the fill was abandoned" grep -q 'abandoned 1 origin fill' "$
 mkdir -p "$T/disk_d"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n#EXT-X-ENDLIST\n' >"$T/p.m3u8"
 cat >"$T/origin_d.py" <<'PY'
+import socket
 import sys
 import fake_origin
 body = open(sys.argv[3], "rb").read()
-fake_origin.main(lambda req: req.reply(200, body, [("Content-Type", "application/vnd.apple.mpegurl")]),
-                 keep_alive=True)
+def handle(req):
+    # The head and the body go in two writes: without NODELAY each response of the persistent
+    # connection waits out the edge's delayed ACK (40 ms; 3,000 of them took two minutes).
+    req.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    req.reply(200, body, [("Content-Type", "application/vnd.apple.mpegurl")])
+fake_origin.main(handle, keep_alive=True)
 PY
 POD=$(free_port)
 start_origin origin_d "$T/origin_d.py" $POD "$T/p.m3u8"
