@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 
 #define WATCH_INTERVAL_MS  1000
@@ -78,14 +79,8 @@ void gd_read_files_free(gd_read_files_t *l)
 void gd_read_files_seen(void *ctx, const char *path)
 {
     gd_read_files_t *l = ctx;
-    if (l->n == l->room) {
-        size_t room = l->room ? 2 * l->room : 16;
-        read_file_t *v = realloc(l->v, room * sizeof(*v));
-        if (!v)
-            return; /* not recorded: its watch starts from the file as it is then */
-        l->v = v;
-        l->room = room;
-    }
+    if (grow_for(&l->v, &l->room, l->n, sizeof(*l->v), 16))
+        return; /* not recorded: its watch starts from the file as it is then */
     read_file_t *f = &l->v[l->n];
     if (!(f->path = strdup(path)))
         return;
@@ -109,7 +104,9 @@ void gd_read_files_done(gd_read_files_t *l)
 /* path's first record in l (sorted), or NULL. */
 static const read_file_t *read_file_find(const gd_read_files_t *l, const char *path)
 {
-    size_t lo = 0, hi = l ? l->n : 0;
+    if (!l)
+        return NULL;
+    size_t lo = 0, hi = l->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (strcmp(l->v[mid].path, path) < 0)
@@ -117,7 +114,7 @@ static const read_file_t *read_file_find(const gd_read_files_t *l, const char *p
         else
             hi = mid;
     }
-    return lo < (l ? l->n : 0) && !strcmp(l->v[lo].path, path) ? &l->v[lo] : NULL;
+    return lo < l->n && !strcmp(l->v[lo].path, path) ? &l->v[lo] : NULL;
 }
 
 static void on_reload_timer(uv_timer_t *t);
@@ -368,13 +365,7 @@ static void on_reload_done(uv_async_t *h)
 static void reload_start(gd_reload_t *r, const char *why)
 {
     reload_job_t *j = calloc(1, sizeof(*j));
-    if (!j) {
-        r->cb.failed(r->cb.ctx);
-        log_error("reload failed (%s), still serving generation %llu: out of memory", why,
-                  (unsigned long long)r->serving->generation);
-        return;
-    }
-    if (!(j->read = gd_read_files_new())) {
+    if (!j || !(j->read = gd_read_files_new())) {
         free(j);
         r->cb.failed(r->cb.ctx);
         log_error("reload failed (%s), still serving generation %llu: out of memory", why,
