@@ -37,6 +37,13 @@ struct gd_read_files {
 
 typedef struct reload_job reload_job_t;
 
+/* The file watches of one snapshot, in one allocation with its handles. */
+typedef struct watch_set {
+    size_t n;
+    size_t open; /* handles not yet closed, once the set is being closed */
+    uv_fs_poll_t w[];
+} watch_set_t;
+
 struct gd_reload {
     uv_loop_t *loop;
     const char *config_path;
@@ -44,8 +51,7 @@ struct gd_reload {
     gd_reload_cb_t cb;
     const gd_snapshot_t *serving; /* the last one published (the daemon's): its files are watched */
     uv_timer_t reload_timer;
-    uv_fs_poll_t *watches;
-    size_t nwatches;
+    watch_set_t *watches; /* NULL: none (out of memory) */
     /* The files the load of the serving snapshot read, and those the last failed reload read
      * (watched too, so fixing a new broken file reloads): as each was when read, so that a
      * change between the read and the start of its watch is not lost. */
@@ -126,8 +132,8 @@ static void watch_closed(uv_handle_t *h)
 
 static void unwatch(gd_reload_t *r)
 {
-    for (size_t i = 0; i < r->nwatches; i++)
-        uv_close((uv_handle_t *)&r->watches[i], watch_closed);
+    for (size_t i = 0; r->watches && i < r->watches->n; i++)
+        uv_close((uv_handle_t *)&r->watches->w[i], watch_closed);
 }
 
 static void on_file_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
@@ -180,65 +186,51 @@ static void changed_while_read(gd_reload_t *r, const char *path)
  * since they were read (not when a reload that reads every file anew is about to start). */
 static void watch(gd_reload_t *r, bool check)
 {
-    /* The previous array is released once its handles have closed; keep it simple by leaking
-     * nothing: handles are closed first and the array freed on the next loop turn. */
     const gd_config_t *c = &r->serving->cfg;
     size_t nfailed = r->failed_read ? r->failed_read->n : 0;
     size_t n = c->nfiles + (c->zone_dir ? 1 : 0) + nfailed;
-    uv_fs_poll_t *w = calloc(n ? n : 1, sizeof(*w));
-    if (!w) {
+    watch_set_t *set = calloc(1, sizeof(*set) + n * sizeof(set->w[0]));
+    if (!set) {
         log_warn("cannot watch config files: out of memory");
         return;
     }
+    set->n = n;
     for (size_t i = 0; i < n; i++) {
         const char *path = i < c->nfiles                     ? c->files[i]
                            : (c->zone_dir && i == c->nfiles) ? c->zone_dir
                                                              : r->failed_read->v[n - 1 - i].path;
-        uv_fs_poll_init(r->loop, &w[i]);
-        w[i].data = r;
-        uv_fs_poll_start(&w[i], on_file_change, path, WATCH_INTERVAL_MS);
+        uv_fs_poll_init(r->loop, &set->w[i]);
+        set->w[i].data = r;
+        uv_fs_poll_start(&set->w[i], on_file_change, path, WATCH_INTERVAL_MS);
         if (check)
             changed_while_read(r, path);
     }
-    r->watches = w;
-    r->nwatches = n;
+    r->watches = set;
 }
 
-typedef struct watch_batch {
-    uv_fs_poll_t *array;
-    size_t left;
-} watch_batch_t;
-
-static void watch_batch_closed(uv_handle_t *h)
+/* libuv runs close callbacks in no promised order: the set goes with the last one. */
+static void watch_set_closed(uv_handle_t *h)
 {
-    watch_batch_t *b = h->data;
-    if (--b->left == 0) {
-        free(b->array);
-        free(b);
-    }
+    watch_set_t *set = h->data;
+    if (--set->open == 0)
+        free(set);
 }
 
-/* Re-arm the file watches for the current snapshot's files (and those of a failed reload). */
+/* Re-arm the file watches for the current snapshot's files (and those of a failed reload). The
+ * old set is freed once its handles have closed; closing needs no memory, so none is leaked. */
 static void rewatch(gd_reload_t *r, bool check)
 {
-    uv_fs_poll_t *oldw = r->watches;
-    size_t oldn = r->nwatches;
+    watch_set_t *old = r->watches;
     r->watches = NULL;
-    r->nwatches = 0;
-    if (oldn) {
-        /* libuv runs close callbacks in no promised order: the array goes with the last one. */
-        watch_batch_t *b = malloc(sizeof(*b));
-        if (b) {
-            b->array = oldw;
-            b->left = oldn;
-        }
-        for (size_t i = 0; i < oldn; i++) {
-            uv_fs_poll_stop(&oldw[i]);
-            oldw[i].data = b;
-            uv_close((uv_handle_t *)&oldw[i], b ? watch_batch_closed : watch_closed);
+    if (old && old->n) {
+        old->open = old->n;
+        for (size_t i = 0; i < old->n; i++) {
+            uv_fs_poll_stop(&old->w[i]);
+            old->w[i].data = old;
+            uv_close((uv_handle_t *)&old->w[i], watch_set_closed);
         }
     } else {
-        free(oldw);
+        free(old);
     }
     watch(r, check);
 }
