@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -187,6 +188,26 @@ size_t listen_conn_unread(int fd)
         return 0;
     }
     return (size_t)n;
+}
+
+int listen_nofile_spare(unsigned n)
+{
+    int fds[16];
+    if (n > sizeof(fds) / sizeof(fds[0]))
+        return -EINVAL;
+    unsigned got = 0;
+    int rc = 0;
+    while (got < n) {
+        int fd = got ? fcntl(fds[0], F_DUPFD_CLOEXEC, 0) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = -errno;
+            break;
+        }
+        fds[got++] = fd;
+    }
+    while (got)
+        close(fds[--got]);
+    return rc;
 }
 
 bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t *hard)

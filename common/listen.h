@@ -43,6 +43,12 @@ int listen_socket(const struct sockaddr_storage *ss, socklen_t len, int type);
  * caller logs that, and warns when *soft is still below need (past it accept fails). */
 bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t *hard);
 
+/* Can n more files be opened now? libuv aborts the process when it cannot make the pipe of its
+ * first loop's signal handling, so each program asks this before its first loop with the few
+ * descriptors that takes, and says a limit too low as an error instead. Returns 0, or a negative
+ * errno (-EMFILE, -ENFILE) when fewer than n are left. */
+int listen_nofile_spare(unsigned n);
+
 /* Bytes waiting unread in the receive queue of fd, a connection accepted on such a socket (0
  * when that cannot be told). Closing a connection with unread input makes the kernel reset it:
  * the servers' lingering closes ask this before closing. */

@@ -13,6 +13,7 @@
 #include "explain.h"
 #include "georesp.h"
 #include "healthwatch.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -263,6 +264,34 @@ static void on_sigterm(uv_signal_t *h, int sig)
     uv_stop(d->loop);
 }
 
+/* The main loop and the handles every run has (signals, the rate-limit log timer). libuv aborts
+ * the process when its first loop cannot make the signal pipe, so a few free descriptors are
+ * checked first; each handle that takes one is checked too. What was made is closed by the
+ * caller (close_walk). */
+#define MAIN_LOOP_FDS 6 /* epoll, the signal pipes (global and the loop's), the async eventfd */
+static int main_loop_init(daemon_t *d)
+{
+    static uv_loop_t loop;
+    int rc = listen_nofile_spare(MAIN_LOOP_FDS);
+    if (rc || (rc = uv_loop_init(&loop)))
+        return rc;
+    d->loop = &loop;
+    if ((rc = uv_signal_init(d->loop, &d->sig_hup)) ||
+        (rc = uv_signal_init(d->loop, &d->sig_term)) || (rc = uv_signal_init(d->loop, &d->sig_int)))
+        return rc;
+    d->sig_hup.data = d->sig_term.data = d->sig_int.data = d;
+    uv_timer_init(d->loop, &d->rrl_timer);
+    d->rrl_timer.data = d;
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 int main(int argc, char **argv)
 {
     daemon_t d = {0};
@@ -350,58 +379,47 @@ int main(int argc, char **argv)
     log_setup(d.snap->cfg.log_level, d.snap->cfg.syslog, "geodnsd");
     signal(SIGPIPE, SIG_IGN);
     d.start_time = d.last_reload_ok = (int64_t)time(NULL);
-    if (!(d.slots = metrics_slots_new()) || !(d.sum = calloc(1, sizeof(*d.sum)))) {
-        log_error("out of memory");
-        gd_read_files_free(read);
-        return 1;
-    }
-    map_slots(&d, d.snap);
-    d.loop = uv_default_loop();
-    if (d.snap->cfg.has_metrics &&
-        (rc = gd_status_start(d.loop, &d.snap->cfg.metrics, collect_facts, &d, &d.status, err,
-                              sizeof(err)))) {
-        log_error("%s", err[0] ? err : strerror(-rc));
-        gd_snapshot_unref(d.snap);
-        metrics_slots_free(d.slots);
-        free(d.sum);
-        gd_read_files_free(read);
-        return 1;
-    }
-    if (d.status)
-        gd_status_set_allow(d.status, d.snap->cfg.metrics_allow, d.snap->cfg.n_metrics_allow);
-
     unsigned workers = d.snap->cfg.workers;
     if (!workers) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? (unsigned)n : 1;
     }
     remember_running(&d, &d.snap->cfg, workers);
+    /* The open-file limit before the first loop: loops and listeners take descriptors. */
+    gd_server_nofile(&d.snap->cfg, workers);
+    if (!(d.slots = metrics_slots_new()) || !(d.sum = calloc(1, sizeof(*d.sum)))) {
+        log_error("out of memory");
+        goto fail;
+    }
+    map_slots(&d, d.snap);
+    if ((rc = main_loop_init(&d))) {
+        log_error("cannot start the event loop: %s (raise the open-file limit: ulimit -n, "
+                  "LimitNOFILE)",
+                  uv_strerror(rc));
+        goto fail;
+    }
+    if (d.snap->cfg.has_metrics &&
+        (rc = gd_status_start(d.loop, &d.snap->cfg.metrics, collect_facts, &d, &d.status, err,
+                              sizeof(err)))) {
+        log_error("%s", err[0] ? err : strerror(-rc));
+        goto fail;
+    }
+    if (d.status)
+        gd_status_set_allow(d.status, d.snap->cfg.metrics_allow, d.snap->cfg.n_metrics_allow);
+
     rc = gd_server_start(&d.srv, d.snap, workers, err, sizeof(err));
     if (rc) {
         /* err names the address and protocol, and for an address in use the likely cause. */
         log_error("%s", err[0] ? err : strerror(-rc));
-        gd_status_stop(d.status);
-        uv_run(d.loop, UV_RUN_NOWAIT);
-        gd_status_free(d.status);
-        gd_snapshot_unref(d.snap);
-        metrics_slots_free(d.slots);
-        free(d.sum);
-        gd_read_files_free(read);
-        return 1;
+        goto fail;
     }
-    uv_signal_init(d.loop, &d.sig_hup);
-    uv_signal_init(d.loop, &d.sig_term);
-    uv_signal_init(d.loop, &d.sig_int);
-    d.sig_hup.data = d.sig_term.data = d.sig_int.data = &d;
     uv_signal_start(&d.sig_hup, on_sighup, SIGHUP);
     uv_signal_start(&d.sig_term, on_sigterm, SIGTERM);
     uv_signal_start(&d.sig_int, on_sigterm, SIGINT);
-    uv_timer_init(d.loop, &d.rrl_timer);
-    d.rrl_timer.data = &d;
     uv_timer_start(&d.rrl_timer, on_rrl_timer, RRL_LOG_MS, RRL_LOG_MS);
     gd_reload_cb_t rcb = {.publish = on_reload_publish, .failed = on_reload_failed, .ctx = &d};
-    if (gd_reload_new(d.loop, d.config_path, &d.ov, d.snap, read, &rcb, &d.reload)) {
-        log_error("cannot start watching the config files: out of memory");
+    if ((rc = gd_reload_new(d.loop, d.config_path, &d.ov, d.snap, read, &rcb, &d.reload))) {
+        log_error("cannot start watching the config files: %s", uv_strerror(rc));
         return 1;
     }
     gd_healthwatch_cb_t hcb = {.publish = on_health, .next_generation = next_generation, .ctx = &d};
@@ -445,4 +463,18 @@ int main(int argc, char **argv)
     gd_snapshot_unref(d.snap);
     log_info("stopped");
     return 0;
+
+fail: /* before any worker started */
+    gd_status_stop(d.status);
+    if (d.loop) {
+        uv_walk(d.loop, close_walk, NULL);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(d.loop);
+    }
+    gd_status_free(d.status);
+    gd_snapshot_unref(d.snap);
+    metrics_slots_free(d.slots);
+    free(d.sum);
+    gd_read_files_free(read);
+    return 1;
 }

@@ -458,10 +458,17 @@ int gd_reload_new(uv_loop_t *loop, const char *config_path, const gd_overrides_t
     r->cb = *cb;
     r->serving = serving;
     r->read = read;
+    /* The loop's first async takes a descriptor (its eventfd): refused under a low open-file
+     * limit. The timer needs none, so it comes second. */
+    int rc = uv_async_init(loop, &r->reload_done, on_reload_done);
+    if (rc) {
+        gd_read_files_free(read);
+        free(r);
+        return rc;
+    }
+    r->reload_done.data = r;
     uv_timer_init(loop, &r->reload_timer);
     r->reload_timer.data = r;
-    uv_async_init(loop, &r->reload_done, on_reload_done);
-    r->reload_done.data = r;
     watch(r, true);
     *out = r;
     return 0;

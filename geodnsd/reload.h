@@ -36,8 +36,9 @@ void gd_read_files_free(gd_read_files_t *l);
 
 /* Start watching the files serving was read from (read: what its load recorded, taken, may be
  * NULL): a change to one reloads after a short debounce. config_path, ov and serving are borrowed
- * (ov's file observer and cancel flag are set per load on a copy). Returns 0, or -ENOMEM with
- * nothing started. */
+ * (ov's file observer and cancel flag are set per load on a copy). Returns 0, or a negative
+ * errno with nothing started (-ENOMEM; -EMFILE when the loop's first async finds no
+ * descriptor). */
 int gd_reload_new(uv_loop_t *loop, const char *config_path, const gd_overrides_t *ov,
                   const gd_snapshot_t *serving, gd_read_files_t *read, const gd_reload_cb_t *cb,
                   gd_reload_t **out);

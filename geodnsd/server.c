@@ -50,6 +50,7 @@ struct worker {
     int udp_fd[GD_MAX_LISTEN], tcp_fd[GD_MAX_LISTEN];
     size_t nlisten;
     tcp_pool_t pool;
+    bool loop_ready; /* loop initialised (closed by the failure path of the start) */
 };
 
 struct gd_server {
@@ -139,6 +140,12 @@ static void claim_release(gd_server_t *srv)
 
 /* ---- worker lifecycle ---- */
 
+/* What to do about an error for want of descriptors. */
+#define NOFILE_HINT(rc)                                           \
+    ((rc) == UV_EMFILE || (rc) == UV_ENFILE                       \
+         ? " (raise the open-file limit: ulimit -n, LimitNOFILE)" \
+         : "")
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     worker_t *w = arg;
@@ -178,7 +185,7 @@ static void worker_free(worker_t *w)
  * pools are full, so the longest-idle connection is never closed to make room and new clients
  * wait until some connection times out: the soft limit is raised toward it, up to the hard limit,
  * and a shortfall is said at start. */
-static void raise_nofile(const gd_config_t *cfg, unsigned nworkers)
+void gd_server_nofile(const gd_config_t *cfg, unsigned nworkers)
 {
     uint64_t need = (uint64_t)nworkers * ((uint64_t)cfg->tcp_max_conns + 1 + 2 * cfg->nlisten) +
                     STATUS_CONNS_MAX + 1 + 64;
@@ -198,7 +205,6 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
                     size_t errlen)
 {
     const gd_config_t *cfg = &snap->cfg;
-    raise_nofile(cfg, nworkers);
     gd_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
@@ -240,11 +246,23 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
                                              &srv->udp_stop, snap)))
                 goto nomem;
     }
+    /* Every loop and its handles before any thread starts: a loop takes descriptors (its epoll
+     * and its async's eventfd), which an open-file limit can refuse; that is then said, and
+     * undone, like any other failure to start. */
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
-        uv_loop_init(&w->loop);
+        if ((rc = uv_loop_init(&w->loop))) {
+            snprintf(err, errlen, "cannot start the event loop of worker %u: %s%s", i,
+                     uv_strerror(rc), NOFILE_HINT(rc));
+            goto fail;
+        }
+        w->loop_ready = true;
         tcp_pool_start(&w->pool);
-        uv_async_init(&w->loop, &w->async, worker_on_async);
+        if ((rc = uv_async_init(&w->loop, &w->async, worker_on_async))) {
+            snprintf(err, errlen, "cannot start worker %u: %s%s", i, uv_strerror(rc),
+                     NOFILE_HINT(rc));
+            goto fail;
+        }
         w->async.data = w;
         for (size_t k = 0; i == 0 && k < srv->nclaims; k++) {
             if (srv->claim_fd[k] >= 0 &&
@@ -252,11 +270,6 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
                 uv_poll_start(&srv->claim_poll[k], UV_READABLE, claim_on_asked);
         }
         for (size_t j = 0; j < w->nlisten; j++) {
-            if (udp_thread_start(w->udp[j])) {
-                snprintf(err, errlen, "cannot start a UDP thread");
-                rc = -EAGAIN;
-                goto fail; /* not reached in practice; the process exits */
-            }
             gd_acceptor_t *t = &w->tcp[j];
             t->fd = w->tcp_fd[j];
             t->batch = TCP_ACCEPT_BATCH;
@@ -265,9 +278,19 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             t->has_slot = tcp_pool_has_slot;
             t->take = tcp_pool_take;
             t->ctx = &w->pool;
-            if (gd_acceptor_start(t, &w->loop)) {
-                snprintf(err, errlen, "cannot watch %s/tcp", cfg->listen[j].text);
-                rc = -EINVAL;
+            if ((rc = gd_acceptor_start(t, &w->loop))) {
+                snprintf(err, errlen, "cannot watch %s/tcp: %s", cfg->listen[j].text,
+                         uv_strerror(rc));
+                goto fail;
+            }
+        }
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_t *w = srv->workers[i];
+        for (size_t j = 0; j < w->nlisten; j++) {
+            if (udp_thread_start(w->udp[j])) {
+                snprintf(err, errlen, "cannot start a UDP thread");
+                rc = -EAGAIN;
                 goto fail; /* not reached in practice; the process exits */
             }
         }
@@ -276,6 +299,7 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
             rc = -EAGAIN;
             goto fail; /* not reached in practice; earlier workers keep running until exit */
         }
+        w->loop_ready = false; /* its thread's now */
     }
     *out = srv;
     return 0;
@@ -284,6 +308,11 @@ nomem:
 fail:
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
+        if (w->loop_ready) { /* no thread runs it yet */
+            uv_walk(&w->loop, close_walk, w);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&w->loop);
+        }
         for (size_t j = 0; j < GD_MAX_LISTEN; j++) {
             if (w->udp_fd[j] >= 0)
                 close(w->udp_fd[j]);

@@ -10,6 +10,10 @@
 
 typedef struct gd_server gd_server_t;
 
+/* Raise the soft open-file limit toward what cfg's bounds let clients hold with nworkers
+ * workers, up to the hard limit, and warn of a shortfall. Call once, before the first loop. */
+void gd_server_nofile(const gd_config_t *cfg, unsigned nworkers);
+
 /* Claim every listen address for this process (refused with -EADDRINUSE when another process,
  * another geodnsd included, already serves it: only this process's workers share a port), bind
  * every listener once per worker (so bind errors surface here), then start the workers serving
