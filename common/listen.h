@@ -4,6 +4,7 @@
 #ifndef COMMON_LISTEN_H
 #define COMMON_LISTEN_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,10 @@ bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t 
  * descriptors that takes, and says a limit too low as an error instead. Returns 0, or a negative
  * errno (-EMFILE, -ENFILE) when fewer than n are left. */
 int listen_nofile_spare(unsigned n);
+/* What to add to an error for want of descriptors (rc a negative errno, as libuv's codes are). */
+#define LISTEN_NOFILE_HINT(rc)                                                                   \
+    ((rc) == -EMFILE || (rc) == -ENFILE ? " (raise the open-file limit: ulimit -n, LimitNOFILE)" \
+                                        : "")
 
 /* Bytes waiting unread in the receive queue of fd, a connection accepted on such a socket (0
  * when that cannot be told). Closing a connection with unread input makes the kernel reset it:

@@ -206,6 +206,10 @@ static void main_on_claim_asked(uv_poll_t *p, int status, int events)
  * soft limit is raised toward it, up to the hard limit; short of it, accept fails past the limit
  * and the kernel resets those connections (libuv's EMFILE trick), without a log line or a count:
  * say so at start. */
+/* Descriptors libuv's first loop takes: epoll, the signal pipes (global and the loop's), the
+ * async eventfd. */
+#define MAIN_LOOP_FDS 6
+
 static void main_nofile(const edge_config_t *cfg)
 {
     uint64_t need =
@@ -314,8 +318,18 @@ static int edge_run(edge_config_t *cfg)
         }
         srv->origins[i].up = 1; /* until shown otherwise */
     }
-    m.loop = uv_default_loop();
-    uv_async_init(m.loop, &m.wake, main_on_wake);
+    /* The open-file limit before the first loop: loops and listeners take descriptors. libuv
+     * aborts the process when its first loop cannot make the signal pipe, so a few free ones
+     * are checked first, and each handle that takes one is checked too. */
+    main_nofile(cfg);
+    static uv_loop_t loop;
+    if ((rc = listen_nofile_spare(MAIN_LOOP_FDS)) || (rc = uv_loop_init(&loop)) ||
+        (m.loop = &loop, rc = uv_async_init(m.loop, &m.wake, main_on_wake)) ||
+        (rc = uv_signal_init(m.loop, &m.sigterm)) || (rc = uv_signal_init(m.loop, &m.sigint)) ||
+        (rc = uv_signal_init(m.loop, &m.sighup))) {
+        log_error("cannot start the event loop: %s%s", uv_strerror(rc), LISTEN_NOFILE_HINT(rc));
+        return rc;
+    }
     m.wake.data = &m;
     srv->main_wake = &m.wake;
     edge_list_init(&m.probes);
@@ -326,7 +340,6 @@ static int edge_run(edge_config_t *cfg)
     if (rc) {
         return rc;
     }
-    main_nofile(cfg);
     srv->n_workers = cfg->workers;
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
     if (!srv->workers) {
@@ -345,9 +358,6 @@ static int edge_run(edge_config_t *cfg)
             return rc;
         }
     }
-    uv_signal_init(m.loop, &m.sigterm);
-    uv_signal_init(m.loop, &m.sigint);
-    uv_signal_init(m.loop, &m.sighup);
     m.sigterm.data = m.sigint.data = m.sighup.data = &m;
     uv_signal_start(&m.sigterm, main_on_signal, SIGTERM);
     uv_signal_start(&m.sigint, main_on_signal, SIGINT);

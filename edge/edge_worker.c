@@ -315,6 +315,8 @@ int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id)
     w->id = id;
     int rc = uv_loop_init(&w->loop);
     if (rc) {
+        log_error("cannot start the event loop of worker %u: %s%s", id, uv_strerror(rc),
+                  LISTEN_NOFILE_HINT(rc));
         return rc;
     }
     edge_list_init(&w->conns);
@@ -324,8 +326,12 @@ int edge_worker_init(edge_server_t *srv, edge_worker_t *w, unsigned id)
     for (unsigned i = 0; i < EDGE_MAX_ORIGINS; i++) {
         edge_list_init(&w->idle_origin[i]);
     }
-    uv_async_init(&w->loop, &w->wake, worker_on_wake);
-    uv_async_init(&w->loop, &w->ctl, worker_on_ctl);
+    /* The loop's first async takes a descriptor (its eventfd). */
+    if ((rc = uv_async_init(&w->loop, &w->wake, worker_on_wake)) ||
+        (rc = uv_async_init(&w->loop, &w->ctl, worker_on_ctl))) {
+        log_error("cannot start worker %u: %s%s", id, uv_strerror(rc), LISTEN_NOFILE_HINT(rc));
+        return rc;
+    }
     uv_timer_init(&w->loop, &w->tick);
     w->wake.data = w->ctl.data = w->tick.data = w;
     uv_timer_start(&w->tick, worker_on_tick, 100, 100);

@@ -393,9 +393,7 @@ int main(int argc, char **argv)
     }
     map_slots(&d, d.snap);
     if ((rc = main_loop_init(&d))) {
-        log_error("cannot start the event loop: %s (raise the open-file limit: ulimit -n, "
-                  "LimitNOFILE)",
-                  uv_strerror(rc));
+        log_error("cannot start the event loop: %s%s", uv_strerror(rc), LISTEN_NOFILE_HINT(rc));
         goto fail;
     }
     if (d.snap->cfg.has_metrics &&

@@ -140,12 +140,6 @@ static void claim_release(gd_server_t *srv)
 
 /* ---- worker lifecycle ---- */
 
-/* What to do about an error for want of descriptors. */
-#define NOFILE_HINT(rc)                                           \
-    ((rc) == UV_EMFILE || (rc) == UV_ENFILE                       \
-         ? " (raise the open-file limit: ulimit -n, LimitNOFILE)" \
-         : "")
-
 static void close_walk(uv_handle_t *h, void *arg)
 {
     worker_t *w = arg;
@@ -253,14 +247,14 @@ int gd_server_start(gd_server_t **out, gd_snapshot_t *snap, unsigned nworkers, c
         worker_t *w = srv->workers[i];
         if ((rc = uv_loop_init(&w->loop))) {
             snprintf(err, errlen, "cannot start the event loop of worker %u: %s%s", i,
-                     uv_strerror(rc), NOFILE_HINT(rc));
+                     uv_strerror(rc), LISTEN_NOFILE_HINT(rc));
             goto fail;
         }
         w->loop_ready = true;
         tcp_pool_start(&w->pool);
         if ((rc = uv_async_init(&w->loop, &w->async, worker_on_async))) {
             snprintf(err, errlen, "cannot start worker %u: %s%s", i, uv_strerror(rc),
-                     NOFILE_HINT(rc));
+                     LISTEN_NOFILE_HINT(rc));
             goto fail;
         }
         w->async.data = w;
