@@ -168,7 +168,9 @@ static double now_ms(void)
 static void table_log(const gd_health_t *h, int rc, double ms, const char *err)
 {
     if (rc) {
-        log_error("%s; answering without merged tables (ranking per client)", err);
+        log_error("%s%s; answering without merged tables (ranking per client)",
+                  err[0] ? "" : "cannot build the merged tables: ",
+                  err[0] ? err : strerror(rc < 0 ? -rc : ENOMEM));
         return;
     }
     route_table_stats_t st;

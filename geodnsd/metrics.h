@@ -148,12 +148,13 @@ typedef struct metrics_facts {
     uint64_t status_refused;    /* status connections closed by metrics.allow */
 } metrics_facts_t;
 
-/* A response body built in memory up to a fixed bound; past it, overflow is set and further
- * appends are dropped (the caller answers 500 instead of a cut document). */
+/* A response body built in memory up to a fixed bound; past it, or without memory, overflow is
+ * set and further appends are dropped (the caller answers 500 instead of a cut document). */
 typedef struct metrics_buf {
     char *data;
     size_t len, cap, max;
     bool overflow;
+    bool nomem; /* the overflow was a failed allocation, not the bound */
 } metrics_buf_t;
 
 void metrics_buf_init(metrics_buf_t *b, size_t max);

@@ -38,7 +38,7 @@ static bool buf_reserve(metrics_buf_t *b, size_t n)
         cap = b->max;
     char *d = realloc(b->data, cap);
     if (!d) {
-        b->overflow = true;
+        b->overflow = b->nomem = true;
         return false;
     }
     b->data = d;

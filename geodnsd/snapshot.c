@@ -554,9 +554,13 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
                      gd_snapshot_t **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (errlen)
+        err[0] = '\0';
     gd_snapshot_t *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        snprintf(err, errlen, "%s: out of memory", config_path);
         return -ENOMEM;
+    }
     atomic_init(&s->refs, 1);
     s->generation = generation;
     arena_init(&s->arena);
@@ -642,6 +646,8 @@ int gd_snapshot_load(const char *config_path, const gd_overrides_t *ov, uint64_t
 fail:
     if (rc == -ECANCELED)
         snprintf(err, errlen, "%s: load cancelled", config_path);
+    else if (errlen && !err[0]) /* a step that failed without a word: out of memory, mostly */
+        snprintf(err, errlen, "%s: %s", config_path, strerror(rc < 0 ? -rc : ENOMEM));
     yt_doc_free(doc);
     geo_runtime_free(s->geo);
     arena_deinit(&s->arena);

@@ -205,10 +205,15 @@ static void conn_dispatch(status_conn_t *c, const status_http_request_t *req)
     c->srv->collect(c->srv->ctx, &f);
     render(&c->body, &f);
     if (c->body.overflow) {
+        bool nomem = c->body.nomem;
         metrics_buf_deinit(&c->body);
         metrics_buf_init(&c->body, STATUS_BODY_MAX);
-        log_warn("status %s: the response to %s is larger than %u bytes; answered 500",
-                 c->srv->text, req->path, STATUS_BODY_MAX);
+        if (nomem)
+            log_warn("status %s: out of memory for the response to %s; answered 500", c->srv->text,
+                     req->path);
+        else
+            log_warn("status %s: the response to %s is larger than %u bytes; answered 500",
+                     c->srv->text, req->path, STATUS_BODY_MAX);
         conn_error(c, 500);
         return;
     }
