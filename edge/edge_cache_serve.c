@@ -73,13 +73,13 @@ void edge_cache_serve(conn_t *c)
     bool busy = false; /* a fetch it needs was not started: max_fills are in flight */
     b->src = SRC_OBJ;
     edge_cache_lock(cache);
-    edge_obj_t *o = edge_cache_find_locked(cache, c->req.key, c->req.key_len);
+    edge_obj_t *o = edge_cache_find_locked(cache, c->buf->key, c->req.key_len);
     if (!o && cache->disk) {
         /* Memory miss: promote from the disk tier (file I/O outside the lock). */
         edge_cache_unlock(cache);
-        edge_obj_t *d = edge_disk_promote(cache->disk, c->req.key, c->req.key_len);
+        edge_obj_t *d = edge_disk_promote(cache->disk, c->buf->key, c->req.key_len);
         edge_cache_lock(cache);
-        o = edge_cache_find_locked(cache, c->req.key, c->req.key_len);
+        o = edge_cache_find_locked(cache, c->buf->key, c->req.key_len);
         if (!o && d) {
             edge_cache_insert_locked(cache, d);
             o = d;
@@ -131,7 +131,7 @@ void edge_cache_serve(conn_t *c)
         STAT_ADD(w->st.fills_refused, 1);
     } else {
         edge_lookup_decide(NULL, 0, &b->cs); /* a miss: fill */
-        o = edge_obj_new(c->req.key, c->req.key_len);
+        o = edge_obj_new(c->buf->key, c->req.key_len);
         if (o) {
             edge_cache_insert_locked(cache, o);
             b->obj = o; /* the creation reference */

@@ -14,6 +14,7 @@
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_parse(conn_t *c);
+static void conn_buf_idle_free(conn_t *c);
 
 /* ---- lifecycle ---- */
 
@@ -40,7 +41,7 @@ static void conn_on_close(uv_handle_t *h)
         return;
     }
     conn_count(c->w, c->status_listener, -1);
-    free(c->arena);
+    free(c->buf);
     free(c);
 }
 
@@ -282,7 +283,8 @@ void edge_conn_access_log(conn_t *c)
     }
     char path[LOG_PATH_CAP];
     char query[LOG_QUERY_MAX * 4 + 1];
-    if (!c->req.path[0] || edge_path_encode(c->req.path, c->req.path_len, path, sizeof(path)) < 0) {
+    if (!c->buf || !c->buf->path[0] ||
+        edge_path_encode(c->buf->path, c->req.path_len, path, sizeof(path)) < 0) {
         snprintf(path, sizeof(path), "-");
     }
     log_escape(c->req.query ? c->req.query : "",
@@ -309,7 +311,9 @@ static void conn_reset_request(conn_t *c)
     c->resp.head_ready = c->resp.head_only = false;
     c->resp.bytes_out = c->resp.body_out = 0;
     c->resp.origin_ms = 0;
-    c->req.path[0] = '\0';
+    if (c->buf) {
+        c->buf->path[0] = '\0';
+    }
     c->req.path_len = 0;
     c->req.query = NULL;
     c->req.qlen = 0;
@@ -355,8 +359,8 @@ void edge_conn_plan_ready(conn_t *c)
 
 static void conn_plan_init(conn_t *c)
 {
-    c->resp.plan.hdr = c->resp.hdr;
-    c->resp.plan.hdr_cap = sizeof(c->resp.hdr);
+    c->resp.plan.hdr = c->buf->hdr;
+    c->resp.plan.hdr_cap = sizeof(c->buf->hdr);
 }
 
 void edge_conn_respond_error(conn_t *c, int status)
@@ -443,13 +447,13 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
     const char *q = NULL;
     size_t ql = 0;
     if (m->method == HTTP_OPTIONS && m->url_len == 1 && m->url[0] == '*') {
-        snprintf(c->req.path, sizeof(c->req.path), "*");
+        snprintf(c->buf->path, sizeof(c->buf->path), "*");
         c->req.path_len = 1;
         return c->status_listener ? 404 : 0;
     }
-    int pl = edge_path_normalize(m->url, m->url_len, c->req.path, sizeof(c->req.path), &q, &ql);
+    int pl = edge_path_normalize(m->url, m->url_len, c->buf->path, sizeof(c->buf->path), &q, &ql);
     if (pl < 0) {
-        c->req.path[0] = '\0';
+        c->buf->path[0] = '\0';
         return pl == -ENAMETOOLONG ? 414 : 400;
     }
     c->req.path_len = (size_t)pl;
@@ -496,8 +500,8 @@ static int conn_on_head(void *ctx, edge_http_msg_t *m)
         }
     }
     if (!srv->origin_mode) {
-        int kl = edge_cache_key_build(c->req.path, c->req.path_len, q, ql, srv->cfg->keep_params,
-                                      c->req.key, sizeof(c->req.key));
+        int kl = edge_cache_key_build(c->buf->path, c->req.path_len, q, ql, srv->cfg->keep_params,
+                                      c->buf->key, sizeof(c->buf->key));
         if (kl < 0) {
             return 414;
         }
@@ -570,14 +574,14 @@ static void conn_parse(conn_t *c)
             c->resp.cut = CUT_NONE;
             c->resp.logged = false;
             size_t n = c->rlen < CONN_RAW ? c->rlen : CONN_RAW;
-            memcpy(c->req.raw, c->rbuf, n);
+            memcpy(c->req.raw, c->buf->rbuf, n);
             c->req.raw_len = n;
             conn_touch(c);
             edge_conn_timer(c, T_HEAD); /* the whole head must arrive in time */
         }
         bool had_head = c->parser.head_done;
         size_t used = 0;
-        int rc = edge_http_parser_feed(&c->parser, c->rbuf, c->rlen, &used);
+        int rc = edge_http_parser_feed(&c->parser, c->buf->rbuf, c->rlen, &used);
         if (rc < 0) {
             log_debug("%s: bad request: %s (%d)", c->peer_str,
                       c->parser.reason ? c->parser.reason : "?", c->parser.status_hint);
@@ -585,7 +589,7 @@ static void conn_parse(conn_t *c)
             conn_reject(c, c->parser.status_hint ? c->parser.status_hint : 400);
             break;
         }
-        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+        memmove(c->buf->rbuf, c->buf->rbuf + used, c->rlen - used);
         c->rlen -= used;
         if (rc == EDGE_HTTP_MESSAGE_DONE) {
             conn_dispatch(c);
@@ -596,6 +600,7 @@ static void conn_parse(conn_t *c)
         }
     }
     c->parsing = false;
+    conn_buf_idle_free(c);
 }
 
 /* Is c's response the body of an object still being filled (head or body to come)? */
@@ -608,18 +613,67 @@ static bool conn_on_fill(const conn_t *c)
     return st == EDGE_OBJ_PENDING || st == EDGE_OBJ_STREAMING;
 }
 
+/* c's request buffers, allocated if it has none (a request begins). Returns 0 or -ENOMEM. */
+static int conn_buf_get(conn_t *c)
+{
+    if (c->buf) {
+        return 0;
+    }
+    conn_buf_t *b = malloc(sizeof(*b) + c->w->srv->cfg->max_header_bytes);
+    if (!b) {
+        return -ENOMEM;
+    }
+    b->path[0] = '\0';
+    c->buf = b;
+    edge_http_parser_set_arena(&c->parser, b->arena);
+    return 0;
+}
+
+void edge_conn_buf_free(conn_t *c)
+{
+    free(c->buf);
+    c->buf = NULL;
+    edge_http_parser_set_arena(&c->parser, NULL);
+}
+
+/* An idle connection (a new one, or keep-alive between requests) with nothing buffered holds no
+ * request buffers: they are about 58 KiB with the default 16 KiB head arena, up to 580 MiB for
+ * 10,000 sockets that send nothing. */
+static void conn_buf_idle_free(conn_t *c)
+{
+    if (c->buf && edge_conn_idle(c) && c->rlen == 0) {
+        edge_conn_buf_free(c);
+    }
+}
+
 void edge_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     conn_t *c = h->data;
-    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
+    if (conn_buf_get(c) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* conn_on_read gets UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init(c->buf->rbuf + c->rlen, (unsigned)(sizeof(c->buf->rbuf) - c->rlen));
 }
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     conn_t *c = s->data;
-    if (nread == 0 || c->state == C_CLOSING) {
+    if (c->state == C_CLOSING) {
+        return;
+    }
+    if (nread == 0) {
+        conn_buf_idle_free(c); /* nothing to read after all (EAGAIN) */
+        return;
+    }
+    if (nread == UV_ENOBUFS) {
+        /* edge_conn_alloc could not allocate c's buffers: nothing was read. Said at debug level,
+         * as a connection that cannot be set up is (edge_worker.c): a client closing an idle
+         * connection lands here too when memory is short, and each would be a line. */
+        log_debug("%s: out of memory for a request's buffers, closing the connection", c->peer_str);
+        edge_conn_cut(c, CUT_ERROR);
         return;
     }
     if (nread < 0) {
@@ -639,7 +693,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->rlen += (size_t)nread;
     if (c->state != C_READING) {
         /* Pipelined bytes while answering: keep them, stop reading until done. */
-        if (c->rlen >= sizeof(c->rbuf)) {
+        if (c->rlen >= sizeof(c->buf->rbuf)) {
             uv_read_stop(s);
         }
         return;
@@ -654,14 +708,10 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
 {
     edge_server_t *srv = w->srv;
     conn_t *c = calloc(1, sizeof(*c));
-    char *arena = malloc(srv->cfg->max_header_bytes);
-    if (!c || !arena) {
-        free(c);
-        free(arena);
+    if (!c) {
         return -ENOMEM;
     }
     c->w = w;
-    c->arena = arena;
     c->up.fd = c->up.dirfd = -1;
     c->body.fd = c->body.file_fd = -1;
     uv_tcp_init(&w->loop, &c->tcp);
@@ -691,8 +741,8 @@ int edge_conn_accept(edge_worker_t *w, uv_stream_t *listener, bool status_listen
         return 0;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    edge_http_parser_init(&c->parser, false, c->arena, srv->cfg->max_header_bytes,
-                          srv->cfg->max_uri);
+    /* No arena yet: c->buf brings it when the first request begins (edge_conn_alloc). */
+    edge_http_parser_init(&c->parser, false, NULL, srv->cfg->max_header_bytes, srv->cfg->max_uri);
     c->parser.head_cb = conn_on_head;
     c->parser.body_cb = conn_on_body;
     c->parser.cb_ctx = c;

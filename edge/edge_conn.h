@@ -13,6 +13,7 @@
 #define CONN_PATH   (EDGE_MAX_URI + 1) /* a decoded path is never longer than its target */
 #define CONN_KEY    (CONN_PATH + 512)
 #define CONN_FSPATH (CONN_PATH + 1100) /* root + path */
+#define CONN_UPTMP  (CONN_PATH + 64)   /* ".LEAF.tmp.PID.N" */
 #define CONN_RAW    40                 /* start of a request kept for the log of a rejection */
 
 /* C_LINGERING: the last response was sent; what the client still sends is read and dropped
@@ -38,16 +39,28 @@ typedef enum conn_cut {
 
 typedef struct conn conn_t;
 
+/* The buffers of a request, one allocation: taken when the connection has bytes to read
+ * (edge_conn_alloc), given back when it is idle again with nothing buffered (a keep-alive
+ * connection between requests), so that an idle connection holds none of them (docs/edge.md
+ * "Memory per connection"). */
+typedef struct conn_buf {
+    char rbuf[CONN_RBUF];       /* bytes read and not parsed yet (c->rlen of them) */
+    char hdr[CONN_HDR];         /* the response head */
+    char path[CONN_PATH];       /* the request's decoded path (c->req.path_len) */
+    char key[CONN_KEY];         /* its cache key (c->req.key_len) */
+    char up_tmp[CONN_UPTMP];    /* a PUT's temporary file, in c->up.dirfd */
+    char up_final[CONN_FSPATH]; /* its final path (c->up.leaf points inside) */
+    char arena[];               /* the parser's head arena: limits.max_header_bytes */
+} conn_buf_t;
+
 /* The request being answered. */
 typedef struct conn_request {
     int method;
     bool head_seen; /* the head was parsed (method and path are known) */
     bool started;   /* a byte of this request arrived */
-    char path[CONN_PATH];
     size_t path_len;
     const char *query; /* raw, inside the parser arena; for the access log */
     size_t qlen;
-    char key[CONN_KEY];
     size_t key_len;
     bool only_if_cached; /* Cache-Control: only-if-cached: never from the origin */
     uint64_t t_start;
@@ -58,8 +71,7 @@ typedef struct conn_request {
 
 /* Its response: the core's plan and the head being written. */
 typedef struct conn_response {
-    edge_plan_t plan;
-    char hdr[CONN_HDR];
+    edge_plan_t plan; /* its head is written in c->buf->hdr */
     size_t hdr_sent;
     bool head_ready;
     bool head_only;
@@ -99,10 +111,8 @@ typedef struct conn_body {
 typedef struct conn_upload {
     int fd;           /* the temporary file, -1 when none */
     int dirfd;        /* its directory, -1 when none */
-    const char *leaf; /* the final name in dirfd (inside final) */
+    const char *leaf; /* the final name in dirfd (inside c->buf->up_final) */
     bool existed;
-    char tmp[CONN_PATH + 64];
-    char final[CONN_FSPATH];
     uint64_t bytes;
 } conn_upload_t;
 
@@ -127,8 +137,7 @@ struct conn {
     edge_list_t link; /* w->conns, most recently active first */
     edge_list_t wait; /* w->waiting */
     edge_http_parser_t parser;
-    char *arena;
-    char rbuf[CONN_RBUF];
+    conn_buf_t *buf; /* NULL while idle with nothing buffered */
     size_t rlen;
     int state;
     int open_handles;
@@ -158,9 +167,14 @@ bool edge_conn_idle(const conn_t *c);
 /* A keep-alive connection between requests (it served one at least): the first to close when
  * the worker is at its connection cap. */
 bool edge_conn_keepalive_idle(const conn_t *c);
-/* libuv's allocation callback for reading c: the free end of its read buffer (c->rbuf past
- * c->rlen). */
+/* libuv's allocation callback for reading c: the free end of its read buffer (c->buf->rbuf past
+ * c->rlen), c->buf allocated first if c has none. When that allocation fails the buffer is empty
+ * and libuv reports UV_ENOBUFS to the read callback, which closes c. */
 void edge_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+/* Give c's request buffers back (c->buf NULL after). Only when nothing in them is in use: no
+ * request in progress (its access line written, no write in flight, no upload open) and nothing
+ * buffered (c->rlen 0). A later read takes them again. */
+void edge_conn_buf_free(conn_t *c);
 /* Write whatever can be written now (a waiter woke up). */
 void edge_conn_pump(conn_t *c);
 

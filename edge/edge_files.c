@@ -119,11 +119,11 @@ static int open_beneath(const edge_server_t *srv, const char *rel)
 void edge_files_get(conn_t *c)
 {
     edge_server_t *srv = c->w->srv;
-    if (path_hidden(c->req.path) || c->req.path[0] != '/') {
+    if (path_hidden(c->buf->path) || c->buf->path[0] != '/') {
         edge_conn_respond_error(c, 404);
         return;
     }
-    int fd = open_beneath(srv, c->req.path + 1);
+    int fd = open_beneath(srv, c->buf->path + 1);
     if (fd < 0) {
         edge_conn_respond_error(c, fd == -EACCES ? 403 : 404);
         return;
@@ -159,11 +159,11 @@ void edge_files_get(conn_t *c)
         .state = EDGE_VIEW_COMPLETE,
         .status = 200,
         .length = (int64_t)size,
-        .ctype = edge_content_type(c->req.path, c->req.path_len),
+        .ctype = edge_content_type(c->buf->path, c->req.path_len),
         .etag = etag,
         .last_modified = lm,
         .mtime = sb.st_mtim.tv_sec,
-        .kind = edge_media_kind(c->req.path, c->req.path_len),
+        .kind = edge_media_kind(c->buf->path, c->req.path_len),
     };
     edge_req_t r;
     edge_conn_core_req(c, &r);
@@ -193,18 +193,18 @@ int edge_files_put_begin(conn_t *c)
 {
     static unsigned counter;
     edge_server_t *srv = c->w->srv;
-    const char *path = c->req.path;
+    const char *path = c->buf->path;
     size_t len = c->req.path_len;
     if (len < 2 || path[0] != '/' || path[len - 1] == '/' || path_hidden(path) ||
         path_has_backslash(path, len)) {
         return 400;
     }
-    int n = snprintf(c->up.final, sizeof(c->up.final), "%s", path + 1);
-    if (n < 0 || (size_t)n >= sizeof(c->up.final)) {
+    int n = snprintf(c->buf->up_final, sizeof(c->buf->up_final), "%s", path + 1);
+    if (n < 0 || (size_t)n >= sizeof(c->buf->up_final)) {
         return 414;
     }
     const char *leaf = NULL;
-    int dfd = open_parent(srv, c->up.final, true, &leaf);
+    int dfd = open_parent(srv, c->buf->up_final, true, &leaf);
     if (dfd < 0) {
         return dfd == -ENAMETOOLONG ? 414 : dfd == -ENOTDIR || dfd == -ELOOP ? 409 : 500;
     }
@@ -214,13 +214,14 @@ int edge_files_put_begin(conn_t *c)
         close(dfd);
         return 409;
     }
-    n = snprintf(c->up.tmp, sizeof(c->up.tmp), ".%s.tmp.%d.%u", leaf, (int)getpid(),
+    n = snprintf(c->buf->up_tmp, sizeof(c->buf->up_tmp), ".%s.tmp.%d.%u", leaf, (int)getpid(),
                  __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-    if (n < 0 || (size_t)n >= sizeof(c->up.tmp) || strlen(c->up.tmp) > 255) {
+    if (n < 0 || (size_t)n >= sizeof(c->buf->up_tmp) || strlen(c->buf->up_tmp) > 255) {
         close(dfd);
         return 414;
     }
-    c->up.fd = openat(dfd, c->up.tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    c->up.fd =
+        openat(dfd, c->buf->up_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (c->up.fd < 0) {
         close(dfd);
         return 500;
@@ -259,7 +260,7 @@ void edge_files_put_abort(conn_t *c)
 {
     if (c->up.fd >= 0) {
         close(c->up.fd);
-        unlinkat(c->up.dirfd, c->up.tmp, 0);
+        unlinkat(c->up.dirfd, c->buf->up_tmp, 0);
         c->up.fd = -1;
     }
     if (c->up.dirfd >= 0) {
@@ -273,9 +274,9 @@ void edge_files_put_finish(conn_t *c)
     int fd = c->up.fd;
     c->up.fd = -1;
     int dfd = c->up.dirfd;
-    if (fd < 0 || close(fd) != 0 || renameat(dfd, c->up.tmp, dfd, c->up.leaf) != 0) {
+    if (fd < 0 || close(fd) != 0 || renameat(dfd, c->buf->up_tmp, dfd, c->up.leaf) != 0) {
         if (dfd >= 0) {
-            unlinkat(dfd, c->up.tmp, 0);
+            unlinkat(dfd, c->buf->up_tmp, 0);
         }
         edge_files_put_abort(c);
         edge_conn_respond_error(c, 500);
@@ -291,13 +292,13 @@ void edge_files_put_finish(conn_t *c)
 void edge_files_delete(conn_t *c)
 {
     edge_server_t *srv = c->w->srv;
-    if (path_hidden(c->req.path) || c->req.path[0] != '/' ||
-        path_has_backslash(c->req.path, c->req.path_len)) {
+    if (path_hidden(c->buf->path) || c->buf->path[0] != '/' ||
+        path_has_backslash(c->buf->path, c->req.path_len)) {
         edge_conn_respond_error(c, 404);
         return;
     }
     const char *leaf = NULL;
-    int dfd = open_parent(srv, c->req.path + 1, false, &leaf);
+    int dfd = open_parent(srv, c->buf->path + 1, false, &leaf);
     if (dfd < 0) {
         edge_conn_respond_error(c, 404);
         return;

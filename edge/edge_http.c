@@ -298,6 +298,11 @@ void edge_http_parser_next(edge_http_parser_t *p)
     }
 }
 
+void edge_http_parser_set_arena(edge_http_parser_t *p, char *arena)
+{
+    p->arena = arena;
+}
+
 static int parser_error(edge_http_parser_t *p, llhttp_errno_t e)
 {
     if (p->status_hint == 0) {

@@ -87,6 +87,12 @@ void edge_http_parser_init(edge_http_parser_t *p, bool response, char *arena, si
 /* Prepare for the next message on the same connection (after EDGE_HTTP_MESSAGE_DONE). */
 void edge_http_parser_next(edge_http_parser_t *p);
 
+/* Give p another arena of the capacity given at init, or none (NULL), between messages (at init
+ * or after edge_http_parser_next, before the next byte is fed): a client connection gives its
+ * arena back while it is idle and takes one again when its next request begins. p must have an
+ * arena when it is fed. */
+void edge_http_parser_set_arena(edge_http_parser_t *p, char *arena);
+
 /* Feed bytes. Returns EDGE_HTTP_NEED_MORE, EDGE_HTTP_MESSAGE_DONE (stops right after the message;
  * *used is the number of bytes consumed), or a negative code on a malformed message, with
  * p->status_hint and p->reason set. */

@@ -127,7 +127,7 @@ static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off
     conn_response_t *r = &c->resp;
     size_t hlen = r->plan.hdr_len;
     while (r->hdr_sent < hlen) {
-        ssize_t n = send(sock, r->hdr + r->hdr_sent, hlen - r->hdr_sent,
+        ssize_t n = send(sock, c->buf->hdr + r->hdr_sent, hlen - r->hdr_sent,
                          MSG_DONTWAIT | MSG_NOSIGNAL | (*off < end ? MSG_MORE : 0));
         io_next_t next = io_next(n);
         if (next == IO_SENT) {
@@ -135,7 +135,7 @@ static int conn_sendfile(conn_t *c, int file_fd, const char *base, uint64_t *off
             r->bytes_out += (uint64_t)n;
             STAT_ADD(c->w->st.bytes_out, (uint64_t)n);
         } else if (next == IO_FULL) {
-            uv_buf_t b = uv_buf_init(r->hdr + r->hdr_sent, (unsigned)(hlen - r->hdr_sent));
+            uv_buf_t b = uv_buf_init(c->buf->hdr + r->hdr_sent, (unsigned)(hlen - r->hdr_sent));
             r->hdr_sent = hlen;
             return conn_write(c, &b, 1) == 0 ? 1 : -1;
         } else if (next == IO_CLOSED) {
@@ -275,7 +275,7 @@ void edge_conn_pump(conn_t *c)
         unsigned n = 0;
         if (r->hdr_sent < r->plan.hdr_len) {
             bufs[n++] =
-                uv_buf_init(r->hdr + r->hdr_sent, (unsigned)(r->plan.hdr_len - r->hdr_sent));
+                uv_buf_init(c->buf->hdr + r->hdr_sent, (unsigned)(r->plan.hdr_len - r->hdr_sent));
             r->hdr_sent = r->plan.hdr_len;
         }
         bool done = true;

@@ -419,7 +419,7 @@ static bool edge_ready(edge_server_t *srv, const char **why)
 bool edge_status_serve(conn_t *c)
 {
     edge_server_t *srv = c->w->srv;
-    const char *p = c->req.path;
+    const char *p = c->buf->path;
     const char *text = "text/plain; charset=utf-8";
     bool is_status = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
                      strcmp(p, "/status") == 0 || strcmp(p, "/metrics") == 0;
