@@ -41,8 +41,8 @@ typedef struct conn conn_t;
 
 /* The buffers of a request, one allocation: taken when the connection has bytes to read
  * (edge_conn_alloc), given back when it is idle again with nothing buffered (a keep-alive
- * connection between requests), so that an idle connection holds none of them (docs/edge.md
- * "Memory per connection"). */
+ * connection between requests) and when its lingering close begins, so that an idle connection
+ * holds none of them (docs/edge.md "Memory per connection"). */
 typedef struct conn_buf {
     char rbuf[CONN_RBUF];       /* bytes read and not parsed yet (c->rlen of them) */
     char hdr[CONN_HDR];         /* the response head */

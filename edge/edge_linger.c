@@ -26,6 +26,16 @@ static bool linger_wanted(const conn_t *c)
     return c->linger.refused || c->rlen > 0 || linger_pending(c) > 0;
 }
 
+/* What a lingering connection reads is dropped: it lands in one buffer of the worker thread, so
+ * the connection gives its request buffers back for the lingering close. */
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static _Thread_local char drop[CONN_RBUF];
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(drop, sizeof(drop));
+}
+
 static void linger_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
@@ -77,11 +87,12 @@ static int linger_start(conn_t *c)
     c->state = C_LINGERING;
     STAT_ADD(c->w->st.conns_lingering, 1);
     c->linger.bytes = c->rlen; /* what was read of the rest already is dropped too */
-    c->rlen = 0;               /* and stays 0: every read lands at the start of rbuf */
+    c->rlen = 0;               /* and stays 0: every read lands in linger_alloc's buffer */
+    edge_conn_buf_free(c);     /* the response was sent whole: nothing in them is in use */
     edge_list_add(&c->w->lingering, &c->linger.link);
     uv_timer_start(&c->timer, linger_on_timeout, c->w->srv->cfg->linger_timeout, 0);
     uv_read_stop(s);
-    rc = uv_read_start(s, edge_conn_alloc, linger_on_read);
+    rc = uv_read_start(s, linger_alloc, linger_on_read);
     if (rc != 0) {
         edge_conn_close(c);
     }
