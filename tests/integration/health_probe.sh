@@ -74,9 +74,13 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
 
-# start_pop NAME MODE HOST PORT [EXTRA]: start a server, wait for it; its PID in PID_<NAME>.
+# start_pop NAME MODE HOST PORT [EXTRA]: start a server, wait for its "listening" (printed once
+# its socket listens); its PID in PID_<NAME>. The log goes first: a restarted server's log holds
+# the last one's "listening" until the new process truncates it, which the background job may not
+# have done yet when the loop below first looks (a probe then found nothing listening).
 start_pop() {
     local name=$1 i
+    rm -f "$TMP/$name.log"
     python3 "$TMP/pop.py" "${@:2}" >"$TMP/$name.log" 2>&1 &
     local pid=$!
     DNS_BG_PIDS+=("$pid")
