@@ -217,33 +217,54 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
     main_round_end(m, code);
 }
 
-/* The previous state: the file (another run may have written it), else the last round's. */
-static health_file_t *main_previous(hc_main_t *m, bool *owned)
+/* Whether a load error is healthcheck's own lack of descriptors or memory, not the file's. */
+static bool main_lacks_resources(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
+
+/* The previous state: the file (another run may have written it), else the last round's. A file
+ * missing, corrupt or of another vantage gives the last round's (NULL at first: the history starts
+ * fresh). A file that could not be read for lack of descriptors or memory returns that -errno,
+ * logged: it may well hold the history, and a round made without it would reset the anti-flap
+ * streaks and write them so. */
+static int main_previous(hc_main_t *m, health_file_t **prev, bool *owned)
 {
     char err[MAIN_ERR_MAX];
-    health_file_t *prev = NULL;
     *owned = true;
-    int rc = health_file_load(m->state_path, &prev, err, sizeof(err));
-    if (!rc && strcmp(prev->vantage, m->vantage)) {
+    int rc = health_file_load(m->state_path, prev, err, sizeof(err));
+    if (main_lacks_resources(rc)) {
+        log_error("cannot read the previous state, %s; this round is not made, so that the "
+                  "history in the file is not lost%s",
+                  err, rc == -ENOMEM ? "" : " (raise the open-file limit, ulimit -n)");
+        return rc;
+    }
+    if (!rc && strcmp((*prev)->vantage, m->vantage)) {
         snprintf(err, sizeof(err), "%s: written by vantage '%s', not '%s'", m->state_path,
-                 prev->vantage, m->vantage);
-        health_file_free(prev);
-        prev = NULL;
+                 (*prev)->vantage, m->vantage);
+        health_file_free(*prev);
+        *prev = NULL;
         rc = -EINVAL;
     }
     if (rc && rc != -ENOENT)
         log_warn("previous state unreadable, %s: %s",
                  m->last ? "keeping this process's history" : "the history starts fresh", err);
     if (!rc)
-        return prev;
+        return 0;
     *owned = false;
-    return m->last;
+    *prev = m->last;
+    return 0;
 }
 
 static void main_probe(hc_main_t *m)
 {
     bool owned;
-    health_file_t *prev = main_previous(m, &owned);
+    health_file_t *prev;
+    if (main_previous(m, &prev, &owned)) {
+        main_unlock(m);
+        main_round_end(m, MAIN_EXIT_RUNTIME);
+        return;
+    }
     uint64_t deadline_ms = (uint64_t)(m->deadline_s * MAIN_MS_PER_S);
     m->phase = MAIN_PROBING;
     int rc = hc_round_start(m->loop, m->pops, prev, m->vantage, m->concurrency, deadline_ms,

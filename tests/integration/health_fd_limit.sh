@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # health_fd_limit: healthcheck with more concurrent probes than its open-file limit allows. The
 # probes that find no descriptor wait for one instead of failing: the prober's own limit must
-# never be written as a PoP's address going down. With a limit so low that no probe can start at
-# all, the run ends at once with status 2 and leaves the previous state file as it was, instead
-# of waiting out the round deadline.
+# never be written as a PoP's address going down. With a limit so low that no probe could start
+# at all, the previous state file cannot be read either (it is read first, with the descriptor a
+# probe would take): the run ends at once with status 2 and leaves the file as it was, instead of
+# starting the history fresh or waiting out the round deadline.
 . "${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/dns-lib.sh"
 
 hc_init health-fd
@@ -36,9 +37,11 @@ check "the wait for descriptors is logged once, with what to do" \
     test "$(grep -c "no file descriptor for a probe.*ulimit -n" "$TMP/hc.err")" -eq 1
 
 # No descriptor for even one probe. How many descriptors the program holds before its first probe
-# (stdio, the event loop's, the lock) depends on libuv: raise the limit from 4 until a run gets as
-# far as probing (a lower limit stops it earlier, at the lock). The deadline is an hour, so a run
-# that waits it out is stopped by timeout (status 124).
+# (stdio, the event loop's, the lock) depends on libuv: raise the limit from 4 until a run gets
+# past the lock (a lower limit stops it there). At that limit the one descriptor a first probe
+# would need is not there for the previous state file either, which is read before any probe: the
+# run ends there, and must not start the history fresh. The deadline is an hour, so a run that
+# waits it out is stopped by timeout (status 124).
 # On the way up, the limits too low for the event loop itself: the run says so and exits 2, it
 # does not crash (before, healthcheck went on with the loop libuv could not make and died of a
 # segfault). The lowest limits stop libuv inside its own set-up (an abort), which is not ours.
@@ -64,7 +67,7 @@ for n in $(seq 4 40); do
         [ "$RC" = 2 ] || grep -q "LeakSanitizer has encountered a fatal error" "$TMP/hc-starved.err" ||
             NOLOOP_BAD+=" $n:$RC"
     fi
-    if grep -q "127\.0\.9\.\|probe\|round" "$TMP/hc-starved.err"; then
+    if grep -q "127\.0\.9\.\|probe\|round\|previous state" "$TMP/hc-starved.err"; then
         STARVED=$n
         break
     fi
@@ -72,13 +75,12 @@ done
 expect_eq "no limit makes healthcheck die of a segfault (ulimit -n 4 up to $STARVED)" "$CRASHED" ""
 check "a limit too low for the event loop is reported as such (ulimit -n$NOLOOP)" test -n "$NOLOOP"
 expect_eq "... with status 2 (ulimit -n:status otherwise)" "$NOLOOP_BAD" ""
-check "a limit was found at which the run gets to probing" test -n "$STARVED"
-expect_eq "no probe can start (ulimit -n $STARVED): the run ends at once with status 2" "$RC" 2
+check "a limit was found at which the run gets past the lock" test -n "$STARVED"
+expect_eq "no descriptor for the previous state (ulimit -n $STARVED): the run ends at once with status 2" \
+    "$RC" 2
 check "it says why, with what to do" \
-    grep -q "no file descriptor for a probe (too many open files) and none of this round's own probes running.*ulimit -n" "$TMP/hc-starved.err"
-check "the summary counts the addresses not probed and says the round is not written" \
-    grep -q "round: .* 60 not probed (too many open files); not written" "$TMP/hc-starved.err"
-check "no address is logged down for the prober's own limit" \
-    test "$(grep -c -- "-> down" "$TMP/hc-starved.err")" -eq 0
+    grep -q "cannot read the previous state, $OUT/ams.json: Too many open files; this round is not made.*ulimit -n" "$TMP/hc-starved.err"
+check "the history is not said to start fresh" test "$(grep -c "starts fresh" "$TMP/hc-starved.err")" -eq 0
+check "nothing is probed" test "$(grep -c "127\.0\.9\.\|round: " "$TMP/hc-starved.err")" -eq 0
 check "the previous state file is left as it was" cmp -s "$OUT/ams.json" "$TMP/before.json"
 finish
