@@ -285,25 +285,47 @@ has "another vantage's file refused" "written by vantage 'fra-1', not 'ams'"
 expect_eq "and replaced" "$(js "$S" 'd["vantage"]')" ams
 
 # --- the lock serializes runs ----------------------------------------------------------------
+# hold_lock: hold the vantage's lock from a helper until it is killed (PID in LOCKER).
+hold_lock() {
+    local i
+    rm -f "$TMP/locker.log"
+    python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(60)' \
+        "$OUT/.ams.lock" >"$TMP/locker.log" &
+    LOCKER=$!
+    DNS_BG_PIDS+=("$LOCKER")
+    for ((i = 0; i < 100 * DNS_SLOW; i++)); do
+        grep -q locked "$TMP/locker.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "the lock helper takes the lock"
+}
+# Two runs started while the lock is held both wait for it; once it is released they take it in
+# turn, so the second reads the state the first wrote (which one is first does not matter).
 before=$(addr fra 127.0.1.1 probes)
+hold_lock
 "$HC" --once -c "$POPS" --vantage ams --out "$OUT" 2>"$TMP/a.err" &
 A=$!
-sleep 0.2
 "$HC" --once -c "$POPS" --vantage ams --out "$OUT" 2>"$TMP/b.err" &
 B=$!
+for ((i = 0; i < 100 * DNS_SLOW; i++)); do
+    grep -q "waiting for $OUT/.ams.lock" "$TMP/a.err" && grep -q "waiting for $OUT/.ams.lock" "$TMP/b.err" &&
+        break
+    sleep 0.1
+done
+check "a run waits for the lock held" grep -q "waiting for $OUT/.ams.lock" "$TMP/a.err"
+check "so does the other" grep -q "waiting for $OUT/.ams.lock" "$TMP/b.err"
+kill "$LOCKER" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
 wait "$A"
 RA=$?
 wait "$B"
 RB=$?
 expect_eq "two overlapping runs both succeed" "$RA/$RB" 0/0
 expect_eq "the second read the first's state (serialized)" "$(addr fra 127.0.1.1 probes)" $((before + 2))
-check "the second waited for the lock" grep -q "waiting for $OUT/.ams.lock" "$TMP/b.err"
+check "each obtained the lock after its wait" \
+    test "$(cat "$TMP/a.err" "$TMP/b.err" | grep -c "lock $OUT/.ams.lock obtained")" -eq 2
 # A lock held past the deadline: exit 2, file untouched.
-python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(30)' \
-    "$OUT/.ams.lock" >"$TMP/locker.log" &
-LOCKER=$!
-DNS_BG_PIDS+=("$LOCKER")
-for _ in $(seq 50); do grep -q locked "$TMP/locker.log" && break; sleep 0.1; done
+hold_lock
 cp "$S" "$TMP/before.json"
 hc --once -c "$POPS" --vantage ams --out "$OUT" --deadline 1
 expect_eq "lock not obtained within the deadline: exit 2" "$RC" 2
@@ -426,18 +448,29 @@ EOF
 L=$!
 DNS_BG_PIDS+=("$L")
 S=$OUT/loop.json
-for _ in $(seq 50); do [ -s "$S" ] && break; sleep 0.1; done
-sleep 0.7
-n1=$(addr fra 127.0.1.1 probes)
+# loop_probes: fra's probe count in the loop's state file (0 before its first round is written).
+loop_probes() {
+    local n
+    n=$(addr fra 127.0.1.1 probes)
+    case $n in '' | *[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
+}
+# Each step waits for what it needs (bounded), not for a time in which rounds should have run.
+for ((i = 0; i < 100 * DNS_SLOW; i++)); do [ "$(loop_probes)" -ge 2 ] && break; sleep 0.1; done
+n1=$(loop_probes)
 printf 'pops: [\n' >"$TMP/loop.yaml"
-sleep 1
-n2=$(addr fra 127.0.1.1 probes)
+for ((i = 0; i < 100 * DNS_SLOW; i++)); do
+    grep -q "keeping the last good PoP file" "$TMP/loop.err" && break
+    sleep 0.1
+done
+nb=$(loop_probes)
+for ((i = 0; i < 100 * DNS_SLOW; i++)); do [ "$(loop_probes)" -gt "$nb" ] && break; sleep 0.1; done
+n2=$(loop_probes)
 kill -TERM "$L"
 wait "$L"
 RL=$?
 expect_eq "--interval: stops on SIGTERM with exit 0" "$RL" 0
 check "--interval: several rounds ($n1)" test "$n1" -ge 2
-check "--interval: rounds go on with the last good PoP file ($n1 -> $n2)" test "$n2" -gt "$n1"
+check "--interval: rounds go on with the last good PoP file ($nb -> $n2)" test "$n2" -gt "$nb"
 check "--interval: the bad PoP file is logged" grep -q "loop.yaml:.*keeping the last good PoP file" "$TMP/loop.err"
 check "--interval: textfile written" grep -q '^geodns_health_up{vantage="loop",pop="fra",address="127.0.1.1"} 1$' "$OUT/loop.prom"
 
