@@ -32,14 +32,17 @@ typedef struct dir_entry {
     health_file_key_t key; /* of the version last looked at */
     health_file_t *good;   /* last version that parsed, or NULL */
     bool seen;
+    bool short_warned; /* a read that failed for want of memory or descriptors was said */
 } dir_entry_t;
 
 struct health_dir {
     dir_entry_t *e;
     size_t n, cap;
-    const health_file_t **list;
-    bool dir_failed; /* the directory could not be opened (reported once) */
-    bool too_many;   /* more than HEALTH_VANTAGES_MAX state files (reported once) */
+    const health_file_t **list; /* room for n (grown with e), so listing needs no memory */
+    size_t list_cap;
+    bool dir_failed;   /* the directory could not be opened (reported once) */
+    bool too_many;     /* more than HEALTH_VANTAGES_MAX state files (reported once) */
+    bool short_warned; /* the directory could not be read for want of memory or descriptors */
 };
 
 health_dir_t *health_dir_new(void)
@@ -83,7 +86,8 @@ static dir_entry_t *dir_entry_get(health_dir_t *hd, const char *name)
     for (size_t i = 0; i < hd->n; i++)
         if (!strcmp(hd->e[i].name, name))
             return &hd->e[i];
-    if (grow_for(&hd->e, &hd->cap, hd->n, sizeof(*hd->e), 8))
+    if (grow_for(&hd->e, &hd->cap, hd->n, sizeof(*hd->e), 8) ||
+        grow_for(&hd->list, &hd->list_cap, hd->n, sizeof(*hd->list), 8))
         return NULL;
     dir_entry_t *e = &hd->e[hd->n];
     memset(e, 0, sizeof(*e));
@@ -107,6 +111,24 @@ static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt
     warn(ctx, msg);
 }
 
+/* A failure for want of memory or descriptors: the process's passing state, not the file's. */
+static bool short_of_resources(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
+
+/* The good state of each entry, in *files (hd->list has room for every entry). */
+static size_t list_good(health_dir_t *hd, const health_file_t *const **files)
+{
+    size_t nl = 0;
+    for (size_t i = 0; i < hd->n; i++)
+        if (hd->e[i].good)
+            hd->list[nl++] = hd->e[i].good;
+    static const health_file_t *const none[1];
+    *files = hd->list ? hd->list : none;
+    return nl;
+}
+
 size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ctx, const char *msg),
                        void *ctx, const health_file_t *const **files)
 {
@@ -115,7 +137,20 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
     char *names[HEALTH_VANTAGES_MAX + 1];
     size_t nn = 0;
     bool too_many = false;
+    bool partial = false; /* a name was lost for want of memory: nothing is taken as gone */
     DIR *d = opendir(path);
+    if (!d && short_of_resources(-errno)) {
+        /* Not the directory's fault, and passing: the states read before stay in use, and the
+         * next scan tries again. Dropping them would apply the startup policy to every PoP. */
+        if (!hd->short_warned)
+            warnf(warn, ctx, "health dir %s: %s (the states read before stay in use)", path,
+                  strerror(errno));
+        hd->short_warned = true;
+        for (size_t i = 0; i < hd->n; i++)
+            hd->e[i].seen = true;
+        return list_good(hd, files);
+    }
+    hd->short_warned = false;
     if (!d) {
         if (!hd->dir_failed)
             warnf(warn, ctx, "health dir %s: %s (no state files: the startup policy applies)", path,
@@ -143,10 +178,13 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
                 free(names[slot]);
                 nn--;
             }
-            if ((names[slot] = strdup(de->d_name)))
+            if ((names[slot] = strdup(de->d_name))) {
                 nn++;
-            else if (slot != nn)
-                names[slot] = names[nn]; /* no memory: close the gap */
+            } else {
+                partial = true;
+                if (slot != nn)
+                    names[slot] = names[nn]; /* no memory: close the gap */
+            }
         }
         closedir(d);
     }
@@ -175,7 +213,18 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
         e->key = k;
         health_file_t *hf = NULL;
         char err[512];
-        if (health_file_load(full, &hf, err, sizeof(err))) {
+        int rc = health_file_load(full, &hf, err, sizeof(err));
+        if (rc && short_of_resources(rc)) {
+            /* Passing: this version is read again at the next scan (said once). */
+            memset(&e->key, 0, sizeof(e->key));
+            if (!e->short_warned)
+                warnf(warn, ctx, "%s (read again later%s)", err,
+                      e->good ? "; this vantage's last good state stays in use meanwhile" : "");
+            e->short_warned = true;
+            continue;
+        }
+        e->short_warned = false;
+        if (rc) {
             warnf(warn, ctx, "%s (ignored%s)", err,
                   e->good ? "; this vantage's last good state stays in use" : "");
             continue;
@@ -198,7 +247,7 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
     /* Drop vanished files; list the rest. */
     size_t k = 0;
     for (size_t i = 0; i < hd->n; i++) {
-        if (!hd->e[i].seen) {
+        if (!hd->e[i].seen && !partial) {
             free(hd->e[i].name);
             health_file_free(hd->e[i].good);
             continue;
@@ -206,14 +255,7 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
         hd->e[k++] = hd->e[i];
     }
     hd->n = k;
-    free(hd->list);
-    hd->list = calloc(hd->n ? hd->n : 1, sizeof(*hd->list));
-    size_t nl = 0;
-    for (size_t i = 0; hd->list && i < hd->n; i++)
-        if (hd->e[i].good)
-            hd->list[nl++] = hd->e[i].good;
-    *files = hd->list;
-    return nl;
+    return list_good(hd, files);
 }
 
 int health_view_once(const pops_t *pops, const health_settings_t *s, const char *dir,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hc_internal.h"
+#include "listen.h"
 #include "log.h"
 
 #define MAIN_EXIT_OK      0
@@ -435,8 +436,10 @@ static int main_options(hc_main_t *m, int argc, char **argv)
 static int main_loop_init(hc_main_t *m)
 {
     static uv_loop_t loop;
-    int rc = uv_loop_init(&loop);
-    if (rc)
+    /* libuv aborts the process when its first loop cannot make the signal pipe: the few
+     * descriptors a loop takes (epoll, the signal pipes, the async eventfd) are checked first. */
+    int rc = listen_nofile_spare(6);
+    if (rc || (rc = uv_loop_init(&loop)))
         return rc;
     m->loop = &loop;
     rc = uv_signal_init(m->loop, &m->sigterm);
