@@ -49,6 +49,9 @@ bool listen_nofile_raise(uint64_t need, uint64_t *was, uint64_t *soft, uint64_t 
  * descriptors that takes, and says a limit too low as an error instead. Returns 0, or a negative
  * errno (-EMFILE, -ENFILE) when fewer than n are left. */
 int listen_nofile_spare(unsigned n);
+/* What a program's first libuv loop takes: epoll, the signal pipes (libuv's global one and the
+ * loop's), the async eventfd. */
+#define LISTEN_LOOP_FDS 6
 /* What to add to an error for want of descriptors (rc a negative errno, as libuv's codes are). */
 #define LISTEN_NOFILE_HINT(rc)                                                                   \
     ((rc) == -EMFILE || (rc) == -ENFILE ? " (raise the open-file limit: ulimit -n, LimitNOFILE)" \

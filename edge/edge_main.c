@@ -206,10 +206,6 @@ static void main_on_claim_asked(uv_poll_t *p, int status, int events)
  * soft limit is raised toward it, up to the hard limit; short of it, accept fails past the limit
  * and the kernel resets those connections (libuv's EMFILE trick), without a log line or a count:
  * say so at start. */
-/* Descriptors libuv's first loop takes: epoll, the signal pipes (global and the loop's), the
- * async eventfd. */
-#define MAIN_LOOP_FDS 6
-
 static void main_nofile(const edge_config_t *cfg)
 {
     uint64_t need =
@@ -323,7 +319,7 @@ static int edge_run(edge_config_t *cfg)
      * are checked first, and each handle that takes one is checked too. */
     main_nofile(cfg);
     static uv_loop_t loop;
-    if ((rc = listen_nofile_spare(MAIN_LOOP_FDS)) || (rc = uv_loop_init(&loop)) ||
+    if ((rc = listen_nofile_spare(LISTEN_LOOP_FDS)) || (rc = uv_loop_init(&loop)) ||
         (m.loop = &loop, rc = uv_async_init(m.loop, &m.wake, main_on_wake)) ||
         (rc = uv_signal_init(m.loop, &m.sigterm)) || (rc = uv_signal_init(m.loop, &m.sigint)) ||
         (rc = uv_signal_init(m.loop, &m.sighup))) {

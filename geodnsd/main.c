@@ -268,11 +268,10 @@ static void on_sigterm(uv_signal_t *h, int sig)
  * the process when its first loop cannot make the signal pipe, so a few free descriptors are
  * checked first; each handle that takes one is checked too. What was made is closed by the
  * caller (close_walk). */
-#define MAIN_LOOP_FDS 6 /* epoll, the signal pipes (global and the loop's), the async eventfd */
 static int main_loop_init(daemon_t *d)
 {
     static uv_loop_t loop;
-    int rc = listen_nofile_spare(MAIN_LOOP_FDS);
+    int rc = listen_nofile_spare(LISTEN_LOOP_FDS);
     if (rc || (rc = uv_loop_init(&loop)))
         return rc;
     d->loop = &loop;

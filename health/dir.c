@@ -111,12 +111,6 @@ static void warnf(void (*warn)(void *, const char *), void *ctx, const char *fmt
     warn(ctx, msg);
 }
 
-/* A failure for want of memory or descriptors: the process's passing state, not the file's. */
-static bool short_of_resources(int rc)
-{
-    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
-}
-
 /* The good state of each entry, in *files (hd->list has room for every entry). */
 static size_t list_good(health_dir_t *hd, const health_file_t *const **files)
 {
@@ -139,7 +133,7 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
     bool too_many = false;
     bool partial = false; /* a name was lost for want of memory: nothing is taken as gone */
     DIR *d = opendir(path);
-    if (!d && short_of_resources(-errno)) {
+    if (!d && health_file_load_short(-errno)) {
         /* Not the directory's fault, and passing: the states read before stay in use, and the
          * next scan tries again. Dropping them would apply the startup policy to every PoP. */
         if (!hd->short_warned)
@@ -214,7 +208,7 @@ size_t health_dir_scan(health_dir_t *hd, const char *path, void (*warn)(void *ct
         health_file_t *hf = NULL;
         char err[512];
         int rc = health_file_load(full, &hf, err, sizeof(err));
-        if (rc && short_of_resources(rc)) {
+        if (health_file_load_short(rc)) {
             /* Passing: this version is read again at the next scan (said once). */
             memset(&e->key, 0, sizeof(e->key));
             if (!e->short_warned)

@@ -5,6 +5,7 @@
 #ifndef GEODNS_HEALTH_H
 #define GEODNS_HEALTH_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,14 @@ int health_file_parse(const char *name, const char *buf, size_t len, health_file
 /* Read and parse path (at most HEALTH_FILE_MAX bytes). Returns as health_file_parse, or -errno
  * from open/read with the reason in err. */
 int health_file_load(const char *path, health_file_t **out, char *err, size_t errlen);
+
+/* Whether a health_file_load error is the reader's want of descriptors or memory (passing, the
+ * process's state) rather than anything about the file: the file may well be good, so neither
+ * the geodnsd scan nor healthcheck takes it as gone or bad. */
+static inline bool health_file_load_short(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
 
 /* Write hf as JSON to f. Returns 0 or -EIO. */
 int health_file_write(FILE *f, const health_file_t *hf);

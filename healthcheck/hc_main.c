@@ -218,12 +218,6 @@ static void main_on_round(health_file_t *hf, const hc_round_stats_t *st, void *c
     main_round_end(m, code);
 }
 
-/* Whether a load error is healthcheck's own lack of descriptors or memory, not the file's. */
-static bool main_lacks_resources(int rc)
-{
-    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
-}
-
 /* The previous state: the file (another run may have written it), else the last round's. A file
  * missing, corrupt or of another vantage gives the last round's (NULL at first: the history starts
  * fresh). A file that could not be read for lack of descriptors or memory returns that -errno,
@@ -234,7 +228,7 @@ static int main_previous(hc_main_t *m, health_file_t **prev, bool *owned)
     char err[MAIN_ERR_MAX];
     *owned = true;
     int rc = health_file_load(m->state_path, prev, err, sizeof(err));
-    if (main_lacks_resources(rc)) {
+    if (health_file_load_short(rc)) {
         log_error("cannot read the previous state, %s; this round is not made, so that the "
                   "history in the file is not lost%s",
                   err, rc == -ENOMEM ? "" : " (raise the open-file limit, ulimit -n)");
@@ -438,7 +432,7 @@ static int main_loop_init(hc_main_t *m)
     static uv_loop_t loop;
     /* libuv aborts the process when its first loop cannot make the signal pipe: the few
      * descriptors a loop takes (epoll, the signal pipes, the async eventfd) are checked first. */
-    int rc = listen_nofile_spare(6);
+    int rc = listen_nofile_spare(LISTEN_LOOP_FDS);
     if (rc || (rc = uv_loop_init(&loop)))
         return rc;
     m->loop = &loop;
